@@ -1,0 +1,1 @@
+"""The ``synthvae`` command line: a thin Typer layer over the library."""

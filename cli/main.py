@@ -1,0 +1,174 @@
+"""``synthvae fit | sample | schema | info``: parse, call the library, report errors in one line.
+
+Every command turns a :class:`synthvae.SynthvaeError` into ``error: <message>`` on stderr and
+exit code 1; an interrupt exits with 130. No traceback is shown for a user error, and locals
+(which may hold private rows) are never printed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from synthvae.errors import SynthvaeError
+
+DEFAULT_MODEL = Path("synthvae-model.safetensors")
+DEFAULT_OUTPUT = Path("synthetic.csv")
+
+app = typer.Typer(name="synthvae", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False,
+                  help="Fit a VAE synthesizer to a table and sample synthetic rows from it.")
+out = Console()
+err = Console(stderr=True)
+
+
+def user_errors(command):
+    """Run ``command``; turn synthvae errors into a one-line message and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
+        except SynthvaeError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was written.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _show_warning(message, category, *args, **kwargs):
+    err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+
+ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model file to read.",
+                                           dir_okay=False)]
+
+
+@app.command()
+@user_errors
+def fit(
+    data: Annotated[Path, typer.Argument(help="Training table: CSV, gzip CSV or Parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.",
+                                         dir_okay=False)] = DEFAULT_MODEL,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per step.")] = None,
+    schema: Annotated[Optional[Path], typer.Option(help="JSON schema overriding detection.",
+                                                   dir_okay=False)] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
+    from synthvae import Synthesizer
+    from synthvae.io import read_table
+
+    df = read_table(data)
+    params = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items()
+              if v is not None}
+    synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
+                        verbose=not quiet, **params).fit(df)
+    synth.save(output)
+    summary = synth.training_summary_
+    out.print(f"Fitted {summary['rows']:,} rows x {summary['columns']} columns in "
+              f"{summary['fit_seconds']:.1f} s ({summary['epochs_run']} epochs on "
+              f"{summary['device']}); model written to {output}")
+
+
+@app.command()
+@user_errors
+def sample(
+    n: Annotated[int, typer.Option("--num-rows", "-n", help="Rows to generate.")],
+    model: ModelOption = DEFAULT_MODEL,
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file.",
+                                         dir_okay=False)] = DEFAULT_OUTPUT,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same rows).")]
+    = None,
+    chunk_size: Annotated[int, typer.Option(help="Rows held in memory at once.")] = 100_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Generate N synthetic rows from a model, streamed to a file in chunks."""
+    from synthvae import Synthesizer
+    from synthvae.synthesizer import check_n
+    from synthvae.io import table_format, write_table_chunks
+
+    check_n(n)
+    table_format(output)  # fail on a bad extension before loading anything
+    synth = Synthesizer.load(model)
+    chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed)
+    rows = write_table_chunks(_with_progress(chunks, n, quiet), output)
+    out.print(f"Wrote {rows:,} rows to {output}")
+
+
+def _with_progress(chunks, total: int, quiet: bool):
+    from rich.progress import Progress
+
+    if quiet:
+        yield from chunks
+        return
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("sampling", total=total)
+        for chunk in chunks:
+            yield chunk
+            progress.advance(task, len(chunk))
+
+
+@app.command("schema")
+@user_errors
+def schema_command(
+    data: Annotated[Path, typer.Argument(help="Table to inspect: CSV, gzip CSV or Parquet.")],
+):
+    """Print the detected schema of DATA as JSON, ready to edit and pass to --schema."""
+    from synthvae.io import read_table
+    from synthvae.schema import detect_schema
+
+    typer.echo(detect_schema(read_table(data)).to_json())
+
+
+@app.command()
+@user_errors
+def info(
+    model: Annotated[Path, typer.Argument(help="Model file.", dir_okay=False)] = DEFAULT_MODEL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+):
+    """Describe a saved model: columns, training summary, versions."""
+    from synthvae.persistence import model_info
+
+    details = model_info(model)
+    if as_json:
+        typer.echo(json.dumps(details, indent=2))
+        return
+    _print_info(details)
+
+
+def _print_info(details: dict) -> None:
+    from rich.table import Table
+
+    summary = details["training_summary"]
+    out.print(f"[bold]{details['path']}[/]: synthvae {details['synthvae_version']} model, "
+              f"format {details['format_version']}")
+    out.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
+    table = Table("column", "kind", "nullable", "dtype")
+    for column in details["columns"]:
+        table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
+    out.print(table)
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

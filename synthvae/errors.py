@@ -1,0 +1,33 @@
+"""The one exception family of synthvae.
+
+Every error a user can cause derives from :class:`SynthvaeError`, so the CLI can turn any of
+them into a one-line message and a non-zero exit code without catching programming errors.
+"""
+
+
+class SynthvaeError(Exception):
+    """Base class of every error synthvae raises on purpose."""
+
+
+class ConfigError(SynthvaeError, ValueError):
+    """A parameter has an invalid value ("The 'epochs' parameter ... Got -3 instead.")."""
+
+
+class DataError(SynthvaeError, ValueError):
+    """The input table cannot be used: empty, unreadable, or a column has invalid values."""
+
+
+class SchemaError(SynthvaeError, ValueError):
+    """A schema is invalid or does not match the table it is used with."""
+
+
+class NotFittedError(SynthvaeError, AttributeError):
+    """A method that needs a fitted object was called before ``fit``."""
+
+
+class ModelFileError(SynthvaeError):
+    """A saved model is missing, corrupt, foreign, or of an unsupported format version."""
+
+
+class TrainingError(SynthvaeError, RuntimeError):
+    """Training diverged (NaN or infinite loss) or could not proceed."""

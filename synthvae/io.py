@@ -1,0 +1,101 @@
+"""Reading tables and writing files atomically (temporary file in the same folder, then rename).
+
+A failed or interrupted write never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from synthvae.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def table_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")):
+        return "csv"
+    raise DataError(f"Cannot tell the format of {str(path)!r}: expected a name ending in "
+                    f"{', '.join(TABLE_SUFFIXES)}.")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (optionally gzip-compressed) or Parquet file into a DataFrame."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"Input file {str(path)!r} does not exist.")
+    if path.is_dir():
+        raise DataError(f"Input {str(path)!r} is a folder; give a CSV or Parquet file.")
+    fmt = table_format(path)
+    try:
+        df = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Input file {str(path)!r} is empty.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"Cannot read {str(path)!r} as {fmt.upper()}: {first}") from None
+    if len(df) == 0:
+        raise DataError(f"Input file {str(path)!r} has a header but no rows.")
+    return df
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; rename it into place only on success."""
+    final = Path(final)
+    if final.parent and not final.parent.exists():
+        raise DataError(f"Cannot write {str(final)!r}: folder {str(final.parent)!r} does not "
+                        f"exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
+    """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written."""
+    path = Path(path)
+    fmt = table_format(path)
+    rows = 0
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            rows = _write_parquet(chunks, tmp)
+        else:
+            opener = gzip.open if path.name.lower().endswith(".gz") else open
+            with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
+                for i, chunk in enumerate(chunks):
+                    chunk.to_csv(handle, header=(i == 0), index=False)
+                    rows += len(chunk)
+    return rows
+
+
+def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, rows = None, 0
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += len(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows

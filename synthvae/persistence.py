@@ -1,0 +1,151 @@
+"""Saved models: one safetensors file whose header holds the JSON state. No pickle.
+
+Layout of the file: tensors ``model.*`` (the VAE's weights) and the metadata keys
+``format = "synthvae"``, ``format_version``, and ``state`` (JSON: schema, transformer state,
+configs, versions, training summary, loss history). Loading parses only JSON and raw tensors,
+so a model file can never execute code; every part is validated before use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from synthvae.errors import ModelFileError
+from synthvae.io import atomic_path
+from synthvae.layout import SpanLayout
+from synthvae.model import VAE, ModelConfig
+from synthvae.schema import Schema
+from synthvae.training import TrainConfig
+from synthvae.transforms.table import TableTransformer
+
+FORMAT_NAME = "synthvae"
+FORMAT_VERSION = 1
+
+
+def save_synthesizer(synth, path: Path) -> Path:
+    from synthvae import __version__
+
+    state = {
+        "synthvae_version": __version__,
+        "torch_version": torch.__version__,
+        "params": {k: v for k, v in synth.get_params().items() if k != "schema"},
+        "schema": synth.schema_.to_dict(),
+        "transformer": synth.transformer_.get_state(),
+        "model_config": synth.model_config_.to_dict(),
+        "train_config": synth.train_config_.to_dict(),
+        "training_summary": synth.training_summary_,
+        "history": synth.history_,
+        "extra": getattr(synth, "extra_state_", {}),
+    }
+    tensors = {f"model.{k}": v.detach().cpu().contiguous()
+               for k, v in synth.model_.state_dict().items()}
+    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
+                "state": json.dumps(state, default=_json_default)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The validated JSON state and the tensors of a model file."""
+    if not path.exists():
+        raise ModelFileError(f"Model file {str(path)!r} not found; train one with "
+                             f"'synthvae fit DATA -o {path}'.")
+    if path.is_dir():
+        raise ModelFileError(f"Model path {str(path)!r} is a folder, not a model file.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{str(path)!r} is not a readable synthvae model file "
+                             f"(corrupt or truncated: {str(exc).splitlines()[0]}).") from None
+    if metadata.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{str(path)!r} is a safetensors file but not a synthvae model.")
+    version = metadata.get("format_version", "")
+    if not version.isdigit():
+        raise ModelFileError(f"{str(path)!r} has an invalid format version {version!r}.")
+    if int(version) > FORMAT_VERSION:
+        raise ModelFileError(f"{str(path)!r} uses model format version {version}, newer than "
+                             f"this synthvae reads ({FORMAT_VERSION}); upgrade synthvae.")
+    try:
+        state = json.loads(metadata["state"])
+    except (KeyError, json.JSONDecodeError):
+        raise ModelFileError(f"{str(path)!r} has no valid JSON state in its header.") from None
+    missing = {"schema", "transformer", "model_config", "train_config", "params"} - set(state)
+    if missing:
+        raise ModelFileError(f"{str(path)!r} lacks the parts {sorted(missing)} of a model.")
+    return state, tensors
+
+
+def load_synthesizer(path: Path, device: str | None = None):
+    from synthvae.synthesizer import Synthesizer, resolve_device
+
+    state, tensors = read_model_file(path)
+    try:
+        synth = Synthesizer(**{k: (tuple(v) if k == "hidden" else v)
+                               for k, v in state["params"].items()})
+        synth.schema_ = Schema.from_dict(state["schema"])
+        synth.transformer_ = TableTransformer.from_state(synth.schema_, state["transformer"])
+        synth.model_config_ = ModelConfig.from_dict(state["model_config"])
+        synth.train_config_ = TrainConfig(**state["train_config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{str(path)!r} has an invalid model state ({exc}).") from None
+    synth.history_ = state.get("history", [])
+    synth.training_summary_ = state.get("training_summary", {})
+    synth.extra_state_ = state.get("extra", {})
+    synth.device_ = resolve_device(device)
+    synth.layout_ = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
+    if synth.layout_.width != synth.model_config_.data_dim:
+        raise ModelFileError(f"{str(path)!r} is inconsistent: the transformer encodes "
+                             f"{synth.layout_.width} columns but the model expects "
+                             f"{synth.model_config_.data_dim}.")
+    synth.model_ = _build_model(synth.model_config_, tensors, path).to(synth.device_)
+    return synth
+
+
+def _build_model(config: ModelConfig, tensors: dict, path: Path) -> VAE:
+    model = VAE(config)
+    expected = model.state_dict()
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    if set(weights) != set(expected):
+        raise ModelFileError(f"{str(path)!r} holds weights {sorted(set(weights) ^ set(expected))[:3]} "
+                             f"that do not match the model its header describes.")
+    for key, tensor in weights.items():
+        if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
+            raise ModelFileError(f"{str(path)!r}: weight {key!r} has shape {tuple(tensor.shape)}, "
+                                 f"expected {tuple(expected[key].shape)}.")
+    model.load_state_dict(weights)
+    return model
+
+
+def model_info(path: Path) -> dict:
+    """A JSON-ready description of a model file (validated, nothing executed)."""
+    path = Path(path)
+    state, tensors = read_model_file(path)
+    return {
+        "path": str(path), "format_version": FORMAT_VERSION,
+        "synthvae_version": state.get("synthvae_version"),
+        "torch_version": state.get("torch_version"),
+        "columns": state["schema"]["columns"],
+        "model_config": state["model_config"], "train_config": state["train_config"],
+        "training_summary": state.get("training_summary", {}),
+        "parameters": int(sum(t.numel() for t in tensors.values())),
+        "final_epoch": (state.get("history") or [None])[-1],
+        "privacy": state.get("extra", {}).get("privacy"),
+    }

@@ -1,0 +1,325 @@
+"""Column kinds: detection from a DataFrame, a JSON round trip, and sdmetrics metadata.
+
+A :class:`Schema` is the public, editable description of a table. Detection rules:
+
+* ``bool`` columns, strings, and pandas ``category`` columns are **categorical**;
+* integer-valued numeric columns with at most ``categorical_threshold`` (default 15)
+  distinct values are **categorical** too (codes such as ``SEX`` = 1/2);
+* other numeric columns are **continuous**; integer-ness and the number of decimals are kept;
+* ``datetime64`` columns and strings that all look like ISO dates are **datetime**, keeping
+  their text format and time zone;
+* strings or integers that are unique on every row (at least ``MIN_ROWS_FOR_IDENTIFIER``
+  rows) are **identifier**: not modelled, regenerated as unique values of the same form;
+* a column with one distinct value (or none) is **constant**.
+
+Every column records whether it is ``nullable``. Users override any of this with a JSON file
+(``synthvae schema data.csv > schema.json``, edit, then ``--schema schema.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import SchemaError
+
+SCHEMA_FORMAT_VERSION = 1
+CATEGORICAL_THRESHOLD = 15
+MIN_ROWS_FOR_IDENTIFIER = 50
+MAX_DECIMALS = 6
+
+# Candidate text formats for datetime strings, tried in order; the first that parses every
+# sampled value and prints it back unchanged wins.
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%MZ",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+)
+_ISO_LIKE = re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$")
+
+
+class ColumnKind(str, enum.Enum):
+    CONTINUOUS = "continuous"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+    IDENTIFIER = "identifier"
+    CONSTANT = "constant"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: its kind, whether it has nulls, and what is needed to restore it exactly."""
+
+    name: str
+    kind: ColumnKind
+    nullable: bool = False
+    dtype: str = "object"  # pandas dtype of the original column, restored on output
+    integer: bool = False  # continuous: values are whole numbers
+    decimals: int | None = None  # continuous: digits after the point (None = keep all)
+    min: float | None = None  # continuous / datetime (as seconds): public bounds if given
+    max: float | None = None
+    categories: tuple | None = None  # categorical: the known values (None = learn from data)
+    ordered: bool = False  # pandas ordered category
+    datetime_format: str | None = None  # datetime stored as text: strftime format
+    timezone: str | None = None  # datetime64 with a time zone
+    value: Any = None  # constant: the value
+
+    def to_dict(self) -> dict:
+        out = {"name": self.name, "kind": self.kind.value, "nullable": self.nullable,
+               "dtype": self.dtype}
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for key in ("integer", "decimals", "min", "max", "categories", "ordered",
+                    "datetime_format", "timezone", "value"):
+            val = getattr(self, key)
+            if val != defaults[key]:
+                out[key] = list(val) if isinstance(val, tuple) else val
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ColumnSpec":
+        if not isinstance(data, dict) or "name" not in data or "kind" not in data:
+            raise SchemaError(f"Each schema column needs 'name' and 'kind'. Got {data!r}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SchemaError(
+                f"Column {data['name']!r}: unknown schema keys {sorted(unknown)}; "
+                f"expected some of {sorted(known)}.")
+        try:
+            kind = ColumnKind(data["kind"])
+        except ValueError:
+            raise SchemaError(
+                f"Column {data['name']!r}: kind must be one of "
+                f"{[k.value for k in ColumnKind]}. Got {data['kind']!r} instead.") from None
+        values = dict(data, kind=kind)
+        if values.get("categories") is not None:
+            values["categories"] = tuple(values["categories"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The ordered columns of a table."""
+
+    columns: tuple[ColumnSpec, ...]
+    version: int = SCHEMA_FORMAT_VERSION
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name: str) -> ColumnSpec:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise SchemaError(f"No column named {name!r} in the schema; columns are {self.names}.")
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Schema":
+        if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
+            raise SchemaError("A schema is a JSON object with a 'columns' list.")
+        version = data.get("version", SCHEMA_FORMAT_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_FORMAT_VERSION:
+            raise SchemaError(
+                f"Schema format version {version!r} is newer than this synthvae supports "
+                f"({SCHEMA_FORMAT_VERSION}); upgrade synthvae.")
+        columns = tuple(ColumnSpec.from_dict(c) for c in data["columns"])
+        names = [c.name for c in columns]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise SchemaError(f"The schema names columns {duplicated} more than once.")
+        return cls(columns=columns, version=version)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Schema":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"The schema is not valid JSON: {exc}.") from None
+        return cls.from_dict(data)
+
+    def to_sdmetrics_metadata(self) -> dict:
+        """Single-table metadata in the format sdmetrics' reports take."""
+        return {"columns": {c.name: _sdmetrics_column(c) for c in self.columns}}
+
+    def check_frame(self, df: pd.DataFrame) -> None:
+        """Raise SchemaError unless ``df`` has exactly the schema's columns."""
+        missing = [n for n in self.names if n not in df.columns]
+        if missing:
+            raise SchemaError(f"The table has no column {missing[0]!r} named in the schema; "
+                              f"its columns are {list(df.columns)}.")
+        extra = [c for c in df.columns if c not in self.names]
+        if extra:
+            raise SchemaError(f"Column {extra[0]!r} of the table is not in the schema; "
+                              f"add it to the schema or drop it from the table.")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _sdmetrics_column(column: ColumnSpec) -> dict:
+    if column.kind is ColumnKind.CONTINUOUS:
+        return {"sdtype": "numerical"}
+    if column.kind is ColumnKind.DATETIME:
+        meta = {"sdtype": "datetime"}
+        if column.datetime_format:
+            meta["datetime_format"] = column.datetime_format
+        return meta
+    if column.kind is ColumnKind.IDENTIFIER:
+        return {"sdtype": "id"}
+    if column.dtype == "bool":
+        return {"sdtype": "boolean"}
+    return {"sdtype": "categorical"}
+
+
+# ----------------------------------------------------------------------------- detection
+
+
+def detect_schema(df: pd.DataFrame, categorical_threshold: int = CATEGORICAL_THRESHOLD,
+                  overrides: Schema | None = None) -> Schema:
+    """Detect each column's kind; columns named in ``overrides`` take the user's spec."""
+    check_column_names(df.columns)
+    given = {c.name: c for c in overrides.columns} if overrides is not None else {}
+    if overrides is not None:
+        overrides.check_frame(df)
+    columns = tuple(given.get(name) or detect_column(df[name], categorical_threshold)
+                    for name in df.columns)
+    return Schema(columns=columns)
+
+
+def check_column_names(names: Iterable) -> None:
+    names = list(names)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise SchemaError(f"Column names must be strings; column {bad[0]!r} is a "
+                          f"{type(bad[0]).__name__}. Rename it (df.columns = df.columns.astype(str)).")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SchemaError(f"Column {duplicated[0]!r} appears more than once; column names "
+                          f"must be unique.")
+
+
+def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
+                  ) -> ColumnSpec:
+    name = str(series.name)
+    dtype = str(series.dtype)
+    nullable = bool(series.isna().any())
+    values = series.dropna()
+    common = {"name": name, "dtype": dtype, "nullable": nullable}
+    if values.nunique() <= 1:
+        value = _python_scalar(values.iloc[0]) if len(values) else None
+        if isinstance(value, pd.Timestamp):
+            value = str(value)
+        return ColumnSpec(kind=ColumnKind.CONSTANT, value=value, **common)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return ColumnSpec(kind=ColumnKind.CATEGORICAL, ordered=bool(series.cat.ordered),
+                          categories=tuple(_python_scalar(v) for v in series.cat.categories),
+                          **common)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        tz = str(series.dt.tz) if series.dt.tz is not None else None
+        return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return _detect_numeric(values, categorical_threshold, common)
+    return _detect_text(values, common)
+
+
+def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSpec:
+    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = array[np.isfinite(array)]
+    integer = bool(len(finite) and np.all(finite == np.round(finite)))
+    n_unique = values.nunique()
+    if integer and n_unique <= threshold:
+        return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
+    if (pd.api.types.is_integer_dtype(values.dtype) and n_unique == len(values)
+            and len(values) >= MIN_ROWS_FOR_IDENTIFIER and not common["nullable"]):
+        return ColumnSpec(kind=ColumnKind.IDENTIFIER, integer=True, **common)
+    return ColumnSpec(kind=ColumnKind.CONTINUOUS, integer=integer,
+                      decimals=0 if integer else count_decimals(finite), **common)
+
+
+def count_decimals(values: np.ndarray, limit: int = MAX_DECIMALS) -> int | None:
+    """The fewest decimals that represent every value exactly (None when more than ``limit``)."""
+    sample = values[:10_000]
+    for decimals in range(limit + 1):
+        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=1e-9):
+            return decimals
+    return None
+
+
+def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
+    strings = values.astype(str)
+    datetime_format = detect_datetime_format(strings)
+    if datetime_format is not None:
+        return ColumnSpec(kind=ColumnKind.DATETIME, datetime_format=datetime_format,
+                          timezone="UTC" if datetime_format.endswith("Z") else None, **common)
+    n_unique = strings.nunique()
+    if n_unique == len(strings) and len(strings) >= MIN_ROWS_FOR_IDENTIFIER \
+            and not common["nullable"]:
+        return ColumnSpec(kind=ColumnKind.IDENTIFIER, **common)
+    return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
+
+
+def detect_datetime_format(strings: pd.Series, sample_size: int = 500) -> str | None:
+    """The strftime format shared by all the (sampled) strings, or None if not dates."""
+    if len(strings) == 0:
+        return None
+    sample = strings.iloc[:: max(1, len(strings) // sample_size)].head(sample_size)
+    if not sample.str.match(_ISO_LIKE).all():
+        return None
+    for fmt in DATETIME_FORMATS:
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if parsed.notna().all() and (parsed.dt.strftime(fmt) == sample).all():
+            return fmt
+    return None
+
+
+def _python_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def schema_from_any(schema: Schema | dict | str | None) -> Schema | None:
+    """Accept a Schema, its dict form, a JSON string or a path to a JSON file."""
+    if schema is None or isinstance(schema, Schema):
+        return schema
+    if isinstance(schema, dict):
+        return Schema.from_dict(schema)
+    if isinstance(schema, str) and schema.lstrip().startswith("{"):
+        return Schema.from_json(schema)
+    from pathlib import Path
+
+    path = Path(schema)
+    if not path.is_file():
+        raise SchemaError(f"Schema file {str(path)!r} does not exist.")
+    return Schema.from_json(path.read_text(encoding="utf-8"))
+
+
+def kinds(schema: Schema, kind: ColumnKind) -> Sequence[ColumnSpec]:
+    return [c for c in schema.columns if c.kind is kind]

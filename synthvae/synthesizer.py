@@ -1,0 +1,267 @@
+"""The public estimator: ``Synthesizer().fit(df).sample(1000)``."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthvae.errors import ConfigError, DataError, NotFittedError
+from synthvae.layout import SpanLayout
+from synthvae.model import VAE, ModelConfig
+from synthvae.progress import EpochProgress
+from synthvae.sampling import sample_matrix
+from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
+from synthvae.training import EpochStats, TrainConfig, train
+from synthvae.transforms.categorical import MAX_CATEGORIES
+from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
+from synthvae.transforms.table import TableTransformer
+
+SAMPLE_BATCH_ROWS = 65_536
+
+
+class Synthesizer:
+    """A TVAE-style synthesizer for one table.
+
+    Parameters are stored as given (scikit-learn convention) and validated by :meth:`fit`.
+
+    Parameters
+    ----------
+    epochs : maximum training epochs; early stopping on a held-out ELBO usually ends sooner.
+    batch_size : rows per optimisation step.
+    latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
+    lr, weight_decay : Adam settings.
+    beta : weight of the KL term (1.0 = the ELBO).
+    loss_factor : weight of the reconstruction term (TVAE uses 2).
+    validation_fraction : share of rows held out for early stopping (0 disables it).
+    patience : epochs without improvement before stopping.
+    schema : a :class:`Schema`, its dict, JSON text or a JSON file path; columns it names
+        override detection.
+    categorical_threshold : integer columns with at most this many distinct values are
+        categorical.
+    mixture_max_rows : rows sampled to fit each continuous column's Gaussian mixture.
+    max_categories : categorical columns keep at most this many slots (rare values grouped).
+    device : "cpu", "cuda", "cuda:1", ... or None for CUDA when available.
+    seed : seeds every random choice of fit (and the default of ``sample``).
+    verbose : show a progress bar with the loss and KL per epoch.
+    """
+
+    def __init__(self, epochs: int = 300, batch_size: int = 500, latent_dim: int = 128,
+                 hidden: tuple[int, ...] = (128, 128), lr: float = 1e-3,
+                 weight_decay: float = 1e-5, beta: float = 1.0, loss_factor: float = 2.0,
+                 validation_fraction: float = 0.1, patience: int = 20,
+                 schema: Schema | dict | str | None = None,
+                 categorical_threshold: int = CATEGORICAL_THRESHOLD,
+                 mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
+                 device: str | None = None, seed: int | None = 0, verbose: bool = True):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.beta = beta
+        self.loss_factor = loss_factor
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.schema = schema
+        self.categorical_threshold = categorical_threshold
+        self.mixture_max_rows = mixture_max_rows
+        self.max_categories = max_categories
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        defaults = Synthesizer.__init__.__defaults__
+        names = Synthesizer.__init__.__code__.co_varnames[1:1 + len(defaults)]
+        changed = [f"{n}={getattr(self, n)!r}" for n, d in zip(names, defaults)
+                   if getattr(self, n) != d]
+        return f"Synthesizer({', '.join(changed)})"
+
+    def get_params(self, deep: bool = False) -> dict:
+        names = Synthesizer.__init__.__code__.co_varnames[1:1 + len(Synthesizer.__init__.__defaults__)]
+        return {n: getattr(self, n) for n in names}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame) -> "Synthesizer":
+        """Learn the schema, the column transforms and the VAE from ``df``; returns self."""
+        started = time.perf_counter()
+        self._validate_params()
+        df = check_frame(df)
+        self.device_ = resolve_device(self.device)
+        seed = 0 if self.seed is None else int(self.seed)
+        self.schema_ = detect_schema(df, self.categorical_threshold,
+                                     schema_from_any(self.schema))
+        t0 = time.perf_counter()
+        self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
+                                             self.max_categories, seed).fit(df)
+        matrix = self.transformer_.transform(df)
+        transform_seconds = time.perf_counter() - t0
+        self.layout_ = SpanLayout.from_spans(self.transformer_.spans_, self.device_)
+        self.model_config_ = ModelConfig(data_dim=self.layout_.width,
+                                         n_scalars=self.layout_.n_scalars,
+                                         latent_dim=self.latent_dim, hidden=tuple(self.hidden))
+        self.train_config_ = self._train_config(seed)
+        torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
+        self.model_ = VAE(self.model_config_).to(self.device_)
+        data = torch.as_tensor(matrix, device=self.device_)
+        t0 = time.perf_counter()
+        with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
+            history = train(self.model_, data, self.layout_, self.train_config_, progress.update)
+        self.history_ = [vars(h) for h in history]
+        self.training_summary_ = {
+            "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
+            "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "fit_seconds": round(time.perf_counter() - started, 3),
+            "device": str(self.device_)}
+        return self
+
+    def _validate_params(self) -> None:
+        positive_ints = ("epochs", "batch_size", "latent_dim", "patience",
+                         "categorical_threshold", "mixture_max_rows", "max_categories")
+        for name in positive_ints:
+            _check_positive_int(name, getattr(self, name))
+        for name in ("lr", "loss_factor"):
+            _check_number(name, getattr(self, name), low=0, low_open=True)
+        for name in ("weight_decay", "beta"):
+            _check_number(name, getattr(self, name), low=0)
+        _check_number("validation_fraction", self.validation_fraction, low=0, high=0.5)
+        if not isinstance(self.hidden, (tuple, list)) or not self.hidden or not all(
+                isinstance(h, int) and h > 0 for h in self.hidden):
+            raise ConfigError("The 'hidden' parameter of Synthesizer must be a non-empty "
+                              f"sequence of positive ints. Got {self.hidden!r} instead.")
+        if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
+            raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
+                              f"Got {self.seed!r} instead.")
+        if self.max_categories < 2:
+            raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
+                              f"least 2. Got {self.max_categories} instead.")
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           weight_decay=self.weight_decay, beta=self.beta,
+                           loss_factor=self.loss_factor,
+                           validation_fraction=self.validation_fraction,
+                           patience=self.patience, seed=seed)
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
+        """``n`` synthetic rows with the training table's columns, dtypes and categories.
+
+        The same ``seed`` gives the same rows; ``seed=None`` uses the synthesizer's seed.
+        """
+        chunks = list(self.iter_sample(n, seed=seed))
+        if not chunks:
+            return self.sample(1, seed).iloc[:0]
+        return pd.concat(chunks, ignore_index=True)
+
+    def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None
+                    ) -> Iterator[pd.DataFrame]:
+        """Yield ``n`` rows in DataFrames of at most ``chunk_size`` rows (bounded memory).
+
+        The rows do not depend on ``chunk_size``: a stream and ``sample(n)`` agree.
+        """
+        self._check_fitted()
+        n = check_n(n)
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+        seed = (self.seed or 0) if seed is None else int(seed)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        produced = 0
+        pending: list[pd.DataFrame] = []
+        for start in range(0, n, SAMPLE_BATCH_ROWS):
+            rows = min(SAMPLE_BATCH_ROWS, n - start)
+            matrix = sample_matrix(self.model_, self.layout_, rows, generator, self.device_)
+            frame = self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
+                                                        row_offset=start)
+            pending.append(frame)
+            buffered = sum(len(p) for p in pending)
+            while buffered >= chunk_size or (start + rows == n and buffered):
+                joined = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+                out, rest = joined.iloc[:chunk_size], joined.iloc[chunk_size:]
+                produced += len(out)
+                yield out.reset_index(drop=True)
+                pending = [rest] if len(rest) else []
+                buffered = len(rest)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted synthesizer to one safetensors file (JSON header, no pickle)."""
+        from synthvae.persistence import save_synthesizer
+
+        self._check_fitted()
+        return save_synthesizer(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "Synthesizer":
+        """Read a file written by :meth:`save`; validates the format, versions and shapes."""
+        from synthvae.persistence import load_synthesizer
+
+        return load_synthesizer(Path(path), device)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This Synthesizer is not fitted yet; call fit(df) before "
+                                 "sample(), save() or other methods that need a model.")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"The 'device' parameter of Synthesizer must be 'cpu', 'cuda', "
+                          f"'cuda:N' or None. Got {device!r} instead.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"The 'device' parameter asks for {device!r}, but no CUDA GPU is "
+                          f"available here; use device='cpu' or None.")
+    return resolved
+
+
+def check_frame(df) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"Synthesizer.fit takes a pandas DataFrame. Got a "
+                        f"{type(df).__name__} instead.")
+    if len(df.columns) == 0:
+        raise DataError("The table has no columns.")
+    if len(df) == 0:
+        raise DataError("The table has no rows; there is nothing to learn from.")
+    return df.reset_index(drop=True)
+
+
+def check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ConfigError(f"The number of rows to sample must be a non-negative int. "
+                          f"Got {n!r} instead.")
+    return int(n)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"The {name!r} parameter of Synthesizer must be a positive int. "
+                          f"Got {value!r} instead.")
+
+
+def _check_number(name, value, low=None, high=None, low_open=False) -> None:
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high else "")
+        raise ConfigError(f"The {name!r} parameter of Synthesizer must be a number {bounds}. "
+                          f"Got {value!r} instead.")

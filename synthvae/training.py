@@ -1,0 +1,128 @@
+"""The training loop: the encoded matrix lives on the device, batches are slices of a random
+permutation, and the host reads the loss once per epoch (no per-step synchronisation)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from synthvae.errors import TrainingError
+from synthvae.layout import SpanLayout
+from synthvae.losses import elbo_terms
+from synthvae.model import VAE
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300  # upper bound; early stopping usually ends sooner
+    batch_size: int = 500  # TVAE's default
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 1e-5  # TVAE's l2scale
+    beta: float = 1.0  # weight of the KL term
+    loss_factor: float = 2.0  # TVAE's weight of the reconstruction term
+    validation_fraction: float = 0.1  # held-out rows for early stopping (0 = none)
+    patience: int = 20  # epochs without a better held-out ELBO before stopping
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    loss: float
+    reconstruction: float
+    kl: float
+    val_loss: float | None
+
+
+def split_rows(n: int, fraction: float, generator: torch.Generator, device
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random (train, validation) row indices."""
+    order = torch.randperm(n, generator=generator).to(device)
+    n_val = int(round(n * fraction)) if n >= 20 else 0
+    return order[n_val:], order[:n_val]
+
+
+def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfig,
+          on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+    """Fit ``model`` to ``data`` (rows, width) on data's device; returns per-epoch stats.
+
+    With a validation split, the weights of the epoch with the best held-out loss are kept.
+    """
+    generator = torch.Generator(device=data.device).manual_seed(config.seed)
+    cpu_generator = torch.Generator().manual_seed(config.seed)
+    train_rows, val_rows = split_rows(len(data), config.validation_fraction, cpu_generator,
+                                      data.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay, fused=True)
+    history: list[EpochStats] = []
+    best, best_state, stale = math.inf, None, 0
+    for epoch in range(1, config.epochs + 1):
+        sums = run_epoch(model, data[train_rows], layout, config, optimizer, generator)
+        loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"The training loss became {loss} at epoch {epoch}. Lower the learning rate "
+                f"(lr={config.lr}) or check the data for extreme values.")
+        val = evaluate_loss(model, data[val_rows], layout, config, generator) \
+            if len(val_rows) else None
+        stats = EpochStats(epoch, loss, recon, kl, val)
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats)
+        if val is None:
+            continue
+        if val < best - 1e-4 * abs(best if math.isfinite(best) else 1.0):
+            best, best_state, stale = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor:
+    """One pass over ``data`` in random batches; returns mean (loss, recon, kl) on device."""
+    model.train()
+    n = len(data)
+    order = torch.randperm(n, generator=generator, device=data.device)
+    totals = torch.zeros(3, device=data.device)
+    steps = 0
+    for start in range(0, n, config.batch_size):
+        batch = data[order[start:start + config.batch_size]]
+        loss, recon, kl = batch_loss(model, batch, layout, config, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        totals += torch.stack([loss.detach(), recon.detach(), kl.detach()])
+        steps += 1
+    return totals / max(steps, 1)
+
+
+def batch_loss(model, batch, layout, config, generator):
+    noise = torch.randn((len(batch), model.config.latent_dim), generator=generator,
+                        device=batch.device)
+    logits, mu, logvar = model(batch, noise)
+    recon, kl = elbo_terms(logits, batch, model.decoder.sigma(), mu, logvar, layout)
+    recon, kl = recon.mean(), kl.mean()
+    return config.loss_factor * recon + config.beta * kl, recon, kl
+
+
+@torch.no_grad()
+def evaluate_loss(model, data, layout, config, generator, batch_size: int = 8192) -> float:
+    """Mean training objective on held-out rows (a scaled negative ELBO)."""
+    model.eval()
+    total = torch.zeros((), device=data.device)
+    for start in range(0, len(data), batch_size):
+        batch = data[start:start + batch_size]
+        loss, _, _ = batch_loss(model, batch, layout, config, generator)
+        total += loss * len(batch)
+    return float(total) / len(data)

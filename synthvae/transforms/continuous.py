@@ -1,0 +1,145 @@
+"""Mode-specific normalization (TVAE/CTGAN) for continuous columns.
+
+A variational Gaussian mixture (up to 10 modes, modes under weight 0.005 dropped) is fitted to
+a bounded random subsample of the column. Each value is encoded as a one-hot of a mode drawn
+from its posterior over modes and a scalar ``(x - mean_mode) / (4 * std_mode)`` in [-1, 1].
+The inverse clips to the range seen at fit time and restores integer-ness and decimals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import DataError
+from synthvae.schema import ColumnSpec
+from synthvae.transforms.dtypes import restore_numeric
+from synthvae.transforms.mixture import MixtureFit, fit_mixtures, log_component_densities
+from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
+from synthvae.transforms.spans import Span, SpanKind
+
+N_MODES = 10
+WEIGHT_THRESHOLD = 0.005
+STD_MULTIPLIER = 4.0
+MIXTURE_MAX_ROWS = 50_000
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing; infinities are refused."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = series.notna().to_numpy() & np.isnan(values)
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise DataError(f"Column {series.name!r} is continuous but holds the non-numeric value "
+                        f"{example!r}; fix the value or declare the column categorical.")
+    if np.isinf(values).any():
+        raise DataError(f"Column {series.name!r} holds an infinite value; replace +/-inf with "
+                        f"a finite number or an empty cell.")
+    return values
+
+
+def fit_column_mixtures(columns: np.ndarray, max_rows: int, seed: int) -> MixtureFit:
+    """One mixture per column of ``columns`` (rows, C), on at most ``max_rows`` random rows."""
+    rng = np.random.default_rng(seed)
+    if len(columns) > max_rows:
+        columns = columns[rng.choice(len(columns), size=max_rows, replace=False)]
+    return fit_mixtures(columns, n_components=N_MODES, seed=seed)
+
+
+class ModeSpecificNormalizer:
+    """Continuous column <-> [scalar, mode one-hot, (null one-hot)]."""
+
+    def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS):
+        self.spec = spec
+        self.max_rows = max_rows
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
+        """Learn modes and bounds; ``mixture`` = (weights, means, stds) fitted elsewhere."""
+        values = self.to_numbers(series)
+        observed = values[~np.isnan(values)]
+        if len(observed) == 0:
+            raise DataError(f"Column {self.spec.name!r} has no values to fit.")
+        if mixture is None:
+            fit = fit_column_mixtures(values[:, None], self.max_rows, seed)
+            mixture = (fit.weights[0], fit.means[0], fit.stds[0])
+        self.set_mixture(*mixture)
+        self.min_ = float(observed.min()) if self.spec.min is None else float(self.spec.min)
+        self.max_ = float(observed.max()) if self.spec.max is None else float(self.spec.max)
+        self.fill_ = float(np.median(observed))
+        return self
+
+    def set_mixture(self, weights, means, stds) -> None:
+        keep = np.asarray(weights) > WEIGHT_THRESHOLD
+        if not keep.any():
+            keep = np.asarray(weights) == np.max(weights)
+        self.weights_ = np.asarray(weights, dtype=np.float64)[keep]
+        self.weights_ = self.weights_ / self.weights_.sum()
+        self.means_ = np.asarray(means, dtype=np.float64)[keep]
+        self.stds_ = np.maximum(np.asarray(stds, dtype=np.float64)[keep], 1e-6)
+
+    def to_numbers(self, series: pd.Series) -> np.ndarray:
+        return numeric_values(series)
+
+    def from_numbers(self, values: np.ndarray) -> pd.Series:
+        return restore_numeric(values, self.spec)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def n_modes(self) -> int:
+        return len(self.means_)
+
+    def spans(self) -> list[Span]:
+        spans = [Span(self.spec.name, SpanKind.SCALAR, 1, "value"),
+                 Span(self.spec.name, SpanKind.SOFTMAX, self.n_modes, "mode")]
+        if self.spec.nullable:
+            spans.append(null_span(self.spec.name))
+        return spans
+
+    @property
+    def width(self) -> int:
+        return sum(s.width for s in self.spans())
+
+    # ------------------------------------------------------------------ transform
+    def transform(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        values = self.to_numbers(series)
+        missing = np.isnan(values)
+        filled = np.where(missing, self.fill_, values)
+        log_dens = log_component_densities(filled, self.means_, self.stds_, self.weights_)
+        modes = _sample_rows(log_dens, rng)  # (n,) mode drawn from each row's posterior
+        scalar = (filled - self.means_[modes]) / (STD_MULTIPLIER * self.stds_[modes])
+        out = np.zeros((len(values), self.width), dtype=np.float32)
+        out[:, 0] = np.clip(scalar, -0.99, 0.99)
+        out[np.arange(len(values)), 1 + modes] = 1.0
+        if self.spec.nullable:
+            out[:, -2:] = encode_nulls(missing)
+        return out
+
+    def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None
+                          ) -> pd.Series:
+        modes = np.argmax(block[:, 1:1 + self.n_modes], axis=1)
+        scalar = np.clip(block[:, 0], -1.0, 1.0)
+        values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
+        values = np.clip(values, self.min_, self.max_)
+        if self.spec.nullable:
+            values = np.where(decode_nulls(block[:, -2:]), np.nan, values)
+        return self.from_numbers(values)
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        return {"weights": self.weights_.tolist(), "means": self.means_.tolist(),
+                "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
+                "fill": self.fill_}
+
+    def set_state(self, state: dict):
+        self.weights_ = np.asarray(state["weights"], dtype=np.float64)
+        self.means_ = np.asarray(state["means"], dtype=np.float64)
+        self.stds_ = np.asarray(state["stds"], dtype=np.float64)
+        self.min_, self.max_, self.fill_ = (float(state[k]) for k in ("min", "max", "fill"))
+        return self
+
+
+def _sample_rows(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row drawn from softmax(log_weights[row]) by the Gumbel-max trick."""
+    gumbel = -np.log(-np.log(rng.random(log_weights.shape) + 1e-300) + 1e-300)
+    return np.argmax(log_weights + gumbel, axis=1)

@@ -1,0 +1,123 @@
+"""The table transformer: one column transformer per schema column, spans concatenated.
+
+``transform(df)`` gives a float32 matrix whose layout is ``spans_``; ``inverse_transform``
+takes such a matrix back to a DataFrame with the original column order, dtypes and
+categories. The mixtures of all continuous and datetime columns are fitted together in one
+vectorized call (:func:`synthvae.transforms.mixture.fit_mixtures`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import NotFittedError
+from synthvae.schema import ColumnKind, ColumnSpec, Schema
+from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
+from synthvae.transforms.continuous import (MIXTURE_MAX_ROWS, ModeSpecificNormalizer,
+                                            fit_column_mixtures)
+from synthvae.transforms.datetime import DatetimeTransformer
+from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
+from synthvae.transforms.spans import Span
+
+TRANSFORMERS = {
+    ColumnKind.CONTINUOUS: ModeSpecificNormalizer,
+    ColumnKind.DATETIME: DatetimeTransformer,
+    ColumnKind.CATEGORICAL: OneHotEncoder,
+    ColumnKind.IDENTIFIER: IdentifierGenerator,
+    ColumnKind.CONSTANT: ConstantColumn,
+}
+
+
+def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MAX_ROWS,
+                            max_categories: int = MAX_CATEGORIES):
+    cls = TRANSFORMERS[spec.kind]
+    if cls is OneHotEncoder:
+        return cls(spec, max_categories=max_categories)
+    if issubclass(cls, ModeSpecificNormalizer):
+        return cls(spec, max_rows=mixture_max_rows)
+    return cls(spec)
+
+
+class TableTransformer:
+    """DataFrame <-> float32 matrix with a declared span layout."""
+
+    def __init__(self, schema: Schema, mixture_max_rows: int = MIXTURE_MAX_ROWS,
+                 max_categories: int = MAX_CATEGORIES, seed: int = 0):
+        self.schema = schema
+        self.mixture_max_rows = mixture_max_rows
+        self.max_categories = max_categories
+        self.seed = seed
+
+    def fit(self, df: pd.DataFrame) -> "TableTransformer":
+        self.schema.check_frame(df)
+        self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
+                                                      self.max_categories)
+                              for spec in self.schema.columns]
+        numeric = [t for t in self.transformers_ if isinstance(t, ModeSpecificNormalizer)]
+        mixtures = self._fit_mixtures(df, numeric)
+        for t in self.transformers_:
+            if isinstance(t, ModeSpecificNormalizer):
+                t.fit(df[t.spec.name], mixture=mixtures[t.spec.name], seed=self.seed)
+            else:
+                t.fit(df[t.spec.name], seed=self.seed)
+        self._set_layout()
+        return self
+
+    def _fit_mixtures(self, df: pd.DataFrame, numeric: list) -> dict:
+        if not numeric:
+            return {}
+        matrix = np.column_stack([t.to_numbers(df[t.spec.name]) for t in numeric])
+        fit = fit_column_mixtures(matrix, self.mixture_max_rows, self.seed)
+        return {t.spec.name: (fit.weights[i], fit.means[i], fit.stds[i])
+                for i, t in enumerate(numeric)}
+
+    def _set_layout(self) -> None:
+        self.spans_: list[Span] = [s for t in self.transformers_ for s in t.spans()]
+        widths = [sum(s.width for s in t.spans()) for t in self.transformers_]
+        ends = np.cumsum(widths)
+        self.slices_ = [slice(int(e - w), int(e)) for e, w in zip(ends, widths)]
+        self.output_width_ = int(ends[-1]) if len(ends) else 0
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "transformers_"):
+            raise NotFittedError("This TableTransformer is not fitted yet; call fit(df) first.")
+
+    def transform(self, df: pd.DataFrame, seed: int | None = None) -> np.ndarray:
+        self._check_fitted()
+        self.schema.check_frame(df)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        blocks = [t.transform(df[t.spec.name], rng) for t in self.transformers_]
+        return np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
+
+    def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None,
+                          row_offset: int = 0) -> pd.DataFrame:
+        self._check_fitted()
+        rng = rng if rng is not None else np.random.default_rng()
+        columns = {}
+        for t, cols in zip(self.transformers_, self.slices_):
+            block = matrix[:, cols]
+            if isinstance(t, IdentifierGenerator):
+                columns[t.spec.name] = t.inverse_transform(block, rng, row_offset=row_offset)
+            else:
+                columns[t.spec.name] = t.inverse_transform(block, rng)
+        frame = pd.DataFrame({name: s.reset_index(drop=True) for name, s in columns.items()})
+        return frame[self.schema.names]
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        self._check_fitted()
+        return {"mixture_max_rows": self.mixture_max_rows, "max_categories": self.max_categories,
+                "seed": self.seed, "columns": [t.get_state() for t in self.transformers_]}
+
+    @classmethod
+    def from_state(cls, schema: Schema, state: dict) -> "TableTransformer":
+        table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"])
+        if len(state["columns"]) != len(schema.columns):
+            raise ValueError("transformer state does not match the schema's columns")
+        table.transformers_ = [
+            make_column_transformer(spec, table.mixture_max_rows, table.max_categories)
+            .set_state(column_state)
+            for spec, column_state in zip(schema.columns, state["columns"])]
+        table._set_layout()
+        return table
