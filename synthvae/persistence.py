@@ -19,6 +19,7 @@ from synthvae.errors import ModelFileError
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
+from synthvae.prior import MixturePrior, StandardNormalPrior
 from synthvae.schema import Schema
 from synthvae.training import TrainConfig
 from synthvae.transforms.table import TableTransformer
@@ -41,9 +42,12 @@ def save_synthesizer(synth, path: Path) -> Path:
         "training_summary": synth.training_summary_,
         "history": synth.history_,
         "extra": getattr(synth, "extra_state_", {}),
+        "prior": synth.prior_.kind,
     }
     tensors = {f"model.{k}": v.detach().cpu().contiguous()
                for k, v in synth.model_.state_dict().items()}
+    tensors.update({f"prior.{k}": v.detach().cpu().contiguous()
+                    for k, v in synth.prior_.tensors().items()})
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
                 "state": json.dumps(state, default=_json_default)}
     with atomic_path(path) as tmp:
@@ -116,13 +120,32 @@ def load_synthesizer(path: Path, device: str | None = None):
                              f"{synth.layout_.width} columns but the model expects "
                              f"{synth.model_config_.data_dim}.")
     synth.model_ = _build_model(synth.model_config_, tensors, path).to(synth.device_)
+    synth.prior_ = _build_prior(state.get("prior", "normal"), synth.model_config_, tensors,
+                                path).to(synth.device_)
     return synth
+
+
+def _build_prior(kind: str, config: ModelConfig, tensors: dict, path: Path):
+    found = {k[len("prior."):]: v for k, v in tensors.items() if k.startswith("prior.")}
+    if kind == "normal":
+        return StandardNormalPrior(config.latent_dim)
+    if kind != "gmm" or set(found) != {"weights", "means", "stds"}:
+        raise ModelFileError(f"{str(path)!r} has an invalid latent prior {kind!r}.")
+    k = found["weights"].shape[0]
+    if found["weights"].ndim != 1 or any(found[n].shape != (k, config.latent_dim)
+                                         for n in ("means", "stds")):
+        raise ModelFileError(f"{str(path)!r}: the latent prior's shapes do not match a "
+                             f"{config.latent_dim}-dimensional latent space.")
+    return MixturePrior(found["weights"], found["means"], found["stds"])
 
 
 def _build_model(config: ModelConfig, tensors: dict, path: Path) -> VAE:
     model = VAE(config)
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    unknown = [k for k in tensors if not k.startswith(("model.", "prior."))]
+    if unknown:
+        raise ModelFileError(f"{str(path)!r} holds an unexpected tensor {unknown[0]!r}.")
     if set(weights) != set(expected):
         raise ModelFileError(f"{str(path)!r} holds weights {sorted(set(weights) ^ set(expected))[:3]} "
                              f"that do not match the model its header describes.")

@@ -9,7 +9,7 @@ from synthvae.model import VAE
 
 
 @torch.no_grad()
-def sample_matrix(model: VAE, layout: SpanLayout, n: int, generator: torch.Generator,
+def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torch.Generator,
                   device: torch.device, scalar_noise: bool = True) -> torch.Tensor:
     """n rows of the encoded layout: scalars in [-1, 1], one one-hot per softmax span.
 
@@ -17,7 +17,7 @@ def sample_matrix(model: VAE, layout: SpanLayout, n: int, generator: torch.Gener
     categories from its softmax (Gumbel-max), all spans at once.
     """
     model.eval()
-    z = torch.randn((n, model.config.latent_dim), generator=generator, device=device)
+    z = prior.sample(n, generator, device)  # (n, latent_dim)
     logits = model.decoder(z)  # (n, width)
     out = torch.zeros((n, layout.width), device=device)
     if layout.n_scalars:

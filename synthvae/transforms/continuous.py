@@ -67,7 +67,18 @@ class ModeSpecificNormalizer:
         self.min_ = float(observed.min()) if self.spec.min is None else float(self.spec.min)
         self.max_ = float(observed.max()) if self.spec.max is None else float(self.spec.max)
         self.fill_ = float(np.median(observed))
+        self._cover_range(float(observed.min()), float(observed.max()))
         return self
+
+    def _cover_range(self, low: float, high: float) -> None:
+        """Widen the outermost modes so every observed value encodes without clipping."""
+        reach = STD_MULTIPLIER * 0.99
+        top = int(np.argmax(self.means_ + reach * self.stds_))
+        if high > self.means_[top] + reach * self.stds_[top]:
+            self.stds_[top] = (high - self.means_[top]) / reach
+        bottom = int(np.argmin(self.means_ - reach * self.stds_))
+        if low < self.means_[bottom] - reach * self.stds_[bottom]:
+            self.stds_[bottom] = (self.means_[bottom] - low) / reach
 
     def set_mixture(self, weights, means, stds) -> None:
         keep = np.asarray(weights) > WEIGHT_THRESHOLD
@@ -107,10 +118,15 @@ class ModeSpecificNormalizer:
         filled = np.where(missing, self.fill_, values)
         log_dens = log_component_densities(filled, self.means_, self.stds_, self.weights_)
         modes = _sample_rows(log_dens, rng)  # (n,) mode drawn from each row's posterior
-        scalar = (filled - self.means_[modes]) / (STD_MULTIPLIER * self.stds_[modes])
+        scaled = (filled[:, None] - self.means_) / (STD_MULTIPLIER * self.stds_)  # (n, K)
+        rows = np.arange(len(values))
+        # A value too far from its drawn mode to encode exactly takes its closest mode.
+        outside = np.abs(scaled[rows, modes]) > 0.99
+        modes[outside] = np.argmin(np.abs(scaled[outside]), axis=1)
+        scalar = scaled[rows, modes]
         out = np.zeros((len(values), self.width), dtype=np.float32)
         out[:, 0] = np.clip(scalar, -0.99, 0.99)
-        out[np.arange(len(values)), 1 + modes] = 1.0
+        out[rows, 1 + modes] = 1.0
         if self.spec.nullable:
             out[:, -2:] = encode_nulls(missing)
         return out

@@ -1,0 +1,166 @@
+"""``evaluate(real, synthetic, holdout=...)``: fidelity and privacy of a synthetic table.
+
+``real`` is the table the synthesizer was trained on; ``holdout`` (optional) holds real rows
+of the same population that it never saw. Fidelity compares synthetic with real; machine-
+learning efficacy needs a ``target`` and the holdout; the privacy attacks need the holdout as
+their "not a member" reference. Sections that cannot run are ``None`` and ``notes`` says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from synthvae.reports import (coverage, detection, disclosure, distributions, efficacy,
+                              fidelity, inputs, membership, privacy)
+from synthvae.reports.encoding import (Embedding, TreeEncoding, canonical_frame, numeric_columns,
+                                       row_hashes)
+from synthvae.reports.report import Report
+from synthvae.reports.summary import headline
+from synthvae.schema import Schema
+
+TABLES = ("real", "synthetic", "holdout")
+
+
+def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
+             target: str | None = None, schema: Schema | dict | str | None = None,
+             key_columns: list[str] | str | None = None,
+             sensitive_columns: list[str] | str | None = None,
+             model_path: str | Path | None = None, *, seed: int = 0) -> Report:
+    """Score ``synthetic`` against ``real`` (and ``holdout``); see docs/reports.md."""
+    frames, schema = _checked_frames(real, synthetic, holdout, schema)
+    target = inputs.check_target(target, schema)
+    task = efficacy.task_of(schema, target) if target else None
+    keys = inputs.column_list(key_columns, "key_columns", schema)
+    sensitive = inputs.column_list(sensitive_columns, "sensitive_columns", schema)
+    inputs.check_attack_columns(keys, sensitive)
+    start = time.perf_counter()
+    run = _Run(frames, schema, seed)
+    fidelity_part = _fidelity(run, target)
+    privacy_part = _privacy(run, keys, sensitive, model_path)
+    shares = run.timed("distributions", distributions.column_distributions,
+                       run.canonical["real"], run.canonical["synthetic"], schema)
+    run.timing["total_seconds"] = round(time.perf_counter() - start, 3)
+    return Report(data=_data(frames, schema, target, task, keys, sensitive, seed),
+                  summary=headline(fidelity_part, privacy_part), fidelity=fidelity_part,
+                  privacy=privacy_part, distributions=shares, notes=run.notes,
+                  timing=run.timing, versions=_versions())
+
+
+def _data(frames, schema, target, task, keys, sensitive, seed) -> dict:
+    return {"real_rows": len(frames["real"]), "synthetic_rows": len(frames["synthetic"]),
+            "holdout_rows": len(frames["holdout"]) if "holdout" in frames else None,
+            "columns": [{"name": c.name, "kind": c.kind.value} for c in schema.columns],
+            "target": target, "task": task, "key_columns": keys or None,
+            "sensitive_columns": sensitive or None, "seed": seed}
+
+
+def _checked_frames(real, synthetic, holdout, schema) -> tuple[dict, Schema]:
+    real = inputs.check_frame(real, "real")
+    schema = inputs.resolve_schema(real, schema)
+    given = {"real": real, "synthetic": synthetic, "holdout": holdout}
+    frames = {name: inputs.align_columns(inputs.check_frame(df, name), list(real.columns), name)
+              for name, df in given.items() if df is not None}
+    return frames, schema
+
+
+class _Run:
+    """The inputs in every form the sections need, encoded once, plus timings and notes."""
+
+    def __init__(self, frames: dict, schema: Schema, seed: int):
+        self.frames, self.schema, self.seed = frames, schema, seed
+        self.metadata = schema.to_sdmetrics_metadata()
+        self.timing, self.notes = {}, []
+        self.canonical = {n: canonical_frame(df, schema) for n, df in frames.items()}
+        embedding = Embedding.fit(self.canonical["real"], schema)
+        self.embedded = {n: embedding.transform(df) for n, df in self.canonical.items()}
+        self.has_holdout = "holdout" in frames
+
+    def timed(self, name: str, function, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self.timing[f"{name}_seconds"] = round(time.perf_counter() - start, 3)
+
+
+def _fidelity(run: _Run, target: str | None) -> dict:
+    real, synthetic = run.frames["real"], run.frames["synthetic"]
+    out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata)
+    out["diagnostic"] = run.timed("diagnostic", fidelity.diagnostic, real, synthetic,
+                                  run.metadata)
+    out["detection"] = {
+        "logistic": run.timed("logistic_detection", detection.logistic_detection, real,
+                              synthetic, run.metadata),
+        "gradient_boosting": run.timed("gb_detection", _boosting, run)}
+    out["ml_efficacy"] = _ml_efficacy(run, target)
+    out["coverage"] = run.timed("coverage", coverage.alpha_precision_beta_recall,
+                                run.embedded["real"], run.embedded["synthetic"], run.seed)
+    return out
+
+
+def _boosting(run: _Run) -> dict:
+    encoding = TreeEncoding.fit(run.canonical["real"], run.schema)
+    return detection.boosting_detection(encoding.transform(run.canonical["real"]),
+                                        encoding.transform(run.canonical["synthetic"]),
+                                        encoding.categorical_mask, run.seed)
+
+
+def _ml_efficacy(run: _Run, target: str | None) -> dict | None:
+    if target is None:
+        run.notes.append("ML efficacy was not computed: it needs a target column.")
+        return None
+    if not run.has_holdout:
+        run.notes.append("ML efficacy was not computed: it needs holdout rows to test on.")
+        return None
+    return run.timed("ml_efficacy", efficacy.ml_efficacy, run.canonical, run.schema, target,
+                     run.seed)
+
+
+def _privacy(run: _Run, keys: list[str], sensitive: list[str], model_path) -> dict:
+    emb = run.embedded
+    hashes = {n: row_hashes(df) for n, df in run.canonical.items()}
+    return {
+        "exact_copies": run.timed("exact_copies", privacy.exact_copies, hashes["real"],
+                                  hashes["synthetic"], hashes.get("holdout")),
+        "dcr": run.timed("dcr", privacy.distance_to_closest_record, emb["real"],
+                         emb["synthetic"], emb.get("holdout"), run.seed),
+        "membership_inference": _membership(run),
+        "attribute_inference": _attribute(run, keys, sensitive),
+        "differential_privacy": disclosure.differential_privacy(model_path),
+        "statement": disclosure.DP_STATEMENT,
+    }
+
+
+def _membership(run: _Run) -> dict | None:
+    holdout = run.embedded.get("holdout")
+    if holdout is None or len(holdout) < membership.MIN_HOLDOUT_ROWS:
+        run.notes.append(f"Membership inference and the DCR train/holdout share were not "
+                         f"computed: they need at least {membership.MIN_HOLDOUT_ROWS} holdout "
+                         f"rows the model never saw (synthvae fit --holdout-fraction 0.2).")
+        return None
+    return run.timed("membership_inference", membership.membership_inference,
+                     run.embedded["real"], run.embedded["synthetic"], holdout, run.seed)
+
+
+def _attribute(run: _Run, keys: list[str], sensitive: list[str]) -> dict | None:
+    if not keys:
+        run.notes.append("Attribute inference was not computed: give key_columns and "
+                         "sensitive_columns to run it.")
+        return None
+    return run.timed("attribute_inference", disclosure.attribute_inference,
+                     run.canonical["real"], run.canonical["synthetic"], keys, sensitive,
+                     numeric_columns(run.schema), run.seed)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("synthvae", "sdmetrics", "scikit-learn", "torch", "pandas"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[package] = version(package)
+    return out

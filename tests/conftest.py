@@ -1,0 +1,52 @@
+"""Shared fixtures: the bundled slices, and the workplace datasets when they exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+EXAMPLE_ADULT = ROOT / "examples" / "adult.csv.gz"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def dataset(name: str, rows: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """A shared dataset (or a random slice of it); skips the test when it is absent."""
+    path = DATASETS / f"{name}.csv.gz"
+    if not path.exists():
+        pytest.skip(f"{path} is not available (the shared datasets live beside the repo)")
+    df = pd.read_csv(path, low_memory=False)
+    if rows is not None and rows < len(df):
+        df = df.sample(rows, random_state=seed).reset_index(drop=True)
+    return df
+
+
+def all_dataset_names() -> list[str]:
+    return sorted(p.name[: -len(".csv.gz")] for p in DATASETS.glob("*.csv.gz"))
+
+
+@pytest.fixture(scope="session")
+def adult_small() -> pd.DataFrame:
+    """2,000 rows of the bundled Adult slice (always present)."""
+    return pd.read_csv(EXAMPLE_ADULT).head(2000)
+
+
+@pytest.fixture(scope="session")
+def titanic() -> pd.DataFrame:
+    return pd.read_csv(TEST_DATA / "titanic_400.csv")
+
+
+@pytest.fixture(scope="session")
+def taxis() -> pd.DataFrame:
+    return pd.read_csv(TEST_DATA / "taxis_400.csv")
+
+
+@pytest.fixture(scope="session")
+def fitted_adult(adult_small):
+    """A quickly fitted synthesizer shared by read-only tests."""
+    from synthvae import Synthesizer
+
+    return Synthesizer(epochs=3, verbose=False, seed=0).fit(adult_small)

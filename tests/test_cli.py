@@ -1,0 +1,106 @@
+"""The command line as a user meets it: defaults that chain, one-line errors, exit codes."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+from conftest import EXAMPLE_ADULT
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch, adult_small):
+    monkeypatch.chdir(tmp_path)
+    adult_small.head(800).to_csv("data.csv", index=False)
+    return tmp_path
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_fit_then_sample_with_no_other_flag(workdir):
+    result = invoke("fit", "data.csv", "--epochs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (workdir / "synthvae-model.safetensors").exists()
+    result = invoke("sample", "-n", "1234", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "synthetic.csv" in result.output
+    synthetic = pd.read_csv(workdir / "synthetic.csv")
+    real = pd.read_csv("data.csv")
+    assert len(synthetic) == 1234 and list(synthetic.columns) == list(real.columns)
+
+
+def test_sample_to_parquet_and_gzip_csv_in_chunks(workdir):
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+    result = invoke("sample", "-n", "2500", "-o", "out.parquet", "--chunk-size", "1000",
+                    "--seed", "3", "-q")
+    assert result.exit_code == 0, result.output
+    parquet = pd.read_parquet(workdir / "out.parquet")
+    assert len(parquet) == 2500
+    assert invoke("sample", "-n", "2500", "-o", "out.csv.gz", "--seed", "3", "-q").exit_code == 0
+    csv = pd.read_csv(workdir / "out.csv.gz")
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False)
+
+
+def test_fit_reads_parquet_and_gzip_csv(workdir):
+    pd.read_csv("data.csv").to_parquet("data.parquet")
+    assert invoke("fit", "data.parquet", "--epochs", "1", "-q", "-o", "p.safetensors").exit_code == 0
+    assert invoke("fit", EXAMPLE_ADULT, "--epochs", "1", "-q", "-o", "g.safetensors").exit_code == 0
+
+
+def test_schema_prints_editable_json_and_fit_accepts_it(workdir):
+    result = invoke("schema", "data.csv")
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    schema["columns"][2]["kind"] = "categorical"  # fnlwgt, against all sense, as a test
+    (workdir / "schema.json").write_text(json.dumps(schema))
+    assert invoke("fit", "data.csv", "--schema", "schema.json", "--epochs", "1", "-q").exit_code == 0
+    info = json.loads(invoke("info", "--json").output)
+    assert info["columns"][2]["kind"] == "categorical"
+
+
+def test_info_describes_the_model(workdir):
+    invoke("fit", "data.csv", "--epochs", "1", "-q")
+    result = invoke("info")
+    assert result.exit_code == 0 and "workclass" in result.output and "categorical" in result.output
+
+
+def one_line_error(result, code=1):
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_errors_are_one_line_with_non_zero_exit(workdir):
+    assert "does not exist" in one_line_error(invoke("fit", "missing.csv"))
+    (workdir / "empty.csv").write_text("")
+    assert "is empty" in one_line_error(invoke("fit", "empty.csv"))
+    (workdir / "header.csv").write_text("a,b\n")
+    assert "no rows" in one_line_error(invoke("fit", "header.csv"))
+    assert "not found" in one_line_error(invoke("sample", "-n", "10", "-m", "nope.safetensors"))
+    assert "non-negative" in one_line_error(invoke("sample", "-n", "-4"))
+    (workdir / "bad.json").write_text('{"columns": [{"name": "nope", "kind": "continuous"}]}')
+    assert "'nope'" in one_line_error(invoke("fit", "data.csv", "--schema", "bad.json"))
+    (workdir / "data.xlsx").write_bytes(b"PK")
+    assert "format" in one_line_error(invoke("fit", "data.xlsx"))
+
+
+def test_failed_sample_leaves_no_partial_file(workdir):
+    invoke("fit", "data.csv", "--epochs", "1", "-q")
+    one_line_error(invoke("sample", "-n", "10", "-o", "nofolder/out.csv"))
+    assert not (workdir / "nofolder").exists()
+    assert sorted(p.name for p in workdir.iterdir()) == ["data.csv", "synthvae-model.safetensors"]
+
+
+def test_every_command_has_help():
+    for command in ("fit", "sample", "schema", "info"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output

@@ -1,0 +1,120 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import ColumnKind, Schema, SchemaError, detect_schema
+from synthvae.schema import CATEGORICAL_THRESHOLD
+
+from conftest import DATASETS, all_dataset_names, dataset
+
+C, K, D, I, X = (ColumnKind.CONTINUOUS, ColumnKind.CATEGORICAL, ColumnKind.DATETIME,
+                 ColumnKind.IDENTIFIER, ColumnKind.CONSTANT)
+
+ADULT_KINDS = {
+    "age": C, "workclass": K, "fnlwgt": C, "education": K, "education-num": C,
+    "marital-status": K, "occupation": K, "relationship": K, "race": K, "sex": K,
+    "capital-gain": C, "capital-loss": C, "hours-per-week": C, "native-country": K, "income": K,
+}
+TAXIS_KINDS = {
+    "pickup": D, "dropoff": D, "passengers": K, "distance": C, "fare": C, "tip": C, "tolls": C,
+    "total": C, "color": K, "payment": K, "pickup_zone": K, "dropoff_zone": K,
+    "pickup_borough": K, "dropoff_borough": K,
+}
+
+
+def kinds_of(schema: Schema) -> dict:
+    return {c.name: c.kind for c in schema.columns}
+
+
+def test_adult_kinds_and_nullability():
+    schema = detect_schema(dataset("adult_train"))
+    assert kinds_of(schema) == ADULT_KINDS
+    nullable = {c.name for c in schema.columns if c.nullable}
+    assert nullable == {"workclass", "occupation", "native-country"}
+    assert schema["age"].integer and schema["age"].dtype == "int64"
+
+
+def test_taxis_kinds_and_datetime_format():
+    schema = detect_schema(dataset("taxis"))
+    assert kinds_of(schema) == TAXIS_KINDS
+    assert schema["pickup"].datetime_format == "%Y-%m-%d %H:%M:%S"
+    assert schema["fare"].decimals == 2
+
+
+@pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not available")
+@pytest.mark.parametrize("name", all_dataset_names())
+def test_every_shared_dataset_gets_a_schema_that_round_trips(name):
+    df = dataset(name, rows=5000)
+    schema = detect_schema(df)
+    assert schema.names == list(df.columns)
+    assert Schema.from_json(schema.to_json()) == schema
+    meta = schema.to_sdmetrics_metadata()
+    assert set(meta["columns"]) == set(df.columns)
+
+
+def test_flights_and_beijing_special_columns():
+    flights = detect_schema(dataset("flights", rows=3000))
+    assert flights["time_hour"].kind is D
+    assert flights["time_hour"].datetime_format == "%Y-%m-%dT%H:%M:%SZ"
+    assert flights["year"].kind is X
+    beijing = detect_schema(dataset("beijing"))
+    assert beijing["No"].kind is I
+
+
+def test_integer_threshold_is_documented_and_applied():
+    few = pd.Series(np.arange(200) % CATEGORICAL_THRESHOLD, name="code")
+    many = pd.Series(np.arange(200) % (CATEGORICAL_THRESHOLD + 1), name="count")
+    schema = detect_schema(pd.DataFrame({"code": few, "count": many}))
+    assert schema["code"].kind is K and schema["count"].kind is C
+
+
+def test_bool_category_and_datetime64_dtypes():
+    df = pd.DataFrame({
+        "flag": [True, False] * 50,
+        "grade": pd.Categorical(["a", "b", "c", "a"] * 25, categories=["c", "b", "a"],
+                                ordered=True),
+        "when": pd.date_range("2024-01-01", periods=100, freq="h", tz="Europe/Paris"),
+    })
+    schema = detect_schema(df)
+    assert schema["flag"].kind is K and schema["flag"].dtype == "bool"
+    assert schema["grade"].categories == ("c", "b", "a") and schema["grade"].ordered
+    assert schema["when"].kind is D and schema["when"].timezone == "Europe/Paris"
+
+
+def test_override_from_json_takes_precedence():
+    df = pd.DataFrame({"a": np.arange(100), "b": ["x", "y"] * 50})
+    override = Schema.from_dict({"columns": [
+        {"name": "a", "kind": "categorical", "dtype": "int64"},
+        {"name": "b", "kind": "categorical", "dtype": "object"}]})
+    assert detect_schema(df, overrides=override)["a"].kind is K
+
+
+def test_schema_errors_name_the_problem():
+    with pytest.raises(SchemaError, match="kind must be one of"):
+        Schema.from_dict({"columns": [{"name": "a", "kind": "banana"}]})
+    with pytest.raises(SchemaError, match="more than once"):
+        Schema.from_dict({"columns": [{"name": "a", "kind": "continuous"}] * 2})
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        Schema.from_json("{nope")
+    with pytest.raises(SchemaError, match="newer"):
+        Schema.from_dict({"version": 99, "columns": []})
+    override = Schema.from_dict({"columns": [{"name": "zzz", "kind": "continuous"}]})
+    with pytest.raises(SchemaError, match="'zzz'"):
+        detect_schema(pd.DataFrame({"a": [1.0, 2.0]}), overrides=override)
+
+
+def test_non_string_and_duplicate_column_names_are_refused():
+    with pytest.raises(SchemaError, match="must be strings"):
+        detect_schema(pd.DataFrame({0: [1.0, 2.0]}))
+    dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    with pytest.raises(SchemaError, match="more than once"):
+        detect_schema(dup)
+
+
+def test_schema_json_is_plain_json():
+    schema = detect_schema(pd.DataFrame({"a": [1.5, 2.25, 3.0] * 10, "b": ["u", "v", "w"] * 10}))
+    data = json.loads(schema.to_json())
+    assert data["columns"][0] == {"name": "a", "kind": "continuous", "nullable": False,
+                                  "dtype": "float64", "decimals": 2}

@@ -1,0 +1,157 @@
+"""What a pandas user feels: fit, sample, same schema back, same seed same rows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import ConfigError, DataError, NotFittedError, Synthesizer
+
+from conftest import dataset
+
+
+def assert_same_schema(real: pd.DataFrame, synthetic: pd.DataFrame) -> None:
+    assert list(synthetic.columns) == list(real.columns)
+    assert synthetic.dtypes.to_dict() == real.dtypes.to_dict()
+    for name in real.columns:
+        if real[name].dtype == object and real[name].map(type).eq(str).all():
+            assert set(synthetic[name].dropna()) <= set(real[name].dropna()), name
+
+
+def test_adult_fit_sample_keeps_columns_dtypes_categories_and_bounds(fitted_adult, adult_small):
+    synthetic = fitted_adult.sample(3000, seed=1)
+    assert len(synthetic) == 3000
+    assert_same_schema(adult_small, synthetic)
+    for name in ["age", "hours-per-week", "capital-gain"]:
+        assert synthetic[name].min() >= adult_small[name].min()
+        assert synthetic[name].max() <= adult_small[name].max()
+    # Nullable categoricals produce nulls at a similar rate.
+    real_rate = adult_small["occupation"].isna().mean()
+    assert abs(synthetic["occupation"].isna().mean() - real_rate) < 0.05
+
+
+def test_fitted_attributes_follow_sklearn_conventions(adult_small):
+    synth = Synthesizer(epochs=2, verbose=False)
+    assert synth.get_params()["epochs"] == 2
+    assert not [a for a in vars(synth) if a.endswith("_")]
+    assert synth.fit(adult_small) is synth
+    for attribute in ("schema_", "transformer_", "model_", "history_", "prior_"):
+        assert hasattr(synth, attribute)
+    assert len(synth.history_) == 2 and {"loss", "kl", "val_loss"} <= set(synth.history_[0])
+    assert synth.epochs == 2  # parameters are never mutated by fit
+
+
+def test_same_seed_same_rows_different_seed_different_rows(fitted_adult):
+    a = fitted_adult.sample(500, seed=7)
+    b = fitted_adult.sample(500, seed=7)
+    c = fitted_adult.sample(500, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_same_fit_seed_gives_same_model(adult_small):
+    first = Synthesizer(epochs=2, verbose=False, seed=3).fit(adult_small).sample(200, seed=1)
+    second = Synthesizer(epochs=2, verbose=False, seed=3).fit(adult_small).sample(200, seed=1)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_streamed_chunks_equal_one_sample(fitted_adult):
+    whole = fitted_adult.sample(70_000, seed=2)
+    chunks = list(fitted_adult.iter_sample(70_000, chunk_size=30_000, seed=2))
+    assert [len(c) for c in chunks] == [30_000, 30_000, 10_000]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+
+
+def test_titanic_nulls_bools_and_categories(titanic):
+    synth = Synthesizer(verbose=False).fit(titanic)  # automatic epochs: ~300 small steps
+    synthetic = synth.sample(2000, seed=0)
+    assert_same_schema(titanic, synthetic)
+    assert synthetic["age"].isna().mean() == pytest.approx(titanic["age"].isna().mean(), abs=0.1)
+    assert synthetic["deck"].isna().any()
+    assert synthetic["alone"].dtype == bool
+
+
+def test_taxis_datetimes_keep_format(taxis):
+    synth = Synthesizer(epochs=3, verbose=False).fit(taxis)
+    synthetic = synth.sample(500, seed=0)
+    assert_same_schema(taxis[[c for c in taxis.columns if "zone" not in c]],
+                       synthetic[[c for c in taxis.columns if "zone" not in c]])
+    parsed = pd.to_datetime(synthetic["pickup"], format="%Y-%m-%d %H:%M:%S")
+    assert parsed.notna().all()
+    lo, hi = pd.to_datetime(taxis["pickup"]).min(), pd.to_datetime(taxis["pickup"]).max()
+    assert parsed.min() >= lo and parsed.max() <= hi
+
+
+def test_identifier_and_constant_columns_are_regenerated():
+    df = pd.DataFrame({"id": [f"C{i:05d}" for i in range(200)], "const": ["x"] * 200,
+                       "v": np.random.default_rng(0).normal(size=200)})
+    synthetic = Synthesizer(epochs=2, verbose=False).fit(df).sample(1000, seed=0)
+    assert synthetic["id"].is_unique and synthetic["id"].str.fullmatch(r"C\d{5}").all()
+    assert (synthetic["const"] == "x").all()
+
+
+def test_pandas_category_and_tz_datetime_round_trip():
+    n = 300
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "grade": pd.Categorical(rng.choice(["lo", "mid", "hi"], n),
+                                categories=["lo", "mid", "hi"], ordered=True),
+        "when": pd.Timestamp("2024-01-01", tz="Europe/Paris")
+        + pd.to_timedelta(rng.integers(0, 1000, n), unit="h"),
+        "x": rng.normal(size=n),
+    })
+    synthetic = Synthesizer(epochs=2, verbose=False).fit(df).sample(100, seed=0)
+    assert synthetic["grade"].dtype == df["grade"].dtype
+    assert str(synthetic["when"].dt.tz) == "Europe/Paris"
+
+
+def test_automatic_epochs_follow_table_size():
+    from synthvae.synthesizer import auto_epochs
+
+    assert auto_epochs(32_561, 500, 0.1) == 60
+    assert auto_epochs(400, 500, 0.1) == 300
+    assert auto_epochs(3_000_000, 500, 0.1) == 10
+
+
+def test_sample_before_fit_says_what_to_call():
+    with pytest.raises(NotFittedError, match=r"call fit\(df\)"):
+        Synthesizer().sample(10)
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"epochs": -3}, "'epochs' parameter of Synthesizer must be a positive int. Got -3"),
+    ({"batch_size": 0}, "'batch_size'"),
+    ({"lr": 0}, "'lr'"),
+    ({"hidden": ()}, "'hidden'"),
+    ({"prior": "flow"}, "'prior'"),
+    ({"validation_fraction": 0.9}, "'validation_fraction'"),
+    ({"device": "tpu"}, "'device'"),
+])
+def test_bad_parameters_are_refused_with_the_parameter_named(params, match, adult_small):
+    with pytest.raises(ConfigError, match=match):
+        Synthesizer(verbose=False, **params).fit(adult_small)
+
+
+def test_bad_tables_are_refused():
+    with pytest.raises(DataError, match="no rows"):
+        Synthesizer().fit(pd.DataFrame({"a": []}))
+    with pytest.raises(DataError, match="DataFrame"):
+        Synthesizer().fit([[1, 2]])
+    with pytest.raises(DataError, match="'a'.*infinite"):
+        Synthesizer(verbose=False).fit(pd.DataFrame({"a": [1.0, np.inf, 2.5] * 20}))
+
+
+def test_bad_n_is_refused(fitted_adult):
+    with pytest.raises(ConfigError, match="non-negative int"):
+        fitted_adult.sample(-1)
+    assert len(fitted_adult.sample(0)) == 0
+
+
+@pytest.mark.parametrize("name", ["adult_train", "default", "shoppers", "magic", "beijing",
+                                  "bank", "california", "titanic", "taxis", "diamonds",
+                                  "flights"])
+def test_every_shared_dataset_fits_and_samples_with_its_schema(name):
+    df = dataset(name, rows=2000, seed=1)
+    synth = Synthesizer(epochs=2, verbose=False, prior_components=5).fit(df)
+    synthetic = synth.sample(500, seed=0)
+    assert list(synthetic.columns) == list(df.columns)
+    assert synthetic.dtypes.to_dict() == df.dtypes.to_dict()
