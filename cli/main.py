@@ -69,22 +69,40 @@ def fit(
                                                    dir_okay=False)] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    epsilon: Annotated[Optional[float], typer.Option(
+        help="Train with differential privacy at this total epsilon (see docs/privacy.md).")]
+    = None,
+    delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
+    = None,
+    max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
+    holdout_fraction: Annotated[float, typer.Option(
+        help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
+             "'synthvae report'.")] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
     from synthvae import Synthesizer
-    from synthvae.io import read_table
+    from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
 
     df = read_table(data)
+    df, holdout = split_holdout(df, holdout_fraction, seed)
     params = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items()
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
-                        verbose=not quiet, **params).fit(df)
+                        verbose=not quiet, epsilon=epsilon, delta=delta,
+                        max_grad_norm=max_grad_norm, **params).fit(df)
     synth.save(output)
+    if holdout is not None:
+        write_table_chunks([holdout], holdout_path(output))
+        out.print(f"Kept {len(holdout):,} holdout rows out of training: {holdout_path(output)}")
     summary = synth.training_summary_
     out.print(f"Fitted {summary['rows']:,} rows x {summary['columns']} columns in "
               f"{summary['fit_seconds']:.1f} s ({summary['epochs_run']} epochs on "
               f"{summary['device']}); model written to {output}")
+    if synth.privacy_ is not None:
+        out.print(f"Differential privacy: epsilon {synth.privacy_['epsilon']:.3f}, delta "
+                  f"{synth.privacy_['delta']:.2e} spent in {len(synth.privacy_['entries'])} "
+                  f"mechanisms (see 'synthvae info').")
 
 
 @app.command()
@@ -164,6 +182,17 @@ def _print_info(details: dict) -> None:
     for column in details["columns"]:
         table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
     out.print(table)
+    privacy = details.get("privacy")
+    if privacy is None:
+        out.print("Not trained with differential privacy.")
+        return
+    out.print(f"[bold]Differential privacy[/]: epsilon {privacy['epsilon']:.4f} "
+              f"(target {privacy['target_epsilon']}), delta {privacy['delta']:.3e}")
+    ledger = Table("mechanism", "column", "epsilon", "delta")
+    for entry in privacy["entries"]:
+        ledger.add_row(entry["mechanism"], str(entry["column"] or "-"),
+                       f"{entry['epsilon']:.4f}", f"{entry['delta']:.2e}")
+    out.print(ledger)
 
 
 def main() -> None:  # console-script entry point

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError
@@ -99,3 +100,25 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
         if writer is not None:
             writer.close()
     return rows
+
+
+def split_holdout(df: pd.DataFrame, fraction: float, seed: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(training rows, holdout rows) split at random; no holdout when ``fraction`` is 0."""
+    if not 0 <= fraction < 1:
+        raise DataError(f"The holdout fraction must be in [0, 1). Got {fraction!r} instead.")
+    if fraction == 0:
+        return df, None
+    n_holdout = int(round(len(df) * fraction))
+    if n_holdout < 1 or n_holdout >= len(df):
+        raise DataError(f"A holdout fraction of {fraction} leaves no rows on one side of a "
+                        f"{len(df)}-row table.")
+    order = np.random.default_rng(seed).permutation(len(df))
+    holdout = df.iloc[np.sort(order[:n_holdout])].reset_index(drop=True)
+    return df.iloc[np.sort(order[n_holdout:])].reset_index(drop=True), holdout
+
+
+def holdout_path(model_path: str | Path) -> Path:
+    """Where ``synthvae fit --holdout-fraction`` keeps the holdout rows of a model."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + ".holdout.csv")

@@ -51,16 +51,19 @@ class Encoder(nn.Module):
 class OutputSigma(nn.Module):
     """Per-column output sigma in (SIGMA_MIN, SIGMA_MAX), smooth in its parameter.
 
-    A module (not a bare parameter) so per-sample-gradient engines can handle it.
+    Written as a bias-free ``Linear(1, n)`` applied to a column of ones, so per-sample
+    gradient engines (Opacus) handle it like any linear layer.
     """
 
     def __init__(self, n: int, init: float):
         super().__init__()
+        self.raw = nn.Linear(1, n, bias=False)
         p = (init - SIGMA_MIN) / (SIGMA_MAX - SIGMA_MIN)
-        self.raw = nn.Parameter(torch.full((n,), float(torch.logit(torch.tensor(p)))))
+        nn.init.constant_(self.raw.weight, float(torch.logit(torch.tensor(p))))
 
-    def forward(self) -> torch.Tensor:
-        return SIGMA_MIN + (SIGMA_MAX - SIGMA_MIN) * torch.sigmoid(self.raw)
+    def forward(self, ones: torch.Tensor) -> torch.Tensor:
+        """(batch, 1) ones -> (batch, n) sigmas."""
+        return SIGMA_MIN + (SIGMA_MAX - SIGMA_MIN) * torch.sigmoid(self.raw(ones))
 
 
 class Decoder(nn.Module):
@@ -83,7 +86,11 @@ class VAE(nn.Module):
         self.decoder = Decoder(config)
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor):
-        """Encode, reparameterize with the given standard-normal ``noise``, decode."""
+        """Encode, reparameterize with the given standard-normal ``noise``, decode.
+
+        Returns (logits (batch, width), sigma (batch, n_scalars), mu, logvar).
+        """
         mu, logvar = self.encoder(x)
         z = mu + noise * torch.exp(0.5 * logvar)
-        return self.decoder(z), mu, logvar
+        sigma = self.decoder.sigma(x.new_ones((len(x), 1)))
+        return self.decoder(z), sigma, mu, logvar

@@ -43,6 +43,7 @@ def save_synthesizer(synth, path: Path) -> Path:
         "history": synth.history_,
         "extra": getattr(synth, "extra_state_", {}),
         "prior": synth.prior_.kind,
+        "privacy": getattr(synth, "privacy_", None),
     }
     tensors = {f"model.{k}": v.detach().cpu().contiguous()
                for k, v in synth.model_.state_dict().items()}
@@ -113,6 +114,8 @@ def load_synthesizer(path: Path, device: str | None = None):
     synth.history_ = state.get("history", [])
     synth.training_summary_ = state.get("training_summary", {})
     synth.extra_state_ = state.get("extra", {})
+    if state.get("privacy") is not None:
+        synth.privacy_ = state["privacy"]
     synth.device_ = resolve_device(device)
     synth.layout_ = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
     if synth.layout_.width != synth.model_config_.data_dim:
@@ -170,5 +173,5 @@ def model_info(path: Path) -> dict:
         "training_summary": state.get("training_summary", {}),
         "parameters": int(sum(t.numel() for t in tensors.values())),
         "final_epoch": (state.get("history") or [None])[-1],
-        "privacy": state.get("extra", {}).get("privacy"),
+        "privacy": state.get("privacy"),
     }

@@ -24,7 +24,7 @@ def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torc
         mean = torch.tanh(logits[:, layout.scalar_index])
         if scalar_noise:
             noise = torch.randn(mean.shape, generator=generator, device=device)
-            mean = mean + noise * model.decoder.sigma()
+            mean = mean + noise * model.decoder.sigma(z.new_ones((1, 1)))
         out[:, layout.scalar_index] = mean.clamp(-1.0, 1.0)
     if layout.n_groups:
         slots = logits[:, layout.slot_index]  # (n, n_slots)

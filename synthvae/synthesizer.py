@@ -18,7 +18,7 @@ from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
-from synthvae.training import EpochStats, TrainConfig, train
+from synthvae.training import EpochStats, TrainConfig, batch_loss, train
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
@@ -52,6 +52,13 @@ class Synthesizer:
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
     prior_components : mixture components of the "gmm" prior.
+    epsilon : train with differential privacy at this total budget (None = no DP). Under DP
+        the prior is N(0, I), nothing is held out, and no loss history is kept.
+    delta : total DP delta; None = 0.1 / rows.
+    max_grad_norm : DP-SGD per-sample clipping norm.
+    accountant : "prv" (default) or "rdp".
+    preprocess_share : share of epsilon and delta spent on bounds and category lists that
+        the schema does not give (0 = refuse unless the schema gives them all).
     device : "cpu", "cuda", "cuda:1", ... or None for CUDA when available.
     seed : seeds every random choice of fit (and the default of ``sample``).
     verbose : show a progress bar with the loss and KL per epoch.
@@ -65,6 +72,9 @@ class Synthesizer:
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  prior: str = "gmm", prior_components: int = 10,
+                 epsilon: float | None = None, delta: float | None = None,
+                 max_grad_norm: float = 1.0, accountant: str = "prv",
+                 preprocess_share: float = 0.1,
                  device: str | None = None, seed: int | None = 0, verbose: bool = True):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -82,6 +92,11 @@ class Synthesizer:
         self.max_categories = max_categories
         self.prior = prior
         self.prior_components = prior_components
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+        self.accountant = accountant
+        self.preprocess_share = preprocess_share
         self.device = device
         self.seed = seed
         self.verbose = verbose
@@ -99,42 +114,97 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame) -> "Synthesizer":
-        """Learn the schema, the column transforms and the VAE from ``df``; returns self."""
+        """Learn the schema, the column transforms and the VAE from ``df``; returns self.
+
+        With ``epsilon`` set, every step is differentially private (see docs/privacy.md).
+        """
         started = time.perf_counter()
         self._validate_params()
         df = check_frame(df)
         self.device_ = resolve_device(self.device)
         seed = 0 if self.seed is None else int(self.seed)
-        self.schema_ = detect_schema(df, self.categorical_threshold,
-                                     schema_from_any(self.schema))
         t0 = time.perf_counter()
-        self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
-                                             self.max_categories, seed).fit(df)
-        matrix = self.transformer_.transform(df)
+        if self.epsilon is None:
+            self.schema_ = detect_schema(df, self.categorical_threshold,
+                                         schema_from_any(self.schema))
+            self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
+                                                 self.max_categories, seed).fit(df)
+            matrix = self.transformer_.transform(df)
+            self.privacy_ = None
+        else:
+            matrix = self._prepare_private(df, seed)
         transform_seconds = time.perf_counter() - t0
-        self.layout_ = SpanLayout.from_spans(self.transformer_.spans_, self.device_)
-        self.model_config_ = ModelConfig(data_dim=self.layout_.width,
-                                         n_scalars=self.layout_.n_scalars,
-                                         latent_dim=self.latent_dim, hidden=tuple(self.hidden))
-        self.train_config_ = self._train_config(seed, len(df))
-        torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
-        self.model_ = VAE(self.model_config_).to(self.device_)
-        data = torch.as_tensor(matrix, device=self.device_)
+        data = self._build_model(matrix, seed, len(df))
         t0 = time.perf_counter()
-        with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
-            history = train(self.model_, data, self.layout_, self.train_config_, progress.update)
-        self.history_ = [vars(h) for h in history]
+        history = self._train(data)
+        self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.training_summary_ = {
             "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_)}
+            "device": str(self.device_), "differentially_private": self.epsilon is not None}
         return self
 
+    def _build_model(self, matrix: np.ndarray, seed: int, n_rows: int) -> torch.Tensor:
+        """Set layout_, model_config_, train_config_ and model_; return the data on device."""
+        self.layout_ = SpanLayout.from_spans(self.transformer_.spans_, self.device_)
+        self.model_config_ = ModelConfig(data_dim=self.layout_.width,
+                                         n_scalars=self.layout_.n_scalars,
+                                         latent_dim=self.latent_dim, hidden=tuple(self.hidden))
+        self.train_config_ = self._train_config(seed, n_rows)
+        torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
+        self.model_ = VAE(self.model_config_).to(self.device_)
+        return torch.as_tensor(matrix, device=self.device_)
+
+    def _train(self, data: torch.Tensor) -> list[EpochStats]:
+        with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
+            if self.epsilon is None:
+                return train(self.model_, data, self.layout_, self.train_config_,
+                             progress.update)
+            from synthvae import privacy
+
+            history = privacy.train_private(self.model_, data, self.layout_,
+                                            self.train_config_, self.sgd_plan_, self.dp_config_,
+                                            batch_loss, progress.update)
+            return history
+
+    def _prepare_private(self, df: pd.DataFrame, seed: int) -> np.ndarray:
+        """DP schema, transformer and budget plan; charges ``privacy_`` for every release."""
+        import warnings
+
+        from synthvae import privacy
+
+        delta = self.delta if self.delta is not None else privacy.default_delta(len(df))
+        self.dp_config_ = privacy.DPConfig(
+            epsilon=float(self.epsilon), delta=float(delta),
+            max_grad_norm=float(self.max_grad_norm), accountant=self.accountant,
+            preprocess_share=float(self.preprocess_share))
+        ledger = privacy.PrivacyLedger()
+        rng = np.random.default_rng(seed)
+        public = privacy.public_schema(df, schema_from_any(self.schema))
+        self.schema_ = privacy.private_schema(df, public, self.dp_config_, ledger,
+                                              _column_numbers, rng)
+        self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema()
+        with warnings.catch_warnings():  # values outside the released categories are expected
+            warnings.simplefilter("ignore")
+            matrix = self.transformer_.transform(df)
+        epochs = self._train_config(seed, len(df)).epochs
+        remaining_eps = self.dp_config_.epsilon - ledger.epsilon
+        remaining_delta = self.dp_config_.delta - ledger.delta
+        self.sgd_plan_ = privacy.plan_sgd(len(df), self.batch_size, epochs, remaining_eps,
+                                          remaining_delta, self.accountant)
+        ledger.charge(f"DP-SGD ({self.accountant} accountant)", self.sgd_plan_.epsilon,
+                      remaining_delta, None, noise_multiplier=self.sgd_plan_.noise_multiplier,
+                      sample_rate=self.sgd_plan_.sample_rate, steps=self.sgd_plan_.steps,
+                      max_grad_norm=self.dp_config_.max_grad_norm)
+        self.privacy_ = dict(ledger.to_dict(), target_epsilon=self.dp_config_.epsilon,
+                             target_delta=self.dp_config_.delta, accountant=self.accountant)
+        return matrix
+
     def _fit_prior(self, data: torch.Tensor, seed: int):
-        if self.prior == "normal":
+        if self.prior == "normal" or self.epsilon is not None:  # a mixture would read rows
             return StandardNormalPrior(self.latent_dim)
         generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         latents = posterior_latents(self.model_, data, generator)
@@ -162,16 +232,30 @@ class Synthesizer:
         if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
             raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
                               f"Got {self.seed!r} instead.")
+        self._validate_privacy_params()
         if self.max_categories < 2:
             raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
                               f"least 2. Got {self.max_categories} instead.")
 
+    def _validate_privacy_params(self) -> None:
+        if self.epsilon is None:
+            return
+        _check_number("epsilon", self.epsilon, low=0, low_open=True)
+        if self.delta is not None:
+            _check_number("delta", self.delta, low=0, high=0.01, low_open=True)
+        _check_number("max_grad_norm", self.max_grad_norm, low=0, low_open=True)
+        _check_number("preprocess_share", self.preprocess_share, low=0, high=0.9)
+        if self.accountant not in ("prv", "rdp"):
+            raise ConfigError(f"The 'accountant' parameter of Synthesizer must be 'prv' or "
+                              f"'rdp'. Got {self.accountant!r} instead.")
+
     def _train_config(self, seed: int, n_rows: int) -> TrainConfig:
-        epochs = self.epochs or auto_epochs(n_rows, self.batch_size, self.validation_fraction)
+        # Under DP no private row is held out: validation would be a release.
+        validation = 0.0 if self.epsilon is not None else self.validation_fraction
+        epochs = self.epochs or auto_epochs(n_rows, self.batch_size, validation)
         return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, beta=self.beta,
-                           loss_factor=self.loss_factor,
-                           validation_fraction=self.validation_fraction,
+                           loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
 
     # ------------------------------------------------------------------ sample
@@ -238,6 +322,13 @@ class Synthesizer:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _column_numbers(spec, series: pd.Series) -> np.ndarray:
+    """A continuous or datetime column as float64 (seconds for datetimes)."""
+    from synthvae.transforms.table import make_column_transformer
+
+    return make_column_transformer(spec).to_numbers(series)
 
 
 def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float) -> int:

@@ -108,12 +108,18 @@ def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor
 
 
 def batch_loss(model, batch, layout, config, generator):
-    noise = torch.randn((len(batch), model.config.latent_dim), generator=generator,
-                        device=batch.device)
-    logits, mu, logvar = model(batch, noise)
-    recon, kl = elbo_terms(logits, batch, model.decoder.sigma(), mu, logvar, layout)
+    """(objective, mean reconstruction nll, mean KL) of one batch; ``model`` may be wrapped."""
+    latent_dim = latent_dim_of(model)
+    noise = torch.randn((len(batch), latent_dim), generator=generator, device=batch.device)
+    logits, sigma, mu, logvar = model(batch, noise)
+    recon, kl = elbo_terms(logits, batch, sigma, mu, logvar, layout)
     recon, kl = recon.mean(), kl.mean()
     return config.loss_factor * recon + config.beta * kl, recon, kl
+
+
+def latent_dim_of(model) -> int:
+    inner = getattr(model, "_module", model)  # unwrap Opacus's GradSampleModule
+    return inner.config.latent_dim
 
 
 @torch.no_grad()

@@ -104,3 +104,23 @@ def test_every_command_has_help():
     for command in ("fit", "sample", "schema", "info"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_fit_keeps_a_holdout_next_to_the_model(workdir):
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--holdout-fraction", "0.25")
+    assert result.exit_code == 0, result.output
+    holdout = pd.read_csv(workdir / "synthvae-model.safetensors.holdout.csv")
+    assert len(holdout) == 200
+    info = json.loads(invoke("info", "--json").output)
+    assert info["training_summary"]["rows"] == 600
+    assert "holdout fraction" in one_line_error(invoke("fit", "data.csv", "--holdout-fraction", "1.5"))
+
+
+def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert "Differential privacy: epsilon" in result.output
+    info = invoke("info")
+    assert "DP-SGD" in info.output and "histogram" in info.output
+    assert "'epsilon'" in one_line_error(invoke("fit", EXAMPLE_ADULT, "--epsilon", "0"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthvae.reports._util import subsample
 from synthvae.reports.neighbors import nearest
 
 MAX_ROWS = 10_000
@@ -30,7 +31,7 @@ ALPHAS = np.linspace(0.0, 1.0, 31)
 def alpha_precision_beta_recall(real: np.ndarray, synthetic: np.ndarray, seed: int) -> dict:
     """The three scores, the curves (for plots) and the rows used, from embedded tables."""
     rng = np.random.default_rng(seed)
-    real, synthetic = _cap(real, rng), _cap(synthetic, rng)
+    real, synthetic = subsample(real, MAX_ROWS, rng), subsample(synthetic, MAX_ROWS, rng)
     real_gap = nearest(real, real, k=2)[0][:, -1]  # (n_real,) to the nearest other real row
     precision = _precision_curve(real, synthetic)
     recall = _recall_curve(real, synthetic, real_gap)
@@ -68,8 +69,3 @@ def _authenticity(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray)
 def _integrated(curve: np.ndarray) -> float:
     return float(1 - 2 * np.mean(np.abs(curve - ALPHAS)))
 
-
-def _cap(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if len(rows) <= MAX_ROWS:
-        return rows
-    return rows[rng.choice(len(rows), MAX_ROWS, replace=False)]

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from synthvae.reports._util import as_float, quiet_sdmetrics
+from synthvae.reports._util import as_float, limited_threads, quiet_sdmetrics, subsample
 
 FOLDS = 3
 MAX_ROWS = 50_000  # per side; a larger table is subsampled for the classifier
@@ -30,7 +30,7 @@ def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: di
     from sdmetrics.single_table import LogisticDetection
 
     synthetic, replaced = _only_seen_categories(real, synthetic, metadata)
-    with quiet_sdmetrics():
+    with quiet_sdmetrics(), limited_threads():
         score = LogisticDetection.compute(real, synthetic, metadata)
     return {"score": as_float(score), "unseen_values_replaced": replaced}
 
@@ -55,7 +55,7 @@ def boosting_detection(real: np.ndarray, synthetic: np.ndarray, categorical: np.
                        seed: int) -> dict:
     """Cross-validated AUC of gradient boosting on tree-encoded rows (see module docs)."""
     rng = np.random.default_rng(seed)
-    real, synthetic = _cap(real, rng), _cap(synthetic, rng)
+    real, synthetic = subsample(real, MAX_ROWS, rng), subsample(synthetic, MAX_ROWS, rng)
     features = np.vstack([real, synthetic])
     labels = np.r_[np.ones(len(real)), np.zeros(len(synthetic))]
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
@@ -68,7 +68,8 @@ def boosting_detection(real: np.ndarray, synthetic: np.ndarray, categorical: np.
 
 def _fold_auc(features, labels, train, test, categorical, seed) -> float:
     model = detection_classifier(categorical, seed)
-    model.fit(features[train], labels[train])
+    with limited_threads():
+        model.fit(features[train], labels[train])
     return float(roc_auc_score(labels[test], model.predict_proba(features[test])[:, 1]))
 
 
@@ -77,8 +78,3 @@ def detection_classifier(categorical: np.ndarray, seed: int) -> HistGradientBoos
         categorical_features=categorical if categorical.any() else None,
         early_stopping=True, random_state=seed)
 
-
-def _cap(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if len(rows) <= MAX_ROWS:
-        return rows
-    return rows[rng.choice(len(rows), MAX_ROWS, replace=False)]

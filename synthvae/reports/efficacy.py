@@ -15,6 +15,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
 from synthvae.errors import ConfigError
+from synthvae.reports._util import limited_threads
 from synthvae.reports.encoding import TreeEncoding, category_text
 from synthvae.schema import ColumnKind, Schema
 
@@ -39,7 +40,8 @@ def ml_efficacy(tables: dict[str, pd.DataFrame], schema: Schema, target: str,
     scores = {}
     for name in ("synthetic", "real"):
         train_x, train_y = _xy(tables[name], encoding, target, task)
-        scores[name] = _fit_score(train_x, train_y, test_x, test_y, task, encoding, seed)
+        with limited_threads():
+            scores[name] = _fit_score(train_x, train_y, test_x, test_y, task, encoding, seed)
     primary = "roc_auc" if task == "classification" else "r2"
     return {"target": target, "task": task, "primary_metric": primary,
             "synthetic": scores["synthetic"], "real": scores["real"],

@@ -35,9 +35,12 @@ def nearest(query: np.ndarray, reference: np.ndarray, k: int = 1
 
 
 def _block_nearest(block: torch.Tensor, ref: torch.Tensor, ref_sq: torch.Tensor, k: int):
-    squared = torch.addmm(ref_sq.unsqueeze(0), block, ref.T, alpha=-2.0)  # (rows, n_ref)
-    squared += (block * block).sum(dim=1, keepdim=True)
-    index = torch.topk(squared, k, dim=1, largest=False).indices  # (rows, k)
+    # |q|^2 is the same for a whole row, so it is left out of the ranking: (rows, n_ref)
+    ranking = torch.addmm(ref_sq.unsqueeze(0), block, ref.T, alpha=-2.0)
+    if k == 1:
+        index = ranking.argmin(dim=1, keepdim=True)  # (rows, 1), faster than topk
+    else:
+        index = torch.topk(ranking, k, dim=1, largest=False).indices  # (rows, k)
     exact = torch.linalg.vector_norm(block.unsqueeze(1) - ref[index], dim=2)  # (rows, k)
     exact, order = torch.sort(exact, dim=1)
     return exact, torch.gather(index, 1, order)

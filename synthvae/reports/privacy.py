@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthvae.reports._util import subsample
 from synthvae.reports.neighbors import nearest_distance
 
 MAX_QUERY_ROWS = 50_000  # synthetic / holdout rows queried (seeded subsample beyond this)
@@ -40,7 +41,7 @@ def distance_to_closest_record(train: np.ndarray, synthetic: np.ndarray,
                                holdout: np.ndarray | None, seed: int) -> dict:
     """From embedded tables; without a holdout only the synthetic distances are given."""
     rng = np.random.default_rng(seed)
-    synthetic = _cap(synthetic, rng)
+    synthetic = subsample(synthetic, MAX_QUERY_ROWS, rng)
     if holdout is None:
         return _dcr_summary(nearest_distance(synthetic, train), None, None)
     order = rng.permutation(len(train))
@@ -50,7 +51,7 @@ def distance_to_closest_record(train: np.ndarray, synthetic: np.ndarray,
                else np.full(len(synthetic), np.inf))
     to_holdout = nearest_distance(synthetic, holdout[rng.permutation(len(holdout))[:size]])
     share = float(np.mean(to_sample < to_holdout) + 0.5 * np.mean(to_sample == to_holdout))
-    baseline = nearest_distance(_cap(holdout, rng), train)
+    baseline = nearest_distance(subsample(holdout, MAX_QUERY_ROWS, rng), train)
     return _dcr_summary(np.minimum(to_sample, to_rest), baseline, share)
 
 
@@ -74,8 +75,3 @@ def _ratio(synthetic: np.ndarray, baseline: np.ndarray | None) -> float | None:
         return None
     return float(np.median(synthetic) / np.median(baseline))
 
-
-def _cap(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if len(rows) <= MAX_QUERY_ROWS:
-        return rows
-    return rows[rng.choice(len(rows), MAX_QUERY_ROWS, replace=False)]

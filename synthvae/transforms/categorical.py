@@ -52,6 +52,13 @@ class OneHotEncoder:
         self.has_null_ = bool(self.spec.nullable)
         return self
 
+    def fit_from_spec(self):
+        """Slots for the schema's public categories only; reads no data (used under DP)."""
+        self.categories_ = [_scalar(v) for v in self.spec.categories]
+        self.rare_values_, self.rare_weights_ = [], []
+        self.has_null_ = bool(self.spec.nullable)
+        return self
+
     def _learn_categories(self, counts: pd.Series) -> None:
         if len(counts) == 0:
             raise DataError(f"Column {self.spec.name!r} has no values to fit.")

@@ -80,6 +80,14 @@ class ModeSpecificNormalizer:
         if low < self.means_[bottom] - reach * self.stds_[bottom]:
             self.stds_[bottom] = (self.means_[bottom] - low) / reach
 
+    def fit_from_spec(self):
+        """One mode spanning the schema's public [min, max]; reads no data (used under DP)."""
+        low, high = float(self.spec.min), float(self.spec.max)
+        half = max(high - low, 1e-9) / 2
+        self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
+        self.min_, self.max_, self.fill_ = low, high, low + half
+        return self
+
     def set_mixture(self, weights, means, stds) -> None:
         keep = np.asarray(weights) > WEIGHT_THRESHOLD
         if not keep.any():

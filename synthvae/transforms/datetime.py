@@ -25,6 +25,12 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         self.resolution_ = next((r for r in RESOLUTIONS if np.all(seconds % r == 0)), 0)
         return self
 
+    def fit_from_spec(self):
+        super().fit_from_spec()
+        fmt = self.spec.datetime_format
+        self.resolution_ = 1 if fmt and "%f" not in fmt else 0
+        return self
+
     def to_numbers(self, series: pd.Series) -> np.ndarray:
         stamps = self._parse(series)
         if stamps.dt.tz is not None:

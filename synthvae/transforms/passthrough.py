@@ -40,6 +40,12 @@ class IdentifierGenerator:
         self.start_ = 0
         return self
 
+    def fit_from_spec(self):
+        """A plain counter from 0; reads no data (used under DP)."""
+        integer = self.spec.integer or self.spec.dtype.startswith(("int", "Int", "uint"))
+        self.start_, self.prefix_, self.digits_ = 0, (None if integer else ""), 0
+        return self
+
     width = 0
 
     def spans(self) -> list[Span]:
@@ -76,6 +82,11 @@ class ConstantColumn:
         values = series.dropna()
         self.value_ = self.spec.value if not len(values) else _scalar(values.iloc[0])
         self.all_missing_ = len(values) == 0
+        return self
+
+    def fit_from_spec(self):
+        """The schema's public value; reads no data (used under DP)."""
+        self.value_, self.all_missing_ = self.spec.value, False
         return self
 
     def spans(self) -> list[Span]:

@@ -64,6 +64,18 @@ class TableTransformer:
         self._set_layout()
         return self
 
+    def fit_from_schema(self) -> "TableTransformer":
+        """Build every column transformer from the schema alone, reading no rows.
+
+        Under differential privacy the schema holds public or DP-released bounds and
+        categories (see :mod:`synthvae.privacy`), so nothing here touches private data.
+        """
+        self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
+                                                      self.max_categories).fit_from_spec()
+                              for spec in self.schema.columns]
+        self._set_layout()
+        return self
+
     def _fit_mixtures(self, df: pd.DataFrame, numeric: list) -> dict:
         if not numeric:
             return {}

@@ -1,0 +1,68 @@
+"""Shared helpers of the benchmark scripts: data loading, timing, machine description."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def load(name: str) -> pd.DataFrame:
+    path = DATASETS / f"{name}.csv.gz"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: the benchmarks need ../shared/datasets")
+    return pd.read_csv(path, low_memory=False)
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def median_seconds(fn, repeats: int = 3) -> tuple[float, list[float]]:
+    runs = [timed(fn)[1] for _ in range(repeats)]
+    return statistics.median(runs), runs
+
+
+def machine() -> dict:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+            "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
+            "pandas": pd.__version__}
+
+
+def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
+    """sdmetrics QualityReport with every column pair counted (both thresholds at 0)."""
+    import warnings
+
+    from sdmetrics.reports.single_table import QualityReport
+
+    report = QualityReport()
+    report.real_correlation_threshold = 0
+    report.real_association_threshold = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate(real, synthetic, metadata, verbose=False)
+    scores = report.get_properties().set_index("Property")["Score"]
+    return {"column_shapes": round(float(scores["Column Shapes"]), 4),
+            "column_pair_trends": round(float(scores["Column Pair Trends"]), 4)}
+
+
+def write_json(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    return path

@@ -1,0 +1,322 @@
+"""Differential privacy, end to end. The only module of synthvae that imports opacus.
+
+Three parts, each charging the same :class:`PrivacyLedger`:
+
+1. **Preprocessing** (:func:`private_schema`): every fact the transformer needs about the
+   private rows (numeric bounds, category lists) comes from the user's schema (public, free)
+   or from a DP mechanism paid from a declared share of epsilon: an approximate-bounds
+   mechanism on a data-independent log-scale histogram (Laplace) for numbers, and a
+   thresholded noisy histogram ((epsilon, delta)-DP) for categories. Continuous columns are
+   then scaled from those bounds (no mixture is fitted on private rows).
+2. **DP-SGD** (:func:`train_private`): Opacus per-sample gradients over the whole VAE
+   (encoder and decoder both see private rows), Poisson sampling, clipping, Gaussian noise
+   calibrated to the remaining budget over the planned steps, virtual batches for memory.
+   No validation, early stopping or model selection touches the private rows.
+3. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
+   the preprocessing releases to DP-SGD's (epsilon, delta).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from opacus import GradSampleModule
+from opacus.accountants import PRVAccountant, RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+from opacus.optimizers import DPOptimizer
+
+from synthvae.errors import ConfigError, TrainingError
+from synthvae.schema import ColumnKind, ColumnSpec, Schema, check_column_names
+
+ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
+LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE]
+
+
+@dataclass(frozen=True)
+class DPConfig:
+    epsilon: float  # total budget, preprocessing included
+    delta: float  # total delta
+    max_grad_norm: float = 1.0  # per-sample clipping norm
+    accountant: str = "prv"  # "prv" or "rdp"
+    preprocess_share: float = 0.1  # share of epsilon and delta for bounds and categories
+    max_physical_batch: int = 4096  # rows per forward/backward; larger batches are split
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_delta(n_rows: int) -> float:
+    """0.1 / n: an order of magnitude below 1/n, the level at which one row could leak."""
+    return 0.1 / max(n_rows, 1)
+
+
+# ----------------------------------------------------------------------------- ledger
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    mechanism: str
+    epsilon: float
+    delta: float
+    column: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
+class PrivacyLedger:
+    """Every release computed from the private rows, with its cost; composed by addition."""
+
+    def __init__(self, entries: list[LedgerEntry] | None = None):
+        self.entries: list[LedgerEntry] = list(entries or [])
+
+    def charge(self, mechanism: str, epsilon: float, delta: float = 0.0, column=None,
+               **detail) -> None:
+        self.entries.append(LedgerEntry(mechanism, float(epsilon), float(delta), column, detail))
+
+    @property
+    def epsilon(self) -> float:
+        return float(sum(e.epsilon for e in self.entries))
+
+    @property
+    def delta(self) -> float:
+        return float(sum(e.delta for e in self.entries))
+
+    def to_dict(self) -> dict:
+        return {"epsilon": self.epsilon, "delta": self.delta,
+                "entries": [asdict(e) for e in self.entries]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PrivacyLedger":
+        return cls([LedgerEntry(**e) for e in data["entries"]])
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+def public_schema(df: pd.DataFrame, overrides: Schema | None) -> Schema:
+    """Column kinds from dtypes and the user's schema only: no cell value is read.
+
+    Numbers are continuous, datetime64 datetime, everything else categorical; every column
+    is nullable unless its dtype cannot hold a null (NumPy ints and bools) or the user's
+    schema says otherwise. Declare integer codes, datetime
+    strings, identifiers and constants in the schema.
+    """
+    check_column_names(df.columns)
+    given = {c.name: c for c in overrides.columns} if overrides is not None else {}
+    if overrides is not None:
+        overrides.check_frame(df)
+    return Schema(tuple(given.get(name) or _spec_from_dtype(name, df[name].dtype)
+                        for name in df.columns))
+
+
+def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
+    text = str(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text, ordered=bool(dtype.ordered),
+                          categories=tuple(v.item() if isinstance(v, np.generic) else v
+                                           for v in dtype.categories))
+    if pd.api.types.is_bool_dtype(dtype):
+        return ColumnSpec(name, ColumnKind.CATEGORICAL, text != "bool", text,
+                          categories=(False, True))
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        tz = str(dtype.tz) if getattr(dtype, "tz", None) is not None else None
+        return ColumnSpec(name, ColumnKind.DATETIME, True, text, timezone=tz)
+    if pd.api.types.is_numeric_dtype(dtype):
+        # A NumPy integer dtype cannot hold a missing value: its non-nullness is public.
+        integer = pd.api.types.is_integer_dtype(dtype)
+        return ColumnSpec(name, ColumnKind.CONTINUOUS, not (integer and text.islower()), text,
+                          integer=integer)
+    return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text)
+
+
+def needs_release(spec: ColumnSpec) -> bool:
+    """Whether the column needs a DP estimate (bounds or categories) before training."""
+    if spec.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+        return spec.min is None or spec.max is None
+    if spec.kind is ColumnKind.CATEGORICAL:
+        return spec.categories is None
+    if spec.kind is ColumnKind.CONSTANT:
+        return spec.value is None
+    return False
+
+
+def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: PrivacyLedger,
+                   numbers: Callable[[ColumnSpec, pd.Series], np.ndarray],
+                   rng: np.random.Generator) -> Schema:
+    """Complete ``schema`` with DP bounds and categories, charging ``ledger``.
+
+    ``numbers(spec, series)`` converts a continuous or datetime column to float64.
+    """
+    pending = [c for c in schema.columns if needs_release(c)]
+    if pending and config.preprocess_share <= 0:
+        column = pending[0]
+        what = "min and max" if column.kind is not ColumnKind.CATEGORICAL else "categories"
+        raise ConfigError(
+            f"Column {column.name!r} needs public {what} under differential privacy: give "
+            f"them in the schema, or allow a preprocessing budget (preprocess_share > 0).")
+    eps_each = config.epsilon * config.preprocess_share / max(len(pending), 1)
+    n_histograms = sum(c.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT) for c in pending)
+    delta_each = config.delta * config.preprocess_share / max(n_histograms, 1)
+    columns = []
+    for spec in schema.columns:
+        if not needs_release(spec):
+            columns.append(spec)
+        elif spec.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+            low, high = dp_bounds(numbers(spec, df[spec.name]), eps_each, rng)
+            ledger.charge("approximate bounds (Laplace log-histogram)", eps_each, 0.0, spec.name)
+            columns.append(replace(spec, min=spec.min if spec.min is not None else low,
+                                   max=spec.max if spec.max is not None else high))
+        else:
+            categories = dp_categories(df[spec.name], eps_each, delta_each, rng)
+            ledger.charge("thresholded noisy histogram", eps_each, delta_each, spec.name)
+            if not categories:
+                raise ConfigError(
+                    f"Column {spec.name!r}: no category is frequent enough to be released at "
+                    f"epsilon {eps_each:.3g}; list its categories in the schema or drop it.")
+            columns.append(replace(spec, kind=ColumnKind.CATEGORICAL, categories=tuple(categories)))
+    return Schema(tuple(columns))
+
+
+def dp_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator
+              ) -> tuple[float, float]:
+    """epsilon-DP approximate range: the outermost log-scale bins whose noisy count is high.
+
+    Bins are data independent: 0, and +/-[2^k, 2^(k+1)) for k in [-64, 64). Each row falls
+    in one bin, so the histogram has sensitivity 1 and Laplace(1/epsilon) noise suffices.
+    """
+    values = values[np.isfinite(values)]
+    edges = 2.0 ** np.arange(-LOG2_RANGE, LOG2_RANGE + 1)  # (129,)
+    magnitude = np.clip(np.searchsorted(edges, np.abs(values), side="right") - 1, 0,
+                        len(edges) - 2)
+    positive = np.bincount(magnitude[values > 0], minlength=len(edges) - 1)
+    negative = np.bincount(magnitude[values < 0], minlength=len(edges) - 1)
+    # Bins from most negative to most positive: -[2^63..), ..., 0, ..., [2^63..)
+    counts = np.concatenate([negative[::-1], [np.sum(values == 0)], positive])
+    uppers = np.concatenate([-edges[:-1][::-1], [0.0], edges[1:]])
+    lowers = np.concatenate([-edges[1:][::-1], [0.0], edges[:-1]])
+    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, size=counts.shape)
+    threshold = 1.0 + math.log(len(counts)) / epsilon  # few false bins among 257
+    kept = np.flatnonzero(noisy > threshold)
+    if len(kept) == 0:
+        kept = np.array([int(np.argmax(noisy))])
+    return float(lowers[kept[0]]), float(uppers[kept[-1]])
+
+
+def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.random.Generator
+                  ) -> list:
+    """(epsilon, delta)-DP category list: values whose Laplace-noised count passes
+    1 + ln(1 / (2 delta)) / epsilon (stability-based histogram; unseen values are never
+    released, so the domain needs no public list)."""
+    counts = series.value_counts(dropna=True)
+    noisy = counts.to_numpy(float) + rng.laplace(0.0, 1.0 / epsilon, size=len(counts))
+    threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
+    kept = counts.index[noisy > threshold]
+    order = np.argsort(-noisy[noisy > threshold], kind="stable")
+    return [v.item() if isinstance(v, np.generic) else v for v in kept[order]]
+
+
+# ----------------------------------------------------------------------------- DP-SGD
+
+
+@dataclass(frozen=True)
+class SGDPlan:
+    sample_rate: float
+    steps: int
+    noise_multiplier: float
+    epsilon: float  # what the accountant reports for the plan
+    delta: float
+
+
+def plan_sgd(n_rows: int, batch_size: int, epochs: int, epsilon: float, delta: float,
+             accountant: str) -> SGDPlan:
+    """Poisson rate, steps and the noise multiplier that spends (epsilon, delta)."""
+    if accountant not in ACCOUNTANTS:
+        raise ConfigError(f"The 'accountant' must be one of {sorted(ACCOUNTANTS)}. Got "
+                          f"{accountant!r} instead.")
+    sample_rate = min(1.0, batch_size / n_rows)
+    steps = max(1, epochs * math.ceil(1.0 / sample_rate))
+    with warnings.catch_warnings():  # "optimal order is the largest alpha": a loose bound
+        warnings.simplefilter("ignore", UserWarning)
+        noise = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
+                                     sample_rate=sample_rate, steps=steps,
+                                     accountant=accountant, epsilon_tolerance=0.005)
+        spent = accounted_epsilon(noise, sample_rate, steps, delta, accountant)
+    return SGDPlan(sample_rate, steps, float(noise), spent, delta)
+
+
+def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
+                      accountant: str) -> float:
+    acc = ACCOUNTANTS[accountant]()
+    acc.history = [(noise_multiplier, sample_rate, steps)]
+    return float(acc.get_epsilon(delta=delta))
+
+
+def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: DPConfig,
+                  loss_fn, on_epoch=None) -> list:
+    """DP-SGD on ``model`` over ``data``; returns per-epoch stats (for the user's eyes only).
+
+    ``loss_fn(model, batch, layout, config, generator) -> (loss, recon, kl)`` is the plain
+    objective, averaged over the batch; Opacus turns it into clipped per-sample gradients.
+    """
+    from synthvae.training import EpochStats
+
+    generator = torch.Generator(device=data.device).manual_seed(config.seed)
+    wrapped = GradSampleModule(model, loss_reduction="mean")
+    optimizer = DPOptimizer(
+        torch.optim.Adam(wrapped.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+        noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
+        expected_batch_size=max(1, round(plan.sample_rate * len(data))), generator=generator)
+    steps_per_epoch = max(1, plan.steps // config.epochs)
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        totals = torch.zeros(3, device=data.device)
+        for _ in range(steps_per_epoch):
+            rows = poisson_batch(len(data), plan.sample_rate, generator, data.device)
+            totals += private_step(wrapped, optimizer, data[rows], layout, config, dp,
+                                   generator, loss_fn)
+        loss, recon, kl = (float(v) for v in (totals / steps_per_epoch).tolist())
+        if not math.isfinite(loss):
+            raise TrainingError(f"The training loss became {loss} at epoch {epoch}; lower lr "
+                                f"or max_grad_norm.")
+        history.append(EpochStats(epoch, loss, recon, kl, None))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    wrapped._close()
+    return history
+
+
+def poisson_batch(n: int, rate: float, generator, device) -> torch.Tensor:
+    """Each row independently with probability ``rate`` (the sampling DP-SGD accounts for)."""
+    return torch.nonzero(torch.rand(n, generator=generator, device=device) < rate).squeeze(1)
+
+
+def private_step(wrapped, optimizer, batch, layout, config, dp, generator, loss_fn
+                 ) -> torch.Tensor:
+    """One logical DP-SGD step, split into physical chunks of at most max_physical_batch.
+
+    Chunks before the last only accumulate clipped per-sample gradients (Opacus's skip
+    signal, as its BatchMemoryManager does); the last adds the noise and updates.
+    """
+    if len(batch) == 0:  # an empty Poisson batch still takes a (noise-only) step
+        optimizer.zero_grad(set_to_none=True)
+        for p in wrapped.parameters():
+            p.grad_sample = torch.zeros((0, *p.shape), device=p.device)
+        optimizer.step()
+        return torch.zeros(3, device=batch.device)
+    chunks = torch.split(batch, dp.max_physical_batch)
+    totals = torch.zeros(3, device=batch.device)
+    for i, chunk in enumerate(chunks):
+        optimizer.zero_grad(set_to_none=True)  # keeps the sums of skipped chunks
+        loss, recon, kl = loss_fn(wrapped, chunk, layout, config, generator)
+        with warnings.catch_warnings():  # the input rows need no gradient: expected
+            warnings.filterwarnings("ignore", message="Full backward hook")
+            loss.backward()
+        totals += torch.stack([loss.detach(), recon.detach(), kl.detach()]) * len(chunk)
+        optimizer.signal_skip_step(do_skip=i < len(chunks) - 1)
+        optimizer.step()
+    return totals / len(batch)

@@ -1,0 +1,346 @@
+"""The report as one self-contained HTML page: works offline, no CDN.
+
+plotly's JavaScript is embedded once, in the page head; every figure div uses it.
+Every text that comes from the data (column names, categories) is HTML-escaped. The page is
+built only from the :class:`Report`'s JSON-ready fields, so ``Report.from_json(...).to_html()``
+gives the same page.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from synthvae.reports.report import HEADLINES, Report, format_value
+
+REAL, SYNTHETIC = "#2f5d8a", "#e07b39"
+PLOT_COLUMNS = 4  # distribution plots per row
+TEMPLATE = "plotly_white"
+CONFIG = {"displayModeBar": False, "responsive": True}
+STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2733;
+     background:#f4f6f9;margin:0}
+main{max-width:1320px;margin:0 auto;padding:28px 32px 48px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 10px;padding-bottom:6px;
+   border-bottom:2px solid #d8dee6}h3{font-size:16px;margin:22px 0 8px}
+.sub{color:#5b6775;margin:0 0 18px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.card{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px #0001;
+      border-top:4px solid #2f5d8a}
+.card.privacy{border-top-color:#8a3f8f}
+.card .v{font-size:22px;font-weight:650}.card .l{font-size:13px;font-weight:600;margin-top:2px}
+.card .h{font-size:12px;color:#6b7684}
+.callout{background:#fff7e0;border-left:5px solid #e0a800;padding:12px 16px;margin:20px 0;
+         border-radius:4px}
+.panel{background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px #0001;
+       margin:10px 0}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+.panel h2{margin:2px 0 8px;border:0;padding:0}
+.legend{font-size:13px;margin:0 0 4px}.legend span[style]{display:inline-block;width:12px;
+        height:12px;border-radius:2px;margin:0 5px 0 12px;vertical-align:-1px}
+table{border-collapse:collapse;width:100%;font-size:13.5px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e6eaef;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{color:#4a5563;font-weight:600}
+.muted{color:#6b7684;font-size:13px}
+footer{margin-top:36px;color:#6b7684;font-size:12px}
+"""
+
+
+def render_html(report: Report) -> str:
+    mia = report.privacy.get("membership_inference")
+    body = "".join([
+        _header(report), _cards(report), _callout(report),
+        _two(_panel("<h2>Fidelity</h2>" + _table(_fidelity_rows(report)) + _efficacy(report)),
+             _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)))),
+        _two(_panel(_figure(pair_error_figure(report))),
+             _panel(_figure(roc_figure(mia)) if mia else
+                    "<p class=\"muted\">No holdout rows: the attacks were not run.</p>")),
+        "<h2>Column distributions</h2>",
+        _panel(_legend() + _figure(distribution_figure(report.distributions))),
+        _two(_panel(_shapes_table(report)),
+             _panel(_figure(coverage_figure(report.fidelity.get("coverage"))))),
+        _notes(report), _footer(report),
+    ])
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>synthvae report</title><style>{STYLE}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+            f"<body><main>{body}</main></body></html>")
+
+
+def _figure(figure: go.Figure | None) -> str:
+    """A figure's div; plotly's JavaScript is in the page head, embedded once."""
+    if figure is None:
+        return "<p class=\"muted\">Nothing to plot.</p>"
+    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def _panel(content: str) -> str:
+    return f"<div class=\"panel\">{content}</div>"
+
+
+def _two(left: str, right: str) -> str:
+    return f"<div class=\"two\">{left}{right}</div>"
+
+
+def _legend() -> str:
+    return (f"<div class=\"legend\"><span style=\"background:{REAL}\"></span>real "
+            f"<span style=\"background:{SYNTHETIC}\"></span>synthetic "
+            "<span class=\"muted\">&nbsp; share of rows per bin or category; values beyond "
+            "the real 0.5–99.5 % range count in the first / last bin</span></div>")
+
+
+# ----------------------------------------------------------------------------- text parts
+
+
+def _header(report: Report) -> str:
+    data = report.data
+    parts = [f"real {data['real_rows']:,} rows", f"synthetic {data['synthetic_rows']:,} rows",
+             (f"holdout {data['holdout_rows']:,} rows" if data.get("holdout_rows")
+              else "no holdout"), f"{len(data['columns'])} columns"]
+    if data.get("target"):
+        parts.append(f"target {data['target']} ({data['task']})")
+    parts.append(f"computed in {report.timing.get('total_seconds', 0):.1f} s")
+    return f"<h1>Synthetic data report</h1><p class=\"sub\">{_e(' · '.join(parts))}</p>"
+
+
+def _cards(report: Report) -> str:
+    cards = []
+    for key, label, section, hint in HEADLINES:
+        value = report.summary.get(key)
+        if value is None:
+            continue
+        cards.append(f"<div class=\"card {section}\"><div class=\"v\">"
+                     f"{_e(format_value(key, value))}</div><div class=\"l\">{_e(label)}</div>"
+                     f"<div class=\"h\">{_e(hint)}</div></div>")
+    return f"<section class=\"cards\">{''.join(cards)}</section>"
+
+
+def _callout(report: Report) -> str:
+    dp = report.privacy.get("differential_privacy") or {}
+    return (f"<div class=\"callout\"><b>{_e(report.privacy.get('statement', ''))}</b><br>"
+            f"{_e(dp.get('statement', ''))}</div>")
+
+
+def _rows(rows: list[tuple]) -> str:
+    """Table rows of (label, value, explanation); numbers right-aligned."""
+    return "".join(f"<tr><td>{_e(label)}</td><td class=\"n\">{_e(value)}</td>"
+                   f"<td class=\"muted\">{_e(note)}</td></tr>" for label, value, note in rows)
+
+
+def _fidelity_rows(report: Report) -> list[tuple]:
+    s, f = report.summary, report.fidelity
+    thresholds = f["column_pair_trends"]["thresholds"]
+    gb = f["detection"]["gradient_boosting"]
+    return [
+        ("Column Shapes", format_value("", s["column_shapes"]),
+         "mean of KSComplement (numbers) / TVComplement (categories) per column"),
+        ("Column Pair Trends, sdmetrics thresholds", format_value("", s["column_pair_trends"]),
+         f"pairs with real |correlation| > {thresholds['real_correlation']} or Cramér's V > "
+         f"{thresholds['real_association']} only"),
+        ("Column Pair Trends, all pairs", format_value("", s["column_pair_trends_all_pairs"]),
+         "every pair of columns"),
+        ("Data validity", format_value("", s["data_validity"]),
+         "values inside the real ranges / categories"),
+        ("LogisticDetection", format_value("", s["logistic_detection"]),
+         "sdmetrics: 1 − (2·max(AUC, 0.5) − 1); 1 = cannot tell real from synthetic"),
+        ("Gradient-boosting detection", f"AUC {gb['auc']:.3f} · score {gb['score']:.3f}",
+         f"{gb['folds']}-fold CV AUC; score = 1 − |2·AUC − 1|"),
+        ("alpha-precision / beta-recall", f"{s['alpha_precision']:.3f} / {s['beta_recall']:.3f}",
+         "Alaa et al. 2022; two real samples score about 0.5 on beta-recall"),
+        ("Authenticity", format_value("", s["authenticity"]),
+         "share of synthetic rows not closer to a real row than its real neighbour"),
+    ]
+
+
+def _efficacy(report: Report) -> str:
+    ml = report.fidelity.get("ml_efficacy")
+    if not ml:
+        return ""
+    metrics = [m for m in ("roc_auc", "f1_macro", "r2") if m in ml["real"]]
+    head = "".join(f"<th>{_e(m)}</th>" for m in metrics)
+    rows = "".join(f"<tr><td>trained on {name}</td>"
+                   + "".join(f"<td class=\"n\">{_e(format_value('', ml[name][m]))}</td>"
+                             for m in metrics) + "</tr>" for name in ("synthetic", "real"))
+    return (f"<h3>ML efficacy: predict {_e(ml['target'])} ({_e(ml['task'])}), tested on "
+            f"{ml['holdout_rows']:,} holdout rows</h3>"
+            + f"<table><tr><th></th>{head}</tr>{rows}</table>")
+
+
+def _privacy_rows(report: Report) -> list[tuple]:
+    p, s = report.privacy, report.summary
+    copies, dcr = p["exact_copies"], p["dcr"]
+    rows = [("Exact copies of training rows",
+             f"{copies['count']:,} ({100 * copies['share']:.2f} %)",
+             _baseline_text(copies["holdout_share"], "holdout rows equal to a training row"))]
+    rows.append(("Median DCR, synthetic → train", format_value("", dcr["synthetic_median"]),
+                 _baseline_text(dcr["holdout_median"], "holdout → train median", pct=False)))
+    if dcr["train_share"] is not None:
+        rows.append(("Nearest row is a training row", format_value("", dcr["train_share"]),
+                     "vs an equal-size holdout sample; 0.5 ideal, 1 = copying"))
+    mia = p.get("membership_inference")
+    for name in ("distance", "domias") if mia else ():
+        rows.append((f"Membership inference ({name})", f"AUC {mia[name]['auc']:.3f}",
+                     f"TPR at 1 % FPR {mia[name]['tpr_at_1pct_fpr']:.3f}; "
+                     f"{mia['members']:,} members vs {mia['non_members']:,} holdout rows"))
+    attr = p.get("attribute_inference")
+    if attr:
+        rows.append(("Attribute disclosure protection", format_value("", attr["score"]),
+                     f"guess {', '.join(attr['sensitive_columns'])} from "
+                     f"{', '.join(attr['key_columns'])}; 1 = no better than chance"))
+    if s.get("dp_epsilon") is not None:
+        rows.append(("Differential privacy", f"ε = {s['dp_epsilon']:g}",
+                     f"δ = {s.get('dp_delta')}"))
+    return rows
+
+
+def _baseline_text(value, label: str, pct: bool = True) -> str:
+    if value is None:
+        return "no holdout baseline"
+    return f"baseline: {100 * value:.2f} % {label}" if pct else f"baseline: {value:.3f} {label}"
+
+
+def _notes(report: Report) -> str:
+    if not report.notes:
+        return ""
+    items = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
+    return f"<h2>Notes</h2><ul>{items}</ul>"
+
+
+def _footer(report: Report) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
+    return (f"<footer>Generated by synthvae.reports ({_e(versions)}). The meaning of every "
+            f"number is in docs/reports.md.</footer>")
+
+
+def _shapes_table(report: Report) -> str:
+    kinds = {c["name"]: c["kind"] for c in report.data["columns"]}
+    rows = "".join(f"<tr><td>{_e(c['column'])}</td><td>{_e(kinds.get(c['column'], ''))}</td>"
+                   f"<td>{_e(c['metric'])}</td><td class=\"n\">"
+                   f"{_e(format_value('', c['score']))}</td></tr>"
+                   for c in report.fidelity["column_shapes"]["columns"])
+    return ("<h3>Column Shapes per column</h3><table><tr><th>column</th><th>kind</th>"
+            f"<th>metric</th><th>score</th></tr>{rows}</table>")
+
+
+def _table(rows: list[tuple]) -> str:
+    return f"<table>{_rows(rows)}</table>"
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def distribution_figure(distributions: list[dict]) -> go.Figure | None:
+    """One small bar chart per column: share of rows per bin / category."""
+    if not distributions:
+        return None
+    rows = math.ceil(len(distributions) / PLOT_COLUMNS)
+    figure = make_subplots(rows=rows, cols=PLOT_COLUMNS, horizontal_spacing=0.05,
+                           vertical_spacing=min(0.45 / rows, 0.2),
+                           subplot_titles=[_short(d["column"], 40) for d in distributions])
+    for i, entry in enumerate(distributions):
+        row, col = i // PLOT_COLUMNS + 1, i % PLOT_COLUMNS + 1
+        for name, color in (("real", REAL), ("synthetic", SYNTHETIC)):
+            figure.add_trace(_bars(entry, name, color), row=row, col=col)
+        if entry["kind"] == "categorical":  # positions on the axis, short labels as ticks
+            figure.update_xaxes(tickvals=list(range(len(entry["x"]))), tickangle=-45,
+                                ticktext=[_short(x, 12) for x in entry["x"]], row=row, col=col)
+    figure.update_layout(template=TEMPLATE, barmode="group", bargap=0.1, showlegend=False,
+                         height=250 * rows, margin=dict(l=40, r=10, t=30, b=10))
+    figure.update_annotations(font_size=13)
+    figure.update_xaxes(tickfont_size=9, automargin=True)
+    figure.update_yaxes(tickformat=".0%", tickfont_size=9)
+    return figure
+
+
+def _bars(entry: dict, name: str, color: str) -> go.Bar:
+    categorical = entry["kind"] == "categorical"
+    return go.Bar(x=list(range(len(entry["x"]))) if categorical else entry["x"], y=entry[name],
+                  name=name, marker_color=color, opacity=0.9,
+                  customdata=[str(x) for x in entry["x"]],
+                  hovertemplate=f"{name}: %{{y:.2%}}<br>%{{customdata}}<extra></extra>")
+
+
+def _short(text, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def pair_error_figure(report: Report) -> go.Figure | None:
+    """Heatmap of 1 − sdmetrics pair score: how far each pair's trend moved."""
+    pairs = report.fidelity["column_pair_trends"]["pairs"]
+    names = list(dict.fromkeys([p["column_1"] for p in pairs] + [p["column_2"] for p in pairs]))
+    if not names:
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    z = [[None] * len(names) for _ in names]
+    text = [[""] * len(names) for _ in names]
+    for p in pairs:
+        i, j = index[p["column_1"]], index[p["column_2"]]
+        error = None if p["score"] is None else 1 - p["score"]
+        z[i][j] = z[j][i] = error
+        text[i][j] = text[j][i] = _pair_hover(p)
+    top = max([v for row in z for v in row if v is not None] + [0.1])
+    figure = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, zmin=0, zmax=top,
+                                  colorscale="Reds", hovertemplate="%{text}<extra></extra>",
+                                  colorbar=dict(title="error", thickness=12)))
+    figure.update_layout(template=TEMPLATE, height=520, margin=dict(l=10, r=10, t=70, b=10),
+                         title=dict(text="Pair trend error: 1 − sdmetrics pair score<br><sup>"
+                                         "|Δ correlation|/2 for number pairs, total variation "
+                                         "of the 2-D table otherwise</sup>", font_size=14),
+                         yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def _pair_hover(pair: dict) -> str:
+    text = f"{_e(pair['column_1'])} × {_e(pair['column_2'])}<br>{_e(pair['metric'])}"
+    if pair["score"] is not None:
+        text += f": {pair['score']:.3f}"
+    if pair["real_correlation"] is not None and pair["synthetic_correlation"] is not None:
+        text += (f"<br>correlation real {pair['real_correlation']:.3f}, "
+                 f"synthetic {pair['synthetic_correlation']:.3f}")
+    return text
+
+
+def coverage_figure(coverage: dict | None) -> go.Figure | None:
+    if not coverage:
+        return None
+    curve = coverage["curve"]
+    figure = go.Figure([
+        go.Scatter(x=curve["alpha"], y=curve["alpha"], name="ideal", mode="lines",
+                   line=dict(color="#999", dash="dash")),
+        go.Scatter(x=curve["alpha"], y=curve["precision"], name="alpha-precision curve",
+                   line=dict(color=REAL)),
+        go.Scatter(x=curve["alpha"], y=curve["recall"], name="beta-recall curve",
+                   line=dict(color=SYNTHETIC))])
+    figure.update_layout(template=TEMPLATE, height=520, margin=dict(l=50, r=10, t=70, b=50),
+                         title=dict(text="alpha-precision and beta-recall curves", font_size=14),
+                         xaxis_title="alpha / beta", yaxis_title="share",
+                         legend=dict(orientation="h", y=-0.18))
+    return figure
+
+
+def roc_figure(mia: dict) -> go.Figure:
+    traces = [go.Scatter(x=[0, 1], y=[0, 1], name="guessing", mode="lines",
+                         line=dict(color="#999", dash="dash"))]
+    for name, color in (("distance", REAL), ("domias", SYNTHETIC)):
+        attack = mia[name]
+        traces.append(go.Scatter(x=attack["roc"]["fpr"], y=attack["roc"]["tpr"], mode="lines",
+                                 line=dict(color=color, shape="hv"),
+                                 name=f"{name} (AUC {attack['auc']:.3f})"))
+    figure = go.Figure(traces)
+    figure.update_layout(template=TEMPLATE, height=420, margin=dict(l=50, r=10, t=50, b=50),
+                         title=dict(text="Membership inference ROC (training vs holdout rows)",
+                                    font_size=14),
+                         xaxis_title="false positive rate", yaxis_title="true positive rate",
+                         legend=dict(x=0.55, y=0.05))
+    return figure

@@ -1,0 +1,146 @@
+"""Differential privacy: honest accounting, private preprocessing, equivalence, refusals."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthvae import ConfigError, Schema, Synthesizer
+from synthvae.privacy import (DPConfig, PrivacyLedger, accounted_epsilon, dp_bounds,
+                              dp_categories, plan_sgd, public_schema)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """The bundled 8,000-row Adult slice: DP needs enough rows for categories to pass the
+    release threshold at a per-column epsilon of 0.1 * epsilon / 15."""
+    from conftest import EXAMPLE_ADULT
+
+    return pd.read_csv(EXAMPLE_ADULT)
+
+
+def test_plan_agrees_with_opacus_accountants():
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    for name, cls in (("prv", PRVAccountant), ("rdp", RDPAccountant)):
+        plan = plan_sgd(n_rows=30_000, batch_size=500, epochs=20, epsilon=3.0, delta=1e-6,
+                        accountant=name)
+        accountant = cls()
+        for _ in range(plan.steps):
+            accountant.step(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate)
+        assert accountant.get_epsilon(delta=1e-6) == pytest.approx(plan.epsilon, rel=0.02)
+        assert plan.epsilon <= 3.0 * 1.005
+
+
+def test_dp_bounds_cover_the_bulk_and_categories_drop_rare_values():
+    rng = np.random.default_rng(0)
+    values = rng.normal(50, 10, 20_000)
+    low, high = dp_bounds(values, epsilon=1.0, rng=rng)
+    assert low <= np.quantile(values, 0.001) and high >= np.quantile(values, 0.999)
+    assert low >= 0 and high <= 128
+    series = pd.Series(["a"] * 5000 + ["b"] * 3000 + ["rare"] * 2)
+    assert dp_categories(series, epsilon=1.0, delta=1e-6, rng=rng) == ["a", "b"]
+
+
+def test_public_schema_reads_no_values():
+    df = pd.DataFrame({"x": [1.5, 2.5], "n": [1, 2], "s": ["u", "v"], "b": [True, False]})
+    schema = public_schema(df, None)
+    assert [c.kind.value for c in schema.columns] == ["continuous", "continuous",
+                                                      "categorical", "categorical"]
+    assert [c.nullable for c in schema.columns] == [True, False, True, False]  # from dtypes
+    assert all(c.min is None and c.categories is None for c in schema.columns[:3])
+    assert schema["b"].categories == (False, True)
+
+
+def test_fit_with_epsilon_stays_within_budget_and_saves_the_ledger(small, tmp_path):
+    synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, seed=0).fit(small)
+    ledger = synth.privacy_
+    assert ledger["epsilon"] <= 5.0 + 1e-9
+    mechanisms = {e["mechanism"] for e in ledger["entries"]}
+    assert any("DP-SGD" in m for m in mechanisms) and any("histogram" in m for m in mechanisms)
+    synthetic = synth.sample(500, seed=0)
+    assert list(synthetic.columns) == list(small.columns)
+    assert synthetic.dtypes.to_dict() == small.dtypes.to_dict()
+    loaded = Synthesizer.load(synth.save(tmp_path / "dp.safetensors"))
+    assert loaded.privacy_ == ledger
+    pd.testing.assert_frame_equal(loaded.sample(100, seed=1), synth.sample(100, seed=1))
+
+
+def test_nothing_private_is_saved_beyond_the_ledger(small, tmp_path):
+    from synthvae.persistence import read_model_file
+
+    synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False).fit(small)
+    state, tensors = read_model_file(synth.save(tmp_path / "dp.safetensors"))
+    assert state["history"] == []  # training losses are computed from private rows
+    assert state["prior"] == "normal"  # a latent mixture would be fitted on private rows
+    assert not any(k.startswith("prior.") for k in tensors)
+    for column in state["transformer"]["columns"]:
+        assert column.get("rare_values", []) == []
+
+
+def test_fitting_twice_spends_the_same_budget(small):
+    synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False)
+    first = synth.fit(small).privacy_["epsilon"]
+    second = synth.fit(small).privacy_["epsilon"]
+    assert first == pytest.approx(second) and synth.epsilon == 5.0
+
+
+def test_public_bounds_and_categories_cost_nothing(small):
+    columns = []
+    for name in small.columns:
+        if small[name].dtype == object:
+            cats = sorted(small[name].dropna().unique().tolist())
+            columns.append({"name": name, "kind": "categorical", "nullable": True,
+                            "dtype": "object", "categories": cats})
+        else:
+            columns.append({"name": name, "kind": "continuous", "nullable": False,
+                            "dtype": "int64", "integer": True, "min": 0, "max": 1_500_000})
+    schema = Schema.from_dict({"columns": columns})
+    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(small)
+    entries = synth.privacy_["entries"]
+    assert len(entries) == 1 and "DP-SGD" in entries[0]["mechanism"]
+
+
+def test_refusals_say_what_to_provide(small):
+    with pytest.raises(ConfigError, match="needs public min and max"):
+        Synthesizer(epsilon=1.0, preprocess_share=0.0, epochs=1, verbose=False).fit(small)
+    with pytest.raises(ConfigError, match="'epsilon'"):
+        Synthesizer(epsilon=-1.0, verbose=False).fit(small)
+    with pytest.raises(ConfigError, match="'delta'"):
+        Synthesizer(epsilon=1.0, delta=0.5, verbose=False).fit(small)
+
+
+def test_zero_noise_no_clipping_equals_plain_training(small):
+    """The DP path with noise 0 and an unreachable clip norm takes the plain path's steps."""
+    from synthvae.layout import SpanLayout
+    from synthvae.model import VAE, ModelConfig
+    from synthvae.privacy import DPOptimizer, GradSampleModule
+    from synthvae.schema import detect_schema
+    from synthvae.training import TrainConfig, batch_loss
+    from synthvae.transforms.table import TableTransformer
+
+    table = TableTransformer(detect_schema(small)).fit(small)
+    data = torch.as_tensor(table.transform(small))
+    layout = SpanLayout.from_spans(table.spans_)
+    config = ModelConfig(layout.width, layout.n_scalars, latent_dim=16, hidden=(32,))
+    torch.manual_seed(0)
+    plain = VAE(config)
+    private = VAE(config)
+    private.load_state_dict(plain.state_dict())
+    train_config = TrainConfig()
+    batches = [torch.arange(i * 100, (i + 1) * 100) for i in range(5)]
+    opt_plain = torch.optim.Adam(plain.parameters(), lr=1e-3)
+    wrapped = GradSampleModule(private, loss_reduction="mean")
+    opt_private = DPOptimizer(torch.optim.Adam(wrapped.parameters(), lr=1e-3),
+                              noise_multiplier=0.0, max_grad_norm=1e9, expected_batch_size=100)
+    for rows in batches:
+        for model, opt in ((plain, opt_plain), (wrapped, opt_private)):
+            opt.zero_grad()
+            loss, _, _ = batch_loss(model, data[rows], layout, train_config,
+                                    torch.Generator().manual_seed(int(rows[0])))
+            loss.backward()
+            opt.step()
+    for (name, a), b in zip(plain.state_dict().items(), private.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), name
