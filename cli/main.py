@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -195,7 +196,12 @@ def _print_info(details: dict) -> None:
     out.print(ledger)
 
 
+def _interrupt_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary files removed, nothing renamed
+
+
 def main() -> None:  # console-script entry point
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     app()
 
 

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import SchemaError
+from synthvae.errors import DataError, SchemaError
 
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
@@ -231,6 +231,7 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
     dtype = str(series.dtype)
     nullable = bool(series.isna().any())
     values = series.dropna()
+    check_values(values, name)
     common = {"name": name, "dtype": dtype, "nullable": nullable}
     if values.nunique() <= 1:
         value = _python_scalar(values.iloc[0]) if len(values) else None
@@ -249,6 +250,19 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
     if pd.api.types.is_numeric_dtype(series.dtype):
         return _detect_numeric(values, categorical_threshold, common)
     return _detect_text(values, common)
+
+
+def check_values(values: pd.Series, name: str) -> None:
+    """Refuse cells no column kind can model: infinities and nested values."""
+    if pd.api.types.is_float_dtype(values.dtype) and np.isinf(values.to_numpy(float)).any():
+        raise DataError(f"Column {name!r} holds an infinite value; replace +/-inf with a "
+                        f"finite number or an empty cell.")
+    if values.dtype == object:
+        nested = values.map(lambda v: isinstance(v, (list, dict, set, tuple, np.ndarray)))
+        if nested.any():
+            raise DataError(f"Column {name!r} holds nested values (e.g. a "
+                            f"{type(values[nested].iloc[0]).__name__}); flatten it into "
+                            f"scalar columns or drop it.")
 
 
 def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSpec:

@@ -24,6 +24,7 @@ from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
 
 SAMPLE_BATCH_ROWS = 65_536
+MIN_PRIOR_ROWS = 20
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 
 
@@ -129,6 +130,7 @@ class Synthesizer:
                                          schema_from_any(self.schema))
             self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
                                                  self.max_categories, seed).fit(df)
+            check_memory(len(df), self.transformer_.output_width_, self.device_)
             matrix = self.transformer_.transform(df)
             self.privacy_ = None
         else:
@@ -204,7 +206,9 @@ class Synthesizer:
         return matrix
 
     def _fit_prior(self, data: torch.Tensor, seed: int):
-        if self.prior == "normal" or self.epsilon is not None:  # a mixture would read rows
+        # Under DP a mixture fitted on the latents of private rows would be a release; with
+        # a handful of rows there is nothing to fit.
+        if self.prior == "normal" or self.epsilon is not None or len(data) < MIN_PRIOR_ROWS:
             return StandardNormalPrior(self.latent_dim)
         generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         latents = posterior_latents(self.model_, data, generator)
@@ -329,6 +333,35 @@ def _column_numbers(spec, series: pd.Series) -> np.ndarray:
     from synthvae.transforms.table import make_column_transformer
 
     return make_column_transformer(spec).to_numbers(series)
+
+
+def check_memory(n_rows: int, width: int, device: torch.device) -> None:
+    """Refuse, before allocating, a table whose encoded copies would not fit in memory.
+
+    Fitting holds the encoded float32 matrix about three times at once (NumPy, the device
+    tensor, its training split); on a GPU two of them live on the device.
+    """
+    needed = 3 * n_rows * width * 4
+    available = available_memory(device)
+    if available is not None and needed > 0.8 * available:
+        raise DataError(
+            f"The encoded table needs about {needed / 2**30:.1f} GiB ({n_rows:,} rows x "
+            f"{width:,} encoded columns x 4 bytes x 3 copies) but only "
+            f"{available / 2**30:.1f} GiB is free on {device}; fit on a random sample of rows, "
+            f"or lower max_categories to narrow the encoding.")
+
+
+def available_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float) -> int:

@@ -63,14 +63,15 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
                                  weight_decay=config.weight_decay, fused=True)
     history: list[EpochStats] = []
     best, best_state, stale = math.inf, None, 0
+    train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
     for epoch in range(1, config.epochs + 1):
-        sums = run_epoch(model, data[train_rows], layout, config, optimizer, generator)
+        sums = run_epoch(model, train_data, layout, config, optimizer, generator)
         loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
         if not math.isfinite(loss):
             raise TrainingError(
                 f"The training loss became {loss} at epoch {epoch}. Lower the learning rate "
                 f"(lr={config.lr}) or check the data for extreme values.")
-        val = evaluate_loss(model, data[val_rows], layout, config, generator) \
+        val = evaluate_loss(model, val_data, layout, config, generator) \
             if len(val_rows) else None
         stats = EpochStats(epoch, loss, recon, kl, val)
         history.append(stats)

@@ -2,7 +2,8 @@
 
 Numbers and datetimes: ``BINS`` equal-width bins between the real 0.5 % and 99.5 %
 quantiles; values beyond fall into the first / last bin, so one outlier does not squeeze the
-plot. Categories: the ``TOP_CATEGORIES`` most frequent real values, then "(other)" and
+plot. ``x`` holds the bin centres (ISO text for datetimes), ``width`` the bin width (seconds
+for datetimes). Categories: the ``TOP_CATEGORIES`` most frequent real values, then "(other)" and
 "(missing)". Shares are over all rows of each table, missing values included.
 """
 
@@ -39,8 +40,11 @@ def _numeric(real: pd.Series, synthetic: pd.Series, kind: ColumnKind) -> dict:
         low, high = (values.min(), values.max()) if len(values) else (0.0, 1.0)
         high = high if high > low else low + 1.0
     edges = np.linspace(low, high, BINS + 1)
+    centers = (edges[:-1] + edges[1:]) / 2
+    if kind is ColumnKind.DATETIME:  # seconds -> ISO text, which plotly draws as dates
+        centers = pd.to_datetime(centers, unit="s").strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
     return {"column": str(real.name), "kind": kind.value,
-            "x": ((edges[:-1] + edges[1:]) / 2).tolist(), "width": float(edges[1] - edges[0]),
+            "x": centers.tolist(), "width": float(edges[1] - edges[0]),
             "real": _binned(real, edges), "synthetic": _binned(synthetic, edges),
             "real_missing": float(real.isna().mean()),
             "synthetic_missing": float(synthetic.isna().mean())}
@@ -55,8 +59,10 @@ def _binned(series: pd.Series, edges: np.ndarray) -> list[float]:
 def _categorical(real: pd.Series, synthetic: pd.Series) -> dict:
     top = list(real.value_counts().index[:TOP_CATEGORIES])
     labels = [str(v) for v in top] + [OTHER, MISSING]
-    return {"column": str(real.name), "kind": "categorical", "x": labels,
-            "real": _shares(real, top), "synthetic": _shares(synthetic, top)}
+    return {"column": str(real.name), "kind": "categorical", "x": labels, "width": None,
+            "real": _shares(real, top), "synthetic": _shares(synthetic, top),
+            "real_missing": float(real.isna().mean()),
+            "synthetic_missing": float(synthetic.isna().mean())}
 
 
 def _shares(series: pd.Series, top: list) -> list[float]:

@@ -88,6 +88,22 @@ def row_hashes(canonical: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 
 
+def without_rows(rows: np.ndarray, remove: np.ndarray) -> np.ndarray | None:
+    """Mask of ``rows`` (hashes) keeping all but one occurrence per ``remove`` hash, or None
+    when ``remove`` is not contained in ``rows`` (counting repeats)."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    rank = np.empty(len(rows), dtype=np.int64)  # occurrence number among equal hashes
+    rank[order] = np.arange(len(rows)) - np.searchsorted(ordered, ordered, side="left")
+    values, needed = np.unique(remove, return_counts=True)
+    found = np.searchsorted(ordered, values, "right") - np.searchsorted(ordered, values, "left")
+    if (found < needed).any():
+        return None
+    position = np.clip(np.searchsorted(values, rows), 0, len(values) - 1)
+    wanted = np.where(values[position] == rows, needed[position], 0)  # (n_rows,)
+    return rank >= wanted
+
+
 @dataclass(frozen=True)
 class Embedding:
     """Standardized numbers (+ missing flags) and scaled one-hot categories, fitted on real."""

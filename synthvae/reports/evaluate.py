@@ -17,12 +17,15 @@ import pandas as pd
 from synthvae.reports import (coverage, detection, disclosure, distributions, efficacy,
                               fidelity, inputs, membership, privacy)
 from synthvae.reports.encoding import (Embedding, TreeEncoding, canonical_frame, numeric_columns,
-                                       row_hashes)
+                                       row_hashes, without_rows)
 from synthvae.reports.report import Report
 from synthvae.reports.summary import headline
 from synthvae.schema import Schema
 
-TABLES = ("real", "synthetic", "holdout")
+# Every section timed, in order; a section that does not run keeps None.
+SECTIONS = ("encoding", "quality", "diagnostic", "logistic_detection", "gb_detection",
+            "ml_efficacy", "coverage", "exact_copies", "dcr", "membership_inference",
+            "attribute_inference", "distributions")
 
 
 def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
@@ -37,14 +40,16 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame 
     keys = inputs.column_list(key_columns, "key_columns", schema)
     sensitive = inputs.column_list(sensitive_columns, "sensitive_columns", schema)
     inputs.check_attack_columns(keys, sensitive)
+    inputs.check_seed(seed)
+    dp = disclosure.differential_privacy(model_path)  # a bad model file fails before the work
     start = time.perf_counter()
     run = _Run(frames, schema, seed)
     fidelity_part = _fidelity(run, target)
-    privacy_part = _privacy(run, keys, sensitive, model_path)
+    privacy_part = _privacy(run, keys, sensitive, dp)
     shares = run.timed("distributions", distributions.column_distributions,
                        run.canonical["real"], run.canonical["synthetic"], schema)
     run.timing["total_seconds"] = round(time.perf_counter() - start, 3)
-    return Report(data=_data(frames, schema, target, task, keys, sensitive, seed),
+    return Report(data=_data(run.frames, schema, target, task, keys, sensitive, seed),
                   summary=headline(fidelity_part, privacy_part), fidelity=fidelity_part,
                   privacy=privacy_part, distributions=shares, notes=run.notes,
                   timing=run.timing, versions=_versions())
@@ -73,11 +78,34 @@ class _Run:
     def __init__(self, frames: dict, schema: Schema, seed: int):
         self.frames, self.schema, self.seed = frames, schema, seed
         self.metadata = schema.to_sdmetrics_metadata()
-        self.timing, self.notes = {}, []
-        self.canonical = {n: canonical_frame(df, schema) for n, df in frames.items()}
-        embedding = Embedding.fit(self.canonical["real"], schema)
-        self.embedded = {n: embedding.transform(df) for n, df in self.canonical.items()}
+        self.timing = {f"{name}_seconds": None for name in (*SECTIONS, "total")}
+        self.notes = []
+        self.canonical, self.embedded = self.timed("encoding", self._encode)
         self.has_holdout = "holdout" in frames
+        # the attacks and the train/holdout DCR share need enough unseen rows to compare with
+        self.attack_holdout = (self.embedded["holdout"] if self.has_holdout and len(
+            self.embedded["holdout"]) >= membership.MIN_HOLDOUT_ROWS else None)
+
+    def _encode(self) -> tuple[dict, dict]:
+        """Canonical frames (training rows only in "real"), and their embedding."""
+        canonical = {n: canonical_frame(df, self.schema) for n, df in self.frames.items()}
+        if "holdout" in canonical:
+            self._drop_holdout_rows(canonical)
+        embedding = Embedding.fit(canonical["real"], self.schema)
+        return canonical, {n: embedding.transform(df) for n, df in canonical.items()}
+
+    def _drop_holdout_rows(self, canonical: dict) -> None:
+        """``synthvae fit --holdout-fraction`` leaves the holdout rows in the input file; when
+        every holdout row is in ``real``, they are taken out so "real" is the training set."""
+        keep = without_rows(row_hashes(canonical["real"]), row_hashes(canonical["holdout"]))
+        if keep is None or keep.all() or not keep.any():
+            return
+        self.notes.append(f"All {len(keep) - keep.sum():,} holdout rows were also in the real "
+                          f"table (synthvae fit --holdout-fraction keeps them in its input "
+                          f"file); they were removed from it, leaving {keep.sum():,} "
+                          f"training rows.")
+        self.frames["real"] = self.frames["real"][keep].reset_index(drop=True)
+        canonical["real"] = canonical["real"][keep].reset_index(drop=True)
 
     def timed(self, name: str, function, *args, **kwargs):
         start = time.perf_counter()
@@ -120,30 +148,31 @@ def _ml_efficacy(run: _Run, target: str | None) -> dict | None:
                      run.seed)
 
 
-def _privacy(run: _Run, keys: list[str], sensitive: list[str], model_path) -> dict:
+def _privacy(run: _Run, keys: list[str], sensitive: list[str], dp: dict) -> dict:
     emb = run.embedded
     hashes = {n: row_hashes(df) for n, df in run.canonical.items()}
     return {
         "exact_copies": run.timed("exact_copies", privacy.exact_copies, hashes["real"],
                                   hashes["synthetic"], hashes.get("holdout")),
         "dcr": run.timed("dcr", privacy.distance_to_closest_record, emb["real"],
-                         emb["synthetic"], emb.get("holdout"), run.seed),
+                         emb["synthetic"], run.attack_holdout, run.seed),
         "membership_inference": _membership(run),
         "attribute_inference": _attribute(run, keys, sensitive),
-        "differential_privacy": disclosure.differential_privacy(model_path),
+        "differential_privacy": dp,
         "statement": disclosure.DP_STATEMENT,
     }
 
 
 def _membership(run: _Run) -> dict | None:
-    holdout = run.embedded.get("holdout")
-    if holdout is None or len(holdout) < membership.MIN_HOLDOUT_ROWS:
-        run.notes.append(f"Membership inference and the DCR train/holdout share were not "
-                         f"computed: they need at least {membership.MIN_HOLDOUT_ROWS} holdout "
-                         f"rows the model never saw (synthvae fit --holdout-fraction 0.2).")
+    if run.attack_holdout is None:
+        run.notes.append(f"Membership inference and the DCR baseline and train/holdout share "
+                         f"were not computed: they need at least {membership.MIN_HOLDOUT_ROWS} "
+                         f"holdout rows the model never saw (synthvae fit --holdout-fraction "
+                         f"0.2).")
         return None
     return run.timed("membership_inference", membership.membership_inference,
-                     run.embedded["real"], run.embedded["synthetic"], holdout, run.seed)
+                     run.embedded["real"], run.embedded["synthetic"], run.attack_holdout,
+                     run.seed)
 
 
 def _attribute(run: _Run, keys: list[str], sensitive: list[str]) -> dict | None:

@@ -56,7 +56,8 @@ def render_html(report: Report) -> str:
     body = "".join([
         _header(report), _cards(report), _callout(report),
         _two(_panel("<h2>Fidelity</h2>" + _table(_fidelity_rows(report)) + _efficacy(report)),
-             _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)))),
+             _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)) + _ledger(report)
+                    + _privacy_help(report))),
         _two(_panel(_figure(pair_error_figure(report))),
              _panel(_figure(roc_figure(mia)) if mia else
                     "<p class=\"muted\">No holdout rows: the attacks were not run.</p>")),
@@ -177,7 +178,7 @@ def _efficacy(report: Report) -> str:
 
 
 def _privacy_rows(report: Report) -> list[tuple]:
-    p, s = report.privacy, report.summary
+    p = report.privacy
     copies, dcr = p["exact_copies"], p["dcr"]
     rows = [("Exact copies of training rows",
              f"{copies['count']:,} ({100 * copies['share']:.2f} %)",
@@ -197,10 +198,35 @@ def _privacy_rows(report: Report) -> list[tuple]:
         rows.append(("Attribute disclosure protection", format_value("", attr["score"]),
                      f"guess {', '.join(attr['sensitive_columns'])} from "
                      f"{', '.join(attr['key_columns'])}; 1 = no better than chance"))
-    if s.get("dp_epsilon") is not None:
-        rows.append(("Differential privacy", f"ε = {s['dp_epsilon']:g}",
-                     f"δ = {s.get('dp_delta')}"))
+    dp = p.get("differential_privacy") or {}
+    if dp.get("epsilon") is not None:
+        rows.append(("Differential privacy", f"ε = {dp['epsilon']:.3g}",
+                     f"δ = {dp['delta'] or 0:.3g}, {dp.get('accountant') or 'unknown'} "
+                     "accountant; every release is in the ledger below"))
     return rows
+
+
+def _ledger(report: Report) -> str:
+    """The DP ledger: every release computed from the private rows and its cost."""
+    entries = (report.privacy.get("differential_privacy") or {}).get("ledger") or []
+    rows = "".join(f"<tr><td>{_e(e.get('mechanism', ''))}</td><td>{_e(e.get('column') or '')}"
+                   f"</td><td class=\"n\">{e.get('epsilon', 0):.4g}</td>"
+                   f"<td class=\"n\">{e.get('delta', 0):.3g}</td></tr>" for e in entries)
+    if not rows:
+        return ""
+    return ("<h3>Privacy ledger</h3><table><tr><th>mechanism</th><th>column</th><th>ε</th>"
+            f"<th>δ</th></tr>{rows}</table>")
+
+
+def _privacy_help(report: Report) -> str:
+    mia = report.privacy.get("membership_inference")
+    split = (f" The attacks score {mia['members']:,} training rows against {mia['non_members']:,}"
+             f" holdout rows; DOMIAS's reference sample is the other {mia['reference_rows']:,}"
+             " holdout rows." if mia else "")
+    return ("<p class=\"muted\">Distances are Euclidean over standardized numbers and one-hot "
+            "categories (one standard deviation or one differing category adds 1 to the "
+            f"squared distance). An AUC of 0.5 means the attacker does no better than a coin."
+            f"{_e(split)}</p>")
 
 
 def _baseline_text(value, label: str, pct: bool = True) -> str:
@@ -246,14 +272,14 @@ def distribution_figure(distributions: list[dict]) -> go.Figure | None:
     rows = math.ceil(len(distributions) / PLOT_COLUMNS)
     figure = make_subplots(rows=rows, cols=PLOT_COLUMNS, horizontal_spacing=0.05,
                            vertical_spacing=min(0.45 / rows, 0.2),
-                           subplot_titles=[_short(d["column"], 40) for d in distributions])
+                           subplot_titles=[_e(_short(d["column"], 40)) for d in distributions])
     for i, entry in enumerate(distributions):
         row, col = i // PLOT_COLUMNS + 1, i % PLOT_COLUMNS + 1
         for name, color in (("real", REAL), ("synthetic", SYNTHETIC)):
             figure.add_trace(_bars(entry, name, color), row=row, col=col)
         if entry["kind"] == "categorical":  # positions on the axis, short labels as ticks
             figure.update_xaxes(tickvals=list(range(len(entry["x"]))), tickangle=-45,
-                                ticktext=[_short(x, 12) for x in entry["x"]], row=row, col=col)
+                                ticktext=[_e(_short(x, 12)) for x in entry["x"]], row=row, col=col)
     figure.update_layout(template=TEMPLATE, barmode="group", bargap=0.1, showlegend=False,
                          height=250 * rows, margin=dict(l=40, r=10, t=30, b=10))
     figure.update_annotations(font_size=13)
@@ -266,7 +292,7 @@ def _bars(entry: dict, name: str, color: str) -> go.Bar:
     categorical = entry["kind"] == "categorical"
     return go.Bar(x=list(range(len(entry["x"]))) if categorical else entry["x"], y=entry[name],
                   name=name, marker_color=color, opacity=0.9,
-                  customdata=[str(x) for x in entry["x"]],
+                  customdata=[_e(x) for x in entry["x"]],
                   hovertemplate=f"{name}: %{{y:.2%}}<br>%{{customdata}}<extra></extra>")
 
 
@@ -290,7 +316,8 @@ def pair_error_figure(report: Report) -> go.Figure | None:
         z[i][j] = z[j][i] = error
         text[i][j] = text[j][i] = _pair_hover(p)
     top = max([v for row in z for v in row if v is not None] + [0.1])
-    figure = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, zmin=0, zmax=top,
+    labels = [_e(n) for n in names]
+    figure = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, zmin=0, zmax=top,
                                   colorscale="Reds", hovertemplate="%{text}<extra></extra>",
                                   colorbar=dict(title="error", thickness=12)))
     figure.update_layout(template=TEMPLATE, height=520, margin=dict(l=10, r=10, t=70, b=10),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
@@ -74,3 +75,9 @@ def check_attack_columns(key_columns: list[str], sensitive_columns: list[str]) -
     if both:
         raise ConfigError(f"Column {both[0]!r} is in both 'key_columns' and "
                           f"'sensitive_columns'; an attacker cannot know and guess it at once.")
+
+
+def check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"The 'seed' parameter of evaluate must be a non-negative int. "
+                          f"Got {seed!r} instead.")

@@ -55,9 +55,13 @@ class IdentifierGenerator:
         return np.zeros((len(series), 0), dtype=np.float32)
 
     def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0) -> pd.Series:
-        numbers = np.arange(row_offset, row_offset + len(block), dtype=np.int64) + self.start_
         if self.prefix_ is None:
-            return pd.Series(numbers, name=self.spec.name).astype(self.spec.dtype)
+            dtype = np.dtype(self.spec.dtype) if self.spec.dtype.startswith(("int", "uint")) \
+                else np.dtype(np.int64)
+            numbers = np.arange(row_offset, row_offset + len(block)).astype(dtype) \
+                + dtype.type(self.start_)
+            return pd.Series(numbers, name=self.spec.name)
+        numbers = np.arange(row_offset, row_offset + len(block), dtype=np.int64) + self.start_
         text = pd.Series(numbers, name=self.spec.name).astype(str)
         if self.digits_:
             text = text.str.zfill(self.digits_)

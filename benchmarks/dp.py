@@ -1,0 +1,204 @@
+"""Differential privacy figures: ``python -m benchmarks.dp [--quick]``.
+
+1. Utility on Adult (train 32,561 rows, test 16,281) at epsilon 1, 3, 10 and without DP,
+   with Adult's documented domain (UCI adult.names: category lists and value ranges) as the
+   public schema, so the whole budget goes to DP-SGD:
+   Column Shapes, all-pairs Column Pair Trends, ML efficacy (HistGradientBoosting AUC,
+   trained on synthetic vs on real, tested on the test split), fit seconds.
+2. An empirical audit in one training run per setting (Steinke, Nasr & Jagielski 2023,
+   "Privacy auditing with one (1) training run"): m canary rows are each included with
+   probability 1/2; after training, the attacker ranks canaries by the model's ELBO and
+   guesses "in" for the top k and "out" for the bottom k. If training is epsilon-DP, the
+   number of correct guesses is dominated by Binomial(2k, e^eps / (1 + e^eps)); the largest
+   epsilon rejected at 95 % confidence is a lower bound on the true epsilon, reported next to
+   the claimed one (delta is ignored in the bound: it only makes the bound more generous).
+Writes benchmarks/results/dp.json.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import binom
+
+from benchmarks.common import load, machine, quality, timed, write_json
+from synthvae import Synthesizer
+
+
+def ml_efficacy(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    def encode(df):
+        x = df.drop(columns=[target]).copy()
+        for c in x.columns:
+            if x[c].dtype == object or str(x[c].dtype) in ("category", "bool"):
+                x[c] = x[c].astype("category")
+        return x
+
+    y_train = train[target].astype(str) == ">50K"
+    y_test = test[target].astype(str) == ">50K"
+    if y_train.nunique() < 2:
+        return float("nan")
+    x_train, x_test = encode(train), encode(test)
+    for c in x_train.columns:  # same category sets on both sides
+        if isinstance(x_train[c].dtype, pd.CategoricalDtype):
+            cats = sorted(set(x_train[c].dropna()) | set(x_test[c].dropna()), key=str)
+            x_train[c] = pd.Categorical(x_train[c], categories=cats)
+            x_test[c] = pd.Categorical(x_test[c], categories=cats)
+    model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
+    model.fit(x_train, y_train)
+    return float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
+
+
+# Adult's domain as UCI's adult.names documents it: public, so it costs no budget.
+ADULT_BOUNDS = {"age": (17, 90), "fnlwgt": (10_000, 1_500_000), "education-num": (1, 16),
+                "capital-gain": (0, 99_999), "capital-loss": (0, 4_356),
+                "hours-per-week": (1, 99)}
+
+
+def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    columns = []
+    for name in train.columns:
+        if name in ADULT_BOUNDS:
+            low, high = ADULT_BOUNDS[name]
+            columns.append({"name": name, "kind": "continuous", "nullable": False,
+                            "dtype": "int64", "integer": True, "min": low, "max": high})
+        else:  # the category lists of adult.names (= the values of train and test)
+            values = sorted(set(train[name].dropna()) | set(test[name].dropna()))
+            columns.append({"name": name, "kind": "categorical", "dtype": "object",
+                            "nullable": bool(train[name].isna().any()), "categories": values})
+    return {"columns": columns}
+
+
+def utility(train, test, epsilons, epochs=None) -> list[dict]:
+    rows = []
+    schema = adult_public_schema(train, test)
+    for eps in epsilons:
+        synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
+                                                 seed=0, schema=schema if eps else None
+                                                 ).fit(train))
+        synthetic = synth.sample(len(train), seed=1)
+        scores = quality(train, synthetic, synth.schema_.to_sdmetrics_metadata())
+        row = {"epsilon": eps, "fit_s": round(fit_s, 1), **scores,
+               "ml_auc_synthetic": round(ml_efficacy(synthetic, test, "income"), 4),
+               "epsilon_spent": None if synth.privacy_ is None
+               else round(synth.privacy_["epsilon"], 4)}
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
+def canaries(test: pd.DataFrame, m: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Atypical but valid rows: real test rows with every categorical re-drawn uniformly."""
+    rows = test.sample(m, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
+    for c in rows.columns:
+        if rows[c].dtype == object:
+            values = test[c].dropna().unique()
+            rows[c] = rng.choice(values, size=m)
+    return rows
+
+
+@torch.no_grad()
+def elbo(synth: Synthesizer, df: pd.DataFrame) -> np.ndarray:
+    """Per-row negative training objective under the fitted model (higher = more typical)."""
+    from synthvae.losses import elbo_terms
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = torch.as_tensor(synth.transformer_.transform(df), device=synth.device_)
+    synth.model_.eval()
+    generator = torch.Generator().manual_seed(0)
+    totals = torch.zeros(len(x))
+    for _ in range(8):  # average over posterior draws
+        noise = torch.randn((len(x), synth.model_config_.latent_dim), generator=generator)
+        logits, sigma, mu, logvar = synth.model_(x, noise)
+        recon, kl = elbo_terms(logits, x, sigma, mu, logvar, synth.layout_)
+        totals += -(recon + kl)
+    return (totals / 8).numpy()
+
+
+def epsilon_lower_bound(correct: int, guesses: int, confidence: float = 0.95) -> float:
+    """Largest epsilon whose Binomial(guesses, e^eps/(1+e^eps)) makes >= correct unlikely."""
+    lo, hi = 0.0, 20.0
+    if binom.sf(correct - 1, guesses, 0.5) > 1 - confidence:
+        return 0.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        p = math.exp(mid) / (1 + math.exp(mid))
+        if binom.sf(correct - 1, guesses, p) <= 1 - confidence:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def audit(train, test, eps, m=200, k=40, epochs=30, seed=0) -> dict:
+    rng = np.random.default_rng(seed)
+    canary = canaries(test, m, rng)
+    included = rng.random(m) < 0.5
+    data = pd.concat([train, canary[included]], ignore_index=True)
+    synth = Synthesizer(epsilon=eps, epochs=epochs, verbose=False, seed=seed,
+                        validation_fraction=0.0, prior="normal",
+                        schema=adult_public_schema(train, test) if eps else None).fit(data)
+    scores = elbo(synth, canary)
+    order = np.argsort(scores)
+    guess_out, guess_in = order[:k], order[-k:]
+    correct = int(included[guess_in].sum() + (~included[guess_out]).sum())
+    return {"claimed_epsilon": eps, "canaries": m, "guesses": 2 * k, "correct": correct,
+            "epsilon_lower_bound_95": round(epsilon_lower_bound(correct, 2 * k), 3)}
+
+
+def smartnoise_scores(folder: str, train, test) -> list[dict]:
+    """Score the samples written by benchmarks/dp_smartnoise.py like synthvae's."""
+    import json
+    from pathlib import Path
+
+    from synthvae import detect_schema
+
+    timings = json.loads((Path(folder) / "timings.json").read_text())
+    metadata = detect_schema(train).to_sdmetrics_metadata()
+    rows = []
+    for key, seconds in timings.items():
+        synthetic = pd.read_csv(Path(folder) / f"{key}.csv")[train.columns]
+        synthetic = synthetic.astype({c: train[c].dtype for c in train.columns
+                                      if train[c].dtype != object}, errors="ignore")
+        model, eps = key.split("-eps")
+        row = {"model": model, "epsilon": float(eps), "fit_s": seconds,
+               **quality(train, synthetic, metadata),
+               "ml_auc_synthetic": round(ml_efficacy(synthetic, test, "income"), 4)}
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    if "--smartnoise" in sys.argv:
+        folder = sys.argv[sys.argv.index("--smartnoise") + 1]
+        train, test = load("adult_train"), load("adult_test")
+        print(write_json("dp-smartnoise", {"machine": machine(),
+                                           "smartnoise": smartnoise_scores(folder, train, test)}))
+        return
+    train, test = load("adult_train"), load("adult_test")
+    if quick:
+        train, test = train.sample(4000, random_state=0), test.sample(2000, random_state=0)
+    results = {"machine": machine()}
+    results["utility"] = utility(train, test, [1.0, 3.0, 10.0, None],
+                                 epochs=2 if quick else None)
+    audit_train = train.sample(min(len(train), 5000), random_state=1).reset_index(drop=True)
+    results["audit"] = []
+    for eps in ([None, 10.0] if quick else [None, 1.0, 10.0]):
+        row = audit(audit_train, test, eps, epochs=3 if quick else 60)
+        print(row, flush=True)
+        results["audit"].append(row)
+    print(write_json("dp-quick" if quick else "dp", results))
+
+
+if __name__ == "__main__":
+    main()
