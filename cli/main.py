@@ -79,11 +79,16 @@ def fit(
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,
+    checkpoint_every: Annotated[int, typer.Option(
+        help="Save the training state to MODEL.ckpt every N epochs (0 = never).")] = 0,
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted fit from MODEL.ckpt (same data and options).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
     from synthvae import Synthesizer
     from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
+    from synthvae.persistence import checkpoint_path
 
     df = read_table(data)
     df, holdout = split_holdout(df, holdout_fraction, seed)
@@ -91,8 +96,11 @@ def fit(
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, **params).fit(df)
+                        max_grad_norm=max_grad_norm, **params)
+    ckpt = checkpoint_path(output)
+    synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
     synth.save(output)
+    ckpt.unlink(missing_ok=True)  # the finished model replaces the unfinished state
     if holdout is not None:
         write_table_chunks([holdout], holdout_path(output))
         out.print(f"Kept {len(holdout):,} holdout rows out of training: {holdout_path(output)}")

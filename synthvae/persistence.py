@@ -9,6 +9,7 @@ so a model file can never execute code; every part is validated before use.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -175,3 +176,80 @@ def model_info(path: Path) -> dict:
         "final_epoch": (state.get("history") or [None])[-1],
         "privacy": state.get("privacy"),
     }
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "synthvae-checkpoint"
+
+
+def checkpoint_path(model_path: str | Path) -> Path:
+    """Where ``synthvae fit --checkpoint-every`` keeps the state of an unfinished fit."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + ".ckpt")
+
+
+def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
+    """Model, optimizer and random state of an unfinished fit, atomically (no pickle)."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous()
+               for k, v in synth.model_.state_dict().items()}
+    if state.best_state is not None:
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous()
+                        for k, v in state.best_state.items()})
+    for index, slots in state.optimizer_state["state"].items():
+        tensors.update({f"optim.{index}.{name}": value.detach().cpu().contiguous()
+                        for name, value in slots.items()})
+    tensors["rng"] = state.generator_state.cpu().contiguous()
+    meta = {
+        "schema": synth.schema_.to_dict(), "transformer": synth.transformer_.get_state(),
+        "model_config": synth.model_config_.to_dict(),
+        "train_config": synth.train_config_.to_dict(), "fingerprint": fingerprint,
+        "epoch": state.epoch, "best": state.best if math.isfinite(state.best) else None,
+        "stale": state.stale, "history": [vars(h) for h in state.history],
+        "param_groups": state.optimizer_state["param_groups"],
+    }
+    metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
+                "state": json.dumps(meta, default=_json_default)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
+    """(JSON state, tensors) of a checkpoint, validated like a model file."""
+    if not path.exists():
+        raise ModelFileError(f"No checkpoint at {str(path)!r} to resume from; run fit with "
+                             f"--checkpoint-every first.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        state = json.loads(metadata["state"])
+    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError):
+        raise ModelFileError(f"{str(path)!r} is not a readable synthvae checkpoint.") from None
+    if metadata.get("format") != CHECKPOINT_FORMAT or \
+            int(metadata.get("format_version", "0")) > FORMAT_VERSION:
+        raise ModelFileError(f"{str(path)!r} is not a synthvae checkpoint of a supported "
+                             f"version.")
+    return state, tensors
+
+
+def train_state_from_checkpoint(state: dict, tensors: dict, device):
+    """Rebuild the training loop's state; tensors move to ``device``."""
+    from synthvae.training import EpochStats, TrainState
+
+    def prefixed(prefix):
+        return {k[len(prefix):]: v.to(device) for k, v in tensors.items()
+                if k.startswith(prefix)}
+
+    slots: dict[int, dict] = {}
+    for key, value in prefixed("optim.").items():
+        index, name = key.split(".", 1)
+        slots.setdefault(int(index), {})[name] = value
+    best = prefixed("best.")
+    return TrainState(
+        epoch=int(state["epoch"]), history=[EpochStats(**h) for h in state["history"]],
+        best=math.inf if state["best"] is None else float(state["best"]),
+        best_state=best or None, stale=int(state["stale"]),
+        optimizer_state={"state": slots, "param_groups": state["param_groups"]},
+        generator_state=tensors["rng"])

@@ -114,31 +114,34 @@ class Synthesizer:
         return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame) -> "Synthesizer":
+    def fit(self, df: pd.DataFrame, checkpoint: str | Path | None = None,
+            checkpoint_every: int = 0, resume: bool = False) -> "Synthesizer":
         """Learn the schema, the column transforms and the VAE from ``df``; returns self.
 
         With ``epsilon`` set, every step is differentially private (see docs/privacy.md).
+        With ``checkpoint`` and ``checkpoint_every=N``, the training state is written there
+        every N epochs; ``resume=True`` continues from it (same table, same parameters),
+        giving the model an uninterrupted fit would have given.
         """
         started = time.perf_counter()
         self._validate_params()
         df = check_frame(df)
         self.device_ = resolve_device(self.device)
         seed = 0 if self.seed is None else int(self.seed)
+        saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
-        if self.epsilon is None:
-            self.schema_ = detect_schema(df, self.categorical_threshold,
-                                         schema_from_any(self.schema))
-            self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
-                                                 self.max_categories, seed).fit(df)
+        if self.epsilon is not None:
+            matrix = self._prepare_private(df, seed)
+        else:
+            self._learn_transformer(df, seed, saved)
             check_memory(len(df), self.transformer_.output_width_, self.device_)
             matrix = self.transformer_.transform(df)
             self.privacy_ = None
-        else:
-            matrix = self._prepare_private(df, seed)
         transform_seconds = time.perf_counter() - t0
         data = self._build_model(matrix, seed, len(df))
+        state = self._restore(saved, checkpoint) if saved is not None else None
         t0 = time.perf_counter()
-        history = self._train(data)
+        history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df))
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.training_summary_ = {
@@ -148,6 +151,53 @@ class Synthesizer:
             "fit_seconds": round(time.perf_counter() - started, 3),
             "device": str(self.device_), "differentially_private": self.epsilon is not None}
         return self
+
+    def _learn_transformer(self, df: pd.DataFrame, seed: int, saved) -> None:
+        """Set schema_ and transformer_: learned from ``df``, or as a checkpoint left them."""
+        if saved is not None:
+            self.schema_ = Schema.from_dict(saved[0]["schema"])
+            self.transformer_ = TableTransformer.from_state(self.schema_,
+                                                            saved[0]["transformer"])
+            return
+        self.schema_ = detect_schema(df, self.categorical_threshold,
+                                     schema_from_any(self.schema))
+        self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
+                                             self.max_categories, seed).fit(df)
+
+    def _check_checkpointing(self, checkpoint, every, resume, df):
+        """Validate checkpoint options; the checkpoint's (state, tensors) when resuming."""
+        from synthvae.persistence import load_checkpoint
+
+        if (every or resume) and checkpoint is None:
+            raise ConfigError("checkpoint_every and resume need a checkpoint path.")
+        if not isinstance(every, int) or every < 0:
+            raise ConfigError(f"checkpoint_every must be a non-negative int. Got {every!r}.")
+        if (every or resume) and self.epsilon is not None:
+            raise ConfigError("Checkpoints are not available with differential privacy: the "
+                              "budget is planned for one uninterrupted run.")
+        if not resume:
+            return None
+        saved = load_checkpoint(Path(checkpoint))
+        if saved[0]["fingerprint"] != data_fingerprint(df):
+            raise DataError(f"The checkpoint {str(checkpoint)!r} was made from another table; "
+                            f"resume with the same data, or start afresh without resume.")
+        return saved
+
+    def _restore(self, saved, checkpoint):
+        from synthvae.persistence import train_state_from_checkpoint
+
+        state, tensors = saved
+        for name, mine in (("model_config", self.model_config_.to_dict()),
+                           ("train_config", self.train_config_.to_dict())):
+            theirs = state[name]
+            changed = sorted(k for k in mine if mine[k] != theirs.get(k))
+            if changed:
+                raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: parameter "
+                                  f"{changed[0]!r} differs from the interrupted fit "
+                                  f"({theirs.get(changed[0])!r} then, {mine[changed[0]]!r} now).")
+        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.model_.load_state_dict(weights)
+        return train_state_from_checkpoint(state, tensors, self.device_)
 
     def _build_model(self, matrix: np.ndarray, seed: int, n_rows: int) -> torch.Tensor:
         """Set layout_, model_config_, train_config_ and model_; return the data on device."""
@@ -160,17 +210,22 @@ class Synthesizer:
         self.model_ = VAE(self.model_config_).to(self.device_)
         return torch.as_tensor(matrix, device=self.device_)
 
-    def _train(self, data: torch.Tensor) -> list[EpochStats]:
+    def _train(self, data: torch.Tensor, state=None, checkpoint=None, checkpoint_every=0,
+               fingerprint: str = "") -> list[EpochStats]:
         with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
             if self.epsilon is None:
+                def save(train_state):
+                    from synthvae.persistence import save_checkpoint
+
+                    save_checkpoint(self, train_state, Path(checkpoint), fingerprint)
+
                 return train(self.model_, data, self.layout_, self.train_config_,
-                             progress.update)
+                             progress.update, state, checkpoint_every, save)
             from synthvae import privacy
 
-            history = privacy.train_private(self.model_, data, self.layout_,
-                                            self.train_config_, self.sgd_plan_, self.dp_config_,
-                                            batch_loss, progress.update)
-            return history
+            return privacy.train_private(self.model_, data, self.layout_, self.train_config_,
+                                         self.sgd_plan_, self.dp_config_, batch_loss,
+                                         progress.update)
 
     def _prepare_private(self, df: pd.DataFrame, seed: int) -> np.ndarray:
         """DP schema, transformer and budget plan; charges ``privacy_`` for every release."""
@@ -333,6 +388,13 @@ def _column_numbers(spec, series: pd.Series) -> np.ndarray:
     from synthvae.transforms.table import make_column_transformer
 
     return make_column_transformer(spec).to_numbers(series)
+
+
+def data_fingerprint(df: pd.DataFrame) -> str:
+    """A hash of a table's values and column names (to match a checkpoint to its data)."""
+    values = int(pd.util.hash_pandas_object(df, index=False).sum()) % 2**64
+    names = int(pd.util.hash_pandas_object(pd.Series(list(map(str, df.columns)))).sum()) % 2**64
+    return f"{len(df)}x{len(df.columns)}:{values:016x}:{names:016x}"
 
 
 def check_memory(n_rows: int, width: int, device: torch.device) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
@@ -49,22 +49,41 @@ def split_rows(n: int, fraction: float, generator: torch.Generator, device
     return order[n_val:], order[:n_val]
 
 
+@dataclass
+class TrainState:
+    """Everything the loop needs to continue where it stopped (a checkpoint's content)."""
+
+    epoch: int = 0  # epochs completed
+    history: list = field(default_factory=list)  # EpochStats
+    best: float = math.inf  # best held-out loss so far
+    best_state: dict | None = None  # model weights at that epoch
+    stale: int = 0  # epochs since the best
+    optimizer_state: dict | None = None
+    generator_state: torch.Tensor | None = None
+
+
 def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfig,
-          on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          state: TrainState | None = None, checkpoint_every: int = 0,
+          on_checkpoint: Callable[[TrainState], None] | None = None) -> list[EpochStats]:
     """Fit ``model`` to ``data`` (rows, width) on data's device; returns per-epoch stats.
 
     With a validation split, the weights of the epoch with the best held-out loss are kept.
+    ``state`` (from a checkpoint) continues an interrupted fit exactly; every
+    ``checkpoint_every`` epochs ``on_checkpoint`` receives the current state.
     """
+    state = state if state is not None else TrainState()
     generator = torch.Generator(device=data.device).manual_seed(config.seed)
     cpu_generator = torch.Generator().manual_seed(config.seed)
     train_rows, val_rows = split_rows(len(data), config.validation_fraction, cpu_generator,
                                       data.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay, fused=True)
-    history: list[EpochStats] = []
-    best, best_state, stale = math.inf, None, 0
+    if state.optimizer_state is not None:
+        optimizer.load_state_dict(state.optimizer_state)
+        generator.set_state(state.generator_state)
     train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(state.epoch + 1, config.epochs + 1):
         sums = run_epoch(model, train_data, layout, config, optimizer, generator)
         loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
         if not math.isfinite(loss):
@@ -74,20 +93,29 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         val = evaluate_loss(model, val_data, layout, config, generator) \
             if len(val_rows) else None
         stats = EpochStats(epoch, loss, recon, kl, val)
-        history.append(stats)
+        state.history.append(stats)
+        state.epoch = epoch
         if on_epoch is not None:
             on_epoch(stats)
-        if val is None:
-            continue
-        if val < best - 1e-4 * abs(best if math.isfinite(best) else 1.0):
-            best, best_state, stale = val, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return history
+        stop = val is not None and _track_best(state, val, model, config.patience)
+        if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 and not stop:
+            state.optimizer_state = optimizer.state_dict()
+            state.generator_state = generator.get_state()
+            on_checkpoint(state)
+        if stop:
+            break
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    return state.history
+
+
+def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
+    """Update the best epoch; True when ``patience`` epochs passed without improvement."""
+    if val < state.best - 1e-4 * abs(state.best if math.isfinite(state.best) else 1.0):
+        state.best, state.best_state, state.stale = val, copy.deepcopy(model.state_dict()), 0
+        return False
+    state.stale += 1
+    return state.stale >= patience
 
 
 def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor:

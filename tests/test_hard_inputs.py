@@ -179,3 +179,50 @@ def test_nan_loss_stops_with_a_hint():
     df = pd.DataFrame({"v": np.linspace(0, 1, 200), "k": ["a", "b"] * 100})
     with pytest.raises(TrainingError, match="Lower the learning rate"):
         Synthesizer(epochs=3, lr=1e30, verbose=False).fit(df)
+
+
+def test_resume_after_interrupt_equals_uninterrupted_fit(tmp_path, monkeypatch, adult_small):
+    import synthvae.persistence as persistence
+
+    df = adult_small.head(600)
+    ckpt = tmp_path / "m.ckpt"
+    whole = Synthesizer(epochs=6, verbose=False, seed=4).fit(df)
+    real_save = persistence.save_checkpoint
+
+    def save_then_die(synth, state, path, fingerprint):
+        real_save(synth, state, path, fingerprint)
+        if state.epoch == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        Synthesizer(epochs=6, verbose=False, seed=4).fit(df, checkpoint=ckpt,
+                                                          checkpoint_every=2)
+    monkeypatch.setattr(persistence, "save_checkpoint", real_save)
+    resumed = Synthesizer(epochs=6, verbose=False, seed=4).fit(df, checkpoint=ckpt,
+                                                               resume=True)
+    assert [h["epoch"] for h in resumed.history_] == list(range(1, 7))
+    pd.testing.assert_frame_equal(resumed.sample(300, seed=1), whole.sample(300, seed=1))
+
+
+def test_resume_refuses_other_data_and_options(tmp_path, adult_small):
+    from synthvae import ConfigError
+
+    ckpt = tmp_path / "m.ckpt"
+    Synthesizer(epochs=2, verbose=False).fit(adult_small.head(300), checkpoint=ckpt,
+                                             checkpoint_every=1)
+    with pytest.raises(DataError, match="another table"):
+        Synthesizer(epochs=2, verbose=False).fit(adult_small.head(200), checkpoint=ckpt,
+                                                 resume=True)
+    with pytest.raises(ConfigError, match="'lr' differs"):
+        Synthesizer(epochs=2, lr=0.01, verbose=False).fit(adult_small.head(300),
+                                                          checkpoint=ckpt, resume=True)
+
+
+def test_cli_checkpoint_then_resume(tmp_path, monkeypatch, adult_small):
+    monkeypatch.chdir(tmp_path)
+    adult_small.head(300).to_csv("d.csv", index=False)
+    result = runner.invoke(app, ["fit", "d.csv", "--epochs", "2", "-q", "--checkpoint-every", "1"])
+    assert result.exit_code == 0 and not (tmp_path / "synthvae-model.safetensors.ckpt").exists()
+    result = runner.invoke(app, ["fit", "d.csv", "--resume", "-q"])
+    assert result.exit_code == 1 and "No checkpoint" in result.output
