@@ -59,10 +59,38 @@ class SpanLayout:
     def group_logsumexp(self, slots: torch.Tensor) -> torch.Tensor:
         """(batch, n_slots) logits -> (batch, n_groups) log-normaliser of each span."""
         peak = self.group_max(slots.detach())  # (batch, n_groups), for stability only
-        shifted = torch.exp(slots - peak[:, self.slot_group])
+        shifted = torch.exp(slots - self.expand(peak))
         return torch.log(shifted @ self.membership) + peak
 
-    def group_argmax_onehot(self, slots: torch.Tensor) -> torch.Tensor:
-        """(batch, n_slots) scores -> (batch, n_slots) one-hot of each span's maximum."""
-        peak = self.group_max(slots)
-        return (slots == peak[:, self.slot_group]).float()
+    def group_sample_onehot(self, slots: torch.Tensor, generator: torch.Generator
+                            ) -> torch.Tensor:
+        """(batch, n_slots) logits -> one-hot of a draw from each span's softmax.
+
+        Inverse-CDF sampling: one uniform per span and one exp per slot (a Gumbel-max draw
+        needs a uniform and two logs per slot, several times the work at sampling scale).
+        """
+        weights = torch.exp(slots - self.expand(self.group_max(slots)))  # (batch, n_slots)
+        totals = weights @ self.membership  # (batch, n_groups)
+        cumulative = torch.cumsum(weights / self.expand(totals), dim=1)
+        # The running sum passes 1 at the end of each span: span g starts from g.
+        uniform = torch.rand(totals.shape, generator=generator, device=slots.device)
+        threshold = self.expand(uniform + torch.arange(self.n_groups, device=slots.device))
+        # Slots of a span whose running sum is still below the uniform: their count is the
+        # drawn slot's offset within the span.
+        below = (cumulative <= threshold).float() @ self.membership  # (batch, n_groups)
+        offset = torch.minimum(below, self.group_widths - 1).long()
+        chosen = self.group_starts + offset  # (batch, n_groups) slot positions
+        return torch.zeros_like(slots).scatter_(1, chosen, 1.0)
+
+    @property
+    def group_starts(self) -> torch.Tensor:
+        """(n_groups,) position of each span's first slot among the slots."""
+        return torch.cumsum(self.group_widths, 0).long() - self.group_widths.long()
+
+    @property
+    def group_widths(self) -> torch.Tensor:
+        return self.membership.sum(0)  # (n_groups,)
+
+    def expand(self, per_group: torch.Tensor) -> torch.Tensor:
+        """(batch, n_groups) -> (batch, n_slots): each slot gets its span's value."""
+        return torch.index_select(per_group, 1, self.slot_group)

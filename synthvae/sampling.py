@@ -19,16 +19,14 @@ def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torc
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
     logits = model.decoder(z)  # (n, width)
-    out = torch.zeros((n, layout.width), device=device)
+    out = torch.empty((n, layout.width), device=device)
     if layout.n_scalars:
         mean = torch.tanh(logits[:, layout.scalar_index])
         if scalar_noise:
             noise = torch.randn(mean.shape, generator=generator, device=device)
             mean = mean + noise * model.decoder.sigma(z.new_ones((1, 1)))
-        out[:, layout.scalar_index] = mean.clamp(-1.0, 1.0)
+        out.index_copy_(1, layout.scalar_index, mean.clamp(-1.0, 1.0))
     if layout.n_groups:
-        slots = logits[:, layout.slot_index]  # (n, n_slots)
-        uniform = torch.rand(slots.shape, generator=generator, device=device)
-        gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
-        out[:, layout.slot_index] = layout.group_argmax_onehot(slots + gumbel)
+        onehot = layout.group_sample_onehot(logits[:, layout.slot_index], generator)
+        out.index_copy_(1, layout.slot_index, onehot)
     return out
