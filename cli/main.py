@@ -204,6 +204,11 @@ def _print_info(details: dict) -> None:
     out.print(ledger)
 
 
+from cli import report as _report  # noqa: E402  (the command registers itself on app)
+
+_report.register(app)
+
+
 def _interrupt_on_sigterm(signum, frame):
     raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary files removed, nothing renamed
 

@@ -7,6 +7,17 @@ from synthvae.synthesizer import Synthesizer
 
 __version__ = "0.1.0"
 
-__all__ = ["Synthesizer", "Schema", "ColumnSpec", "ColumnKind", "detect_schema",
+
+def evaluate(real, synthetic, holdout=None, target=None, schema=None, **options):
+    """Fidelity and privacy report of ``synthetic`` against ``real`` (see docs/reports.md).
+
+    A thin alias of :func:`synthvae.reports.evaluate`, imported on first use so that
+    ``import synthvae`` does not load sdmetrics.
+    """
+    from synthvae.reports import evaluate as _evaluate
+
+    return _evaluate(real, synthetic, holdout=holdout, target=target, schema=schema, **options)
+
+__all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "detect_schema",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
            "ModelFileError", "TrainingError", "__version__"]

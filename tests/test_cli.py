@@ -101,7 +101,7 @@ def test_failed_sample_leaves_no_partial_file(workdir):
 
 
 def test_every_command_has_help():
-    for command in ("fit", "sample", "schema", "info"):
+    for command in ("fit", "sample", "schema", "info", "report"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -124,3 +124,15 @@ def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
     info = invoke("info")
     assert "DP-SGD" in info.output and "histogram" in info.output
     assert "'epsilon'" in one_line_error(invoke("fit", EXAMPLE_ADULT, "--epsilon", "0"))
+
+
+def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
+    assert invoke("fit", "data.csv", "--epochs", "2", "-q", "--holdout-fraction", "0.25").exit_code == 0
+    assert invoke("sample", "-n", "600", "-q").exit_code == 0
+    result = invoke("report", "data.csv", "synthetic.csv", "-m", "synthvae-model.safetensors",
+                    "--json", "r.json", "-q")
+    assert result.exit_code == 0, result.output
+    report = json.loads((workdir / "r.json").read_text())
+    assert report["format"] == "synthvae-report"
+    assert report["summary"]["dcr_train_share"] is not None  # the holdout was picked up
+    assert (workdir / "report.html").exists()

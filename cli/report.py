@@ -1,0 +1,97 @@
+"""``synthvae report REAL SYNTHETIC``: score a synthetic table, print the headline scores, and
+write a self-contained HTML page (and JSON if asked).
+
+``register(app)`` adds the command to a Typer app. Without ``--holdout``, the holdout rows
+that ``synthvae fit --holdout-fraction`` wrote next to the model (``MODEL.holdout.csv``) are
+used when ``-m MODEL`` is given and that file exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from synthvae.errors import DataError
+
+DEFAULT_HTML = Path("report.html")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``, with synthvae errors shown as one line."""
+    from cli.main import user_errors
+
+    app.command("report")(user_errors(report))
+
+
+def report(
+    real: Annotated[Path, typer.Argument(help="The table the model was trained on.")],
+    synthetic: Annotated[Path, typer.Argument(help="The synthetic table to score.")],
+    holdout: Annotated[Optional[Path], typer.Option(
+        help="Real rows the model never saw (default: MODEL.holdout.csv if it exists).")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        help="Column to predict for ML efficacy (needs holdout rows).")] = None,
+    model: Annotated[Optional[Path], typer.Option(
+        "--model", "-m", help="Model file: its differential-privacy record is reported.",
+        dir_okay=False)] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="HTML report to write.", dir_okay=False)] = DEFAULT_HTML,
+    json_path: Annotated[Optional[Path], typer.Option(
+        "--json", help="Also write every number as JSON here.", dir_okay=False)] = None,
+    key_columns: Annotated[Optional[str], typer.Option(
+        help="Comma-separated columns an attacker knows (attribute inference).")] = None,
+    sensitive_columns: Annotated[Optional[str], typer.Option(
+        help="Comma-separated columns the attacker guesses (with --key-columns).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for subsamples and splits.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress spinner.")] = False,
+):
+    """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy and privacy checks."""
+    from cli.main import err, out
+    from synthvae.io import read_table
+    from synthvae.reports import evaluate
+
+    for path in (output, json_path):
+        check_writable(path)
+    holdout = holdout or holdout_next_to(model)
+    tables = {"real": read_table(real), "synthetic": read_table(synthetic),
+              "holdout": read_table(holdout) if holdout else None}
+    spinner = contextlib.nullcontext() if quiet else err.status("Scoring the synthetic table...")
+    with spinner:
+        result = evaluate(**tables, target=target, key_columns=key_columns,
+                          sensitive_columns=sensitive_columns, model_path=model, seed=seed)
+    out.print(result.rich_table())
+    _write(result, output, json_path, out)
+
+
+def holdout_next_to(model: Path | None) -> Path | None:
+    """``MODEL.holdout.csv`` when it exists (announced on stderr), else None."""
+    from cli.main import err
+    from synthvae.io import holdout_path
+
+    if model is None:
+        return None
+    candidate = holdout_path(model)
+    if not candidate.is_file():
+        return None
+    err.print(f"Using holdout rows from {candidate} (written by synthvae fit "
+              f"--holdout-fraction).", highlight=False, soft_wrap=True)
+    return candidate
+
+
+def check_writable(path: Path | None) -> None:
+    """Fail before the work, not after it, when an output folder is missing."""
+    if path is not None and not path.parent.is_dir():
+        raise DataError(f"Cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
+                        f"exist.")
+
+
+def _write(result, output: Path, json_path: Path | None, out) -> None:
+    result.write_html(output)
+    written = [str(output)]
+    if json_path is not None:
+        result.write_json(json_path)
+        written.append(str(json_path))
+    out.print(f"Report written to {' and '.join(written)}", highlight=False, soft_wrap=True)
+

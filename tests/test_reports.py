@@ -1,0 +1,248 @@
+"""synthvae.reports: floors, failure modes that must show, stable JSON, offline HTML, CLI.
+
+Uses 2,000-row slices of the shared Adult files (../shared/datasets from the repository root);
+skipped with a reason when they are absent. The whole file runs in well under 90 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae.errors import ConfigError, DataError
+from synthvae.reports import Report, evaluate
+from synthvae.reports.neighbors import nearest
+from synthvae.reports.summary import SUMMARY_PATHS
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+TRAIN, TEST = DATASETS / "adult_train.csv.gz", DATASETS / "adult_test.csv.gz"
+ROWS = 2_000
+NUMERIC = ["age", "fnlwgt", "education-num", "hours-per-week"]
+
+needs_adult = pytest.mark.skipif(
+    not (TRAIN.is_file() and TEST.is_file()),
+    reason=f"Adult benchmark files not found in {DATASETS} (shared datasets folder absent)")
+
+
+@pytest.fixture(scope="module")
+def adult():
+    """Training slice, a same-size "synthetic" slice of the test file, and holdout rows."""
+    if not (TRAIN.is_file() and TEST.is_file()):
+        pytest.skip(f"Adult benchmark files not found in {DATASETS}")
+    train = pd.read_csv(TRAIN, nrows=ROWS)
+    test = pd.read_csv(TEST, nrows=2 * ROWS)
+    return train, test.iloc[:ROWS].reset_index(drop=True), test.iloc[ROWS:].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def floor(adult):
+    """Real test rows scored as if synthetic: what a perfect synthesizer would get."""
+    train, synthetic, holdout = adult
+    return evaluate(train, synthetic, holdout=holdout, target="income",
+                    key_columns=["age", "sex"], sensitive_columns=["income"])
+
+
+@pytest.fixture(scope="module")
+def copies(adult):
+    train, _, holdout = adult
+    return evaluate(train, train.sample(frac=1.0, random_state=0), holdout=holdout)
+
+
+# ----------------------------------------------------------------------------- scores
+
+
+@needs_adult
+def test_real_data_scores_near_the_floor(floor):
+    s = floor.summary
+    assert s["column_shapes"] > 0.95
+    assert s["column_pair_trends_all_pairs"] > 0.9
+    assert s["logistic_detection"] > 0.9
+    assert 0.4 < s["gb_detection_auc"] < 0.6
+    assert s["exact_copies"] == 0
+    assert 0.4 < s["dcr_train_share"] < 0.6
+    assert 0.4 < s["mia_distance_auc"] < 0.6 and 0.4 < s["mia_domias_auc"] < 0.6
+    assert s["ml_efficacy_synthetic"] > 0.85 and s["ml_efficacy_real"] > 0.85
+    assert 0 < s["disclosure_protection"] <= 1
+
+
+@needs_adult
+@pytest.mark.parametrize("damage", ["noise", "shuffle"])
+def test_damaged_synthetic_data_scores_clearly_worse(adult, floor, damage):
+    train, synthetic, holdout = adult
+    rng = np.random.default_rng(0)
+    damaged = synthetic.copy()
+    if damage == "noise":  # marginals and correlations blur
+        for column in NUMERIC:
+            damaged[column] = damaged[column] + rng.normal(0, damaged[column].std(), ROWS)
+    else:  # every column shuffled on its own: marginals kept, every relation broken
+        for column in damaged.columns:
+            damaged[column] = rng.permutation(damaged[column].to_numpy())
+    s, base = evaluate(train, damaged, holdout=holdout).summary, floor.summary
+    assert s["column_pair_trends_all_pairs"] < base["column_pair_trends_all_pairs"] - 0.03
+    assert s["column_pair_trends"] < base["column_pair_trends"] - 0.05
+    assert s["gb_detection_auc"] > 0.9
+    assert s["beta_recall"] < base["beta_recall"] - 0.2
+    if damage == "noise":
+        assert s["column_shapes"] < base["column_shapes"] - 0.03
+        assert s["alpha_precision"] < base["alpha_precision"] - 0.2
+
+
+@needs_adult
+def test_copies_of_training_rows_are_flagged(copies):
+    s = copies.summary
+    assert s["exact_copies"] == ROWS and s["exact_copy_share"] == 1.0
+    assert s["dcr_train_share"] > 0.95
+    assert s["dcr_synthetic_median"] == 0.0
+    assert s["mia_distance_auc"] > 0.9 and s["mia_distance_tpr_at_1pct_fpr"] > 0.5
+    assert s["mia_domias_auc"] > 0.9
+    assert s["authenticity"] < 0.1
+    assert s["gb_detection_score"] < 0.8  # cross-validation inverts on copies: AUC << 0.5
+
+
+@needs_adult
+def test_without_holdout_the_attacks_are_skipped_and_say_why(adult):
+    train, synthetic, _ = adult
+    report = evaluate(train.head(500), synthetic.head(500), target="income")
+    assert report.privacy["membership_inference"] is None
+    assert report.fidelity["ml_efficacy"] is None
+    assert report.summary["dcr_train_share"] is None
+    assert report.summary["dcr_synthetic_median"] is not None
+    assert any("holdout" in note for note in report.notes)
+    assert report.privacy["differential_privacy"]["trained_with_dp"] is None
+
+
+@needs_adult
+def test_holdout_rows_left_in_the_real_table_are_taken_out(adult):
+    train, synthetic, holdout = (df.head(400) for df in adult)
+    report = evaluate(pd.concat([train, holdout]), synthetic, holdout=holdout)
+    assert report.data["real_rows"] == 400
+    assert any("were also in the real table" in note for note in report.notes)
+
+
+def test_nearest_matches_brute_force_and_finds_exact_copies():
+    rng = np.random.default_rng(1)
+    query = rng.standard_normal((300, 12)).astype(np.float32)
+    reference = np.vstack([query[:50] + 0, rng.standard_normal((900, 12))]).astype(np.float32)
+    distances, index = nearest(query, reference, k=3)
+    brute = np.linalg.norm(query[:, None, :] - reference[None, :, :], axis=2)
+    np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :3], atol=1e-4)
+    assert (distances[:50, 0] == 0).all() and (index[:50, 0] == np.arange(50)).all()
+
+
+# ----------------------------------------------------------------------------- outputs
+
+TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy",
+             "distributions", "notes", "timing", "versions"]
+FIDELITY = ["column_shapes", "column_pair_trends", "diagnostic", "detection", "ml_efficacy",
+            "coverage"]
+PRIVACY = ["exact_copies", "dcr", "membership_inference", "attribute_inference",
+           "differential_privacy", "statement"]
+
+
+@needs_adult
+def test_json_keys_are_stable_and_round_trip(floor):
+    data = json.loads(floor.to_json())
+    assert list(data) == TOP_LEVEL
+    assert data["format"] == "synthvae-report" and data["format_version"] == 1
+    assert list(data["summary"]) == list(SUMMARY_PATHS)
+    assert list(data["fidelity"]) == FIDELITY and list(data["privacy"]) == PRIVACY
+    assert set(data["privacy"]["membership_inference"]) == {
+        "members", "non_members", "reference_rows", "distance", "domias"}
+    assert set(data["privacy"]["membership_inference"]["distance"]) == {
+        "auc", "tpr_at_1pct_fpr", "roc"}
+    assert set(data["fidelity"]["column_pair_trends"]["pairs"][0]) == {
+        "column_1", "column_2", "metric", "score", "real_correlation",
+        "synthetic_correlation", "meets_default_threshold"}
+    assert all(value is None or isinstance(value, float) for value in data["timing"].values())
+    assert Report.from_json(floor.to_json()) == floor
+
+
+@needs_adult
+def test_html_is_self_contained(floor):
+    from plotly.offline import get_plotlyjs
+
+    page = floor.to_html()
+    plotly_js = get_plotlyjs()
+    assert page.count(plotly_js) == 1  # plotly's JavaScript embedded exactly once
+    assert "<script src=" not in page
+    outside_plotly = page.replace(plotly_js, "")
+    assert "cdn.plot.ly" not in outside_plotly and "https://" not in outside_plotly
+    for text in ("Column distributions", "Membership inference ROC", "Pair trend error",
+                 "Only differential privacy is a guarantee"):
+        assert text in page
+
+
+def small_table() -> pd.DataFrame:
+    return pd.DataFrame({"a": np.arange(60) * 0.5, "b": ["x", "y"] * 30})
+
+
+def test_input_errors_name_the_parameter():
+    real = small_table()
+    with pytest.raises(DataError, match="'b'"):
+        evaluate(real, real[["a"]])
+    with pytest.raises(ConfigError, match="'target'"):
+        evaluate(real, real, target="c")
+    with pytest.raises(ConfigError, match="'sensitive_columns'"):
+        evaluate(real, real, key_columns=["a"])
+    with pytest.raises(ConfigError, match="'synthetic'"):
+        evaluate(real, real.to_numpy())
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture()
+def cli_app():
+    import typer
+
+    from cli.report import register
+
+    app = typer.Typer()
+    app.command("noop")(lambda: None)  # a second command keeps "report" a named subcommand
+    register(app)
+    return app
+
+
+@needs_adult
+def test_cli_report_writes_html_and_json_and_finds_the_holdout(adult, cli_app, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthvae import Synthesizer
+
+    train, synthetic, holdout = (df.head(600) for df in adult)
+    paths = {name: tmp_path / f"{name}.csv" for name in ("train", "synthetic")}
+    train.to_csv(paths["train"], index=False)
+    synthetic.to_csv(paths["synthetic"], index=False)
+    model = tmp_path / "m.safetensors"
+    Synthesizer(epochs=1, verbose=False).fit(train).save(model)
+    holdout.to_csv(f"{model}.holdout.csv", index=False)
+    result = CliRunner().invoke(cli_app, [
+        "report", str(paths["train"]), str(paths["synthetic"]), "-m", str(model),
+        "--target", "income", "-o", str(tmp_path / "r.html"), "--json",
+        str(tmp_path / "r.json"), "--key-columns", "age,sex", "--sensitive-columns", "income",
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "m.safetensors.holdout.csv" in result.output and "Column Shapes" in result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["data"]["holdout_rows"] == 600
+    assert data["privacy"]["differential_privacy"]["trained_with_dp"] is False
+    assert data["privacy"]["attribute_inference"]["key_columns"] == ["age", "sex"]
+    assert (tmp_path / "r.html").stat().st_size > 1_000_000
+
+
+def test_cli_report_errors_are_one_line(cli_app, tmp_path):
+    from typer.testing import CliRunner
+
+    table = tmp_path / "t.csv"
+    small_table().to_csv(table, index=False)
+    for args in (["report", str(tmp_path / "missing.csv"), str(table)],
+                 ["report", str(table), str(table), "--target", "nope"],
+                 ["report", str(table), str(table), "-o", str(tmp_path / "no" / "r.html")]):
+        result = CliRunner().invoke(cli_app, args)
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), result.output
