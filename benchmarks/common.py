@@ -40,8 +40,25 @@ def machine() -> dict:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-            "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
+            "cpu_model": _cpu_model(), "memory_gb": _memory_gb(), "gpu": gpu,
+            "python": platform.python_version(), "torch": torch.__version__,
             "pandas": pd.__version__}
+
+
+def _cpu_model() -> str | None:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines
+                 if line.startswith("model name")), None)
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    except (ValueError, OSError):
+        return None
 
 
 def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:

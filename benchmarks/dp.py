@@ -188,13 +188,14 @@ def main() -> None:
     train, test = load("adult_train"), load("adult_test")
     if quick:
         train, test = train.sample(4000, random_state=0), test.sample(2000, random_state=0)
-    results = {"machine": machine()}
+    epochs = int(sys.argv[sys.argv.index("--epochs") + 1]) if "--epochs" in sys.argv else None
+    results = {"machine": machine(), "epochs": epochs or "automatic"}
     results["utility"] = utility(train, test, [1.0, 3.0, 10.0, None],
-                                 epochs=2 if quick else None)
+                                 epochs=2 if quick else epochs)
     audit_train = train.sample(min(len(train), 5000), random_state=1).reset_index(drop=True)
     results["audit"] = []
     for eps in ([None, 10.0] if quick else [None, 1.0, 10.0]):
-        row = audit(audit_train, test, eps, epochs=3 if quick else 60)
+        row = audit(audit_train, test, eps, epochs=3 if quick else (epochs or 60))
         print(row, flush=True)
         results["audit"].append(row)
     print(write_json("dp-quick" if quick else "dp", results))

@@ -42,7 +42,13 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             return series
         fmt = self.spec.datetime_format
-        parsed = pd.to_datetime(series, format=fmt, errors="coerce")
+        # Parse each distinct text once: timestamps repeat (flights: 6,910 in 336,776 rows).
+        codes, uniques = pd.factorize(series)
+        parsed_uniques = pd.to_datetime(pd.Series(list(uniques) or [None], dtype=object),
+                                        format=fmt, errors="coerce").to_numpy()
+        parsed = pd.Series(np.where(codes >= 0, parsed_uniques[np.maximum(codes, 0)],
+                                    np.datetime64("NaT")), index=series.index,
+                           dtype="datetime64[ns]")
         bad = series.notna() & parsed.isna()
         if bad.any():
             raise DataError(f"Column {self.spec.name!r} is a datetime in format {fmt!r}, but "

@@ -1,0 +1,81 @@
+"""The benchmark tables and their train/test splits (the protocol is in benchmarks/README.md).
+
+adult uses its published split (adult_train / adult_test). The other tables are shuffled with
+``SPLIT_SEED`` and split 90 % train / 10 % test, after the per-table cleaning below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import load
+
+SPLIT_SEED = 1234
+TEST_FRACTION = 0.1
+QUICK_ROWS = (3_000, 1_000)  # (train, test) rows of the --quick slice of adult
+
+
+@dataclass(frozen=True)
+class Spec:
+    file: str  # file stem in shared/datasets
+    target: str
+    task: str  # "classification" or "regression"
+    drop_columns: tuple = ()
+    drop_missing: tuple = ()  # rows with an empty cell here are dropped (the target)
+
+
+SPECS = {
+    "adult": Spec("adult_train", "income", "classification"),
+    "default": Spec("default", "default payment next month", "classification"),
+    "shoppers": Spec("shoppers", "Revenue", "classification"),
+    "magic": Spec("magic", "class", "classification"),
+    "beijing": Spec("beijing", "pm2.5", "regression", ("No",), ("pm2.5",)),
+    "flights": Spec("flights", "arr_delay", "regression", (), ("arr_delay",)),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    target: str
+    task: str
+
+
+def load_dataset(name: str) -> Dataset:
+    """``name`` is a key of SPECS or "adult-quick" (a seeded 3,000 / 1,000-row slice)."""
+    if name == "adult-quick":
+        full = load_dataset("adult")
+        return Dataset(name, _rows(full.train, QUICK_ROWS[0]), _rows(full.test, QUICK_ROWS[1]),
+                       full.target, full.task)
+    spec = SPECS[name]
+    df = _cleaned(load(spec.file), spec)
+    if name == "adult":
+        test = _cleaned(load("adult_test"), spec)
+    else:
+        df, test = split(df)
+    return Dataset(name, df, test, spec.target, spec.task)
+
+
+def split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded shuffle, then 90 / 10 (train, test)."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(df))
+    n_test = int(round(len(df) * TEST_FRACTION))
+    return (df.iloc[order[n_test:]].reset_index(drop=True),
+            df.iloc[order[:n_test]].reset_index(drop=True))
+
+
+def _cleaned(df: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    df = df.drop(columns=list(spec.drop_columns))
+    if spec.drop_missing:
+        df = df.dropna(subset=list(spec.drop_missing))
+    return df.reset_index(drop=True)
+
+
+def _rows(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(df))[:n]
+    return df.iloc[np.sort(order)].reset_index(drop=True)
