@@ -13,7 +13,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(os.environ.get("SYNTHVAE_BENCH_RESULTS", ROOT / "benchmarks" / "results"))
 
 
 def load(name: str) -> pd.DataFrame:
