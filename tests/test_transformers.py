@@ -150,3 +150,17 @@ def test_random_frames_round_trip_schema_and_nulls(df):
         assert (restored[name].isna() == df[name].isna()).all()
     assert (restored["k"].fillna("-") == df["k"].fillna("-")).all()
     assert (restored["f"] == df["f"]).all()
+
+
+def test_frequent_exact_values_become_point_masses():
+    rng = np.random.default_rng(0)
+    values = np.where(rng.random(5000) < 0.9, 0.0, rng.lognormal(8, 1, 5000)).round()
+    series = pd.Series(values, name="gain")
+    transformer, _ = fitted(series)
+    assert transformer.point_.sum() == 1
+    block = transformer.transform(series, np.random.default_rng(0))
+    block[:, 0] += np.random.default_rng(1).normal(0, 0.3, len(block))  # decoder noise
+    restored = transformer.inverse_transform(block)
+    zero_rows = values == 0
+    assert (restored[zero_rows] == 0).all()  # the spike stays exact under noise
+    assert (restored[~zero_rows] > 0).mean() > 0.9

@@ -22,6 +22,8 @@ N_MODES = 10
 WEIGHT_THRESHOLD = 0.005
 STD_MULTIPLIER = 4.0
 MIXTURE_MAX_ROWS = 50_000
+POINT_MASS_SHARE = 0.05  # an exact value this frequent, under a narrow mode, is a point mass
+POINT_MASS_WIDTH = 0.05  # "narrow": mode std below this share of the column's std
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -67,16 +69,33 @@ class ModeSpecificNormalizer:
         self.min_ = float(observed.min()) if self.spec.min is None else float(self.spec.min)
         self.max_ = float(observed.max()) if self.spec.max is None else float(self.spec.max)
         self.fill_ = float(np.median(observed))
+        self._mark_point_masses(observed)
         self._cover_range(float(observed.min()), float(observed.max()))
         return self
 
+    def _mark_point_masses(self, observed: np.ndarray) -> None:
+        """Modes that sit on one frequent exact value (capital-gain's 92 % zeros) become
+        point masses: encoded with scalar 0 and decoded to exactly that value, so the
+        learned output noise cannot smear a spike into its neighbours."""
+        self.point_ = np.zeros(len(self.means_), dtype=bool)
+        sample = observed[:: max(1, len(observed) // MIXTURE_MAX_ROWS)]
+        values, counts = np.unique(sample, return_counts=True)
+        spread = float(np.std(sample)) or 1.0
+        for value in values[counts >= POINT_MASS_SHARE * len(sample)]:
+            mode = int(np.argmin(np.abs(self.means_ - value)))
+            if self.stds_[mode] < POINT_MASS_WIDTH * spread and not self.point_[mode]:
+                self.point_[mode], self.means_[mode] = True, float(value)
+
     def _cover_range(self, low: float, high: float) -> None:
         """Widen the outermost modes so every observed value encodes without clipping."""
+        if self.point_.all():
+            return
         reach = STD_MULTIPLIER * 0.99
-        top = int(np.argmax(self.means_ + reach * self.stds_))
+        spread = np.where(self.point_, -np.inf, 1.0)  # point masses are never widened
+        top = int(np.argmax(self.means_ + reach * self.stds_ * spread))
         if high > self.means_[top] + reach * self.stds_[top]:
             self.stds_[top] = (high - self.means_[top]) / reach
-        bottom = int(np.argmin(self.means_ - reach * self.stds_))
+        bottom = int(np.argmin(self.means_ - reach * self.stds_ * spread))
         if low < self.means_[bottom] - reach * self.stds_[bottom]:
             self.stds_[bottom] = (self.means_[bottom] - low) / reach
 
@@ -86,6 +105,7 @@ class ModeSpecificNormalizer:
         half = max(high - low, 1e-9) / 2
         self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
         self.min_, self.max_, self.fill_ = low, high, low + half
+        self.point_ = np.zeros(1, dtype=bool)
         return self
 
     def set_mixture(self, weights, means, stds) -> None:
@@ -125,8 +145,14 @@ class ModeSpecificNormalizer:
         missing = np.isnan(values)
         filled = np.where(missing, self.fill_, values)
         log_dens = log_component_densities(filled, self.means_, self.stds_, self.weights_)
+        on_point = (filled[:, None] == self.means_[None]) & self.point_  # (n, K)
+        if self.point_.any() and not self.point_.all():
+            log_dens[:, self.point_] = -np.inf  # other values never take a point mode
         modes = _sample_rows(log_dens, rng)  # (n,) mode drawn from each row's posterior
+        exact = on_point.any(axis=1)
+        modes[exact] = np.argmax(on_point[exact], axis=1)
         scaled = (filled[:, None] - self.means_) / (STD_MULTIPLIER * self.stds_)  # (n, K)
+        scaled[:, self.point_] = np.where(on_point[:, self.point_], 0.0, np.inf)
         rows = np.arange(len(values))
         # A value too far from its drawn mode to encode exactly takes its closest mode.
         outside = np.abs(scaled[rows, modes]) > 0.99
@@ -144,6 +170,7 @@ class ModeSpecificNormalizer:
         modes = np.argmax(block[:, 1:1 + self.n_modes], axis=1)
         scalar = np.clip(block[:, 0], -1.0, 1.0)
         values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
+        values = np.where(self.point_[modes], self.means_[modes], values)
         values = np.clip(values, self.min_, self.max_)
         if self.spec.nullable:
             values = np.where(decode_nulls(block[:, -2:]), np.nan, values)
@@ -153,13 +180,14 @@ class ModeSpecificNormalizer:
     def get_state(self) -> dict:
         return {"weights": self.weights_.tolist(), "means": self.means_.tolist(),
                 "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
-                "fill": self.fill_}
+                "fill": self.fill_, "point": self.point_.tolist()}
 
     def set_state(self, state: dict):
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
         self.means_ = np.asarray(state["means"], dtype=np.float64)
         self.stds_ = np.asarray(state["stds"], dtype=np.float64)
         self.min_, self.max_, self.fill_ = (float(state[k]) for k in ("min", "max", "fill"))
+        self.point_ = np.asarray(state.get("point", [False] * len(self.means_)), dtype=bool)
         return self
 
 
