@@ -70,7 +70,13 @@ class ModeSpecificNormalizer:
         self.max_ = float(observed.max()) if self.spec.max is None else float(self.spec.max)
         self.fill_ = float(np.median(observed))
         self._mark_point_masses(observed)
-        self._cover_range(float(observed.min()), float(observed.max()))
+        spread = observed[~np.isin(observed, self.means_[self.point_])]
+        if len(spread) == 0:
+            spread = observed
+        # Values decoded from a spread (non-point) mode stay within the spread values' range.
+        self.spread_min_ = max(float(spread.min()), self.min_)
+        self.spread_max_ = min(float(spread.max()), self.max_)
+        self._cover_range(float(spread.min()), float(spread.max()))
         return self
 
     def _mark_point_masses(self, observed: np.ndarray) -> None:
@@ -105,6 +111,7 @@ class ModeSpecificNormalizer:
         half = max(high - low, 1e-9) / 2
         self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
         self.min_, self.max_, self.fill_ = low, high, low + half
+        self.spread_min_, self.spread_max_ = low, high
         self.point_ = np.zeros(1, dtype=bool)
         return self
 
@@ -170,8 +177,8 @@ class ModeSpecificNormalizer:
         modes = np.argmax(block[:, 1:1 + self.n_modes], axis=1)
         scalar = np.clip(block[:, 0], -1.0, 1.0)
         values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
+        values = np.clip(values, self.spread_min_, self.spread_max_)
         values = np.where(self.point_[modes], self.means_[modes], values)
-        values = np.clip(values, self.min_, self.max_)
         if self.spec.nullable:
             values = np.where(decode_nulls(block[:, -2:]), np.nan, values)
         return self.from_numbers(values)
@@ -180,7 +187,8 @@ class ModeSpecificNormalizer:
     def get_state(self) -> dict:
         return {"weights": self.weights_.tolist(), "means": self.means_.tolist(),
                 "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
-                "fill": self.fill_, "point": self.point_.tolist()}
+                "fill": self.fill_, "point": self.point_.tolist(),
+                "spread_min": self.spread_min_, "spread_max": self.spread_max_}
 
     def set_state(self, state: dict):
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
@@ -188,6 +196,8 @@ class ModeSpecificNormalizer:
         self.stds_ = np.asarray(state["stds"], dtype=np.float64)
         self.min_, self.max_, self.fill_ = (float(state[k]) for k in ("min", "max", "fill"))
         self.point_ = np.asarray(state.get("point", [False] * len(self.means_)), dtype=bool)
+        self.spread_min_ = float(state.get("spread_min", self.min_))
+        self.spread_max_ = float(state.get("spread_max", self.max_))
         return self
 
 
