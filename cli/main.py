@@ -124,17 +124,22 @@ def sample(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same rows).")]
     = None,
     chunk_size: Annotated[int, typer.Option(help="Rows held in memory at once.")] = 100_000,
+    where: Annotated[Optional[list[str]], typer.Option(
+        "--where", help="Only rows meeting COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable; "
+                        "COLUMN= asks for an empty cell).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Generate N synthetic rows from a model, streamed to a file in chunks."""
     from synthvae import Synthesizer
+    from synthvae.conditions import parse_where
     from synthvae.synthesizer import check_n
     from synthvae.io import table_format, write_table_chunks
 
     check_n(n)
     table_format(output)  # fail on a bad extension before loading anything
+    conditions = parse_where(where) if where else None
     synth = Synthesizer.load(model)
-    chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed)
+    chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions)
     rows = write_table_chunks(_with_progress(chunks, n, quiet), output)
     out.print(f"Wrote {rows:,} rows to {output}")
 
@@ -169,11 +174,19 @@ def schema_command(
 def info(
     model: Annotated[Path, typer.Argument(help="Model file.", dir_okay=False)] = DEFAULT_MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Also draw the training curves to this file (.html, or .png/.svg/.pdf with "
+             "matplotlib installed).", dir_okay=False)] = None,
 ):
     """Describe a saved model: columns, training summary, versions."""
     from synthvae.persistence import model_info
 
     details = model_info(model)
+    if plot is not None:
+        from synthvae.plots import plot_training_curves
+
+        plot_training_curves(details.get("history") or [], plot)
+        err.print(f"Training curves written to {plot}")
     if as_json:
         typer.echo(json.dumps(details, indent=2))
         return
@@ -204,9 +217,11 @@ def _print_info(details: dict) -> None:
     out.print(ledger)
 
 
-from cli import report as _report  # noqa: E402  (the command registers itself on app)
+from cli import report as _report  # noqa: E402  (the commands register themselves on app)
+from cli import toolkit as _toolkit  # noqa: E402
 
 _report.register(app)
+_toolkit.register(app)
 
 
 def _interrupt_on_sigterm(signum, frame):

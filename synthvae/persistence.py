@@ -42,6 +42,7 @@ def save_synthesizer(synth, path: Path) -> Path:
         "train_config": synth.train_config_.to_dict(),
         "training_summary": synth.training_summary_,
         "history": synth.history_,
+        "monitoring": getattr(synth, "monitoring_", None),
         "extra": getattr(synth, "extra_state_", {}),
         "prior": synth.prior_.kind,
         "privacy": getattr(synth, "privacy_", None),
@@ -113,6 +114,11 @@ def load_synthesizer(path: Path, device: str | None = None):
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(path)!r} has an invalid model state ({exc}).") from None
     synth.history_ = state.get("history", [])
+    synth.monitoring_ = state.get("monitoring")
+    if synth.monitoring_ is not None:
+        from synthvae.monitoring import check_profile
+
+        check_profile(synth.monitoring_, synth.model_config_.latent_dim, repr(str(path)))
     synth.training_summary_ = state.get("training_summary", {})
     synth.extra_state_ = state.get("extra", {})
     if state.get("privacy") is not None:
@@ -174,6 +180,7 @@ def model_info(path: Path) -> dict:
         "training_summary": state.get("training_summary", {}),
         "parameters": int(sum(t.numel() for t in tensors.values())),
         "final_epoch": (state.get("history") or [None])[-1],
+        "history": state.get("history") or [],
         "privacy": state.get("privacy"),
     }
 

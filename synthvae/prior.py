@@ -13,6 +13,7 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 PRIORS = ("gmm", "normal")
+LOG_2PI = float(np.log(2 * np.pi))
 MAX_PRIOR_ROWS = 50_000
 
 
@@ -30,6 +31,14 @@ class StandardNormalPrior:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {}
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log density of each row of ``z``, (n,)."""
+        return -0.5 * z.pow(2).sum(1) - 0.5 * z.shape[1] * LOG_2PI
+
+    def scale(self) -> torch.Tensor:
+        """(latent_dim,) marginal standard deviation of each latent dimension."""
+        return torch.ones(self.latent_dim)
 
 
 class MixturePrior:
@@ -62,6 +71,19 @@ class MixturePrior:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"weights": self.weights, "means": self.means, "stds": self.stds}
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log density of each row of ``z``, (n,)."""
+        scaled = (z[:, None, :] - self.means) / self.stds  # (n, K, L)
+        per_component = -0.5 * scaled.pow(2).sum(2) - torch.log(self.stds).sum(1) \
+            - 0.5 * z.shape[1] * LOG_2PI
+        return torch.logsumexp(per_component + torch.log(self.weights), dim=1)
+
+    def scale(self) -> torch.Tensor:
+        """(latent_dim,) marginal standard deviation of each latent dimension."""
+        w = self.weights[:, None]
+        mean = (w * self.means).sum(0)
+        return ((w * (self.stds ** 2 + self.means ** 2)).sum(0) - mean ** 2).clamp_min(0).sqrt()
 
 
 @torch.no_grad()

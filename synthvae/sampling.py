@@ -18,7 +18,16 @@ def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torc
     """
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
-    logits = model.decoder(z)  # (n, width)
+    return decode_matrix(model, layout, z, generator, scalar_noise)
+
+
+@torch.no_grad()
+def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: torch.Generator,
+                  scalar_noise: bool = True, logits: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """Decode latents ``z`` (n, latent_dim) into a drawn encoded matrix (n, width)."""
+    n, device = len(z), z.device
+    logits = model.decoder(z) if logits is None else logits  # (n, width)
     out = torch.empty((n, layout.width), device=device)
     if layout.n_scalars:
         mean = torch.tanh(logits[:, layout.scalar_index])

@@ -18,7 +18,7 @@ from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
-from synthvae.training import EpochStats, TrainConfig, batch_loss, train
+from synthvae.training import EpochStats, TrainConfig, batch_loss, holdout_split, train
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
@@ -144,6 +144,7 @@ class Synthesizer:
         history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df))
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
+        self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
         self.training_summary_ = {
             "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
@@ -269,6 +270,27 @@ class Synthesizer:
         latents = posterior_latents(self.model_, data, generator)
         return MixturePrior.fit(latents, self.prior_components, seed).to(self.device_)
 
+    def _profile(self, data: torch.Tensor, seed: int) -> dict:
+        """The drift reference: held-out rows (all rows when none are held out)."""
+        from synthvae.monitoring import PROFILE_MAX_ROWS, reference_profile
+
+        _, rows = holdout_split(len(data), self.train_config_, data.device)
+        reference = data[rows] if len(rows) >= MIN_PRIOR_ROWS else data
+        reference = reference[:PROFILE_MAX_ROWS]
+        elbo, latents = self._score_matrix(reference, seed + 2)
+        return reference_profile(elbo, latents)
+
+    def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(ELBO per row, latent means) of encoded rows on the device."""
+        from synthvae.likelihood import latent_means, row_scores
+        from synthvae.monitoring import SCORE_SAMPLES
+
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        elbo, _ = row_scores(self.model_, self.layout_, self.prior_, data,
+                             k or SCORE_SAMPLES, generator)
+        return elbo.cpu().numpy(), latent_means(self.model_, data).cpu().numpy()
+
     def _validate_params(self) -> None:
         if self.prior not in PRIORS:
             raise ConfigError(f"The 'prior' parameter of Synthesizer must be one of {PRIORS}. "
@@ -318,46 +340,172 @@ class Synthesizer:
                            patience=self.patience, seed=seed)
 
     # ------------------------------------------------------------------ sample
-    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
+    def sample(self, n: int, seed: int | None = None, conditions: dict | None = None
+               ) -> pd.DataFrame:
         """``n`` synthetic rows with the training table's columns, dtypes and categories.
 
         The same ``seed`` gives the same rows; ``seed=None`` uses the synthesizer's seed.
+        ``conditions`` asks for rows meeting them all: ``{"sex": "Female"}`` (one value),
+        ``{"race": ["White", "Black"]}`` (one of several), ``{"age": (30, 40)}`` (an inclusive
+        range; ``(30, None)`` is open above), ``{"workclass": None}`` (an empty cell). The rows
+        follow the model's conditional distribution (see docs/toolkit.md); rare conditions
+        cost a few decoder passes more, never rejection loops.
         """
-        chunks = list(self.iter_sample(n, seed=seed))
+        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions))
         if not chunks:
             return self.sample(1, seed).iloc[:0]
         return pd.concat(chunks, ignore_index=True)
 
-    def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None
-                    ) -> Iterator[pd.DataFrame]:
+    def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None,
+                    conditions: dict | None = None) -> Iterator[pd.DataFrame]:
         """Yield ``n`` rows in DataFrames of at most ``chunk_size`` rows (bounded memory).
 
         The rows do not depend on ``chunk_size``: a stream and ``sample(n)`` agree.
+        ``conditions`` is as for :meth:`sample`.
         """
         self._check_fitted()
         n = check_n(n)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+        bound = None
+        if conditions is not None:
+            from synthvae.conditions import bind_conditions
+
+            bound = bind_conditions(conditions, self.transformer_, self.layout_)
         seed = (self.seed or 0) if seed is None else int(seed)
         generator = torch.Generator(device=self.device_).manual_seed(seed)
         rng = np.random.default_rng(seed)
-        produced = 0
-        pending: list[pd.DataFrame] = []
+        frames = self._conditional_frames(n, generator, rng, bound, conditions) if bound \
+            else self._frames(n, generator, rng)
+        yield from rechunk(frames, n, chunk_size)
+
+    def _frames(self, n: int, generator, rng) -> Iterator[pd.DataFrame]:
         for start in range(0, n, SAMPLE_BATCH_ROWS):
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
                                    self.device_)
+            yield self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
+                                                      row_offset=start)
+
+    def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
+                            ) -> Iterator[pd.DataFrame]:
+        from synthvae.conditional import BATCH_ROWS, ConditionalSampler
+
+        sampler = ConditionalSampler(self.model_, self.layout_, self.prior_, bound,
+                                     self.device_)
+        produced = decoded = empty_batches = 0
+        while produced < n:
+            rows = min(BATCH_ROWS, n - produced)
+            matrix, possible = sampler.matrix(rows, generator)
             frame = self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
-                                                        row_offset=start)
-            pending.append(frame)
-            buffered = sum(len(p) for p in pending)
-            while buffered >= chunk_size or (start + rows == n and buffered):
-                joined = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-                out, rest = joined.iloc[:chunk_size], joined.iloc[chunk_size:]
-                produced += len(out)
-                yield out.reset_index(drop=True)
-                pending = [rest] if len(rest) else []
-                buffered = len(rest)
+                                                        row_offset=decoded)
+            decoded += rows  # identifiers stay unique across redrawn rows
+            for condition in bound:
+                condition.finish(frame)
+            keep = possible.cpu().numpy()
+            for condition in bound:
+                keep &= condition.holds(frame)
+            if not keep.any():
+                empty_batches += 1
+                if empty_batches >= 3:
+                    raise ConfigError(f"The model gives rows meeting {conditions!r} no "
+                                      f"probability; widen the conditions.")
+                continue
+            frame = frame[keep].iloc[:n - produced].reset_index(drop=True)
+            produced += len(frame)
+            yield frame
+        self.conditional_effective_sizes_ = sampler.effective_sizes
+
+    # ------------------------------------------------------------------ the VAE as a toolkit
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        """The encoder's mean latent of each row of ``df``, (rows, latent_dim)."""
+        from synthvae.likelihood import latent_means
+
+        return latent_means(self.model_, self._encoded(df)).cpu().numpy()
+
+    def decode(self, latents) -> pd.DataFrame:
+        """The most likely row for each latent (rows, latent_dim): no sampling noise."""
+        from synthvae.likelihood import decode_mean
+
+        self._check_fitted()
+        z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=self.device_)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ConfigError(f"decode takes latents of shape (rows, {self.latent_dim}). Got "
+                              f"{tuple(z.shape)} instead.")
+        matrix = decode_mean(self.model_, self.layout_, z)
+        return self.transformer_.inverse_transform(matrix.cpu().numpy(),
+                                                   np.random.default_rng(self.seed or 0))
+
+    def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
+                    ) -> pd.DataFrame:
+        """Rows decoded along the straight latent path from one row to another.
+
+        ``start`` and ``end`` are one-row DataFrames with the training columns; the result
+        has ``steps`` rows (the first and last are the two rows' reconstructions) and a
+        leading column ``t`` from 0 to 1.
+        """
+        if not isinstance(steps, int) or steps < 2:
+            raise ConfigError(f"steps must be an int >= 2. Got {steps!r} instead.")
+        ends = [self.encode(row) for row in (start, end)]
+        for name, z in zip(("start", "end"), ends):
+            if len(z) != 1:
+                raise DataError(f"interpolate takes one row as {name!r}. Got {len(z)} rows.")
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        frame = self.decode((1 - t) * ends[0] + t * ends[1])
+        frame.insert(0, "t", t[:, 0])
+        return frame
+
+    def score(self, df: pd.DataFrame, samples: int = 32, seed: int | None = None
+              ) -> pd.DataFrame:
+        """Per-row ELBO and importance-weighted log-likelihood estimate (IWAE, ``samples``
+        latents per row) under the model, in nats; low values flag unusual rows.
+
+        Rows holding a category the model never saw (and has no 'other' slot for) score
+        -inf. See docs/toolkit.md for units and caveats.
+        """
+        from synthvae.likelihood import row_scores
+
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
+        data = self._encoded(df)
+        seed = (self.seed or 0) if seed is None else int(seed)
+        generator = torch.Generator(device=self.device_).manual_seed(seed)
+        elbo, iwae = row_scores(self.model_, self.layout_, self.prior_, data, samples,
+                                generator)
+        return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
+                             "log_likelihood": iwae.cpu().numpy().astype(np.float64)},
+                            index=df.index)
+
+    def drift(self, df: pd.DataFrame, reference: pd.DataFrame | None = None,
+              alpha: float = 0.01) -> dict:
+        """Compare ``df`` with the training data through the model (see docs/toolkit.md).
+
+        Tests the ELBO distribution and each latent dimension (Kolmogorov-Smirnov,
+        Bonferroni-corrected at ``alpha``) against the reference profile kept at fit time,
+        or against ``reference`` rows when given (required for DP models, which keep none).
+        Returns a JSON-ready dict whose ``"drift"`` is True when any test rejects.
+        """
+        from synthvae.monitoring import drift_report, reference_profile
+
+        _check_number("alpha", alpha, low=0, high=0.5, low_open=True)
+        seed = (self.seed or 0) + 2
+        if reference is not None:
+            profile = reference_profile(*self._score_matrix(self._encoded(reference), seed))
+        elif getattr(self, "monitoring_", None) is not None:
+            profile = self.monitoring_
+        else:
+            raise ConfigError("This model keeps no drift reference (it was trained with "
+                              "differential privacy, or by an older synthvae); pass "
+                              "reference rows.")
+        elbo, latents = self._score_matrix(self._encoded(df), seed + 1)
+        return drift_report(profile, elbo, latents, alpha)
+
+    def _encoded(self, df: pd.DataFrame) -> torch.Tensor:
+        """``df`` encoded with the fitted transformer, on the device."""
+        self._check_fitted()
+        df = check_frame(df, "encode, score and drift")
+        matrix = self.transformer_.transform(df, seed=self.seed or 0)
+        return torch.as_tensor(matrix, device=self.device_)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -388,6 +536,23 @@ def _column_numbers(spec, series: pd.Series) -> np.ndarray:
     from synthvae.transforms.table import make_column_transformer
 
     return make_column_transformer(spec).to_numbers(series)
+
+
+def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
+            ) -> Iterator[pd.DataFrame]:
+    """Regroup a stream of frames totalling ``n`` rows into frames of ``chunk_size`` rows."""
+    pending: list[pd.DataFrame] = []
+    buffered = seen = 0
+    for frame in frames:
+        pending.append(frame)
+        buffered += len(frame)
+        seen += len(frame)
+        while buffered >= chunk_size or (seen == n and buffered):
+            joined = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            out, rest = joined.iloc[:chunk_size], joined.iloc[chunk_size:]
+            yield out.reset_index(drop=True)
+            pending = [rest] if len(rest) else []
+            buffered = len(rest)
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
@@ -446,9 +611,9 @@ def resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
-def check_frame(df) -> pd.DataFrame:
+def check_frame(df, method: str = "fit") -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
-        raise DataError(f"Synthesizer.fit takes a pandas DataFrame. Got a "
+        raise DataError(f"Synthesizer.{method} takes a pandas DataFrame. Got a "
                         f"{type(df).__name__} instead.")
     if len(df.columns) == 0:
         raise DataError("The table has no columns.")

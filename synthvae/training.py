@@ -49,6 +49,12 @@ def split_rows(n: int, fraction: float, generator: torch.Generator, device
     return order[n_val:], order[:n_val]
 
 
+def holdout_split(n: int, config: TrainConfig, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (train, validation) rows that :func:`train` uses for ``config``."""
+    return split_rows(n, config.validation_fraction,
+                      torch.Generator().manual_seed(config.seed), device)
+
+
 @dataclass
 class TrainState:
     """Everything the loop needs to continue where it stopped (a checkpoint's content)."""
@@ -74,9 +80,7 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
     """
     state = state if state is not None else TrainState()
     generator = torch.Generator(device=data.device).manual_seed(config.seed)
-    cpu_generator = torch.Generator().manual_seed(config.seed)
-    train_rows, val_rows = split_rows(len(data), config.validation_fraction, cpu_generator,
-                                      data.device)
+    train_rows, val_rows = holdout_split(len(data), config, data.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay, fused=True)
     if state.optimizer_state is not None:
