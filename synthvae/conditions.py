@@ -332,15 +332,28 @@ def _number(column: ModeSpecificNormalizer, value) -> float:
         except (TypeError, ValueError):
             number = math.nan
     else:
-        try:
-            number = float(column.to_numbers(pd.Series([value]))[0])
-        except Exception:  # noqa: BLE001  (any parse failure is the user's value)
-            number = math.nan
+        number = _seconds(value, column.spec.timezone)
     if not math.isfinite(number):
         expected = "a number" if column.spec.kind is ColumnKind.CONTINUOUS else "a datetime"
         raise ConfigError(f"Column {column.spec.name!r} holds {expected}; the condition's "
                           f"value {value!r} is not one.")
     return number
+
+
+def _seconds(value, timezone: str | None) -> float:
+    """A date or datetime (text or timestamp) as seconds since the epoch, UTC; NaN if none.
+    A value without a time zone is read in the column's own time zone."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return math.nan
+    if stamp is pd.NaT:
+        return math.nan
+    if stamp.tz is None and timezone:
+        stamp = stamp.tz_localize(timezone)
+    if stamp.tz is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.value / 1e9
 
 
 def _rounding_half_width(column: ModeSpecificNormalizer) -> float:

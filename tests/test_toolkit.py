@@ -331,3 +331,13 @@ def test_info_plot_refuses_an_unknown_format(model_file, tmp_path):
 def _auc(normal_scores, unusual_scores) -> float:
     labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(unusual_scores))]
     return roc_auc_score(labels, -np.r_[np.asarray(normal_scores), np.asarray(unusual_scores)])
+
+
+def test_datetime_range_condition_from_text(taxis):
+    synth = Synthesizer(epochs=3, verbose=False, hidden=(32,), latent_dim=4).fit(taxis)
+    out = synth.sample(60, conditions={"pickup": ("2019-03-05", "2019-03-09 12:00")})
+    stamps = pd.to_datetime(out["pickup"])
+    assert len(out) == 60 and out["pickup"].dtype == taxis["pickup"].dtype
+    assert ((stamps >= "2019-03-05") & (stamps <= "2019-03-09 12:00")).all()
+    with pytest.raises(ConfigError, match="'pickup' holds a datetime"):
+        synth.sample(5, conditions={"pickup": "yesterday-ish"})
