@@ -22,7 +22,7 @@ import torch
 
 from synthvae.sampling import decode_matrix
 
-POOL_FACTOR = 16  # prior latents drawn per requested row
+POOL_FACTORS = (4, 16)  # prior latents per requested row: first try, and when that is short
 REFRESH_STEPS = 20  # Metropolis steps when the pool's effective sample size is short
 BATCH_ROWS = 4096  # rows decoded at once (the pool is POOL_FACTOR times larger)
 
@@ -31,13 +31,14 @@ class ConditionalSampler:
     """Encoded rows meeting bound conditions (see :func:`synthvae.conditions.bind_conditions`)."""
 
     def __init__(self, model, layout, prior, conditions: list, device: torch.device,
-                 pool_factor: int = POOL_FACTOR, refresh_steps: int = REFRESH_STEPS):
+                 pool_factors: tuple[int, ...] = POOL_FACTORS,
+                 refresh_steps: int = REFRESH_STEPS):
         self.model = model
         self.layout = layout
         self.prior = prior
         self.conditions = [c.to(device) for c in conditions]
         self.device = device
-        self.pool_factor = pool_factor
+        self.pool_factors = pool_factors
         self.refresh_steps = refresh_steps
         self.effective_sizes: list[float] = []  # per batch: the pool's ESS / rows asked
 
@@ -56,12 +57,18 @@ class ConditionalSampler:
     @torch.no_grad()
     def latents(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """n latents from p(z | C) and their log weights log P(C | z)."""
-        pool = self.prior.sample(n * self.pool_factor, generator, self.device)
-        log_w = self._log_weight(*self._decode(pool))
+        pools, weights, drawn = [], [], 0
+        for factor in self.pool_factors:  # grow the pool while its effective size is short
+            pools.append(self.prior.sample(n * factor - drawn, generator, self.device))
+            weights.append(self._log_weight(*self._decode(pools[-1])))
+            drawn = n * factor
+            pool, log_w = torch.cat(pools), torch.cat(weights)
+            probs = torch.softmax(log_w, dim=0)
+            ess = 1.0 / probs.pow(2).sum()
+            if ess >= n:  # one host read per pool, not per step
+                break
         if not torch.isfinite(log_w).any():
             return pool[:n], log_w[:n]  # nothing allowed anywhere: caller reports it
-        probs = torch.softmax(log_w, dim=0)
-        ess = 1.0 / probs.pow(2).sum()
         self.effective_sizes.append(float(ess) / n)  # one sync per batch, not per step
         picks = torch.multinomial(probs, n, replacement=True, generator=generator)
         z, log_w = pool[picks], log_w[picks]
