@@ -162,15 +162,23 @@ def test_sigterm_during_fit_leaves_no_model(tmp_path):
 
     from conftest import EXAMPLE_ADULT, ROOT
 
+    model = tmp_path / "m.safetensors"
     proc = subprocess.Popen([sys.executable, "-m", "synthvae", "fit", str(EXAMPLE_ADULT),
-                             "--epochs", "300", "-q", "-o", str(tmp_path / "m.safetensors")],
+                             "--epochs", "300", "--checkpoint-every", "1", "-q",
+                             "-o", str(model)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # inside training (imports and the transformer take a few seconds)
+    # The first checkpoint says training is under way, however slow the machine is.
+    deadline = time.monotonic() + 240
+    while not any(tmp_path.glob("*.ckpt")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "fit ended before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
+    # No model, complete or partial: only the checkpoint to resume from is left.
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".ckpt"]
 
 
 def test_nan_loss_stops_with_a_hint():
