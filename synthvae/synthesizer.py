@@ -340,8 +340,8 @@ class Synthesizer:
                            patience=self.patience, seed=seed)
 
     # ------------------------------------------------------------------ sample
-    def sample(self, n: int, seed: int | None = None, conditions: dict | None = None
-               ) -> pd.DataFrame:
+    def sample(self, n: int, seed: int | None = None, conditions: dict | None = None,
+               shard: tuple[int, int] | None = None) -> pd.DataFrame:
         """``n`` synthetic rows with the training table's columns, dtypes and categories.
 
         The same ``seed`` gives the same rows; ``seed=None`` uses the synthesizer's seed.
@@ -350,42 +350,70 @@ class Synthesizer:
         range; ``(30, None)`` is open above), ``{"workclass": None}`` (an empty cell). The rows
         follow the model's conditional distribution (see docs/toolkit.md); rare conditions
         cost a few decoder passes more, never rejection loops.
+        ``shard=(i, S)`` returns only shard ``i`` of ``S`` of the ``n`` rows (see
+        :meth:`iter_sample` and docs/scale.md).
         """
-        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions))
-        if not chunks:
-            return self.sample(1, seed).iloc[:0]
-        return pd.concat(chunks, ignore_index=True)
+        return pd.concat(list(self.iter_sample(n, seed=seed, conditions=conditions,
+                                               shard=shard)), ignore_index=True)
 
     def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None,
-                    conditions: dict | None = None) -> Iterator[pd.DataFrame]:
+                    conditions: dict | None = None, shard: tuple[int, int] | None = None
+                    ) -> Iterator[pd.DataFrame]:
         """Yield ``n`` rows in DataFrames of at most ``chunk_size`` rows (bounded memory).
 
         The rows do not depend on ``chunk_size``: a stream and ``sample(n)`` agree.
-        ``conditions`` is as for :meth:`sample`.
+        ``conditions`` is as for :meth:`sample`. ``n = 0`` yields one empty frame with the
+        training columns and dtypes.
+
+        ``shard=(i, S)`` yields only shard ``i`` (0-based) of ``S``: rows
+        ``[i*n//S, (i+1)*n//S)`` of the whole, drawn from the shard's own random stream
+        (``numpy.random.SeedSequence(seed, spawn_key=(i,))``), so shards can run anywhere,
+        in any order, and the union of all ``S`` is reproducible with identifiers unique
+        across it. Sharding does not combine with ``conditions``.
         """
+        from synthvae.sharding import check_shard
+
         self._check_fitted()
         n = check_n(n)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+        shard = check_shard(shard)
+        if shard is not None and conditions is not None:
+            raise ConfigError("Sharded sampling does not combine with conditions: conditional "
+                              "rows are drawn in redrawn batches whose identifiers cannot be "
+                              "split ahead of time. Sample the conditional rows unsharded.")
         bound = None
         if conditions is not None:
             from synthvae.conditions import bind_conditions
 
             bound = bind_conditions(conditions, self.transformer_, self.layout_)
         seed = (self.seed or 0) if seed is None else int(seed)
-        generator = torch.Generator(device=self.device_).manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        torch_seed, numpy_seed, start = seed, seed, 0
+        if shard is not None:
+            start, stop = shard.rows(n)
+            n = stop - start
+            torch_seed, numpy_seed = shard.seeds(seed)
+        if n == 0:
+            yield self._empty_frame()
+            return
+        generator = torch.Generator(device=self.device_).manual_seed(torch_seed)
+        rng = np.random.default_rng(numpy_seed)
         frames = self._conditional_frames(n, generator, rng, bound, conditions) if bound \
-            else self._frames(n, generator, rng)
+            else self._frames(n, generator, rng, start)
         yield from rechunk(frames, n, chunk_size)
 
-    def _frames(self, n: int, generator, rng) -> Iterator[pd.DataFrame]:
+    def _empty_frame(self) -> pd.DataFrame:
+        """No rows, with the columns and dtypes of a sample."""
+        generator = torch.Generator(device=self.device_).manual_seed(0)
+        return next(self._frames(1, generator, np.random.default_rng(0))).iloc[:0]
+
+    def _frames(self, n: int, generator, rng, offset: int = 0) -> Iterator[pd.DataFrame]:
         for start in range(0, n, SAMPLE_BATCH_ROWS):
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
                                    self.device_)
             yield self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
-                                                      row_offset=start)
+                                                      row_offset=offset + start)
 
     def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
                             ) -> Iterator[pd.DataFrame]:
