@@ -83,6 +83,10 @@ def fit(
         help="Save the training state to MODEL.ckpt every N epochs (0 = never).")] = 0,
     resume: Annotated[bool, typer.Option(
         help="Continue an interrupted fit from MODEL.ckpt (same data and options).")] = False,
+    distributed: Annotated[Optional[bool], typer.Option(
+        "--distributed/--no-distributed",
+        help="Train data-parallel across the processes of a torchrun launch (default: when "
+             "launched by torchrun; see docs/scale.md).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
@@ -96,9 +100,11 @@ def fit(
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, **params)
+                        max_grad_norm=max_grad_norm, distributed=distributed, **params)
     ckpt = checkpoint_path(output)
     synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    if synth.rank_ != 0:  # every rank holds the same model; rank 0 writes and reports
+        return
     synth.save(output)
     ckpt.unlink(missing_ok=True)  # the finished model replaces the unfinished state
     if holdout is not None:

@@ -61,6 +61,9 @@ class Synthesizer:
     preprocess_share : share of epsilon and delta spent on bounds and category lists that
         the schema does not give (0 = refuse unless the schema gives them all).
     device : "cpu", "cuda", "cuda:1", ... or None for CUDA when available.
+    distributed : train data-parallel over the processes of a ``torchrun`` launch (see
+        docs/scale.md): None (when launched by torchrun with several processes), True
+        (must be launched so), False (never).
     seed : seeds every random choice of fit (and the default of ``sample``).
     verbose : show a progress bar with the loss and KL per epoch.
     """
@@ -76,7 +79,8 @@ class Synthesizer:
                  epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1,
-                 device: str | None = None, seed: int | None = 0, verbose: bool = True):
+                 device: str | None = None, distributed: bool | None = None,
+                 seed: int | None = 0, verbose: bool = True):
         self.epochs = epochs
         self.batch_size = batch_size
         self.latent_dim = latent_dim
@@ -99,6 +103,7 @@ class Synthesizer:
         self.accountant = accountant
         self.preprocess_share = preprocess_share
         self.device = device
+        self.distributed = distributed
         self.seed = seed
         self.verbose = verbose
 
@@ -123,11 +128,24 @@ class Synthesizer:
         every N epochs; ``resume=True`` continues from it (same table, same parameters),
         giving the model an uninterrupted fit would have given.
         """
+        from synthvae import distributed
+
         started = time.perf_counter()
         self._validate_params()
         df = check_frame(df)
         self.device_ = resolve_device(self.device)
+        context = distributed.start(self.distributed, self.device_)
+        try:
+            return self._fit(df, context, checkpoint, checkpoint_every, resume, started)
+        finally:
+            if context is not None:
+                context.close()
+
+    def _fit(self, df, context, checkpoint, checkpoint_every, resume, started) -> "Synthesizer":
         seed = 0 if self.seed is None else int(self.seed)
+        self._check_distributed(context, checkpoint_every, resume)
+        if context is not None:
+            self.device_ = context.device(self.device_)
         saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
         if self.epsilon is not None:
@@ -141,7 +159,8 @@ class Synthesizer:
         data = self._build_model(matrix, seed, len(df))
         state = self._restore(saved, checkpoint) if saved is not None else None
         t0 = time.perf_counter()
-        history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df))
+        history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df),
+                              context)
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
@@ -150,8 +169,23 @@ class Synthesizer:
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_), "differentially_private": self.epsilon is not None}
+            "device": str(self.device_), "differentially_private": self.epsilon is not None,
+            "processes": 1 if context is None else context.world_size}
         return self
+
+    def _check_distributed(self, context, checkpoint_every: int, resume: bool) -> None:
+        """Set ``rank_``; refuse what a distributed fit does not support."""
+        self.rank_ = 0 if context is None else context.rank
+        if context is None:
+            return
+        if self.epsilon is not None:
+            raise ConfigError("Distributed training with differential privacy is not "
+                              "supported: the DP-SGD sampler and accountant here are "
+                              "single-process. Fit DP models in one process.")
+        if checkpoint_every or resume:
+            raise ConfigError("Checkpoints are not available in a distributed fit: the "
+                              "ranks' states would have to be saved and restored together. "
+                              "Use checkpoint_every and resume in a single-process fit.")
 
     def _learn_transformer(self, df: pd.DataFrame, seed: int, saved) -> None:
         """Set schema_ and transformer_: learned from ``df``, or as a checkpoint left them."""
@@ -212,8 +246,9 @@ class Synthesizer:
         return torch.as_tensor(matrix, device=self.device_)
 
     def _train(self, data: torch.Tensor, state=None, checkpoint=None, checkpoint_every=0,
-               fingerprint: str = "") -> list[EpochStats]:
-        with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
+               fingerprint: str = "", context=None) -> list[EpochStats]:
+        verbose = self.verbose and self.rank_ == 0
+        with EpochProgress(self.train_config_.epochs, enabled=verbose) as progress:
             if self.epsilon is None:
                 def save(train_state):
                     from synthvae.persistence import save_checkpoint
@@ -221,7 +256,7 @@ class Synthesizer:
                     save_checkpoint(self, train_state, Path(checkpoint), fingerprint)
 
                 return train(self.model_, data, self.layout_, self.train_config_,
-                             progress.update, state, checkpoint_every, save)
+                             progress.update, state, checkpoint_every, save, context)
             from synthvae import privacy
 
             return privacy.train_private(self.model_, data, self.layout_, self.train_config_,
@@ -310,6 +345,9 @@ class Synthesizer:
                 isinstance(h, int) and h > 0 for h in self.hidden):
             raise ConfigError("The 'hidden' parameter of Synthesizer must be a non-empty "
                               f"sequence of positive ints. Got {self.hidden!r} instead.")
+        if self.distributed is not None and not isinstance(self.distributed, bool):
+            raise ConfigError(f"The 'distributed' parameter of Synthesizer must be True, False "
+                              f"or None. Got {self.distributed!r} instead.")
         if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
             raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
                               f"Got {self.seed!r} instead.")
@@ -537,10 +575,16 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the fitted synthesizer to one safetensors file (JSON header, no pickle)."""
+        """Write the fitted synthesizer to one safetensors file (JSON header, no pickle).
+
+        After a distributed fit only rank 0 writes (every rank holds the same model); the
+        other ranks return the path without writing.
+        """
         from synthvae.persistence import save_synthesizer
 
         self._check_fitted()
+        if getattr(self, "rank_", 0) != 0:
+            return Path(path)
         return save_synthesizer(self, Path(path))
 
     @classmethod
