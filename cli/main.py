@@ -61,7 +61,9 @@ ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model file to 
 @app.command()
 @user_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV, gzip CSV or Parquet.")],
+    data: Annotated[Path, typer.Argument(
+        help="Training table: CSV, gzip CSV or Parquet (with --stream: a Parquet file or a "
+             "folder of them).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.",
                                          dir_okay=False)] = DEFAULT_MODEL,
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,
@@ -83,6 +85,11 @@ def fit(
         help="Save the training state to MODEL.ckpt every N epochs (0 = never).")] = 0,
     resume: Annotated[bool, typer.Option(
         help="Continue an interrupted fit from MODEL.ckpt (same data and options).")] = False,
+    stream: Annotated[bool, typer.Option(
+        help="Fit from Parquet in bounded memory: transforms fitted on a reservoir sample, "
+             "row groups streamed (see docs/scale.md).")] = False,
+    sample_rows: Annotated[int, typer.Option(
+        help="With --stream: reservoir rows that fit the column transforms.")] = 200_000,
     distributed: Annotated[Optional[bool], typer.Option(
         "--distributed/--no-distributed",
         help="Train data-parallel across the processes of a torchrun launch (default: when "
@@ -91,18 +98,25 @@ def fit(
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
     from synthvae import Synthesizer
+    from synthvae.errors import ConfigError
     from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
     from synthvae.persistence import checkpoint_path
 
-    df = read_table(data)
-    df, holdout = split_holdout(df, holdout_fraction, seed)
+    if stream and (holdout_fraction or checkpoint_every or resume):
+        raise ConfigError("--stream does not combine with --holdout-fraction, "
+                          "--checkpoint-every or --resume; fit in memory for those.")
+    df, holdout = (None, None) if stream else split_holdout(read_table(data),
+                                                              holdout_fraction, seed)
     params = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items()
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
                         max_grad_norm=max_grad_norm, distributed=distributed, **params)
     ckpt = checkpoint_path(output)
-    synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    if stream:
+        synth.fit_parquet(data, sample_rows=sample_rows)
+    else:
+        synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
     if synth.rank_ != 0:  # every rank holds the same model; rank 0 writes and reports
         return
     synth.save(output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,7 @@ from synthvae.transforms.table import TableTransformer
 
 SAMPLE_BATCH_ROWS = 65_536
 MIN_PRIOR_ROWS = 20
+PRIOR_FIT_ROWS = 50_000  # streamed fits: reservoir rows encoded for the prior and profile
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 
 
@@ -172,6 +174,71 @@ class Synthesizer:
             "device": str(self.device_), "differentially_private": self.epsilon is not None,
             "processes": 1 if context is None else context.world_size}
         return self
+
+    def fit_parquet(self, path: str | Path, sample_rows: int = 200_000,
+                    buffer_rows: int = 100_000) -> "Synthesizer":
+        """Learn from a Parquet file or folder of Parquet files in bounded memory.
+
+        One pass draws a uniform reservoir of ``sample_rows`` rows that fits the schema, the
+        column transforms, the latent prior and the drift profile; training streams row
+        groups in a shuffled order through a shuffle buffer of ``buffer_rows`` encoded rows.
+        No rows are held out (every epoch runs); differential privacy and distributed
+        training are refused here. See docs/scale.md.
+        """
+        from dataclasses import replace
+
+        from synthvae import streaming
+
+        started = time.perf_counter()
+        self._validate_params()
+        _check_positive_int("sample_rows", sample_rows)
+        _check_positive_int("buffer_rows", buffer_rows)
+        self._check_streaming()
+        self.device_ = resolve_device(self.device)
+        seed = 0 if self.seed is None else int(self.seed)
+        source = streaming.ParquetSource(path)
+        t0 = time.perf_counter()
+        sample = check_frame(source.reservoir(sample_rows, seed))
+        self._learn_transformer(sample, seed, None)
+        self.privacy_, self.rank_ = None, 0
+        # the reservoir is in random order: its head is a uniform subsample for the prior
+        head = sample.iloc[:PRIOR_FIT_ROWS]
+        data = self._build_model(self.transformer_.transform(head), seed, source.rows)
+        epochs = self.epochs or auto_epochs(source.rows, self.batch_size, 0.0)
+        self.train_config_ = replace(self.train_config_, validation_fraction=0.0,
+                                     epochs=epochs)
+        transform_seconds = time.perf_counter() - t0
+        del sample
+        t0 = time.perf_counter()
+        with EpochProgress(epochs, enabled=self.verbose) as progress:
+            history = streaming.train_stream(self.model_, source, self.transformer_,
+                                             self.layout_, self.train_config_, buffer_rows,
+                                             progress.update)
+        self.history_ = [vars(h) for h in history]
+        self.prior_ = self._fit_prior(data, seed)
+        self.monitoring_ = self._profile(data, seed)
+        self.training_summary_ = {
+            "rows": source.rows, "columns": len(self.schema_.columns),
+            "encoded_width": self.layout_.width, "epochs_run": len(history),
+            "transform_seconds": round(transform_seconds, 3),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "fit_seconds": round(time.perf_counter() - started, 3),
+            "device": str(self.device_), "differentially_private": False, "processes": 1,
+            "streamed": True, "reservoir_rows": min(sample_rows, source.rows)}
+        return self
+
+    def _check_streaming(self) -> None:
+        from synthvae import distributed
+
+        if self.epsilon is not None:
+            raise ConfigError("Streaming fits do not support differential privacy: DP-SGD's "
+                              "accounting assumes Poisson sampling of rows, which a row-group "
+                              "stream does not give. Fit DP models in memory.")
+        if self.distributed or (self.distributed is None
+                                and distributed.launched_by_torchrun()
+                                and int(os.environ.get("WORLD_SIZE", "1")) > 1):
+            raise ConfigError("Streaming fits run in one process; distributed training "
+                              "needs the table in memory on each rank (see docs/scale.md).")
 
     def _check_distributed(self, context, checkpoint_every: int, resume: bool) -> None:
         """Set ``rank_``; refuse what a distributed fit does not support."""
