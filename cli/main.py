@@ -61,7 +61,9 @@ ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model file to 
 @app.command()
 @user_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV, gzip CSV or Parquet.")],
+    data: Annotated[Path, typer.Argument(
+        help="Training table: CSV, gzip CSV or Parquet (with --stream: a Parquet file or a "
+             "folder of them).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.",
                                          dir_okay=False)] = DEFAULT_MODEL,
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,
@@ -83,22 +85,40 @@ def fit(
         help="Save the training state to MODEL.ckpt every N epochs (0 = never).")] = 0,
     resume: Annotated[bool, typer.Option(
         help="Continue an interrupted fit from MODEL.ckpt (same data and options).")] = False,
+    stream: Annotated[bool, typer.Option(
+        help="Fit from Parquet in bounded memory: transforms fitted on a reservoir sample, "
+             "row groups streamed (see docs/scale.md).")] = False,
+    sample_rows: Annotated[int, typer.Option(
+        help="With --stream: reservoir rows that fit the column transforms.")] = 200_000,
+    distributed: Annotated[Optional[bool], typer.Option(
+        "--distributed/--no-distributed",
+        help="Train data-parallel across the processes of a torchrun launch (default: when "
+             "launched by torchrun; see docs/scale.md).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
     from synthvae import Synthesizer
+    from synthvae.errors import ConfigError
     from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
     from synthvae.persistence import checkpoint_path
 
-    df = read_table(data)
-    df, holdout = split_holdout(df, holdout_fraction, seed)
+    if stream and (holdout_fraction or checkpoint_every or resume):
+        raise ConfigError("--stream does not combine with --holdout-fraction, "
+                          "--checkpoint-every or --resume; fit in memory for those.")
+    df, holdout = (None, None) if stream else split_holdout(read_table(data),
+                                                              holdout_fraction, seed)
     params = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items()
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, **params)
+                        max_grad_norm=max_grad_norm, distributed=distributed, **params)
     ckpt = checkpoint_path(output)
-    synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    if stream:
+        synth.fit_parquet(data, sample_rows=sample_rows)
+    else:
+        synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    if synth.rank_ != 0:  # every rank holds the same model; rank 0 writes and reports
+        return
     synth.save(output)
     ckpt.unlink(missing_ok=True)  # the finished model replaces the unfinished state
     if holdout is not None:
@@ -119,28 +139,52 @@ def fit(
 def sample(
     n: Annotated[int, typer.Option("--num-rows", "-n", help="Rows to generate.")],
     model: ModelOption = DEFAULT_MODEL,
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file.",
-                                         dir_okay=False)] = DEFAULT_OUTPUT,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="CSV or Parquet file; with --shards, the folder of the Parquet "
+                               "dataset.")] = DEFAULT_OUTPUT,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same rows).")]
     = None,
     chunk_size: Annotated[int, typer.Option(help="Rows held in memory at once.")] = 100_000,
     where: Annotated[Optional[list[str]], typer.Option(
         "--where", help="Only rows meeting COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable; "
                         "COLUMN= asks for an empty cell).")] = None,
+    shards: Annotated[Optional[int], typer.Option(
+        help="Split the N rows into this many shards and write only one of them (see "
+             "docs/scale.md).")] = None,
+    shard_index: Annotated[Optional[int], typer.Option(
+        help="Which shard to write, from 0 to SHARDS-1: OUTPUT/part-INDEX-of-SHARDS.parquet.")]
+    = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Generate N synthetic rows from a model, streamed to a file in chunks."""
     from synthvae import Synthesizer
     from synthvae.conditions import parse_where
-    from synthvae.synthesizer import check_n
+    from synthvae.errors import ConfigError
     from synthvae.io import table_format, write_table_chunks
+    from synthvae.sharding import check_shard, shard_output
+    from synthvae.synthesizer import check_n
 
     check_n(n)
-    table_format(output)  # fail on a bad extension before loading anything
+    if (shards is None) != (shard_index is None):
+        raise ConfigError("--shards and --shard-index go together: give both (e.g. "
+                          "--shards 100 --shard-index 7), or neither.")
+    shard = check_shard((shard_index, shards)) if shards is not None else None
     conditions = parse_where(where) if where else None
+    if shard is not None and conditions is not None:
+        raise ConfigError("--shards does not combine with --where; sample conditional rows "
+                          "unsharded.")
+    if shard is not None:
+        output = shard_output(output, shard)
+    else:
+        if output.is_dir():
+            raise ConfigError(f"{str(output)!r} is a folder; give a CSV or Parquet file name, "
+                              f"or --shards and --shard-index to write a shard into it.")
+        table_format(output)  # fail on a bad extension before loading anything
     synth = Synthesizer.load(model)
-    chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions)
-    rows = write_table_chunks(_with_progress(chunks, n, quiet), output)
+    chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
+                               shard=shard)
+    total = n if shard is None else shard.rows(n)[1] - shard.rows(n)[0]
+    rows = write_table_chunks(_with_progress(chunks, total, quiet), output)
     out.print(f"Wrote {rows:,} rows to {output}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,7 @@ from synthvae.transforms.table import TableTransformer
 
 SAMPLE_BATCH_ROWS = 65_536
 MIN_PRIOR_ROWS = 20
+PRIOR_FIT_ROWS = 50_000  # streamed fits: reservoir rows encoded for the prior and profile
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 
 
@@ -61,6 +63,9 @@ class Synthesizer:
     preprocess_share : share of epsilon and delta spent on bounds and category lists that
         the schema does not give (0 = refuse unless the schema gives them all).
     device : "cpu", "cuda", "cuda:1", ... or None for CUDA when available.
+    distributed : train data-parallel over the processes of a ``torchrun`` launch (see
+        docs/scale.md): None (when launched by torchrun with several processes), True
+        (must be launched so), False (never).
     seed : seeds every random choice of fit (and the default of ``sample``).
     verbose : show a progress bar with the loss and KL per epoch.
     """
@@ -76,7 +81,8 @@ class Synthesizer:
                  epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1,
-                 device: str | None = None, seed: int | None = 0, verbose: bool = True):
+                 device: str | None = None, distributed: bool | None = None,
+                 seed: int | None = 0, verbose: bool = True):
         self.epochs = epochs
         self.batch_size = batch_size
         self.latent_dim = latent_dim
@@ -99,6 +105,7 @@ class Synthesizer:
         self.accountant = accountant
         self.preprocess_share = preprocess_share
         self.device = device
+        self.distributed = distributed
         self.seed = seed
         self.verbose = verbose
 
@@ -123,11 +130,24 @@ class Synthesizer:
         every N epochs; ``resume=True`` continues from it (same table, same parameters),
         giving the model an uninterrupted fit would have given.
         """
+        from synthvae import distributed
+
         started = time.perf_counter()
         self._validate_params()
         df = check_frame(df)
         self.device_ = resolve_device(self.device)
+        context = distributed.start(self.distributed, self.device_)
+        try:
+            return self._fit(df, context, checkpoint, checkpoint_every, resume, started)
+        finally:
+            if context is not None:
+                context.close()
+
+    def _fit(self, df, context, checkpoint, checkpoint_every, resume, started) -> "Synthesizer":
         seed = 0 if self.seed is None else int(self.seed)
+        self._check_distributed(context, checkpoint_every, resume)
+        if context is not None:
+            self.device_ = context.device(self.device_)
         saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
         if self.epsilon is not None:
@@ -141,7 +161,8 @@ class Synthesizer:
         data = self._build_model(matrix, seed, len(df))
         state = self._restore(saved, checkpoint) if saved is not None else None
         t0 = time.perf_counter()
-        history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df))
+        history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df),
+                              context)
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
@@ -150,8 +171,88 @@ class Synthesizer:
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_), "differentially_private": self.epsilon is not None}
+            "device": str(self.device_), "differentially_private": self.epsilon is not None,
+            "processes": 1 if context is None else context.world_size}
         return self
+
+    def fit_parquet(self, path: str | Path, sample_rows: int = 200_000,
+                    buffer_rows: int = 100_000) -> "Synthesizer":
+        """Learn from a Parquet file or folder of Parquet files in bounded memory.
+
+        One pass draws a uniform reservoir of ``sample_rows`` rows that fits the schema, the
+        column transforms, the latent prior and the drift profile; training streams row
+        groups in a shuffled order through a shuffle buffer of ``buffer_rows`` encoded rows.
+        No rows are held out (every epoch runs); differential privacy and distributed
+        training are refused here. See docs/scale.md.
+        """
+        from dataclasses import replace
+
+        from synthvae import streaming
+
+        started = time.perf_counter()
+        self._validate_params()
+        _check_positive_int("sample_rows", sample_rows)
+        _check_positive_int("buffer_rows", buffer_rows)
+        self._check_streaming()
+        self.device_ = resolve_device(self.device)
+        seed = 0 if self.seed is None else int(self.seed)
+        source = streaming.ParquetSource(path)
+        t0 = time.perf_counter()
+        sample = check_frame(source.reservoir(sample_rows, seed))
+        self._learn_transformer(sample, seed, None)
+        self.privacy_, self.rank_ = None, 0
+        # the reservoir is in random order: its head is a uniform subsample for the prior
+        head = sample.iloc[:PRIOR_FIT_ROWS]
+        data = self._build_model(self.transformer_.transform(head), seed, source.rows)
+        epochs = self.epochs or auto_epochs(source.rows, self.batch_size, 0.0)
+        self.train_config_ = replace(self.train_config_, validation_fraction=0.0,
+                                     epochs=epochs)
+        transform_seconds = time.perf_counter() - t0
+        del sample
+        t0 = time.perf_counter()
+        with EpochProgress(epochs, enabled=self.verbose) as progress:
+            history = streaming.train_stream(self.model_, source, self.transformer_,
+                                             self.layout_, self.train_config_, buffer_rows,
+                                             progress.update)
+        self.history_ = [vars(h) for h in history]
+        self.prior_ = self._fit_prior(data, seed)
+        self.monitoring_ = self._profile(data, seed)
+        self.training_summary_ = {
+            "rows": source.rows, "columns": len(self.schema_.columns),
+            "encoded_width": self.layout_.width, "epochs_run": len(history),
+            "transform_seconds": round(transform_seconds, 3),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "fit_seconds": round(time.perf_counter() - started, 3),
+            "device": str(self.device_), "differentially_private": False, "processes": 1,
+            "streamed": True, "reservoir_rows": min(sample_rows, source.rows)}
+        return self
+
+    def _check_streaming(self) -> None:
+        from synthvae import distributed
+
+        if self.epsilon is not None:
+            raise ConfigError("Streaming fits do not support differential privacy: DP-SGD's "
+                              "accounting assumes Poisson sampling of rows, which a row-group "
+                              "stream does not give. Fit DP models in memory.")
+        if self.distributed or (self.distributed is None
+                                and distributed.launched_by_torchrun()
+                                and int(os.environ.get("WORLD_SIZE", "1")) > 1):
+            raise ConfigError("Streaming fits run in one process; distributed training "
+                              "needs the table in memory on each rank (see docs/scale.md).")
+
+    def _check_distributed(self, context, checkpoint_every: int, resume: bool) -> None:
+        """Set ``rank_``; refuse what a distributed fit does not support."""
+        self.rank_ = 0 if context is None else context.rank
+        if context is None:
+            return
+        if self.epsilon is not None:
+            raise ConfigError("Distributed training with differential privacy is not "
+                              "supported: the DP-SGD sampler and accountant here are "
+                              "single-process. Fit DP models in one process.")
+        if checkpoint_every or resume:
+            raise ConfigError("Checkpoints are not available in a distributed fit: the "
+                              "ranks' states would have to be saved and restored together. "
+                              "Use checkpoint_every and resume in a single-process fit.")
 
     def _learn_transformer(self, df: pd.DataFrame, seed: int, saved) -> None:
         """Set schema_ and transformer_: learned from ``df``, or as a checkpoint left them."""
@@ -212,8 +313,9 @@ class Synthesizer:
         return torch.as_tensor(matrix, device=self.device_)
 
     def _train(self, data: torch.Tensor, state=None, checkpoint=None, checkpoint_every=0,
-               fingerprint: str = "") -> list[EpochStats]:
-        with EpochProgress(self.train_config_.epochs, enabled=self.verbose) as progress:
+               fingerprint: str = "", context=None) -> list[EpochStats]:
+        verbose = self.verbose and self.rank_ == 0
+        with EpochProgress(self.train_config_.epochs, enabled=verbose) as progress:
             if self.epsilon is None:
                 def save(train_state):
                     from synthvae.persistence import save_checkpoint
@@ -221,7 +323,7 @@ class Synthesizer:
                     save_checkpoint(self, train_state, Path(checkpoint), fingerprint)
 
                 return train(self.model_, data, self.layout_, self.train_config_,
-                             progress.update, state, checkpoint_every, save)
+                             progress.update, state, checkpoint_every, save, context)
             from synthvae import privacy
 
             return privacy.train_private(self.model_, data, self.layout_, self.train_config_,
@@ -310,6 +412,9 @@ class Synthesizer:
                 isinstance(h, int) and h > 0 for h in self.hidden):
             raise ConfigError("The 'hidden' parameter of Synthesizer must be a non-empty "
                               f"sequence of positive ints. Got {self.hidden!r} instead.")
+        if self.distributed is not None and not isinstance(self.distributed, bool):
+            raise ConfigError(f"The 'distributed' parameter of Synthesizer must be True, False "
+                              f"or None. Got {self.distributed!r} instead.")
         if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
             raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
                               f"Got {self.seed!r} instead.")
@@ -340,8 +445,8 @@ class Synthesizer:
                            patience=self.patience, seed=seed)
 
     # ------------------------------------------------------------------ sample
-    def sample(self, n: int, seed: int | None = None, conditions: dict | None = None
-               ) -> pd.DataFrame:
+    def sample(self, n: int, seed: int | None = None, conditions: dict | None = None,
+               shard: tuple[int, int] | None = None) -> pd.DataFrame:
         """``n`` synthetic rows with the training table's columns, dtypes and categories.
 
         The same ``seed`` gives the same rows; ``seed=None`` uses the synthesizer's seed.
@@ -350,42 +455,70 @@ class Synthesizer:
         range; ``(30, None)`` is open above), ``{"workclass": None}`` (an empty cell). The rows
         follow the model's conditional distribution (see docs/toolkit.md); rare conditions
         cost a few decoder passes more, never rejection loops.
+        ``shard=(i, S)`` returns only shard ``i`` of ``S`` of the ``n`` rows (see
+        :meth:`iter_sample` and docs/scale.md).
         """
-        chunks = list(self.iter_sample(n, seed=seed, conditions=conditions))
-        if not chunks:
-            return self.sample(1, seed).iloc[:0]
-        return pd.concat(chunks, ignore_index=True)
+        return pd.concat(list(self.iter_sample(n, seed=seed, conditions=conditions,
+                                               shard=shard)), ignore_index=True)
 
     def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None,
-                    conditions: dict | None = None) -> Iterator[pd.DataFrame]:
+                    conditions: dict | None = None, shard: tuple[int, int] | None = None
+                    ) -> Iterator[pd.DataFrame]:
         """Yield ``n`` rows in DataFrames of at most ``chunk_size`` rows (bounded memory).
 
         The rows do not depend on ``chunk_size``: a stream and ``sample(n)`` agree.
-        ``conditions`` is as for :meth:`sample`.
+        ``conditions`` is as for :meth:`sample`. ``n = 0`` yields one empty frame with the
+        training columns and dtypes.
+
+        ``shard=(i, S)`` yields only shard ``i`` (0-based) of ``S``: rows
+        ``[i*n//S, (i+1)*n//S)`` of the whole, drawn from the shard's own random stream
+        (``numpy.random.SeedSequence(seed, spawn_key=(i,))``), so shards can run anywhere,
+        in any order, and the union of all ``S`` is reproducible with identifiers unique
+        across it. Sharding does not combine with ``conditions``.
         """
+        from synthvae.sharding import check_shard
+
         self._check_fitted()
         n = check_n(n)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+        shard = check_shard(shard)
+        if shard is not None and conditions is not None:
+            raise ConfigError("Sharded sampling does not combine with conditions: conditional "
+                              "rows are drawn in redrawn batches whose identifiers cannot be "
+                              "split ahead of time. Sample the conditional rows unsharded.")
         bound = None
         if conditions is not None:
             from synthvae.conditions import bind_conditions
 
             bound = bind_conditions(conditions, self.transformer_, self.layout_)
         seed = (self.seed or 0) if seed is None else int(seed)
-        generator = torch.Generator(device=self.device_).manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        torch_seed, numpy_seed, start = seed, seed, 0
+        if shard is not None:
+            start, stop = shard.rows(n)
+            n = stop - start
+            torch_seed, numpy_seed = shard.seeds(seed)
+        if n == 0:
+            yield self._empty_frame()
+            return
+        generator = torch.Generator(device=self.device_).manual_seed(torch_seed)
+        rng = np.random.default_rng(numpy_seed)
         frames = self._conditional_frames(n, generator, rng, bound, conditions) if bound \
-            else self._frames(n, generator, rng)
+            else self._frames(n, generator, rng, start)
         yield from rechunk(frames, n, chunk_size)
 
-    def _frames(self, n: int, generator, rng) -> Iterator[pd.DataFrame]:
+    def _empty_frame(self) -> pd.DataFrame:
+        """No rows, with the columns and dtypes of a sample."""
+        generator = torch.Generator(device=self.device_).manual_seed(0)
+        return next(self._frames(1, generator, np.random.default_rng(0))).iloc[:0]
+
+    def _frames(self, n: int, generator, rng, offset: int = 0) -> Iterator[pd.DataFrame]:
         for start in range(0, n, SAMPLE_BATCH_ROWS):
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
                                    self.device_)
             yield self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
-                                                      row_offset=start)
+                                                      row_offset=offset + start)
 
     def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
                             ) -> Iterator[pd.DataFrame]:
@@ -509,10 +642,16 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the fitted synthesizer to one safetensors file (JSON header, no pickle)."""
+        """Write the fitted synthesizer to one safetensors file (JSON header, no pickle).
+
+        After a distributed fit only rank 0 writes (every rank holds the same model); the
+        other ranks return the path without writing.
+        """
         from synthvae.persistence import save_synthesizer
 
         self._check_fitted()
+        if getattr(self, "rank_", 0) != 0:
+            return Path(path)
         return save_synthesizer(self, Path(path))
 
     @classmethod

@@ -71,13 +71,19 @@ class TrainState:
 def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfig,
           on_epoch: Callable[[EpochStats], None] | None = None,
           state: TrainState | None = None, checkpoint_every: int = 0,
-          on_checkpoint: Callable[[TrainState], None] | None = None) -> list[EpochStats]:
+          on_checkpoint: Callable[[TrainState], None] | None = None,
+          parallel=None) -> list[EpochStats]:
     """Fit ``model`` to ``data`` (rows, width) on data's device; returns per-epoch stats.
 
     With a validation split, the weights of the epoch with the best held-out loss are kept.
     ``state`` (from a checkpoint) continues an interrupted fit exactly; every
     ``checkpoint_every`` epochs ``on_checkpoint`` receives the current state.
+    ``parallel`` (a :class:`synthvae.distributed.DistributedContext`) splits every batch
+    across the processes of a distributed fit.
     """
+    epoch_fn, evaluate_fn = (run_epoch, evaluate_loss) if parallel is None \
+        else (parallel.run_epoch, parallel.evaluate_loss)
+    net = model if parallel is None else parallel.wrap(model)
     state = state if state is not None else TrainState()
     generator = torch.Generator(device=data.device).manual_seed(config.seed)
     train_rows, val_rows = holdout_split(len(data), config, data.device)
@@ -88,13 +94,13 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         generator.set_state(state.generator_state)
     train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
     for epoch in range(state.epoch + 1, config.epochs + 1):
-        sums = run_epoch(model, train_data, layout, config, optimizer, generator)
+        sums = epoch_fn(net, train_data, layout, config, optimizer, generator)
         loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
         if not math.isfinite(loss):
             raise TrainingError(
                 f"The training loss became {loss} at epoch {epoch}. Lower the learning rate "
                 f"(lr={config.lr}) or check the data for extreme values.")
-        val = evaluate_loss(model, val_data, layout, config, generator) \
+        val = evaluate_fn(net, val_data, layout, config, generator) \
             if len(val_rows) else None
         stats = EpochStats(epoch, loss, recon, kl, val)
         state.history.append(stats)

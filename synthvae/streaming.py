@@ -1,0 +1,148 @@
+"""Fitting from Parquet larger than memory: one pass draws a uniform reservoir sample (the
+column transforms, the latent prior and the drift profile are fitted on it); training then
+streams row groups through pyarrow in a shuffled order, through a bounded shuffle buffer.
+
+Memory holds the reservoir, one row group and the shuffle buffer, never the table.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthvae.errors import DataError, TrainingError
+
+SAMPLE_ROWS = 200_000  # reservoir rows that fit the column transforms
+BUFFER_ROWS = 100_000  # encoded rows shuffled together before batching
+READ_ROWS = 65_536  # rows converted to pandas at once
+
+
+class ParquetSource:
+    """A Parquet file, or a folder of them, read through ``pyarrow.dataset``."""
+
+    def __init__(self, path: str | Path):
+        import pyarrow.dataset as ds
+
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"Input {str(path)!r} does not exist.")
+        if path.is_file() and not path.name.lower().endswith((".parquet", ".pq")):
+            raise DataError(f"Streaming reads Parquet: a .parquet file or a folder of them. "
+                            f"Got {str(path)!r}; convert it first (see docs/scale.md).")
+        try:
+            self.dataset = ds.dataset(str(path), format="parquet")
+            self.rows = self.dataset.count_rows()
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"Cannot read {str(path)!r} as Parquet: {first}") from None
+        if self.rows == 0:
+            raise DataError(f"Input {str(path)!r} has no rows; there is nothing to learn from.")
+        self.path = path
+
+    def row_groups(self) -> list:
+        """One dataset fragment per row group, the unit of the shuffled read order."""
+        return [piece for fragment in self.dataset.get_fragments()
+                for piece in fragment.split_by_row_group()]
+
+    def reservoir(self, k: int, seed: int) -> pd.DataFrame:
+        """A uniform sample of ``min(k, rows)`` rows in random order, in one pass.
+
+        Every row gets a uniform key; the rows with the ``k`` smallest keys are kept
+        (a batch-wise reservoir), so memory holds ``k`` rows plus one read batch.
+        """
+        import pyarrow as pa
+
+        rng = np.random.default_rng(seed)
+        kept, keys = None, np.empty(0)
+        for batch in self.dataset.to_batches(batch_size=READ_ROWS):
+            batch_keys = rng.random(batch.num_rows)
+            if kept is not None and len(keys) >= k:  # only rows that beat the k-th key
+                chosen = np.flatnonzero(batch_keys < keys.max())
+                batch, batch_keys = batch.take(pa.array(chosen)), batch_keys[chosen]
+            table = pa.Table.from_batches([batch])
+            kept = table if kept is None else pa.concat_tables([kept, table])
+            keys = np.concatenate([keys, batch_keys])
+            if len(keys) > k:
+                best = np.argpartition(keys, k)[:k]
+                kept, keys = kept.take(pa.array(best)), keys[best]
+        order = np.argsort(keys, kind="stable")  # random order: any prefix is uniform too
+        return kept.take(pa.array(order)).to_pandas()
+
+    def encoded_batches(self, transformer, batch_size: int, buffer_rows: int,
+                        rng: np.random.Generator, device) -> Iterator[torch.Tensor]:
+        """One epoch of encoded batches: row groups in random order, rows shuffled within a
+        buffer of at least ``buffer_rows``; every row once, the last batch maybe shorter."""
+        pieces = self.row_groups()
+        pending: list[np.ndarray] = []
+        buffered = 0
+        for i in rng.permutation(len(pieces)):
+            for batch in pieces[i].to_batches(batch_size=READ_ROWS):
+                matrix = _transform(transformer, batch.to_pandas(), rng)
+                pending.append(matrix)
+                buffered += len(matrix)
+                if buffered >= buffer_rows:
+                    pending, tail = _shuffled_batches(pending, batch_size, rng, keep_tail=True)
+                    yield from (torch.from_numpy(b).to(device) for b in tail)
+                    buffered = sum(len(m) for m in pending)
+        _, tail = _shuffled_batches(pending, batch_size, rng, keep_tail=False)
+        yield from (torch.from_numpy(b).to(device) for b in tail)
+
+
+def _transform(transformer, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    with warnings.catch_warnings():  # values the reservoir never saw map to 'other'/nothing
+        warnings.simplefilter("ignore")
+        return transformer.transform(df, seed=int(rng.integers(2**31)))
+
+
+def _shuffled_batches(pending: list[np.ndarray], batch_size: int, rng, keep_tail: bool
+                      ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(rows kept for later, full batches of the shuffled buffer); the partial last batch
+    is kept when ``keep_tail``, else emitted."""
+    if not pending:
+        return [], []
+    rows = np.concatenate(pending)
+    rows = rows[rng.permutation(len(rows))]
+    full = len(rows) // batch_size * batch_size if keep_tail else len(rows)
+    batches = [rows[start:min(start + batch_size, full)]
+               for start in range(0, full, batch_size)]
+    return ([rows[full:]] if full < len(rows) else []), batches
+
+
+def train_stream(model, source: ParquetSource, transformer, layout, config, buffer_rows: int,
+                 on_epoch: Callable | None = None) -> list:
+    """Fit ``model`` on batches streamed from ``source``; per-epoch stats (no held-out
+    rows: every epoch runs)."""
+    from synthvae.training import EpochStats, batch_loss
+
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay, fused=True)
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        totals = torch.zeros(3, device=device)
+        steps = 0
+        for batch in source.encoded_batches(transformer, config.batch_size, buffer_rows, rng,
+                                            device):
+            loss, recon, kl = batch_loss(model, batch, layout, config, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            totals += torch.stack([loss.detach(), recon.detach(), kl.detach()])
+            steps += 1
+        loss, recon, kl = (float(v) for v in (totals / max(steps, 1)).tolist())
+        if not math.isfinite(loss):
+            raise TrainingError(f"The training loss became {loss} at epoch {epoch}. Lower the "
+                                f"learning rate (lr={config.lr}).")
+        history.append(EpochStats(epoch, loss, recon, kl, None))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    return history
