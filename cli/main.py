@@ -76,6 +76,16 @@ def fit(
     delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="Weight of the KL term (1 = the ELBO).")] = 1.0,
+    kl_anneal: Annotated[str, typer.Option(
+        help="KL weight schedule: none, linear (0 to beta, then held) or cyclical "
+             "(see docs/training.md).")] = "none",
+    kl_anneal_epochs: Annotated[Optional[int], typer.Option(
+        help="Ramp (linear) or cycle (cyclical) length in epochs (default: a quarter of "
+             "the epochs).")] = None,
+    free_bits: Annotated[float, typer.Option(
+        help="Nats of KL per latent dimension left unpenalised (0 = off; not with "
+             "--epsilon).")] = 0.0,
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,
@@ -96,7 +106,8 @@ def fit(
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, **params)
+                        max_grad_norm=max_grad_norm, beta=beta, kl_anneal=kl_anneal,
+                        kl_anneal_epochs=kl_anneal_epochs, free_bits=free_bits, **params)
     ckpt = checkpoint_path(output)
     synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
     synth.save(output)

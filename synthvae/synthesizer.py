@@ -18,7 +18,8 @@ from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
-from synthvae.training import EpochStats, TrainConfig, batch_loss, holdout_split, train
+from synthvae.training import (KL_SCHEDULES, EpochStats, TrainConfig, batch_loss,
+                               holdout_split, train)
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
@@ -41,6 +42,13 @@ class Synthesizer:
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
     lr, weight_decay : Adam settings.
     beta : weight of the KL term (1.0 = the ELBO).
+    kl_anneal : schedule of the KL weight: "none" (``beta`` throughout), "linear" (from 0 to
+        ``beta`` over ``kl_anneal_epochs``, then held) or "cyclical" (repeated ramps, each
+        cycle ``kl_anneal_epochs`` long). See docs/training.md.
+    kl_anneal_epochs : ramp (linear) or cycle (cyclical) length in epochs; None = a quarter
+        of the epochs.
+    free_bits : nats of KL per latent dimension left unpenalised (0 = off); keeps dimensions
+        from collapsing. Not available with differential privacy.
     loss_factor : weight of the reconstruction term (TVAE uses 2).
     validation_fraction : share of rows held out for early stopping (0 disables it).
     patience : epochs without improvement before stopping.
@@ -67,7 +75,9 @@ class Synthesizer:
 
     def __init__(self, epochs: int | None = None, batch_size: int = 500, latent_dim: int = 128,
                  hidden: tuple[int, ...] = (128, 128), lr: float = 1e-3,
-                 weight_decay: float = 1e-5, beta: float = 1.0, loss_factor: float = 2.0,
+                 weight_decay: float = 1e-5, beta: float = 1.0, kl_anneal: str = "none",
+                 kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
+                 loss_factor: float = 2.0,
                  validation_fraction: float = 0.1, patience: int = 20,
                  schema: Schema | dict | str | None = None,
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
@@ -84,6 +94,9 @@ class Synthesizer:
         self.lr = lr
         self.weight_decay = weight_decay
         self.beta = beta
+        self.kl_anneal = kl_anneal
+        self.kl_anneal_epochs = kl_anneal_epochs
+        self.free_bits = free_bits
         self.loss_factor = loss_factor
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -306,6 +319,7 @@ class Synthesizer:
         for name in ("weight_decay", "beta"):
             _check_number(name, getattr(self, name), low=0)
         _check_number("validation_fraction", self.validation_fraction, low=0, high=0.5)
+        self._validate_objective()
         if not isinstance(self.hidden, (tuple, list)) or not self.hidden or not all(
                 isinstance(h, int) and h > 0 for h in self.hidden):
             raise ConfigError("The 'hidden' parameter of Synthesizer must be a non-empty "
@@ -317,6 +331,21 @@ class Synthesizer:
         if self.max_categories < 2:
             raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
                               f"least 2. Got {self.max_categories} instead.")
+
+    def _validate_objective(self) -> None:
+        if self.kl_anneal not in KL_SCHEDULES:
+            raise ConfigError(f"The 'kl_anneal' parameter of Synthesizer must be one of "
+                              f"{KL_SCHEDULES}. Got {self.kl_anneal!r} instead.")
+        if self.kl_anneal_epochs is not None:
+            _check_positive_int("kl_anneal_epochs", self.kl_anneal_epochs)
+        _check_number("free_bits", self.free_bits, low=0)
+        if self.free_bits > 0 and self.epsilon is not None:
+            raise ConfigError(
+                f"The 'free_bits' parameter of Synthesizer must be 0 with differential privacy "
+                f"(epsilon={self.epsilon!r}). Got {self.free_bits!r} instead: free bits clamp "
+                f"the batch-averaged KL, which couples the rows of a batch and breaks the "
+                f"per-row gradient clipping DP-SGD's guarantee rests on. Use beta or "
+                f"kl_anneal instead.")
 
     def _validate_privacy_params(self) -> None:
         if self.epsilon is None:
@@ -334,8 +363,12 @@ class Synthesizer:
         # Under DP no private row is held out: validation would be a release.
         validation = 0.0 if self.epsilon is not None else self.validation_fraction
         epochs = self.epochs or auto_epochs(n_rows, self.batch_size, validation)
+        anneal_epochs = 0 if self.kl_anneal == "none" else \
+            self.kl_anneal_epochs or max(1, epochs // 4)
         return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, beta=self.beta,
+                           kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
+                           free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
 
