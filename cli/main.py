@@ -215,6 +215,7 @@ def _print_info(details: dict) -> None:
     for column in details["columns"]:
         table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
     out.print(table)
+    _print_diagnostics(details)
     privacy = details.get("privacy")
     if privacy is None:
         out.print("Not trained with differential privacy.")
@@ -226,6 +227,29 @@ def _print_info(details: dict) -> None:
         ledger.add_row(entry["mechanism"], str(entry["column"] or "-"),
                        f"{entry['epsilon']:.4f}", f"{entry['delta']:.2e}")
     out.print(ledger)
+
+
+def _print_diagnostics(details: dict) -> None:
+    from rich.table import Table
+
+    found = details.get("diagnostics")
+    if found is None:
+        out.print(f"Training diagnostics: {details.get('diagnostics_note')}.")
+        return
+    kl = sorted(found["kl_per_dim"], reverse=True)
+    out.print(f"[bold]Training diagnostics[/] ({found['rows']:,} {found['rows_from']} rows): "
+              f"KL {found['kl_total']:.3g} nats per row; {found['active_units']} of "
+              f"{found['latent_dim']} latent dimensions active (largest KL per dimension: "
+              f"{', '.join(f'{v:.3g}' for v in kl[:5])})")
+    if found["collapsed"]:
+        out.print("[yellow]Posterior collapse:[/] the latents carry almost no information; "
+                  "lower beta or use --kl-anneal linear or --free-bits (docs/training.md).")
+    table = Table("column", "reconstruction", title="Rows rebuilt from their latent mean")
+    for name, value in found["columns"].items():
+        text = (f"{value['value']:.1%} exact" if value["metric"] == "accuracy"
+                else f"error {value['value']:.3f} std")
+        table.add_row(name, text)
+    out.print(table)
 
 
 from cli import report as _report  # noqa: E402  (the commands register themselves on app)

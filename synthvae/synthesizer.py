@@ -158,6 +158,7 @@ class Synthesizer:
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
+        self.diagnostics_ = None if self.epsilon is not None else self._diagnose(data, df)
         self.training_summary_ = {
             "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
@@ -292,6 +293,22 @@ class Synthesizer:
         reference = reference[:PROFILE_MAX_ROWS]
         elbo, latents = self._score_matrix(reference, seed + 2)
         return reference_profile(elbo, latents)
+
+    def _diagnose(self, data: torch.Tensor, df: pd.DataFrame) -> dict:
+        """Training diagnostics on held-out rows (training rows when none are held out);
+        warns on posterior collapse. See synthvae/diagnostics.py."""
+        from synthvae.diagnostics import MAX_ROWS, check_collapse, training_diagnostics
+
+        _, rows = holdout_split(len(data), self.train_config_, data.device)
+        source = "held-out" if len(rows) >= MIN_PRIOR_ROWS else "training"
+        if source == "training":
+            rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(
+                self.train_config_.seed))
+        rows = rows[:MAX_ROWS]
+        found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
+                                     df.iloc[rows.cpu().numpy()], source)
+        check_collapse(found, self.beta)
+        return found
 
     def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
