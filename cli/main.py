@@ -78,6 +78,16 @@ def fit(
     delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="Weight of the KL term (1 = the ELBO).")] = 1.0,
+    kl_anneal: Annotated[str, typer.Option(
+        help="KL weight schedule: none, linear (0 to beta, then held) or cyclical "
+             "(see docs/training.md).")] = "none",
+    kl_anneal_epochs: Annotated[Optional[int], typer.Option(
+        help="Ramp (linear) or cycle (cyclical) length in epochs (default: a quarter of "
+             "the epochs).")] = None,
+    free_bits: Annotated[float, typer.Option(
+        help="Nats of KL per latent dimension left unpenalised (0 = off; not with "
+             "--epsilon).")] = 0.0,
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,
@@ -111,7 +121,9 @@ def fit(
               if v is not None}
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, distributed=distributed, **params)
+                        max_grad_norm=max_grad_norm, distributed=distributed, beta=beta,
+                        kl_anneal=kl_anneal, kl_anneal_epochs=kl_anneal_epochs,
+                        free_bits=free_bits, **params)
     ckpt = checkpoint_path(output)
     if stream:
         synth.fit_parquet(data, sample_rows=sample_rows)
@@ -248,6 +260,7 @@ def _print_info(details: dict) -> None:
     for column in details["columns"]:
         table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
     out.print(table)
+    _print_diagnostics(details)
     privacy = details.get("privacy")
     if privacy is None:
         out.print("Not trained with differential privacy.")
@@ -259,6 +272,29 @@ def _print_info(details: dict) -> None:
         ledger.add_row(entry["mechanism"], str(entry["column"] or "-"),
                        f"{entry['epsilon']:.4f}", f"{entry['delta']:.2e}")
     out.print(ledger)
+
+
+def _print_diagnostics(details: dict) -> None:
+    from rich.table import Table
+
+    found = details.get("diagnostics")
+    if found is None:
+        out.print(f"Training diagnostics: {details.get('diagnostics_note')}.")
+        return
+    kl = sorted(found["kl_per_dim"], reverse=True)
+    out.print(f"[bold]Training diagnostics[/] ({found['rows']:,} {found['rows_from']} rows): "
+              f"KL {found['kl_total']:.3g} nats per row; {found['active_units']} of "
+              f"{found['latent_dim']} latent dimensions active (largest KL per dimension: "
+              f"{', '.join(f'{v:.3g}' for v in kl[:5])})")
+    if found["collapsed"]:
+        out.print("[yellow]Posterior collapse:[/] the latents carry almost no information; "
+                  "lower beta or use --kl-anneal linear or --free-bits (docs/training.md).")
+    table = Table("column", "reconstruction", title="Rows rebuilt from their latent mean")
+    for name, value in found["columns"].items():
+        text = (f"{value['value']:.1%} exact" if value["metric"] == "accuracy"
+                else f"error {value['value']:.3f} std")
+        table.add_row(name, text)
+    out.print(table)
 
 
 from cli import report as _report  # noqa: E402  (the commands register themselves on app)

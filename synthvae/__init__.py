@@ -1,7 +1,8 @@
 """synthvae: private tables in, statistically faithful synthetic tables out."""
 
 from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
-                             SchemaError, SynthvaeError, TrainingError)
+                             PosteriorCollapseWarning, SchemaError, SynthvaeError,
+                             SynthvaeWarning, TrainingError)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
 
@@ -20,4 +21,5 @@ def evaluate(real, synthetic, holdout=None, target=None, schema=None, **options)
 
 __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "detect_schema",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
-           "ModelFileError", "TrainingError", "__version__"]
+           "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
+           "__version__"]

@@ -52,8 +52,11 @@ class DistributedContext:
         ids = [device] if device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids)
 
-    def run_epoch(self, model, data, layout, config, optimizer, generator) -> torch.Tensor:
-        """One pass; each rank's share of every global batch. Mean (loss, recon, kl)."""
+    def run_epoch(self, model, data, layout, config, optimizer, generator,
+                  weight: float | None = None) -> torch.Tensor:
+        """One pass; each rank's share of every global batch. Mean (loss, recon, kl).
+
+        ``weight`` is this epoch's KL weight (default ``config.beta``)."""
         model.train()
         latent_dim = latent_dim_of(model.module)
         order = torch.randperm(len(data), generator=generator, device=data.device)
@@ -65,7 +68,8 @@ class DistributedContext:
             noise = torch.randn((len(rows), latent_dim), generator=generator,
                                 device=data.device)
             mine = slice(self.rank, None, self.world_size)
-            parts = self._part_sums(model, data[rows[mine]], noise[mine], layout, config)
+            parts = self._part_sums(model, data[rows[mine]], noise[mine], layout, config,
+                                    weight)
             parts = parts / len(rows)  # this rank's share of the global batch means
             optimizer.zero_grad(set_to_none=True)
             (parts[0] * self.world_size).backward()  # DDP averages: global-batch gradient
@@ -93,12 +97,15 @@ class DistributedContext:
         return float(total) / len(data)
 
     @staticmethod
-    def _part_sums(model, batch, noise, layout, config) -> torch.Tensor:
-        """(objective, recon, kl) summed over this rank's rows."""
+    def _part_sums(model, batch, noise, layout, config, weight: float | None = None
+                   ) -> torch.Tensor:
+        """(objective, recon, kl) summed over this rank's rows, KL weighted by ``weight``
+        (default ``config.beta``, the full weight early stopping compares)."""
         logits, sigma, mu, logvar = model(batch, noise)
         recon, kl = elbo_terms(logits, batch, sigma, mu, logvar, layout)
         recon, kl = recon.sum(), kl.sum()
-        return torch.stack([config.loss_factor * recon + config.beta * kl, recon, kl])
+        weight = config.beta if weight is None else weight
+        return torch.stack([config.loss_factor * recon + weight * kl, recon, kl])
 
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():

@@ -31,3 +31,11 @@ class ModelFileError(SynthvaeError):
 
 class TrainingError(SynthvaeError, RuntimeError):
     """Training diverged (NaN or infinite loss) or could not proceed."""
+
+
+class SynthvaeWarning(UserWarning):
+    """Base class of every warning synthvae issues on purpose."""
+
+
+class PosteriorCollapseWarning(SynthvaeWarning):
+    """The fitted encoder's latents carry almost no information about the rows."""

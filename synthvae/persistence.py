@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from synthvae.diagnostics import PRIVATE_REASON, check_diagnostics
 from synthvae.errors import ModelFileError
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
@@ -43,6 +44,7 @@ def save_synthesizer(synth, path: Path) -> Path:
         "training_summary": synth.training_summary_,
         "history": synth.history_,
         "monitoring": getattr(synth, "monitoring_", None),
+        "diagnostics": getattr(synth, "diagnostics_", None),
         "extra": getattr(synth, "extra_state_", {}),
         "prior": synth.prior_.kind,
         "privacy": getattr(synth, "privacy_", None),
@@ -119,6 +121,9 @@ def load_synthesizer(path: Path, device: str | None = None):
         from synthvae.monitoring import check_profile
 
         check_profile(synth.monitoring_, synth.model_config_.latent_dim, repr(str(path)))
+    synth.diagnostics_ = state.get("diagnostics")  # absent from older models
+    check_diagnostics(synth.diagnostics_, synth.model_config_.latent_dim,
+                      synth.schema_.names, repr(str(path)))
     synth.training_summary_ = state.get("training_summary", {})
     synth.extra_state_ = state.get("extra", {})
     if state.get("privacy") is not None:
@@ -171,6 +176,11 @@ def model_info(path: Path) -> dict:
     """A JSON-ready description of a model file (validated, nothing executed)."""
     path = Path(path)
     state, tensors = read_model_file(path)
+    try:
+        check_diagnostics(state.get("diagnostics"), state["model_config"]["latent_dim"],
+                          [c["name"] for c in state["schema"]["columns"]], repr(str(path)))
+    except (KeyError, TypeError):
+        raise ModelFileError(f"{str(path)!r} has an invalid model state.") from None
     return {
         "path": str(path), "format_version": FORMAT_VERSION,
         "synthvae_version": state.get("synthvae_version"),
@@ -182,7 +192,18 @@ def model_info(path: Path) -> dict:
         "final_epoch": (state.get("history") or [None])[-1],
         "history": state.get("history") or [],
         "privacy": state.get("privacy"),
+        "diagnostics": state.get("diagnostics"),
+        "diagnostics_note": diagnostics_note(state),
     }
+
+
+def diagnostics_note(state: dict) -> str | None:
+    """Why a model file holds no training diagnostics (None when it holds them)."""
+    if state.get("diagnostics") is not None:
+        return None
+    if state.get("privacy") is not None:
+        return f"none: {PRIVATE_REASON}"
+    return "none: saved by a synthvae without training diagnostics"
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -18,6 +18,7 @@ Three parts, each charging the same :class:`PrivacyLedger`:
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -260,10 +261,10 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
                   loss_fn, on_epoch=None) -> list:
     """DP-SGD on ``model`` over ``data``; returns per-epoch stats (for the user's eyes only).
 
-    ``loss_fn(model, batch, layout, config, generator) -> (loss, recon, kl)`` is the plain
-    objective, averaged over the batch; Opacus turns it into clipped per-sample gradients.
+    ``loss_fn(model, batch, layout, config, generator, weight) -> (loss, recon, kl)`` is the
+    plain objective at KL weight ``weight``, averaged over the batch; Opacus turns it into clipped per-sample gradients.
     """
-    from synthvae.training import EpochStats
+    from synthvae.training import EpochStats, kl_weight
 
     generator = torch.Generator(device=data.device).manual_seed(config.seed)
     wrapped = GradSampleModule(model, loss_reduction="mean")
@@ -275,10 +276,12 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
     history = []
     for epoch in range(1, config.epochs + 1):
         totals = torch.zeros(3, device=data.device)
+        # The KL weight's schedule depends on the epoch alone: no privacy cost.
+        weighted = functools.partial(loss_fn, weight=kl_weight(epoch, config))
         for _ in range(steps_per_epoch):
             rows = poisson_batch(len(data), plan.sample_rate, generator, data.device)
             totals += private_step(wrapped, optimizer, data[rows], layout, config, dp,
-                                   generator, loss_fn)
+                                   generator, weighted)
         loss, recon, kl = (float(v) for v in (totals / steps_per_epoch).tolist())
         if not math.isfinite(loss):
             raise TrainingError(f"The training loss became {loss} at epoch {epoch}; lower lr "

@@ -118,7 +118,7 @@ def train_stream(model, source: ParquetSource, transformer, layout, config, buff
                  on_epoch: Callable | None = None) -> list:
     """Fit ``model`` on batches streamed from ``source``; per-epoch stats (no held-out
     rows: every epoch runs)."""
-    from synthvae.training import EpochStats, batch_loss
+    from synthvae.training import EpochStats, batch_loss, kl_weight
 
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -130,9 +130,10 @@ def train_stream(model, source: ParquetSource, transformer, layout, config, buff
         model.train()
         totals = torch.zeros(3, device=device)
         steps = 0
+        weight = kl_weight(epoch, config)  # the annealing schedule, if any
         for batch in source.encoded_batches(transformer, config.batch_size, buffer_rows, rng,
                                             device):
-            loss, recon, kl = batch_loss(model, batch, layout, config, generator)
+            loss, recon, kl = batch_loss(model, batch, layout, config, generator, weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

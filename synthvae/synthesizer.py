@@ -19,7 +19,8 @@ from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
-from synthvae.training import EpochStats, TrainConfig, batch_loss, holdout_split, train
+from synthvae.training import (KL_SCHEDULES, EpochStats, TrainConfig, batch_loss,
+                               holdout_split, train)
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
@@ -43,6 +44,13 @@ class Synthesizer:
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
     lr, weight_decay : Adam settings.
     beta : weight of the KL term (1.0 = the ELBO).
+    kl_anneal : schedule of the KL weight: "none" (``beta`` throughout), "linear" (from 0 to
+        ``beta`` over ``kl_anneal_epochs``, then held) or "cyclical" (repeated ramps, each
+        cycle ``kl_anneal_epochs`` long). See docs/training.md.
+    kl_anneal_epochs : ramp (linear) or cycle (cyclical) length in epochs; None = a quarter
+        of the epochs.
+    free_bits : nats of KL per latent dimension left unpenalised (0 = off); keeps dimensions
+        from collapsing. Not available with differential privacy.
     loss_factor : weight of the reconstruction term (TVAE uses 2).
     validation_fraction : share of rows held out for early stopping (0 disables it).
     patience : epochs without improvement before stopping.
@@ -72,7 +80,9 @@ class Synthesizer:
 
     def __init__(self, epochs: int | None = None, batch_size: int = 500, latent_dim: int = 128,
                  hidden: tuple[int, ...] = (128, 128), lr: float = 1e-3,
-                 weight_decay: float = 1e-5, beta: float = 1.0, loss_factor: float = 2.0,
+                 weight_decay: float = 1e-5, beta: float = 1.0, kl_anneal: str = "none",
+                 kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
+                 loss_factor: float = 2.0,
                  validation_fraction: float = 0.1, patience: int = 20,
                  schema: Schema | dict | str | None = None,
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
@@ -90,6 +100,9 @@ class Synthesizer:
         self.lr = lr
         self.weight_decay = weight_decay
         self.beta = beta
+        self.kl_anneal = kl_anneal
+        self.kl_anneal_epochs = kl_anneal_epochs
+        self.free_bits = free_bits
         self.loss_factor = loss_factor
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -166,6 +179,7 @@ class Synthesizer:
         self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
+        self.diagnostics_ = None if self.epsilon is not None else self._diagnose(data, df)
         self.training_summary_ = {
             "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
@@ -217,6 +231,7 @@ class Synthesizer:
         self.history_ = [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
         self.monitoring_ = self._profile(data, seed)
+        self.diagnostics_ = self._diagnose(data, head)  # on the reservoir's head
         self.training_summary_ = {
             "rows": source.rows, "columns": len(self.schema_.columns),
             "encoded_width": self.layout_.width, "epochs_run": len(history),
@@ -249,6 +264,11 @@ class Synthesizer:
             raise ConfigError("Distributed training with differential privacy is not "
                               "supported: the DP-SGD sampler and accountant here are "
                               "single-process. Fit DP models in one process.")
+        if self.free_bits > 0:
+            raise ConfigError(f"The 'free_bits' parameter of Synthesizer must be 0 in a "
+                              f"distributed fit. Got {self.free_bits!r} instead: free bits "
+                              f"clamp the KL averaged over the whole batch, which is split "
+                              f"across processes. Use beta or kl_anneal instead.")
         if checkpoint_every or resume:
             raise ConfigError("Checkpoints are not available in a distributed fit: the "
                               "ranks' states would have to be saved and restored together. "
@@ -382,6 +402,22 @@ class Synthesizer:
         elbo, latents = self._score_matrix(reference, seed + 2)
         return reference_profile(elbo, latents)
 
+    def _diagnose(self, data: torch.Tensor, df: pd.DataFrame) -> dict:
+        """Training diagnostics on held-out rows (training rows when none are held out);
+        warns on posterior collapse. See synthvae/diagnostics.py."""
+        from synthvae.diagnostics import MAX_ROWS, check_collapse, training_diagnostics
+
+        _, rows = holdout_split(len(data), self.train_config_, data.device)
+        source = "held-out" if len(rows) >= MIN_PRIOR_ROWS else "training"
+        if source == "training":
+            rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(
+                self.train_config_.seed))
+        rows = rows[:MAX_ROWS]
+        found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
+                                     df.iloc[rows.cpu().numpy()], source)
+        check_collapse(found, self.beta)
+        return found
+
     def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """(ELBO per row, latent means) of encoded rows on the device."""
@@ -408,6 +444,7 @@ class Synthesizer:
         for name in ("weight_decay", "beta"):
             _check_number(name, getattr(self, name), low=0)
         _check_number("validation_fraction", self.validation_fraction, low=0, high=0.5)
+        self._validate_objective()
         if not isinstance(self.hidden, (tuple, list)) or not self.hidden or not all(
                 isinstance(h, int) and h > 0 for h in self.hidden):
             raise ConfigError("The 'hidden' parameter of Synthesizer must be a non-empty "
@@ -422,6 +459,21 @@ class Synthesizer:
         if self.max_categories < 2:
             raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
                               f"least 2. Got {self.max_categories} instead.")
+
+    def _validate_objective(self) -> None:
+        if self.kl_anneal not in KL_SCHEDULES:
+            raise ConfigError(f"The 'kl_anneal' parameter of Synthesizer must be one of "
+                              f"{KL_SCHEDULES}. Got {self.kl_anneal!r} instead.")
+        if self.kl_anneal_epochs is not None:
+            _check_positive_int("kl_anneal_epochs", self.kl_anneal_epochs)
+        _check_number("free_bits", self.free_bits, low=0)
+        if self.free_bits > 0 and self.epsilon is not None:
+            raise ConfigError(
+                f"The 'free_bits' parameter of Synthesizer must be 0 with differential privacy "
+                f"(epsilon={self.epsilon!r}). Got {self.free_bits!r} instead: free bits clamp "
+                f"the batch-averaged KL, which couples the rows of a batch and breaks the "
+                f"per-row gradient clipping DP-SGD's guarantee rests on. Use beta or "
+                f"kl_anneal instead.")
 
     def _validate_privacy_params(self) -> None:
         if self.epsilon is None:
@@ -439,8 +491,12 @@ class Synthesizer:
         # Under DP no private row is held out: validation would be a release.
         validation = 0.0 if self.epsilon is not None else self.validation_fraction
         epochs = self.epochs or auto_epochs(n_rows, self.batch_size, validation)
+        anneal_epochs = 0 if self.kl_anneal == "none" else \
+            self.kl_anneal_epochs or max(1, epochs // 4)
         return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, beta=self.beta,
+                           kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
+                           free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
 

@@ -12,7 +12,7 @@ import torch
 
 from synthvae.errors import TrainingError
 from synthvae.layout import SpanLayout
-from synthvae.losses import elbo_terms
+from synthvae.losses import gaussian_kl, reconstruction_nll
 from synthvae.model import VAE
 
 
@@ -22,7 +22,10 @@ class TrainConfig:
     batch_size: int = 500  # TVAE's default
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 1e-5  # TVAE's l2scale
-    beta: float = 1.0  # weight of the KL term
+    beta: float = 1.0  # weight of the KL term (after annealing)
+    kl_anneal: str = "none"  # KL weight schedule: "none", "linear" or "cyclical"
+    kl_anneal_epochs: int = 0  # linear: ramp length; cyclical: cycle length (epochs)
+    free_bits: float = 0.0  # nats per latent dimension not penalised (0 = off)
     loss_factor: float = 2.0  # TVAE's weight of the reconstruction term
     validation_fraction: float = 0.1  # held-out rows for early stopping (0 = none)
     patience: int = 20  # epochs without a better held-out ELBO before stopping
@@ -39,6 +42,31 @@ class EpochStats:
     reconstruction: float
     kl: float
     val_loss: float | None
+
+
+KL_SCHEDULES = ("none", "linear", "cyclical")
+
+
+def kl_weight(epoch: int, config: TrainConfig) -> float:
+    """Weight of the KL term during ``epoch`` (1-based); a schedule of the epoch alone.
+
+    "linear" ramps from 0 at epoch 1 to ``beta`` at epoch ``kl_anneal_epochs + 1`` and holds
+    it (Bowman et al. 2016); "cyclical" repeats cycles of ``kl_anneal_epochs`` epochs, each
+    ramping from 0 to ``beta`` over its first half and holding ``beta`` over the second
+    (Fu et al. 2019).
+    """
+    period = config.kl_anneal_epochs
+    if config.kl_anneal == "none" or period < 1:
+        return config.beta
+    if config.kl_anneal == "linear":
+        return config.beta * min(1.0, (epoch - 1) / period)
+    ramp = max(1.0, period / 2)
+    return config.beta * min(1.0, ((epoch - 1) % period) / ramp)
+
+
+def annealing_epochs(config: TrainConfig) -> int:
+    """Epochs before the KL weight first reaches ``beta`` (early stopping waits for them)."""
+    return 0 if config.kl_anneal == "none" else config.kl_anneal_epochs
 
 
 def split_rows(n: int, fraction: float, generator: torch.Generator, device
@@ -94,7 +122,8 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         generator.set_state(state.generator_state)
     train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
     for epoch in range(state.epoch + 1, config.epochs + 1):
-        sums = epoch_fn(net, train_data, layout, config, optimizer, generator)
+        sums = epoch_fn(net, train_data, layout, config, optimizer, generator,
+                        kl_weight(epoch, config))
         loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
         if not math.isfinite(loss):
             raise TrainingError(
@@ -107,7 +136,8 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         state.epoch = epoch
         if on_epoch is not None:
             on_epoch(stats)
-        stop = val is not None and _track_best(state, val, model, config.patience)
+        stop = val is not None and _track_best(state, val, model, config.patience) \
+            and epoch > annealing_epochs(config)
         if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 and not stop:
             state.optimizer_state = optimizer.state_dict()
             state.generator_state = generator.get_state()
@@ -128,7 +158,8 @@ def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
     return state.stale >= patience
 
 
-def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor:
+def run_epoch(model, data, layout, config, optimizer, generator, weight: float
+              ) -> torch.Tensor:
     """One pass over ``data`` in random batches; returns mean (loss, recon, kl) on device."""
     model.train()
     n = len(data)
@@ -137,7 +168,7 @@ def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor
     steps = 0
     for start in range(0, n, config.batch_size):
         batch = data[order[start:start + config.batch_size]]
-        loss, recon, kl = batch_loss(model, batch, layout, config, generator)
+        loss, recon, kl = batch_loss(model, batch, layout, config, generator, weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -146,14 +177,23 @@ def run_epoch(model, data, layout, config, optimizer, generator) -> torch.Tensor
     return totals / max(steps, 1)
 
 
-def batch_loss(model, batch, layout, config, generator):
-    """(objective, mean reconstruction nll, mean KL) of one batch; ``model`` may be wrapped."""
+def batch_loss(model, batch, layout, config, generator, weight: float | None = None):
+    """(objective, mean reconstruction nll, mean KL) of one batch; ``model`` may be wrapped.
+
+    ``weight`` is the KL weight (default ``config.beta``). With ``config.free_bits`` > 0 the
+    objective's KL of each latent dimension, averaged over the batch, counts at least
+    ``free_bits`` nats (Kingma et al. 2016), so dimensions below it get no gradient to
+    collapse further; the returned KL is the true one.
+    """
     latent_dim = latent_dim_of(model)
     noise = torch.randn((len(batch), latent_dim), generator=generator, device=batch.device)
     logits, sigma, mu, logvar = model(batch, noise)
-    recon, kl = elbo_terms(logits, batch, sigma, mu, logvar, layout)
-    recon, kl = recon.mean(), kl.mean()
-    return config.loss_factor * recon + config.beta * kl, recon, kl
+    recon = reconstruction_nll(logits, batch, sigma, layout).mean()
+    kl_dims = gaussian_kl(mu, logvar).mean(0)  # (latent,)
+    kl = kl_dims.sum()
+    penalised = kl_dims.clamp(min=config.free_bits).sum() if config.free_bits > 0 else kl
+    weight = config.beta if weight is None else weight
+    return config.loss_factor * recon + weight * penalised, recon, kl
 
 
 def latent_dim_of(model) -> int:
@@ -163,11 +203,12 @@ def latent_dim_of(model) -> int:
 
 @torch.no_grad()
 def evaluate_loss(model, data, layout, config, generator, batch_size: int = 8192) -> float:
-    """Mean training objective on held-out rows (a scaled negative ELBO)."""
+    """Mean objective on held-out rows at the full KL weight, without free bits (a scaled
+    negative ELBO), so neither annealing nor free bits can fool early stopping."""
     model.eval()
     total = torch.zeros((), device=data.device)
     for start in range(0, len(data), batch_size):
         batch = data[start:start + batch_size]
-        loss, _, _ = batch_loss(model, batch, layout, config, generator)
-        total += loss * len(batch)
+        _, recon, kl = batch_loss(model, batch, layout, config, generator)
+        total += (config.loss_factor * recon + config.beta * kl) * len(batch)
     return float(total) / len(data)

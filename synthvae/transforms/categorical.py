@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError
+from synthvae.errors import DataError, SynthvaeWarning
 from synthvae.schema import ColumnSpec
 from synthvae.transforms.dtypes import restore_categorical
 from synthvae.transforms.spans import Span, SpanKind
@@ -23,7 +23,7 @@ MAX_CATEGORIES = 200
 MAX_RARE_VALUES_KEPT = 10_000
 
 
-class CategoricalWarning(UserWarning):
+class CategoricalWarning(SynthvaeWarning):
     """A categorical column was capped, or held values unseen at fit time."""
 
 

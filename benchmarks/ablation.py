@@ -1,0 +1,111 @@
+"""Objective options side by side (issue 5): ``python -m benchmarks.ablation``.
+
+    python -m benchmarks.ablation --datasets adult --variants default,linear --seeds 0,1,2
+
+For each dataset and seed, every variant is fitted in turn (interleaved, so load drifts hit
+them alike), a train-size sample is drawn and scored with sdmetrics' Column Shapes and
+all-pairs Column Pair Trends (benchmarks.common.quality). Each run is appended as one JSON line
+to benchmarks/results/ablation-<name>.jsonl as soon as it ends, with the machine, the load
+average and the model's training diagnostics; ``--summary`` prints a markdown table of means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+
+from benchmarks.common import RESULTS, machine, quality
+from benchmarks.data import load_dataset
+
+VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
+    "default": {},
+    "linear": {"kl_anneal": "linear"},
+    "cyclical": {"kl_anneal": "cyclical"},
+    "beta0.5": {"beta": 0.5},
+    "free_bits0.05": {"free_bits": 0.05},
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ablation",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", default="adult")
+    p.add_argument("--variants", default="default,linear")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 = steadiest)")
+    p.add_argument("--name", default="objective")
+    p.add_argument("--summary", action="store_true", help="print the table of a past run")
+    return p.parse_args(argv)
+
+
+def run_one(data, variant: str, seed: int) -> dict:
+    from synthvae import Synthesizer
+
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    synth = Synthesizer(seed=seed, verbose=False, **VARIANTS[variant])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        synth.fit(data.train)
+    fit_s = time.perf_counter() - start
+    synthetic = synth.sample(len(data.train), seed=seed)
+    scores = quality(data.train, synthetic, synth.schema_.to_sdmetrics_metadata())
+    diagnostics = getattr(synth, "diagnostics_", None) or {}
+    return {"dataset": data.name, "variant": variant, "params": VARIANTS[variant],
+            "seed": seed, "rows": len(data.train), "fit_s": round(fit_s, 1),
+            "epochs_run": synth.training_summary_["epochs_run"], "load_at_start": load,
+            "shapes_error": round(1 - scores["column_shapes"], 4),
+            "trends_error": round(1 - scores["column_pair_trends"], 4),
+            "active_units": diagnostics.get("active_units"),
+            "kl_total": diagnostics.get("kl_total")}
+
+
+def summary(rows: list[dict]) -> str:
+    """Markdown: per dataset and variant, mean (and per-seed) errors in %."""
+    out = ["| dataset | variant | seeds | Column Shapes error | Pair Trends error | "
+           "per-seed shapes / trends | active units | fit s |", "|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list] = {}
+    for row in (r for r in rows if "variant" in r):  # the first line describes the machine
+        groups.setdefault((row["dataset"], row["variant"]), []).append(row)
+    for (dataset, variant), runs in groups.items():
+        def mean(key):
+            return statistics.mean(r[key] for r in runs)
+        per_seed = ", ".join(f"{100 * r['shapes_error']:.2f}/{100 * r['trends_error']:.2f}"
+                             for r in runs)
+        units = [r["active_units"] for r in runs if r.get("active_units") is not None]
+        out.append(f"| {dataset} | {variant} | {len(runs)} | {100 * mean('shapes_error'):.2f} % "
+                   f"| {100 * mean('trends_error'):.2f} % | {per_seed} | "
+                   f"{statistics.mean(units) if units else '-'} | {mean('fit_s'):.0f} |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    path = RESULTS / f"ablation-{args.name}.jsonl"
+    if args.summary:
+        print(summary([json.loads(line) for line in path.read_text().splitlines() if line]))
+        return
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps({"machine": machine(), "command": " ".join(sys.argv)}) + "\n")
+    for dataset in args.datasets.split(","):
+        data = load_dataset(dataset)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for variant in args.variants.split(","):
+                row = run_one(data, variant, seed)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                with path.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
