@@ -258,20 +258,40 @@ def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, d
 
 
 def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: DPConfig,
-                  loss_fn, on_epoch=None) -> list:
+                  loss_fn, on_epoch=None, parallel=None) -> list:
     """DP-SGD on ``model`` over ``data``; returns per-epoch stats (for the user's eyes only).
 
     ``loss_fn(model, batch, layout, config, generator, weight) -> (loss, recon, kl)`` is the
-    plain objective at KL weight ``weight``, averaged over the batch; Opacus turns it into clipped per-sample gradients.
+    plain objective at KL weight ``weight``, averaged over the batch; Opacus turns it into
+    clipped per-sample gradients.
+    With ``parallel`` (a distributed fit) every rank draws the same global Poisson batch and
+    keeps its rows ``r::world_size`` of the table; Opacus's distributed optimizer sums the
+    clipped gradients over the ranks and rank 0 alone adds the noise, so each step releases
+    exactly what one process would: the sampling rate, noise and accounting are unchanged.
     """
     from synthvae.training import EpochStats, kl_weight
 
-    generator = torch.Generator(device=data.device).manual_seed(config.seed)
-    wrapped = GradSampleModule(model, loss_reduction="mean")
-    optimizer = DPOptimizer(
-        torch.optim.Adam(wrapped.parameters(), lr=config.lr, weight_decay=config.weight_decay),
-        noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
-        expected_batch_size=max(1, round(plan.sample_rate * len(data))), generator=generator)
+    generator, sampler = _generators(config.seed, parallel, data.device)
+    expected = max(1, round(plan.sample_rate * len(data)))  # global expected batch
+    if parallel is None:
+        wrapped = GradSampleModule(model, loss_reduction="mean")
+        optimizer = DPOptimizer(
+            torch.optim.Adam(wrapped.parameters(), lr=config.lr,
+                             weight_decay=config.weight_decay),
+            noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
+            expected_batch_size=expected, generator=generator)
+    else:
+        from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
+        from opacus.optimizers import DistributedDPOptimizer
+
+        wrapped = GradSampleModule(DifferentiallyPrivateDistributedDataParallel(model),
+                                   loss_reduction="mean")
+        # each rank divides by its share; the all-reduce averages: sum / global expected
+        optimizer = DistributedDPOptimizer(
+            torch.optim.Adam(wrapped.parameters(), lr=config.lr,
+                             weight_decay=config.weight_decay),
+            noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
+            expected_batch_size=expected / parallel.world_size, generator=generator)
     steps_per_epoch = max(1, plan.steps // config.epochs)
     history = []
     for epoch in range(1, config.epochs + 1):
@@ -279,9 +299,14 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
         # The KL weight's schedule depends on the epoch alone: no privacy cost.
         weighted = functools.partial(loss_fn, weight=kl_weight(epoch, config))
         for _ in range(steps_per_epoch):
-            rows = poisson_batch(len(data), plan.sample_rate, generator, data.device)
+            rows = poisson_batch(len(data), plan.sample_rate, sampler, data.device)
+            if parallel is not None:
+                rows = rows[rows % parallel.world_size == parallel.rank]
             totals += private_step(wrapped, optimizer, data[rows], layout, config, dp,
                                    generator, weighted)
+        if parallel is not None:
+            torch.distributed.all_reduce(totals)
+            totals /= parallel.world_size  # the ranks' mean (shown to the user only)
         loss, recon, kl = (float(v) for v in (totals / steps_per_epoch).tolist())
         if not math.isfinite(loss):
             raise TrainingError(f"The training loss became {loss} at epoch {epoch}; lower lr "
@@ -291,6 +316,23 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
             on_epoch(history[-1])
     wrapped._close()
     return history
+
+
+def _generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Generator]:
+    """(this process's generator for latent and DP noise, the batch sampler's generator).
+
+    One process uses one generator for both. In a distributed fit the sampler's stream is
+    shared by all ranks (they must agree on the Poisson batch) and the noise streams are
+    each rank's own.
+    """
+    generator = torch.Generator(device=device).manual_seed(seed)
+    if parallel is None:
+        return generator, generator
+    sampler_seed = int(np.random.SeedSequence(seed, spawn_key=(0,)).generate_state(1)[0])
+    rank_seed = int(np.random.SeedSequence(seed, spawn_key=(1, parallel.rank))
+                    .generate_state(1)[0])
+    return (torch.Generator(device=device).manual_seed(rank_seed),
+            torch.Generator(device=device).manual_seed(sampler_seed))
 
 
 def poisson_batch(n: int, rate: float, generator, device) -> torch.Tensor:

@@ -260,10 +260,6 @@ class Synthesizer:
         self.rank_ = 0 if context is None else context.rank
         if context is None:
             return
-        if self.epsilon is not None:
-            raise ConfigError("Distributed training with differential privacy is not "
-                              "supported: the DP-SGD sampler and accountant here are "
-                              "single-process. Fit DP models in one process.")
         if self.free_bits > 0:
             raise ConfigError(f"The 'free_bits' parameter of Synthesizer must be 0 in a "
                               f"distributed fit. Got {self.free_bits!r} instead: free bits "
@@ -348,7 +344,7 @@ class Synthesizer:
 
             return privacy.train_private(self.model_, data, self.layout_, self.train_config_,
                                          self.sgd_plan_, self.dp_config_, batch_loss,
-                                         progress.update)
+                                         progress.update, context)
 
     def _prepare_private(self, df: pd.DataFrame, seed: int) -> np.ndarray:
         """DP schema, transformer and budget plan; charges ``privacy_`` for every release."""

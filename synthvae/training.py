@@ -197,8 +197,9 @@ def batch_loss(model, batch, layout, config, generator, weight: float | None = N
 
 
 def latent_dim_of(model) -> int:
-    inner = getattr(model, "_module", model)  # unwrap Opacus's GradSampleModule
-    return inner.config.latent_dim
+    while not hasattr(model, "config"):  # unwrap GradSampleModule (_module), DDP (module)
+        model = getattr(model, "_module", None) or model.module
+    return model.config.latent_dim
 
 
 @torch.no_grad()

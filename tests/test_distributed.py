@@ -16,11 +16,12 @@ from conftest import ROOT, TEST_DATA
 FIT = dict(epochs=2, batch_size=100, seed=0)
 
 
-def torchrun_fit(tmp_path, *extra) -> subprocess.CompletedProcess:
+def torchrun_fit(tmp_path, *extra, data=TEST_DATA / "titanic_400.csv"
+                 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node", "2", "-m", "synthvae", "fit",
-               str(TEST_DATA / "titanic_400.csv"), "-o", str(tmp_path / "model.safetensors"),
+               str(data), "-o", str(tmp_path / "model.safetensors"),
                "--epochs", str(FIT["epochs"]), "--batch-size", str(FIT["batch_size"]),
                "--seed", str(FIT["seed"]), "--quiet", *extra]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -52,13 +53,25 @@ def test_two_gloo_processes_fit_the_single_process_model(two_process_model, tita
                                   single.sample(200, seed=1).drop(columns="fare"))
 
 
-def test_distributed_refuses_differential_privacy_in_one_line(tmp_path):
-    result = torchrun_fit(tmp_path, "--epsilon", "3")
-    assert result.returncode != 0
-    assert "error: Distributed training with differential privacy is not supported" \
-        in result.stderr
-    assert "synthvae/" not in result.stderr  # torchrun reports the failed child; no traceback
-    assert not (tmp_path / "model.safetensors").exists()
+def test_two_processes_under_dp_spend_the_budget_one_process_would(tmp_path, adult_small):
+    table = adult_small[["age", "sex", "race", "hours-per-week", "income"]]
+    table.to_csv(tmp_path / "adult.csv", index=False)
+    result = torchrun_fit(tmp_path, "--epsilon", "10", data=tmp_path / "adult.csv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    distributed = Synthesizer.load(tmp_path / "model.safetensors")
+    torch.set_num_threads(1)
+    single = Synthesizer(verbose=False, epsilon=10.0, **FIT).fit(table)
+    # every rank makes the same seeded preprocessing releases (one release, not two), and
+    # DP-SGD keeps the single-process sampling rate, noise and steps: the same ledger
+    theirs, ours = distributed.privacy_, single.privacy_
+    assert theirs["epsilon"] == pytest.approx(ours["epsilon"]) and theirs["epsilon"] <= 10.0
+    assert [(e["mechanism"], e["column"], round(e["epsilon"], 9)) for e in theirs["entries"]] \
+        == [(e["mechanism"], e["column"], round(e["epsilon"], 9)) for e in ours["entries"]]
+    assert distributed.schema_.to_dict() == single.schema_.to_dict()  # the same releases
+    assert distributed.training_summary_["processes"] == 2
+    synthetic = distributed.sample(300, seed=0)
+    assert list(synthetic.columns) == list(table.columns)
+    assert set(synthetic["sex"].dropna()) <= set(table["sex"])
 
 
 def test_asking_for_distributed_without_a_launcher_says_how_to_launch(titanic, monkeypatch):
