@@ -116,7 +116,8 @@ def check_collapse(diagnostics: dict, beta: float) -> None:
         f"Posterior collapse: the latent space carries almost no information about the rows "
         f"(KL {diagnostics['kl_total']:.3g} nats per row, {diagnostics['active_units']} of "
         f"{diagnostics['latent_dim']} latent dimensions active). Columns will come out right "
-        f"one at a time but lose their dependencies. Lower beta (now {beta}), or use "
+        f"one at a time but lose their dependencies. Train for more epochs (a short fit has "
+        f"not yet learned to use its latents), lower beta (now {beta}), or use "
         f"kl_anneal='linear' or free_bits (see docs/training.md).",
         PosteriorCollapseWarning, stacklevel=3)
 

@@ -1,0 +1,137 @@
+"""Objective options as a user meets them: beta, KL annealing and free bits, from the API and
+the CLI, validated, saved with the model, and doing what they say to the KL term."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli.main import app
+from synthvae import ConfigError, Synthesizer
+from synthvae.layout import SpanLayout
+from synthvae.model import VAE, ModelConfig
+from synthvae.training import TrainConfig, evaluate_loss, kl_weight
+
+
+def correlated(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    return pd.DataFrame({"a": a, "b": 2 * a + rng.normal(scale=0.1, size=n),
+                         "c": np.where(a + rng.normal(scale=0.3, size=n) > 0, "hi", "lo")})
+
+
+def weights(config: TrainConfig, epochs: int) -> list[float]:
+    return [kl_weight(e, config) for e in range(1, epochs + 1)]
+
+
+def test_no_annealing_keeps_beta_throughout():
+    assert weights(TrainConfig(beta=0.7), 5) == [0.7] * 5
+
+
+def test_linear_annealing_ramps_from_zero_to_beta_then_holds():
+    config = TrainConfig(beta=2.0, kl_anneal="linear", kl_anneal_epochs=4)
+    assert weights(config, 8) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0, 2.0]
+
+
+def test_cyclical_annealing_repeats_a_ramp_over_half_of_each_cycle():
+    config = TrainConfig(beta=1.0, kl_anneal="cyclical", kl_anneal_epochs=4)
+    assert weights(config, 9) == [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"kl_anneal": "sigmoid"}, "'kl_anneal' parameter .* must be one of .*'sigmoid'"),
+    ({"kl_anneal": "linear", "kl_anneal_epochs": 0}, "'kl_anneal_epochs' .* positive int"),
+    ({"free_bits": -0.5}, "'free_bits' .* >= 0. Got -0.5"),
+    ({"beta": float("nan")}, "'beta'"),
+])
+def test_bad_objective_parameters_are_refused_by_fit(params, message):
+    with pytest.raises(ConfigError, match=message):
+        Synthesizer(epochs=1, verbose=False, **params).fit(correlated(50))
+
+
+def test_free_bits_are_refused_under_differential_privacy():
+    synth = Synthesizer(epochs=1, verbose=False, epsilon=5.0, free_bits=0.1)
+    with pytest.raises(ConfigError, match="'free_bits'.*differential privacy.*clipping"):
+        synth.fit(correlated(50))
+
+
+def test_annealing_lets_the_kl_grow_while_its_weight_is_low():
+    df = correlated()
+    plain = Synthesizer(epochs=6, verbose=False, seed=0).fit(df)
+    annealed = Synthesizer(epochs=6, verbose=False, seed=0, kl_anneal="linear",
+                           kl_anneal_epochs=6).fit(df)
+    kl = [np.mean([h["kl"] for h in s.history_[:3]]) for s in (plain, annealed)]
+    assert kl[1] > kl[0]
+    assert annealed.train_config_.kl_anneal == "linear"
+
+
+def test_default_ramp_is_a_quarter_of_the_epochs():
+    synth = Synthesizer(epochs=8, verbose=False, kl_anneal="cyclical").fit(correlated(200))
+    assert synth.train_config_.kl_anneal_epochs == 2
+
+
+def test_free_bits_keep_latent_dimensions_from_collapsing():
+    df = correlated()
+    plain = Synthesizer(epochs=6, verbose=False, seed=0, beta=4.0).fit(df)
+    freed = Synthesizer(epochs=6, verbose=False, seed=0, beta=4.0, free_bits=0.05).fit(df)
+    assert freed.history_[-1]["kl"] > 2 * plain.history_[-1]["kl"]
+
+
+def test_held_out_loss_ignores_annealing_and_free_bits():
+    """Early stopping compares full-weight ELBOs, so a low KL weight cannot fool it."""
+    layout = SpanLayout.from_spans([], "cpu")  # no spans needed: the KL side is compared
+    model = VAE(ModelConfig(data_dim=4, n_scalars=0, latent_dim=3, hidden=(8,)))
+    data = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    losses = [evaluate_loss(model, data, layout, config, torch.Generator().manual_seed(1))
+              for config in (TrainConfig(), TrainConfig(kl_anneal="linear", kl_anneal_epochs=9),
+                             TrainConfig(free_bits=5.0))]
+    assert losses[0] == losses[1] == losses[2]
+
+
+def test_early_stopping_waits_for_the_ramp_to_end():
+    synth = Synthesizer(epochs=8, patience=1, verbose=False, kl_anneal="linear",
+                        kl_anneal_epochs=6).fit(correlated(300))
+    assert synth.training_summary_["epochs_run"] >= 7
+
+
+def test_objective_options_survive_save_and_load(tmp_path):
+    synth = Synthesizer(epochs=2, verbose=False, beta=0.5, kl_anneal="cyclical",
+                        kl_anneal_epochs=3, free_bits=0.02).fit(correlated(200))
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for name in ("beta", "kl_anneal", "kl_anneal_epochs", "free_bits"):
+        assert getattr(loaded, name) == getattr(synth, name)
+    assert loaded.train_config_ == synth.train_config_
+
+
+def test_annealing_works_under_differential_privacy():
+    """A schedule of the epoch alone reads no private row: allowed with epsilon."""
+    from conftest import EXAMPLE_ADULT
+
+    df = pd.read_csv(EXAMPLE_ADULT)
+    synth = Synthesizer(epochs=2, verbose=False, epsilon=5.0, kl_anneal="linear").fit(df)
+    assert synth.train_config_.kl_anneal == "linear"
+    assert synth.privacy_["epsilon"] <= 5.0 + 1e-9
+
+
+def test_cli_flags_reach_the_saved_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    correlated(300).to_csv("data.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["fit", "data.csv", "--epochs", "2", "-q", "--beta", "0.5",
+                                 "--kl-anneal", "linear", "--kl-anneal-epochs", "3",
+                                 "--free-bits", "0.05"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(runner.invoke(app, ["info", "--json"]).output)["train_config"]
+    assert (config["beta"], config["kl_anneal"], config["kl_anneal_epochs"],
+            config["free_bits"]) == (0.5, "linear", 3, 0.05)
+
+
+def test_cli_refuses_an_unknown_schedule_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    correlated(100).to_csv("data.csv", index=False)
+    result = CliRunner().invoke(app, ["fit", "data.csv", "-q", "--kl-anneal", "cosine"])
+    assert result.exit_code == 1
+    assert "'kl_anneal'" in result.output and "Traceback" not in result.output
