@@ -70,7 +70,8 @@ def run_one(data, variant: str, seed: int) -> dict:
 def summary(rows: list[dict]) -> str:
     """Markdown: per dataset and variant, mean (and per-seed) errors in %."""
     out = ["| dataset | variant | seeds | Column Shapes error | Pair Trends error | "
-           "per-seed shapes / trends | active units | fit s |", "|---|---|---|---|---|---|---|---|"]
+           "per-seed shapes / trends | active units | fit s | load |",
+           "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for row in (r for r in rows if "variant" in r):  # the first line describes the machine
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
@@ -82,7 +83,8 @@ def summary(rows: list[dict]) -> str:
         units = [r["active_units"] for r in runs if r.get("active_units") is not None]
         out.append(f"| {dataset} | {variant} | {len(runs)} | {100 * mean('shapes_error'):.2f} % "
                    f"| {100 * mean('trends_error'):.2f} % | {per_seed} | "
-                   f"{statistics.mean(units) if units else '-'} | {mean('fit_s'):.0f} |")
+                   f"{f'{statistics.mean(units):.0f}' if units else '-'} | {mean('fit_s'):.0f} | "
+                   f"{mean('load_at_start'):.1f} |")
     return "\n".join(out)
 
 

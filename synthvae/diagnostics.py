@@ -108,17 +108,18 @@ def is_collapsed(usage: dict) -> bool:
     return usage["kl_total"] < COLLAPSE_KL or usage["active_units"] <= COLLAPSE_UNITS
 
 
-def check_collapse(diagnostics: dict, beta: float) -> None:
+def check_collapse(diagnostics: dict, beta: float, kl_anneal: str = "none") -> None:
     """Warn with :class:`PosteriorCollapseWarning` when the latents went unused."""
     if not diagnostics["collapsed"]:
         return
+    anneal = "" if kl_anneal != "none" else "kl_anneal='linear' or "
     warnings.warn(
         f"Posterior collapse: the latent space carries almost no information about the rows "
         f"(KL {diagnostics['kl_total']:.3g} nats per row, {diagnostics['active_units']} of "
         f"{diagnostics['latent_dim']} latent dimensions active). Columns will come out right "
         f"one at a time but lose their dependencies. Train for more epochs (a short fit has "
         f"not yet learned to use its latents), lower beta (now {beta}), or use "
-        f"kl_anneal='linear' or free_bits (see docs/training.md).",
+        f"{anneal}free_bits (see docs/training.md).",
         PosteriorCollapseWarning, stacklevel=3)
 
 

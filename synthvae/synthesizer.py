@@ -411,7 +411,7 @@ class Synthesizer:
         rows = rows[:MAX_ROWS]
         found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
                                      df.iloc[rows.cpu().numpy()], source)
-        check_collapse(found, self.beta)
+        check_collapse(found, self.beta, self.kl_anneal)
         return found
 
     def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None

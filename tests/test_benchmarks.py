@@ -20,3 +20,15 @@ def test_quick_benchmark_runs_both_models_side_by_side(tmp_path):
     text = json.dumps(results)
     assert "synthvae" in text and "ctgan" in text
     assert (tmp_path / "run-quick.md").read_text().count("|") > 20
+
+
+def test_ablation_summary_averages_the_seeds_of_each_variant():
+    from benchmarks.ablation import summary
+
+    run = {"dataset": "adult", "variant": "linear", "fit_s": 100.0, "load_at_start": 1.0,
+           "active_units": 40}
+    table = summary([{"machine": {}},
+                     dict(run, seed=0, shapes_error=0.02, trends_error=0.06),
+                     dict(run, seed=1, shapes_error=0.03, trends_error=0.08, active_units=50)])
+    row = table.splitlines()[-1]
+    assert row.startswith("| adult | linear | 2 | 2.50 % | 7.00 % | 2.00/6.00, 3.00/8.00 | 45 |")
