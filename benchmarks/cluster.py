@@ -5,6 +5,8 @@ Every measurement runs the CLI in a child process, timed from outside, its peak 
 
 - ddp: ``synthvae fit`` of adult for 2 epochs, one process vs ``torchrun --nproc-per-node 2``;
 - shards: 1,000,000 rows sampled as 4 shards run one after another vs one process;
+- stages: a streamed fit of flights x10, stage by stage (reservoir pass, transformer fit,
+  the first ``--batches`` training steps), with the peak RSS after each;
 - stream: flights (336,776 rows) fitted for 1 epoch in memory vs ``--stream``, and flights
   stacked 10 times (3,367,760 rows, written to a temporary folder) in memory vs streamed
   (``--stream-limit S`` stops that streamed fit after S seconds: its memory is steady once
@@ -73,12 +75,18 @@ def ddp(work: Path, repeats: int) -> dict:
     data = str(DATASETS / "adult_train.csv.gz")
     fit = ["fit", data, "--epochs", "2", "--quiet", "--seed", "0"]
     one = [isolated([*CLI, *fit, "-o", str(work / "one.safetensors")]) for _ in range(repeats)]
+    # torchrun gives each worker one thread; the same for one process, for a fair comparison
+    one_thread = [isolated(["env", "OMP_NUM_THREADS=1", *CLI, *fit, "-o",
+                            str(work / "one.safetensors")]) for _ in range(repeats)]
     two = [isolated([*TORCHRUN, "--nproc-per-node", "2", "-m", "synthvae", *fit, "-o",
                      str(work / "two.safetensors")]) for _ in range(repeats)]
     result = {"table": "adult_train (32,561 rows), 2 epochs, batch 500",
-              "one_process": median_of(one), "two_processes_gloo": median_of(two)}
-    a, b = result["one_process"]["median_s"], result["two_processes_gloo"]["median_s"]
-    result["speedup"] = round(a / b, 2) if a and b else None
+              "one_process": median_of(one), "one_process_one_thread": median_of(one_thread),
+              "two_processes_gloo": median_of(two)}
+    b = result["two_processes_gloo"]["median_s"]
+    for key in ("one_process", "one_process_one_thread"):
+        a = result[key]["median_s"]
+        result[f"speedup_vs_{key}"] = round(a / b, 2) if a and b else None
     return result
 
 
@@ -135,6 +143,61 @@ def stream(work: Path, limit: float = 1800) -> dict:
     return result
 
 
+def stream_stages(path: str, batches: int = 300) -> dict:
+    """The stages of a streamed fit, timed, with the peak RSS after each (run in a child):
+    the reservoir pass, the transformer fit on it, then ``batches`` training steps."""
+    import resource
+
+    import numpy as np
+    import torch
+
+    from synthvae import Synthesizer
+    from synthvae.streaming import ParquetSource
+    from synthvae.training import batch_loss
+
+    def mark(name, start):
+        out[name] = {"seconds": round(time.perf_counter() - start, 1),
+                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                          / 1024)}
+        return time.perf_counter()
+
+    out, start = {}, time.perf_counter()
+    source = ParquetSource(path)
+    sample = source.reservoir(200_000, 0)
+    start = mark("reservoir_pass", start)
+    synth = Synthesizer(verbose=False, epochs=1)
+    synth.device_ = torch.device("cpu")
+    synth._learn_transformer(sample, 0, None)
+    synth._build_model(synth.transformer_.transform(sample.iloc[:50_000]), 0, source.rows)
+    del sample
+    start = mark("transformer_fit", start)
+    optimizer = torch.optim.Adam(synth.model_.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    stream = source.encoded_batches(synth.transformer_, 500, 100_000,
+                                    np.random.default_rng(0), "cpu")
+    for _, batch in zip(range(batches), stream):
+        loss, _, _ = batch_loss(synth.model_, batch, synth.layout_, synth.train_config_,
+                                generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    mark(f"first_{batches}_batches", start)
+    out["rows"] = source.rows
+    return out
+
+
+def stages(work: Path, batches: int) -> dict:
+    path = flights_parquet(work, 10)
+    code = ("import json; from benchmarks.cluster import stream_stages; "
+            f"print(json.dumps(stream_stages({str(path)!r}, {batches})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    path.unlink()
+    if done.returncode:
+        raise SystemExit(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def markdown(r: dict) -> str:
     m = r["machine"]
     lines = [f"# Cluster benchmark ({r['started']})", "",
@@ -144,17 +207,23 @@ def markdown(r: dict) -> str:
              "| measurement | result |", "|---|---|"]
     if "ddp" in r:
         d = r["ddp"]
-        lines.append(f"| fit {d['table']}: 1 process | {d['one_process']['median_s']} s "
-                     f"(runs {d['one_process']['runs_s']}) |")
-        lines.append(f"| same, torchrun 2 processes (gloo) | "
+        lines.append(f"| fit {d['table']}: 1 process (torch's default threads) | "
+                     f"{d['one_process']['median_s']} s (runs {d['one_process']['runs_s']}) |")
+        if "one_process_one_thread" in d:
+            lines.append(f"| same, 1 process, OMP_NUM_THREADS=1 | "
+                         f"{d['one_process_one_thread']['median_s']} s (runs "
+                         f"{d['one_process_one_thread']['runs_s']}) |")
+        speedups = ", ".join(f"{v}x vs {k[len('speedup_vs_'):].replace('_', ' ')}"
+                             for k, v in d.items() if k.startswith("speedup_vs_"))
+        lines.append(f"| same, torchrun 2 processes (gloo, 1 thread each) | "
                      f"{d['two_processes_gloo']['median_s']} s (runs "
-                     f"{d['two_processes_gloo']['runs_s']}); speed-up {d['speedup']}x |")
+                     f"{d['two_processes_gloo']['runs_s']}); speed-up {speedups} |")
     if "shards" in r:
         s = r["shards"]
         lines.append(f"| sample {s['rows']:,} rows, 1 process | "
                      f"{s['one_process']['median_s']} s (runs {s['one_process']['runs_s']}) |")
         lines.append(f"| same as {s['shards']} shards run one after another | "
-                     f"{s['shards_one_after_another']['median_s']} s (per shard "
+                     f"{s['shards_one_after_another']['median_s']:.1f} s (per shard "
                      f"{s['per_shard_s']}); {s['rows_read_back']:,} rows read back |")
     for key, block in r.get("stream", {}).items():
         for mode in ("in_memory", "streamed"):
@@ -168,6 +237,15 @@ def markdown(r: dict) -> str:
                 outcome = f"refused in {b['seconds']} s: {b['error']}"
             lines.append(f"| fit {key} ({block['rows']:,} rows), 1 epoch, "
                          f"{mode.replace('_', ' ')} | {outcome} |")
+    if "stages" in r:
+        st = r["stages"]
+        steps = next(k for k in st if k.startswith("first_"))
+        lines.append(f"| streamed fit of flights x10 ({st['rows']:,} rows), by stage | "
+                     f"reservoir pass {st['reservoir_pass']['seconds']} s (peak RSS "
+                     f"{st['reservoir_pass']['peak_rss_mb']:,} MB); transformer fit "
+                     f"{st['transformer_fit']['seconds']} s ({st['transformer_fit']['peak_rss_mb']:,}"
+                     f" MB); {steps.replace('_', ' ')} of 500 rows {st[steps]['seconds']} s "
+                     f"({st[steps]['peak_rss_mb']:,} MB) |")
     return "\n".join(lines) + "\n"
 
 
@@ -175,6 +253,8 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cluster")
     p.add_argument("--parts", default="ddp,shards,stream")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batches", type=int, default=300,
+                   help="training steps timed by the 'stages' part")
     p.add_argument("--stream-limit", type=float, default=1800,
                    help="seconds allowed to the streamed fit of flights x10")
     args = p.parse_args()
@@ -189,10 +269,12 @@ def main() -> None:
                 r["ddp"] = ddp(work, args.repeats)
             elif part == "shards":
                 r["shards"] = shards(work, args.repeats)
+            elif part == "stages":
+                r["stages"] = stages(work, args.batches)
             elif part == "stream":
                 r["stream"] = stream(work, args.stream_limit)
             else:
-                raise SystemExit(f"unknown part {part!r}: ddp, shards or stream")
+                raise SystemExit(f"unknown part {part!r}: ddp, shards, stream or stages")
             print(part, json.dumps(r[part]), flush=True)
             RESULTS.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(r, indent=2))
