@@ -32,7 +32,7 @@ from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 
-from synthvae.errors import ConfigError, TrainingError
+from synthvae.errors import ConfigError
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, check_column_names
 
 ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
@@ -269,7 +269,7 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
     clipped gradients over the ranks and rank 0 alone adds the noise, so each step releases
     exactly what one process would: the sampling rate, noise and accounting are unchanged.
     """
-    from synthvae.training import EpochStats, kl_weight
+    from synthvae.training import kl_weight, record_epoch
 
     generator, sampler = _generators(config.seed, parallel, data.device)
     expected = max(1, round(plan.sample_rate * len(data)))  # global expected batch
@@ -307,13 +307,8 @@ def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: 
         if parallel is not None:
             torch.distributed.all_reduce(totals)
             totals /= parallel.world_size  # the ranks' mean (shown to the user only)
-        loss, recon, kl = (float(v) for v in (totals / steps_per_epoch).tolist())
-        if not math.isfinite(loss):
-            raise TrainingError(f"The training loss became {loss} at epoch {epoch}; lower lr "
-                                f"or max_grad_norm.")
-        history.append(EpochStats(epoch, loss, recon, kl, None))
-        if on_epoch is not None:
-            on_epoch(history[-1])
+        record_epoch(history, epoch, totals / steps_per_epoch, "lower lr or max_grad_norm.",
+                     on_epoch)
     wrapped._close()
     return history
 

@@ -7,7 +7,6 @@ Memory holds the reservoir, one row group and the shuffle buffer, never the tabl
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthvae.errors import DataError, TrainingError
+from synthvae.errors import DataError
 
 SAMPLE_ROWS = 200_000  # reservoir rows that fit the column transforms
 BUFFER_ROWS = 100_000  # encoded rows shuffled together before batching
@@ -118,7 +117,7 @@ def train_stream(model, source: ParquetSource, transformer, layout, config, buff
                  on_epoch: Callable | None = None) -> list:
     """Fit ``model`` on batches streamed from ``source``; per-epoch stats (no held-out
     rows: every epoch runs)."""
-    from synthvae.training import EpochStats, batch_loss, kl_weight
+    from synthvae.training import kl_weight, record_epoch, train_batches
 
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -127,23 +126,10 @@ def train_stream(model, source: ParquetSource, transformer, layout, config, buff
                                  weight_decay=config.weight_decay, fused=True)
     history = []
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        totals = torch.zeros(3, device=device)
-        steps = 0
-        weight = kl_weight(epoch, config)  # the annealing schedule, if any
-        for batch in source.encoded_batches(transformer, config.batch_size, buffer_rows, rng,
-                                            device):
-            loss, recon, kl = batch_loss(model, batch, layout, config, generator, weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            totals += torch.stack([loss.detach(), recon.detach(), kl.detach()])
-            steps += 1
-        loss, recon, kl = (float(v) for v in (totals / max(steps, 1)).tolist())
-        if not math.isfinite(loss):
-            raise TrainingError(f"The training loss became {loss} at epoch {epoch}. Lower the "
-                                f"learning rate (lr={config.lr}).")
-        history.append(EpochStats(epoch, loss, recon, kl, None))
-        if on_epoch is not None:
-            on_epoch(history[-1])
+        batches = source.encoded_batches(transformer, config.batch_size, buffer_rows, rng,
+                                         device)
+        means = train_batches(model, batches, layout, config, optimizer, generator,
+                              kl_weight(epoch, config), device)  # annealing, if any
+        record_epoch(history, epoch, means, f"lower the learning rate (lr={config.lr}).",
+                     on_epoch)
     return history

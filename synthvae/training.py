@@ -161,13 +161,20 @@ def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
 def run_epoch(model, data, layout, config, optimizer, generator, weight: float
               ) -> torch.Tensor:
     """One pass over ``data`` in random batches; returns mean (loss, recon, kl) on device."""
+    order = torch.randperm(len(data), generator=generator, device=data.device)
+    batches = (data[order[start:start + config.batch_size]]
+               for start in range(0, len(data), config.batch_size))
+    return train_batches(model, batches, layout, config, optimizer, generator, weight,
+                         data.device)
+
+
+def train_batches(model, batches, layout, config, optimizer, generator, weight: float,
+                  device) -> torch.Tensor:
+    """One optimiser step per batch of ``batches``; mean (loss, recon, kl), on the device."""
     model.train()
-    n = len(data)
-    order = torch.randperm(n, generator=generator, device=data.device)
-    totals = torch.zeros(3, device=data.device)
+    totals = torch.zeros(3, device=device)
     steps = 0
-    for start in range(0, n, config.batch_size):
-        batch = data[order[start:start + config.batch_size]]
+    for batch in batches:
         loss, recon, kl = batch_loss(model, batch, layout, config, generator, weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -175,6 +182,19 @@ def run_epoch(model, data, layout, config, optimizer, generator, weight: float
         totals += torch.stack([loss.detach(), recon.detach(), kl.detach()])
         steps += 1
     return totals / max(steps, 1)
+
+
+def record_epoch(history: list, epoch: int, means: torch.Tensor, hint: str,
+                 on_epoch: Callable[[EpochStats], None] | None = None) -> EpochStats:
+    """Append the epoch's (loss, recon, kl) means to ``history`` (one host sync) and tell
+    ``on_epoch``; a non-finite loss stops training with ``hint``. No validation loss."""
+    loss, recon, kl = (float(v) for v in means.tolist())
+    if not math.isfinite(loss):
+        raise TrainingError(f"The training loss became {loss} at epoch {epoch}; {hint}")
+    history.append(EpochStats(epoch, loss, recon, kl, None))
+    if on_epoch is not None:
+        on_epoch(history[-1])
+    return history[-1]
 
 
 def batch_loss(model, batch, layout, config, generator, weight: float | None = None):
