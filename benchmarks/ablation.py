@@ -29,6 +29,8 @@ VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
     "cyclical": {"kl_anneal": "cyclical"},
     "beta0.5": {"beta": 0.5},
     "free_bits0.05": {"free_bits": 0.05},
+    "hidden256": {"hidden": [256, 256]},  # twice TVAE's width
+    "latent32": {"latent_dim": 32},  # a quarter of TVAE's latent size
 }
 
 
