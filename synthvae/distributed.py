@@ -116,21 +116,25 @@ def launched_by_torchrun() -> bool:
     return all(name in os.environ for name in ("RANK", "WORLD_SIZE"))
 
 
+def wanted(requested: bool | None) -> bool:
+    """Whether a fit with ``distributed=requested`` is distributed: True (always), False
+    (never), None (when launched by torchrun with more than one process)."""
+    if requested is not None:
+        return requested
+    return launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1
+
+
 def start(requested: bool | None, device: torch.device) -> DistributedContext | None:
     """The distributed context of this process, joining the process group; None when the
     fit is not distributed. ``requested``: True (must be), False (never), None (when
     launched by torchrun with more than one process)."""
-    if requested is False:
+    if not wanted(requested):
         return None
     if not launched_by_torchrun():
-        if requested:
-            raise ConfigError("distributed=True needs a launcher that sets RANK, WORLD_SIZE, "
-                              "MASTER_ADDR and MASTER_PORT: run 'torchrun --nproc-per-node N "
-                              "-m synthvae fit ...' (see docs/scale.md).")
-        return None
+        raise ConfigError("distributed=True needs a launcher that sets RANK, WORLD_SIZE, "
+                          "MASTER_ADDR and MASTER_PORT: run 'torchrun --nproc-per-node N "
+                          "-m synthvae fit ...' (see docs/scale.md).")
     world_size, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
-    if world_size < 2 and not requested:
-        return None
     owns = not dist.is_initialized()
     if owns:
         backend = "nccl" if device.type == "cuda" else "gloo"

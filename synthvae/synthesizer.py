@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -176,17 +175,31 @@ class Synthesizer:
         t0 = time.perf_counter()
         history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df),
                               context)
-        self.history_ = [] if self.epsilon is not None else [vars(h) for h in history]
+        return self._finish_fit(data, df, history, seed, len(df),
+                                (started, transform_seconds, t0),
+                                processes=1 if context is None else context.world_size)
+
+    def _finish_fit(self, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
+                    rows: int, timings: tuple[float, float, float], **summary
+                    ) -> "Synthesizer":
+        """After training: curves, latent prior, drift profile, diagnostics and the summary.
+
+        ``data``/``df`` are the encoded and raw rows the prior and diagnostics read (all of
+        them, or a streamed fit's reservoir head); under DP only the prior is fitted, and
+        from no private row (see :meth:`_fit_prior`). ``timings``: (fit start, transform
+        seconds, training start)."""
+        private = self.epsilon is not None
+        started, transform_seconds, t0 = timings
+        self.history_ = [] if private else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
-        self.monitoring_ = None if self.epsilon is not None else self._profile(data, seed)
-        self.diagnostics_ = None if self.epsilon is not None else self._diagnose(data, df)
+        self.monitoring_ = None if private else self._profile(data, seed)
+        self.diagnostics_ = None if private else self._diagnose(data, df)
         self.training_summary_ = {
-            "rows": len(df), "columns": len(df.columns), "encoded_width": self.layout_.width,
+            "rows": rows, "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_), "differentially_private": self.epsilon is not None,
-            "processes": 1 if context is None else context.world_size}
+            "device": str(self.device_), "differentially_private": private, **summary}
         return self
 
     def fit_parquet(self, path: str | Path, sample_rows: int = 200_000,
@@ -228,19 +241,9 @@ class Synthesizer:
             history = streaming.train_stream(self.model_, source, self.transformer_,
                                              self.layout_, self.train_config_, buffer_rows,
                                              progress.update)
-        self.history_ = [vars(h) for h in history]
-        self.prior_ = self._fit_prior(data, seed)
-        self.monitoring_ = self._profile(data, seed)
-        self.diagnostics_ = self._diagnose(data, head)  # on the reservoir's head
-        self.training_summary_ = {
-            "rows": source.rows, "columns": len(self.schema_.columns),
-            "encoded_width": self.layout_.width, "epochs_run": len(history),
-            "transform_seconds": round(transform_seconds, 3),
-            "train_seconds": round(time.perf_counter() - t0, 3),
-            "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_), "differentially_private": False, "processes": 1,
-            "streamed": True, "reservoir_rows": min(sample_rows, source.rows)}
-        return self
+        return self._finish_fit(data, head, history, seed, source.rows,
+                                (started, transform_seconds, t0), processes=1,
+                                streamed=True, reservoir_rows=min(sample_rows, source.rows))
 
     def _check_streaming(self) -> None:
         from synthvae import distributed
@@ -249,9 +252,7 @@ class Synthesizer:
             raise ConfigError("Streaming fits do not support differential privacy: DP-SGD's "
                               "accounting assumes Poisson sampling of rows, which a row-group "
                               "stream does not give. Fit DP models in memory.")
-        if self.distributed or (self.distributed is None
-                                and distributed.launched_by_torchrun()
-                                and int(os.environ.get("WORLD_SIZE", "1")) > 1):
+        if distributed.wanted(self.distributed):
             raise ConfigError("Streaming fits run in one process; distributed training "
                               "needs the table in memory on each rank (see docs/scale.md).")
 

@@ -107,3 +107,13 @@ def test_cli_stream_fits_a_parquet_folder_and_refuses_holdout(adult_folder, tmp_
     result = runner.invoke(app, ["fit", str(adult_folder), "--stream", "--holdout-fraction",
                                  "0.2", "-q"])
     assert result.exit_code == 1 and "--stream does not combine" in result.output
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing.parquet", "does not exist"),
+    ("table.csv", "Streaming reads Parquet"),
+])
+def test_streaming_a_missing_or_non_parquet_file_is_a_clear_error(tmp_path, name, message):
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=message):
+        Synthesizer(verbose=False).fit_parquet(tmp_path / name)
