@@ -62,8 +62,12 @@ def _memory_gb() -> float | None:
 
 
 def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
-    """sdmetrics QualityReport with every column pair counted (both thresholds at 0)."""
+    """sdmetrics QualityReport with every column pair counted (both thresholds at 0), and the
+    all-pairs trends with numbers binned on the real data's edges (see
+    :func:`synthvae.reports.fidelity.pair_trends_real_bins`)."""
     import warnings
+
+    from synthvae.reports.fidelity import pair_trends_real_bins
 
     from sdmetrics.reports.single_table import QualityReport
 
@@ -75,7 +79,9 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict
         report.generate(real, synthetic, metadata, verbose=False)
     scores = report.get_properties().set_index("Property")["Score"]
     return {"column_shapes": round(float(scores["Column Shapes"]), 4),
-            "column_pair_trends": round(float(scores["Column Pair Trends"]), 4)}
+            "column_pair_trends": round(float(scores["Column Pair Trends"]), 4),
+            "column_pair_trends_real_bins": round(pair_trends_real_bins(real, synthetic,
+                                                                        metadata), 4)}
 
 
 def write_json(name: str, payload: dict) -> Path:
@@ -83,3 +89,19 @@ def write_json(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+def dcr_share(data, synthetic: pd.DataFrame, schema, seed: int) -> float:
+    """DCR train share of ``synthetic`` against ``data.train`` and ``data.test`` (0.5 = no
+    copying), computed as ``synthvae.reports.evaluate`` does, without the other sections."""
+    from synthvae.reports.encoding import Embedding, canonical_frame
+    from synthvae.reports.privacy import distance_to_closest_record
+
+    frames = {name: canonical_frame(df, schema)
+              for name, df in (("train", data.train), ("test", data.test),
+                               ("synthetic", synthetic))}
+    embedding = Embedding.fit(frames["train"], schema)
+    embedded = {name: embedding.transform(df) for name, df in frames.items()}
+    return distance_to_closest_record(embedded["train"], embedded["synthetic"],
+                                      embedded["test"], seed)["train_share"]
+

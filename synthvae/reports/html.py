@@ -150,6 +150,9 @@ def _fidelity_rows(report: Report) -> list[tuple]:
          f"{thresholds['real_association']} only"),
         ("Column Pair Trends, all pairs", format_value("", s["column_pair_trends_all_pairs"]),
          "every pair of columns"),
+        ("Column Pair Trends, real bins", format_value("", s["column_pair_trends_real_bins"]),
+         "every pair; numbers cut at the real data's edges in both tables (sdmetrics' report "
+         "cuts each table at its own)"),
         ("Data validity", format_value("", s["data_validity"]),
          "values inside the real ranges / categories"),
         ("LogisticDetection", format_value("", s["logistic_detection"]),

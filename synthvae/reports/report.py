@@ -23,6 +23,8 @@ HEADLINES = (
     ("column_shapes", "Column Shapes", "fidelity", "1 = same marginals"),
     ("column_pair_trends", "Pair Trends (strong pairs)", "fidelity", "sdmetrics thresholds"),
     ("column_pair_trends_all_pairs", "Pair Trends (all pairs)", "fidelity", "1 = same trends"),
+    ("column_pair_trends_real_bins", "Pair Trends (real bins)", "fidelity",
+     "all pairs, numbers cut at real edges"),
     ("logistic_detection", "LogisticDetection", "fidelity", "1 = indistinguishable"),
     ("gb_detection_auc", "Boosting detection AUC", "fidelity", "0.5 = indistinguishable"),
     ("ml_efficacy_synthetic", "ML efficacy, synthetic", "fidelity", "trained on synthetic"),

@@ -7,6 +7,7 @@ SUMMARY_PATHS = {
     "column_shapes": ("fidelity", "column_shapes", "score"),
     "column_pair_trends": ("fidelity", "column_pair_trends", "score"),
     "column_pair_trends_all_pairs": ("fidelity", "column_pair_trends", "score_all_pairs"),
+    "column_pair_trends_real_bins": ("fidelity", "column_pair_trends", "score_real_bins"),
     "data_validity": ("fidelity", "diagnostic", "data_validity"),
     "data_structure": ("fidelity", "diagnostic", "data_structure"),
     "logistic_detection": ("fidelity", "detection", "logistic", "score"),
