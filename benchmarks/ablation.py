@@ -19,7 +19,7 @@ import sys
 import time
 import warnings
 
-from benchmarks.common import RESULTS, machine, quality
+from benchmarks.common import RESULTS, dcr_share, exact_copy_count, machine, quality
 from benchmarks.data import load_dataset
 
 VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
@@ -31,6 +31,8 @@ VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
     "free_bits0.05": {"free_bits": 0.05},
     "hidden256": {"hidden": [256, 256]},  # twice TVAE's width
     "latent32": {"latent_dim": 32},  # a quarter of TVAE's latent size
+    "mixture-only": {"discrete_threshold": 0},  # no value-by-value columns: every number a VGM
+    "discrete50": {"discrete_threshold": 50},
     "holdout": None,  # no model: the real test rows themselves (the sampling floor)
 }
 
@@ -69,6 +71,10 @@ def run_one(data, variant: str, seed: int) -> dict:
             "shapes_error": round(1 - scores["column_shapes"], 4),
             "trends_error": round(1 - scores["column_pair_trends"], 4),
             "trends_real_bins_error": round(1 - scores["column_pair_trends_real_bins"], 4),
+            "dcr_train_share": round(dcr_share(data, synthetic, synth.schema_, seed), 4),
+            "exact_copies": exact_copy_count(data, synthetic, synth.schema_),
+            "discrete_columns": [t.spec.name for t in synth.transformer_.transformers_
+                                 if getattr(t, "discrete", False)],
             "active_units": diagnostics.get("active_units"),
             "kl_total": diagnostics.get("kl_total")}
 
@@ -89,8 +95,8 @@ def summary(rows: list[dict]) -> str:
     """Markdown: per dataset and variant, mean (and per-seed) errors in %."""
     out = ["| dataset | variant | seeds | Column Shapes error | Pair Trends error | "
            "Pair Trends error, real bins | per-seed shapes / trends / real bins | "
-           "active units | fit s | load |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "DCR train share | exact copies | active units | fit s | load |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for row in (r for r in rows if "variant" in r):  # the first line describes the machine
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
@@ -110,10 +116,14 @@ def _summary_row(dataset: str, variant: str, runs: list[dict]) -> str:
     per_seed = ", ".join("/".join(pct(r.get(k)) for k in
                                   ("shapes_error", "trends_error", "trends_real_bins_error"))
                          for r in runs)
-    units = mean("active_units")
+    def fixed(key, digits):
+        value = mean(key)
+        return "-" if value is None else f"{value:.{digits}f}"
+
     return (f"| {dataset} | {variant} | {len(runs)} | {pct(mean('shapes_error'))} % | "
             f"{pct(mean('trends_error'))} % | {pct(mean('trends_real_bins_error'))} % | "
-            f"{per_seed} | {'-' if units is None else f'{units:.0f}'} | "
+            f"{per_seed} | {fixed('dcr_train_share', 3)} | {fixed('exact_copies', 1)} | "
+            f"{fixed('active_units', 0)} | "
             f"{mean('fit_s'):.0f} | {mean('load_at_start'):.1f} |")
 
 

@@ -9,6 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,3 +106,11 @@ def dcr_share(data, synthetic: pd.DataFrame, schema, seed: int) -> float:
     return distance_to_closest_record(embedded["train"], embedded["synthetic"],
                                       embedded["test"], seed)["train_share"]
 
+
+
+def exact_copy_count(data, synthetic: pd.DataFrame, schema) -> int:
+    """Synthetic rows equal to a training row, by the report's row hashes."""
+    from synthvae.reports.encoding import canonical_frame, row_hashes
+
+    train, fake = (row_hashes(canonical_frame(df, schema)) for df in (data.train, synthetic))
+    return int(np.isin(fake, train).sum())

@@ -21,7 +21,7 @@ from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema
 from synthvae.training import (KL_SCHEDULES, EpochStats, TrainConfig, batch_loss,
                                holdout_split, train)
 from synthvae.transforms.categorical import MAX_CATEGORIES
-from synthvae.transforms.continuous import MIXTURE_MAX_ROWS
+from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
 from synthvae.transforms.table import TableTransformer
 
 SAMPLE_BATCH_ROWS = 65_536
@@ -58,6 +58,9 @@ class Synthesizer:
     categorical_threshold : integer columns with at most this many distinct values are
         categorical.
     mixture_max_rows : rows sampled to fit each continuous column's Gaussian mixture.
+    discrete_threshold : continuous and datetime columns with at most this many distinct
+        values are encoded value by value (one exact mode per value, see docs/schema.md);
+        0 = always a Gaussian mixture. Not used under differential privacy.
     max_categories : categorical columns keep at most this many slots (rare values grouped).
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
@@ -86,6 +89,7 @@ class Synthesizer:
                  schema: Schema | dict | str | None = None,
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
+                 discrete_threshold: int = DISCRETE_THRESHOLD,
                  prior: str = "gmm", prior_components: int = 10,
                  epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
@@ -109,6 +113,7 @@ class Synthesizer:
         self.categorical_threshold = categorical_threshold
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
+        self.discrete_threshold = discrete_threshold
         self.prior = prior
         self.prior_components = prior_components
         self.epsilon = epsilon
@@ -281,7 +286,8 @@ class Synthesizer:
         self.schema_ = detect_schema(df, self.categorical_threshold,
                                      schema_from_any(self.schema))
         self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
-                                             self.max_categories, seed).fit(df)
+                                             self.max_categories, seed,
+                                             self.discrete_threshold).fit(df)
 
     def _check_checkpointing(self, checkpoint, every, resume, df):
         """Validate checkpoint options; the checkpoint's (state, tensors) when resuming."""
@@ -453,6 +459,11 @@ class Synthesizer:
             raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
                               f"Got {self.seed!r} instead.")
         self._validate_privacy_params()
+        if (isinstance(self.discrete_threshold, bool)
+                or not isinstance(self.discrete_threshold, (int, np.integer))
+                or self.discrete_threshold < 0):
+            raise ConfigError("The 'discrete_threshold' parameter of Synthesizer must be an int "
+                              f">= 0. Got {self.discrete_threshold!r} instead.")
         if self.max_categories < 2:
             raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
                               f"least 2. Got {self.max_categories} instead.")

@@ -31,4 +31,18 @@ def test_ablation_summary_averages_the_seeds_of_each_variant():
                      dict(run, seed=0, shapes_error=0.02, trends_error=0.06),
                      dict(run, seed=1, shapes_error=0.03, trends_error=0.08, active_units=50)])
     row = table.splitlines()[-1]
-    assert row.startswith("| adult | linear | 2 | 2.50 % | 7.00 % | 2.00/6.00, 3.00/8.00 | 45 |")
+    assert row.startswith("| adult | linear | 2 | 2.50 % | 7.00 % | - % | 2.00/6.00/-, 3.00/8.00/- | "
+                          "- | - | 45 | 100 | 1.0 |")
+
+
+def test_ablation_summary_reports_real_bins_and_privacy_columns():
+    from benchmarks.ablation import summary
+
+    run = {"dataset": "shoppers", "variant": "default", "fit_s": 50.0, "load_at_start": 2.0,
+           "trends_real_bins_error": 0.04, "exact_copies": 3}
+    table = summary([dict(run, seed=0, shapes_error=0.03, trends_error=0.05, dcr_train_share=0.50),
+                     dict(run, seed=1, shapes_error=0.03, trends_error=0.05, dcr_train_share=0.52,
+                          exact_copies=5)])
+    header, row = table.splitlines()[0], table.splitlines()[-1]
+    assert "DCR train share" in header and "exact copies" in header
+    assert "| 4.00 % |" in row and "| 0.510 | 4.0 |" in row

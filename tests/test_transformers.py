@@ -113,7 +113,7 @@ def test_mixture_on_adult_finds_modes_and_matches_scikit_learn_weights():
     from sklearn.mixture import BayesianGaussianMixture
 
     df = dataset("adult_train")
-    table = TableTransformer(detect_schema(df)).fit(df)
+    table = TableTransformer(detect_schema(df), discrete_threshold=0).fit(df)
     modes = {t.spec.name: len(t.means_) for t in table.transformers_ if hasattr(t, "means_")}
     assert modes["capital-gain"] >= 2 and modes["hours-per-week"] >= 3
     # The dominant mode of a spiky column agrees with scikit-learn's estimator.
@@ -164,3 +164,41 @@ def test_frequent_exact_values_become_point_masses():
     zero_rows = values == 0
     assert (restored[zero_rows] == 0).all()  # the spike stays exact under noise
     assert (restored[~zero_rows] > 0).mean() > 0.9
+
+
+# ----------------------------------------------------------------------------- discrete numbers
+
+def test_columns_with_few_values_are_encoded_value_by_value():
+    rng = np.random.default_rng(0)
+    ages = pd.Series(rng.integers(17, 91, 3000), name="age")  # 74 integers
+    days = pd.Series(rng.choice([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 3000), name="special_day")
+    for series in (ages, days):
+        transformer, spec = fitted(series)
+        assert spec.kind.value == "continuous" and transformer.discrete
+        assert transformer.n_modes == series.nunique()
+        block = transformer.transform(series, np.random.default_rng(0))
+        block[:, 0] = rng.uniform(-1, 1, len(block))  # the scalar carries nothing: ignored
+        restored = transformer.inverse_transform(block)
+        assert restored.dtype == series.dtype and (restored == series).all()
+
+
+def test_a_discrete_column_decodes_only_values_seen_and_maps_unseen_ones_to_the_nearest():
+    series = pd.Series(np.repeat([1.0, 2.5, 7.0], 100), name="x")
+    transformer, _ = fitted(series)
+    unseen = pd.Series([2.4, 6.0, 100.0, -3.0], name="x")
+    block = transformer.transform(unseen, np.random.default_rng(0))
+    assert transformer.inverse_transform(block).tolist() == [2.5, 7.0, 7.0, 1.0]
+    noisy = np.random.default_rng(1).normal(size=(500, transformer.width)).astype(np.float32)
+    assert set(transformer.inverse_transform(noisy)) <= {1.0, 2.5, 7.0}
+
+
+def test_discrete_threshold_decides_which_columns_are_discrete_and_round_trips_state():
+    df = pd.DataFrame({"hours": np.arange(3000) % 60, "income": np.linspace(0, 1, 3000)})
+    schema = detect_schema(df)
+    table = TableTransformer(schema, discrete_threshold=60).fit(df)
+    assert [t.discrete for t in table.transformers_] == [True, False]
+    assert not TableTransformer(schema, discrete_threshold=59).fit(df).transformers_[0].discrete
+    restored = TableTransformer.from_state(schema, table.get_state())
+    matrix = table.transform(df, seed=0)
+    assert np.array_equal(restored.transform(df, seed=0), matrix)
+    assert restored.inverse_transform(matrix)["hours"].equals(df["hours"])

@@ -4,6 +4,12 @@ A variational Gaussian mixture (up to 10 modes, modes under weight 0.005 dropped
 a bounded random subsample of the column. Each value is encoded as a one-hot of a mode drawn
 from its posterior over modes and a scalar ``(x - mean_mode) / (4 * std_mode)`` in [-1, 1].
 The inverse clips to the range seen at fit time and restores integer-ness and decimals.
+
+A column with at most ``discrete_threshold`` distinct values (ages in years, counts, hours of
+the day) is **discrete**: every distinct value is its own point-mass mode, weighted by its
+frequency, so the mode one-hot *is* the value and the decoder picks one of the values seen
+instead of a mixture position that rounding and clipping would distort (its scalar is always
+0). Such a column stays numeric in the schema, dtype and reports.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ STD_MULTIPLIER = 4.0
 MIXTURE_MAX_ROWS = 50_000
 POINT_MASS_SHARE = 0.05  # an exact value this frequent, under a narrow mode, is a point mass
 POINT_MASS_WIDTH = 0.05  # "narrow": mode std below this share of the column's std
+DISCRETE_THRESHOLD = 100  # at most this many distinct values: one point mass per value
+POINT_STD = 1e-6
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -51,9 +59,15 @@ def fit_column_mixtures(columns: np.ndarray, max_rows: int, seed: int) -> Mixtur
 class ModeSpecificNormalizer:
     """Continuous column <-> [scalar, mode one-hot, (null one-hot)]."""
 
-    def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS):
+    def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS,
+                 discrete_threshold: int = DISCRETE_THRESHOLD):
         self.spec = spec
         self.max_rows = max_rows
+        self.discrete_threshold = discrete_threshold
+
+    def is_discrete(self, series: pd.Series) -> bool:
+        """Whether ``series`` has few enough distinct values to encode each exactly."""
+        return 0 < series.nunique(dropna=True) <= self.discrete_threshold
 
     # ------------------------------------------------------------------ fit
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
@@ -62,6 +76,8 @@ class ModeSpecificNormalizer:
         observed = values[~np.isnan(values)]
         if len(observed) == 0:
             raise DataError(f"Column {self.spec.name!r} has no values to fit.")
+        if self.is_discrete(series):
+            return self._fit_discrete(observed)
         if mixture is None:
             fit = fit_column_mixtures(values[:, None], self.max_rows, seed)
             mixture = (fit.weights[0], fit.means[0], fit.stds[0])
@@ -78,6 +94,23 @@ class ModeSpecificNormalizer:
         self.spread_max_ = min(float(spread.max()), self.max_)
         self._cover_range(float(spread.min()), float(spread.max()))
         return self
+
+    def _fit_discrete(self, observed: np.ndarray):
+        values, counts = np.unique(observed, return_counts=True)
+        self.weights_ = counts / counts.sum()
+        self.means_ = values.astype(np.float64)
+        self.stds_ = np.full(len(values), POINT_STD)
+        self.point_ = np.ones(len(values), dtype=bool)
+        self.min_ = float(values[0]) if self.spec.min is None else float(self.spec.min)
+        self.max_ = float(values[-1]) if self.spec.max is None else float(self.spec.max)
+        self.fill_ = float(np.median(observed))
+        self.spread_min_, self.spread_max_ = self.min_, self.max_
+        return self
+
+    @property
+    def discrete(self) -> bool:
+        """Every mode is a point mass: the column decodes to values seen at fit time only."""
+        return bool(self.point_.all())
 
     def _mark_point_masses(self, observed: np.ndarray) -> None:
         """Modes that sit on one frequent exact value (capital-gain's 92 % zeros) become
@@ -151,6 +184,8 @@ class ModeSpecificNormalizer:
         values = self.to_numbers(series)
         missing = np.isnan(values)
         filled = np.where(missing, self.fill_, values)
+        if self.discrete:
+            return self._encode(_nearest(self.means_, filled), np.zeros(len(values)), missing)
         log_dens = log_component_densities(filled, self.means_, self.stds_, self.weights_)
         on_point = (filled[:, None] == self.means_[None]) & self.point_  # (n, K)
         if self.point_.any() and not self.point_.all():
@@ -164,10 +199,12 @@ class ModeSpecificNormalizer:
         # A value too far from its drawn mode to encode exactly takes its closest mode.
         outside = np.abs(scaled[rows, modes]) > 0.99
         modes[outside] = np.argmin(np.abs(scaled[outside]), axis=1)
-        scalar = scaled[rows, modes]
-        out = np.zeros((len(values), self.width), dtype=np.float32)
+        return self._encode(modes, scaled[rows, modes], missing)
+
+    def _encode(self, modes: np.ndarray, scalar: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(modes), self.width), dtype=np.float32)
         out[:, 0] = np.clip(scalar, -0.99, 0.99)
-        out[rows, 1 + modes] = 1.0
+        out[np.arange(len(modes)), 1 + modes] = 1.0
         if self.spec.nullable:
             out[:, -2:] = encode_nulls(missing)
         return out
@@ -199,6 +236,17 @@ class ModeSpecificNormalizer:
         self.spread_min_ = float(state.get("spread_min", self.min_))
         self.spread_max_ = float(state.get("spread_max", self.max_))
         return self
+
+
+def _nearest(means: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index into ``means`` of the mean nearest each of ``values`` (ties to the lower)."""
+    order = np.argsort(means, kind="stable")
+    ranked = means[order]
+    right = np.clip(np.searchsorted(ranked, values), 1, max(len(ranked) - 1, 1))
+    left = right - 1
+    right = np.minimum(right, len(ranked) - 1)
+    take_right = np.abs(ranked[right] - values) < np.abs(values - ranked[left])
+    return order[np.where(take_right, right, left)]
 
 
 def _sample_rows(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

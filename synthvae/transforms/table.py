@@ -14,8 +14,8 @@ import pandas as pd
 from synthvae.errors import NotFittedError
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
-from synthvae.transforms.continuous import (MIXTURE_MAX_ROWS, ModeSpecificNormalizer,
-                                            fit_column_mixtures)
+from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS,
+                                            ModeSpecificNormalizer, fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
 from synthvae.transforms.spans import Span
@@ -30,12 +30,13 @@ TRANSFORMERS = {
 
 
 def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MAX_ROWS,
-                            max_categories: int = MAX_CATEGORIES):
+                            max_categories: int = MAX_CATEGORIES,
+                            discrete_threshold: int = DISCRETE_THRESHOLD):
     cls = TRANSFORMERS[spec.kind]
     if cls is OneHotEncoder:
         return cls(spec, max_categories=max_categories)
     if issubclass(cls, ModeSpecificNormalizer):
-        return cls(spec, max_rows=mixture_max_rows)
+        return cls(spec, max_rows=mixture_max_rows, discrete_threshold=discrete_threshold)
     return cls(spec)
 
 
@@ -43,22 +44,26 @@ class TableTransformer:
     """DataFrame <-> float32 matrix with a declared span layout."""
 
     def __init__(self, schema: Schema, mixture_max_rows: int = MIXTURE_MAX_ROWS,
-                 max_categories: int = MAX_CATEGORIES, seed: int = 0):
+                 max_categories: int = MAX_CATEGORIES, seed: int = 0,
+                 discrete_threshold: int = DISCRETE_THRESHOLD):
         self.schema = schema
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
         self.seed = seed
+        self.discrete_threshold = discrete_threshold
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
         self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
-                                                      self.max_categories)
+                                                      self.max_categories,
+                                                      self.discrete_threshold)
                               for spec in self.schema.columns]
-        numeric = [t for t in self.transformers_ if isinstance(t, ModeSpecificNormalizer)]
+        numeric = [t for t in self.transformers_ if isinstance(t, ModeSpecificNormalizer)
+                   and not t.is_discrete(df[t.spec.name])]
         mixtures = self._fit_mixtures(df, numeric)
         for t in self.transformers_:
             if isinstance(t, ModeSpecificNormalizer):
-                t.fit(df[t.spec.name], mixture=mixtures[t.spec.name], seed=self.seed)
+                t.fit(df[t.spec.name], mixture=mixtures.get(t.spec.name), seed=self.seed)
             else:
                 t.fit(df[t.spec.name], seed=self.seed)
         self._set_layout()
@@ -120,16 +125,18 @@ class TableTransformer:
     def get_state(self) -> dict:
         self._check_fitted()
         return {"mixture_max_rows": self.mixture_max_rows, "max_categories": self.max_categories,
-                "seed": self.seed, "columns": [t.get_state() for t in self.transformers_]}
+                "seed": self.seed, "discrete_threshold": self.discrete_threshold,
+                "columns": [t.get_state() for t in self.transformers_]}
 
     @classmethod
     def from_state(cls, schema: Schema, state: dict) -> "TableTransformer":
-        table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"])
+        table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"],
+                    state.get("discrete_threshold", 0))  # models before it had none
         if len(state["columns"]) != len(schema.columns):
             raise ValueError("transformer state does not match the schema's columns")
         table.transformers_ = [
-            make_column_transformer(spec, table.mixture_max_rows, table.max_categories)
-            .set_state(column_state)
+            make_column_transformer(spec, table.mixture_max_rows, table.max_categories,
+                                    table.discrete_threshold).set_state(column_state)
             for spec, column_state in zip(schema.columns, state["columns"])]
         table._set_layout()
         return table
