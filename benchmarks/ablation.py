@@ -33,6 +33,8 @@ VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
     "latent32": {"latent_dim": 32},  # a quarter of TVAE's latent size
     "mixture-only": {"discrete_threshold": 0},  # no value-by-value columns: every number a VGM
     "discrete50": {"discrete_threshold": 50},
+    "uncalibrated": {"calibrate": False},  # no marginal calibration of the sampler's logits
+    "steps2x": {"epochs_scale": 2},  # twice the automatic training length (about 7,000 steps)
     "holdout": None,  # no model: the real test rows themselves (the sampling floor)
 }
 
@@ -49,6 +51,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def synthesizer_params(variant: str, n_rows: int) -> dict:
+    """The variant's Synthesizer parameters; ``epochs_scale`` multiplies the automatic epochs."""
+    from synthvae.synthesizer import auto_epochs
+
+    params = dict(VARIANTS[variant])
+    scale = params.pop("epochs_scale", None)
+    if scale is not None:
+        params["epochs"] = scale * auto_epochs(n_rows, batch_size=500, validation_fraction=0.1)
+    return params
+
+
 def run_one(data, variant: str, seed: int) -> dict:
     if variant == "holdout":
         return run_holdout(data)
@@ -56,7 +69,7 @@ def run_one(data, variant: str, seed: int) -> dict:
 
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    synth = Synthesizer(seed=seed, verbose=False, **VARIANTS[variant])
+    synth = Synthesizer(seed=seed, verbose=False, **synthesizer_params(variant, len(data.train)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         synth.fit(data.train)

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from synthvae.sampling import decode_matrix
+from synthvae.sampling import decode_matrix, prior_logits
 
 POOL_FACTORS = (4, 16)  # prior latents per requested row: first try, and when that is short
 REFRESH_STEPS = 20  # Metropolis steps when the pool's effective sample size is short
@@ -32,8 +32,9 @@ class ConditionalSampler:
 
     def __init__(self, model, layout, prior, conditions: list, device: torch.device,
                  pool_factors: tuple[int, ...] = POOL_FACTORS,
-                 refresh_steps: int = REFRESH_STEPS):
+                 refresh_steps: int = REFRESH_STEPS, offsets: torch.Tensor | None = None):
         self.model = model
+        self.offsets = offsets  # marginal calibration (synthvae.calibration), or None
         self.layout = layout
         self.prior = prior
         self.conditions = [c.to(device) for c in conditions]
@@ -43,7 +44,7 @@ class ConditionalSampler:
         self.effective_sizes: list[float] = []  # per batch: the pool's ESS / rows asked
 
     def _decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model.decoder(z)
+        logits = prior_logits(self.model, z, self.offsets)
         sigma = self.model.decoder.sigma(z.new_ones((len(z), 1)))
         return logits, sigma
 

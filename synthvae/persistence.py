@@ -28,6 +28,7 @@ from synthvae.transforms.table import TableTransformer
 
 FORMAT_NAME = "synthvae"
 FORMAT_VERSION = 1
+OFFSETS_KEY = "sampler.logit_offsets"  # marginal calibration (synthvae/calibration.py)
 
 
 def save_synthesizer(synth, path: Path) -> Path:
@@ -53,6 +54,9 @@ def save_synthesizer(synth, path: Path) -> Path:
                for k, v in synth.model_.state_dict().items()}
     tensors.update({f"prior.{k}": v.detach().cpu().contiguous()
                     for k, v in synth.prior_.tensors().items()})
+    offsets = getattr(synth, "logit_offsets_", None)
+    if offsets is not None:
+        tensors[OFFSETS_KEY] = offsets.detach().cpu().float().contiguous()
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
                 "state": json.dumps(state, default=_json_default)}
     with atomic_path(path) as tmp:
@@ -137,7 +141,20 @@ def load_synthesizer(path: Path, device: str | None = None):
     synth.model_ = _build_model(synth.model_config_, tensors, path).to(synth.device_)
     synth.prior_ = _build_prior(state.get("prior", "normal"), synth.model_config_, tensors,
                                 path).to(synth.device_)
+    offsets = _check_offsets(tensors.get(OFFSETS_KEY), synth.model_config_, path)
+    synth.logit_offsets_ = None if offsets is None else offsets.to(synth.device_)
     return synth
+
+
+def _check_offsets(offsets, config: ModelConfig, path: Path):
+    """The marginal calibration's logit offsets (absent from older and DP models)."""
+    if offsets is None:
+        return None
+    if offsets.shape != (config.data_dim,) or not torch.isfinite(offsets).all():
+        raise ModelFileError(f"{str(path)!r}: the sampler's logit offsets have shape "
+                             f"{tuple(offsets.shape)} (or non-finite values); expected "
+                             f"{config.data_dim} finite values.")
+    return offsets.float()
 
 
 def _build_prior(kind: str, config: ModelConfig, tensors: dict, path: Path):
@@ -158,7 +175,7 @@ def _build_model(config: ModelConfig, tensors: dict, path: Path) -> VAE:
     model = VAE(config)
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    unknown = [k for k in tensors if not k.startswith(("model.", "prior."))]
+    unknown = [k for k in tensors if not k.startswith(("model.", "prior.")) and k != OFFSETS_KEY]
     if unknown:
         raise ModelFileError(f"{str(path)!r} holds an unexpected tensor {unknown[0]!r}.")
     if set(weights) != set(expected):

@@ -10,15 +10,24 @@ from synthvae.model import VAE
 
 @torch.no_grad()
 def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torch.Generator,
-                  device: torch.device, scalar_noise: bool = True) -> torch.Tensor:
+                  device: torch.device, scalar_noise: bool = True,
+                  offsets: torch.Tensor | None = None) -> torch.Tensor:
     """n rows of the encoded layout: scalars in [-1, 1], one one-hot per softmax span.
 
     Scalars are drawn from the decoder's Gaussian (mean tanh(logit), learned sigma) and
-    categories from its softmax (Gumbel-max), all spans at once.
+    categories from its softmax (Gumbel-max), all spans at once. ``offsets`` (width,) are the
+    marginal calibration's logit offsets (:mod:`synthvae.calibration`), or None.
     """
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
-    return decode_matrix(model, layout, z, generator, scalar_noise)
+    logits = prior_logits(model, z, offsets)
+    return decode_matrix(model, layout, z, generator, scalar_noise, logits=logits)
+
+
+def prior_logits(model: VAE, z: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+    """The decoder's logits for latents drawn from the prior, calibrated when ``offsets``."""
+    logits = model.decoder(z)
+    return logits if offsets is None else logits + offsets
 
 
 @torch.no_grad()

@@ -65,6 +65,9 @@ class Synthesizer:
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
     prior_components : mixture components of the "gmm" prior.
+    calibrate : after training, shift the decoder's category and mode logits so that rows
+        drawn from the prior have the training rows' one-dimensional frequencies (see
+        docs/training.md); off under differential privacy.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
         the prior is N(0, I), nothing is held out, and no loss history is kept.
     delta : total DP delta; None = 0.1 / rows.
@@ -90,7 +93,7 @@ class Synthesizer:
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
-                 prior: str = "gmm", prior_components: int = 10,
+                 prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
                  epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1,
@@ -116,6 +119,7 @@ class Synthesizer:
         self.discrete_threshold = discrete_threshold
         self.prior = prior
         self.prior_components = prior_components
+        self.calibrate = calibrate
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm
@@ -197,6 +201,7 @@ class Synthesizer:
         started, transform_seconds, t0 = timings
         self.history_ = [] if private else [vars(h) for h in history]
         self.prior_ = self._fit_prior(data, seed)
+        self.logit_offsets_, calibration = self._calibrate(data, seed)
         self.monitoring_ = None if private else self._profile(data, seed)
         self.diagnostics_ = None if private else self._diagnose(data, df)
         self.training_summary_ = {
@@ -204,7 +209,8 @@ class Synthesizer:
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(self.device_), "differentially_private": private, **summary}
+            "device": str(self.device_), "differentially_private": private,
+            "calibration": calibration, **summary}
         return self
 
     def fit_parquet(self, path: str | Path, sample_rows: int = 200_000,
@@ -395,6 +401,19 @@ class Synthesizer:
         latents = posterior_latents(self.model_, data, generator)
         return MixturePrior.fit(latents, self.prior_components, seed).to(self.device_)
 
+    def _calibrate(self, data: torch.Tensor, seed: int) -> tuple[torch.Tensor | None, dict | None]:
+        """Logit offsets that give prior samples the training rows' category and mode
+        frequencies (see synthvae/calibration.py), and their summary; (None, None) when off.
+        Under DP the frequencies of private rows would be a release."""
+        from synthvae.calibration import fit_logit_offsets, slot_frequencies
+
+        if not self.calibrate or self.epsilon is not None or self.layout_.n_groups == 0:
+            return None, None
+        generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
+        self.model_.eval()
+        return fit_logit_offsets(self.model_.decoder, self.layout_, self.prior_,
+                                 slot_frequencies(data, self.layout_), generator)
+
     def _profile(self, data: torch.Tensor, seed: int) -> dict:
         """The drift reference: held-out rows (all rows when none are held out)."""
         from synthvae.monitoring import PROFILE_MAX_ROWS, reference_profile
@@ -455,6 +474,9 @@ class Synthesizer:
         if self.distributed is not None and not isinstance(self.distributed, bool):
             raise ConfigError(f"The 'distributed' parameter of Synthesizer must be True, False "
                               f"or None. Got {self.distributed!r} instead.")
+        if not isinstance(self.calibrate, bool):
+            raise ConfigError(f"The 'calibrate' parameter of Synthesizer must be True or False. "
+                              f"Got {self.calibrate!r} instead.")
         if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
             raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
                               f"Got {self.seed!r} instead.")
@@ -580,7 +602,7 @@ class Synthesizer:
         for start in range(0, n, SAMPLE_BATCH_ROWS):
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
-                                   self.device_)
+                                   self.device_, offsets=self.logit_offsets_)
             yield self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
                                                       row_offset=offset + start)
 
@@ -589,7 +611,7 @@ class Synthesizer:
         from synthvae.conditional import BATCH_ROWS, ConditionalSampler
 
         sampler = ConditionalSampler(self.model_, self.layout_, self.prior_, bound,
-                                     self.device_)
+                                     self.device_, offsets=self.logit_offsets_)
         produced = decoded = empty_batches = 0
         while produced < n:
             rows = min(BATCH_ROWS, n - produced)

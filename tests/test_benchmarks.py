@@ -46,3 +46,11 @@ def test_ablation_summary_reports_real_bins_and_privacy_columns():
     header, row = table.splitlines()[0], table.splitlines()[-1]
     assert "DCR train share" in header and "exact copies" in header
     assert "| 4.00 % |" in row and "| 0.510 | 4.0 |" in row
+
+
+def test_ablation_epochs_scale_multiplies_the_automatic_epochs():
+    from benchmarks.ablation import synthesizer_params
+    from synthvae.synthesizer import auto_epochs
+
+    assert synthesizer_params("steps2x", 30_000) == {"epochs": 2 * auto_epochs(30_000, 500, 0.1)}
+    assert synthesizer_params("hidden256", 30_000) == {"hidden": [256, 256]}

@@ -1,0 +1,107 @@
+"""Marginal calibration: prior samples get the training rows' category and mode frequencies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthvae import ConfigError, Synthesizer
+from synthvae.calibration import fit_logit_offsets, prior_slot_probabilities, slot_frequencies
+from synthvae.layout import SpanLayout
+from synthvae.prior import StandardNormalPrior
+from synthvae.transforms.spans import Span, SpanKind
+
+
+def _layout():
+    spans = [Span("x", SpanKind.SCALAR, 1, "value"), Span("x", SpanKind.SOFTMAX, 3, "mode"),
+             Span("c", SpanKind.SOFTMAX, 2, "category")]
+    return SpanLayout.from_spans(spans)
+
+
+def _biased_decoder(latent_dim=4):
+    decoder = torch.nn.Linear(latent_dim, 6)
+    torch.nn.init.normal_(decoder.weight, std=0.5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        decoder.bias.copy_(torch.tensor([0.3, 2.0, 0.0, -1.0, -0.5, 0.5]))
+    return decoder
+
+
+def test_offsets_move_every_span_onto_its_target_frequencies():
+    layout, decoder, prior = _layout(), _biased_decoder(), StandardNormalPrior(4)
+    target = torch.tensor([0.2, 0.5, 0.3, 0.9, 0.1])
+    generator = torch.Generator().manual_seed(1)
+    offsets, summary = fit_logit_offsets(decoder, layout, prior, target, generator, rows=20_000)
+
+    z = prior.sample(20_000, torch.Generator().manual_seed(2), "cpu")  # fresh latents
+    before = prior_slot_probabilities(decoder, layout, z, torch.zeros(6))
+    after = prior_slot_probabilities(decoder, layout, z, offsets)
+    assert (before - target).abs().max() > 0.2
+    assert (after - target).abs().max() < 0.01
+    assert offsets[0] == 0  # the scalar column's logit is untouched
+    assert summary["max_frequency_error_after"] < 0.005 < summary["max_frequency_error_before"]
+
+
+def test_a_slot_no_row_holds_keeps_its_logit():
+    layout, decoder, prior = _layout(), _biased_decoder(), StandardNormalPrior(4)
+    target = torch.tensor([0.6, 0.4, 0.0, 0.5, 0.5])
+    offsets, _ = fit_logit_offsets(decoder, layout, prior, target,
+                                   torch.Generator().manual_seed(1), rows=5_000)
+    assert offsets[3] == 0 and torch.isfinite(offsets).all()
+
+
+def test_slot_frequencies_are_the_one_hot_shares():
+    layout = _layout()
+    data = torch.tensor([[0.1, 1, 0, 0, 0, 1], [-0.2, 0, 1, 0, 0, 1],
+                         [0.5, 1, 0, 0, 1, 0], [0.0, 1, 0, 0, 0, 1]])
+    assert slot_frequencies(data, layout).tolist() == [0.75, 0.25, 0.0, 0.25, 0.75]
+
+
+def _skewed_table(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "green", "blue", "violet"], size=n, p=[0.55, 0.3, 0.1, 0.05])
+    size = np.where(colour == "red", rng.normal(10, 2, n), rng.normal(20, 3, n))
+    return pd.DataFrame({"colour": colour, "size": size.round(2)})
+
+
+def _total_variation(real: pd.Series, fake: pd.Series) -> float:
+    p, q = real.value_counts(normalize=True), fake.value_counts(normalize=True)
+    return 0.5 * float(p.subtract(q, fill_value=0).abs().sum())
+
+
+def test_calibrated_samples_keep_the_categories_frequencies():
+    df = _skewed_table()
+    params = dict(epochs=3, verbose=False, seed=0)
+    calibrated = Synthesizer(**params).fit(df)
+    plain = Synthesizer(calibrate=False, **params).fit(df)
+    errors = [_total_variation(df["colour"], s.sample(20_000, seed=1)["colour"])
+              for s in (calibrated, plain)]
+    assert errors[0] < 0.015 and errors[0] < errors[1]
+    assert calibrated.training_summary_["calibration"]["max_frequency_error_after"] < 0.01
+    assert plain.training_summary_["calibration"] is None and plain.logit_offsets_ is None
+
+
+def test_calibration_leaves_the_trained_weights_and_reconstructions_alone():
+    df = _skewed_table(1000)
+    calibrated = Synthesizer(epochs=2, verbose=False, seed=3).fit(df)
+    plain = Synthesizer(epochs=2, verbose=False, seed=3, calibrate=False).fit(df)
+    for a, b in zip(calibrated.model_.parameters(), plain.model_.parameters()):
+        assert torch.equal(a, b)
+    pd.testing.assert_frame_equal(calibrated.score(df.head(50), seed=0),
+                                  plain.score(df.head(50), seed=0))
+    assert not calibrated.sample(200, seed=0).equals(plain.sample(200, seed=0))
+
+
+def test_conditional_samples_use_the_calibration():
+    df = _skewed_table()
+    synth = Synthesizer(epochs=3, verbose=False, seed=0).fit(df)
+    big = synth.sample(4000, seed=2, conditions={"size": (15, None)})
+    assert (big["size"] >= 15).all()
+    synth.logit_offsets_ = torch.full_like(synth.logit_offsets_, 0.0)
+    synth.logit_offsets_[synth.layout_.slot_index[0]] = 30.0  # force the first slot
+    forced = synth.sample(500, seed=2, conditions={"size": (15, None)})
+    assert forced["colour"].nunique() == 1
+
+
+def test_calibrate_must_be_a_bool(adult_small):
+    with pytest.raises(ConfigError, match="'calibrate' parameter of Synthesizer must be True"):
+        Synthesizer(calibrate="yes", verbose=False).fit(adult_small)
