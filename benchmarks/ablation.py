@@ -19,7 +19,8 @@ import sys
 import time
 import warnings
 
-from benchmarks.common import RESULTS, dcr_share, exact_copy_count, machine, quality
+from benchmarks.common import (RESULTS, dcr_share, exact_copy_count, machine,
+                               ml_efficacy_scores, quality)
 from benchmarks.data import load_dataset
 
 VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
@@ -77,6 +78,7 @@ def run_one(data, variant: str, seed: int) -> dict:
     synthetic = synth.sample(len(data.train), seed=seed)
     scores = quality(data.train, synthetic, synth.schema_.to_sdmetrics_metadata())
     diagnostics = getattr(synth, "diagnostics_", None) or {}
+    efficacy = ml_efficacy_scores(data, synthetic, synth.schema_, seed)
     return {"dataset": data.name, "variant": variant, "params": VARIANTS[variant],
             "kl_anneal": synth.train_config_.kl_anneal, "beta": synth.train_config_.beta,
             "seed": seed, "rows": len(data.train), "fit_s": round(fit_s, 1),
@@ -86,6 +88,8 @@ def run_one(data, variant: str, seed: int) -> dict:
             "trends_real_bins_error": round(1 - scores["column_pair_trends_real_bins"], 4),
             "dcr_train_share": round(dcr_share(data, synthetic, synth.schema_, seed), 4),
             "exact_copies": exact_copy_count(data, synthetic, synth.schema_),
+            "ml_metric": efficacy["metric"], "ml_synthetic": efficacy["synthetic"],
+            "ml_real": efficacy["real"],
             "discrete_columns": [t.spec.name for t in synth.transformer_.transformers_
                                  if getattr(t, "discrete", False)],
             "active_units": diagnostics.get("active_units"),
@@ -108,8 +112,9 @@ def summary(rows: list[dict]) -> str:
     """Markdown: per dataset and variant, mean (and per-seed) errors in %."""
     out = ["| dataset | variant | seeds | Column Shapes error | Pair Trends error | "
            "Pair Trends error, real bins | per-seed shapes / trends / real bins | "
-           "DCR train share | exact copies | active units | fit s | load |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "DCR train share | exact copies | ML efficacy synthetic / real | active units | fit s | "
+           "load |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for row in (r for r in rows if "variant" in r):  # the first line describes the machine
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
@@ -136,7 +141,7 @@ def _summary_row(dataset: str, variant: str, runs: list[dict]) -> str:
     return (f"| {dataset} | {variant} | {len(runs)} | {pct(mean('shapes_error'))} % | "
             f"{pct(mean('trends_error'))} % | {pct(mean('trends_real_bins_error'))} % | "
             f"{per_seed} | {fixed('dcr_train_share', 3)} | {fixed('exact_copies', 1)} | "
-            f"{fixed('active_units', 0)} | "
+            f"{fixed('ml_synthetic', 3)} / {fixed('ml_real', 3)} | {fixed('active_units', 0)} | "
             f"{mean('fit_s'):.0f} | {mean('load_at_start'):.1f} |")
 
 

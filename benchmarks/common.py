@@ -107,6 +107,20 @@ def dcr_share(data, synthetic: pd.DataFrame, schema, seed: int) -> float:
                                       embedded["test"], seed)["train_share"]
 
 
+def ml_efficacy_scores(data, synthetic: pd.DataFrame, schema, seed: int) -> dict:
+    """HistGradientBoosting trained on ``synthetic`` and on ``data.train``, both scored on
+    ``data.test`` (ROC AUC for a categorical target, R² for a numeric one), as
+    ``synthvae.reports.evaluate`` does: {"metric", "synthetic", "real"}."""
+    from synthvae.reports.efficacy import ml_efficacy
+    from synthvae.reports.encoding import canonical_frame
+
+    tables = {name: canonical_frame(df, schema) for name, df in
+              (("real", data.train), ("synthetic", synthetic), ("holdout", data.test))}
+    found = ml_efficacy(tables, schema, data.target, seed)
+    metric = found["primary_metric"]
+    return {"metric": metric, "synthetic": round(found["synthetic"][metric], 4),
+            "real": round(found["real"][metric], 4)}
+
 
 def exact_copy_count(data, synthetic: pd.DataFrame, schema) -> int:
     """Synthetic rows equal to a training row, by the report's row hashes."""

@@ -16,6 +16,11 @@ the output noise's alone:
   remaining error is the decoder's. Its DCR share says how close that bound is to copying.
 * ``*-nonoise``: the same prior, scalars decoded at their mean (no learned output sigma).
 
+Every prior is sampled with its own marginal calibration (``synthvae.calibration``, fitted for
+that prior, as ``fit`` does for the fitted one) unless the synthesizer was fitted with
+``calibrate=False``. Each row also holds the ML efficacy of the sample (train on synthetic,
+test on the held-out rows) beside the real training table's.
+
 Each run is appended as one JSON line to benchmarks/results/prior-<name>.jsonl.
 """
 
@@ -31,7 +36,7 @@ import warnings
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, dcr_share, machine, quality
+from benchmarks.common import RESULTS, dcr_share, machine, ml_efficacy_scores, quality
 from benchmarks.data import load_dataset
 
 VARIANTS = ("fitted", "normal", "gmm10", "gmm50", "full10", "posterior", "fitted-nonoise",
@@ -115,12 +120,25 @@ def prior_for(variant: str, synth, data_matrix: torch.Tensor, seed: int):
     raise SystemExit(f"unknown variant {variant!r}")
 
 
-def sample_with(synth, prior, n: int, seed: int, scalar_noise: bool):
+def offsets_for(synth, prior, data_matrix: torch.Tensor, seed: int):
+    """The marginal calibration fitted for ``prior`` (None when the synthesizer has none)."""
+    from synthvae.calibration import fit_logit_offsets, slot_frequencies
+
+    if synth.logit_offsets_ is None:
+        return None
+    if prior is synth.prior_:
+        return synth.logit_offsets_
+    generator = torch.Generator().manual_seed(seed + 3)
+    return fit_logit_offsets(synth.model_.decoder, synth.layout_, prior,
+                             slot_frequencies(data_matrix, synth.layout_), generator)[0]
+
+
+def sample_with(synth, prior, n: int, seed: int, scalar_noise: bool, offsets=None):
     from synthvae.sampling import sample_matrix
 
     generator = torch.Generator().manual_seed(seed)
     matrix = sample_matrix(synth.model_, synth.layout_, prior, n, generator, synth.device_,
-                           scalar_noise=scalar_noise)
+                           scalar_noise=scalar_noise, offsets=offsets)
     return synth.transformer_.inverse_transform(matrix.cpu().numpy(),
                                                 np.random.default_rng(seed))
 
@@ -134,15 +152,19 @@ def run_dataset(name: str, seed: int, params: dict, variants: list[str]) -> list
     for variant in variants:
         prior = prior_for(variant, synth, matrix, seed)
         synthetic = sample_with(synth, prior, len(data.train), seed,
-                                not variant.endswith("-nonoise"))
+                                not variant.endswith("-nonoise"),
+                                offsets_for(synth, prior, matrix, seed))
         scores = quality(data.train, synthetic, metadata)
+        efficacy = ml_efficacy_scores(data, synthetic, synth.schema_, seed)
         rows.append({"dataset": name, "seed": seed, "params": params, "variant": variant,
                      "fit_s": round(fit_s, 1), "load_at_start": os.getloadavg()[0],
                      "shapes_error": round(1 - scores["column_shapes"], 4),
                      "trends_error": round(1 - scores["column_pair_trends"], 4),
                      "trends_real_bins_error": round(1 - scores["column_pair_trends_real_bins"], 4),
                      "dcr_train_share": round(dcr_share(data, synthetic, synth.schema_, seed),
-                                              4)})
+                                              4),
+                     "ml_metric": efficacy["metric"], "ml_synthetic": efficacy["synthetic"],
+                     "ml_real": efficacy["real"]})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 

@@ -78,7 +78,8 @@ def fit(
     delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
-    beta: Annotated[float, typer.Option(help="Weight of the KL term (1 = the ELBO).")] = 1.0,
+    beta: Annotated[Optional[float], typer.Option(
+        help="Weight of the KL term (default: the library's; see docs/training.md).")] = None,
     kl_anneal: Annotated[str, typer.Option(
         help="KL weight schedule: none, linear (0 to beta, then held) or cyclical "
              "(see docs/training.md).")] = "none",
@@ -88,6 +89,10 @@ def fit(
     free_bits: Annotated[float, typer.Option(
         help="Nats of KL per latent dimension left unpenalised (0 = off; not with "
              "--epsilon).")] = 0.0,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate",
+        help="Match the training rows' category and mode frequencies when sampling (off "
+             "under --epsilon; see docs/training.md).")] = True,
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,
@@ -117,13 +122,13 @@ def fit(
                           "--checkpoint-every or --resume; fit in memory for those.")
     df, holdout = (None, None) if stream else split_holdout(read_table(data),
                                                               holdout_fraction, seed)
-    params = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items()
-              if v is not None}
+    chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta}
+    params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
-                        max_grad_norm=max_grad_norm, distributed=distributed, beta=beta,
-                        kl_anneal=kl_anneal, kl_anneal_epochs=kl_anneal_epochs,
-                        free_bits=free_bits, **params)
+                        max_grad_norm=max_grad_norm, distributed=distributed,
+                        calibrate=calibrate, kl_anneal=kl_anneal,
+                        kl_anneal_epochs=kl_anneal_epochs, free_bits=free_bits, **params)
     ckpt = checkpoint_path(output)
     if stream:
         synth.fit_parquet(data, sample_rows=sample_rows)

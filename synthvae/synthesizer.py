@@ -27,6 +27,8 @@ from synthvae.transforms.table import TableTransformer
 SAMPLE_BATCH_ROWS = 65_536
 MIN_PRIOR_ROWS = 20
 PRIOR_FIT_ROWS = 50_000  # streamed fits: reservoir rows encoded for the prior and profile
+DEFAULT_BETA = 0.5  # KL weight: ML efficacy up on magic and beijing (benchmarks/results/quality.md)
+DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without calibration
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 
 
@@ -42,7 +44,9 @@ class Synthesizer:
     batch_size : rows per optimisation step.
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
     lr, weight_decay : Adam settings.
-    beta : weight of the KL term (1.0 = the ELBO).
+    beta : weight of the KL term (1.0 = the ELBO). None = 0.5 (latents that carry more of each
+        row, for the learned prior to model; see docs/training.md), or 1.0 under differential
+        privacy, whose N(0, I) prior needs latents kept close to it.
     kl_anneal : schedule of the KL weight: "none" (``beta`` throughout), "linear" (from 0 to
         ``beta`` over ``kl_anneal_epochs``, then held) or "cyclical" (repeated ramps, each
         cycle ``kl_anneal_epochs`` long). See docs/training.md.
@@ -85,7 +89,7 @@ class Synthesizer:
 
     def __init__(self, epochs: int | None = None, batch_size: int = 500, latent_dim: int = 128,
                  hidden: tuple[int, ...] = (128, 128), lr: float = 1e-3,
-                 weight_decay: float = 1e-5, beta: float = 1.0, kl_anneal: str = "none",
+                 weight_decay: float = 1e-5, beta: float | None = None, kl_anneal: str = "none",
                  kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
                  loss_factor: float = 2.0,
                  validation_fraction: float = 0.1, patience: int = 20,
@@ -409,10 +413,12 @@ class Synthesizer:
 
         if not self.calibrate or self.epsilon is not None or self.layout_.n_groups == 0:
             return None, None
+        started = time.perf_counter()
         generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
         self.model_.eval()
-        return fit_logit_offsets(self.model_.decoder, self.layout_, self.prior_,
-                                 slot_frequencies(data, self.layout_), generator)
+        offsets, summary = fit_logit_offsets(self.model_.decoder, self.layout_, self.prior_,
+                                             slot_frequencies(data, self.layout_), generator)
+        return offsets, {**summary, "seconds": round(time.perf_counter() - started, 3)}
 
     def _profile(self, data: torch.Tensor, seed: int) -> dict:
         """The drift reference: held-out rows (all rows when none are held out)."""
@@ -437,7 +443,7 @@ class Synthesizer:
         rows = rows[:MAX_ROWS]
         found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
                                      df.iloc[rows.cpu().numpy()], source)
-        check_collapse(found, self.beta, self.kl_anneal)
+        check_collapse(found, self.train_config_.beta, self.kl_anneal)
         return found
 
     def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None
@@ -463,8 +469,9 @@ class Synthesizer:
             _check_positive_int(name, getattr(self, name))
         for name in ("lr", "loss_factor"):
             _check_number(name, getattr(self, name), low=0, low_open=True)
-        for name in ("weight_decay", "beta"):
-            _check_number(name, getattr(self, name), low=0)
+        _check_number("weight_decay", self.weight_decay, low=0)
+        if self.beta is not None:
+            _check_number("beta", self.beta, low=0)
         _check_number("validation_fraction", self.validation_fraction, low=0, high=0.5)
         self._validate_objective()
         if not isinstance(self.hidden, (tuple, list)) or not self.hidden or not all(
@@ -524,11 +531,18 @@ class Synthesizer:
         anneal_epochs = 0 if self.kl_anneal == "none" else \
             self.kl_anneal_epochs or max(1, epochs // 4)
         return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
-                           weight_decay=self.weight_decay, beta=self.beta,
+                           weight_decay=self.weight_decay, beta=self._resolved_beta(),
                            kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
                            free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
+
+    def _resolved_beta(self) -> float:
+        """``beta``, or its default: 0.5 (measured in benchmarks/results/quality.md), 1.0
+        under DP, where the prior stays N(0, I) and no calibration corrects its mismatch."""
+        if self.beta is not None:
+            return float(self.beta)
+        return DP_BETA if self.epsilon is not None else DEFAULT_BETA
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, seed: int | None = None, conditions: dict | None = None,

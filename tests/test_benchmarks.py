@@ -32,7 +32,7 @@ def test_ablation_summary_averages_the_seeds_of_each_variant():
                      dict(run, seed=1, shapes_error=0.03, trends_error=0.08, active_units=50)])
     row = table.splitlines()[-1]
     assert row.startswith("| adult | linear | 2 | 2.50 % | 7.00 % | - % | 2.00/6.00/-, 3.00/8.00/- | "
-                          "- | - | 45 | 100 | 1.0 |")
+                          "- | - | - / - | 45 | 100 | 1.0 |")
 
 
 def test_ablation_summary_reports_real_bins_and_privacy_columns():
@@ -46,6 +46,34 @@ def test_ablation_summary_reports_real_bins_and_privacy_columns():
     header, row = table.splitlines()[0], table.splitlines()[-1]
     assert "DCR train share" in header and "exact copies" in header
     assert "| 4.00 % |" in row and "| 0.510 | 4.0 |" in row
+
+
+def test_ablation_summary_averages_ml_efficacy_beside_the_real_score():
+    from benchmarks.ablation import summary
+
+    run = {"dataset": "magic", "variant": "beta0.5", "fit_s": 50.0, "load_at_start": 2.0,
+           "shapes_error": 0.01, "trends_error": 0.04, "ml_real": 0.938}
+    table = summary([dict(run, seed=0, ml_synthetic=0.89), dict(run, seed=1, ml_synthetic=0.90)])
+    assert "ML efficacy synthetic / real" in table.splitlines()[0]
+    assert "| 0.895 / 0.938 |" in table.splitlines()[-1]
+
+
+@pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not available")
+def test_ml_efficacy_scores_drop_when_the_target_is_shuffled():
+    import numpy as np
+
+    from benchmarks.common import ml_efficacy_scores
+    from benchmarks.data import load_dataset
+    from synthvae import detect_schema
+
+    data = load_dataset("adult-quick")
+    schema = detect_schema(data.train)
+    copied = ml_efficacy_scores(data, data.train, schema, seed=0)
+    shuffled = data.train.assign(income=np.random.default_rng(0).permutation(
+        data.train["income"].to_numpy()))
+    broken = ml_efficacy_scores(data, shuffled, schema, seed=0)
+    assert copied["metric"] == "roc_auc" and copied["synthetic"] == copied["real"] > 0.85
+    assert broken["synthetic"] < 0.6
 
 
 def test_ablation_epochs_scale_multiplies_the_automatic_epochs():

@@ -65,6 +65,15 @@ def test_schema_prints_editable_json_and_fit_accepts_it(workdir):
     assert info["columns"][2]["kind"] == "categorical"
 
 
+def test_no_calibrate_flag_reaches_the_model_file(workdir):
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q", "--no-calibrate").exit_code == 0
+    info = json.loads(invoke("info", "--json").output)
+    assert info["training_summary"]["calibration"] is None
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q", "-o", "c.safetensors").exit_code == 0
+    info = json.loads(invoke("info", "c.safetensors", "--json").output)
+    assert info["training_summary"]["calibration"]["max_frequency_error_after"] < 0.05
+
+
 def test_info_describes_the_model(workdir):
     invoke("fit", "data.csv", "--epochs", "1", "-q")
     result = invoke("info")

@@ -113,20 +113,28 @@ def test_annealing_works_under_differential_privacy():
     df = pd.read_csv(EXAMPLE_ADULT)
     synth = Synthesizer(epochs=2, verbose=False, epsilon=5.0, kl_anneal="linear").fit(df)
     assert synth.train_config_.kl_anneal == "linear"
+    assert synth.train_config_.beta == 1.0  # the default under DP: the N(0, I) prior's ELBO
     assert synth.privacy_["epsilon"] <= 5.0 + 1e-9
+
+
+def test_beta_defaults_to_half_and_an_explicit_value_is_kept():
+    default = Synthesizer(epochs=1, verbose=False).fit(correlated(200))
+    explicit = Synthesizer(epochs=1, verbose=False, beta=1.0).fit(correlated(200))
+    assert default.beta is None and default.train_config_.beta == 0.5
+    assert explicit.beta == 1.0 and explicit.train_config_.beta == 1.0
 
 
 def test_cli_flags_reach_the_saved_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     correlated(300).to_csv("data.csv", index=False)
     runner = CliRunner()
-    result = runner.invoke(app, ["fit", "data.csv", "--epochs", "2", "-q", "--beta", "0.5",
+    result = runner.invoke(app, ["fit", "data.csv", "--epochs", "2", "-q", "--beta", "0.25",
                                  "--kl-anneal", "linear", "--kl-anneal-epochs", "3",
                                  "--free-bits", "0.05"])
     assert result.exit_code == 0, result.output
     config = json.loads(runner.invoke(app, ["info", "--json"]).output)["train_config"]
     assert (config["beta"], config["kl_anneal"], config["kl_anneal_epochs"],
-            config["free_bits"]) == (0.5, "linear", 3, 0.05)
+            config["free_bits"]) == (0.25, "linear", 3, 0.05)
 
 
 def test_cli_refuses_an_unknown_schedule_in_one_line(tmp_path, monkeypatch):

@@ -76,6 +76,9 @@ def test_nothing_private_is_saved_beyond_the_ledger(small, tmp_path):
     assert state["history"] == []  # training losses are computed from private rows
     assert state["prior"] == "normal"  # a latent mixture would be fitted on private rows
     assert not any(k.startswith("prior.") for k in tensors)
+    # calibration offsets would match the private rows' category frequencies
+    assert "sampler.logit_offsets" not in tensors and synth.logit_offsets_ is None
+    assert synth.training_summary_["calibration"] is None
     for column in state["transformer"]["columns"]:
         assert column.get("rare_values", []) == []
         # a discrete column's modes would be the exact private values: never under DP
