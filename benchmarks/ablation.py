@@ -35,7 +35,8 @@ VARIANTS = {  # name -> Synthesizer parameters that differ from the defaults
     "mixture-only": {"discrete_threshold": 0},  # no value-by-value columns: every number a VGM
     "discrete50": {"discrete_threshold": 50},
     "uncalibrated": {"calibrate": False},  # no marginal calibration of the sampler's logits
-    "steps2x": {"epochs_scale": 2},  # twice the automatic training length (about 7,000 steps)
+    "steps2x": {"epochs_scale": 2},
+    "nolog": {"skew_threshold": None},  # no signed log scale for skewed columns  # twice the automatic training length (about 7,000 steps)
     "holdout": None,  # no model: the real test rows themselves (the sampling floor)
 }
 

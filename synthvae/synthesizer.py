@@ -22,6 +22,7 @@ from synthvae.training import (KL_SCHEDULES, EpochStats, TrainConfig, batch_loss
                                holdout_split, train)
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
+from synthvae.transforms.scaling import SKEW_THRESHOLD
 from synthvae.transforms.table import TableTransformer
 
 SAMPLE_BATCH_ROWS = 65_536
@@ -65,6 +66,9 @@ class Synthesizer:
     discrete_threshold : continuous and datetime columns with at most this many distinct
         values are encoded value by value (one exact mode per value, see docs/schema.md);
         0 = always a Gaussian mixture. Not used under differential privacy.
+    skew_threshold : other continuous columns whose sample skewness exceeds this (in absolute
+        value) are modelled on a signed log scale (heavy tails: payments, durations; see
+        docs/schema.md); None = never. Not used under differential privacy.
     max_categories : categorical columns keep at most this many slots (rare values grouped).
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
@@ -97,6 +101,7 @@ class Synthesizer:
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
+                 skew_threshold: float | None = SKEW_THRESHOLD,
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
                  epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
@@ -121,6 +126,7 @@ class Synthesizer:
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
         self.discrete_threshold = discrete_threshold
+        self.skew_threshold = skew_threshold
         self.prior = prior
         self.prior_components = prior_components
         self.calibrate = calibrate
@@ -297,7 +303,8 @@ class Synthesizer:
                                      schema_from_any(self.schema))
         self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
                                              self.max_categories, seed,
-                                             self.discrete_threshold).fit(df)
+                                             self.discrete_threshold,
+                                             self.skew_threshold).fit(df)
 
     def _check_checkpointing(self, checkpoint, every, resume, df):
         """Validate checkpoint options; the checkpoint's (state, tensors) when resuming."""
@@ -493,6 +500,8 @@ class Synthesizer:
                 or self.discrete_threshold < 0):
             raise ConfigError("The 'discrete_threshold' parameter of Synthesizer must be an int "
                               f">= 0. Got {self.discrete_threshold!r} instead.")
+        if self.skew_threshold is not None:
+            _check_number("skew_threshold", self.skew_threshold, low=0)
         if self.max_categories < 2:
             raise ConfigError("The 'max_categories' parameter of Synthesizer must be at "
                               f"least 2. Got {self.max_categories} instead.")

@@ -81,6 +81,7 @@ def test_nothing_private_is_saved_beyond_the_ledger(small, tmp_path):
     assert synth.training_summary_["calibration"] is None
     for column in state["transformer"]["columns"]:
         assert column.get("rare_values", []) == []
+        assert column.get("log_scale") is None  # the skewness of private values
         # a discrete column's modes would be the exact private values: never under DP
         assert not (column.get("point") and all(column["point"])), column
 

@@ -130,6 +130,8 @@ def test_sample_before_fit_says_what_to_call():
     ({"device": "tpu"}, "'device'"),
     ({"discrete_threshold": -1}, "'discrete_threshold' parameter of Synthesizer must be an int"),
     ({"discrete_threshold": True}, "'discrete_threshold'"),
+    ({"skew_threshold": -1.0}, "'skew_threshold' parameter of Synthesizer must be a number >= 0"),
+    ({"skew_threshold": "high"}, "'skew_threshold'"),
 ])
 def test_bad_parameters_are_refused_with_the_parameter_named(params, match, adult_small):
     with pytest.raises(ConfigError, match=match):

@@ -10,6 +10,11 @@ the day) is **discrete**: every distinct value is its own point-mass mode, weigh
 frequency, so the mode one-hot *is* the value and the decoder picks one of the values seen
 instead of a mixture position that rounding and clipping would distort (its scalar is always
 0). Such a column stays numeric in the schema, dtype and reports.
+
+A column whose values are skewed past ``skew_threshold`` (heavy tails: payments, durations)
+is modelled on a signed log scale (:mod:`synthvae.transforms.scaling`): the mixture, the
+modes, the bounds and the decoded values all live on that scale, and ``from_numbers`` maps
+back to the column's units.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from synthvae.schema import ColumnSpec
 from synthvae.transforms.dtypes import restore_numeric
 from synthvae.transforms.mixture import MixtureFit, fit_mixtures, log_component_densities
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
+from synthvae.transforms.scaling import (SKEW_THRESHOLD, choose_log_scale, from_log_scale,
+                                         to_log_scale)
 from synthvae.transforms.spans import Span, SpanKind
 
 N_MODES = 10
@@ -59,19 +66,34 @@ def fit_column_mixtures(columns: np.ndarray, max_rows: int, seed: int) -> Mixtur
 class ModeSpecificNormalizer:
     """Continuous column <-> [scalar, mode one-hot, (null one-hot)]."""
 
+    log_scalable = True  # subclasses with their own numbers (datetimes) say False
+
     def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS,
-                 discrete_threshold: int = DISCRETE_THRESHOLD):
+                 discrete_threshold: int = DISCRETE_THRESHOLD,
+                 skew_threshold: float | None = SKEW_THRESHOLD):
         self.spec = spec
         self.max_rows = max_rows
         self.discrete_threshold = discrete_threshold
+        self.skew_threshold = skew_threshold
 
     def is_discrete(self, series: pd.Series) -> bool:
         """Whether ``series`` has few enough distinct values to encode each exactly."""
         return 0 < series.nunique(dropna=True) <= self.discrete_threshold
 
+    def choose_scale(self, series: pd.Series) -> None:
+        """Set ``log_scale_``: the signed log's ``s`` for a skewed, non-discrete column, or
+        None (the column's own units). Call before ``to_numbers`` feeds a mixture fit."""
+        self.log_scale_ = None
+        if not self.log_scalable or self.is_discrete(series):
+            return
+        values = numeric_values(series)
+        self.log_scale_ = choose_log_scale(values[~np.isnan(values)], self.skew_threshold)
+
     # ------------------------------------------------------------------ fit
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
-        """Learn modes and bounds; ``mixture`` = (weights, means, stds) fitted elsewhere."""
+        """Learn modes and bounds; ``mixture`` = (weights, means, stds) fitted elsewhere, on
+        ``to_numbers`` of the column after ``choose_scale``."""
+        self.choose_scale(series)
         values = self.to_numbers(series)
         observed = values[~np.isnan(values)]
         if len(observed) == 0:
@@ -82,8 +104,8 @@ class ModeSpecificNormalizer:
             fit = fit_column_mixtures(values[:, None], self.max_rows, seed)
             mixture = (fit.weights[0], fit.means[0], fit.stds[0])
         self.set_mixture(*mixture)
-        self.min_ = float(observed.min()) if self.spec.min is None else float(self.spec.min)
-        self.max_ = float(observed.max()) if self.spec.max is None else float(self.spec.max)
+        self.min_ = float(observed.min()) if self.spec.min is None else self._scaled(self.spec.min)
+        self.max_ = float(observed.max()) if self.spec.max is None else self._scaled(self.spec.max)
         self.fill_ = float(np.median(observed))
         self._mark_point_masses(observed)
         spread = observed[~np.isin(observed, self.means_[self.point_])]
@@ -96,6 +118,7 @@ class ModeSpecificNormalizer:
         return self
 
     def _fit_discrete(self, observed: np.ndarray):
+        self.log_scale_ = None
         values, counts = np.unique(observed, return_counts=True)
         self.weights_ = counts / counts.sum()
         self.means_ = values.astype(np.float64)
@@ -140,6 +163,7 @@ class ModeSpecificNormalizer:
 
     def fit_from_spec(self):
         """One mode spanning the schema's public [min, max]; reads no data (used under DP)."""
+        self.log_scale_ = None  # choosing a scale would read the private values
         low, high = float(self.spec.min), float(self.spec.max)
         half = max(high - low, 1e-9) / 2
         self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
@@ -158,10 +182,21 @@ class ModeSpecificNormalizer:
         self.stds_ = np.maximum(np.asarray(stds, dtype=np.float64)[keep], 1e-6)
 
     def to_numbers(self, series: pd.Series) -> np.ndarray:
-        return numeric_values(series)
+        """The column as float64 on the modelling scale (NaN for missing)."""
+        values = numeric_values(series)
+        scale = getattr(self, "log_scale_", None)
+        return values if scale is None else to_log_scale(values, scale)
 
     def from_numbers(self, values: np.ndarray) -> pd.Series:
-        return restore_numeric(values, self.spec)
+        """Values on the modelling scale back to the column's units and dtype."""
+        scale = getattr(self, "log_scale_", None)
+        return restore_numeric(values if scale is None else from_log_scale(values, scale),
+                               self.spec)
+
+    def _scaled(self, value: float) -> float:
+        """A bound in the column's units (a schema's min or max) on the modelling scale."""
+        scale = getattr(self, "log_scale_", None)
+        return float(value) if scale is None else float(to_log_scale(np.float64(value), scale))
 
     # ------------------------------------------------------------------ layout
     @property
@@ -225,7 +260,8 @@ class ModeSpecificNormalizer:
         return {"weights": self.weights_.tolist(), "means": self.means_.tolist(),
                 "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
                 "fill": self.fill_, "point": self.point_.tolist(),
-                "spread_min": self.spread_min_, "spread_max": self.spread_max_}
+                "spread_min": self.spread_min_, "spread_max": self.spread_max_,
+                "log_scale": getattr(self, "log_scale_", None)}
 
     def set_state(self, state: dict):
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
@@ -235,6 +271,12 @@ class ModeSpecificNormalizer:
         self.point_ = np.asarray(state.get("point", [False] * len(self.means_)), dtype=bool)
         self.spread_min_ = float(state.get("spread_min", self.min_))
         self.spread_max_ = float(state.get("spread_max", self.max_))
+        scale = state.get("log_scale")  # absent from models saved before it existed
+        if scale is not None and not (isinstance(scale, (int, float)) and np.isfinite(scale)
+                                      and scale > 0):
+            raise ValueError(f"column {self.spec.name!r}: log_scale must be a positive number "
+                             f"or null, not {scale!r}")
+        self.log_scale_ = None if scale is None else float(scale)
         return self
 
 

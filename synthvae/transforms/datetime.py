@@ -18,6 +18,8 @@ RESOLUTIONS = (86_400, 3_600, 60, 1)
 class DatetimeTransformer(ModeSpecificNormalizer):
     """Datetime column <-> the continuous layout, through seconds since 1970-01-01."""
 
+    log_scalable = False  # seconds since 1970 are not a heavy-tailed quantity
+
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
         super().fit(series, mixture, seed)
         seconds = self.to_numbers(series)

@@ -18,6 +18,7 @@ from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
                                             ModeSpecificNormalizer, fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
+from synthvae.transforms.scaling import SKEW_THRESHOLD
 from synthvae.transforms.spans import Span
 
 TRANSFORMERS = {
@@ -31,12 +32,14 @@ TRANSFORMERS = {
 
 def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MAX_ROWS,
                             max_categories: int = MAX_CATEGORIES,
-                            discrete_threshold: int = DISCRETE_THRESHOLD):
+                            discrete_threshold: int = DISCRETE_THRESHOLD,
+                            skew_threshold: float | None = SKEW_THRESHOLD):
     cls = TRANSFORMERS[spec.kind]
     if cls is OneHotEncoder:
         return cls(spec, max_categories=max_categories)
     if issubclass(cls, ModeSpecificNormalizer):
-        return cls(spec, max_rows=mixture_max_rows, discrete_threshold=discrete_threshold)
+        return cls(spec, max_rows=mixture_max_rows, discrete_threshold=discrete_threshold,
+                   skew_threshold=skew_threshold)
     return cls(spec)
 
 
@@ -45,21 +48,26 @@ class TableTransformer:
 
     def __init__(self, schema: Schema, mixture_max_rows: int = MIXTURE_MAX_ROWS,
                  max_categories: int = MAX_CATEGORIES, seed: int = 0,
-                 discrete_threshold: int = DISCRETE_THRESHOLD):
+                 discrete_threshold: int = DISCRETE_THRESHOLD,
+                 skew_threshold: float | None = SKEW_THRESHOLD):
         self.schema = schema
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
         self.seed = seed
         self.discrete_threshold = discrete_threshold
+        self.skew_threshold = skew_threshold
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
         self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
                                                       self.max_categories,
-                                                      self.discrete_threshold)
+                                                      self.discrete_threshold,
+                                                      self.skew_threshold)
                               for spec in self.schema.columns]
         numeric = [t for t in self.transformers_ if isinstance(t, ModeSpecificNormalizer)
                    and not t.is_discrete(df[t.spec.name])]
+        for t in numeric:  # the scale each mixture is fitted on
+            t.choose_scale(df[t.spec.name])
         mixtures = self._fit_mixtures(df, numeric)
         for t in self.transformers_:
             if isinstance(t, ModeSpecificNormalizer):
@@ -126,17 +134,20 @@ class TableTransformer:
         self._check_fitted()
         return {"mixture_max_rows": self.mixture_max_rows, "max_categories": self.max_categories,
                 "seed": self.seed, "discrete_threshold": self.discrete_threshold,
+                "skew_threshold": self.skew_threshold,
                 "columns": [t.get_state() for t in self.transformers_]}
 
     @classmethod
     def from_state(cls, schema: Schema, state: dict) -> "TableTransformer":
         table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"],
-                    state.get("discrete_threshold", 0))  # models before it had none
+                    state.get("discrete_threshold", 0),  # models before it had none
+                    state.get("skew_threshold"))  # nor this: no column was log-scaled
         if len(state["columns"]) != len(schema.columns):
             raise ValueError("transformer state does not match the schema's columns")
         table.transformers_ = [
             make_column_transformer(spec, table.mixture_max_rows, table.max_categories,
-                                    table.discrete_threshold).set_state(column_state)
+                                    table.discrete_threshold,
+                                    table.skew_threshold).set_state(column_state)
             for spec, column_state in zip(schema.columns, state["columns"])]
         table._set_layout()
         return table
