@@ -55,12 +55,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def synthesizer_params(variant: str, n_rows: int) -> dict:
     """The variant's Synthesizer parameters; ``epochs_scale`` multiplies the automatic epochs."""
+    from synthvae import Synthesizer
     from synthvae.synthesizer import auto_epochs
 
     params = dict(VARIANTS[variant])
     scale = params.pop("epochs_scale", None)
     if scale is not None:
-        params["epochs"] = scale * auto_epochs(n_rows, batch_size=500, validation_fraction=0.1)
+        defaults = Synthesizer()
+        params["epochs"] = scale * auto_epochs(n_rows, defaults.batch_size,
+                                               defaults.validation_fraction)
     return params
 
 

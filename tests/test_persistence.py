@@ -98,19 +98,26 @@ def test_package_has_no_pickle_based_load_path():
 
 
 def test_a_bad_log_scale_in_the_file_is_refused_on_load(tmp_path):
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     import numpy as np
 
     payments = np.random.default_rng(0).lognormal(5, 2, 600).round(2)  # skewed: log-scaled
     df = pd.DataFrame({"payment": payments, "x": pd.Series(range(600)) / 600})
     path = Synthesizer(epochs=1, verbose=False).fit(df).save(tmp_path / "m.safetensors")
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata()
-    state = json.loads(metadata["state"])
-    assert state["transformer"]["columns"][0]["log_scale"] > 0
-    state["transformer"]["columns"][0]["log_scale"] = -1.0
-    save_file(load_file(str(path)), str(path), metadata={**metadata, "state": json.dumps(state)})
+
+    def break_scale(meta, tensors):
+        state = json.loads(meta["state"])
+        assert state["transformer"]["columns"][0]["log_scale"] > 0
+        state["transformer"]["columns"][0]["log_scale"] = -1.0
+        meta["state"] = json.dumps(state)
+
+    _rewrite(path, break_scale)
     with pytest.raises(ModelFileError, match="log_scale"):
+        Synthesizer.load(path)
+
+
+def test_calibration_offsets_of_the_wrong_width_are_refused_on_load(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    key = "sampler.logit_offsets"
+    _rewrite(path, lambda meta, t: t.update({key: t[key][:5].contiguous()}))
+    with pytest.raises(ModelFileError, match="logit offsets have shape"):
         Synthesizer.load(path)

@@ -184,19 +184,23 @@ class ModeSpecificNormalizer:
     def to_numbers(self, series: pd.Series) -> np.ndarray:
         """The column as float64 on the modelling scale (NaN for missing)."""
         values = numeric_values(series)
-        scale = getattr(self, "log_scale_", None)
-        return values if scale is None else to_log_scale(values, scale)
+        return values if self._log_scale is None else to_log_scale(values, self._log_scale)
 
     def from_numbers(self, values: np.ndarray) -> pd.Series:
         """Values on the modelling scale back to the column's units and dtype."""
-        scale = getattr(self, "log_scale_", None)
+        scale = self._log_scale
         return restore_numeric(values if scale is None else from_log_scale(values, scale),
                                self.spec)
 
     def _scaled(self, value: float) -> float:
         """A bound in the column's units (a schema's min or max) on the modelling scale."""
-        scale = getattr(self, "log_scale_", None)
+        scale = self._log_scale
         return float(value) if scale is None else float(to_log_scale(np.float64(value), scale))
+
+    @property
+    def _log_scale(self) -> float | None:
+        """``log_scale_`` once chosen (fit, choose_scale, set_state); None before."""
+        return getattr(self, "log_scale_", None)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -261,7 +265,7 @@ class ModeSpecificNormalizer:
                 "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
                 "fill": self.fill_, "point": self.point_.tolist(),
                 "spread_min": self.spread_min_, "spread_max": self.spread_max_,
-                "log_scale": getattr(self, "log_scale_", None)}
+                "log_scale": self._log_scale}
 
     def set_state(self, state: dict):
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
