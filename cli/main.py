@@ -130,10 +130,7 @@ def fit(
                         calibrate=calibrate, kl_anneal=kl_anneal,
                         kl_anneal_epochs=kl_anneal_epochs, free_bits=free_bits, **params)
     ckpt = checkpoint_path(output)
-    if stream:
-        synth.fit_parquet(data, sample_rows=sample_rows)
-    else:
-        synth.fit(df, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    _run_fit(synth, data if stream else df, sample_rows, ckpt, checkpoint_every, resume)
     if synth.rank_ != 0:  # every rank holds the same model; rank 0 writes and reports
         return
     synth.save(output)
@@ -149,6 +146,25 @@ def fit(
         out.print(f"Differential privacy: epsilon {synth.privacy_['epsilon']:.3f}, delta "
                   f"{synth.privacy_['delta']:.2e} spent in {len(synth.privacy_['entries'])} "
                   f"mechanisms (see 'synthvae info').")
+
+
+def _run_fit(synth, data, sample_rows: int, ckpt: Path, checkpoint_every: int,
+             resume: bool) -> None:
+    """Fit in memory (``data`` a DataFrame) or streamed (a path); when a step after
+    training fails, say whether the training state was kept for --resume."""
+    from synthvae.errors import PostTrainingError
+
+    try:
+        if isinstance(data, Path):
+            synth.fit_parquet(data, sample_rows=sample_rows)
+        else:
+            synth.fit(data, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
+    except PostTrainingError as exc:
+        kept = (f"The training state is kept in {ckpt}: rerun with --resume to continue "
+                f"from it instead of training again." if checkpoint_every and ckpt.exists()
+                else "No model was written (--checkpoint-every N keeps the training state "
+                     "for --resume).")
+        raise PostTrainingError(f"{exc} {kept}") from None
 
 
 @app.command()

@@ -1,8 +1,8 @@
 """synthvae: private tables in, statistically faithful synthetic tables out."""
 
 from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
-                             PosteriorCollapseWarning, SchemaError, SynthvaeError,
-                             SynthvaeWarning, TrainingError)
+                             PosteriorCollapseWarning, PostTrainingError, PostTrainingWarning,
+                             SchemaError, SynthvaeError, SynthvaeWarning, TrainingError)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
 
@@ -22,4 +22,4 @@ def evaluate(real, synthetic, holdout=None, target=None, schema=None, **options)
 __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "detect_schema",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
            "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
-           "__version__"]
+           "PostTrainingError", "PostTrainingWarning", "__version__"]

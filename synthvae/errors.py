@@ -33,9 +33,19 @@ class TrainingError(SynthvaeError, RuntimeError):
     """Training diverged (NaN or infinite loss) or could not proceed."""
 
 
+class PostTrainingError(TrainingError):
+    """Training finished but a step the model cannot do without (the latent prior) failed;
+    nothing was fitted (see synthvae/fitting.py)."""
+
+
 class SynthvaeWarning(UserWarning):
     """Base class of every warning synthvae issues on purpose."""
 
 
 class PosteriorCollapseWarning(SynthvaeWarning):
     """The fitted encoder's latents carry almost no information about the rows."""
+
+
+class PostTrainingWarning(SynthvaeWarning):
+    """A step after training that the model can do without (calibration, drift profile,
+    diagnostics) failed; the fit succeeded without it (see synthvae/fitting.py)."""

@@ -220,6 +220,9 @@ def diagnostics_note(state: dict) -> str | None:
         return None
     if state.get("privacy") is not None:
         return f"none: {PRIVATE_REASON}"
+    failed = (state.get("training_summary") or {}).get("failed_steps") or {}
+    if "training diagnostics" in failed:  # synthvae/fitting.py: an optional step
+        return f"none: they failed after training ({failed['training diagnostics']})"
     return "none: saved by a synthvae without training diagnostics"
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError, DataError, NotFittedError
+from synthvae.fitting import PostTraining, atomic_fit
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
 from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_latents
@@ -30,6 +31,7 @@ MIN_PRIOR_ROWS = 20
 PRIOR_FIT_ROWS = 50_000  # streamed fits: reservoir rows encoded for the prior and profile
 DEFAULT_BETA = 0.5  # KL weight: ML efficacy up on magic and beijing (benchmarks/results/quality.md)
 DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without calibration
+FITTED_FOR_SAMPLING = ("schema_", "transformer_", "layout_", "model_", "prior_")
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 
 
@@ -152,6 +154,7 @@ class Synthesizer:
         return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ fit
+    @atomic_fit
     def fit(self, df: pd.DataFrame, checkpoint: str | Path | None = None,
             checkpoint_every: int = 0, resume: bool = False) -> "Synthesizer":
         """Learn the schema, the column transforms and the VAE from ``df``; returns self.
@@ -160,6 +163,7 @@ class Synthesizer:
         With ``checkpoint`` and ``checkpoint_every=N``, the training state is written there
         every N epochs; ``resume=True`` continues from it (same table, same parameters),
         giving the model an uninterrupted fit would have given.
+        A fit that raises leaves the synthesizer as it was (see synthvae/fitting.py).
         """
         from synthvae import distributed
 
@@ -201,7 +205,8 @@ class Synthesizer:
     def _finish_fit(self, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
                     rows: int, timings: tuple[float, float, float], **summary
                     ) -> "Synthesizer":
-        """After training: curves, latent prior, drift profile, diagnostics and the summary.
+        """After training: curves, latent prior, calibration, drift profile, diagnostics and
+        the summary; only the prior is essential (see synthvae/fitting.py).
 
         ``data``/``df`` are the encoded and raw rows the prior and diagnostics read (all of
         them, or a streamed fit's reservoir head); under DP only the prior is fitted, and
@@ -209,20 +214,27 @@ class Synthesizer:
         seconds, training start)."""
         private = self.epsilon is not None
         started, transform_seconds, t0 = timings
+        steps = PostTraining()  # the prior is essential; the rest may fail with a warning
         self.history_ = [] if private else [vars(h) for h in history]
-        self.prior_ = self._fit_prior(data, seed)
-        self.logit_offsets_, calibration = self._calibrate(data, seed)
-        self.monitoring_ = None if private else self._profile(data, seed)
-        self.diagnostics_ = None if private else self._diagnose(data, df)
+        self.prior_ = steps.essential("fitting the latent prior", self._fit_prior, data, seed)
+        self.logit_offsets_, calibration = steps.optional(
+            "marginal calibration", self._calibrate, data, seed, fallback=(None, None),
+            without=", sampling uncalibrated (as with calibrate=False)")
+        self.monitoring_ = None if private else steps.optional(
+            "the drift profile", self._profile, data, seed,
+            without="; drift() needs reference rows")
+        self.diagnostics_ = None if private else steps.optional(
+            "training diagnostics", self._diagnose, data, df)
         self.training_summary_ = {
             "rows": rows, "columns": len(df.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
             "device": str(self.device_), "differentially_private": private,
-            "calibration": calibration, **summary}
+            "calibration": calibration, "failed_steps": steps.failed, **summary}
         return self
 
+    @atomic_fit
     def fit_parquet(self, path: str | Path, sample_rows: int = 200_000,
                     buffer_rows: int = 100_000) -> "Synthesizer":
         """Learn from a Parquet file or folder of Parquet files in bounded memory.
@@ -737,8 +749,8 @@ class Synthesizer:
             profile = self.monitoring_
         else:
             raise ConfigError("This model keeps no drift reference (it was trained with "
-                              "differential privacy, or by an older synthvae); pass "
-                              "reference rows.")
+                              "differential privacy, by an older synthvae, or its drift "
+                              "profile failed at fit); pass reference rows.")
         elbo, latents = self._score_matrix(self._encoded(df), seed + 1)
         return drift_report(profile, elbo, latents, alpha)
 
@@ -771,7 +783,7 @@ class Synthesizer:
         return load_synthesizer(Path(path), device)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not all(hasattr(self, name) for name in FITTED_FOR_SAMPLING):
             raise NotFittedError("This Synthesizer is not fitted yet; call fit(df) before "
                                  "sample(), save() or other methods that need a model.")
 

@@ -1,0 +1,203 @@
+"""A fit is all or nothing, and a failure after training loses nothing it need not lose.
+
+A failed fit (or refit) leaves the Synthesizer exactly as it was: the previous model keeps
+sampling the same rows, an object never fitted stays unfitted. A failure in a step after
+training that the model can do without (diagnostics, drift profile, calibration) is a
+warning, and the fitted model works; a failure in the latent prior fails the fit cleanly.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from synthvae import NotFittedError, Synthesizer, SynthvaeError, TrainingError
+
+DIVERGING_LR = 1e30  # the loss becomes NaN within two epochs
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"amount": rng.lognormal(3, 1, 300),
+                         "kind": rng.choice(["a", "b", "c"], 300),
+                         "age": rng.integers(18, 90, 300)})
+
+
+def fitted(table, **params) -> Synthesizer:
+    return Synthesizer(epochs=2, verbose=False, **params).fit(table)
+
+
+def fitted_state(synth) -> dict:
+    return {k: v for k, v in vars(synth).items() if k.endswith("_")}
+
+
+def fail_with(exc):
+    def fail(*args, **kwargs):
+        raise exc
+    return fail
+
+
+def test_failed_refit_keeps_the_previous_model(table):
+    synth = fitted(table)
+    before, state = synth.sample(50, seed=1), fitted_state(synth)
+    synth.lr = DIVERGING_LR
+    with pytest.raises(TrainingError, match="Lower the learning rate"):
+        synth.fit(table)
+    after = synth.sample(50, seed=1)
+    assert after.notna().all().all(), "rows from broken weights with the old prior"
+    pd.testing.assert_frame_equal(after, before)
+    assert all(getattr(synth, k) is v for k, v in state.items())
+
+
+def test_failed_first_fit_leaves_an_unfitted_synthesizer(table, tmp_path):
+    synth = Synthesizer(epochs=2, lr=DIVERGING_LR, verbose=False)
+    with pytest.raises(TrainingError):
+        synth.fit(table)
+    assert fitted_state(synth) == {}
+    with pytest.raises(NotFittedError, match="call fit"):
+        synth.sample(5)
+    with pytest.raises(NotFittedError):
+        synth.save(tmp_path / "m.safetensors")
+
+
+def test_failed_fit_parquet_keeps_the_previous_model(table, tmp_path):
+    pytest.importorskip("pyarrow")
+    table.to_parquet(tmp_path / "t.parquet")
+    synth = fitted(table)
+    before = synth.sample(50, seed=1)
+    synth.lr = DIVERGING_LR
+    with pytest.raises(TrainingError):
+        synth.fit_parquet(tmp_path / "t.parquet", sample_rows=200)
+    pd.testing.assert_frame_equal(synth.sample(50, seed=1), before)
+    assert "streamed" not in synth.training_summary_
+
+
+def test_failed_private_refit_keeps_the_previous_model_and_ledger(table):
+    synth = fitted(table, epsilon=5.0)
+    ledger, before = synth.privacy_, synth.sample(50, seed=1)
+    synth.lr = DIVERGING_LR
+    with pytest.raises(TrainingError):
+        synth.fit(table)
+    assert synth.privacy_ is ledger
+    pd.testing.assert_frame_equal(synth.sample(50, seed=1), before)
+
+
+def test_successful_refit_replaces_all_fitted_state(table):
+    synth = fitted(table)
+    synth.sample(20, conditions={"kind": "a"})
+    assert hasattr(synth, "conditional_effective_sizes_")
+    old_model = synth.model_
+    synth.fit(table.head(200))
+    assert synth.model_ is not old_model and synth.training_summary_["rows"] == 200
+    assert not hasattr(synth, "conditional_effective_sizes_")
+
+
+def test_failed_diagnostics_warn_and_the_model_is_usable(table, tmp_path, monkeypatch):
+    import synthvae.diagnostics
+    from synthvae import PostTrainingWarning
+    from synthvae.persistence import model_info
+
+    monkeypatch.setattr(synthvae.diagnostics, "training_diagnostics",
+                        fail_with(TypeError("boolean value of NA is ambiguous")))
+    with pytest.warns(PostTrainingWarning, match="Training diagnostics failed.*NA"):
+        synth = fitted(table)
+    assert synth.diagnostics_ is None
+    assert "boolean value of NA" in synth.training_summary_["failed_steps"]["training diagnostics"]
+    assert len(synth.sample(100)) == 100
+    synth.save(tmp_path / "m.safetensors")
+    note = model_info(tmp_path / "m.safetensors")["diagnostics_note"]
+    assert "failed after training (TypeError: boolean value of NA" in note
+    loaded = Synthesizer.load(tmp_path / "m.safetensors")
+    pd.testing.assert_frame_equal(loaded.sample(30, seed=2), synth.sample(30, seed=2))
+
+
+def test_failed_calibration_and_drift_profile_warn_and_sampling_works(table, monkeypatch):
+    import synthvae.calibration
+    import synthvae.monitoring
+    from synthvae import ConfigError, PostTrainingWarning
+
+    monkeypatch.setattr(synthvae.calibration, "fit_logit_offsets", fail_with(MemoryError()))
+    monkeypatch.setattr(synthvae.monitoring, "reference_profile",
+                        fail_with(ValueError("bad latents")))
+    with pytest.warns(PostTrainingWarning) as caught:
+        synth = fitted(table)
+    assert {"marginal calibration", "the drift profile"} <= set(
+        synth.training_summary_["failed_steps"])
+    assert any("uncalibrated" in str(w.message) for w in caught)
+    assert synth.logit_offsets_ is None and synth.monitoring_ is None
+    assert synth.sample(100).notna().all().all()
+    with pytest.raises(ConfigError, match="pass reference rows"):
+        synth.drift(table)
+
+
+def test_failed_prior_fails_the_fit_and_keeps_the_previous_state(table, monkeypatch):
+    from synthvae.prior import MixturePrior
+
+    synth = fitted(table)
+    before, state = synth.sample(50, seed=1), fitted_state(synth)
+    monkeypatch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
+    with pytest.raises(SynthvaeError, match="latent prior failed.*singular covariance"):
+        synth.fit(table)
+    assert all(getattr(synth, k) is v for k, v in state.items())
+    pd.testing.assert_frame_equal(synth.sample(50, seed=1), before)
+    with pytest.raises(TrainingError):
+        Synthesizer(epochs=2, verbose=False).fit(table)
+
+
+def test_diagnostics_warnings_pass_through_when_made_errors(table, monkeypatch):
+    import warnings
+
+    import synthvae.diagnostics
+    from synthvae import PosteriorCollapseWarning
+
+    def collapse(*args):
+        warnings.warn("Posterior collapse", PosteriorCollapseWarning)
+
+    monkeypatch.setattr(synthvae.diagnostics, "check_collapse", collapse)
+    synth = Synthesizer(epochs=1, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PosteriorCollapseWarning)
+        with pytest.raises(PosteriorCollapseWarning):
+            synth.fit(table)
+    assert fitted_state(synth) == {}
+
+
+def test_cli_fit_survives_failed_diagnostics_and_reports_failed_prior_in_one_line(
+        table, tmp_path, monkeypatch):
+    import synthvae.diagnostics
+    from cli.main import app
+    from synthvae.prior import MixturePrior
+
+    monkeypatch.chdir(tmp_path)
+    table.to_csv("data.csv", index=False)
+    runner = CliRunner()
+    monkeypatch.setattr(synthvae.diagnostics, "training_diagnostics",
+                        fail_with(TypeError("boolean value of NA is ambiguous")))
+    result = runner.invoke(app, ["fit", "data.csv", "--epochs", "2", "-q", "-o", "a.st"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and (tmp_path / "a.st").exists()
+    monkeypatch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
+    result = runner.invoke(app, ["fit", "data.csv", "--epochs", "2", "-q", "-o", "b.st"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error:" in result.output and "latent prior" in result.output
+    assert "No model was written" in result.output and not (tmp_path / "b.st").exists()
+
+
+def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path, monkeypatch):
+    from cli.main import app
+    from synthvae.prior import MixturePrior
+
+    monkeypatch.chdir(tmp_path)
+    table.to_csv("data.csv", index=False)
+    fit = ["fit", "data.csv", "--epochs", "2", "--checkpoint-every", "1", "-q", "-o", "m.st"]
+    runner = CliRunner()
+    with monkeypatch.context() as patch:
+        patch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
+        result = runner.invoke(app, fit)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--resume" in result.output and (tmp_path / "m.st.ckpt").exists()
+    result = runner.invoke(app, fit + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert "(2 epochs" in result.output and not (tmp_path / "m.st.ckpt").exists()
+    assert Synthesizer.load(tmp_path / "m.st").training_summary_["epochs_run"] == 2
