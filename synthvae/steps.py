@@ -63,16 +63,20 @@ class PlainStep:
         return model
 
     def __call__(self, batch: Batch, weight: float) -> torch.Tensor:
-        self.net.train()
+        if not self.net.training:  # after a held-out evaluation
+            self.net.train()
         terms = self.terms(self.net, batch, weight)
         self.optimizer.zero_grad(set_to_none=True)
-        (terms.loss * self.world_size).backward()  # DDP averages over ranks: undo it
+        self.scaled(terms.loss).backward()
         self.optimizer.step()
         return torch.stack(terms).detach()
 
     def terms(self, net, batch: Batch, weight: float | None = None) -> Terms:
         return objective_terms(net, batch.data, self.layout, self.config, self.generator,
                                weight, batch.size, self.rank, self.world_size)
+
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss
 
     def epoch_means(self, totals: torch.Tensor, steps: int) -> torch.Tensor:
         return totals / max(steps, 1)
@@ -109,6 +113,9 @@ class DDPStep(PlainStep):
 
     def wrap(self, model):
         return self.parallel.wrap(model)
+
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss * self.world_size  # DDP averages the ranks' gradients: undo it
 
     def epoch_means(self, totals: torch.Tensor, steps: int) -> torch.Tensor:
         return self.reduce(totals) / max(steps, 1)
