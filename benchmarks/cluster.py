@@ -153,7 +153,8 @@ def stream_stages(path: str, batches: int = 300) -> dict:
 
     from synthvae import Synthesizer
     from synthvae.streaming import ParquetSource
-    from synthvae.training import batch_loss
+    from synthvae.batches import Batch
+    from synthvae.steps import PlainStep
 
     def mark(name, start):
         out[name] = {"seconds": round(time.perf_counter() - start, 1),
@@ -167,20 +168,17 @@ def stream_stages(path: str, batches: int = 300) -> dict:
     start = mark("reservoir_pass", start)
     synth = Synthesizer(verbose=False, epochs=1)
     synth.device_ = torch.device("cpu")
+    synth.fit_plan_ = synth._fit_plan()
     synth._learn_transformer(sample, 0, None)
     synth._build_model(synth.transformer_.transform(sample.iloc[:50_000]), 0, source.rows)
     del sample
     start = mark("transformer_fit", start)
-    optimizer = torch.optim.Adam(synth.model_.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
+    step = PlainStep(synth.model_, synth.layout_, synth.train_config_,
+                     torch.Generator().manual_seed(0))  # the training loop's step
     stream = source.encoded_batches(synth.transformer_, 500, 100_000,
                                     np.random.default_rng(0), "cpu")
     for _, batch in zip(range(batches), stream):
-        loss, _, _ = batch_loss(synth.model_, batch, synth.layout_, synth.train_config_,
-                                generator)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        step(Batch(batch, len(batch)), synth.train_config_.beta)
     mark(f"first_{batches}_batches", start)
     out["rows"] = source.rows
     return out

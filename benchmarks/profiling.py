@@ -1,8 +1,8 @@
 """Where synthvae spends its time: ``python -m benchmarks.profiling [--steps 60]``.
 
 Fits synthvae on adult for 1 epoch (to build the model), then profiles with torch.profiler
-(a) ``--steps`` training steps of the real loop's ``run_epoch`` body and (b) sampling 100,000
-rows (decoder + inverse transform). Writes the top operators by self CPU time to
+(a) ``--steps`` training steps of the real loop's step strategy (``steps.PlainStep``) and
+(b) sampling 100,000 rows (decoder + inverse transform). Writes the top operators by self CPU time to
 benchmarks/results/profile.txt. For Python-level hot spots run it under py-spy:
 ``py-spy record --format raw -o results/pyspy.txt -- python -m benchmarks.profiling``,
 then ``python -m benchmarks.profiling --pyspy-summary results/pyspy.txt``.
@@ -21,21 +21,18 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.common import RESULTS
 from benchmarks.data import load_dataset
 from synthvae import Synthesizer
-from synthvae.training import batch_loss
+from synthvae.batches import Batch
+from synthvae.steps import PlainStep
 
 
 def training_steps(synth: Synthesizer, steps: int) -> None:
     model, layout, config = synth.model_, synth.layout_, synth.train_config_
     data = torch.as_tensor(synth.transformer_.transform(load_dataset("adult").train))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     generator = torch.Generator().manual_seed(0)
-    model.train()
-    for step in range(steps):
+    step = PlainStep(model, layout, config, generator)  # the training loop's step
+    for _ in range(steps):
         batch = data[torch.randint(len(data), (config.batch_size,), generator=generator)]
-        loss, _, _ = batch_loss(model, batch, layout, config, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step(Batch(batch, len(batch)), config.beta)
 
 
 def profiled(label: str, fn, row_limit: int) -> str:

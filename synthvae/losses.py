@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -42,3 +43,38 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def elbo_terms(logits, x, sigma, mu, logvar, layout) -> tuple[torch.Tensor, torch.Tensor]:
     """(reconstruction nll per row, KL per row)."""
     return reconstruction_nll(logits, x, sigma, layout), gaussian_kl(mu, logvar).sum(1)
+
+
+class Terms(NamedTuple):
+    """One batch's objective and its parts, each a 0-dim tensor."""
+
+    loss: torch.Tensor  # what the optimiser minimises
+    recon: torch.Tensor  # mean reconstruction NLL
+    kl: torch.Tensor  # mean KL (the true one: free bits do not change it)
+
+
+def objective(outputs, x: torch.Tensor, layout: SpanLayout, config, weight: float | None = None,
+              rows: int | None = None) -> Terms:
+    """The training objective of one batch: ``loss_factor * NLL + weight * KL``, per row.
+
+    ``outputs`` is the VAE's ``(logits, sigma, mu, logvar)`` for the rows ``x``; ``config``
+    gives ``loss_factor``, ``beta`` (the default ``weight``) and ``free_bits``. The terms are
+    sums over ``x`` divided by ``rows`` (default ``len(x)``, the batch mean; a distributed
+    rank passes the global batch size, so the ranks' terms add up to the global means).
+    With ``free_bits`` > 0 the loss counts each latent dimension's batch-mean KL as at least
+    ``free_bits`` nats (Kingma et al. 2016), so dimensions below it get no gradient to
+    collapse further.
+    """
+    logits, sigma, mu, logvar = outputs
+    rows = len(x) if rows is None else rows
+    recon = reconstruction_nll(logits, x, sigma, layout).sum() / rows
+    kl_dims = gaussian_kl(mu, logvar).sum(0) / rows  # (latent,)
+    kl = kl_dims.sum()
+    penalised = kl_dims.clamp(min=config.free_bits).sum() if config.free_bits > 0 else kl
+    weight = config.beta if weight is None else weight
+    return Terms(config.loss_factor * recon + weight * penalised, recon, kl)
+
+
+def elbo_loss(terms: Terms, config) -> torch.Tensor:
+    """The full-weight objective (``beta``, no free bits): what early stopping compares."""
+    return config.loss_factor * terms.recon + config.beta * terms.kl

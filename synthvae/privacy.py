@@ -8,8 +8,9 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    mechanism on a data-independent log-scale histogram (Laplace) for numbers, and a
    thresholded noisy histogram ((epsilon, delta)-DP) for categories. Continuous columns are
    then scaled from those bounds (no mixture is fitted on private rows).
-2. **DP-SGD** (:func:`train_private`): Opacus per-sample gradients over the whole VAE
-   (encoder and decoder both see private rows), Poisson sampling, clipping, Gaussian noise
+2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus
+   per-sample gradients over the whole VAE (encoder and decoder both see private rows),
+   Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
    calibrated to the remaining budget over the planned steps, virtual batches for memory.
    No validation, early stopping or model selection touches the private rows.
 3. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
@@ -18,7 +19,6 @@ Three parts, each charging the same :class:`PrivacyLedger`:
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -257,63 +257,99 @@ def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, d
     return float(acc.get_epsilon(delta=delta))
 
 
-def train_private(model, data: torch.Tensor, layout, config, plan: SGDPlan, dp: DPConfig,
-                  loss_fn, on_epoch=None, parallel=None) -> list:
-    """DP-SGD on ``model`` over ``data``; returns per-epoch stats (for the user's eyes only).
+class DPStep:
+    """DP-SGD as a step strategy of the one training loop (:mod:`synthvae.steps`).
 
-    ``loss_fn(model, batch, layout, config, generator, weight) -> (loss, recon, kl)`` is the
-    plain objective at KL weight ``weight``, averaged over the batch; Opacus turns it into
-    clipped per-sample gradients.
-    With ``parallel`` (a distributed fit) every rank draws the same global Poisson batch and
-    keeps its rows ``r::world_size`` of the table; Opacus's distributed optimizer sums the
-    clipped gradients over the ranks and rank 0 alone adds the noise, so each step releases
-    exactly what one process would: the sampling rate, noise and accounting are unchanged.
+    Opacus computes per-sample gradients of the batch-mean objective over the whole VAE,
+    clips each to ``max_grad_norm``, adds Gaussian noise of ``noise_multiplier *
+    max_grad_norm`` and divides by ``expected_batch_size`` (Poisson batches vary in size).
+    A logical batch is split into physical chunks of at most ``max_physical_batch`` rows.
+    With ``parallel`` (a distributed fit) every rank gets its share of the same global
+    Poisson batch (``batches.RankShare``); Opacus's distributed optimizer sums the clipped
+    gradients over the ranks and rank 0 alone adds the noise, so each step releases exactly
+    what one process would.
     """
-    from synthvae.training import kl_weight, record_epoch
 
-    generator, sampler = _generators(config.seed, parallel, data.device)
-    expected = max(1, round(plan.sample_rate * len(data)))  # global expected batch
-    if parallel is None:
-        wrapped = GradSampleModule(model, loss_reduction="mean")
-        optimizer = DPOptimizer(
-            torch.optim.Adam(wrapped.parameters(), lr=config.lr,
-                             weight_decay=config.weight_decay),
-            noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
-            expected_batch_size=expected, generator=generator)
-    else:
-        from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
-        from opacus.optimizers import DistributedDPOptimizer
+    hint = "Lower the learning rate (lr={lr}) or max_grad_norm."
 
-        wrapped = GradSampleModule(DifferentiallyPrivateDistributedDataParallel(model),
-                                   loss_reduction="mean")
-        # each rank divides by its share; the all-reduce averages: sum / global expected
-        optimizer = DistributedDPOptimizer(
-            torch.optim.Adam(wrapped.parameters(), lr=config.lr,
-                             weight_decay=config.weight_decay),
-            noise_multiplier=plan.noise_multiplier, max_grad_norm=dp.max_grad_norm,
-            expected_batch_size=expected / parallel.world_size, generator=generator)
-    steps_per_epoch = max(1, plan.steps // config.epochs)
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        totals = torch.zeros(3, device=data.device)
-        # The KL weight's schedule depends on the epoch alone: no privacy cost.
-        weighted = functools.partial(loss_fn, weight=kl_weight(epoch, config))
-        for _ in range(steps_per_epoch):
-            rows = poisson_batch(len(data), plan.sample_rate, sampler, data.device)
-            if parallel is not None:
-                rows = rows[rows % parallel.world_size == parallel.rank]
-            totals += private_step(wrapped, optimizer, data[rows], layout, config, dp,
-                                   generator, weighted)
-        if parallel is not None:
+    def __init__(self, model, layout, config, generator: torch.Generator,
+                 noise_multiplier: float, max_grad_norm: float, expected_batch_size: float,
+                 max_physical_batch: int = 4096, parallel=None):
+        from synthvae.steps import adam
+
+        self.model, self.layout, self.config, self.generator = model, layout, config, generator
+        self.parallel, self.max_physical_batch = parallel, max_physical_batch
+        self.net, optimizer_class = _private_module(model, parallel)
+        # each rank divides by its share; the all-reduce then averages: sum / global expected
+        share = 1 if parallel is None else parallel.world_size
+        self.optimizer = optimizer_class(
+            adam(self.net.parameters(), config), noise_multiplier=noise_multiplier,
+            max_grad_norm=max_grad_norm, expected_batch_size=expected_batch_size / share,
+            generator=generator)
+
+    @classmethod
+    def planned(cls, model, layout, config, plan: SGDPlan, dp: DPConfig, n_rows: int,
+                generator: torch.Generator, parallel=None) -> "DPStep":
+        """The step that spends ``plan`` (the noise the accountant charged for)."""
+        expected = max(1, round(plan.sample_rate * n_rows))  # global expected batch
+        return cls(model, layout, config, generator, plan.noise_multiplier,
+                   dp.max_grad_norm, expected, dp.max_physical_batch, parallel)
+
+    def __call__(self, batch, weight: float) -> torch.Tensor:
+        """One logical DP-SGD step. Chunks before the last only accumulate clipped
+        per-sample gradients (Opacus's skip signal, as its BatchMemoryManager does); the
+        last adds the noise and updates. Returns the batch's mean (loss, recon, kl)."""
+        from synthvae.steps import objective_terms
+
+        self.net.train()
+        rows = batch.data
+        if len(rows) == 0:  # an empty Poisson batch still takes a (noise-only) step
+            return self._noise_only_step(rows.device)
+        chunks = torch.split(rows, self.max_physical_batch)
+        totals = torch.zeros(3, device=rows.device)
+        for i, chunk in enumerate(chunks):
+            self.optimizer.zero_grad(set_to_none=True)  # keeps the sums of skipped chunks
+            terms = objective_terms(self.net, chunk, self.layout, self.config,
+                                    self.generator, weight)
+            with warnings.catch_warnings():  # the input rows need no gradient: expected
+                warnings.filterwarnings("ignore", message="Full backward hook")
+                terms.loss.backward()
+            totals += torch.stack(terms).detach() * len(chunk)
+            self.optimizer.signal_skip_step(do_skip=i < len(chunks) - 1)
+            self.optimizer.step()
+        return totals / len(rows)
+
+    def _noise_only_step(self, device) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        for p in self.net.parameters():
+            p.grad_sample = torch.zeros((0, *p.shape), device=p.device)
+        self.optimizer.step()
+        return torch.zeros(3, device=device)
+
+    def epoch_means(self, totals: torch.Tensor, steps: int) -> torch.Tensor:
+        """The epoch's mean per-step terms (the ranks' mean; shown to the user only)."""
+        if self.parallel is not None:
             torch.distributed.all_reduce(totals)
-            totals /= parallel.world_size  # the ranks' mean (shown to the user only)
-        record_epoch(history, epoch, totals / steps_per_epoch, "lower lr or max_grad_norm.",
-                     on_epoch)
-    wrapped._close()
-    return history
+            totals = totals / self.parallel.world_size
+        return totals / max(steps, 1)
+
+    def close(self) -> None:
+        """Remove Opacus's hooks from the model."""
+        self.net._close()
 
 
-def _generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Generator]:
+def _private_module(model, parallel):
+    """(the model wrapped for per-sample gradients, the DP optimizer class)."""
+    if parallel is None:
+        return GradSampleModule(model, loss_reduction="mean"), DPOptimizer
+    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
+    from opacus.optimizers import DistributedDPOptimizer
+
+    return (GradSampleModule(DifferentiallyPrivateDistributedDataParallel(model),
+                             loss_reduction="mean"), DistributedDPOptimizer)
+
+
+def private_generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Generator]:
     """(this process's generator for latent and DP noise, the batch sampler's generator).
 
     One process uses one generator for both. In a distributed fit the sampler's stream is
@@ -330,33 +366,17 @@ def _generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Gen
             torch.Generator(device=device).manual_seed(sampler_seed))
 
 
-def poisson_batch(n: int, rate: float, generator, device) -> torch.Tensor:
-    """Each row independently with probability ``rate`` (the sampling DP-SGD accounts for)."""
-    return torch.nonzero(torch.rand(n, generator=generator, device=device) < rate).squeeze(1)
+def private_loop(model, rows: torch.Tensor, layout, config, plan: SGDPlan, dp: DPConfig,
+                 parallel=None):
+    """(batch source, step strategy) of a DP fit: Poisson batches at the plan's rate, its
+    steps spread evenly over the epochs, and the DP-SGD step that spends the plan; in a
+    distributed fit each rank's share of the same global batches."""
+    from synthvae.batches import PoissonBatches, RankShare
 
-
-def private_step(wrapped, optimizer, batch, layout, config, dp, generator, loss_fn
-                 ) -> torch.Tensor:
-    """One logical DP-SGD step, split into physical chunks of at most max_physical_batch.
-
-    Chunks before the last only accumulate clipped per-sample gradients (Opacus's skip
-    signal, as its BatchMemoryManager does); the last adds the noise and updates.
-    """
-    if len(batch) == 0:  # an empty Poisson batch still takes a (noise-only) step
-        optimizer.zero_grad(set_to_none=True)
-        for p in wrapped.parameters():
-            p.grad_sample = torch.zeros((0, *p.shape), device=p.device)
-        optimizer.step()
-        return torch.zeros(3, device=batch.device)
-    chunks = torch.split(batch, dp.max_physical_batch)
-    totals = torch.zeros(3, device=batch.device)
-    for i, chunk in enumerate(chunks):
-        optimizer.zero_grad(set_to_none=True)  # keeps the sums of skipped chunks
-        loss, recon, kl = loss_fn(wrapped, chunk, layout, config, generator)
-        with warnings.catch_warnings():  # the input rows need no gradient: expected
-            warnings.filterwarnings("ignore", message="Full backward hook")
-            loss.backward()
-        totals += torch.stack([loss.detach(), recon.detach(), kl.detach()]) * len(chunk)
-        optimizer.signal_skip_step(do_skip=i < len(chunks) - 1)
-        optimizer.step()
-    return totals / len(batch)
+    generator, sampler = private_generators(config.seed, parallel, rows.device)
+    source = PoissonBatches(rows, plan.sample_rate, max(1, plan.steps // config.epochs),
+                            sampler)
+    if parallel is not None:
+        source = RankShare(source, parallel.rank, parallel.world_size)
+    return source, DPStep.planned(model, layout, config, plan, dp, len(rows), generator,
+                                  parallel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -113,23 +113,15 @@ def _shuffled_batches(pending: list[np.ndarray], batch_size: int, rng, keep_tail
     return ([rows[full:]] if full < len(rows) else []), batches
 
 
-def train_stream(model, source: ParquetSource, transformer, layout, config, buffer_rows: int,
-                 on_epoch: Callable | None = None) -> list:
-    """Fit ``model`` on batches streamed from ``source``; per-epoch stats (no held-out
-    rows: every epoch runs)."""
-    from synthvae.training import kl_weight, record_epoch, train_batches
+def stream_loop(model, source: ParquetSource, transformer, layout, config,
+                buffer_rows: int):
+    """(batch source, step strategy) of a streamed fit: row groups through a shuffle buffer,
+    plain Adam; no held-out rows (every epoch runs)."""
+    from synthvae.batches import StreamedBatches
+    from synthvae.steps import PlainStep
 
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay, fused=True)
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        batches = source.encoded_batches(transformer, config.batch_size, buffer_rows, rng,
-                                         device)
-        means = train_batches(model, batches, layout, config, optimizer, generator,
-                              kl_weight(epoch, config), device)  # annealing, if any
-        record_epoch(history, epoch, means, f"lower the learning rate (lr={config.lr}).",
-                     on_epoch)
-    return history
+    batches = StreamedBatches(source, transformer, config.batch_size, buffer_rows, rng, device)
+    return batches, PlainStep(model, layout, config, generator)

@@ -19,8 +19,8 @@ from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
-from synthvae.training import (KL_SCHEDULES, EpochStats, TrainConfig, batch_loss,
-                               holdout_split, train)
+from synthvae.training import (KL_SCHEDULES, EpochStats, FitPlan, TrainConfig,
+                               holdout_split, memory_loop, train)
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
 from synthvae.transforms.scaling import SKEW_THRESHOLD
@@ -169,6 +169,7 @@ class Synthesizer:
 
         started = time.perf_counter()
         self._validate_params()
+        self.fit_plan_ = self._fit_plan()
         df = check_frame(df)
         self.device_ = resolve_device(self.device)
         context = distributed.start(self.distributed, self.device_)
@@ -185,7 +186,7 @@ class Synthesizer:
             self.device_ = context.device(self.device_)
         saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
-        if self.epsilon is not None:
+        if self.fit_plan_.private:
             matrix = self._prepare_private(df, seed)
         else:
             self._learn_transformer(df, seed, saved)
@@ -212,7 +213,7 @@ class Synthesizer:
         them, or a streamed fit's reservoir head); under DP only the prior is fitted, and
         from no private row (see :meth:`_fit_prior`). ``timings``: (fit start, transform
         seconds, training start)."""
-        private = self.epsilon is not None
+        private = self.fit_plan_.private
         started, transform_seconds, t0 = timings
         steps = PostTraining()  # the prior is essential; the rest may fail with a warning
         self.history_ = [] if private else [vars(h) for h in history]
@@ -254,6 +255,7 @@ class Synthesizer:
         _check_positive_int("sample_rows", sample_rows)
         _check_positive_int("buffer_rows", buffer_rows)
         self._check_streaming()
+        self.fit_plan_ = self._fit_plan()
         self.device_ = resolve_device(self.device)
         seed = 0 if self.seed is None else int(self.seed)
         source = streaming.ParquetSource(path)
@@ -270,10 +272,10 @@ class Synthesizer:
         transform_seconds = time.perf_counter() - t0
         del sample
         t0 = time.perf_counter()
+        batches, step = streaming.stream_loop(self.model_, source, self.transformer_,
+                                              self.layout_, self.train_config_, buffer_rows)
         with EpochProgress(epochs, enabled=self.verbose) as progress:
-            history = streaming.train_stream(self.model_, source, self.transformer_,
-                                             self.layout_, self.train_config_, buffer_rows,
-                                             progress.update)
+            history = train(step, batches, self.train_config_, progress.update)
         return self._finish_fit(data, head, history, seed, source.rows,
                                 (started, transform_seconds, t0), processes=1,
                                 streamed=True, reservoir_rows=min(sample_rows, source.rows))
@@ -326,7 +328,7 @@ class Synthesizer:
             raise ConfigError("checkpoint_every and resume need a checkpoint path.")
         if not isinstance(every, int) or every < 0:
             raise ConfigError(f"checkpoint_every must be a non-negative int. Got {every!r}.")
-        if (every or resume) and self.epsilon is not None:
+        if (every or resume) and self.fit_plan_.private:
             raise ConfigError("Checkpoints are not available with differential privacy: the "
                               "budget is planned for one uninterrupted run.")
         if not resume:
@@ -366,21 +368,30 @@ class Synthesizer:
 
     def _train(self, data: torch.Tensor, state=None, checkpoint=None, checkpoint_every=0,
                fingerprint: str = "", context=None) -> list[EpochStats]:
+        def save(train_state):
+            from synthvae.persistence import save_checkpoint
+
+            save_checkpoint(self, train_state, Path(checkpoint), fingerprint)
+
+        source, step, held_out = self._loop(data, context)
         verbose = self.verbose and self.rank_ == 0
         with EpochProgress(self.train_config_.epochs, enabled=verbose) as progress:
-            if self.epsilon is None:
-                def save(train_state):
-                    from synthvae.persistence import save_checkpoint
+            return train(step, source, self.train_config_, progress.update, state, held_out,
+                         checkpoint_every, save)
 
-                    save_checkpoint(self, train_state, Path(checkpoint), fingerprint)
-
-                return train(self.model_, data, self.layout_, self.train_config_,
-                             progress.update, state, checkpoint_every, save, context)
+    def _loop(self, data: torch.Tensor, context):
+        """(batch source, step strategy, held-out rows) of this fit's plan (see
+        synthvae/training.py). Under DP every row trains: holding rows out to pick an epoch
+        would be a release."""
+        if self.fit_plan_.private:
             from synthvae import privacy
 
-            return privacy.train_private(self.model_, data, self.layout_, self.train_config_,
-                                         self.sgd_plan_, self.dp_config_, batch_loss,
-                                         progress.update, context)
+            return (*privacy.private_loop(self.model_, data, self.layout_,
+                                          self.train_config_, self.sgd_plan_,
+                                          self.dp_config_, context), None)
+        train_rows, val_rows = holdout_split(len(data), self.train_config_, data.device)
+        return (*memory_loop(self.model_, data[train_rows], self.layout_, self.train_config_,
+                             context), data[val_rows])
 
     def _prepare_private(self, df: pd.DataFrame, seed: int) -> np.ndarray:
         """DP schema, transformer and budget plan; charges ``privacy_`` for every release."""
@@ -418,7 +429,8 @@ class Synthesizer:
     def _fit_prior(self, data: torch.Tensor, seed: int):
         # Under DP a mixture fitted on the latents of private rows would be a release; with
         # a handful of rows there is nothing to fit.
-        if self.prior == "normal" or self.epsilon is not None or len(data) < MIN_PRIOR_ROWS:
+        if self.prior == "normal" or not self.fit_plan_.keeps_row_statistics \
+                or len(data) < MIN_PRIOR_ROWS:
             return StandardNormalPrior(self.latent_dim)
         generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         latents = posterior_latents(self.model_, data, generator)
@@ -430,7 +442,8 @@ class Synthesizer:
         Under DP the frequencies of private rows would be a release."""
         from synthvae.calibration import fit_logit_offsets, slot_frequencies
 
-        if not self.calibrate or self.epsilon is not None or self.layout_.n_groups == 0:
+        if not self.calibrate or not self.fit_plan_.keeps_row_statistics \
+                or self.layout_.n_groups == 0:
             return None, None
         started = time.perf_counter()
         generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
@@ -545,25 +558,33 @@ class Synthesizer:
             raise ConfigError(f"The 'accountant' parameter of Synthesizer must be 'prv' or "
                               f"'rdp'. Got {self.accountant!r} instead.")
 
+    def _fit_plan(self) -> FitPlan:
+        """The one place that reads ``epsilon`` to decide how the fit runs. Under DP no
+        private row is held out (validation would be a release) and beta defaults to 1.0
+        (see :meth:`_resolved_beta`)."""
+        private = self.epsilon is not None
+        return FitPlan(private=private,
+                       validation_fraction=0.0 if private else self.validation_fraction,
+                       beta=self._resolved_beta(private))
+
     def _train_config(self, seed: int, n_rows: int) -> TrainConfig:
-        # Under DP no private row is held out: validation would be a release.
-        validation = 0.0 if self.epsilon is not None else self.validation_fraction
+        validation = self.fit_plan_.validation_fraction
         epochs = self.epochs or auto_epochs(n_rows, self.batch_size, validation)
         anneal_epochs = 0 if self.kl_anneal == "none" else \
             self.kl_anneal_epochs or max(1, epochs // 4)
         return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
-                           weight_decay=self.weight_decay, beta=self._resolved_beta(),
+                           weight_decay=self.weight_decay, beta=self.fit_plan_.beta,
                            kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
                            free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
 
-    def _resolved_beta(self) -> float:
+    def _resolved_beta(self, private: bool) -> float:
         """``beta``, or its default: 0.5 (measured in benchmarks/results/quality.md), 1.0
         under DP, where the prior stays N(0, I) and no calibration corrects its mismatch."""
         if self.beta is not None:
             return float(self.beta)
-        return DP_BETA if self.epsilon is not None else DEFAULT_BETA
+        return DP_BETA if private else DEFAULT_BETA
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, seed: int | None = None, conditions: dict | None = None,

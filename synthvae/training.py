@@ -1,19 +1,24 @@
-"""The training loop: the encoded matrix lives on the device, batches are slices of a random
-permutation, and the host reads the loss once per epoch (no per-step synchronisation)."""
+"""The one training loop, over a batch source and a step strategy.
+
+A fit composes a batch source (:mod:`synthvae.batches`: a permutation of in-memory rows,
+Poisson batches, a Parquet stream, a distributed rank's share of any of them) with a step
+strategy (:mod:`synthvae.steps`: plain Adam, one DDP rank; ``synthvae.privacy.DPStep``:
+DP-SGD); :func:`train` runs the epochs: the KL weight's schedule, one host read of the
+epoch's loss (no per-step synchronisation), the held-out loss, early stopping and
+checkpoints. :class:`FitPlan` decides once, when fit starts, which of them a fit uses.
+See docs/training.md.
+"""
 
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
 from synthvae.errors import TrainingError
-from synthvae.layout import SpanLayout
-from synthvae.losses import gaussian_kl, reconstruction_nll
-from synthvae.model import VAE
 
 
 @dataclass
@@ -96,57 +101,84 @@ class TrainState:
     generator_state: torch.Tensor | None = None
 
 
-def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfig,
-          on_epoch: Callable[[EpochStats], None] | None = None,
-          state: TrainState | None = None, checkpoint_every: int = 0,
-          on_checkpoint: Callable[[TrainState], None] | None = None,
-          parallel=None) -> list[EpochStats]:
-    """Fit ``model`` to ``data`` (rows, width) on data's device; returns per-epoch stats.
+@dataclass(frozen=True)
+class FitPlan:
+    """What kind of fit this is, decided once from the parameters when fit starts; every
+    step that differs under differential privacy reads it, not ``epsilon``."""
 
-    With a validation split, the weights of the epoch with the best held-out loss are kept.
-    ``state`` (from a checkpoint) continues an interrupted fit exactly; every
-    ``checkpoint_every`` epochs ``on_checkpoint`` receives the current state.
-    ``parallel`` (a :class:`synthvae.distributed.DistributedContext`) splits every batch
-    across the processes of a distributed fit.
+    private: bool  # DP-SGD on Poisson batches (synthvae.privacy); nothing else is released
+    validation_fraction: float  # rows held out for early stopping (none under DP)
+    beta: float  # KL weight after annealing
+
+    @property
+    def keeps_row_statistics(self) -> bool:
+        """Whether anything computed from the rows besides the model may be kept (loss
+        history, mixture prior, calibration, drift profile, diagnostics): not under DP."""
+        return not self.private
+
+
+def train(step, source, config: TrainConfig,
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          state: TrainState | None = None, held_out: torch.Tensor | None = None,
+          checkpoint_every: int = 0,
+          on_checkpoint: Callable[[TrainState], None] | None = None) -> list[EpochStats]:
+    """Train ``step.model`` on the batches of ``source`` (see the module docstring); returns
+    the per-epoch stats.
+
+    With ``held_out`` rows, training stops early and the weights of the epoch with the best
+    held-out loss are kept. ``state`` (from a checkpoint) continues an interrupted fit
+    exactly; every ``checkpoint_every`` epochs ``on_checkpoint`` receives the current state.
     """
-    epoch_fn, evaluate_fn = (run_epoch, evaluate_loss) if parallel is None \
-        else (parallel.run_epoch, parallel.evaluate_loss)
-    net = model if parallel is None else parallel.wrap(model)
     state = state if state is not None else TrainState()
-    generator = torch.Generator(device=data.device).manual_seed(config.seed)
-    train_rows, val_rows = holdout_split(len(data), config, data.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay, fused=True)
     if state.optimizer_state is not None:
-        optimizer.load_state_dict(state.optimizer_state)
-        generator.set_state(state.generator_state)
-    train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
-    for epoch in range(state.epoch + 1, config.epochs + 1):
-        sums = epoch_fn(net, train_data, layout, config, optimizer, generator,
-                        kl_weight(epoch, config))
-        loss, recon, kl = (float(v) for v in sums.tolist())  # one sync per epoch
-        if not math.isfinite(loss):
-            raise TrainingError(
-                f"The training loss became {loss} at epoch {epoch}. Lower the learning rate "
-                f"(lr={config.lr}) or check the data for extreme values.")
-        val = evaluate_fn(net, val_data, layout, config, generator) \
-            if len(val_rows) else None
-        stats = EpochStats(epoch, loss, recon, kl, val)
-        state.history.append(stats)
-        state.epoch = epoch
-        if on_epoch is not None:
-            on_epoch(stats)
-        stop = val is not None and _track_best(state, val, model, config.patience) \
-            and epoch > annealing_epochs(config)
-        if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 and not stop:
-            state.optimizer_state = optimizer.state_dict()
-            state.generator_state = generator.get_state()
-            on_checkpoint(state)
-        if stop:
-            break
+        step.optimizer.load_state_dict(state.optimizer_state)
+        step.generator.set_state(state.generator_state)
+    try:
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            stats = run_epoch(step, source.epoch(), epoch, config, held_out)
+            state.history.append(stats)
+            state.epoch = epoch
+            if on_epoch is not None:
+                on_epoch(stats)
+            stop = should_stop(state, stats, step.model, config)
+            if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 \
+                    and not stop:
+                state.optimizer_state = step.optimizer.state_dict()
+                state.generator_state = step.generator.get_state()
+                on_checkpoint(state)
+            if stop:
+                break
+    finally:
+        step.close()
     if state.best_state is not None:
-        model.load_state_dict(state.best_state)
+        step.model.load_state_dict(state.best_state)
     return state.history
+
+
+def run_epoch(step, batches: Iterable, epoch: int, config: TrainConfig,
+              held_out: torch.Tensor | None = None) -> EpochStats:
+    """One step per batch at the epoch's KL weight; the epoch's means, read once."""
+    weight = kl_weight(epoch, config)  # a schedule of the epoch alone: no privacy cost
+    totals = torch.zeros(3, device=next(step.model.parameters()).device)
+    steps = 0
+    for batch in batches:
+        totals += step(batch, weight)
+        steps += 1
+    loss, recon, kl = (float(v) for v in step.epoch_means(totals, steps).tolist())
+    if not math.isfinite(loss):
+        raise TrainingError(f"The training loss became {loss} at epoch {epoch}. "
+                            + step.hint.format(lr=config.lr))
+    val = step.evaluate(held_out) if held_out is not None and len(held_out) else None
+    return EpochStats(epoch, loss, recon, kl, val)
+
+
+def should_stop(state: TrainState, stats: EpochStats, model, config: TrainConfig) -> bool:
+    """Early stopping: remember the best held-out epoch; stop after ``patience`` epochs
+    without improvement, never before the KL annealing ramp has ended."""
+    if stats.val_loss is None:
+        return False
+    waited = _track_best(state, stats.val_loss, model, config.patience)
+    return waited and stats.epoch > annealing_epochs(config)
 
 
 def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
@@ -158,78 +190,15 @@ def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
     return state.stale >= patience
 
 
-def run_epoch(model, data, layout, config, optimizer, generator, weight: float
-              ) -> torch.Tensor:
-    """One pass over ``data`` in random batches; returns mean (loss, recon, kl) on device."""
-    order = torch.randperm(len(data), generator=generator, device=data.device)
-    batches = (data[order[start:start + config.batch_size]]
-               for start in range(0, len(data), config.batch_size))
-    return train_batches(model, batches, layout, config, optimizer, generator, weight,
-                         data.device)
+def memory_loop(model, rows: torch.Tensor, layout, config: TrainConfig, parallel=None):
+    """(batch source, step strategy) of a fit on in-memory rows without DP: a permutation
+    per epoch and Adam; in a distributed fit, each rank's share of it and DDP."""
+    from synthvae.batches import PermutedBatches, RankShare
+    from synthvae.steps import DDPStep, PlainStep
 
-
-def train_batches(model, batches, layout, config, optimizer, generator, weight: float,
-                  device) -> torch.Tensor:
-    """One optimiser step per batch of ``batches``; mean (loss, recon, kl), on the device."""
-    model.train()
-    totals = torch.zeros(3, device=device)
-    steps = 0
-    for batch in batches:
-        loss, recon, kl = batch_loss(model, batch, layout, config, generator, weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        totals += torch.stack([loss.detach(), recon.detach(), kl.detach()])
-        steps += 1
-    return totals / max(steps, 1)
-
-
-def record_epoch(history: list, epoch: int, means: torch.Tensor, hint: str,
-                 on_epoch: Callable[[EpochStats], None] | None = None) -> EpochStats:
-    """Append the epoch's (loss, recon, kl) means to ``history`` (one host sync) and tell
-    ``on_epoch``; a non-finite loss stops training with ``hint``. No validation loss."""
-    loss, recon, kl = (float(v) for v in means.tolist())
-    if not math.isfinite(loss):
-        raise TrainingError(f"The training loss became {loss} at epoch {epoch}; {hint}")
-    history.append(EpochStats(epoch, loss, recon, kl, None))
-    if on_epoch is not None:
-        on_epoch(history[-1])
-    return history[-1]
-
-
-def batch_loss(model, batch, layout, config, generator, weight: float | None = None):
-    """(objective, mean reconstruction nll, mean KL) of one batch; ``model`` may be wrapped.
-
-    ``weight`` is the KL weight (default ``config.beta``). With ``config.free_bits`` > 0 the
-    objective's KL of each latent dimension, averaged over the batch, counts at least
-    ``free_bits`` nats (Kingma et al. 2016), so dimensions below it get no gradient to
-    collapse further; the returned KL is the true one.
-    """
-    latent_dim = latent_dim_of(model)
-    noise = torch.randn((len(batch), latent_dim), generator=generator, device=batch.device)
-    logits, sigma, mu, logvar = model(batch, noise)
-    recon = reconstruction_nll(logits, batch, sigma, layout).mean()
-    kl_dims = gaussian_kl(mu, logvar).mean(0)  # (latent,)
-    kl = kl_dims.sum()
-    penalised = kl_dims.clamp(min=config.free_bits).sum() if config.free_bits > 0 else kl
-    weight = config.beta if weight is None else weight
-    return config.loss_factor * recon + weight * penalised, recon, kl
-
-
-def latent_dim_of(model) -> int:
-    while not hasattr(model, "config"):  # unwrap GradSampleModule (_module), DDP (module)
-        model = getattr(model, "_module", None) or model.module
-    return model.config.latent_dim
-
-
-@torch.no_grad()
-def evaluate_loss(model, data, layout, config, generator, batch_size: int = 8192) -> float:
-    """Mean objective on held-out rows at the full KL weight, without free bits (a scaled
-    negative ELBO), so neither annealing nor free bits can fool early stopping."""
-    model.eval()
-    total = torch.zeros((), device=data.device)
-    for start in range(0, len(data), batch_size):
-        batch = data[start:start + batch_size]
-        _, recon, kl = batch_loss(model, batch, layout, config, generator)
-        total += (config.loss_factor * recon + config.beta * kl) * len(batch)
-    return float(total) / len(data)
+    generator = torch.Generator(device=rows.device).manual_seed(config.seed)
+    source = PermutedBatches(rows, config.batch_size, generator)
+    if parallel is None:
+        return source, PlainStep(model, layout, config, generator)
+    return (RankShare(source, parallel.rank, parallel.world_size),
+            DDPStep(model, layout, config, generator, parallel))

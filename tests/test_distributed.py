@@ -87,3 +87,21 @@ def test_free_bits_are_refused_in_a_distributed_fit():
     context = SimpleNamespace(rank=0, world_size=2)  # what distributed.start would return
     with pytest.raises(ConfigError, match="'free_bits' .* must be 0 in a distributed fit"):
         Synthesizer(free_bits=0.1)._check_distributed(context, 0, False)
+
+
+def test_rank_shares_split_every_batch_between_the_ranks():
+    """Each rank trains on its share of the batch a single process would draw: together the
+    shares hold every row of it once, with or without DP's Poisson sampling."""
+    from synthvae.batches import PermutedBatches, PoissonBatches, RankShare
+
+    data = torch.arange(1000, dtype=torch.float32).unsqueeze(1)
+    sources = {"permutation": lambda g: PermutedBatches(data, 128, g),
+               "poisson": lambda g: PoissonBatches(data, 0.05, 4, g)}
+    for make in sources.values():
+        whole = list(make(torch.Generator().manual_seed(0)).epoch())
+        shares = [list(RankShare(make(torch.Generator().manual_seed(0)), rank, 3).epoch())
+                  for rank in range(3)]
+        for i, batch in enumerate(whole):
+            parts = torch.cat([share[i].data for share in shares])
+            assert sorted(parts[:, 0].tolist()) == sorted(batch.data[:, 0].tolist())
+            assert all(share[i].size == len(batch.data) for share in shares)

@@ -13,7 +13,8 @@ from cli.main import app
 from synthvae import ConfigError, Synthesizer
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
-from synthvae.training import TrainConfig, evaluate_loss, kl_weight
+from synthvae.steps import PlainStep
+from synthvae.training import TrainConfig, kl_weight
 
 
 def correlated(n: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -85,7 +86,7 @@ def test_held_out_loss_ignores_annealing_and_free_bits():
     layout = SpanLayout.from_spans([], "cpu")  # no spans needed: the KL side is compared
     model = VAE(ModelConfig(data_dim=4, n_scalars=0, latent_dim=3, hidden=(8,)))
     data = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
-    losses = [evaluate_loss(model, data, layout, config, torch.Generator().manual_seed(1))
+    losses = [PlainStep(model, layout, config, torch.Generator().manual_seed(1)).evaluate(data)
               for config in (TrainConfig(), TrainConfig(kl_anneal="linear", kl_anneal_epochs=9),
                              TrainConfig(free_bits=5.0))]
     assert losses[0] == losses[1] == losses[2]

@@ -118,35 +118,48 @@ def test_refusals_say_what_to_provide(small):
         Synthesizer(epsilon=1.0, delta=0.5, verbose=False).fit(small)
 
 
-def test_zero_noise_no_clipping_equals_plain_training(small):
-    """The DP path with noise 0 and an unreachable clip norm takes the plain path's steps."""
-    from synthvae.layout import SpanLayout
+def trained_with(step_kind: str, data, layout, config):
+    """A fresh VAE (same initial weights every call) trained by synthvae's own loop with the
+    given step strategy on the same permuted batches and latent noise; (model, history)."""
+    from synthvae.batches import PermutedBatches
     from synthvae.model import VAE, ModelConfig
-    from synthvae.privacy import DPOptimizer, GradSampleModule
+    from synthvae.privacy import DPStep
+    from synthvae.steps import PlainStep
+    from synthvae.training import train
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(layout.width, layout.n_scalars, latent_dim=16, hidden=(32,)))
+    generator = torch.Generator().manual_seed(0)
+    if step_kind == "plain":
+        step = PlainStep(model, layout, config, generator)
+    else:  # the shipped DP-SGD step, without noise and with a clip norm no row reaches
+        step = DPStep(model, layout, config, generator, noise_multiplier=0.0,
+                      max_grad_norm=1e9, expected_batch_size=config.batch_size)
+    history = train(step, PermutedBatches(data, config.batch_size, generator), config)
+    return model, history
+
+
+def test_zero_noise_no_clipping_equals_plain_training(small):
+    """synthvae's DP step (Opacus per-sample gradients, its optimizer, its KL weight and
+    averaging), run by the real training loop with noise 0 and an unreachable clip norm,
+    takes the plain step's updates: any divergence of the shipped DP path shows here."""
+    from synthvae.layout import SpanLayout
     from synthvae.schema import detect_schema
-    from synthvae.training import TrainConfig, batch_loss
+    from synthvae.training import TrainConfig
     from synthvae.transforms.table import TableTransformer
 
-    table = TableTransformer(detect_schema(small)).fit(small)
-    data = torch.as_tensor(table.transform(small))
+    rows = small.iloc[:1000]
+    table = TableTransformer(detect_schema(rows)).fit(rows)
+    data = torch.as_tensor(table.transform(rows))
     layout = SpanLayout.from_spans(table.spans_)
-    config = ModelConfig(layout.width, layout.n_scalars, latent_dim=16, hidden=(32,))
-    torch.manual_seed(0)
-    plain = VAE(config)
-    private = VAE(config)
-    private.load_state_dict(plain.state_dict())
-    train_config = TrainConfig()
-    batches = [torch.arange(i * 100, (i + 1) * 100) for i in range(5)]
-    opt_plain = torch.optim.Adam(plain.parameters(), lr=1e-3)
-    wrapped = GradSampleModule(private, loss_reduction="mean")
-    opt_private = DPOptimizer(torch.optim.Adam(wrapped.parameters(), lr=1e-3),
-                              noise_multiplier=0.0, max_grad_norm=1e9, expected_batch_size=100)
-    for rows in batches:
-        for model, opt in ((plain, opt_plain), (wrapped, opt_private)):
-            opt.zero_grad()
-            loss, _, _ = batch_loss(model, data[rows], layout, train_config,
-                                    torch.Generator().manual_seed(int(rows[0])))
-            loss.backward()
-            opt.step()
+    # annealing makes the KL weight change every epoch: the DP step must follow it too
+    config = TrainConfig(epochs=3, batch_size=100, validation_fraction=0.0, beta=0.5,
+                         kl_anneal="linear", kl_anneal_epochs=2, seed=0)
+    plain, plain_history = trained_with("plain", data, layout, config)
+    private, private_history = trained_with("dp", data, layout, config)
+    assert not any(hasattr(p, "grad_sample") for p in private.parameters())  # hooks removed
     for (name, a), b in zip(plain.state_dict().items(), private.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-5), name
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)
+    for ours, theirs in zip(plain_history, private_history):
+        assert theirs.loss == pytest.approx(ours.loss, rel=1e-5)
+        assert theirs.kl == pytest.approx(ours.kl, rel=1e-5)
