@@ -227,8 +227,11 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
+    from synthvae.frames import dtype_name, model_series
+
     name = str(series.name)
-    dtype = str(series.dtype)
+    dtype = dtype_name(series.dtype)  # recorded before normalising: restored on output
+    series = model_series(series)
     nullable = bool(series.isna().any())
     values = series.dropna()
     check_values(values, name)
