@@ -14,12 +14,17 @@
 
 from __future__ import annotations
 
+import decimal
+import re
+
 import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
 
 OUTPUTS = ("pandas", "arrow", "polars")
+DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
+_ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
 _MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
                  "UInt8": "uint8", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
                  "Float32": "float32", "Float64": "float64", "boolean": "bool"}
@@ -51,10 +56,25 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=mapper)
 
 
+def series_dtype_name(series: pd.Series) -> str:
+    """:func:`dtype_name` of the column, or ``"decimal"`` for objects that are all Decimal."""
+    return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
+
+
+def _holds_decimals(series: pd.Series) -> bool:
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return len(values) > 0 and isinstance(values.iloc[0], decimal.Decimal) and bool(
+        values.map(lambda v: isinstance(v, decimal.Decimal)).all())
+
+
 def dtype_name(dtype) -> str:
     """The text a schema keeps for a column's dtype; ``pandas_dtype`` reads it back."""
     if isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
         return f"string[{dtype.storage}]"
+    if isinstance(dtype, pd.ArrowDtype) and str(dtype) == "string[pyarrow]":
+        return "utf8[pyarrow]"  # Arrow's string type; "string[pyarrow]" names StringDtype's
     return str(dtype)
 
 
@@ -73,8 +93,15 @@ def model_series(series: pd.Series) -> pd.Series:
         return series
     if isinstance(dtype, (pd.ArrowDtype, pd.StringDtype)) or str(dtype) in _MASKED_NUMPY:
         return _via_arrow(series)
+    if _holds_decimals(series):  # exact decimals are numbers to the model
+        return pd.to_numeric(series.astype(object).where(series.notna(), np.nan)
+                             ).astype(np.float64)
     if dtype == object and series.isna().any():
         return series.where(series.notna(), np.nan)  # pd.NA, None, NaT -> NaN
+    if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
+        return pd.Series(series.to_numpy(dtype="timedelta64[ns]").astype(np.int64)
+                         .astype(np.float64), index=series.index, name=series.name
+                         ).where(series.notna().to_numpy(), np.nan)
     return series
 
 
@@ -88,7 +115,7 @@ def _via_arrow(series: pd.Series) -> pd.Series:
     if values.dtype.kind in "mM":  # Arrow keeps its unit (us, ms, s); the model reads ns
         values = values.astype(_ns(values.dtype))
     out = pd.Series(values.array, index=series.index, name=series.name)
-    return model_series(out) if out.dtype == object else out
+    return model_series(out) if out.dtype == object or out.dtype.kind == "m" else out
 
 
 def _ns(dtype) -> str:
@@ -110,7 +137,11 @@ def model_dtype(name: str) -> str:
     """
     if name in _MASKED_NUMPY:
         return _MASKED_NUMPY[name]
+    if name == DECIMAL or _ARROW_DECIMAL.match(name):
+        return "float64"
     dtype = _pandas_dtype(name)
+    if getattr(dtype, "kind", None) == "m":
+        return "float64"  # nanoseconds
     if isinstance(dtype, pd.StringDtype):
         return "object"
     if isinstance(dtype, pd.ArrowDtype):
@@ -129,7 +160,7 @@ def _arrow_model_dtype(dtype: pd.ArrowDtype) -> str:
     if pa.types.is_date(arrow):
         return "datetime64[ns]"
     if pa.types.is_duration(arrow):
-        return "timedelta64[ns]"
+        return "float64"
     return "object"
 
 
@@ -154,9 +185,14 @@ def restore_frame(frame: pd.DataFrame, schema) -> pd.DataFrame:
 def restore_series(series: pd.Series, name: str) -> pd.Series:
     if str(series.dtype) == name or dtype_name(series.dtype) == name:
         return series
+    if name == DECIMAL or _ARROW_DECIMAL.match(name):
+        return _decimals(series, name)
     dtype = _pandas_dtype(name)
     if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
         return series
+    if _is_duration(dtype) and series.dtype.kind == "f":  # nanoseconds -> durations
+        series = pd.Series(pd.to_timedelta(series.to_numpy(), unit="ns"), index=series.index,
+                           name=series.name)
     try:
         return series.astype(dtype)
     except (TypeError, ValueError, OverflowError, ArithmeticError):
@@ -165,6 +201,33 @@ def restore_series(series: pd.Series, name: str) -> pd.Series:
         if type(exc).__module__.startswith("pyarrow"):
             return series
         raise
+
+
+def _decimals(series: pd.Series, name: str) -> pd.Series:
+    """Float values (already rounded to the column's decimals) as decimal.Decimal objects,
+    in an Arrow decimal column when ``name`` is one."""
+    present = series.notna().to_numpy()
+    values = np.full(len(series), None, dtype=object)
+    values[present] = [decimal.Decimal(repr(float(v))) for v in series.to_numpy()[present]]
+    out = pd.Series(values, index=series.index, name=series.name)
+    found = _ARROW_DECIMAL.match(name)
+    if found is None:
+        return out
+    import pyarrow as pa
+
+    precision, scale = int(found.group(1)), int(found.group(2))
+    exponent = decimal.Decimal(1).scaleb(-scale)
+    values[present] = [v.quantize(exponent) for v in values[present]]
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.decimal128(
+        precision, scale))), index=series.index, name=series.name)
+
+
+def _is_duration(dtype) -> bool:
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_duration(dtype.pyarrow_dtype)
+    return getattr(dtype, "kind", None) == "m"
 
 
 def to_output(frame: pd.DataFrame, output: str):

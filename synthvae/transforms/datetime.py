@@ -26,7 +26,6 @@ class DatetimeTransformer(ModeSpecificNormalizer):
     log_scalable = False  # seconds since 1970 are not a heavy-tailed quantity
 
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
-        self._check_number_format()
         super().fit(series, mixture, seed)
         seconds = self.to_numbers(series)
         seconds = seconds[~np.isnan(seconds)]
@@ -41,6 +40,7 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         return self
 
     def to_numbers(self, series: pd.Series) -> np.ndarray:
+        self._check_number_format()
         stamps = self._parse(series)
         if stamps.dt.tz is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
