@@ -185,6 +185,17 @@ def test_decode_and_conditions_give_the_recorded_dtypes(model, real):
     assert out.dtypes.to_dict() == real.dtypes.to_dict()
 
 
+def test_conditions_on_a_nullable_integer_column_take_its_integers():
+    d = pd.DataFrame({"c": pd.array([1, None, 3] * 40, dtype="Int64"), "v": np.arange(120.0)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, d)
+    for asked, allowed in ((1, {1}), ([1, 3], {1, 3}), ("3", {3})):
+        out = synth.sample(20, conditions={"c": asked})
+        assert out["c"].dtype == "Int64" and set(out["c"]) <= allowed, asked
+    codes = pd.DataFrame({"f": [1.0, np.nan, 2.0] * 40, "v": np.arange(120.0)})  # CSV ints
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, codes)
+    assert set(synth.sample(20, conditions={"f": 2})["f"]) == {2.0}
+
+
 def test_score_and_drift_read_every_dtype(model, real):
     scores = model.score(real.head(50))
     assert np.isfinite(scores["elbo"]).all() and len(scores) == 50
