@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError, DataError, NotFittedError
-from synthvae.frames import as_pandas, model_frame, restore_frame, to_output
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
 from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_latents
+from synthvae.frames import as_pandas, model_frame, restore_frame, to_output
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
