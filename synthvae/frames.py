@@ -61,12 +61,13 @@ def series_dtype_name(series: pd.Series) -> str:
     return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
 
 
-def _holds_decimals(series: pd.Series) -> bool:
+def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
     if series.dtype != object:
         return False
-    values = series.dropna()
-    return len(values) > 0 and isinstance(values.iloc[0], decimal.Decimal) and bool(
-        values.map(lambda v: isinstance(v, decimal.Decimal)).all())
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    return len(present) > 0 and isinstance(present[0], decimal.Decimal) and all(
+        isinstance(v, decimal.Decimal) for v in present)  # one look decides for text
 
 
 def dtype_name(dtype) -> str:
@@ -93,16 +94,24 @@ def model_series(series: pd.Series) -> pd.Series:
         return series
     if isinstance(dtype, (pd.ArrowDtype, pd.StringDtype)) or str(dtype) in _MASKED_NUMPY:
         return _via_arrow(series)
-    if _holds_decimals(series):  # exact decimals are numbers to the model
-        return pd.to_numeric(series.astype(object).where(series.notna(), np.nan)
-                             ).astype(np.float64)
-    if dtype == object and series.isna().any():
-        return series.where(series.notna(), np.nan)  # pd.NA, None, NaT -> NaN
+    if dtype == object:
+        return _object_series(series)
     if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
         return pd.Series(series.to_numpy(dtype="timedelta64[ns]").astype(np.int64)
                          .astype(np.float64), index=series.index, name=series.name
                          ).where(series.notna().to_numpy(), np.nan)
     return series
+
+
+def _object_series(series: pd.Series) -> pd.Series:
+    """Decimals as float64; ``pd.NA``, ``None`` and ``NaT`` cells as NaN. Copies only
+    when something changes (most text columns pass through untouched)."""
+    missing = series.isna().to_numpy()
+    if _holds_decimals(series, missing):  # exact decimals are numbers to the model
+        return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
+    if not any(type(v) is not float for v in series.to_numpy()[missing]):
+        return series  # no missing cell, or only NaN
+    return series.where(~missing, np.nan)
 
 
 def _via_arrow(series: pd.Series) -> pd.Series:
