@@ -183,10 +183,29 @@ def _find(item, values: list):
     for value in values:
         if type(item) is type(value) and item == value:
             return value
+    number = _as_number(item, text_too=True)
+    if number is not None:  # 1 asks for 1.0: integer columns with gaps are float64 inside
+        for value in values:
+            if _as_number(value) == number:
+                return value
     text = str(item).strip().lower()
     for value in values:
         if str(value).strip().lower() == text:
             return value
+    return None
+
+
+def _as_number(value, text_too: bool = False) -> float | None:
+    """``value`` as a float when it is a number (or, with ``text_too``, a number's text)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    if text_too and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
     return None
 
 

@@ -91,7 +91,7 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
     writer, rows = None, 0
     try:
         for chunk in chunks:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            table = pa.Table.from_pandas(_arrow_strings(chunk), preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
             writer.write_table(table.cast(writer.schema))
@@ -100,6 +100,17 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
         if writer is not None:
             writer.close()
     return rows
+
+
+def _arrow_strings(chunk: pd.DataFrame) -> pd.DataFrame:
+    """``string[pyarrow]`` columns as Arrow strings: the same data, but pandas' Parquet
+    metadata then names them "string[pyarrow]" (for StringDtype it writes "string", which
+    pandas reads back as Python-backed strings)."""
+    import pyarrow as pa
+
+    arrow = {name: pd.ArrowDtype(pa.string()) for name, dtype in chunk.dtypes.items()
+             if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"}
+    return chunk.astype(arrow) if arrow else chunk
 
 
 def split_holdout(df: pd.DataFrame, fraction: float, seed: int

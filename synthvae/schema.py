@@ -227,8 +227,11 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
+    from synthvae.frames import model_series, series_dtype_name
+
     name = str(series.name)
-    dtype = str(series.dtype)
+    dtype = series_dtype_name(series)  # recorded before normalising: restored on output
+    series = model_series(series)
     nullable = bool(series.isna().any())
     values = series.dropna()
     check_values(values, name)

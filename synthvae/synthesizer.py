@@ -16,6 +16,7 @@ from synthvae.fitting import PostTraining, atomic_fit
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
 from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_latents
+from synthvae.frames import as_pandas, model_frame, restore_frame, to_output
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
@@ -407,7 +408,7 @@ class Synthesizer:
         ledger = privacy.PrivacyLedger()
         rng = np.random.default_rng(seed)
         public = privacy.public_schema(df, schema_from_any(self.schema))
-        self.schema_ = privacy.private_schema(df, public, self.dp_config_, ledger,
+        self.schema_ = privacy.private_schema(model_frame(df), public, self.dp_config_, ledger,
                                               _column_numbers, rng)
         self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema()
         with warnings.catch_warnings():  # values outside the released categories are expected
@@ -474,7 +475,7 @@ class Synthesizer:
                 self.train_config_.seed))
         rows = rows[:MAX_ROWS]
         found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
-                                     df.iloc[rows.cpu().numpy()], source)
+                                     model_frame(df.iloc[rows.cpu().numpy()]), source)
         check_collapse(found, self.train_config_.beta, self.kl_anneal)
         return found
 
@@ -588,7 +589,7 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ sample
     def sample(self, n: int, seed: int | None = None, conditions: dict | None = None,
-               shard: tuple[int, int] | None = None) -> pd.DataFrame:
+               shard: tuple[int, int] | None = None, output: str = "pandas"):
         """``n`` synthetic rows with the training table's columns, dtypes and categories.
 
         The same ``seed`` gives the same rows; ``seed=None`` uses the synthesizer's seed.
@@ -599,9 +600,13 @@ class Synthesizer:
         cost a few decoder passes more, never rejection loops.
         ``shard=(i, S)`` returns only shard ``i`` of ``S`` of the ``n`` rows (see
         :meth:`iter_sample` and docs/scale.md).
+        ``output`` is the kind returned: "pandas" (a DataFrame), "arrow" (a PyArrow Table)
+        or "polars" (a Polars DataFrame; needs the ``polars`` extra).
         """
-        return pd.concat(list(self.iter_sample(n, seed=seed, conditions=conditions,
-                                               shard=shard)), ignore_index=True)
+        to_output(pd.DataFrame(), output)  # a wrong kind fails before sampling
+        return to_output(pd.concat(list(self.iter_sample(n, seed=seed, conditions=conditions,
+                                                         shard=shard)), ignore_index=True),
+                         output)
 
     def iter_sample(self, n: int, chunk_size: int = SAMPLE_BATCH_ROWS, seed: int | None = None,
                     conditions: dict | None = None, shard: tuple[int, int] | None = None
@@ -659,8 +664,8 @@ class Synthesizer:
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
                                    self.device_, offsets=self.logit_offsets_)
-            yield self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
-                                                      row_offset=offset + start)
+            yield restore_frame(self.transformer_.inverse_transform(
+                matrix.cpu().numpy(), rng, row_offset=offset + start), self.schema_)
 
     def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
                             ) -> Iterator[pd.DataFrame]:
@@ -688,7 +693,7 @@ class Synthesizer:
                 continue
             frame = frame[keep].iloc[:n - produced].reset_index(drop=True)
             produced += len(frame)
-            yield frame
+            yield restore_frame(frame, self.schema_)
         self.conditional_effective_sizes_ = sampler.effective_sizes
 
     # ------------------------------------------------------------------ the VAE as a toolkit
@@ -708,8 +713,8 @@ class Synthesizer:
             raise ConfigError(f"decode takes latents of shape (rows, {self.latent_dim}). Got "
                               f"{tuple(z.shape)} instead.")
         matrix = decode_mean(self.model_, self.layout_, z)
-        return self.transformer_.inverse_transform(matrix.cpu().numpy(),
-                                                   np.random.default_rng(self.seed or 0))
+        return restore_frame(self.transformer_.inverse_transform(
+            matrix.cpu().numpy(), np.random.default_rng(self.seed or 0)), self.schema_)
 
     def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
                     ) -> pd.DataFrame:
@@ -749,7 +754,7 @@ class Synthesizer:
                                 generator)
         return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
                              "log_likelihood": iwae.cpu().numpy().astype(np.float64)},
-                            index=df.index)
+                            index=df.index if isinstance(df, pd.DataFrame) else None)
 
     def drift(self, df: pd.DataFrame, reference: pd.DataFrame | None = None,
               alpha: float = 0.01) -> dict:
@@ -893,9 +898,8 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 def check_frame(df, method: str = "fit") -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"Synthesizer.{method} takes a pandas DataFrame. Got a "
-                        f"{type(df).__name__} instead.")
+    """``df`` (pandas, PyArrow or Polars) as a pandas DataFrame with a fresh index."""
+    df = as_pandas(df, f"Synthesizer.{method}")
     if len(df.columns) == 0:
         raise DataError("The table has no columns.")
     if len(df) == 0:

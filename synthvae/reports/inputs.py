@@ -6,13 +6,16 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
+from synthvae.frames import as_pandas, model_frame
 from synthvae.schema import ColumnKind, Schema, detect_schema, schema_from_any
 
 
 def check_frame(df, name: str) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise ConfigError(f"The {name!r} parameter of evaluate must be a pandas DataFrame. "
-                          f"Got {type(df).__name__} instead.")
+    """``df`` (pandas, PyArrow or Polars) as a pandas DataFrame."""
+    try:
+        df = as_pandas(df, f"The {name!r} parameter of evaluate")
+    except DataError as exc:
+        raise ConfigError(str(exc)) from None
     if len(df) == 0:
         raise DataError(f"The {name!r} table has no rows; a report needs at least one.")
     return df
@@ -37,7 +40,7 @@ def align_columns(df: pd.DataFrame, names: list[str], name: str) -> pd.DataFrame
     if extra:
         raise DataError(f"Column {extra[0]!r} of the {name} table is not in the real table; "
                         f"drop it or compare tables with the same columns.")
-    return df[names].reset_index(drop=True)
+    return model_frame(df[names].reset_index(drop=True))
 
 
 def check_target(target, schema: Schema) -> str | None:

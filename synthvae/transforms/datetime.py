@@ -1,7 +1,10 @@
 """Datetimes: to seconds since the epoch, mode-specific normalized, and back.
 
-Text columns keep their strftime format; ``datetime64`` columns keep their time zone. The
-inverse rounds to the coarsest unit the training values used (days, hours, minutes, seconds).
+Text columns keep their strftime format; ``datetime64`` columns keep their time zone. A
+number column declared datetime (``20190904`` with ``dtype: int64``) is read as the text of
+its digits in ``datetime_format`` (default ``%Y%m%d``) and written back as numbers of its
+dtype. The inverse rounds to the coarsest unit the training values used (days, hours,
+minutes, seconds).
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError
+from synthvae.errors import DataError, SchemaError
+from synthvae.frames import model_dtype
 from synthvae.transforms.continuous import ModeSpecificNormalizer
 
 RESOLUTIONS = (86_400, 3_600, 60, 1)
+NUMBER_DATE_FORMAT = "%Y%m%d"  # dates written as numbers: 20190904
 
 
 class DatetimeTransformer(ModeSpecificNormalizer):
@@ -28,22 +33,48 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         return self
 
     def fit_from_spec(self):
+        self._check_number_format()
         super().fit_from_spec()
         fmt = self.spec.datetime_format
         self.resolution_ = 1 if fmt and "%f" not in fmt else 0
         return self
 
     def to_numbers(self, series: pd.Series) -> np.ndarray:
+        self._check_number_format()
         stamps = self._parse(series)
         if stamps.dt.tz is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         nanos = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
         return np.where(stamps.isna().to_numpy(), np.nan, nanos / 1e9)
 
+    @property
+    def _stored_as_number(self) -> bool:
+        return model_dtype(self.spec.dtype).startswith(("int", "uint", "float"))
+
+    @property
+    def _format(self) -> str | None:
+        if self._stored_as_number:
+            return self.spec.datetime_format or NUMBER_DATE_FORMAT
+        return self.spec.datetime_format
+
+    def _check_number_format(self) -> None:
+        """A number column can only hold dates whose text is all digits."""
+        if self._stored_as_number and not pd.Timestamp("2001-02-03 04:05:06.789").strftime(
+                self._format).isdigit():
+            raise SchemaError(f"Column {self.spec.name!r} is declared datetime with dtype "
+                              f"{self.spec.dtype!r}, but its format {self._format!r} writes "
+                              f"text that is not a number; use a format of digits only "
+                              f"(e.g. '%Y%m%d') or dtype 'object'.")
+
     def _parse(self, series: pd.Series) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             return series
-        fmt = self.spec.datetime_format
+        fmt = self._format
+        if pd.api.types.is_numeric_dtype(series.dtype):  # 20190904 -> "20190904"
+            digits = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            series = pd.Series(np.where(np.isnan(digits), None, np.char.mod(
+                "%d", np.nan_to_num(digits))).astype(object), index=series.index,
+                name=series.name)
         # Parse each distinct text once: timestamps repeat (flights: 6,910 in 336,776 rows).
         codes, uniques = pd.factorize(series)
         parsed_uniques = pd.to_datetime(pd.Series(list(uniques) or [None], dtype=object),
@@ -64,16 +95,22 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         nanos = np.where(missing, 0, np.round(seconds * 1e9)).astype(np.int64)
         stamps = pd.Series(nanos.astype("datetime64[ns]"), name=self.spec.name)
         stamps[missing] = pd.NaT
-        if self.spec.datetime_format:
-            text = stamps.dt.strftime(self.spec.datetime_format).astype(object)
+        if self._format:
+            text = stamps.dt.strftime(self._format).astype(object)
             text[missing] = np.nan
-            return text
+            return self._as_numbers(text, missing) if self._stored_as_number else text
         if self.spec.timezone:
             stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(self.spec.timezone)
         try:
-            return stamps.astype(self.spec.dtype)
+            return stamps.astype(model_dtype(self.spec.dtype))
         except (TypeError, ValueError):
             return stamps
+
+    def _as_numbers(self, text: pd.Series, missing: np.ndarray) -> pd.Series:
+        numbers = pd.to_numeric(text).astype(np.float64)
+        dtype = model_dtype(self.spec.dtype)
+        return numbers if missing.any() and not dtype.startswith("float") \
+            else numbers.astype(dtype)
 
     def get_state(self) -> dict:
         return dict(super().get_state(), resolution=self.resolution_)

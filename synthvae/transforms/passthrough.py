@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from synthvae.frames import model_dtype
 from synthvae.schema import ColumnSpec
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.spans import Span
@@ -116,10 +117,13 @@ class ConstantColumn:
         values = np.full(n, self.value_, dtype=object)
         values[missing] = np.nan
         series = pd.Series(values, name=self.spec.name)
-        if pd.api.types.is_datetime64_any_dtype(self.spec.dtype):
-            return pd.to_datetime(series).astype(self.spec.dtype)
+        dtype = model_dtype(self.spec.dtype)
+        if missing.any() and dtype.startswith(("int", "uint", "bool")):
+            return series  # restore_frame gives the nullable dtype back
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return pd.to_datetime(series).astype(dtype)
         try:
-            return series.astype(self.spec.dtype)
+            return series.astype(dtype)
         except (TypeError, ValueError):
             return series
 

@@ -1,9 +1,11 @@
 """The table transformer: one column transformer per schema column, spans concatenated.
 
 ``transform(df)`` gives a float32 matrix whose layout is ``spans_``; ``inverse_transform``
-takes such a matrix back to a DataFrame with the original column order, dtypes and
-categories. The mixtures of all continuous and datetime columns are fitted together in one
-vectorized call (:func:`synthvae.transforms.mixture.fit_mixtures`).
+takes such a matrix back to a DataFrame with the original column order and categories,
+each column in its model dtype (:func:`synthvae.frames.restore_frame` gives the recorded
+dtypes back). Input columns are normalised by :func:`synthvae.frames.model_frame` first.
+The mixtures of all continuous and datetime columns are fitted together in one vectorized
+call (:func:`synthvae.transforms.mixture.fit_mixtures`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import NotFittedError
+from synthvae.frames import model_frame
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
 from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS,
@@ -59,6 +62,7 @@ class TableTransformer:
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
+        df = model_frame(df)
         self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
                                                       self.max_categories,
                                                       self.discrete_threshold,
@@ -111,6 +115,7 @@ class TableTransformer:
     def transform(self, df: pd.DataFrame, seed: int | None = None) -> np.ndarray:
         self._check_fitted()
         self.schema.check_frame(df)
+        df = model_frame(df)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         blocks = [t.transform(df[t.spec.name], rng) for t in self.transformers_]
         return np.concatenate(blocks, axis=1).astype(np.float32, copy=False)

@@ -1,0 +1,259 @@
+"""Tables at the library's edge: what users pass in, what the model reads, what comes back.
+
+* :func:`as_pandas` takes a pandas DataFrame, a PyArrow Table or a Polars DataFrame
+  (Polars is optional and never imported unless given one).
+* :func:`model_frame` is the one place input columns are normalised: every column in a
+  NumPy-backed dtype whose missing cells are ``NaN``/``NaT`` (``pd.NA``, ``None``, ``NaT`` of
+  nullable ``Int*``/``UInt*``/``Float*``/``boolean``/``string`` and ``pd.ArrowDtype`` columns
+  alike). Transforms, diagnostics, scoring, drift, conditions and reports read only this.
+* :func:`restore_frame` is the one place output columns get back the dtype the schema
+  recorded (``dtype_name`` of the input column); :func:`model_dtype` names the NumPy-backed
+  dtype the column transformers produce on the way.
+* :func:`to_output` returns rows as pandas, Arrow or Polars.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import ConfigError, DataError
+
+OUTPUTS = ("pandas", "arrow", "polars")
+DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
+_ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
+_MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
+                 "UInt8": "uint8", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
+                 "Float32": "float32", "Float64": "float64", "boolean": "bool"}
+
+
+# ---------------------------------------------------------------------------- in
+
+
+def as_pandas(data, where: str) -> pd.DataFrame:
+    """``data`` as a pandas DataFrame; Arrow and Polars columns keep their Arrow types."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    module = type(data).__module__.split(".")[0]
+    if module == "polars" and hasattr(data, "to_arrow"):
+        data = data.to_arrow()
+    if module in ("pyarrow", "polars") and hasattr(data, "to_pandas") \
+            and hasattr(data, "schema"):
+        return _arrow_to_pandas(data)
+    raise DataError(f"{where} takes a pandas DataFrame, a PyArrow Table or a Polars "
+                    f"DataFrame. Got a {type(data).__name__} instead.")
+
+
+def _arrow_to_pandas(table) -> pd.DataFrame:
+    import pyarrow as pa
+
+    def mapper(arrow_type):  # dictionaries become pandas categories
+        return None if pa.types.is_dictionary(arrow_type) else pd.ArrowDtype(arrow_type)
+
+    return table.to_pandas(types_mapper=mapper)
+
+
+def series_dtype_name(series: pd.Series) -> str:
+    """:func:`dtype_name` of the column, or ``"decimal"`` for objects that are all Decimal."""
+    return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
+
+
+def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    if series.dtype != object:
+        return False
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    return len(present) > 0 and isinstance(present[0], decimal.Decimal) and all(
+        isinstance(v, decimal.Decimal) for v in present)  # one look decides for text
+
+
+def dtype_name(dtype) -> str:
+    """The text a schema keeps for a column's dtype; ``pandas_dtype`` reads it back."""
+    if isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
+        return f"string[{dtype.storage}]"
+    if isinstance(dtype, pd.ArrowDtype) and str(dtype) == "string[pyarrow]":
+        return "utf8[pyarrow]"  # Arrow's string type; "string[pyarrow]" names StringDtype's
+    return str(dtype)
+
+
+def model_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every column as :func:`model_series` gives it (unchanged columns shared)."""
+    columns = {name: model_series(df[name]) for name in df.columns}
+    if all(columns[name] is df[name] for name in df.columns):
+        return df
+    return pd.DataFrame(columns, index=df.index)[list(df.columns)]
+
+
+def model_series(series: pd.Series) -> pd.Series:
+    """One column in a NumPy-backed dtype, missing cells as NaN / NaT (None in text)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return series
+    if isinstance(dtype, (pd.ArrowDtype, pd.StringDtype)) or str(dtype) in _MASKED_NUMPY:
+        return _via_arrow(series)
+    if dtype == object:
+        return _object_series(series)
+    if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
+        return pd.Series(series.to_numpy(dtype="timedelta64[ns]").astype(np.int64)
+                         .astype(np.float64), index=series.index, name=series.name
+                         ).where(series.notna().to_numpy(), np.nan)
+    return series
+
+
+def _object_series(series: pd.Series) -> pd.Series:
+    """Decimals as float64; ``pd.NA``, ``None`` and ``NaT`` cells as NaN. Copies only
+    when something changes (most text columns pass through untouched)."""
+    missing = series.isna().to_numpy()
+    if _holds_decimals(series, missing):  # exact decimals are numbers to the model
+        return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
+    if not any(type(v) is not float for v in series.to_numpy()[missing]):
+        return series  # no missing cell, or only NaN
+    return series.where(~missing, np.nan)
+
+
+def _via_arrow(series: pd.Series) -> pd.Series:
+    import pyarrow as pa
+
+    array = pa.array(series, from_pandas=True)
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    values = array.to_pandas(date_as_object=False)
+    if values.dtype.kind in "mM":  # Arrow keeps its unit (us, ms, s); the model reads ns
+        values = values.astype(_ns(values.dtype))
+    out = pd.Series(values.array, index=series.index, name=series.name)
+    return model_series(out) if out.dtype == object or out.dtype.kind == "m" else out
+
+
+def _ns(dtype) -> str:
+    """The same datetime / timedelta dtype in nanoseconds (time zone kept)."""
+    tz = getattr(dtype, "tz", None)
+    if dtype.kind == "m":
+        return "timedelta64[ns]"
+    return f"datetime64[ns, {tz}]" if tz is not None else "datetime64[ns]"
+
+
+# ---------------------------------------------------------------------------- out
+
+
+def model_dtype(name: str) -> str:
+    """The NumPy-backed dtype a column recorded as ``name`` has before :func:`restore_frame`.
+
+    Integer and boolean columns become float64 and object where they hold missing values;
+    the column transformers decide that, this gives the dtype without missing values.
+    """
+    if name in _MASKED_NUMPY:
+        return _MASKED_NUMPY[name]
+    if name == DECIMAL or _ARROW_DECIMAL.match(name):
+        return "float64"
+    dtype = _pandas_dtype(name)
+    if getattr(dtype, "kind", None) == "m":
+        return "float64"  # nanoseconds
+    if isinstance(dtype, pd.StringDtype):
+        return "object"
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_model_dtype(dtype)
+    return name
+
+
+def _arrow_model_dtype(dtype: pd.ArrowDtype) -> str:
+    import pyarrow as pa
+
+    arrow = dtype.pyarrow_dtype
+    if pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_boolean(arrow):
+        return np.dtype(arrow.to_pandas_dtype()).name
+    if pa.types.is_timestamp(arrow):
+        return f"datetime64[ns, {arrow.tz}]" if arrow.tz else "datetime64[ns]"
+    if pa.types.is_date(arrow):
+        return "datetime64[ns]"
+    if pa.types.is_duration(arrow):
+        return "float64"
+    return "object"
+
+
+def _pandas_dtype(name: str):
+    try:
+        return pd.api.types.pandas_dtype(name)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+
+
+def restore_frame(frame: pd.DataFrame, schema) -> pd.DataFrame:
+    """Generated rows (model dtypes) with each column in the dtype its schema entry records.
+
+    A column whose recorded dtype cannot be rebuilt from its name (an Arrow decimal or
+    dictionary type) keeps its model dtype; docs/schema.md lists these.
+    """
+    columns = {spec.name: restore_series(frame[spec.name], spec.dtype)
+               for spec in schema.columns}
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def restore_series(series: pd.Series, name: str) -> pd.Series:
+    if str(series.dtype) == name or dtype_name(series.dtype) == name:
+        return series
+    if name == DECIMAL or _ARROW_DECIMAL.match(name):
+        return _decimals(series, name)
+    dtype = _pandas_dtype(name)
+    if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    if _is_duration(dtype) and series.dtype.kind == "f":  # nanoseconds -> durations
+        series = pd.Series(pd.to_timedelta(series.to_numpy(), unit="ns"), index=series.index,
+                           name=series.name)
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
+        return series
+    except Exception as exc:  # pyarrow's ArrowInvalid and friends
+        if type(exc).__module__.startswith("pyarrow"):
+            return series
+        raise
+
+
+def _decimals(series: pd.Series, name: str) -> pd.Series:
+    """Float values (already rounded to the column's decimals) as decimal.Decimal objects,
+    in an Arrow decimal column when ``name`` is one."""
+    present = series.notna().to_numpy()
+    values = np.full(len(series), None, dtype=object)
+    values[present] = [decimal.Decimal(repr(float(v))) for v in series.to_numpy()[present]]
+    out = pd.Series(values, index=series.index, name=series.name)
+    found = _ARROW_DECIMAL.match(name)
+    if found is None:
+        return out
+    import pyarrow as pa
+
+    precision, scale = int(found.group(1)), int(found.group(2))
+    exponent = decimal.Decimal(1).scaleb(-scale)
+    values[present] = [v.quantize(exponent) for v in values[present]]
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.decimal128(
+        precision, scale))), index=series.index, name=series.name)
+
+
+def _is_duration(dtype) -> bool:
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_duration(dtype.pyarrow_dtype)
+    return getattr(dtype, "kind", None) == "m"
+
+
+def to_output(frame: pd.DataFrame, output: str):
+    """``frame`` as the kind asked: "pandas" (itself), "arrow" (a Table) or "polars"."""
+    if output == "pandas":
+        return frame
+    if output not in OUTPUTS:
+        raise ConfigError(f"The 'output' parameter must be one of {OUTPUTS}. Got {output!r} "
+                          f"instead.")
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if output == "arrow":
+        return table
+    try:
+        import polars as pl
+    except ImportError:
+        raise ConfigError("output='polars' needs Polars: pip install 'synthvae[polars]'.") \
+            from None
+    return pl.from_arrow(table)

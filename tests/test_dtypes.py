@@ -1,0 +1,385 @@
+"""Every pandas and Arrow dtype in, the same dtype out (issue 20), through the Python API and
+the CLI: fit, sample, save/load, score, drift and report never see ``pd.NA``.
+
+One small model is fitted on a wide frame holding every dtype (with and without missing
+values) and shared by the per-column assertions; the CLI runs a few commands on it."""
+
+import decimal
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cli.main import app
+from synthvae import SchemaError, Synthesizer, SynthvaeError, evaluate
+
+ROWS = 240
+NA_SHARE = 0.25
+runner = CliRunner()
+
+
+def _base_values(kind: str, rng: np.random.Generator) -> list:
+    n = ROWS
+    if kind == "int":
+        return list(rng.integers(0, 60, n))
+    if kind == "small":  # few values: a categorical-looking code
+        return list(rng.integers(1, 4, n))
+    if kind == "float":
+        return list(np.round(rng.normal(10, 3, n), 2))
+    if kind == "bool":
+        return list(rng.random(n) < 0.4)
+    if kind == "text":
+        return list(rng.choice(["red", "green", "blue", "grey"], n))
+    if kind == "time":
+        return list(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"))
+    raise AssertionError(kind)
+
+
+# name -> (value kind, dtype); every one is also built with missing values
+DTYPES = {
+    "np_int64": ("int", "int64"), "np_int32": ("int", "int32"), "np_uint8": ("small", "uint8"),
+    "np_float64": ("float", "float64"), "np_float32": ("float", "float32"),
+    "np_bool": ("bool", "bool"),
+    **{f"nullable_{d}": ("int", d) for d in ("Int8", "Int16", "Int32", "Int64", "UInt8",
+                                             "UInt16", "UInt32", "UInt64")},
+    "nullable_code_Int64": ("small", "Int64"),
+    "nullable_Float32": ("float", "Float32"), "nullable_Float64": ("float", "Float64"),
+    "nullable_boolean": ("bool", "boolean"), "nullable_string": ("text", "string"),
+    "string_pyarrow": ("text", "string[pyarrow]"),
+    "arrow_int64": ("int", pd.ArrowDtype(pa.int64())),
+    "arrow_int8_code": ("small", pd.ArrowDtype(pa.int8())),
+    "arrow_double": ("float", pd.ArrowDtype(pa.float64())),
+    "arrow_bool": ("bool", pd.ArrowDtype(pa.bool_())),
+    "arrow_string": ("text", pd.ArrowDtype(pa.string())),
+    "arrow_large_string": ("text", pd.ArrowDtype(pa.large_string())),
+    "arrow_timestamp": ("time", pd.ArrowDtype(pa.timestamp("us"))),
+    "arrow_timestamp_tz": ("time", pd.ArrowDtype(pa.timestamp("us", tz="UTC"))),
+    "arrow_date": ("time", pd.ArrowDtype(pa.date32())),
+    "arrow_duration": ("int", pd.ArrowDtype(pa.duration("ns"))),
+    "category": ("text", "category"),
+    "datetime": ("time", "datetime64[ns]"),
+    "datetime_tz": ("time", "datetime64[ns, Europe/Paris]"),
+    "timedelta": ("int", "timedelta64[ns]"),
+    "object_text": ("text", object),
+}
+NUMPY_WITHOUT_NA = {"np_int64", "np_int32", "np_uint8", "np_bool"}  # NaN would change dtype
+
+
+def _column(kind: str, dtype, with_na: bool, rng) -> pd.Series:
+    values = _base_values(kind, rng)
+    if with_na:
+        values = [None if m else v for v, m in zip(values, rng.random(ROWS) < NA_SHARE)]
+    if str(dtype).startswith(("timedelta64", "duration")):
+        return pd.Series(pd.to_timedelta([v if v is None else int(v) for v in values], "h")
+                         ).astype(dtype)
+    if str(dtype).startswith("datetime64[ns, "):
+        return pd.Series(pd.to_datetime(values)).dt.tz_localize(str(dtype)[15:-1])
+    if kind == "time" and isinstance(dtype, pd.ArrowDtype):
+        stamps = pd.Series(pd.to_datetime(values))
+        if dtype.pyarrow_dtype.equals(pa.timestamp("us", tz="UTC")):
+            stamps = stamps.dt.tz_localize("UTC")
+        return stamps.astype(dtype)
+    return pd.Series(pd.array(values if dtype is not object else np.array(values, object),
+                              dtype=dtype))
+
+
+def wide_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    columns = {}
+    for name, (kind, dtype) in DTYPES.items():
+        columns[name] = _column(kind, dtype, False, rng)
+        if name not in NUMPY_WITHOUT_NA:
+            columns[f"{name}_na"] = _column(kind, dtype, True, rng)
+    decimals = [decimal.Decimal(f"{v:.2f}") for v in rng.normal(5, 1, ROWS)]
+    columns["object_decimal"] = pd.Series(decimals, dtype=object)
+    columns["object_decimal_na"] = pd.Series([None if i % 5 == 0 else d for i, d in
+                                              enumerate(decimals)], dtype=object)
+    columns["arrow_decimal_na"] = columns["object_decimal_na"].astype(
+        pd.ArrowDtype(pa.decimal128(9, 2)))
+    columns["object_mixed_na"] = pd.Series(
+        [None if i % 7 == 0 else ("a" if i % 3 else i % 5) for i in range(ROWS)], dtype=object)
+    columns["object_pd_na"] = pd.Series(
+        [pd.NA if i % 6 == 0 else ["x", "y"][i % 2] for i in range(ROWS)], dtype=object)
+    return pd.DataFrame(columns)
+
+
+COLUMNS = list(wide_frame().columns)
+
+
+def quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def real() -> pd.DataFrame:
+    return wide_frame()
+
+
+@pytest.fixture(scope="module")
+def model(real) -> Synthesizer:
+    return quiet(Synthesizer(epochs=3, verbose=False, prior_components=2, seed=0).fit, real)
+
+
+@pytest.fixture(scope="module")
+def synthetic(model) -> pd.DataFrame:
+    return model.sample(600, seed=1)
+
+
+def same_dtype(a, b) -> bool:
+    return a == b and repr(a) == repr(b)
+
+
+@pytest.mark.parametrize("name", COLUMNS)
+def test_sample_gives_the_same_dtype_back(name, real, synthetic):
+    assert same_dtype(synthetic[name].dtype, real[name].dtype), \
+        (name, real[name].dtype, synthetic[name].dtype)
+
+
+@pytest.mark.parametrize("name", COLUMNS)
+def test_sample_keeps_the_share_of_missing_values(name, real, synthetic):
+    real_share, synth_share = real[name].isna().mean(), synthetic[name].isna().mean()
+    if real_share == 0:
+        assert synth_share == 0, name
+    else:
+        assert abs(synth_share - real_share) < 0.12, (name, real_share, synth_share)
+
+
+@pytest.mark.parametrize("name", COLUMNS)
+def test_sampled_values_are_of_the_real_kind(name, real, synthetic):
+    present = synthetic[name].dropna()
+    seen = set(real[name].dropna().astype(str))
+    if "decimal" in name:
+        assert present.map(lambda v: isinstance(v, decimal.Decimal)).all(), name
+    elif real[name].dtype == object or isinstance(real[name].dtype, pd.CategoricalDtype) \
+            or pd.api.types.is_string_dtype(real[name].dtype) \
+            or pd.api.types.is_bool_dtype(real[name].dtype):
+        assert set(present.astype(str)) <= seen, name
+
+
+def test_the_issue_examples_fit_and_sample():
+    for dtype, values in (("Int64", [1, None, 3]), ("string", ["a", None, "b"]),
+                          ("boolean", [True, None, False]), ("Float64", [1.5, None, 3.0])):
+        d = pd.DataFrame({"c": pd.array(values * 40, dtype=dtype), "v": np.arange(120) * 0.5})
+        out = quiet(Synthesizer(epochs=2, verbose=False).fit, d).sample(60)
+        assert out["c"].dtype == d["c"].dtype and out["c"].isna().any(), dtype
+
+
+def test_save_load_samples_the_same_rows_and_dtypes(model, tmp_path):
+    path = model.save(tmp_path / "m.safetensors")
+    loaded = Synthesizer.load(path)
+    pd.testing.assert_frame_equal(loaded.sample(80, seed=3), model.sample(80, seed=3))
+
+
+def test_decode_and_conditions_give_the_recorded_dtypes(model, real):
+    decoded = model.decode(np.zeros((4, model.latent_dim)))
+    assert decoded.dtypes.to_dict() == real.dtypes.to_dict()
+    out = model.sample(30, seed=2, conditions={"nullable_string_na": None})
+    assert out["nullable_string_na"].isna().all()
+    assert out.dtypes.to_dict() == real.dtypes.to_dict()
+
+
+def test_conditions_on_a_nullable_integer_column_take_its_integers():
+    d = pd.DataFrame({"c": pd.array([1, None, 3] * 40, dtype="Int64"), "v": np.arange(120.0)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, d)
+    for asked, allowed in ((1, {1}), ([1, 3], {1, 3}), ("3", {3})):
+        out = synth.sample(20, conditions={"c": asked})
+        assert out["c"].dtype == "Int64" and set(out["c"]) <= allowed, asked
+    codes = pd.DataFrame({"f": [1.0, np.nan, 2.0] * 40, "v": np.arange(120.0)})  # CSV ints
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, codes)
+    assert set(synth.sample(20, conditions={"f": 2})["f"]) == {2.0}
+
+
+def test_score_and_drift_read_every_dtype(model, real):
+    scores = model.score(real.head(50))
+    assert np.isfinite(scores["elbo"]).all() and len(scores) == 50
+    report = model.drift(real.head(120))
+    assert set(report) >= {"drift", "elbo", "latent"}
+
+
+def test_diagnostics_read_every_dtype(model):
+    categorical = {c.name for c in model.schema_.columns if c.kind.value == "categorical"}
+    assert {"nullable_boolean_na", "string_pyarrow_na", "arrow_bool_na"} <= categorical
+    assert categorical <= set(model.diagnostics_["columns"])
+
+
+def test_report_reads_every_dtype(real, synthetic):
+    cols = [c for c in COLUMNS if c.endswith("_na")][:12] + ["np_float64", "category"]
+    report = quiet(evaluate, real[cols], synthetic[cols], seed=0)
+    assert report.summary and report.fidelity
+
+
+# ---------------------------------------------------------------------------- Polars, Arrow
+
+
+def test_an_arrow_table_comes_back_as_the_same_arrow_schema(real):
+    cols = ["arrow_int64_na", "arrow_double_na", "arrow_string_na", "arrow_bool_na",
+            "arrow_timestamp_na", "arrow_date_na", "nullable_Int64_na", "category_na"]
+    table = pa.Table.from_pandas(real[cols], preserve_index=False)
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, table)
+    out = synth.sample(40, output="arrow")
+    assert isinstance(out, pa.Table)
+    assert out.schema.remove_metadata().equals(table.schema.remove_metadata()), \
+        (out.schema, table.schema)
+    assert out.num_rows == 40
+
+
+def test_a_polars_frame_comes_back_as_the_same_polars_schema(real):
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"i": [1, None, 3, 4] * 30, "f": [0.5, 1.5, None, 2.5] * 30,
+                          "s": ["a", "b", None, "a"] * 30, "b": [True, False, None, True] * 30,
+                          "c": pl.Series(["x", "y", "x", None] * 30, dtype=pl.Categorical)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False).fit, frame)
+    out = synth.sample(50, output="polars")
+    assert isinstance(out, pl.DataFrame) and out.schema == frame.schema, out.schema
+    assert out.null_count().sum_horizontal().item() > 0
+    assert isinstance(synth.sample(5, output="pandas"), pd.DataFrame)
+    report = quiet(evaluate, frame, out, seed=0)
+    assert report.fidelity
+    assert len(synth.score(frame)) == len(frame)
+
+
+def test_an_unknown_output_kind_is_refused_before_sampling(model):
+    with pytest.raises(SynthvaeError, match="'output' parameter must be one of"):
+        model.sample(5, output="excel")
+
+
+def test_fit_refuses_other_objects_naming_what_it_takes():
+    with pytest.raises(SynthvaeError, match="pandas DataFrame, a PyArrow Table or a Polars"):
+        Synthesizer(verbose=False).fit({"a": [1, 2]})
+
+
+# ---------------------------------------------------------------------------- schema dtype
+
+
+def yyyymmdd_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), "D")
+    return pd.DataFrame({"d": days.strftime("%Y%m%d").astype(np.int64),
+                         "v": rng.normal(size=300)})
+
+
+@pytest.mark.parametrize("fmt", ["%Y%m%d", None])
+def test_a_number_column_declared_datetime_comes_back_in_its_declared_dtype(fmt):
+    spec = {"name": "d", "kind": "datetime", "dtype": "int64"}
+    if fmt:
+        spec["datetime_format"] = fmt
+    schema = {"columns": [spec, {"name": "v", "kind": "continuous", "dtype": "float64"}]}
+    out = quiet(Synthesizer(epochs=3, verbose=False, schema=schema).fit,
+                yyyymmdd_frame()).sample(200)
+    assert out["d"].dtype == np.int64
+    dates = pd.to_datetime(out["d"].astype(str), format="%Y%m%d")  # every value is a date
+    assert dates.min() >= pd.Timestamp("2019-01-01") and dates.max() <= pd.Timestamp("2019-12-31")
+    assert dates.nunique() > 20  # spread over the year, not a handful of nanoseconds
+
+
+def test_a_number_column_with_a_text_date_format_is_refused_naming_it():
+    schema = {"columns": [{"name": "d", "kind": "datetime", "dtype": "int64",
+                           "datetime_format": "%Y-%m-%d"},
+                          {"name": "v", "kind": "continuous", "dtype": "float64"}]}
+    with pytest.raises(SchemaError, match="'d'.*dtype 'int64'.*not a number"):
+        quiet(Synthesizer(epochs=1, verbose=False, schema=schema).fit, yyyymmdd_frame())
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def invoke(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def cli_model(real, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    data = folder / "nullable.parquet"
+    real.drop(columns="object_mixed_na").to_parquet(data)  # Arrow refuses int-and-text cells
+    invoke("fit", data, "-q", "--epochs", 2, "-o", folder / "m.safetensors")
+    return folder, data
+
+
+def test_cli_parquet_fit_sample_keeps_dtypes_and_missing_values(cli_model, real):
+    folder, data = cli_model
+    invoke("sample", "-n", 300, "-m", folder / "m.safetensors", "-o", folder / "s.parquet",
+           "-q")
+    written, given = pd.read_parquet(folder / "s.parquet"), pd.read_parquet(data)
+    assert written.dtypes.to_dict() == given.dtypes.to_dict()
+    with_na = [c for c in given.columns if given[c].isna().any()]
+    assert written[with_na].isna().any().all()
+
+
+def test_cli_score_drift_and_report_on_nullable_parquet(cli_model):
+    folder, data = cli_model
+    invoke("score", data, "-m", folder / "m.safetensors", "-o", folder / "scores.csv")
+    assert len(pd.read_csv(folder / "scores.csv")) == ROWS
+    result = runner.invoke(app, ["drift", str(folder / "m.safetensors"), str(data)])
+    assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
+    invoke("sample", "-n", 200, "-m", folder / "m.safetensors", "-o", folder / "r.parquet",
+           "-q")
+    cols = ["nullable_Int64_na", "nullable_boolean_na", "string_pyarrow_na", "np_float64"]
+    pd.read_parquet(data)[cols].to_parquet(folder / "real4.parquet")
+    pd.read_parquet(folder / "r.parquet")[cols].to_parquet(folder / "synth4.parquet")
+    invoke("report", folder / "real4.parquet", folder / "synth4.parquet", "-q",
+           "-o", folder / "r.html")
+
+
+def test_cli_csv_round_trip_keeps_missing_values(real, tmp_path):
+    cols = ["nullable_Int64_na", "nullable_boolean_na", "nullable_string_na", "np_float64",
+            "datetime_na"]
+    real[cols].to_csv(tmp_path / "d.csv", index=False)
+    invoke("fit", tmp_path / "d.csv", "-q", "--epochs", 2, "-o", tmp_path / "m.safetensors")
+    invoke("sample", "-n", 200, "-m", tmp_path / "m.safetensors", "-o", tmp_path / "s.csv",
+           "-q")
+    given, written = pd.read_csv(tmp_path / "d.csv"), pd.read_csv(tmp_path / "s.csv")
+    assert written.dtypes.to_dict() == given.dtypes.to_dict()
+    assert written.isna().any().all() == given.isna().any().all()
+
+
+# ---------------------------------------------------------------------------- fuzzing
+
+FUZZ_DTYPES = ["Int64", "UInt16", "Float32", "boolean", "string", "string[pyarrow]",
+               "category", pd.ArrowDtype(pa.int32()), pd.ArrowDtype(pa.float64()),
+               pd.ArrowDtype(pa.string()), pd.ArrowDtype(pa.bool_()), "float64", object]
+
+
+@st.composite
+def typed_frames(draw):
+    n = draw(st.integers(1, 40))
+    columns = {}
+    for i in range(draw(st.integers(1, 3))):
+        dtype = draw(st.sampled_from(FUZZ_DTYPES))
+        name = str(dtype)
+        if "bool" in name:
+            element = st.booleans()
+        elif any(k in name for k in ("int", "Int", "float", "Float", "double")):
+            element = st.integers(0, 1000)
+        else:
+            element = st.text(max_size=3)
+        values = draw(st.lists(st.one_of(st.none(), element), min_size=n, max_size=n))
+        columns[f"c{i}"] = pd.Series(pd.array(values, dtype=dtype) if dtype is not object
+                                     else np.array(values, dtype=object))
+    return pd.DataFrame(columns)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(typed_frames())
+def test_fuzzed_nullable_and_arrow_frames_keep_their_dtypes(df):
+    try:
+        synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
+    except SynthvaeError:
+        return
+    out = synth.sample(20, seed=0)
+    for name in df.columns:
+        assert same_dtype(out[name].dtype, df[name].dtype), (name, df[name].dtype,
+                                                              out[name].dtype)
+        if not df[name].isna().any():
+            assert not out[name].isna().any(), name
