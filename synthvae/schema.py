@@ -69,7 +69,7 @@ class ColumnSpec:
     name: str
     kind: ColumnKind
     nullable: bool = False
-    dtype: str | None = None  # pandas dtype restored on output; None: the table's (in a schema you write)
+    dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given

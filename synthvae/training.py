@@ -14,6 +14,7 @@ from synthvae.errors import TrainingError
 from synthvae.layout import SpanLayout
 from synthvae.losses import gaussian_kl, reconstruction_nll
 from synthvae.model import VAE
+from synthvae.stopping import EarlyStopping
 
 
 @dataclass
@@ -28,7 +29,7 @@ class TrainConfig:
     free_bits: float = 0.0  # nats per latent dimension not penalised (0 = off)
     loss_factor: float = 2.0  # TVAE's weight of the reconstruction term
     validation_fraction: float = 0.1  # held-out rows for early stopping (0 = none)
-    patience: int = 20  # epochs without a better held-out ELBO before stopping
+    patience: int = 20  # epochs without a better held-out ELBO (at least PATIENCE_STEPS steps)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -91,7 +92,7 @@ class TrainState:
     history: list = field(default_factory=list)  # EpochStats
     best: float = math.inf  # best held-out loss so far
     best_state: dict | None = None  # model weights at that epoch
-    stale: int = 0  # epochs since the best
+    stopping: EarlyStopping | None = None  # the stopping rule's state (with a validation split)
     optimizer_state: dict | None = None
     generator_state: torch.Tensor | None = None
 
@@ -121,6 +122,9 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         optimizer.load_state_dict(state.optimizer_state)
         generator.set_state(state.generator_state)
     train_data, val_data = data[train_rows], data[val_rows]  # copied once, on the device
+    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
+    if state.stopping is None:
+        state.stopping = EarlyStopping.for_table(config.patience, steps_per_epoch)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         sums = epoch_fn(net, train_data, layout, config, optimizer, generator,
                         kl_weight(epoch, config))
@@ -136,7 +140,9 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
         state.epoch = epoch
         if on_epoch is not None:
             on_epoch(stats)
-        stop = val is not None and _track_best(state, val, model, config.patience) \
+        if val is not None:
+            _keep_best(state, val, model)
+        stop = val is not None and state.stopping.update(val, epoch * steps_per_epoch) \
             and epoch > annealing_epochs(config)
         if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 and not stop:
             state.optimizer_state = optimizer.state_dict()
@@ -149,13 +155,10 @@ def train(model: VAE, data: torch.Tensor, layout: SpanLayout, config: TrainConfi
     return state.history
 
 
-def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
-    """Update the best epoch; True when ``patience`` epochs passed without improvement."""
+def _keep_best(state: TrainState, val: float, model) -> None:
+    """Keep the weights of the epoch with the best held-out loss so far."""
     if val < state.best - 1e-4 * abs(state.best if math.isfinite(state.best) else 1.0):
-        state.best, state.best_state, state.stale = val, copy.deepcopy(model.state_dict()), 0
-        return False
-    state.stale += 1
-    return state.stale >= patience
+        state.best, state.best_state = val, copy.deepcopy(model.state_dict())
 
 
 def run_epoch(model, data, layout, config, optimizer, generator, weight: float
