@@ -68,8 +68,9 @@ def fit(
                                          dir_okay=False)] = DEFAULT_MODEL,
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Rows per step.")] = None,
-    schema: Annotated[Optional[Path], typer.Option(help="JSON schema overriding detection.",
-                                                   dir_okay=False)] = None,
+    schema: Annotated[Optional[Path], typer.Option(
+        help="JSON schema overriding detection (all or some columns).", dir_okay=False)]
+    = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     epsilon: Annotated[Optional[float], typer.Option(
@@ -238,12 +239,16 @@ def _with_progress(chunks, total: int, quiet: bool):
 @user_errors
 def schema_command(
     data: Annotated[Path, typer.Argument(help="Table to inspect: CSV, gzip CSV or Parquet.")],
+    schema: Annotated[Optional[Path], typer.Option(
+        help="JSON schema (all or some columns) to complete: its columns are kept, the "
+             "others detected.", exists=True, dir_okay=False)] = None,
 ):
     """Print the detected schema of DATA as JSON, ready to edit and pass to --schema."""
     from synthvae.io import read_table
-    from synthvae.schema import detect_schema
+    from synthvae.schema import detect_schema, schema_from_any
 
-    typer.echo(detect_schema(read_table(data)).to_json())
+    overrides = schema_from_any(str(schema)) if schema is not None else None
+    typer.echo(detect_schema(read_table(data), overrides=overrides).to_json())
 
 
 @app.command()

@@ -253,7 +253,8 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
         "model_config": synth.model_config_.to_dict(),
         "train_config": synth.train_config_.to_dict(), "fingerprint": fingerprint,
         "epoch": state.epoch, "best": state.best if math.isfinite(state.best) else None,
-        "stale": state.stale, "history": [vars(h) for h in state.history],
+        "stopping": state.stopping.state_dict() if state.stopping is not None else None,
+        "history": [vars(h) for h in state.history],
         "param_groups": state.optimizer_state["param_groups"],
     }
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
@@ -284,6 +285,7 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
 
 def train_state_from_checkpoint(state: dict, tensors: dict, device):
     """Rebuild the training loop's state; tensors move to ``device``."""
+    from synthvae.stopping import EarlyStopping
     from synthvae.training import EpochStats, TrainState
 
     def prefixed(prefix):
@@ -298,6 +300,8 @@ def train_state_from_checkpoint(state: dict, tensors: dict, device):
     return TrainState(
         epoch=int(state["epoch"]), history=[EpochStats(**h) for h in state["history"]],
         best=math.inf if state["best"] is None else float(state["best"]),
-        best_state=best or None, stale=int(state["stale"]),
+        best_state=best or None,
+        stopping=EarlyStopping.from_state_dict(state["stopping"]) if state.get("stopping")
+        else None,
         optimizer_state={"state": slots, "param_groups": state["param_groups"]},
         generator_state=tensors["rng"])

@@ -33,7 +33,7 @@ from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 
 from synthvae.errors import ConfigError
-from synthvae.schema import ColumnKind, ColumnSpec, Schema, check_column_names
+from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
 ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
 LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE]
@@ -107,12 +107,7 @@ def public_schema(df: pd.DataFrame, overrides: Schema | None) -> Schema:
     schema says otherwise. Declare integer codes, datetime
     strings, identifiers and constants in the schema.
     """
-    check_column_names(df.columns)
-    given = {c.name: c for c in overrides.columns} if overrides is not None else {}
-    if overrides is not None:
-        overrides.check_frame(df)
-    return Schema(tuple(given.get(name) or _spec_from_dtype(name, df[name].dtype)
-                        for name in df.columns))
+    return complete_schema(df, overrides, lambda name: _spec_from_dtype(name, df[name].dtype))
 
 
 def _spec_from_dtype(name: str, dtype) -> ColumnSpec:

@@ -23,7 +23,7 @@ import enum
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,7 @@ class ColumnSpec:
     name: str
     kind: ColumnKind
     nullable: bool = False
-    dtype: str = "object"  # pandas dtype of the original column, restored on output
+    dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given
@@ -165,12 +165,16 @@ class Schema:
         """Single-table metadata in the format sdmetrics' reports take."""
         return {"columns": {c.name: _sdmetrics_column(c) for c in self.columns}}
 
-    def check_frame(self, df: pd.DataFrame) -> None:
-        """Raise SchemaError unless ``df`` has exactly the schema's columns."""
+    def check_columns_exist(self, df: pd.DataFrame) -> None:
+        """Raise SchemaError naming the first schema column that ``df`` lacks."""
         missing = [n for n in self.names if n not in df.columns]
         if missing:
             raise SchemaError(f"The table has no column {missing[0]!r} named in the schema; "
                               f"its columns are {list(df.columns)}.")
+
+    def check_frame(self, df: pd.DataFrame) -> None:
+        """Raise SchemaError unless ``df`` has exactly the schema's columns."""
+        self.check_columns_exist(df)
         extra = [c for c in df.columns if c not in self.names]
         if extra:
             raise SchemaError(f"Column {extra[0]!r} of the table is not in the schema; "
@@ -203,14 +207,36 @@ def _sdmetrics_column(column: ColumnSpec) -> dict:
 
 def detect_schema(df: pd.DataFrame, categorical_threshold: int = CATEGORICAL_THRESHOLD,
                   overrides: Schema | None = None) -> Schema:
-    """Detect each column's kind; columns named in ``overrides`` take the user's spec."""
+    """Detect each column's kind; columns named in ``overrides`` take the user's spec.
+
+    ``overrides`` may list any subset of the columns (a partial schema); the result has the
+    table's columns in the table's order. An override without a ``dtype`` takes the
+    column's, and one on a column with missing values is ``nullable``.
+    """
+    return complete_schema(
+        df, overrides, lambda name: detect_column(df[name], categorical_threshold),
+        lambda spec: dataclasses.replace(spec, nullable=spec.nullable
+                                         or bool(df[spec.name].isna().any())))
+
+
+def complete_schema(df: pd.DataFrame, overrides: Schema | None,
+                    detect: Callable[[str], ColumnSpec],
+                    adjust: Callable[[ColumnSpec], ColumnSpec] = lambda spec: spec) -> Schema:
+    """The table's columns in its order: ``adjust(override)`` for the columns ``overrides``
+    names, ``detect(name)`` for the others; an override's missing dtype is the column's."""
     check_column_names(df.columns)
-    given = {c.name: c for c in overrides.columns} if overrides is not None else {}
-    if overrides is not None:
-        overrides.check_frame(df)
-    columns = tuple(given.get(name) or detect_column(df[name], categorical_threshold)
-                    for name in df.columns)
-    return Schema(columns=columns)
+    if overrides is None:
+        return Schema(columns=tuple(detect(name) for name in df.columns))
+    overrides.check_columns_exist(df)
+    given = {c.name: c for c in overrides.columns}
+    return Schema(columns=tuple(
+        adjust(_with_dtype(given[name], df[name])) if name in given else detect(name)
+        for name in df.columns))
+
+
+def _with_dtype(spec: ColumnSpec, series: pd.Series) -> ColumnSpec:
+    return spec if spec.dtype is not None else dataclasses.replace(spec,
+                                                                   dtype=str(series.dtype))
 
 
 def check_column_names(names: Iterable) -> None:

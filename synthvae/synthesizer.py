@@ -34,6 +34,7 @@ DEFAULT_BETA = 0.5  # KL weight: ML efficacy up on magic and beijing (benchmarks
 DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without calibration
 FITTED_FOR_SAMPLING = ("schema_", "transformer_", "layout_", "model_", "prior_")
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
+MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
 
 
 class Synthesizer:
@@ -60,9 +61,10 @@ class Synthesizer:
         from collapsing. Not available with differential privacy.
     loss_factor : weight of the reconstruction term (TVAE uses 2).
     validation_fraction : share of rows held out for early stopping (0 disables it).
-    patience : epochs without improvement before stopping.
+    patience : epochs without a better (smoothed) held-out loss before stopping; never fewer
+        than 600 optimiser steps, and no stop before 1,000 steps (see docs/training.md).
     schema : a :class:`Schema`, its dict, JSON text or a JSON file path; columns it names
-        override detection.
+        override detection, the others are detected (it may list only some columns).
     categorical_threshold : integer columns with at most this many distinct values are
         categorical.
     mixture_max_rows : rows sampled to fit each continuous column's Gaussian mixture.
@@ -877,10 +879,12 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
-def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float) -> int:
-    """Epochs giving about AUTO_STEPS optimiser steps, within [10, 300]."""
+def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float,
+                max_epochs: int | None = None) -> int:
+    """Epochs giving about AUTO_STEPS optimiser steps, within [10, max_epochs]."""
     steps_per_epoch = math.ceil(max(1, n_rows * (1 - validation_fraction)) / batch_size)
-    return int(min(300, max(10, math.ceil(AUTO_STEPS / steps_per_epoch))))
+    cap = MAX_AUTO_EPOCHS if max_epochs is None else max_epochs
+    return int(min(cap, max(10, math.ceil(AUTO_STEPS / steps_per_epoch))))
 
 
 def resolve_device(device: str | None) -> torch.device:

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import torch
 
 from synthvae.errors import TrainingError
+from synthvae.stopping import EarlyStopping
 
 
 @dataclass
@@ -33,7 +34,7 @@ class TrainConfig:
     free_bits: float = 0.0  # nats per latent dimension not penalised (0 = off)
     loss_factor: float = 2.0  # TVAE's weight of the reconstruction term
     validation_fraction: float = 0.1  # held-out rows for early stopping (0 = none)
-    patience: int = 20  # epochs without a better held-out ELBO before stopping
+    patience: int = 20  # epochs without a better held-out ELBO (at least PATIENCE_STEPS steps)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -96,7 +97,7 @@ class TrainState:
     history: list = field(default_factory=list)  # EpochStats
     best: float = math.inf  # best held-out loss so far
     best_state: dict | None = None  # model weights at that epoch
-    stale: int = 0  # epochs since the best
+    stopping: EarlyStopping | None = None  # the stopping rule's state (with a validation split)
     optimizer_state: dict | None = None
     generator_state: torch.Tensor | None = None
 
@@ -135,12 +136,13 @@ def train(step, source, config: TrainConfig,
         step.generator.set_state(state.generator_state)
     try:
         for epoch in range(state.epoch + 1, config.epochs + 1):
-            stats = run_epoch(step, source.epoch(), epoch, config, held_out)
+            batches = CountedBatches(source.epoch())
+            stats = run_epoch(step, batches, epoch, config, held_out)
             state.history.append(stats)
             state.epoch = epoch
             if on_epoch is not None:
                 on_epoch(stats)
-            stop = should_stop(state, stats, step.model, config)
+            stop = should_stop(state, stats, step.model, config, batches.count)
             if checkpoint_every and on_checkpoint and epoch % checkpoint_every == 0 \
                     and not stop:
                 state.optimizer_state = step.optimizer.state_dict()
@@ -172,22 +174,36 @@ def run_epoch(step, batches: Iterable, epoch: int, config: TrainConfig,
     return EpochStats(epoch, loss, recon, kl, val)
 
 
-def should_stop(state: TrainState, stats: EpochStats, model, config: TrainConfig) -> bool:
-    """Early stopping: remember the best held-out epoch; stop after ``patience`` epochs
-    without improvement, never before the KL annealing ramp has ended."""
+class CountedBatches:
+    """An epoch's batches that count themselves: the optimiser steps the epoch took."""
+
+    def __init__(self, batches: Iterable):
+        self.batches, self.count = batches, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.count += 1
+            yield batch
+
+
+def should_stop(state: TrainState, stats: EpochStats, model, config: TrainConfig,
+                steps_per_epoch: int) -> bool:
+    """Early stopping: remember the best held-out epoch's weights; stop when the smoothed
+    held-out loss has not improved for long enough in optimiser steps
+    (:class:`synthvae.stopping.EarlyStopping`), never before the KL annealing ramp has ended."""
     if stats.val_loss is None:
         return False
-    waited = _track_best(state, stats.val_loss, model, config.patience)
+    _keep_best(state, stats.val_loss, model)
+    if state.stopping is None:
+        state.stopping = EarlyStopping.for_table(config.patience, steps_per_epoch)
+    waited = state.stopping.update(stats.val_loss, stats.epoch * steps_per_epoch)
     return waited and stats.epoch > annealing_epochs(config)
 
 
-def _track_best(state: TrainState, val: float, model, patience: int) -> bool:
-    """Update the best epoch; True when ``patience`` epochs passed without improvement."""
+def _keep_best(state: TrainState, val: float, model) -> None:
+    """Keep the weights of the epoch with the best held-out loss so far."""
     if val < state.best - 1e-4 * abs(state.best if math.isfinite(state.best) else 1.0):
-        state.best, state.best_state, state.stale = val, copy.deepcopy(model.state_dict()), 0
-        return False
-    state.stale += 1
-    return state.stale >= patience
+        state.best, state.best_state = val, copy.deepcopy(model.state_dict())
 
 
 def memory_loop(model, rows: torch.Tensor, layout, config: TrainConfig, parallel=None):

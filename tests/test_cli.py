@@ -65,6 +65,28 @@ def test_schema_prints_editable_json_and_fit_accepts_it(workdir):
     assert info["columns"][2]["kind"] == "categorical"
 
 
+def test_a_partial_schema_fits_and_the_schema_command_completes_it(workdir):
+    (workdir / "partial.json").write_text(json.dumps(
+        {"columns": [{"name": "education-num", "kind": "categorical"}]}))
+    result = invoke("fit", "data.csv", "--schema", "partial.json", "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.output
+    info = json.loads(invoke("info", "--json").output)
+    real = pd.read_csv("data.csv")
+    assert [c["name"] for c in info["columns"]] == list(real.columns)
+    kinds = {c["name"]: c["kind"] for c in info["columns"]}
+    assert kinds["education-num"] == "categorical" and kinds["age"] == "continuous"
+    assert invoke("sample", "-n", "50", "-q").exit_code == 0
+    synthetic = pd.read_csv("synthetic.csv")
+    assert list(synthetic.columns) == list(real.columns)
+    assert synthetic["education-num"].dtype == real["education-num"].dtype
+    completed = invoke("schema", "data.csv", "--schema", "partial.json")
+    assert completed.exit_code == 0, completed.output
+    columns = json.loads(completed.output)["columns"]
+    assert [c["name"] for c in columns] == list(real.columns)
+    assert columns[4] == {"name": "education-num", "kind": "categorical", "nullable": False,
+                          "dtype": "int64"}
+
+
 def test_no_calibrate_flag_reaches_the_model_file(workdir):
     assert invoke("fit", "data.csv", "--epochs", "1", "-q", "--no-calibrate").exit_code == 0
     info = json.loads(invoke("info", "--json").output)
@@ -98,6 +120,7 @@ def test_errors_are_one_line_with_non_zero_exit(workdir):
     assert "non-negative" in one_line_error(invoke("sample", "-n", "-4"))
     (workdir / "bad.json").write_text('{"columns": [{"name": "nope", "kind": "continuous"}]}')
     assert "'nope'" in one_line_error(invoke("fit", "data.csv", "--schema", "bad.json"))
+    assert "'nope'" in one_line_error(invoke("schema", "data.csv", "--schema", "bad.json"))
     (workdir / "data.xlsx").write_bytes(b"PK")
     assert "format" in one_line_error(invoke("fit", "data.xlsx"))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae.errors import ConfigError, DataError
+from synthvae.errors import ConfigError, DataError, SchemaError
 from synthvae.reports import Report, evaluate
 from synthvae.reports.neighbors import nearest
 from synthvae.reports.summary import SUMMARY_PATHS
@@ -219,6 +219,15 @@ def test_input_errors_name_the_parameter():
         evaluate(real, real, key_columns=["a"])
     with pytest.raises(ConfigError, match="'synthetic'"):
         evaluate(real, real.to_numpy())
+    with pytest.raises(SchemaError, match="'zip'"):
+        evaluate(real, real, schema={"columns": [{"name": "zip", "kind": "categorical"}]})
+
+
+def test_evaluate_takes_a_schema_that_lists_some_columns():
+    real = small_table()
+    report = evaluate(real, real, schema={"columns": [{"name": "a", "kind": "categorical"}]})
+    assert report.data["columns"] == [{"name": "a", "kind": "categorical"},
+                                      {"name": "b", "kind": "categorical"}]
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -91,6 +91,19 @@ def test_override_from_json_takes_precedence():
     assert detect_schema(df, overrides=override)["a"].kind is K
 
 
+def test_a_schema_listing_one_column_overrides_it_and_detects_the_others():
+    df = pd.DataFrame({"score": np.linspace(0, 1, 120), "code": np.arange(120) % 40,
+                       "city": ["a", "b", "c"] * 40})
+    df.loc[5, "code"] = None
+    partial = Schema.from_dict({"columns": [{"name": "code", "kind": "categorical"}]})
+    schema = detect_schema(df, overrides=partial)
+    assert schema.names == ["score", "code", "city"]  # the table's order
+    assert kinds_of(schema) == {"score": C, "code": K, "city": K}
+    # what the user left out of the override comes from the column
+    assert schema["code"].dtype == "float64" and schema["code"].nullable
+    assert schema["score"] == detect_schema(df)["score"]
+
+
 def test_schema_errors_name_the_problem():
     with pytest.raises(SchemaError, match="kind must be one of"):
         Schema.from_dict({"columns": [{"name": "a", "kind": "banana"}]})

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae import ConfigError, DataError, NotFittedError, Synthesizer
+from synthvae import ConfigError, DataError, NotFittedError, SchemaError, Synthesizer
 
 from conftest import dataset
 
@@ -90,6 +90,24 @@ def test_identifier_and_constant_columns_are_regenerated():
     synthetic = Synthesizer(epochs=2, verbose=False).fit(df).sample(1000, seed=0)
     assert synthetic["id"].is_unique and synthetic["id"].str.fullmatch(r"C\d{5}").all()
     assert (synthetic["const"] == "x").all()
+
+
+def test_a_partial_schema_is_taken_in_python_with_and_without_privacy():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"v": rng.normal(size=300), "code": rng.integers(0, 40, 300),
+                       "city": rng.choice(["a", "b"], 300)})
+    partial = {"columns": [{"name": "code", "kind": "categorical",
+                            "categories": list(range(40))}]}
+    for params in ({}, {"epsilon": 10.0}):
+        synth = Synthesizer(epochs=1, verbose=False, schema=partial, **params).fit(df)
+        assert synth.schema_.names == ["v", "code", "city"], params
+        assert synth.schema_["code"].kind.value == "categorical", params
+        synthetic = synth.sample(200, seed=0)
+        assert list(synthetic.columns) == ["v", "code", "city"]
+        assert synthetic["code"].dtype == df["code"].dtype, params
+    missing = {"columns": [{"name": "zip", "kind": "categorical"}]}
+    with pytest.raises(SchemaError, match="'zip'"):
+        Synthesizer(epochs=1, verbose=False, schema=missing).fit(df)
 
 
 def test_pandas_category_and_tz_datetime_round_trip():

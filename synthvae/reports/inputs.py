@@ -22,12 +22,9 @@ def check_frame(df, name: str) -> pd.DataFrame:
 
 
 def resolve_schema(real: pd.DataFrame, schema) -> Schema:
-    """The given schema (Schema, dict, JSON text or file) checked against real, or detected."""
-    schema = schema_from_any(schema)
-    if schema is None:
-        return detect_schema(real)
-    schema.check_frame(real)
-    return schema
+    """The real table's schema: detected, with the given schema (Schema, dict, JSON text or
+    file; it may list only some columns) taking precedence where it names a column."""
+    return detect_schema(real, overrides=schema_from_any(schema))
 
 
 def align_columns(df: pd.DataFrame, names: list[str], name: str) -> pd.DataFrame:
