@@ -6,8 +6,8 @@ most frequent values that at least ``MIN_VERBATIM_ROWS`` training rows hold, and
 rest into an ``other`` slot (with a warning naming the column). The rare values themselves are
 never stored: a generated ``other`` becomes a new value of the form of the rare values, drawn
 from a template that stores none of them (:mod:`synthvae.transforms.idformat`) and is never
-equal to any training value of the column. A value unseen at fit time goes to the ``other`` slot when there is one,
-else to an all-zero row, with a warning naming the column.
+equal to any training value of the column. A value unseen at fit time goes to the ``other``
+slot when there is one, else to an all-zero row, with a warning naming the column.
 
 Models saved before this rule stored up to 10,000 rare values (``rare_values``) and sample
 them back; they still load and behave as before, and ``synthvae info`` says so.

@@ -182,7 +182,7 @@ def _generate_group(group: dict, rows: np.ndarray, template: dict,
     pieces = []  # (lengths (m,), code points (m, widest)) per run
     for position, run in enumerate(group["runs"]):
         if position == group["counter"]:
-            pieces.append(_counter_codes(run, rows, template, rng))
+            pieces.append(_counter_codes(run, rows, template))
         elif "text" in run:
             codes = np.array([ord(c) for c in run["text"]], dtype=np.uint32)
             pieces.append((np.full(m, len(codes)), np.broadcast_to(codes, (m, len(codes)))))
@@ -197,7 +197,7 @@ def _random_codes(kind: str, shape: tuple, rng: np.random.Generator) -> np.ndarr
     return alphabet[rng.integers(0, len(alphabet), size=shape)]
 
 
-def _counter_codes(run: dict, rows: np.ndarray, template: dict, rng: np.random.Generator):
+def _counter_codes(run: dict, rows: np.ndarray, template: dict):
     """The counter run: ``max + 1`` characters (more for rows beyond that many values).
 
     The row number is spelled in the run's base, then mixed by invertible rounds (:func:`_mix`),
