@@ -286,6 +286,7 @@ def _print_info(details: dict) -> None:
     for column in details["columns"]:
         table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
     out.print(table)
+    _print_exposure(details.get("value_exposure") or [])
     _print_diagnostics(details)
     privacy = details.get("privacy")
     if privacy is None:
@@ -298,6 +299,22 @@ def _print_info(details: dict) -> None:
         ledger.add_row(entry["mechanism"], str(entry["column"] or "-"),
                        f"{entry['epsilon']:.4f}", f"{entry['delta']:.2e}")
     out.print(ledger)
+
+
+def _print_exposure(columns: list[dict]) -> None:
+    """Columns whose real values the model file holds and samples back, and those replaced."""
+    from rich.table import Table
+
+    if not columns:
+        return
+    table = Table("column", "kind", "real values in output", "detail",
+                  title="Real values in the model file and its samples")
+    for entry in columns:
+        verbatim = entry["exposure"] == "verbatim"
+        table.add_row(entry["column"], entry["kind"],
+                      "[yellow]yes, verbatim[/]" if verbatim else "no, replaced",
+                      entry["detail"])
+    out.print(table)
 
 
 def _print_diagnostics(details: dict) -> None:

@@ -211,7 +211,18 @@ def model_info(path: Path) -> dict:
         "privacy": state.get("privacy"),
         "diagnostics": state.get("diagnostics"),
         "diagnostics_note": diagnostics_note(state),
+        "value_exposure": _value_exposure(state, path),
     }
+
+
+def _value_exposure(state: dict, path: Path) -> list[dict]:
+    """Which columns' real values the file stores and samples back (synthvae.identifiers)."""
+    from synthvae.identifiers import value_exposure
+
+    try:
+        return value_exposure(state["schema"]["columns"], state["transformer"]["columns"])
+    except (KeyError, TypeError, AttributeError):
+        raise ModelFileError(f"{str(path)!r} has an invalid transformer state.") from None
 
 
 def diagnostics_note(state: dict) -> str | None:

@@ -8,8 +8,10 @@ A :class:`Schema` is the public, editable description of a table. Detection rule
 * other numeric columns are **continuous**; integer-ness and the number of decimals are kept;
 * ``datetime64`` columns and strings that all look like ISO dates are **datetime**, keeping
   their text format and time zone;
-* strings or integers that are unique on every row (at least ``MIN_ROWS_FOR_IDENTIFIER``
-  rows) are **identifier**: not modelled, regenerated as unique values of the same form;
+* strings that are distinct on nearly every non-empty row, and integers that are distinct on
+  every non-empty row (at least ``MIN_ROWS_FOR_IDENTIFIER`` of them; missing cells allowed),
+  are **identifier**: not modelled, regenerated as new unique values of the same form
+  (rules in :mod:`synthvae.identifiers`);
 * a column with one distinct value (or none) is **constant**.
 
 Every column records whether it is ``nullable``. Users override any of this with a JSON file
@@ -29,10 +31,11 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, SchemaError
+from synthvae.identifiers import MIN_ROWS_FOR_IDENTIFIER  # noqa: F401  (kept importable)
+from synthvae.identifiers import is_integer_identifier, is_text_identifier
 
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
-MIN_ROWS_FOR_IDENTIFIER = 50
 MAX_DECIMALS = 6
 
 # Candidate text formats for datetime strings, tried in order; the first that parses every
@@ -301,8 +304,7 @@ def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSp
     n_unique = values.nunique()
     if integer and n_unique <= threshold:
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
-    if (pd.api.types.is_integer_dtype(values.dtype) and n_unique == len(values)
-            and len(values) >= MIN_ROWS_FOR_IDENTIFIER and not common["nullable"]):
+    if is_integer_identifier(values, common["nullable"]):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, integer=True, **common)
     return ColumnSpec(kind=ColumnKind.CONTINUOUS, integer=integer,
                       decimals=0 if integer else count_decimals(finite), **common)
@@ -323,9 +325,7 @@ def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
     if datetime_format is not None:
         return ColumnSpec(kind=ColumnKind.DATETIME, datetime_format=datetime_format,
                           timezone="UTC" if datetime_format.endswith("Z") else None, **common)
-    n_unique = strings.nunique()
-    if n_unique == len(strings) and len(strings) >= MIN_ROWS_FOR_IDENTIFIER \
-            and not common["nullable"]:
+    if is_text_identifier(strings):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, **common)
     return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
 

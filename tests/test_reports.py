@@ -169,7 +169,7 @@ TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy
 FIDELITY = ["column_shapes", "column_pair_trends", "diagnostic", "detection", "ml_efficacy",
             "coverage"]
 PRIVACY = ["exact_copies", "dcr", "membership_inference", "attribute_inference",
-           "differential_privacy", "statement"]
+           "differential_privacy", "statement", "value_exposure"]
 
 
 @needs_adult

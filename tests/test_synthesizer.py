@@ -88,7 +88,9 @@ def test_identifier_and_constant_columns_are_regenerated():
     df = pd.DataFrame({"id": [f"C{i:05d}" for i in range(200)], "const": ["x"] * 200,
                        "v": np.random.default_rng(0).normal(size=200)})
     synthetic = Synthesizer(epochs=2, verbose=False).fit(df).sample(1000, seed=0)
-    assert synthetic["id"].is_unique and synthetic["id"].str.fullmatch(r"C\d{5}").all()
+    # same form, one digit longer than any real id, so none is a real one (docs/schema.md)
+    assert synthetic["id"].is_unique and synthetic["id"].str.fullmatch(r"C\d{6}").all()
+    assert not set(synthetic["id"]) & set(df["id"])
     assert (synthetic["const"] == "x").all()
 
 

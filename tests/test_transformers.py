@@ -1,6 +1,7 @@
 """One contract battery for every column transformer, on real columns and random frames."""
 
 import dataclasses
+import json
 import warnings
 
 import numpy as np
@@ -96,9 +97,13 @@ def test_many_categories_are_capped_with_a_warning_naming_the_column():
     with pytest.warns(CategoricalWarning, match="'code' has 500 distinct"):
         encoder = OneHotEncoder(detect_column(series), max_categories=50).fit(series)
     assert encoder.width == 50
+    assert encoder.rare_values_ == [] and "v499" not in json.dumps(encoder.get_state())
     restored = encoder.inverse_transform(encoder.transform(series), np.random.default_rng(0))
-    assert set(restored) <= set(series)
-    assert restored.nunique() > 49  # 'other' is replaced by real rare values
+    kept = restored.isin(encoder.categories_)
+    assert kept.mean() > 0.05 and set(restored[kept]) <= set(series)
+    # 'other' becomes new values of the same form, never a training value (issue 22)
+    others = restored[~kept]
+    assert others.str.fullmatch(r"v\d{4}").all() and not set(others) & set(series)
 
 
 def test_continuous_inverse_clips_to_observed_range_and_keeps_integers():

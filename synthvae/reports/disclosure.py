@@ -71,6 +71,18 @@ def differential_privacy(model_path: str | Path | None) -> dict:
                      f" for the whole model file (preprocessing and training).")
 
 
+def value_exposure(model_path: str | Path | None) -> list[dict] | None:
+    """Per categorical and identifier column: are real values stored and sampled back?
+
+    From the model file (see :func:`synthvae.identifiers.value_exposure`); None without one.
+    """
+    if model_path is None:
+        return None
+    from synthvae.persistence import model_info
+
+    return model_info(Path(model_path))["value_exposure"]
+
+
 def _number(value) -> str:
     return "unknown" if value is None else f"{float(value):.3g}"
 

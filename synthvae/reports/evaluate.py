@@ -42,10 +42,12 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame 
     inputs.check_attack_columns(keys, sensitive)
     inputs.check_seed(seed)
     dp = disclosure.differential_privacy(model_path)  # a bad model file fails before the work
+    exposure = disclosure.value_exposure(model_path)
     start = time.perf_counter()
     run = _Run(frames, schema, seed)
     fidelity_part = _fidelity(run, target)
     privacy_part = _privacy(run, keys, sensitive, dp)
+    privacy_part["value_exposure"] = exposure
     shares = run.timed("distributions", distributions.column_distributions,
                        run.canonical["real"], run.canonical["synthetic"], schema)
     run.timing["total_seconds"] = round(time.perf_counter() - start, 3)

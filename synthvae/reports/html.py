@@ -57,6 +57,7 @@ def render_html(report: Report) -> str:
         _header(report), _cards(report), _callout(report),
         _two(_panel("<h2>Fidelity</h2>" + _table(_fidelity_rows(report)) + _efficacy(report)),
              _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)) + _ledger(report)
+                    + _exposure(report)
                     + _privacy_help(report))),
         _two(_panel(_figure(pair_error_figure(report))),
              _panel(_figure(roc_figure(mia)) if mia else
@@ -219,6 +220,18 @@ def _ledger(report: Report) -> str:
         return ""
     return ("<h3>Privacy ledger</h3><table><tr><th>mechanism</th><th>column</th><th>ε</th>"
             f"<th>δ</th></tr>{rows}</table>")
+
+
+def _exposure(report: Report) -> str:
+    """Columns whose real values the model file stores and samples back, and those replaced."""
+    entries = report.privacy.get("value_exposure") or []
+    rows = "".join(f"<tr><td>{_e(e['column'])}</td><td>{_e(e['kind'])}</td>"
+                   f"<td>{'yes, verbatim' if e['exposure'] == 'verbatim' else 'no, replaced'}"
+                   f"</td><td>{_e(e['detail'])}</td></tr>" for e in entries)
+    if not rows:
+        return ""
+    return ("<h3>Real values in the model file and its samples</h3><table><tr><th>column</th>"
+            f"<th>kind</th><th>real values in output</th><th>detail</th></tr>{rows}</table>")
 
 
 def _privacy_help(report: Report) -> str:

@@ -1,10 +1,16 @@
 """One-hot encoding of categorical columns, with nulls as their own slot.
 
 Layout: ``[category_1 .. category_k, (other), (null)]``. A column with more than
-``max_categories`` distinct values keeps the most frequent ones and groups the rest into an
-``other`` slot (with a warning naming the column); a generated ``other`` is replaced by a rare
-value drawn in proportion to its training frequency. A value unseen at fit time goes to the
-``other`` slot when there is one, else to an all-zero row, with a warning naming the column.
+``max_categories`` distinct values (a *high-cardinality* column) keeps as categories only the
+most frequent values that at least ``MIN_VERBATIM_ROWS`` training rows hold, and groups the
+rest into an ``other`` slot (with a warning naming the column). The rare values themselves are
+never stored: a generated ``other`` becomes a new value of the form of the rare values, drawn
+from a template that stores none of them (:mod:`synthvae.transforms.idformat`) and is never
+equal to any training value of the column. A value unseen at fit time goes to the ``other``
+slot when there is one, else to an all-zero row, with a warning naming the column.
+
+Models saved before this rule stored up to 10,000 rare values (``rare_values``) and sample
+them back; they still load and behave as before, and ``synthvae info`` says so.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import pandas as pd
 from synthvae.errors import DataError, SynthvaeWarning
 from synthvae.schema import ColumnSpec
 from synthvae.transforms.dtypes import restore_categorical
+from synthvae.transforms.idformat import check_template, generate, learn_template
 from synthvae.transforms.spans import Span, SpanKind
 
 MAX_CATEGORIES = 200
-MAX_RARE_VALUES_KEPT = 10_000
+MIN_VERBATIM_ROWS = 5  # a high-cardinality column keeps verbatim only values this common
 
 
 class CategoricalWarning(SynthvaeWarning):
@@ -46,39 +53,41 @@ class OneHotEncoder:
                 raise DataError(f"Column {self.spec.name!r} holds {unknown[0]!r}, which is not "
                                 f"among the schema's categories {list(self.spec.categories)[:10]}.")
             self.categories_ = [_scalar(v) for v in self.spec.categories]
-            self.rare_values_, self.rare_weights_ = [], []
+            self.rare_values_, self.rare_weights_, self.other_template_ = [], [], None
         else:
-            self._learn_categories(counts)
+            self._learn_categories(counts, seed)
         self.has_null_ = bool(self.spec.nullable)
         return self
 
     def fit_from_spec(self):
         """Slots for the schema's public categories only; reads no data (used under DP)."""
         self.categories_ = [_scalar(v) for v in self.spec.categories]
-        self.rare_values_, self.rare_weights_ = [], []
+        self.rare_values_, self.rare_weights_, self.other_template_ = [], [], None
         self.has_null_ = bool(self.spec.nullable)
         return self
 
-    def _learn_categories(self, counts: pd.Series) -> None:
+    def _learn_categories(self, counts: pd.Series, seed: int) -> None:
+        self.rare_values_, self.rare_weights_, self.other_template_ = [], [], None
         if len(counts) == 0:
             raise DataError(f"Column {self.spec.name!r} has no values to fit.")
         if len(counts) <= self.max_categories:
             self.categories_ = [_scalar(v) for v in counts.index]
-            self.rare_values_, self.rare_weights_ = [], []
             return
-        keep = self.max_categories - 1
+        top = counts.iloc[:self.max_categories - 1]
+        top = top[top >= MIN_VERBATIM_ROWS]
         warnings.warn(f"Column {self.spec.name!r} has {len(counts)} distinct values; the "
-                      f"{keep} most frequent are modelled and the rest grouped as 'other'.",
-                      CategoricalWarning, stacklevel=3)
-        self.categories_ = [_scalar(v) for v in counts.index[:keep]]
-        rare = counts.iloc[keep:keep + MAX_RARE_VALUES_KEPT]
-        self.rare_values_ = [_scalar(v) for v in rare.index]
-        self.rare_weights_ = (rare / rare.sum()).tolist()
+                      f"{len(top)} most frequent are modelled and the rest grouped as 'other', "
+                      f"sampled as generated values of the same form (no rare value is "
+                      f"stored).", CategoricalWarning, stacklevel=3)
+        self.categories_ = [_scalar(v) for v in top.index]
+        rare_rows = counts.to_numpy().copy()
+        rare_rows[:len(top)] = 0  # forms follow the rare rows; lengths span every value
+        self.other_template_ = learn_template(counts.index.astype(str), rare_rows, seed=seed)
 
     # ------------------------------------------------------------------ layout
     @property
     def has_other(self) -> bool:
-        return len(self.rare_values_) > 0
+        return len(self.rare_values_) > 0 or self.other_template_ is not None
 
     @property
     def width(self) -> int:
@@ -96,7 +105,8 @@ class OneHotEncoder:
         if unplaced.any():
             if self.has_other:
                 codes[unplaced] = len(self.categories_)
-            if not self.has_other or not set(series[unplaced]) <= set(self.rare_values_):
+            if not self.has_other or (self.rare_values_ and
+                                      not set(series[unplaced]) <= set(self.rare_values_)):
                 warnings.warn(f"Column {self.spec.name!r} holds values unseen at fit time "
                               f"(e.g. {series[unplaced].iloc[0]!r}); they are encoded as "
                               f"{'other' if self.has_other else 'no category'}.",
@@ -125,22 +135,31 @@ class OneHotEncoder:
         lookup[n_known] = None
         values = lookup[np.minimum(codes, n_known)]
         if self.has_other:
-            other = codes == n_known
-            rng = rng if rng is not None else np.random.default_rng()
-            picks = rng.choice(len(self.rare_values_), size=int(other.sum()),
-                               p=self.rare_weights_)
-            values[other] = np.asarray(self.rare_values_, dtype=object)[picks]
+            values[codes == n_known] = self._other_values(int((codes == n_known).sum()), rng)
         missing = (codes == self.width - 1) if self.has_null_ else np.zeros(len(codes), bool)
         return restore_categorical(values, missing, self.spec, self.categories_)
 
+    def _other_values(self, n: int, rng: np.random.Generator | None) -> np.ndarray:
+        """Values for rows generated in the 'other' slot (new ones; stored ones if legacy)."""
+        rng = rng if rng is not None else np.random.default_rng()
+        if self.other_template_ is not None:
+            return generate(self.other_template_, np.arange(n), rng)
+        picks = rng.choice(len(self.rare_values_), size=n, p=self.rare_weights_)
+        return np.asarray(self.rare_values_, dtype=object)[picks]
+
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
-        return {"categories": self.categories_, "rare_values": self.rare_values_,
-                "rare_weights": self.rare_weights_, "has_null": self.has_null_}
+        state = {"categories": self.categories_, "has_null": self.has_null_,
+                 "other_template": self.other_template_}
+        if self.rare_values_:  # only a model loaded from an older file has them
+            state.update(rare_values=self.rare_values_, rare_weights=self.rare_weights_)
+        return state
 
     def set_state(self, state: dict):
         self.categories_ = list(state["categories"])
-        self.rare_values_ = list(state["rare_values"])
-        self.rare_weights_ = list(state["rare_weights"])
+        self.rare_values_ = list(state.get("rare_values", []))  # older files store rare values
+        self.rare_weights_ = list(state.get("rare_weights", []))
+        template = state.get("other_template")
+        self.other_template_ = None if template is None else check_template(template)
         self.has_null_ = bool(state["has_null"])
         return self

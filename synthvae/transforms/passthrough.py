@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import re
-
 import numpy as np
 import pandas as pd
 
 from synthvae.frames import model_dtype
 from synthvae.schema import ColumnSpec
+from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
+                                          learn_template)
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.spans import Span
 
-_TRAILING_DIGITS = re.compile(r"\d+$")
-
 
 class IdentifierGenerator:
-    """Unique-per-row column: not modelled; regenerated as ``prefix`` + zero-padded counter.
+    """Unique-per-row column: not modelled; regenerated as new unique values of the same form.
 
-    Integer identifiers count up from the smallest training value; text identifiers keep the
-    common prefix of the training values and their digit width. Rows are numbered across the
-    whole sample (``row_offset``), so chunked sampling stays unique.
+    Text identifiers follow a template learned from the training values that stores none of
+    them (:mod:`synthvae.transforms.idformat`): ``user12@example.com`` comes back as
+    ``user4817@example.com``, never as a training value. Integer identifiers count up from
+    ``10 ** digits``, where ``digits`` is the number of digits of the largest training value,
+    so they never repeat one. Rows are numbered across the whole sample (``row_offset``), so
+    chunked and sharded sampling stay unique. A nullable identifier keeps its share of missing
+    cells through a null span that the model learns like any other.
     """
 
     def __init__(self, spec: ColumnSpec):
@@ -29,51 +30,110 @@ class IdentifierGenerator:
 
     def fit(self, series: pd.Series, seed: int = 0):
         values = series.dropna()
-        if self.spec.integer or pd.api.types.is_integer_dtype(values.dtype):
-            self.start_, self.prefix_, self.digits_ = int(values.min()), None, 0
+        if self._is_integer(values):
+            largest = int(np.abs(values.to_numpy(dtype=np.float64)).max()) if len(values) else 0
+            self.digits_, self.template_, self.legacy_ = len(str(largest)), None, None
             return self
-        text = values.astype(str)
-        prefix = os.path.commonprefix(list(text.iloc[:1000]))
-        self.prefix_ = _TRAILING_DIGITS.sub("", prefix)
-        rest = text.str.slice(len(self.prefix_))
-        digits = rest.str.fullmatch(r"\d+")
-        self.digits_ = int(rest.str.len().max()) if digits.all() else 0
-        self.start_ = 0
+        distinct, counts = as_text(values)
+        self.digits_, self.legacy_ = None, None
+        self.template_ = learn_template(distinct, counts, seed=seed)
         return self
+
+    def _is_integer(self, values: pd.Series) -> bool:
+        return self.spec.integer or pd.api.types.is_integer_dtype(values.dtype)
 
     def fit_from_spec(self):
-        """A plain counter from 0; reads no data (used under DP)."""
-        integer = self.spec.integer or self.spec.dtype.startswith(("int", "Int", "uint"))
-        self.start_, self.prefix_, self.digits_ = 0, (None if integer else ""), 0
+        """Reads no data (used under DP): integers count from 0, text is a 20-digit number.
+
+        Without the data nothing guarantees that these differ from the real identifiers; a
+        20-digit random-looking number makes a match astronomically unlikely for text ids.
+        """
+        integer = self.spec.integer or self.spec.dtype.startswith(("int", "Int", "uint", "UInt"))
+        self.legacy_ = None
+        if integer:
+            self.digits_, self.template_ = 0, None
+        else:
+            run = {"kind": "[0-9]", "min": 19, "max": 19}
+            self.digits_ = None
+            self.template_ = {"version": TEMPLATE_VERSION, "key": 0,
+                              "groups": [{"weight": 1.0, "runs": [run], "counter": 0}]}
         return self
 
-    width = 0
-
     def spans(self) -> list[Span]:
-        return []
+        return [null_span(self.spec.name)] if self.spec.nullable else []
+
+    @property
+    def width(self) -> int:
+        return 2 if self.spec.nullable else 0
 
     def transform(self, series: pd.Series, rng=None) -> np.ndarray:
-        return np.zeros((len(series), 0), dtype=np.float32)
+        if not self.width:
+            return np.zeros((len(series), 0), dtype=np.float32)
+        return encode_nulls(series.isna().to_numpy())
 
     def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0) -> pd.Series:
-        if self.prefix_ is None:
-            dtype = np.dtype(self.spec.dtype) if self.spec.dtype.startswith(("int", "uint")) \
-                else np.dtype(np.int64)
-            numbers = np.arange(row_offset, row_offset + len(block)).astype(dtype) \
-                + dtype.type(self.start_)
+        rng = rng if rng is not None else np.random.default_rng()
+        rows = np.arange(row_offset, row_offset + len(block), dtype=np.int64)
+        missing = decode_nulls(block) if self.width else np.zeros(len(block), dtype=bool)
+        if self.legacy_ is not None:
+            return self._legacy_values(rows)
+        if self.template_ is None:
+            return self._integers(rows, missing)
+        values = generate(self.template_, rows, rng)
+        values[missing] = None
+        series = pd.Series(values, name=self.spec.name, dtype=object)
+        if self.spec.dtype not in ("object", "str") and not missing.any():
+            try:
+                return series.astype(self.spec.dtype)
+            except (TypeError, ValueError):
+                pass
+        return series
+
+    def _integers(self, rows: np.ndarray, missing: np.ndarray) -> pd.Series:
+        numbers = rows + (10 ** self.digits_ if self.digits_ else 0)
+        dtype = self.spec.dtype
+        if missing.any():
+            out = pd.Series(numbers, name=self.spec.name).astype(
+                "float64" if dtype.startswith("float") else "Int64")
+            out[missing] = None
+            return out
+        if dtype.startswith(("int", "uint")) and numbers.max(initial=0) <= np.iinfo(dtype).max:
+            return pd.Series(numbers.astype(dtype), name=self.spec.name)
+        try:
+            return pd.Series(numbers, name=self.spec.name).astype(dtype)
+        except (TypeError, ValueError, OverflowError):
             return pd.Series(numbers, name=self.spec.name)
-        numbers = np.arange(row_offset, row_offset + len(block), dtype=np.int64) + self.start_
-        text = pd.Series(numbers, name=self.spec.name).astype(str)
-        if self.digits_:
-            text = text.str.zfill(self.digits_)
-        return (self.prefix_ + text).astype(object)
+
+    def _legacy_values(self, rows: np.ndarray) -> pd.Series:
+        """Models saved before templates: ``prefix`` + zero-padded counter from ``start``."""
+        start, prefix, digits = self.legacy_
+        if prefix is None:
+            dtype = self.spec.dtype if self.spec.dtype.startswith(("int", "uint")) else "int64"
+            return pd.Series((rows + start).astype(dtype), name=self.spec.name)
+        text = pd.Series(rows + start, name=self.spec.name).astype(str)
+        if digits:
+            text = text.str.zfill(digits)
+        return (prefix + text).astype(object)
 
     def get_state(self) -> dict:
-        return {"start": self.start_, "prefix": self.prefix_, "digits": self.digits_}
+        if self.legacy_ is not None:
+            start, prefix, digits = self.legacy_
+            return {"start": start, "prefix": prefix, "digits": digits}
+        if self.template_ is None:
+            return {"kind": "integer", "digits": self.digits_}
+        return {"kind": "text", "template": self.template_}
 
     def set_state(self, state: dict):
-        self.start_, self.prefix_, self.digits_ = (int(state["start"]), state["prefix"],
-                                                   int(state["digits"]))
+        self.digits_, self.template_, self.legacy_ = None, None, None
+        if "kind" not in state:  # saved before identifier templates: keep its counter
+            self.legacy_ = (int(state["start"]), state["prefix"], int(state["digits"]))
+        elif state["kind"] == "integer":
+            self.digits_ = int(state["digits"])
+        elif state["kind"] == "text":
+            self.template_ = check_template(state["template"])
+        else:
+            raise ValueError(f"identifier column {self.spec.name!r} has an unknown state "
+                             f"kind {state['kind']!r}")
         return self
 
 

@@ -1,0 +1,213 @@
+"""Identifiers and near-unique text: detected with nulls, never stored, never emitted verbatim,
+regenerated in the real values' form (issues 22 and 24.2)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import dataset
+
+from synthvae import Synthesizer
+from synthvae.schema import ColumnKind, detect_column, detect_schema
+from synthvae.transforms.idformat import generate, learn_template
+
+N = 1000
+
+
+def emails_with_one_empty_cell() -> list:
+    emails = [f"user{i}@example.com" for i in range(N - 1)]
+    return emails[:500] + [None] + emails[500:]
+
+
+def table(column: str, values: list, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({column: values, "age": rng.integers(18, 80, len(values)),
+                         "group": rng.choice(["a", "b", "c"], len(values))})
+
+
+def fit(df: pd.DataFrame) -> Synthesizer:
+    return Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+
+
+def training_values(series: pd.Series) -> set:
+    return set(series.dropna().astype(str))
+
+
+def stored_values(path, values: set) -> list:
+    """The training values whose bytes occur anywhere in the saved model file."""
+    raw = path.read_bytes()
+    return [v for v in values if v.encode() in raw or json.dumps(v)[1:-1].encode() in raw]
+
+
+# ----------------------------------------------------------------------------- issue 22
+
+
+def test_email_column_with_one_empty_cell_is_an_identifier():
+    spec = detect_column(pd.Series(emails_with_one_empty_cell(), name="email"))
+    assert spec.kind is ColumnKind.IDENTIFIER and spec.nullable
+
+
+def test_no_real_email_in_the_model_file_nor_in_100000_sampled_rows(tmp_path):
+    df = table("email", emails_with_one_empty_cell())
+    path = fit(df).save(tmp_path / "m.safetensors")
+    real = training_values(df["email"])
+    assert stored_values(path, real) == []
+    out = Synthesizer.load(path).sample(100_000, seed=1)
+    assert not set(out["email"].dropna()) & real
+    assert out["email"].dropna().is_unique
+
+
+@pytest.mark.parametrize("kind", ["free_text", "text_id", "integer_id"])
+def test_columns_with_nulls_are_not_stored_nor_emitted_and_keep_their_null_share(kind, tmp_path):
+    rng = np.random.default_rng(3)
+    if kind == "free_text":  # near-unique notes: a few repeat
+        words = np.array(["called", "about", "the", "bill", "again", "left", "a", "message"])
+        values = [" ".join(rng.choice(words, rng.integers(3, 9))) + f" {i % 950}"
+                  for i in range(N)]
+    elif kind == "text_id":
+        values = [f"INV-2024-{i * 7 + 3:06d}" for i in range(N)]
+    else:
+        values = list(rng.permutation(N) * 13 + 5)
+    values = pd.Series(values, dtype=object if kind != "integer_id" else "float64")
+    values[rng.random(N) < 0.2] = None  # a float column of whole numbers with gaps
+    df = table("col", list(values) if kind != "integer_id" else values)
+    assert detect_schema(df)["col"].kind is ColumnKind.IDENTIFIER
+    synth = fit(df)
+    path = synth.save(tmp_path / "m.safetensors")
+    real = training_values(df["col"])
+    out = Synthesizer.load(path).sample(20_000, seed=2)
+    share = out["col"].isna().mean()
+    assert abs(share - df["col"].isna().mean()) < 0.05, share
+    if kind == "integer_id":
+        real_numbers = set(df["col"].dropna().astype(np.int64))
+        assert not set(out["col"].dropna().astype(np.int64)) & real_numbers
+        assert out["col"].dtype == df["col"].dtype
+        return
+    assert stored_values(path, real) == []
+    assert not set(out["col"].dropna()) & real
+    assert out["col"].dropna().is_unique
+
+
+def test_high_cardinality_column_stores_no_rare_value(tmp_path):
+    # 60 % distinct: too repetitive for an identifier, too many values for a category list
+    rng = np.random.default_rng(5)
+    common = [f"CITY-{i:03d}" for i in range(40)]
+    rare = [f"{rng.choice(['north', 'south'])}-{i:05d}" for i in range(900)]
+    values = list(rng.choice(common, 1100)) + rare
+    df = table("place", values)
+    assert detect_schema(df)["place"].kind is ColumnKind.CATEGORICAL
+    with pytest.warns(Warning, match="'place' has 940 distinct"):
+        synth = Synthesizer(epochs=2, verbose=False, seed=0, max_categories=50).fit(df)
+    path = synth.save(tmp_path / "m.safetensors")
+    assert stored_values(path, set(rare)) == []
+    out = Synthesizer.load(path).sample(20_000, seed=0)["place"]
+    assert not set(out) & set(rare)
+    others = out[~out.isin(common)]
+    assert len(others) > 0 and others.str.fullmatch(r"[a-z]+-\d{6}").all()
+
+
+def test_info_and_report_list_verbatim_and_replaced_columns(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from synthvae.persistence import model_info
+    from synthvae.reports import evaluate
+
+    df = table("email", emails_with_one_empty_cell())
+    path = fit(df).save(tmp_path / "m.safetensors")
+    exposure = {e["column"]: e for e in model_info(path)["value_exposure"]}
+    assert exposure["email"]["exposure"] == "replaced"
+    assert exposure["email"]["values_stored"] == 0
+    assert exposure["group"]["exposure"] == "verbatim"
+    assert exposure["group"]["values_stored"] == 3
+    result = CliRunner().invoke(app, ["info", str(path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"email\s.*no, replaced", result.output)
+    assert re.search(r"group\s.*yes, verbatim", result.output)
+    synthetic = Synthesizer.load(path).sample(500, seed=0)
+    report = evaluate(df, synthetic, model_path=path)
+    assert {e["column"]: e["exposure"] for e in report.privacy["value_exposure"]} == {
+        "email": "replaced", "group": "verbatim", "age": "verbatim"}  # age: 62 exact values
+    assert "yes, verbatim" in report.to_html()
+
+
+def test_ordinary_categoricals_of_shared_tables_are_not_identifiers():
+    for name in ("adult_train", "bank", "titanic", "taxis", "flights"):
+        df = dataset(name, rows=20_000)
+        schema = detect_schema(df)
+        text = [c.name for c in schema.columns if c.kind is ColumnKind.IDENTIFIER
+                and not pd.api.types.is_numeric_dtype(df[c.name])]
+        assert text == [], (name, text)
+
+
+# ----------------------------------------------------------------------------- issue 24.2
+
+
+def test_text_ids_keep_prefix_digits_and_suffix_and_never_reuse_a_real_id():
+    real = [f"user{i}@example.com" for i in range(N)]
+    df = table("email", real)
+    synth = fit(df)
+    out = synth.sample(5000, seed=0)["email"]
+    assert out.str.fullmatch(r"user\d{4}@example\.com").all()  # one digit longer than 999
+    assert out.is_unique and not set(out) & set(real)
+    assert synth.sample(5000, seed=0)["email"].equals(out)  # same seed, same ids
+
+
+def test_template_stores_only_characters_shared_by_many_rows():
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    real = ["".join(rng.choice(letters, rng.integers(3, 9))) + "."
+            + "".join(rng.choice(letters, rng.integers(3, 9))) + "@"
+            + ["gmail.com", "corp.org"][i % 2] for i in range(2000)]
+    template = learn_template(real)
+    text = json.dumps(template)
+    assert not [v for v in real if v.split("@")[0] in text]
+    out = generate(template, np.arange(50_000), np.random.default_rng(1))
+    assert pd.Series(out).str.fullmatch(r"[a-z]{3,9}\.[a-z]{3,9}@[a-z]{4,5}\.[a-z]{3}").all()
+    assert len(set(out)) == len(out) and not set(out) & set(real)
+
+
+def test_generated_ids_are_unique_across_widths_and_chunks():
+    template = learn_template([f"A{i}" for i in range(20)])  # 'A' + up to 2 digits
+    whole = generate(template, np.arange(0, 5000), np.random.default_rng(0))
+    assert len(set(whole)) == 5000 and {len(v) for v in whole} == {4, 5}
+    chunks = np.concatenate([generate(template, np.arange(s, s + 1000),
+                                      np.random.default_rng(s)) for s in range(0, 5000, 1000)])
+    assert (chunks == whole).all()  # a counter-only id depends on its global row alone
+
+
+def test_integer_ids_never_reuse_a_real_id():
+    df = pd.DataFrame({"id": np.arange(1, 301), "v": np.random.default_rng(0).normal(size=300)})
+    out = fit(df).sample(1000, seed=0)["id"]
+    assert out.is_unique and out.min() > 300 and out.dtype == df["id"].dtype
+
+
+def test_models_saved_before_templates_still_load_and_say_they_store_rare_values(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from synthvae.persistence import model_info
+
+    df = pd.DataFrame({"id": [f"C{i:05d}" for i in range(300)],
+                       "code": [f"k{i % 260}" for i in range(300)],
+                       "v": np.random.default_rng(0).normal(size=300)})
+    with pytest.warns(Warning, match="'code' has 260 distinct"):
+        synth = Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+    path = synth.save(tmp_path / "m.safetensors")
+    with safe_open(str(path), "pt") as handle:
+        meta, tensors = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}
+    state = json.loads(meta["state"])
+    columns = state["transformer"]["columns"]
+    columns[0] = {"start": 0, "prefix": "C", "digits": 5}  # the old identifier counter
+    del columns[1]["other_template"]  # the old categorical: rare values in the file
+    columns[1].update(rare_values=["k250", "k251"], rare_weights=[0.5, 0.5])
+    meta["state"] = json.dumps(state)
+    save_file(tensors, str(path), metadata=meta)
+    out = Synthesizer.load(path).sample(400, seed=0)
+    assert out["id"].str.fullmatch(r"C\d{5}").all() and out["id"].is_unique
+    exposure = {e["column"]: e["detail"] for e in model_info(path)["value_exposure"]}
+    assert "older model file" in exposure["id"] and "older model file" in exposure["code"]
