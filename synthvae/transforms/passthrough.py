@@ -8,14 +8,16 @@ import re
 import numpy as np
 import pandas as pd
 
+from synthvae.errors import ConfigError
 from synthvae.schema import ColumnSpec
+from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.spans import Span
 
 _TRAILING_DIGITS = re.compile(r"\d+$")
 
 
-class IdentifierGenerator:
+class IdentifierGenerator(ColumnTransformer):
     """Unique-per-row column: not modelled; regenerated as ``prefix`` + zero-padded counter.
 
     Integer identifiers count up from the smallest training value; text identifiers keep the
@@ -26,7 +28,7 @@ class IdentifierGenerator:
     def __init__(self, spec: ColumnSpec):
         self.spec = spec
 
-    def fit(self, series: pd.Series, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         values = series.dropna()
         if self.spec.integer or pd.api.types.is_integer_dtype(values.dtype):
             self.start_, self.prefix_, self.digits_ = int(values.min()), None, 0
@@ -70,19 +72,23 @@ class IdentifierGenerator:
     def get_state(self) -> dict:
         return {"start": self.start_, "prefix": self.prefix_, "digits": self.digits_}
 
+    def encode_condition(self, wanted):
+        raise ConfigError(f"Cannot condition on column {self.spec.name!r}: it is an "
+                          f"identifier, regenerated as unique values rather than modelled.")
+
     def set_state(self, state: dict):
         self.start_, self.prefix_, self.digits_ = (int(state["start"]), state["prefix"],
                                                    int(state["digits"]))
         return self
 
 
-class ConstantColumn:
+class ConstantColumn(ColumnTransformer):
     """One value on every row; a null span when the column also has missing values."""
 
     def __init__(self, spec: ColumnSpec):
         self.spec = spec
 
-    def fit(self, series: pd.Series, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         values = series.dropna()
         self.value_ = self.spec.value if not len(values) else _scalar(values.iloc[0])
         self.all_missing_ = len(values) == 0
@@ -105,7 +111,8 @@ class ConstantColumn:
             return np.zeros((len(series), 0), dtype=np.float32)
         return encode_nulls(series.isna().to_numpy())
 
-    def inverse_transform(self, block: np.ndarray, rng=None) -> pd.Series:
+    def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0
+                          ) -> pd.Series:
         n = len(block)
         if self.all_missing_:
             missing = np.ones(n, dtype=bool)
@@ -123,6 +130,20 @@ class ConstantColumn:
         except (TypeError, ValueError):
             return series
 
+    def encode_condition(self, wanted) -> EncodedRegion | None:
+        """Every row holds the value (None: nothing to steer), or is empty when asked for
+        an empty cell on a column that has them."""
+        if wanted is not None and not _same_value(wanted, self.value_):
+            raise ConfigError(f"Column {self.spec.name!r} is constant ({self.value_!r}); no "
+                              f"row has {wanted!r}.")
+        if not self.width:
+            return None
+        return EncodedRegion(null=slice(0, 2), want_null=wanted is None)
+
+    def contains(self, series: pd.Series, wanted) -> np.ndarray:
+        missing = series.isna().to_numpy()
+        return missing if wanted is None else ~missing
+
     def get_state(self) -> dict:
         value = self.value_
         if isinstance(value, pd.Timestamp):
@@ -132,6 +153,10 @@ class ConstantColumn:
     def set_state(self, state: dict):
         self.value_, self.all_missing_ = state["value"], bool(state["all_missing"])
         return self
+
+
+def _same_value(wanted, value) -> bool:
+    return wanted == value or str(wanted) == str(value)
 
 
 def _scalar(value):
