@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from synthvae import Synthesizer
-from synthvae.conditions import bind_conditions
+from synthvae.conditions import bind_conditions, truncated_normal
 from synthvae.errors import ConfigError
 from synthvae.layout import SpanLayout
 from synthvae.schema import detect_schema
@@ -216,6 +216,26 @@ def test_impossible_conditions_are_refused_in_the_columns_units(transformers, co
     layout = SpanLayout.from_spans(transformer.spans_)
     with pytest.raises(ConfigError, match=message):
         bind_conditions(conditions, transformer, layout)
+
+
+@pytest.mark.parametrize("sds", [6.0, 30.0])
+def test_far_tail_truncated_draws_follow_the_tail_instead_of_piling_on_the_bound(sds):
+    # A decoder mean far from the allowed scalar interval: the draws must still spread
+    # inside it as the normal's tail does (mean excess ~ 1/sds), not sit on its bound,
+    # where the decoded value rounds out of the asked range.
+    n, sd = 20_000, 0.01
+    generator = torch.Generator().manual_seed(0)
+    mean = torch.zeros(n)
+    side = torch.where(torch.arange(n) % 2 == 0, 1.0, -1.0)  # above and below the mean
+    near, far = side * sds * sd, side * (sds + 20) * sd
+    lo, hi = torch.minimum(near, far), torch.maximum(near, far)
+    x = truncated_normal(mean, torch.full((n,), sd), lo, hi, generator)
+    assert bool(((x >= lo) & (x <= hi)).all())
+    excess = (x.abs() - sds * sd) / sd  # sds past the near bound
+    assert float((excess <= 0).float().mean()) < 0.001
+    exact = float(torch.exp(torch.distributions.Normal(0.0, 1.0).log_prob(torch.tensor(sds))
+                            - torch.special.log_ndtr(torch.tensor(-sds)))) - sds
+    assert abs(float(excess.mean()) - exact) < 0.01
 
 
 # ---------------------------------------------------------------------------- with a model
