@@ -14,13 +14,13 @@ import pandas as pd
 
 from synthvae.errors import NotFittedError
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
+from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
 from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS,
                                             ModeSpecificNormalizer, fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
 from synthvae.transforms.scaling import SKEW_THRESHOLD
-from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.spans import Span
 
 
