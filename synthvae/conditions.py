@@ -1,18 +1,31 @@
-"""Conditions on sampled rows: ``{"sex": "Female", "age": (30, 40)}``, parsed and checked.
+"""Conditional sampling from a fitted (unconditional) VAE, without rejection.
 
-Each condition is bound to its column's transformer and encoded positions, and answers three
-questions, all vectorized over rows:
+Conditions read ``{"sex": "Female", "age": (30, 40), "workclass": None}``. The decoder
+factorizes over columns given z, so the model's rows that meet conditions C are
 
-* ``log_prob(logits, sigma)``: log P(the decoded row meets the condition | z), read off the
-  decoder's output distribution for that column (softmax slots; for numbers the mode softmax
-  and the truncated Gaussian of the scalar, with point-mass modes exact);
-* ``impose(matrix, logits, sigma, generator)``: overwrite the column's encoded spans with a
-  draw from that distribution restricted to the condition;
-* ``holds(frame)``: which decoded rows meet it (a final check after rounding).
+    p(x | C) = integral of p(z) P(C | z) p(x_rest | z) p(x_C | z, C) dz.
 
-The decoder factorizes over columns given z, so restricting one column's draw and weighting z
-by the condition's probability gives the model's conditional distribution of the other
-columns (see :mod:`synthvae.conditional`).
+Each condition is bound to its column: the column transformer says where the rows meeting it
+lie in the encoded block (:meth:`~synthvae.transforms.base.ColumnTransformer.encode_condition`,
+which maps a range in the column's units onto its own scale, log-scaled or not), and a
+:class:`BoundCondition` reads, vectorized over rows,
+
+* ``log_prob(logits, sigma)``: log P(the decoded row meets the condition | z), off the
+  decoder's output distribution (softmax slots; for numbers the mode softmax and the
+  truncated Gaussian of the scalar, with point-mass modes exact);
+* ``impose(matrix, logits, sigma, generator)``: the column's encoded spans drawn from that
+  distribution restricted to the condition;
+* ``holds(frame)``: which decoded rows meet it, in the column's units (a final check after
+  rounding).
+
+:class:`ConditionalSampler` draws z from p(z | C), proportional to p(z) P(C | z), by
+sampling-importance-resampling: a pool of latents from the prior, weighted by P(C | z),
+resampled. Where few latents carry the weight (a rare condition: the pool's effective sample
+size is below the rows asked for), a few Metropolis steps in latent space, aimed at the same
+target, spread the resampled latents out again. The conditioned columns are then drawn from
+the decoder restricted to C, the others from the decoder as usual. Every row meets the
+conditions by construction; rows that rounding pushes out of a numeric range (rare, at the
+range's edges) are redrawn.
 """
 
 from __future__ import annotations
@@ -25,11 +38,14 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError
-from synthvae.schema import ColumnKind
-from synthvae.transforms.categorical import OneHotEncoder
-from synthvae.transforms.continuous import STD_MULTIPLIER, ModeSpecificNormalizer
+from synthvae.sampling import decode_matrix, prior_logits
+from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 
 RANGE_SEPARATOR = ".."
+POOL_FACTORS = (4, 16)  # prior latents per requested row: first try, and when that is short
+REFRESH_STEPS = 20  # Metropolis steps when the pool's effective sample size is short
+BATCH_ROWS = 4096  # rows decoded at once (the pool is POOL_FACTOR times larger)
+TAIL_START = 5.0  # sds from the mean past which a truncated draw uses the exponential tail
 
 
 def parse_where(texts: list[str]) -> dict:
@@ -57,7 +73,8 @@ def parse_where(texts: list[str]) -> dict:
 
 
 def bind_conditions(conditions: dict, transformer, layout) -> list:
-    """Check ``conditions`` against the fitted table; one bound condition per column."""
+    """Check ``conditions`` against the fitted table; one bound condition per column that
+    restricts anything (a condition every row meets is dropped)."""
     if not isinstance(conditions, dict) or not conditions:
         raise ConfigError(f"conditions must be a non-empty dict of column -> value or "
                           f"(low, high). Got {conditions!r} instead.")
@@ -69,144 +86,112 @@ def bind_conditions(conditions: dict, transformer, layout) -> list:
             raise ConfigError(f"Cannot condition on column {name!r}: the model has no such "
                               f"column. Its columns are {list(by_name)}.")
         column, cols = by_name[name]
-        bound.append(_bind(column, cols, wanted, layout))
-    return [b for b in bound if b is not None]
-
-
-def _bind(column, cols: slice, wanted, layout):
-    kind = column.spec.kind
-    name = column.spec.name
-    if wanted is None and not column.spec.nullable:
-        raise ConfigError(f"Column {name!r} has no empty cells in the training data, so no "
-                          f"row can meet a condition asking for one.")
-    if kind is ColumnKind.CATEGORICAL:
-        return CategoryCondition.bind(column, cols, wanted)
-    if kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-        return RangeCondition.bind(column, cols, wanted, layout)
-    if kind is ColumnKind.CONSTANT:
-        if wanted is None or _same_value(wanted, column.spec.value):
-            return None  # every row meets it
-        raise ConfigError(f"Column {name!r} is constant ({column.spec.value!r}); no row has "
-                          f"{wanted!r}.")
-    raise ConfigError(f"Cannot condition on column {name!r}: it is an identifier, "
-                      f"regenerated as unique values rather than modelled.")
-
-
-def _same_value(wanted, value) -> bool:
-    return wanted == value or str(wanted) == str(value)
-
-
-# ---------------------------------------------------------------------------- categorical
+        if wanted is None and not column.spec.nullable:
+            raise ConfigError(f"Column {name!r} has no empty cells in the training data, so "
+                              f"no row can meet a condition asking for one.")
+        region = column.encode_condition(wanted)
+        if region is not None:
+            bound.append(BoundCondition.bind(column, wanted, region, cols.start, layout))
+    return bound
 
 
 @dataclass
-class CategoryCondition:
-    """A categorical column equal to one value, or to one of several."""
+class BoundCondition:
+    """One column's condition at its encoded positions in the table, as tensors."""
 
-    column: OneHotEncoder
-    slots: torch.Tensor  # encoded positions of the allowed slots
-    slot_log_weights: torch.Tensor  # within-slot log share (rare values share 'other')
-    values: list  # the allowed values, as the column stores them
-    rare: list  # allowed values grouped into 'other': assigned after decoding
-    start: int
-    stop: int
+    column: ColumnTransformer
+    wanted: object  # as the user gave it; the column checks decoded values against it
+    want_null: bool
+    fill: tuple  # (value,): the decoded column is set to it (a rare category)
+    null: slice | None  # table positions of the [present, missing] span
+    slots: slice | None  # table positions of the deciding softmax span
+    slot_log_weights: torch.Tensor | None  # (k,) log share of each slot allowed
+    scalar: int | None  # table position of the scalar refined within the slot
+    scalar_index: int | None  # its index among the decoder's sigmas
+    scalar_low: torch.Tensor | None  # (k,) allowed scalar interval per slot
+    scalar_high: torch.Tensor | None
+    exact: torch.Tensor | None  # (k,) point-mass slots: the scalar is 0
 
     @classmethod
-    def bind(cls, column: OneHotEncoder, cols: slice, wanted) -> "CategoryCondition":
-        wanted_list = list(wanted) if isinstance(wanted, (list, set, frozenset)) else [wanted]
-        known = list(column.categories_)
-        slots, shares, values, rare = [], [], [], []
-        for item in wanted_list:
-            if item is None:
-                slots.append(column.width - 1)
-                shares.append(1.0)
-                values.append(None)
-                continue
-            match = _find(item, known)
-            if match is not None:
-                slots.append(known.index(match))
-                shares.append(1.0)
-                values.append(match)
-                continue
-            match = _find(item, column.rare_values_)
-            if match is None:
-                raise ConfigError(
-                    f"Column {column.spec.name!r} never holds {item!r} in the training data; "
-                    f"known values include {known[:8]}.")
-            index = column.rare_values_.index(match)
-            slots.append(len(known))  # the 'other' slot
-            shares.append(column.rare_weights_[index])
-            values.append(match)
-            rare.append(match)
-        if rare and len(wanted_list) > 1:
-            raise ConfigError(f"Column {column.spec.name!r}: a list of values can only name "
-                              f"modelled values, not rare ones grouped as 'other' "
-                              f"({rare[0]!r}); ask for it alone.")
-        return cls(column, torch.tensor(slots, dtype=torch.long) + cols.start,
-                   torch.log(torch.tensor(shares, dtype=torch.float32)), values, rare,
-                   cols.start, cols.stop)
+    def bind(cls, column: ColumnTransformer, wanted, region: EncodedRegion, start: int,
+             layout) -> "BoundCondition":
+        def at(span: slice | None) -> slice | None:
+            return None if span is None else slice(start + span.start, start + span.stop)
 
-    def to(self, device) -> "CategoryCondition":
-        self.slots = self.slots.to(device)
-        self.slot_log_weights = self.slot_log_weights.to(device)
+        def tensor(values, dtype=torch.float32):
+            return None if values is None else torch.as_tensor(np.asarray(values), dtype=dtype)
+
+        scalar = scalar_index = None
+        if region.scalar is not None:
+            scalar = start + region.scalar
+            scalar_index = int((layout.scalar_index.cpu() == scalar).nonzero()[0, 0])
+        return cls(column, wanted, region.want_null, region.fill, at(region.null),
+                   at(region.slots), tensor(region.slot_log_weights), scalar, scalar_index,
+                   tensor(region.scalar_low), tensor(region.scalar_high),
+                   tensor(region.exact, torch.bool))
+
+    def to(self, device) -> "BoundCondition":
+        for name in ("slot_log_weights", "scalar_low", "scalar_high", "exact"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.to(device))
         return self
 
-    def _allowed_log_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        span = torch.log_softmax(logits[:, self.start:self.stop], dim=1)
-        return span[:, self.slots - self.start] + self.slot_log_weights  # (batch, allowed)
+    def _presence(self, logits: torch.Tensor) -> torch.Tensor:
+        """log P(present) (or P(missing) when an empty cell is asked for), (batch,)."""
+        if self.null is None:
+            return logits.new_zeros(len(logits))
+        return torch.log_softmax(logits[:, self.null], dim=1)[:, int(self.want_null)]
+
+    def _scalar_stats(self, logits, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's scalar mean and sigma, (batch, 1) each."""
+        mean = torch.tanh(logits[:, self.scalar])[:, None]
+        return mean, sigma[:, self.scalar_index][:, None]
+
+    def _slot_log_probs(self, logits, sigma) -> torch.Tensor:
+        """log P(slot k and an allowed value), (batch, k)."""
+        joint = torch.log_softmax(logits[:, self.slots], dim=1) + self.slot_log_weights
+        if self.scalar is None:
+            return joint
+        mean, sd = self._scalar_stats(logits, sigma)
+        interval = log_normal_interval((self.scalar_low - mean) / sd,
+                                       (self.scalar_high - mean) / sd)
+        return joint + torch.where(self.exact, 0.0, interval)
 
     def log_prob(self, logits: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self._allowed_log_probs(logits), dim=1)
+        """log P(the decoded row meets the condition | z), (batch,)."""
+        if self.slots is None:
+            return self._presence(logits)
+        joint = self._slot_log_probs(logits, sigma)
+        return torch.logsumexp(joint, dim=1) + self._presence(logits)
 
     def impose(self, matrix, logits, sigma, generator) -> None:
-        choice = _draw(self._allowed_log_probs(logits), generator)
-        matrix[:, self.start:self.stop] = 0.0
+        """Overwrite the column's spans in ``matrix`` with a draw meeting the condition."""
+        if self.null is not None:
+            matrix[:, self.null] = 0.0
+            matrix[:, self.null.start + int(self.want_null)] = 1.0
+        if self.slots is None:
+            return
+        slot = _draw(self._slot_log_probs(logits, sigma), generator)  # (batch,)
         rows = torch.arange(len(matrix), device=matrix.device)
-        matrix[rows, self.slots[choice]] = 1.0
+        matrix[:, self.slots] = 0.0
+        matrix[rows, self.slots.start + slot] = 1.0
+        if self.scalar is None:
+            return
+        mean, sd = self._scalar_stats(logits, sigma)
+        value = truncated_normal(mean[:, 0], sd[:, 0], self.scalar_low[slot],
+                                 self.scalar_high[slot], generator)
+        matrix[:, self.scalar] = torch.where(self.exact[slot], 0.0, value).clamp(-1.0, 1.0)
 
     def finish(self, frame: pd.DataFrame) -> None:
-        if self.rare:  # the 'other' slot decodes to a random rare value: set the asked one
-            frame[self.column.spec.name] = _fill_like(frame[self.column.spec.name],
-                                                      self.rare[0])
+        """Set the asked value where the encoding cannot (a rare value behind 'other')."""
+        if self.fill:
+            name = self.column.spec.name
+            frame[name] = _fill_like(frame[name], self.fill[0])
 
     def holds(self, frame: pd.DataFrame) -> np.ndarray:
-        series = frame[self.column.spec.name]
-        wanted = [v for v in self.values if v is not None]
-        ok = series.isin(wanted).to_numpy() if wanted else np.zeros(len(series), bool)
-        if None in self.values:
-            ok |= series.isna().to_numpy()
-        return ok
-
-
-def _find(item, values: list):
-    """The element of ``values`` equal to ``item``, also when item is its text (CLI input)."""
-    for value in values:
-        if type(item) is type(value) and item == value:
-            return value
-    number = _as_number(item, text_too=True)
-    if number is not None:  # 1 asks for 1.0: integer columns with gaps are float64 inside
-        for value in values:
-            if _as_number(value) == number:
-                return value
-    text = str(item).strip().lower()
-    for value in values:
-        if str(value).strip().lower() == text:
-            return value
-    return None
-
-
-def _as_number(value, text_too: bool = False) -> float | None:
-    """``value`` as a float when it is a number (or, with ``text_too``, a number's text)."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, float, np.number)):
-        return float(value)
-    if text_too and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+        """(rows,) which decoded rows meet the condition."""
+        return self.column.contains(frame[self.column.spec.name], self.wanted)
 
 
 def _fill_like(series: pd.Series, value) -> pd.Series:
@@ -217,179 +202,84 @@ def _fill_like(series: pd.Series, value) -> pd.Series:
         return filled
 
 
-# ---------------------------------------------------------------------------- numbers
+# ---------------------------------------------------------------------------- sampling
 
 
-@dataclass
-class RangeCondition:
-    """A continuous or datetime column within [low, high] (either end open), or empty."""
+class ConditionalSampler:
+    """Encoded rows meeting bound conditions (see :func:`bind_conditions`)."""
 
-    column: ModeSpecificNormalizer
-    low: float  # in the transformer's numbers (seconds for datetimes); -inf when open
-    high: float
-    want_null: bool
-    scalar: int  # encoded position of the scalar
-    scalar_index: int  # its index among the decoder's sigmas
-    modes: slice  # encoded positions of the mode slots
-    null: slice | None  # encoded positions of [present, missing]
-    mode_lo: torch.Tensor  # (K,) scalar-space interval of each mode (+-inf when clamped)
-    mode_hi: torch.Tensor
-    mode_ok: torch.Tensor  # (K,) log of 1 or 0: the mode can produce an allowed value
+    def __init__(self, model, layout, prior, conditions: list, device: torch.device,
+                 pool_factors: tuple[int, ...] = POOL_FACTORS,
+                 refresh_steps: int = REFRESH_STEPS, offsets: torch.Tensor | None = None):
+        self.model = model
+        self.offsets = offsets  # marginal calibration (synthvae.calibration), or None
+        self.layout = layout
+        self.prior = prior
+        self.conditions = [c.to(device) for c in conditions]
+        self.device = device
+        self.pool_factors = pool_factors
+        self.refresh_steps = refresh_steps
+        self.effective_sizes: list[float] = []  # per batch: the pool's ESS / rows asked
 
-    @classmethod
-    def bind(cls, column: ModeSpecificNormalizer, cols: slice, wanted, layout
-             ) -> "RangeCondition":
-        name = column.spec.name
-        scalar = cols.start
-        scalar_index = int((layout.scalar_index.cpu() == scalar).nonzero()[0, 0])
-        modes = slice(cols.start + 1, cols.start + 1 + column.n_modes)
-        null = slice(cols.stop - 2, cols.stop) if column.spec.nullable else None
-        if wanted is None:
-            lo = hi = torch.zeros(column.n_modes)
-            return cls(column, -math.inf, math.inf, True, scalar, scalar_index, modes, null,
-                       lo, hi, torch.zeros(column.n_modes))
-        low, high = _bounds(column, wanted)
-        if low > column.max_ or high < column.min_:
-            raise ConfigError(
-                f"Column {name!r}: no training value lies in the asked range "
-                f"{_show(column, low)}..{_show(column, high)}; the model knows "
-                f"{_show(column, column.min_)}..{_show(column, column.max_)}.")
-        half = _rounding_half_width(column)
-        lo_value = -math.inf if low <= column.spread_min_ else low - half
-        hi_value = math.inf if high >= column.spread_max_ else high + half
-        means = torch.tensor(column.means_, dtype=torch.float64)
-        scale = torch.tensor(STD_MULTIPLIER * column.stds_, dtype=torch.float64)
-        lo = (lo_value - means) / scale
-        hi = (hi_value - means) / scale
-        reachable = (lo < 1.0) & (hi > -1.0)
-        point = torch.tensor(column.point_)
-        on_point = (means >= low - half) & (means <= high + half)
-        ok = torch.where(point, on_point, reachable)
-        lo = torch.where(lo <= -1.0, -math.inf, lo)
-        hi = torch.where(hi >= 1.0, math.inf, hi)
-        log_ok = torch.where(ok, 0.0, -math.inf)
-        return cls(column, low, high, False, scalar, scalar_index, modes, null,
-                   lo.float(), hi.float(), log_ok.float())
+    def _decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = prior_logits(self.model, z, self.offsets)
+        sigma = self.model.decoder.sigma(z.new_ones((len(z), 1)))
+        return logits, sigma
 
-    def to(self, device) -> "RangeCondition":
-        self.mode_lo, self.mode_hi = self.mode_lo.to(device), self.mode_hi.to(device)
-        self.mode_ok = self.mode_ok.to(device)
-        return self
+    def _log_weight(self, logits: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """log P(all conditions | z) for each decoded row, (n,)."""
+        total = logits.new_zeros(len(logits))
+        for condition in self.conditions:  # a handful of user-named columns
+            total = total + condition.log_prob(logits, sigma)
+        return total
 
-    def _presence(self, logits: torch.Tensor) -> torch.Tensor:
-        """log P(present) (or P(missing) when an empty cell is asked for), (batch,)."""
-        if self.null is None:
-            return logits.new_zeros(len(logits))
-        return torch.log_softmax(logits[:, self.null], dim=1)[:, int(self.want_null)]
+    @torch.no_grad()
+    def latents(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """n latents from p(z | C) and their log weights log P(C | z)."""
+        pools, weights, drawn = [], [], 0
+        for factor in self.pool_factors:  # grow the pool while its effective size is short
+            pools.append(self.prior.sample(n * factor - drawn, generator, self.device))
+            weights.append(self._log_weight(*self._decode(pools[-1])))
+            drawn = n * factor
+            pool, log_w = torch.cat(pools), torch.cat(weights)
+            probs = torch.softmax(log_w, dim=0)
+            ess = 1.0 / probs.pow(2).sum()
+            if ess >= n:  # one host read per pool, not per step
+                break
+        if not torch.isfinite(log_w).any():
+            return pool[:n], log_w[:n]  # nothing allowed anywhere: caller reports it
+        self.effective_sizes.append(float(ess) / n)  # one sync per batch, not per step
+        picks = torch.multinomial(probs, n, replacement=True, generator=generator)
+        z, log_w = pool[picks], log_w[picks]
+        if ess < n:
+            z, log_w = self._refresh(z, log_w, generator)
+        return z, log_w
 
-    def _mode_log_probs(self, logits, sigma) -> tuple[torch.Tensor, torch.Tensor,
-                                                      torch.Tensor]:
-        """log P(mode k and an allowed value) (batch, K), with the scalar mean and sigma."""
-        mean = torch.tanh(logits[:, self.scalar])[:, None]  # (batch, 1)
-        sd = sigma[:, self.scalar_index][:, None]
-        point = torch.as_tensor(self.column.point_, device=logits.device)
-        interval = log_normal_interval((self.mode_lo - mean) / sd, (self.mode_hi - mean) / sd)
-        interval = torch.where(point, 0.0, interval)
-        modes = torch.log_softmax(logits[:, self.modes], dim=1)
-        return modes + interval + self.mode_ok, mean, sd
+    def _refresh(self, z, log_w, generator):
+        """Metropolis steps targeting p(z) P(C | z): duplicates of few pool latents spread."""
+        step = self.prior.scale().to(self.device) * (2.38 / math.sqrt(z.shape[1]))
+        log_target = self.prior.log_prob(z) + log_w
+        for _ in range(self.refresh_steps):
+            proposal = z + step * torch.randn(z.shape, generator=generator, device=self.device)
+            proposal_w = self._log_weight(*self._decode(proposal))
+            proposal_target = self.prior.log_prob(proposal) + proposal_w
+            uniform = torch.rand(len(z), generator=generator, device=self.device)
+            accept = torch.log(uniform) < proposal_target - log_target
+            z = torch.where(accept[:, None], proposal, z)
+            log_w = torch.where(accept, proposal_w, log_w)
+            log_target = torch.where(accept, proposal_target, log_target)
+        return z, log_w
 
-    def log_prob(self, logits: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        if self.want_null:
-            return self._presence(logits)
-        joint, _, _ = self._mode_log_probs(logits, sigma)
-        return torch.logsumexp(joint, dim=1) + self._presence(logits)
-
-    def impose(self, matrix, logits, sigma, generator) -> None:
-        if self.null is not None:
-            matrix[:, self.null] = 0.0
-            matrix[:, self.null.start + int(self.want_null)] = 1.0
-        if self.want_null:
-            return
-        joint, mean, sd = self._mode_log_probs(logits, sigma)
-        mode = _draw(joint, generator)  # (batch,)
-        rows = torch.arange(len(matrix), device=matrix.device)
-        lo, hi = self.mode_lo[mode], self.mode_hi[mode]
-        value = truncated_normal(mean[:, 0], sd[:, 0], lo, hi, generator)
-        value = torch.where(torch.as_tensor(self.column.point_, device=matrix.device)[mode],
-                            0.0, value)
-        matrix[:, self.scalar] = value.clamp(-1.0, 1.0)
-        matrix[:, self.modes] = 0.0
-        matrix[rows, self.modes.start + mode] = 1.0
-
-    def finish(self, frame: pd.DataFrame) -> None:
-        return None
-
-    def holds(self, frame: pd.DataFrame) -> np.ndarray:
-        numbers = self.column.to_numbers(frame[self.column.spec.name])
-        if self.want_null:
-            return np.isnan(numbers)
-        with np.errstate(invalid="ignore"):
-            return (numbers >= self.low) & (numbers <= self.high)
-
-
-def _bounds(column: ModeSpecificNormalizer, wanted) -> tuple[float, float]:
-    """(low, high) in the column's numbers from a value or a (low, high) pair."""
-    if isinstance(wanted, (tuple, list)) and len(wanted) == 2:
-        low, high = wanted
-    elif isinstance(wanted, (tuple, list)):
-        raise ConfigError(f"Column {column.spec.name!r}: a range is (low, high). Got "
-                          f"{wanted!r} instead.")
-    else:
-        low = high = wanted
-    low = -math.inf if low is None else _number(column, low)
-    high = math.inf if high is None else _number(column, high)
-    if low > high:
-        raise ConfigError(f"Column {column.spec.name!r}: the range's low end "
-                          f"{_show(column, low)} is above its high end {_show(column, high)}.")
-    return low, high
-
-
-def _number(column: ModeSpecificNormalizer, value) -> float:
-    if column.spec.kind is ColumnKind.CONTINUOUS:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-    else:
-        number = _seconds(value, column.spec.timezone)
-    if not math.isfinite(number):
-        expected = "a number" if column.spec.kind is ColumnKind.CONTINUOUS else "a datetime"
-        raise ConfigError(f"Column {column.spec.name!r} holds {expected}; the condition's "
-                          f"value {value!r} is not one.")
-    return number
-
-
-def _seconds(value, timezone: str | None) -> float:
-    """A date or datetime (text or timestamp) as seconds since the epoch, UTC; NaN if none.
-    A value without a time zone is read in the column's own time zone."""
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return math.nan
-    if stamp is pd.NaT:
-        return math.nan
-    if stamp.tz is None and timezone:
-        stamp = stamp.tz_localize(timezone)
-    if stamp.tz is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.value / 1e9
-
-
-def _rounding_half_width(column: ModeSpecificNormalizer) -> float:
-    """Half the rounding step of decoded values: values within it round into the range."""
-    if column.spec.kind is ColumnKind.DATETIME:
-        return getattr(column, "resolution_", 0) / 2
-    if column.spec.integer or column.spec.decimals == 0:
-        return 0.5
-    if column.spec.decimals is not None:
-        return 0.5 * 10.0 ** -column.spec.decimals
-    return 0.0
-
-
-def _show(column, number: float) -> str:
-    if column.spec.kind is ColumnKind.DATETIME and math.isfinite(number):
-        return str(pd.Timestamp(number, unit="s"))
-    return f"{number:g}"
+    @torch.no_grad()
+    def matrix(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, width) encoded rows meeting the conditions, and which rows could (finite
+        weight): a row whose latent gives the conditions zero probability cannot."""
+        z, log_w = self.latents(n, generator)
+        logits, sigma = self._decode(z)
+        out = decode_matrix(self.model, self.layout, z, generator, logits=logits)
+        for condition in self.conditions:
+            condition.impose(out, logits, sigma, generator)
+        return out, torch.isfinite(log_w)
 
 
 # ---------------------------------------------------------------------------- maths
@@ -415,7 +305,13 @@ def log_normal_interval(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
 
 
 def truncated_normal(mean, sd, lo, hi, generator) -> torch.Tensor:
-    """mean + sd * N(0, 1) restricted to [lo, hi] (scalar space), by inverse CDF."""
+    """mean + sd * N(0, 1) restricted to [lo, hi] (scalar space), by inverse CDF.
+
+    Where the whole interval lies more than ``TAIL_START`` sds from the mean, the normal CDF
+    has no precision left (it underflows past about 13 sds in float32), and the draw uses
+    the tail's exponential form instead: beyond bound c the density is close to
+    exp(-c * t), so draws keep their shape instead of piling onto the bound.
+    """
     a, b = (lo - mean) / sd, (hi - mean) / sd
     upper = a > 0  # sample the mirrored interval where both bounds are far up
     a2, b2 = torch.where(upper, -b, a), torch.where(upper, -a, b)
@@ -423,6 +319,15 @@ def truncated_normal(mean, sd, lo, hi, generator) -> torch.Tensor:
     uniform = torch.rand(mean.shape, generator=generator, device=mean.device)
     u = (cdf_a + uniform * (cdf_b - cdf_a)).clamp(1e-12, 1 - 1e-7)
     x = torch.special.ndtri(u)
+    x = torch.where(b2 < -TAIL_START, _exponential_tail(a2, b2, uniform), x)
     x = torch.where(upper, -x, x)
     value = mean + sd * x
     return torch.minimum(torch.maximum(value, lo), hi)
+
+
+def _exponential_tail(a, b, uniform) -> torch.Tensor:
+    """Standard-normal draws restricted to [a, b], b << 0 (the far lower tail): b minus an
+    exponential of rate |b| truncated to the interval's width."""
+    rate = -b
+    reach = -torch.expm1(-rate * (b - a))  # P(the exponential stays within the interval)
+    return b + torch.log1p(-uniform * reach) / rate

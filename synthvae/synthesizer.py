@@ -671,7 +671,7 @@ class Synthesizer:
 
     def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
                             ) -> Iterator[pd.DataFrame]:
-        from synthvae.conditional import BATCH_ROWS, ConditionalSampler
+        from synthvae.conditions import BATCH_ROWS, ConditionalSampler
 
         sampler = ConditionalSampler(self.model_, self.layout_, self.prior_, bound,
                                      self.device_, offsets=self.logit_offsets_)

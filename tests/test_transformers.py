@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
-from synthvae.schema import detect_column, detect_schema
-from synthvae.transforms.table import TableTransformer, make_column_transformer
+from synthvae.schema import ColumnKind, detect_column, detect_schema
+from synthvae.transforms.base import ColumnTransformer
+from synthvae.transforms.table import TRANSFORMERS, TableTransformer, make_column_transformer
 
 from conftest import dataset
 
@@ -24,6 +25,35 @@ REAL_COLUMNS = [
     ("taxis", "pickup"), ("taxis", "fare"), ("flights", "time_hour"), ("flights", "year"),
     ("beijing", "No"), ("beijing", "pm2.5"), ("magic", "fAlpha"), ("shoppers", "Weekend"),
 ]
+
+
+def made_column(name: str, seed: int = 0) -> pd.Series:
+    """A column of each shape the transformers handle; no shared dataset needed."""
+    n = 6000 if name == "spike" else 2000  # the mixture finds a point mass from ~5,000 rows
+    rng = np.random.default_rng(seed)
+    gaps = rng.random(n) < 0.1
+    columns = {
+        "symmetric": rng.normal(50, 10, n).round(3),
+        "skewed": rng.lognormal(3, 1.2, n).round(2),  # on a log scale
+        "skewed_with_gaps": np.where(gaps, np.nan, rng.lognormal(3, 1.2, n).round(2)),
+        "counts": rng.integers(0, 60, n),  # discrete: one point mass per value
+        "spike": np.where(rng.random(n) < 0.9, 0.0, rng.lognormal(8, 1, n)).round(),
+        "stamps": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), "s"),
+        "dates_as_text": (pd.Timestamp("2021-01-01")
+                          + pd.to_timedelta(rng.integers(0, 700, n), "D")).strftime("%Y-%m-%d"),
+        "letters": np.where(gaps, None, rng.choice(list("abcde"), n)),
+        "flags": rng.random(n) < 0.3,
+        "row_id": np.arange(n) + 1000,
+        "text_id": [f"u{i:06d}" for i in range(n)],
+        "constant": np.full(n, "EUR"),
+        "constant_with_gaps": np.where(gaps, None, "EUR"),
+    }
+    return pd.Series(columns[name], name=name)
+
+
+MADE_COLUMNS = ["symmetric", "skewed", "skewed_with_gaps", "counts", "spike", "stamps",
+                "dates_as_text", "letters", "flags", "row_id", "text_id", "constant",
+                "constant_with_gaps"]
 
 
 def fitted(series: pd.Series, seed: int = 0):
@@ -44,9 +74,8 @@ def assert_same_column(original: pd.Series, restored: pd.Series, numeric_tol: fl
         assert (original[keep].astype(str).to_numpy() == restored[keep].astype(str).to_numpy()).all()
 
 
-@pytest.mark.parametrize("name,col", REAL_COLUMNS)
-def test_round_trip_on_real_columns(name, col):
-    series = dataset(name, rows=3000)[col]
+def check_round_trip(series: pd.Series) -> None:
+    col = series.name
     transformer, _ = fitted(series)
     block = transformer.transform(series, np.random.default_rng(0))
     assert block.dtype == np.float32
@@ -58,26 +87,60 @@ def test_round_trip_on_real_columns(name, col):
         assert len(restored) == len(series) and restored.dtype == series.dtype
 
 
-@pytest.mark.parametrize("name,col", REAL_COLUMNS)
-def test_declared_widths_match_output(name, col):
-    series = dataset(name, rows=500)[col]
+def check_widths(series: pd.Series) -> None:
     transformer, _ = fitted(series)
     spans = transformer.spans()
     width = transformer.transform(series, np.random.default_rng(0)).shape[1]
     assert width == sum(s.width for s in spans)
+    assert transformer.width == width
     for span in spans:
-        assert span.column == col
+        assert span.column == series.name
 
 
-@pytest.mark.parametrize("name,col", REAL_COLUMNS)
-def test_refit_starts_fresh(name, col):
-    df = dataset(name, rows=1000)
-    series = df[col]
+def check_refit(series: pd.Series) -> None:
     other = series.sample(frac=1.0, random_state=1).reset_index(drop=True).head(300)
     spec = detect_column(series)
     fresh = make_column_transformer(spec).fit(series, seed=3)
     refit = make_column_transformer(spec).fit(other, seed=3).fit(series, seed=3)
     assert fresh.get_state() == refit.get_state()
+
+
+def check_state_round_trip(series: pd.Series) -> None:
+    """Through JSON, as in a model file: the same state, encoding and decoding."""
+    transformer, spec = fitted(series)
+    state = json.loads(json.dumps(transformer.get_state()))
+    restored = make_column_transformer(spec).set_state(state)
+    assert restored.get_state() == transformer.get_state()
+    assert restored.spans() == transformer.spans()
+    block = transformer.transform(series, np.random.default_rng(0))
+    assert np.array_equal(restored.transform(series, np.random.default_rng(0)), block)
+    pd.testing.assert_series_equal(
+        restored.inverse_transform(block, np.random.default_rng(1)).reset_index(drop=True),
+        transformer.inverse_transform(block, np.random.default_rng(1)).reset_index(drop=True))
+
+
+CHECKS = [check_round_trip, check_widths, check_refit, check_state_round_trip]
+
+
+@pytest.mark.parametrize("name,col", REAL_COLUMNS)
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_contract_on_real_columns(name, col, check):
+    check(dataset(name, rows=1500)[col])
+
+
+@pytest.mark.parametrize("name", MADE_COLUMNS)
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_contract_on_made_columns(name, check):
+    check(made_column(name))
+
+
+def test_the_made_columns_reach_every_transformer_and_its_variants():
+    made = {name: fitted(made_column(name))[0] for name in MADE_COLUMNS}
+    assert {t.spec.kind for t in made.values()} == set(ColumnKind) == set(TRANSFORMERS)
+    assert all(isinstance(t, ColumnTransformer) for t in made.values())
+    assert made["skewed"].log_scale_ is not None and made["symmetric"].log_scale_ is None
+    assert made["counts"].discrete and made["spike"].point_.any()
+    assert made["letters"].has_null_ and made["constant_with_gaps"].width == 2
 
 
 def test_unseen_category_is_handled_explicitly():

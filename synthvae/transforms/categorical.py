@@ -20,8 +20,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError, SynthvaeWarning
+from synthvae.errors import ConfigError, DataError, SynthvaeWarning
 from synthvae.schema import ColumnSpec
+from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_categorical
 from synthvae.transforms.idformat import check_template, generate, learn_template
 from synthvae.transforms.spans import Span, SpanKind
@@ -38,14 +39,14 @@ def _scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-class OneHotEncoder:
+class OneHotEncoder(ColumnTransformer):
     """Categorical column <-> one softmax span."""
 
     def __init__(self, spec: ColumnSpec, max_categories: int = MAX_CATEGORIES):
         self.spec = spec
         self.max_categories = max_categories
 
-    def fit(self, series: pd.Series, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         counts = series.value_counts(dropna=True, sort=True)
         if self.spec.categories is not None:
             unknown = [v for v in counts.index if v not in set(self.spec.categories)]
@@ -126,8 +127,8 @@ class OneHotEncoder:
         out[rows, codes[rows]] = 1.0
         return out
 
-    def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None
-                          ) -> pd.Series:
+    def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None,
+                          row_offset: int = 0) -> pd.Series:
         codes = np.argmax(block, axis=1)
         n_known = len(self.categories_)
         lookup = np.empty(n_known + 1, dtype=object)
@@ -163,3 +164,84 @@ class OneHotEncoder:
         self.other_template_ = None if template is None else check_template(template)
         self.has_null_ = bool(state["has_null"])
         return self
+
+    # ------------------------------------------------------------------ conditions
+    def encode_condition(self, wanted) -> EncodedRegion:
+        """One value, a list of values or None (an empty cell) as the slots allowed. A rare
+        value grouped into 'other' is its share of that slot, and is set after decoding."""
+        values = self._wanted_values(wanted)
+        weights = np.full(self.width, -np.inf)
+        rare = [v for v in values if v is not None and v not in self.categories_]
+        if rare and len(values) > 1:
+            raise ConfigError(f"Column {self.spec.name!r}: a list of values can only name "
+                              f"modelled values, not rare ones grouped as 'other' "
+                              f"({rare[0]!r}); ask for it alone.")
+        for value in values:
+            weights[self._slot_of(value)] = self._log_share(value)
+        return EncodedRegion(slots=slice(0, self.width), slot_log_weights=weights,
+                             fill=tuple(rare))
+
+    def contains(self, series: pd.Series, wanted) -> np.ndarray:
+        values = self._wanted_values(wanted)
+        present = [v for v in values if v is not None]
+        ok = series.isin(present).to_numpy() if present else np.zeros(len(series), bool)
+        return ok | series.isna().to_numpy() if None in values else ok
+
+    def _wanted_values(self, wanted) -> list:
+        """The asked values as the column stores them (None: an empty cell)."""
+        items = list(wanted) if isinstance(wanted, (list, set, frozenset)) else [wanted]
+        values = []
+        for item in items:
+            match = None if item is None else _find(item, self.categories_)
+            if match is None and item is not None:
+                match = _find(item, self.rare_values_)
+            if match is None and item is not None:
+                raise ConfigError(f"Column {self.spec.name!r} never holds {item!r} in the "
+                                  f"training data; known values include "
+                                  f"{self.categories_[:8]}.")
+            values.append(match)
+        return values
+
+    def _slot_of(self, value) -> int:
+        if value is None:
+            return self.width - 1
+        if value in self.categories_:
+            return self.categories_.index(value)
+        return len(self.categories_)  # the 'other' slot
+
+    def _log_share(self, value) -> float:
+        """log of the share of the value's slot that is the value (rare values share)."""
+        if value is None or value in self.categories_:
+            return 0.0
+        return float(np.log(self.rare_weights_[self.rare_values_.index(value)]))
+
+
+def _find(item, values: list):
+    """The element of ``values`` equal to ``item``, also when item is its text (CLI input)."""
+    for value in values:
+        if type(item) is type(value) and item == value:
+            return value
+    number = _as_number(item, text_too=True)
+    if number is not None:  # 1 asks for 1.0: integer columns with gaps are float64 inside
+        for value in values:
+            if _as_number(value) == number:
+                return value
+    text = str(item).strip().lower()
+    for value in values:
+        if str(value).strip().lower() == text:
+            return value
+    return None
+
+
+def _as_number(value, text_too: bool = False) -> float | None:
+    """``value`` as a float when it is a number (or, with ``text_too``, a number's text)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    if text_too and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

@@ -15,15 +15,23 @@ A column whose values are skewed past ``skew_threshold`` (heavy tails: payments,
 is modelled on a signed log scale (:mod:`synthvae.transforms.scaling`): the mixture, the
 modes, the bounds and the decoded values all live on that scale, and ``from_numbers`` maps
 back to the column's units.
+
+Conditions are stated in the column's units and mapped onto the modelling scale here
+(:meth:`ModeSpecificNormalizer.encode_range`): the bounds go through the same scale as the
+values, so a range on a log-scaled column selects the modes and scalar intervals that decode
+into it.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError
+from synthvae.errors import ConfigError, DataError
 from synthvae.schema import ColumnSpec
+from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_numeric
 from synthvae.transforms.mixture import MixtureFit, fit_mixtures, log_component_densities
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
@@ -63,7 +71,7 @@ def fit_column_mixtures(columns: np.ndarray, max_rows: int, seed: int) -> Mixtur
     return fit_mixtures(columns, n_components=N_MODES, seed=seed)
 
 
-class ModeSpecificNormalizer:
+class ModeSpecificNormalizer(ColumnTransformer):
     """Continuous column <-> [scalar, mode one-hot, (null one-hot)]."""
 
     log_scalable = True  # subclasses with their own numbers (datetimes) say False
@@ -82,17 +90,28 @@ class ModeSpecificNormalizer:
 
     def choose_scale(self, series: pd.Series) -> None:
         """Set ``log_scale_``: the signed log's ``s`` for a skewed, non-discrete column, or
-        None (the column's own units). Call before ``to_numbers`` feeds a mixture fit."""
-        self.log_scale_ = None
+        None (the column's own units)."""
+        self.log_scale_ = self._scale_for(series)
+
+    def _scale_for(self, series: pd.Series) -> float | None:
         if not self.log_scalable or self.is_discrete(series):
-            return
+            return None
         values = numeric_values(series)
-        self.log_scale_ = choose_log_scale(values[~np.isnan(values)], self.skew_threshold)
+        return choose_log_scale(values[~np.isnan(values)], self.skew_threshold)
+
+    def mixture_values(self, series: pd.Series) -> np.ndarray | None:
+        """The column on the scale ``fit`` will choose, for the table's joint mixture fit;
+        None for a discrete column (one point mass per value, no mixture)."""
+        if self.is_discrete(series):
+            return None
+        scale = self._scale_for(series)
+        values = self.unit_numbers(series)
+        return values if scale is None else to_log_scale(values, scale)
 
     # ------------------------------------------------------------------ fit
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
         """Learn modes and bounds; ``mixture`` = (weights, means, stds) fitted elsewhere, on
-        ``to_numbers`` of the column after ``choose_scale``."""
+        ``mixture_values`` of the column."""
         self.choose_scale(series)
         values = self.to_numbers(series)
         observed = values[~np.isnan(values)]
@@ -181,9 +200,13 @@ class ModeSpecificNormalizer:
         self.means_ = np.asarray(means, dtype=np.float64)[keep]
         self.stds_ = np.maximum(np.asarray(stds, dtype=np.float64)[keep], 1e-6)
 
+    def unit_numbers(self, series: pd.Series) -> np.ndarray:
+        """The column as float64 in its own units (NaN for missing)."""
+        return numeric_values(series)
+
     def to_numbers(self, series: pd.Series) -> np.ndarray:
         """The column as float64 on the modelling scale (NaN for missing)."""
-        values = numeric_values(series)
+        values = self.unit_numbers(series)
         return values if self._log_scale is None else to_log_scale(values, self._log_scale)
 
     def from_numbers(self, values: np.ndarray) -> pd.Series:
@@ -196,6 +219,12 @@ class ModeSpecificNormalizer:
         """A bound in the column's units (a schema's min or max) on the modelling scale."""
         scale = self._log_scale
         return float(value) if scale is None else float(to_log_scale(np.float64(value), scale))
+
+    def _unscaled(self, value: float) -> float:
+        """A number on the modelling scale in the column's units."""
+        scale = self._log_scale
+        return float(value) if scale is None else float(from_log_scale(np.float64(value),
+                                                                        scale))
 
     @property
     def _log_scale(self) -> float | None:
@@ -248,8 +277,8 @@ class ModeSpecificNormalizer:
             out[:, -2:] = encode_nulls(missing)
         return out
 
-    def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None
-                          ) -> pd.Series:
+    def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None,
+                          row_offset: int = 0) -> pd.Series:
         modes = np.argmax(block[:, 1:1 + self.n_modes], axis=1)
         scalar = np.clip(block[:, 0], -1.0, 1.0)
         values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
@@ -282,6 +311,106 @@ class ModeSpecificNormalizer:
                              f"or null, not {scale!r}")
         self.log_scale_ = None if scale is None else float(scale)
         return self
+
+    # ------------------------------------------------------------------ conditions
+    def encode_condition(self, wanted) -> EncodedRegion:
+        """An empty cell (None), one value, or a ``(low, high)`` range in the column's units
+        (either end None: open), as the modes and scalar intervals that decode into it."""
+        if wanted is None:
+            return EncodedRegion(null=self._null_slice(), want_null=True)
+        return self.encode_range(*self.range_bounds(wanted))
+
+    def encode_range(self, low: float, high: float) -> EncodedRegion:
+        """The inclusive range [low, high] of the column's units (``unit_numbers``; -inf and
+        inf: open) in the model's space: per mode, whether it can decode into the range and
+        the interval of its scalar that does. Bounds and values go through the same scale,
+        widened by half the rounding step, so what rounds into the range is kept."""
+        low_m, high_m = self._scaled(low), self._scaled(high)
+        if low_m > self.max_ or high_m < self.min_:
+            raise ConfigError(
+                f"Column {self.spec.name!r}: no training value lies in the asked range "
+                f"{self.show_value(low)}..{self.show_value(high)}; the model knows "
+                f"{self.show_value(self._unscaled(self.min_))}.."
+                f"{self.show_value(self._unscaled(self.max_))}.")
+        half = self.rounding_half_width()
+        reach_lo, reach_hi = self._scaled(low - half), self._scaled(high + half)
+        # Spread modes decode clipped to the spread range: a bound past it is open, and a
+        # range beside it is out of their reach.
+        lo_value = -math.inf if low_m <= self.spread_min_ else reach_lo
+        hi_value = math.inf if high_m >= self.spread_max_ else reach_hi
+        meets_spread = high_m >= self.spread_min_ and low_m <= self.spread_max_
+        scale = STD_MULTIPLIER * self.stds_
+        lo, hi = (lo_value - self.means_) / scale, (hi_value - self.means_) / scale  # (K,)
+        on_point = (self.means_ >= low_m) & (self.means_ <= high_m)  # decoded exactly
+        allowed = np.where(self.point_, on_point, (lo < 1.0) & (hi > -1.0) & meets_spread)
+        if not allowed.any():
+            raise ConfigError(
+                f"Column {self.spec.name!r}: the model produces no value in the asked range "
+                f"{self.show_value(low)}..{self.show_value(high)}; widen it.")
+        return EncodedRegion(
+            slots=slice(1, 1 + self.n_modes),
+            slot_log_weights=np.where(allowed, 0.0, -np.inf),
+            scalar=0, scalar_low=np.where(lo <= -1.0, -np.inf, lo),
+            scalar_high=np.where(hi >= 1.0, np.inf, hi), exact=self.point_.copy(),
+            null=self._null_slice())
+
+    def contains(self, series: pd.Series, wanted) -> np.ndarray:
+        numbers = self.unit_numbers(series)
+        if wanted is None:
+            return np.isnan(numbers)
+        low, high = self.range_bounds(wanted)
+        with np.errstate(invalid="ignore"):
+            return (numbers >= low) & (numbers <= high)
+
+    def range_bounds(self, wanted) -> tuple[float, float]:
+        """(low, high) in the column's units from one value or a (low, high) pair."""
+        if isinstance(wanted, (tuple, list)) and len(wanted) == 2:
+            low, high = wanted
+        elif isinstance(wanted, (tuple, list)):
+            raise ConfigError(f"Column {self.spec.name!r}: a range is (low, high). Got "
+                              f"{wanted!r} instead.")
+        else:
+            low = high = wanted
+        low = -math.inf if low is None else self._condition_number(low)
+        high = math.inf if high is None else self._condition_number(high)
+        if low > high:
+            raise ConfigError(f"Column {self.spec.name!r}: the range's low end "
+                              f"{self.show_value(low)} is above its high end "
+                              f"{self.show_value(high)}.")
+        return low, high
+
+    def _condition_number(self, value) -> float:
+        number = self.unit_value(value)
+        if not math.isfinite(number):
+            raise ConfigError(f"Column {self.spec.name!r} holds {self.value_noun}; the "
+                              f"condition's value {value!r} is not one.")
+        return number
+
+    value_noun = "a number"  # what a condition's value must be, for messages
+
+    def unit_value(self, value) -> float:
+        """One value of a condition (a number or its text) in the column's units; NaN when
+        it is not one."""
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return math.nan
+
+    def show_value(self, number: float) -> str:
+        """A number in the column's units as a user would write it."""
+        return f"{number:g}"
+
+    def rounding_half_width(self) -> float:
+        """Half the rounding step of decoded values, in the column's units: values within
+        it of a range's end round into the range."""
+        if self.spec.integer or self.spec.decimals == 0:
+            return 0.5
+        if self.spec.decimals is not None:
+            return 0.5 * 10.0 ** -self.spec.decimals
+        return 0.0
+
+    def _null_slice(self) -> slice | None:
+        return slice(self.width - 2, self.width) if self.spec.nullable else None
 
 
 def _nearest(means: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ minutes, seconds).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -24,10 +26,11 @@ class DatetimeTransformer(ModeSpecificNormalizer):
     """Datetime column <-> the continuous layout, through seconds since 1970-01-01."""
 
     log_scalable = False  # seconds since 1970 are not a heavy-tailed quantity
+    value_noun = "a datetime"
 
     def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
         super().fit(series, mixture, seed)
-        seconds = self.to_numbers(series)
+        seconds = self.unit_numbers(series)
         seconds = seconds[~np.isnan(seconds)]
         self.resolution_ = next((r for r in RESOLUTIONS if np.all(seconds % r == 0)), 0)
         return self
@@ -39,7 +42,8 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         self.resolution_ = 1 if fmt and "%f" not in fmt else 0
         return self
 
-    def to_numbers(self, series: pd.Series) -> np.ndarray:
+    def unit_numbers(self, series: pd.Series) -> np.ndarray:
+        """Seconds since 1970-01-01 UTC (NaN for missing)."""
         self._check_number_format()
         stamps = self._parse(series)
         if stamps.dt.tz is not None:
@@ -111,6 +115,27 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         dtype = model_dtype(self.spec.dtype)
         return numbers if missing.any() and not dtype.startswith("float") \
             else numbers.astype(dtype)
+
+    def unit_value(self, value) -> float:
+        """A date or datetime (text or timestamp) as seconds since the epoch, UTC; NaN if
+        none. A value without a time zone is read in the column's own time zone."""
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            return math.nan
+        if stamp is pd.NaT:
+            return math.nan
+        if stamp.tz is None and self.spec.timezone:
+            stamp = stamp.tz_localize(self.spec.timezone)
+        if stamp.tz is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.value / 1e9
+
+    def show_value(self, number: float) -> str:
+        return str(pd.Timestamp(number, unit="s")) if math.isfinite(number) else f"{number:g}"
+
+    def rounding_half_width(self) -> float:
+        return getattr(self, "resolution_", 0) / 2
 
     def get_state(self) -> dict:
         return dict(super().get_state(), resolution=self.resolution_)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from synthvae.errors import ConfigError
 from synthvae.frames import model_dtype
 from synthvae.schema import ColumnSpec
+from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
                                           learn_template)
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.spans import Span
 
 
-class IdentifierGenerator:
+class IdentifierGenerator(ColumnTransformer):
     """Unique-per-row column: not modelled; regenerated as new unique values of the same form.
 
     Text identifiers follow a template learned from the training values that stores none of
@@ -28,7 +30,7 @@ class IdentifierGenerator:
     def __init__(self, spec: ColumnSpec):
         self.spec = spec
 
-    def fit(self, series: pd.Series, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         values = series.dropna()
         if self._is_integer(values):
             largest = int(np.abs(values.to_numpy(dtype=np.float64)).max()) if len(values) else 0
@@ -123,6 +125,10 @@ class IdentifierGenerator:
             return {"kind": "integer", "digits": self.digits_}
         return {"kind": "text", "template": self.template_}
 
+    def encode_condition(self, wanted):
+        raise ConfigError(f"Cannot condition on column {self.spec.name!r}: it is an "
+                          f"identifier, regenerated as unique values rather than modelled.")
+
     def set_state(self, state: dict):
         self.digits_, self.template_, self.legacy_ = None, None, None
         if "kind" not in state:  # saved before identifier templates: keep its counter
@@ -137,13 +143,13 @@ class IdentifierGenerator:
         return self
 
 
-class ConstantColumn:
+class ConstantColumn(ColumnTransformer):
     """One value on every row; a null span when the column also has missing values."""
 
     def __init__(self, spec: ColumnSpec):
         self.spec = spec
 
-    def fit(self, series: pd.Series, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         values = series.dropna()
         self.value_ = self.spec.value if not len(values) else _scalar(values.iloc[0])
         self.all_missing_ = len(values) == 0
@@ -166,7 +172,8 @@ class ConstantColumn:
             return np.zeros((len(series), 0), dtype=np.float32)
         return encode_nulls(series.isna().to_numpy())
 
-    def inverse_transform(self, block: np.ndarray, rng=None) -> pd.Series:
+    def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0
+                          ) -> pd.Series:
         n = len(block)
         if self.all_missing_:
             missing = np.ones(n, dtype=bool)
@@ -187,6 +194,20 @@ class ConstantColumn:
         except (TypeError, ValueError):
             return series
 
+    def encode_condition(self, wanted) -> EncodedRegion | None:
+        """Every row holds the value (None: nothing to steer), or is empty when asked for
+        an empty cell on a column that has them."""
+        if wanted is not None and not _same_value(wanted, self.value_):
+            raise ConfigError(f"Column {self.spec.name!r} is constant ({self.value_!r}); no "
+                              f"row has {wanted!r}.")
+        if not self.width:
+            return None
+        return EncodedRegion(null=slice(0, 2), want_null=wanted is None)
+
+    def contains(self, series: pd.Series, wanted) -> np.ndarray:
+        missing = series.isna().to_numpy()
+        return missing if wanted is None else ~missing
+
     def get_state(self) -> dict:
         value = self.value_
         if isinstance(value, pd.Timestamp):
@@ -196,6 +217,10 @@ class ConstantColumn:
     def set_state(self, state: dict):
         self.value_, self.all_missing_ = state["value"], bool(state["all_missing"])
         return self
+
+
+def _same_value(wanted, value) -> bool:
+    return wanted == value or str(wanted) == str(value)
 
 
 def _scalar(value):

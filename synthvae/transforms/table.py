@@ -4,8 +4,9 @@
 takes such a matrix back to a DataFrame with the original column order and categories,
 each column in its model dtype (:func:`synthvae.frames.restore_frame` gives the recorded
 dtypes back). Input columns are normalised by :func:`synthvae.frames.model_frame` first.
-The mixtures of all continuous and datetime columns are fitted together in one vectorized
-call (:func:`synthvae.transforms.mixture.fit_mixtures`).
+The mixtures of all columns that ask for one (``mixture_values``) are fitted together in one
+vectorized call (:func:`synthvae.transforms.mixture.fit_mixtures`). Column transformers are
+seen only through :class:`synthvae.transforms.base.ColumnTransformer`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 from synthvae.errors import NotFittedError
 from synthvae.frames import model_frame
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
+from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
 from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS,
                                             ModeSpecificNormalizer, fit_column_mixtures)
@@ -24,26 +26,31 @@ from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
 from synthvae.transforms.scaling import SKEW_THRESHOLD
 from synthvae.transforms.spans import Span
 
+
+def _numbers(cls):
+    return lambda spec, o: cls(spec, max_rows=o["mixture_max_rows"],
+                               discrete_threshold=o["discrete_threshold"],
+                               skew_threshold=o["skew_threshold"])
+
+
+# Each column kind's transformer, built from the table's options (a dict of them).
 TRANSFORMERS = {
-    ColumnKind.CONTINUOUS: ModeSpecificNormalizer,
-    ColumnKind.DATETIME: DatetimeTransformer,
-    ColumnKind.CATEGORICAL: OneHotEncoder,
-    ColumnKind.IDENTIFIER: IdentifierGenerator,
-    ColumnKind.CONSTANT: ConstantColumn,
+    ColumnKind.CONTINUOUS: _numbers(ModeSpecificNormalizer),
+    ColumnKind.DATETIME: _numbers(DatetimeTransformer),
+    ColumnKind.CATEGORICAL: lambda spec, o: OneHotEncoder(spec, o["max_categories"]),
+    ColumnKind.IDENTIFIER: lambda spec, o: IdentifierGenerator(spec),
+    ColumnKind.CONSTANT: lambda spec, o: ConstantColumn(spec),
 }
 
 
 def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MAX_ROWS,
                             max_categories: int = MAX_CATEGORIES,
                             discrete_threshold: int = DISCRETE_THRESHOLD,
-                            skew_threshold: float | None = SKEW_THRESHOLD):
-    cls = TRANSFORMERS[spec.kind]
-    if cls is OneHotEncoder:
-        return cls(spec, max_categories=max_categories)
-    if issubclass(cls, ModeSpecificNormalizer):
-        return cls(spec, max_rows=mixture_max_rows, discrete_threshold=discrete_threshold,
-                   skew_threshold=skew_threshold)
-    return cls(spec)
+                            skew_threshold: float | None = SKEW_THRESHOLD
+                            ) -> ColumnTransformer:
+    options = {"mixture_max_rows": mixture_max_rows, "max_categories": max_categories,
+               "discrete_threshold": discrete_threshold, "skew_threshold": skew_threshold}
+    return TRANSFORMERS[spec.kind](spec, options)
 
 
 class TableTransformer:
@@ -68,16 +75,9 @@ class TableTransformer:
                                                       self.discrete_threshold,
                                                       self.skew_threshold)
                               for spec in self.schema.columns]
-        numeric = [t for t in self.transformers_ if isinstance(t, ModeSpecificNormalizer)
-                   and not t.is_discrete(df[t.spec.name])]
-        for t in numeric:  # the scale each mixture is fitted on
-            t.choose_scale(df[t.spec.name])
-        mixtures = self._fit_mixtures(df, numeric)
+        mixtures = self._fit_mixtures(df)
         for t in self.transformers_:
-            if isinstance(t, ModeSpecificNormalizer):
-                t.fit(df[t.spec.name], mixture=mixtures.get(t.spec.name), seed=self.seed)
-            else:
-                t.fit(df[t.spec.name], seed=self.seed)
+            t.fit(df[t.spec.name], seed=self.seed, mixture=mixtures.get(t.spec.name))
         self._set_layout()
         return self
 
@@ -93,13 +93,16 @@ class TableTransformer:
         self._set_layout()
         return self
 
-    def _fit_mixtures(self, df: pd.DataFrame, numeric: list) -> dict:
-        if not numeric:
+    def _fit_mixtures(self, df: pd.DataFrame) -> dict:
+        """{column: (weights, means, stds)} for every column that asks for a mixture."""
+        wanted = {t.spec.name: t.mixture_values(df[t.spec.name]) for t in self.transformers_}
+        wanted = {name: values for name, values in wanted.items() if values is not None}
+        if not wanted:
             return {}
-        matrix = np.column_stack([t.to_numbers(df[t.spec.name]) for t in numeric])
+        matrix = np.column_stack(list(wanted.values()))
         fit = fit_column_mixtures(matrix, self.mixture_max_rows, self.seed)
-        return {t.spec.name: (fit.weights[i], fit.means[i], fit.stds[i])
-                for i, t in enumerate(numeric)}
+        return {name: (fit.weights[i], fit.means[i], fit.stds[i])
+                for i, name in enumerate(wanted)}
 
     def _set_layout(self) -> None:
         self.spans_: list[Span] = [s for t in self.transformers_ for s in t.spans()]
@@ -126,11 +129,7 @@ class TableTransformer:
         rng = rng if rng is not None else np.random.default_rng()
         columns = {}
         for t, cols in zip(self.transformers_, self.slices_):
-            block = matrix[:, cols]
-            if isinstance(t, IdentifierGenerator):
-                columns[t.spec.name] = t.inverse_transform(block, rng, row_offset=row_offset)
-            else:
-                columns[t.spec.name] = t.inverse_transform(block, rng)
+            columns[t.spec.name] = t.inverse_transform(matrix[:, cols], rng, row_offset)
         frame = pd.DataFrame({name: s.reset_index(drop=True) for name, s in columns.items()})
         return frame[self.schema.names]
 

@@ -1,0 +1,281 @@
+"""Conditions on every kind of column: skewed (log-scaled), integer, discrete, point-mass,
+datetime, categorical (also rare values), constant and empty cells.
+
+The first tests need no training: the decoder's output is stood in for by random logits and
+sigmas, and the bound conditions must (a) impose draws that decode into the asked values and
+(b) give P(condition | z) equal to the share of unrestricted draws that meet it. The last
+ones fit a small model and ask through ``sample(conditions=...)`` and ``--where``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli.main import app
+from synthvae import Synthesizer
+from synthvae.conditions import bind_conditions, truncated_normal
+from synthvae.errors import ConfigError
+from synthvae.layout import SpanLayout
+from synthvae.schema import detect_schema
+from synthvae.transforms.table import TableTransformer
+
+MAX_CATEGORIES = 10
+CONDITIONS = {
+    "skewed range": {"pay": (50, 500)},  # lognormal, on a log scale: the reported defect
+    "skewed open above": {"pay": (200, None)},
+    "skewed open below": {"pay": (None, 5)},
+    "skewed integer": {"count": (100, 200)},
+    "spiky": {"gain": (1000, 5000)},  # 85 % zeros, on a log scale
+    "point mass": {"spike": (0, 0)},  # the same, where the zeros are an exact point mass
+    "past the point mass": {"spike": (1000, 5000)},
+    "point mass or above": {"spike": (0, 100)},
+    "discrete range": {"age": (30, 32)},
+    "discrete value": {"age": 45},
+    "datetime": {"when": ("2020-03-01", "2020-03-31")},
+    "category": {"group": "d"},
+    "categories": {"group": ["a", "c"]},
+    "rare category": {"code": "c27"},
+    "empty cell": {"pay": None},
+    "constant present": {"unit": "EUR"},
+    "constant empty": {"unit": None},
+    "combined": {"pay": (20, 80), "group": "b", "age": (20, 40)},
+}
+
+
+def spiky_table(n: int = 8000, seed: int = 0) -> pd.DataFrame:
+    """Capital-gain-like: 85 % zeros. The mixture makes the zeros an exact point mass only
+    when it has this many rows."""
+    rng = np.random.default_rng(seed)
+    spike = np.where(rng.random(n) < 0.85, 0.0, rng.lognormal(7, 1, n).round())
+    return pd.DataFrame({"spike": spike, "group": rng.choice(list("ab"), n)})
+
+
+def mixed_table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    group = rng.choice(list("abcd"), n, p=[0.5, 0.3, 0.15, 0.05])
+    pay = rng.lognormal(3, 1.2, n) * np.where(group == "b", 2.0, 1.0)
+    frame = pd.DataFrame({
+        "pay": pay.round(2),
+        "count": rng.lognormal(4, 1, n).round().astype(np.int64),
+        "gain": np.where(rng.random(n) < 0.85, 0.0, rng.lognormal(7, 1, n).round()),
+        "age": rng.integers(18, 80, n),
+        "group": group,
+        "code": [f"c{i}" for i in rng.zipf(1.3, n) % 40],
+        "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+        "unit": np.where(rng.random(n) < 0.2, None, "EUR"),
+    })
+    frame.loc[rng.random(n) < 0.1, "pay"] = np.nan
+    return frame
+
+
+def meets(frame: pd.DataFrame, conditions: dict) -> np.ndarray:
+    """Which rows meet ``conditions``, checked here independently of the library."""
+    ok = np.ones(len(frame), dtype=bool)
+    for name, wanted in conditions.items():
+        column = frame[name]
+        if wanted is None:
+            ok &= column.isna().to_numpy()
+        elif isinstance(wanted, tuple):
+            values = pd.to_datetime(column) if name == "when" else column
+            low, high = (None if w is None else pd.Timestamp(w) if name == "when" else w
+                         for w in wanted)
+            ok &= ((values >= low) if low is not None else values.notna()).to_numpy()
+            ok &= ((values <= high) if high is not None else values.notna()).to_numpy()
+        else:
+            ok &= column.isin(wanted if isinstance(wanted, list) else [wanted]).to_numpy()
+    return ok
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return mixed_table()
+
+
+@pytest.fixture(scope="module")
+def spiky() -> pd.DataFrame:
+    return spiky_table()
+
+
+def fit_transformer(frame: pd.DataFrame) -> TableTransformer:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 'code' is capped: rare values grouped as 'other'
+        return TableTransformer(detect_schema(frame), max_categories=MAX_CATEGORIES).fit(frame)
+
+
+@pytest.fixture(scope="module")
+def transformers(table, spiky) -> dict:
+    return {"mixed": fit_transformer(table), "spiky": fit_transformer(spiky)}
+
+
+def transformer_for(transformers: dict, conditions: dict) -> TableTransformer:
+    return transformers["spiky" if "spike" in conditions else "mixed"]
+
+
+def test_the_tables_have_the_column_kinds_the_conditions_are_about(transformers):
+    by_name = {t.spec.name: t for table in transformers.values()
+               for t in table.transformers_}
+    assert by_name["pay"].log_scale_ is not None and by_name["count"].log_scale_ is not None
+    assert by_name["count"].spec.integer and not by_name["count"].discrete
+    assert by_name["gain"].log_scale_ is not None
+    assert by_name["spike"].point_.any() and not by_name["spike"].point_.all()
+    assert by_name["spike"].log_scale_ is not None
+    assert by_name["age"].discrete
+    assert by_name["code"].rare_values_ and "c27" in by_name["code"].rare_values_
+    assert by_name["unit"].spec.kind.value == "constant" and by_name["unit"].width == 2
+
+
+def stand_in_decoder(transformer, n: int, seed: int):
+    """Random logits (n, width) and sigmas (n, n_scalars), as a decoder would give."""
+    layout = SpanLayout.from_spans(transformer.spans_)
+    generator = torch.Generator().manual_seed(seed)
+    logits = 2.0 * torch.randn((n, layout.width), generator=generator)
+    sigma = 0.02 + 0.3 * torch.rand((n, layout.n_scalars), generator=generator)
+    return layout, logits, sigma, generator
+
+
+def unrestricted_draw(layout, logits, sigma, generator) -> torch.Tensor:
+    """What sampling does with those logits: a Gaussian scalar, one slot per softmax span."""
+    out = torch.empty_like(logits)
+    noise = torch.randn(sigma.shape, generator=generator)
+    scalars = torch.tanh(logits[:, layout.scalar_index]) + noise * sigma
+    out[:, layout.scalar_index] = scalars.clamp(-1.0, 1.0)
+    out[:, layout.slot_index] = layout.group_sample_onehot(logits[:, layout.slot_index],
+                                                           generator)
+    return out
+
+
+def decoded(transformer, matrix, bound) -> pd.DataFrame:
+    frame = transformer.inverse_transform(matrix.numpy(), np.random.default_rng(0))
+    for condition in bound:
+        condition.finish(frame)
+    return frame
+
+
+@pytest.mark.parametrize("label", list(CONDITIONS))
+def test_imposed_draws_decode_into_the_asked_values(transformers, label):
+    conditions = CONDITIONS[label]
+    transformer = transformer_for(transformers, conditions)
+    layout, logits, sigma, generator = stand_in_decoder(transformer, 2000, seed=1)
+    bound = bind_conditions(conditions, transformer, layout)
+    possible = torch.isfinite(sum(c.log_prob(logits, sigma) for c in bound)).numpy()
+    matrix = unrestricted_draw(layout, logits, sigma, generator)
+    for condition in bound:
+        condition.impose(matrix, logits, sigma, generator)
+    frame = decoded(transformer, matrix, bound)
+    ok = meets(frame, conditions)
+    assert possible.mean() > 0.3
+    assert ok[possible].mean() > 0.995  # the rest: float rounding at a range's very edge
+    held = np.ones(len(frame), bool)
+    for condition in bound:
+        held &= condition.holds(frame)
+    assert (held == ok).all()  # the library's own check agrees, in the column's units
+    for name, wanted in conditions.items():  # a range is filled, not one value repeated
+        if isinstance(wanted, tuple) and wanted[0] != wanted[1]:
+            assert frame.loc[ok, name].nunique() >= 3  # (30, 32) on ages: 30, 31, 32
+
+
+@pytest.mark.parametrize("label", list(CONDITIONS))
+def test_condition_probability_is_the_share_of_free_draws_that_meet_it(transformers, label):
+    conditions = CONDITIONS[label]
+    transformer = transformer_for(transformers, conditions)
+    rows, repeats = 6, 3000
+    layout, logits, sigma, generator = stand_in_decoder(transformer, rows, seed=2)
+    bound = bind_conditions(conditions, transformer, layout)
+    log_p = sum(c.log_prob(logits, sigma) for c in bound)
+    expected = torch.exp(log_p).numpy()
+    many_logits = logits.repeat_interleave(repeats, 0)
+    many_sigma = sigma.repeat_interleave(repeats, 0)
+    matrix = unrestricted_draw(layout, many_logits, many_sigma, generator)
+    frame = transformer.inverse_transform(matrix.numpy(), np.random.default_rng(0))
+    observed = meets(frame, conditions).reshape(rows, repeats).mean(axis=1)
+    assert np.abs(observed - expected).max() < 0.035, (observed, expected)
+
+
+@pytest.mark.parametrize("conditions, message", [
+    ({"pay": (90000, None)}, r"no training value lies in the asked range 90000\.\.inf; the "
+                             r"model knows 0\.\d+\.\.\d{4}\.\d+"),  # in the column's units
+    ({"age": (30.2, 30.6)}, "produces no value in the asked range 30.2..30.6"),
+    ({"when": ("2021-06-01", None)}, "no training value lies in the asked range 2021-06-01"),
+    ({"pay": (500, 50)}, "low end 500 is above its high end 50"),
+    ({"pay": (1, 2, 3)}, "a range is \\(low, high\\)"),
+    ({"count": "many"}, "'count' holds a number"),
+    ({"code": ["c27", "c0"]}, "can only name modelled values"),
+    ({"group": "z"}, "never holds 'z'"),
+    ({"unit": "USD"}, "constant"),
+    ({"age": None}, "no empty cells"),
+])
+def test_impossible_conditions_are_refused_in_the_columns_units(transformers, conditions,
+                                                                message):
+    transformer = transformers["mixed"]
+    layout = SpanLayout.from_spans(transformer.spans_)
+    with pytest.raises(ConfigError, match=message):
+        bind_conditions(conditions, transformer, layout)
+
+
+@pytest.mark.parametrize("sds", [6.0, 30.0])
+def test_far_tail_truncated_draws_follow_the_tail_instead_of_piling_on_the_bound(sds):
+    # A decoder mean far from the allowed scalar interval: the draws must still spread
+    # inside it as the normal's tail does (mean excess ~ 1/sds), not sit on its bound,
+    # where the decoded value rounds out of the asked range.
+    n, sd = 20_000, 0.01
+    generator = torch.Generator().manual_seed(0)
+    mean = torch.zeros(n)
+    side = torch.where(torch.arange(n) % 2 == 0, 1.0, -1.0)  # above and below the mean
+    near, far = side * sds * sd, side * (sds + 20) * sd
+    lo, hi = torch.minimum(near, far), torch.maximum(near, far)
+    x = truncated_normal(mean, torch.full((n,), sd), lo, hi, generator)
+    assert bool(((x >= lo) & (x <= hi)).all())
+    excess = (x.abs() - sds * sd) / sd  # sds past the near bound
+    assert float((excess <= 0).float().mean()) < 0.001
+    exact = float(torch.exp(torch.distributions.Normal(0.0, 1.0).log_prob(torch.tensor(sds))
+                            - torch.special.log_ndtr(torch.tensor(-sds)))) - sds
+    assert abs(float(excess.mean()) - exact) < 0.01
+
+
+# ---------------------------------------------------------------------------- with a model
+
+
+@pytest.fixture(scope="module")
+def synth(table) -> Synthesizer:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Synthesizer(epochs=8, batch_size=300, hidden=(64, 64), latent_dim=8,
+                           max_categories=MAX_CATEGORIES, verbose=False, seed=0).fit(table)
+
+
+@pytest.mark.parametrize("label", ["skewed range", "skewed integer", "spiky",
+                                   "discrete range", "datetime", "rare category",
+                                   "constant empty", "combined"])
+def test_sample_meets_conditions_on_every_kind_of_column(synth, table, label):
+    conditions = CONDITIONS[label]
+    out = synth.sample(300, seed=3, conditions=conditions)
+    assert len(out) == 300 and meets(out, conditions).all()
+    assert out.dtypes.equals(table.dtypes)
+
+
+def test_a_range_on_a_skewed_column_keeps_the_columns_shape_inside_it(synth, table):
+    real = table["pay"][table["pay"].between(50, 500)]
+    out = synth.sample(2000, seed=4, conditions={"pay": (50, 500)})["pay"]
+    assert out.between(50, 500).all()
+    # Most real values in the range are near its low end; so are the conditional rows.
+    assert abs(out.median() - real.median()) < 0.25 * real.median()
+
+
+def test_where_on_a_skewed_column_from_the_command_line(synth, tmp_path):
+    model = tmp_path / "model.safetensors"
+    synth.save(model)
+    out = tmp_path / "rows.csv"
+    result = CliRunner().invoke(app, ["sample", "-n", "200", "-m", str(model), "-o", str(out),
+                                      "--where", "pay=50..500", "--where", "group=b", "-q"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert len(rows) == 200 and rows["pay"].between(50, 500).all()
+    assert (rows["group"] == "b").all()
