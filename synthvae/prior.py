@@ -67,7 +67,9 @@ class MixturePrior:
     def sample(self, n: int, generator: torch.Generator, device) -> torch.Tensor:
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn((n, self.means.shape[1]), generator=generator, device=device)
-        return self.means[component] + noise * self.stds[component]
+        # in place on the noise: the same values as means[c] + noise * stds[c], one pass less
+        return noise.mul_(self.stds.index_select(0, component)).add_(
+            self.means.index_select(0, component))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"weights": self.weights, "means": self.means, "stds": self.stds}

@@ -17,7 +17,7 @@ import pandas as pd
 from synthvae.errors import DataError, SynthvaeWarning
 from synthvae.schema import ColumnSpec
 from synthvae.transforms.dtypes import restore_categorical
-from synthvae.transforms.spans import Span, SpanKind
+from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
 MAX_CATEGORIES = 200
 MAX_RARE_VALUES_KEPT = 10_000
@@ -118,7 +118,7 @@ class OneHotEncoder:
 
     def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None
                           ) -> pd.Series:
-        codes = np.argmax(block, axis=1)
+        codes = span_argmax(block)
         n_known = len(self.categories_)
         lookup = np.empty(n_known + 1, dtype=object)
         lookup[:n_known] = self.categories_
