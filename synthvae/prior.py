@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 PRIORS = ("gmm", "normal")
 LOG_2PI = float(np.log(2 * np.pi))
@@ -51,6 +50,8 @@ class MixturePrior:
 
     @classmethod
     def fit(cls, latents: np.ndarray, n_components: int, seed: int) -> "MixturePrior":
+        from sklearn.mixture import GaussianMixture  # fitting only: sampling never loads it
+
         rng = np.random.default_rng(seed)
         if len(latents) > MAX_PRIOR_ROWS:
             latents = latents[rng.choice(len(latents), MAX_PRIOR_ROWS, replace=False)]
