@@ -127,19 +127,15 @@ def test_mixture_on_adult_finds_modes_and_matches_scikit_learn_weights():
     assert abs(ours.means_[ours.weights_.argmax()] - ref.means_[ref.weights_.argmax(), 0]) < 5
 
 
-def test_a_columns_mixture_does_not_depend_on_the_columns_fitted_beside_it():
-    # Each column stops at its own convergence, as one fit per column would; a wide table's
-    # slow column must not keep every other column iterating (the cost of wide tables).
+def test_a_spiky_column_alone_finds_its_spike_as_scikit_learn_does():
+    # 95 % zeros: the bound sits on a plateau for the first iterations; stopping there left
+    # ten equal modes (weights 0.12) where scikit-learn finds one of weight 0.95.
     from synthvae.transforms.mixture import fit_mixtures
 
     rng = np.random.default_rng(0)
-    easy = np.concatenate([rng.normal(0, 1, 1500), rng.normal(20, 1, 1500)])
-    hard = np.concatenate([rng.lognormal(0, 1.5, 1000), rng.normal(3, 0.3, 2000)])
-    alone = fit_mixtures(easy[:, None], seed=0)
-    together = fit_mixtures(np.column_stack([easy, hard]), seed=0)
-    # equal up to float32 reduction order (iterating on made them differ by 0.44 and 0.01)
-    assert np.allclose(together.means[0], alone.means[0], rtol=0, atol=1e-3)
-    assert np.allclose(together.weights[0], alone.weights[0], rtol=0, atol=1e-4)
+    x = np.where(rng.random(20_000) < 0.95, 0.0, rng.normal(1900, 300, 20_000))
+    fit = fit_mixtures(x[:, None], seed=0)
+    assert fit.weights[0].max() > 0.9
 
 
 def test_wide_tables_fit_their_mixtures_in_column_blocks_with_the_same_result(monkeypatch):
