@@ -27,11 +27,21 @@ import torch
 
 from synthvae.layout import SpanLayout
 
-CALIBRATION_ROWS = 50_000  # prior latents the model's frequencies are averaged over
+CALIBRATION_ROWS = 50_000  # prior latents the model's frequencies are averaged over (at most)
+MIN_CALIBRATION_ROWS = 1_000  # ... and at least
+TRAINING_SHARE = 0.05  # ... and otherwise this share of the rows the training loop processed
 CALIBRATION_STEPS = 5  # proportional-fitting steps
 BATCH_ROWS = 8_192  # latents decoded at once
 MAX_STEP = 4.0  # largest change of one logit in one step (nats)
 MIN_FREQUENCY = 1e-6
+
+
+def calibration_rows(trained_rows: int) -> int:
+    """Prior latents to calibrate on after a training loop that processed ``trained_rows``
+    rows (epochs x rows): a fixed share of its decoder passes, so calibration stays a small
+    part of any fit (wide tables, few epochs), within [MIN_CALIBRATION_ROWS,
+    CALIBRATION_ROWS]. A default fit on Adult processes ~1.7M rows: the full 50,000."""
+    return int(min(CALIBRATION_ROWS, max(MIN_CALIBRATION_ROWS, TRAINING_SHARE * trained_rows)))
 
 
 def slot_frequencies(data: torch.Tensor, layout: SpanLayout) -> torch.Tensor:

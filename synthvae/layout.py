@@ -1,9 +1,11 @@
 """Index tensors derived once from the spans, so loss and sampling need no per-column loop.
 
 All softmax slots are gathered into one ``(batch, n_slots)`` block; ``slot_group`` says which
-span each slot belongs to. Per-span reductions (max, log-sum-exp, argmax) are then one
-``scatter_reduce`` or one small matmul with the ``(n_slots, n_groups)`` membership matrix,
-whatever the number of columns.
+span each slot belongs to, and the spans are contiguous runs of slots. Per-span reductions
+(max, sum, log-sum-exp) are one ``scatter_reduce`` / ``index_add_`` over the slots, and a draw
+from every span is one ``searchsorted`` over the row's running sum, whatever the number of
+columns: the cost is linear in the number of slots (no ``(n_slots, n_groups)`` matrix, which
+grows with the square of the table's width).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import torch
 
 from synthvae.transforms.spans import Span, SpanKind
 
+FLOAT32_MAX_SLOTS = 4_096  # a float32 running sum this long resolves ~1e-4 of a span's mass
+
 
 @dataclass(frozen=True)
 class SpanLayout:
@@ -21,26 +25,28 @@ class SpanLayout:
     scalar_index: torch.Tensor  # (n_scalars,) positions of scalar spans
     slot_index: torch.Tensor  # (n_slots,) positions of softmax slots
     slot_group: torch.Tensor  # (n_slots,) softmax span of each slot, 0..n_groups-1
-    membership: torch.Tensor  # (n_slots, n_groups) one-hot of slot_group, float
+    group_starts: torch.Tensor  # (n_groups,) position of each span's first slot among the slots
+    group_widths: torch.Tensor  # (n_groups,) slots of each span (long)
 
     @classmethod
     def from_spans(cls, spans: list[Span], device: torch.device | str = "cpu") -> "SpanLayout":
-        scalars, slots, groups, start = [], [], [], 0
-        n_groups = 0
+        scalars, slots, groups, starts, widths, start = [], [], [], [], [], 0
         for span in spans:
             if span.kind is SpanKind.SCALAR:
                 scalars.append(start)
             else:
+                starts.append(len(slots))
+                widths.append(span.width)
                 slots.extend(range(start, start + span.width))
-                groups.extend([n_groups] * span.width)
-                n_groups += 1
+                groups.extend([len(widths) - 1] * span.width)
             start += span.width
-        slot_group = torch.tensor(groups, dtype=torch.long)
-        membership = torch.nn.functional.one_hot(slot_group, n_groups).float() if n_groups \
-            else torch.zeros((0, 0))
-        return cls(width=start, scalar_index=torch.tensor(scalars, dtype=torch.long).to(device),
-                   slot_index=torch.tensor(slots, dtype=torch.long).to(device),
-                   slot_group=slot_group.to(device), membership=membership.to(device))
+
+        def tensor(values):
+            return torch.tensor(values, dtype=torch.long).to(device)
+
+        return cls(width=start, scalar_index=tensor(scalars), slot_index=tensor(slots),
+                   slot_group=tensor(groups), group_starts=tensor(starts),
+                   group_widths=tensor(widths))
 
     @property
     def n_scalars(self) -> int:
@@ -48,7 +54,7 @@ class SpanLayout:
 
     @property
     def n_groups(self) -> int:
-        return int(self.membership.shape[1])
+        return int(self.group_widths.numel())
 
     def group_max(self, slots: torch.Tensor) -> torch.Tensor:
         """(batch, n_slots) -> (batch, n_groups) maximum of each span."""
@@ -56,40 +62,37 @@ class SpanLayout:
         index = self.slot_group.expand(slots.shape[0], -1)
         return out.scatter_reduce(1, index, slots, reduce="amax", include_self=True)
 
+    def group_sum(self, slots: torch.Tensor) -> torch.Tensor:
+        """(batch, n_slots) -> (batch, n_groups) sum over each span's slots."""
+        out = slots.new_zeros((slots.shape[0], self.n_groups))
+        return out.index_add(1, self.slot_group, slots)
+
     def group_logsumexp(self, slots: torch.Tensor) -> torch.Tensor:
         """(batch, n_slots) logits -> (batch, n_groups) log-normaliser of each span."""
         peak = self.group_max(slots.detach())  # (batch, n_groups), for stability only
         shifted = torch.exp(slots - self.expand(peak))
-        return torch.log(shifted @ self.membership) + peak
+        return torch.log(self.group_sum(shifted)) + peak
 
-    def group_sample_onehot(self, slots: torch.Tensor, generator: torch.Generator
-                            ) -> torch.Tensor:
-        """(batch, n_slots) logits -> one-hot of a draw from each span's softmax.
+    def group_sample(self, slots: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+        """(batch, n_slots) logits and (batch, n_groups) uniforms in [0, 1) -> (batch,
+        n_groups) position (among the slots) of a draw from each span's softmax.
 
-        Inverse-CDF sampling: one uniform per span and one exp per slot (a Gumbel-max draw
-        needs a uniform and two logs per slot, several times the work at sampling scale).
+        Inverse-CDF sampling with one uniform per span: the row's running sum of the
+        unnormalised weights is one sorted sequence, and span g's draw is where
+        ``before_g + u_g * total_g`` falls in it (one ``searchsorted`` for all spans). The
+        running sum is float32 (each span's largest weight is 1, so it stays below the number
+        of slots) up to ``FLOAT32_MAX_SLOTS`` slots, float64 beyond, so that a span's rare
+        slots keep their share in wide tables.
         """
-        weights = torch.exp(slots - self.expand(self.group_max(slots)))  # (batch, n_slots)
-        totals = weights @ self.membership  # (batch, n_groups)
-        cumulative = torch.cumsum(weights / self.expand(totals), dim=1)
-        # The running sum passes 1 at the end of each span: span g starts from g.
-        uniform = torch.rand(totals.shape, generator=generator, device=slots.device)
-        threshold = self.expand(uniform + torch.arange(self.n_groups, device=slots.device))
-        # Slots of a span whose running sum is still below the uniform: their count is the
-        # drawn slot's offset within the span.
-        below = (cumulative <= threshold).float() @ self.membership  # (batch, n_groups)
-        offset = torch.minimum(below, self.group_widths - 1).long()
-        chosen = self.group_starts + offset  # (batch, n_groups) slot positions
-        return torch.zeros_like(slots).scatter_(1, chosen, 1.0)
-
-    @property
-    def group_starts(self) -> torch.Tensor:
-        """(n_groups,) position of each span's first slot among the slots."""
-        return torch.cumsum(self.group_widths, 0).long() - self.group_widths.long()
-
-    @property
-    def group_widths(self) -> torch.Tensor:
-        return self.membership.sum(0)  # (n_groups,)
+        weights = (slots - self.expand(self.group_max(slots))).exp_()  # (batch, n_slots)
+        precise = torch.float64 if weights.shape[1] > FLOAT32_MAX_SLOTS else weights.dtype
+        cumulative = torch.cumsum(weights, dim=1, dtype=precise)
+        last = self.group_starts + self.group_widths - 1
+        ends = cumulative[:, last]  # (batch, n_groups) running sum at each span's end
+        before = cumulative[:, (self.group_starts - 1).clamp_min(0)] * (self.group_starts > 0)
+        threshold = before + uniform.to(precise) * (ends - before)
+        chosen = torch.searchsorted(cumulative, threshold, right=True)
+        return torch.minimum(torch.maximum(chosen, self.group_starts), last)
 
     def expand(self, per_group: torch.Tensor) -> torch.Tensor:
         """(batch, n_groups) -> (batch, n_slots): each slot gets its span's value."""

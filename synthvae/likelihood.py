@@ -72,7 +72,7 @@ def unseen_categories(layout: SpanLayout, x: torch.Tensor) -> torch.Tensor:
     has no 'other' slot for, so it gives the row probability zero."""
     if not layout.n_groups:
         return torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    present = x[:, layout.slot_index] @ layout.membership  # (rows, n_groups)
+    present = layout.group_sum(x[:, layout.slot_index])  # (rows, n_groups)
     return (present == 0).any(1)
 
 

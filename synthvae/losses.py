@@ -29,7 +29,7 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, sigma: torch.Tenso
         target = x[:, layout.slot_index]
         # -log softmax at the target = logsumexp(span) - logit(target), summed over spans;
         # a row with no target in a span (an unseen category) contributes nothing for it.
-        present = target @ layout.membership  # (batch, n_groups)
+        present = layout.group_sum(target)  # (batch, n_groups)
         nll = nll + (layout.group_logsumexp(slots) * present).sum(1) \
             - (target * slots).sum(1)
     return nll

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 PRIORS = ("gmm", "normal")
 LOG_2PI = float(np.log(2 * np.pi))
@@ -51,6 +50,8 @@ class MixturePrior:
 
     @classmethod
     def fit(cls, latents: np.ndarray, n_components: int, seed: int) -> "MixturePrior":
+        from sklearn.mixture import GaussianMixture  # fitting only: sampling never loads it
+
         rng = np.random.default_rng(seed)
         if len(latents) > MAX_PRIOR_ROWS:
             latents = latents[rng.choice(len(latents), MAX_PRIOR_ROWS, replace=False)]
@@ -67,7 +68,9 @@ class MixturePrior:
     def sample(self, n: int, generator: torch.Generator, device) -> torch.Tensor:
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn((n, self.means.shape[1]), generator=generator, device=device)
-        return self.means[component] + noise * self.stds[component]
+        # in place on the noise: the same values as means[c] + noise * stds[c], one pass less
+        return noise.mul_(self.stds.index_select(0, component)).add_(
+            self.means.index_select(0, component))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"weights": self.weights, "means": self.means, "stds": self.stds}

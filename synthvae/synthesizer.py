@@ -222,7 +222,8 @@ class Synthesizer:
         self.history_ = [] if private else [vars(h) for h in history]
         self.prior_ = steps.essential("fitting the latent prior", self._fit_prior, data, seed)
         self.logit_offsets_, calibration = steps.optional(
-            "marginal calibration", self._calibrate, data, seed, fallback=(None, None),
+            "marginal calibration", self._calibrate, data, seed,
+            len(history) * rows, fallback=(None, None),
             without=", sampling uncalibrated (as with calibrate=False)")
         self.monitoring_ = None if private else steps.optional(
             "the drift profile", self._profile, data, seed,
@@ -439,11 +440,13 @@ class Synthesizer:
         latents = posterior_latents(self.model_, data, generator)
         return MixturePrior.fit(latents, self.prior_components, seed).to(self.device_)
 
-    def _calibrate(self, data: torch.Tensor, seed: int) -> tuple[torch.Tensor | None, dict | None]:
+    def _calibrate(self, data: torch.Tensor, seed: int, trained_rows: int
+                   ) -> tuple[torch.Tensor | None, dict | None]:
         """Logit offsets that give prior samples the training rows' category and mode
         frequencies (see synthvae/calibration.py), and their summary; (None, None) when off.
-        Under DP the frequencies of private rows would be a release."""
-        from synthvae.calibration import fit_logit_offsets, slot_frequencies
+        ``trained_rows`` (epochs x rows) sizes the calibration sample. Under DP the
+        frequencies of private rows would be a release."""
+        from synthvae.calibration import calibration_rows, fit_logit_offsets, slot_frequencies
 
         if not self.calibrate or not self.fit_plan_.keeps_row_statistics \
                 or self.layout_.n_groups == 0:
@@ -452,7 +455,8 @@ class Synthesizer:
         generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
         self.model_.eval()
         offsets, summary = fit_logit_offsets(self.model_.decoder, self.layout_, self.prior_,
-                                             slot_frequencies(data, self.layout_), generator)
+                                             slot_frequencies(data, self.layout_), generator,
+                                             rows=calibration_rows(trained_rows))
         return offsets, {**summary, "seconds": round(time.perf_counter() - started, 3)}
 
     def _profile(self, data: torch.Tensor, seed: int) -> dict:

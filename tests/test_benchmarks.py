@@ -82,3 +82,21 @@ def test_ablation_epochs_scale_multiplies_the_automatic_epochs():
 
     assert synthesizer_params("steps2x", 30_000) == {"epochs": 2 * auto_epochs(30_000, 500, 0.1)}
     assert synthesizer_params("hidden256", 30_000) == {"hidden": [256, 256]}
+
+
+def test_gpu_script_dry_run_measures_every_step_on_the_cpu(tmp_path):
+    # benchmarks/gpu.sh is the one prepared script a lent GPU runs; its dry run takes the
+    # same steps, tiny, on the CPU, so the script is known to work before a device is lent.
+    pytest.importorskip("ctgan", reason="install the 'bench' extra to run the GPU script")
+    env = dict(os.environ, PYTHON=sys.executable)
+    subprocess.run(["bash", "benchmarks/gpu.sh", "--dry-run", "--out", str(tmp_path)],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=240)
+    result = json.loads((tmp_path / "gpu.json").read_text())
+    assert result["dry_run"] is True
+    steps = result["steps"]
+    for name in ("adult_fit", "sample_parquet", "dp_fit_eps3", "ctgan_tvae_fit"):
+        assert steps[name]["seconds"] > 0, name
+    assert steps["sample_parquet"]["rows"] == 10_000
+    assert 0 < steps["dp_fit_eps3"]["epsilon_spent"] <= 3.0
+    assert steps["ctgan_over_synthvae_fit"] > 0
+    assert "dry run on the CPU" in (tmp_path / "gpu.md").read_text()

@@ -105,3 +105,16 @@ def test_conditional_samples_use_the_calibration():
 def test_calibrate_must_be_a_bool(adult_small):
     with pytest.raises(ConfigError, match="'calibrate' parameter of Synthesizer must be True"):
         Synthesizer(calibrate="yes", verbose=False).fit(adult_small)
+
+
+def test_a_short_fit_calibrates_on_a_share_of_its_training_rows_not_a_fixed_50000():
+    # Calibration stays a small part of any fit: 200 rows x 2 epochs processed 400 rows,
+    # so it draws the floor of prior rows, not the 50,000 a long fit uses.
+    from synthvae.calibration import CALIBRATION_ROWS, MIN_CALIBRATION_ROWS, calibration_rows
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(list("abc"), 200)})
+    synth = Synthesizer(epochs=2, seed=0, verbose=False).fit(df)
+    assert synth.training_summary_["calibration"]["rows"] == MIN_CALIBRATION_ROWS
+    assert calibration_rows(10**9) == CALIBRATION_ROWS
+    assert calibration_rows(1_750_000) == CALIBRATION_ROWS  # a default Adult fit: unchanged

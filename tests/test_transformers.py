@@ -195,6 +195,29 @@ def test_mixture_on_adult_finds_modes_and_matches_scikit_learn_weights():
     assert abs(ours.means_[ours.weights_.argmax()] - ref.means_[ref.weights_.argmax(), 0]) < 5
 
 
+def test_a_spiky_column_alone_finds_its_spike_as_scikit_learn_does():
+    # 95 % zeros: the bound sits on a plateau for the first iterations; stopping there left
+    # ten equal modes (weights 0.12) where scikit-learn finds one of weight 0.95.
+    from synthvae.transforms.mixture import fit_mixtures
+
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random(20_000) < 0.95, 0.0, rng.normal(1900, 300, 20_000))
+    fit = fit_mixtures(x[:, None], seed=0)
+    assert fit.weights[0].max() > 0.9
+
+
+def test_wide_tables_fit_their_mixtures_in_column_blocks_with_the_same_result(monkeypatch):
+    from synthvae.transforms import mixture
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(rng.uniform(-5, 5, 12), 1.0, (400, 12))
+    whole = mixture.fit_mixtures(x, seed=0)
+    monkeypatch.setattr(mixture, "MAX_BLOCK_CELLS", 400 * 10 * 5)  # blocks of 5 columns
+    blocks = mixture.fit_mixtures(x, seed=0)
+    assert blocks.means.shape == whole.means.shape == (12, 10)
+    assert np.allclose(blocks.means, whole.means, atol=1e-3)
+
+
 # ----------------------------------------------------------------------------- property tests
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,7 +25,7 @@ from synthvae.schema import ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_categorical
 from synthvae.transforms.idformat import check_template, generate, learn_template
-from synthvae.transforms.spans import Span, SpanKind
+from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
 MAX_CATEGORIES = 200
 MIN_VERBATIM_ROWS = 5  # a high-cardinality column keeps verbatim only values this common
@@ -129,7 +129,7 @@ class OneHotEncoder(ColumnTransformer):
 
     def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None,
                           row_offset: int = 0) -> pd.Series:
-        codes = np.argmax(block, axis=1)
+        codes = span_argmax(block)
         n_known = len(self.categories_)
         lookup = np.empty(n_known + 1, dtype=object)
         lookup[:n_known] = self.categories_

@@ -37,7 +37,7 @@ from synthvae.transforms.mixture import MixtureFit, fit_mixtures, log_component_
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.scaling import (SKEW_THRESHOLD, choose_log_scale, from_log_scale,
                                          to_log_scale)
-from synthvae.transforms.spans import Span, SpanKind
+from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
 N_MODES = 10
 WEIGHT_THRESHOLD = 0.005
@@ -279,7 +279,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def inverse_transform(self, block: np.ndarray, rng: np.random.Generator | None = None,
                           row_offset: int = 0) -> pd.Series:
-        modes = np.argmax(block[:, 1:1 + self.n_modes], axis=1)
+        modes = span_argmax(block[:, 1:1 + self.n_modes])
         scalar = np.clip(block[:, 0], -1.0, 1.0)
         values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
         values = np.clip(values, self.spread_min_, self.spread_max_)

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 REG_COVAR = 1e-6
+MIN_ITER = 20  # iterations before a column may stop (see _fit_block)
+MAX_BLOCK_CELLS = 2**24  # rows x columns x components per E-step: 64 MB of float32
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,24 @@ def fit_mixtures(x: np.ndarray, n_components: int = 10, weight_prior: float = 1e
     """Fit one mixture per column of ``x`` (rows, columns); NaN cells are ignored.
 
     Runs in float32 torch on the CPU: the (rows, columns, components) responsibilities are
-    the whole cost, and torch's vectorized exp and reductions use every core.
+    the whole cost, and torch's vectorized exp and reductions use every core. Wide tables
+    are fitted in blocks of columns whose responsibilities hold at most ``MAX_BLOCK_CELLS``
+    values, so memory stays bounded and the cost grows linearly with the columns.
     """
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    x = np.asarray(x, dtype=np.float64)
+    per_block = max(1, MAX_BLOCK_CELLS // max(1, len(x) * n_components))
+    if x.shape[1] <= per_block:
+        return _fit_block(x, n_components, weight_prior, max_iter, tol, seed)
+    fits = [_fit_block(x[:, start:start + per_block], n_components, weight_prior, max_iter,
+                       tol, seed) for start in range(0, x.shape[1], per_block)]
+    return MixtureFit(*(np.concatenate([getattr(f, name) for f in fits])
+                        for name in ("weights", "means", "stds")),
+                      n_iter=max(f.n_iter for f in fits))
+
+
+def _fit_block(x: np.ndarray, n_components: int, weight_prior: float, max_iter: int,
+               tol: float, seed: int) -> MixtureFit:
+    x = torch.as_tensor(x)
     observed = torch.isfinite(x)  # (n, C)
     x = torch.where(observed, x, torch.zeros_like(x))
     counts = observed.sum(0).clamp(min=1)
@@ -52,14 +69,27 @@ def fit_mixtures(x: np.ndarray, n_components: int = 10, weight_prior: float = 1e
     z = ((x - mean0) / scale).float()
     mask = observed.float()
     resp = _initial_responsibilities(z, mask, n_components, seed)
+    # Each column stops when its own bound has converged (as one scikit-learn fit per column
+    # would): the iterations go on over the columns still moving only, so a wide table
+    # costs what its columns need, not max_iter for all whenever one column is slow.
+    active = torch.arange(z.shape[1])
+    fitted = [torch.empty((z.shape[1], n_components)) for _ in range(6)]
     previous = torch.full((z.shape[1],), -float("inf"))
     for n_iter in range(1, max_iter + 1):
         params = _m_step(z, mask, resp, weight_prior)
         resp, bound = _e_step(z, mask, params)
-        if bool(((bound - previous).abs() < tol).all()):
+        for column_params, value in zip(fitted, params):
+            column_params[active] = value
+        # a column may stop only after MIN_ITER iterations: a spiky column (95 % zeros) sits
+        # on a plateau for its first few iterations before its modes separate
+        moving = ((bound - previous).abs() >= tol) | (n_iter < MIN_ITER)
+        if not bool(moving.any()):
             break
+        if not bool(moving.all()):
+            active, z, mask = active[moving], z[:, moving], mask[:, moving]
+            resp, bound = resp[:, moving], bound[moving]
         previous = bound
-    a, b, means, beta, nu, cov = (p.double() for p in params)
+    a, b, means, beta, nu, cov = (p.double() for p in fitted)
     weights = _dp_weights(a, b)
     return MixtureFit(weights=weights.numpy(),
                       means=(means * scale[:, None] + mean0[:, None]).numpy(),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import numpy as np
+
 
 class SpanKind(str, enum.Enum):
     SCALAR = "scalar"  # one value in [-1, 1]: Gaussian likelihood with a learned sigma
@@ -37,3 +39,13 @@ class Span:
     def from_dict(cls, data: dict) -> "Span":
         return cls(column=data["column"], kind=SpanKind(data["kind"]), width=int(data["width"]),
                    role=data["role"])
+
+
+def span_argmax(block: np.ndarray) -> np.ndarray:
+    """(n, k) scores of one softmax span -> (n,) index of each row's largest (the first on
+    ties). numpy's row-wise argmax over a strided view of a row-major matrix runs several
+    times slower than over a contiguous block (sampled matrices are column-major, so their
+    spans are), and it is the bulk of an inverse transform at sampling scale."""
+    if not block.flags.f_contiguous:
+        block = np.ascontiguousarray(block)
+    return np.argmax(block, axis=1)
