@@ -82,3 +82,27 @@ def test_ablation_epochs_scale_multiplies_the_automatic_epochs():
 
     assert synthesizer_params("steps2x", 30_000) == {"epochs": 2 * auto_epochs(30_000, 500, 0.1)}
     assert synthesizer_params("hidden256", 30_000) == {"hidden": [256, 256]}
+
+
+def test_structure_markdown_gives_the_median_violation_shares_over_seeds():
+    import pandas as pd
+
+    from benchmarks.structure import markdown
+    from synthvae import detect_schema
+    from synthvae.reports.encoding import canonical_frame
+    from synthvae.reports.rules import rules_section
+
+    real = pd.DataFrame({"grade": list("ABCD") * 50, "rate": [1, 2, 3, 4] * 50})
+    schema = detect_schema(real)
+    runs = []
+    for seed, broken in ((0, 10), (1, 20), (2, 30)):  # 5 %, 10 %, 15 % of rows break it
+        synthetic = real.copy()
+        synthetic.loc[: broken - 1, "rate"] = 9
+        rules = rules_section(canonical_frame(real, schema), canonical_frame(synthetic, schema),
+                              schema)
+        runs.append({"dataset": "toy", "seed": seed, "real_rows": 200, "synthetic_rows": 200,
+                     "fit_s": 1.0, "rules": rules})
+    text = markdown(runs, {"name": "t", "command": "c", "machine": "m", "seeds": "0,1,2"})
+    row = next(line for line in text.splitlines() if line.startswith("| toy"))
+    assert "| 2 | 10.00% | 10.00% |" in row  # grade -> rate and rate -> grade; median seed
+    assert "`grade` → `rate`" in text

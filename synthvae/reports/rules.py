@@ -226,7 +226,8 @@ def rule_violations(rules: Rules, synthetic: pd.DataFrame) -> dict:
     """The share of ``synthetic`` rows (a canonical frame) that break each rule, and totals."""
     n_rows = len(synthetic)
     fds = [(rule, dependency_breaks(rule, synthetic)) for rule in rules.functional_dependencies]
-    zeros = [(rule, combination_rows(rule, synthetic)) for rule in rules.zero_support_pairs]
+    coded = FrameCodes(synthetic)
+    zeros = [(rule, combination_rows(rule, coded)) for rule in rules.zero_support_pairs]
     ineqs = [(rule, inequality_breaks(rule, synthetic)) for rule in rules.inequalities]
     return {
         "functional_dependencies": _listed(fds, n_rows, "synthetic_violation"),
@@ -258,10 +259,25 @@ def dependency_breaks(rule: FunctionalDependency, frame: pd.DataFrame) -> np.nda
     return (keys >= 0) & ~same
 
 
-def combination_rows(rule: ZeroSupportPair, frame: pd.DataFrame) -> np.ndarray:
+class FrameCodes:
+    """Each column of a frame factorized once (missing is a value), for many equality tests."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame, self._coded = frame, {}
+
+    def equals(self, column: str, value) -> np.ndarray:
+        """(n_rows,) bool: the column holds ``value`` (NaN matches missing)."""
+        if column not in self._coded:
+            codes, values = pd.factorize(self.frame[column], use_na_sentinel=False)
+            self._coded[column] = (codes, pd.Index(values))
+        codes, values = self._coded[column]
+        return codes == values.get_indexer([value])[0] if len(values) else np.zeros(0, bool)
+
+
+def combination_rows(rule: ZeroSupportPair, frame: FrameCodes) -> np.ndarray:
     """Rows that hold the combination no real row holds."""
     (a, b), (x, y) = rule.columns, rule.values
-    return _equals(frame[a], x) & _equals(frame[b], y)
+    return frame.equals(a, x) & frame.equals(b, y)
 
 
 def inequality_breaks(rule: Inequality, frame: pd.DataFrame) -> np.ndarray:
@@ -273,10 +289,6 @@ def inequality_breaks(rule: Inequality, frame: pd.DataFrame) -> np.ndarray:
 def _same_values(series: pd.Series, expected: pd.Index) -> np.ndarray:
     left, right = series.to_numpy(), expected.to_numpy()
     return (left == right) | (pd.isna(left) & pd.isna(right))
-
-
-def _equals(series: pd.Series, value) -> np.ndarray:
-    return series.isna().to_numpy() if pd.isna(value) else (series == value).to_numpy()
 
 
 def _listed(found: list, n_rows: int, prefix: str) -> list[dict]:
