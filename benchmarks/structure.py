@@ -41,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-demo", action="store_true")
     parser.add_argument("--name", default="baseline")
     parser.add_argument("--summary", action="store_true", help="only rewrite the markdown")
+    parser.add_argument("--merge", default="", help="names of runs made in parallel processes "
+                        "(comma-separated): their JSON lines become run --name")
     return parser.parse_args(argv)
 
 
@@ -90,7 +92,7 @@ def markdown(runs: list[dict], header: dict) -> str:
              f"every row, informative). Shares are of synthetic rows.", "",
              "| table | rows real / synthetic | FDs | FD violation (any) | worst FD | zero-"
              "support pairs | rows in one (any) | inequalities | broken (any) | ML efficacy "
-             "synthetic / real | fit s |", "|" + "---|" * 11]
+             "synthetic / real | Column Shapes / all-pairs trends | fit s |", "|" + "---|" * 12]
     lines += [_summary_row(name, group) for name, group in by_table.items()]
     for name, group in by_table.items():
         lines += ["", f"### {name}", ""] + _details(group[0]["rules"])
@@ -103,13 +105,16 @@ def _summary_row(name: str, group: list[dict]) -> str:
     ml = [run.get("ml_efficacy") for run in group if run.get("ml_efficacy")]
     ml_text = (f"{_median([m['synthetic'] for m in ml]):.3f} / "
                f"{_median([m['real'] for m in ml]):.3f} {ml[0]['metric']}" if ml else "–")
+    scores = [run["quality"] for run in group if run.get("quality")]
+    quality_text = (f"{_median([q['column_shapes'] for q in scores]):.3f} / "
+                    f"{_median([q['column_pair_trends'] for q in scores]):.3f}" if scores else "–")
     return (f"| {name} | {first['real_rows']:,} / {first['synthetic_rows']:,} | "
             f"{totals[0]['functional_dependencies']} | "
             f"{_pct(totals, 'functional_dependency_violation_share')} | "
             f"{_pct(totals, 'max_functional_dependency_violation_share')} | "
             f"{totals[0]['zero_support_pairs']} | {_pct(totals, 'zero_support_share')} | "
             f"{totals[0]['inequalities']} | {_pct(totals, 'inequality_violation_share')} | "
-            f"{ml_text} | {_median([run['fit_s'] for run in group]):.0f} |")
+            f"{ml_text} | {quality_text} | {_median([run['fit_s'] for run in group]):.0f} |")
 
 
 def _details(rules: dict) -> list[str]:
@@ -146,12 +151,14 @@ def main(argv=None) -> None:
     lines_path = RESULTS / f"structure-{args.name}.jsonl"
     header = {"name": args.name, "seeds": args.seeds, "machine": _machine_text(),
               "command": " ".join(["python -m benchmarks.structure", *(argv or sys.argv[1:])])}
-    if not args.summary:
+    if args.merge:
+        _merge(args.merge.split(","), lines_path)
+    elif not args.summary:
         RESULTS.mkdir(parents=True, exist_ok=True)
         lines_path.write_text(json.dumps({"header": header}) + "\n")
         for seed in (int(s) for s in args.seeds.split(",")):
             jobs = [] if args.no_demo else [lambda s=seed: demo_run(s, args.demo_rows)]
-            jobs += [lambda n=n, s=seed: table_run(n, s) for n in args.datasets.split(",")]
+            jobs += [lambda n=n, s=seed: table_run(n, s) for n in args.datasets.split(",") if n]
             for job in jobs:
                 _append(lines_path, job())
     records = [json.loads(line) for line in lines_path.read_text().splitlines()]
@@ -159,6 +166,17 @@ def main(argv=None) -> None:
     out = RESULTS / f"structure-{args.name}.md"
     out.write_text(markdown(records[1:], header))
     print(out)
+
+
+def _merge(names: list[str], path: Path) -> None:
+    """One JSON-lines file from runs made side by side (one header naming every command)."""
+    parts = [[json.loads(line) for line in (RESULTS / f"structure-{name}.jsonl").read_text()
+              .splitlines()] for name in names]
+    header = {**parts[0][0]["header"], "name": path.stem.removeprefix("structure-"),
+              "command": "; ".join(part[0]["header"]["command"] for part in parts)}
+    records = [record for part in parts for record in part[1:]]
+    path.write_text("".join(json.dumps(r, default=str) + "\n" for r in [{"header": header},
+                                                                       *records]))
 
 
 def _append(path: Path, record: dict) -> None:
