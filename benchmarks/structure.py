@@ -125,7 +125,8 @@ def _details(rules: dict) -> list[str]:
                      f"({fd['determinant_values']} values; real {fd['real_violation_share']:.2%}"
                      f"): broken by {fd['synthetic_violation_share']:.2%} of synthetic rows")
     for zero in rules["zero_support_pairs"][:LISTED]:
-        (a, b), (x, y) = zero["columns"], zero["values"]
+        (a, b), (x, y) = zero["columns"], ("(missing)" if v is None else v
+                                          for v in zero["values"])
         lines.append(f"- zero-support `{a}={x}` & `{b}={y}` (expected {zero['expected_rows']:,.0f}"
                      f" real rows): {zero['synthetic_share']:.2%} of synthetic rows")
     for ineq in rules["inequalities"][:LISTED]:
