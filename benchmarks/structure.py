@@ -106,8 +106,10 @@ def _summary_row(name: str, group: list[dict]) -> str:
     ml_text = (f"{_median([m['synthetic'] for m in ml]):.3f} / "
                f"{_median([m['real'] for m in ml]):.3f} {ml[0]['metric']}" if ml else "–")
     scores = [run["quality"] for run in group if run.get("quality")]
-    quality_text = (f"{_median([q['column_shapes'] for q in scores]):.3f} / "
-                    f"{_median([q['column_pair_trends'] for q in scores]):.3f}" if scores else "–")
+    quality_text = "–"
+    if scores:  # column_pair_trends here counts every pair (benchmarks.common.quality)
+        quality_text = (f"{_median([q['column_shapes'] for q in scores]):.3f} / "
+                        f"{_median([q['column_pair_trends'] for q in scores]):.3f}")
     return (f"| {name} | {first['real_rows']:,} / {first['synthetic_rows']:,} | "
             f"{totals[0]['functional_dependencies']} | "
             f"{_pct(totals, 'functional_dependency_violation_share')} | "

@@ -4,7 +4,8 @@
 of the same population that it never saw. Fidelity compares synthetic with real; machine-
 learning efficacy needs a ``target`` (one column or several) and the holdout; the privacy
 attacks need the holdout as their "not a member" reference; the rules section (functional
-dependencies, zero-support combinations, inequalities of the real table) needs neither. Sections that cannot run are ``None`` and ``notes`` says why.
+dependencies, zero-support combinations, inequalities of the real table) needs neither.
+Sections that cannot run are ``None`` and ``notes`` says why.
 """
 
 from __future__ import annotations
