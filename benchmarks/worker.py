@@ -22,7 +22,8 @@ from synthvae import detect_schema
 # the headline numbers kept from synthvae.reports.evaluate's summary
 SCORES = ("column_shapes", "column_pair_trends_all_pairs", "column_pair_trends",
           "logistic_detection", "ml_efficacy_synthetic", "ml_efficacy_real",
-          "ml_efficacy_ratio", "dcr_train_share", "dcr_median_ratio", "exact_copy_share")
+          "ml_efficacy_ratio", "dcr_train_share", "dcr_median_ratio", "exact_copy_share",
+          "fd_violation_share", "zero_support_share", "inequality_violation_share")
 
 
 def peak_rss_mb() -> float:

@@ -31,8 +31,9 @@ def report(
     synthetic: Annotated[Path, typer.Argument(help="The synthetic table to score.")],
     holdout: Annotated[Optional[Path], typer.Option(
         help="Real rows the model never saw (default: MODEL.holdout.csv if it exists).")] = None,
-    target: Annotated[Optional[str], typer.Option(
-        help="Column to predict for ML efficacy (needs holdout rows).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(
+        help="Column to predict for ML efficacy (needs holdout rows); repeat the option for "
+             "several targets, the first is the headline.")] = None,
     model: Annotated[Optional[Path], typer.Option(
         "--model", "-m", help="Model file: its differential-privacy record is reported.",
         dir_okay=False)] = None,
@@ -47,7 +48,8 @@ def report(
     seed: Annotated[int, typer.Option(help="Random seed for subsamples and splits.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress spinner.")] = False,
 ):
-    """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy and privacy checks."""
+    """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy, privacy checks, and
+    the rules of REAL (dependencies, impossible combinations) that SYNTHETIC breaks."""
     from cli.main import err, out
     from synthvae.io import read_table
     from synthvae.reports import evaluate
@@ -59,7 +61,8 @@ def report(
               "holdout": read_table(holdout) if holdout else None}
     spinner = contextlib.nullcontext() if quiet else err.status("Scoring the synthetic table...")
     with spinner:
-        result = evaluate(**tables, target=target, key_columns=key_columns,
+        result = evaluate(**tables, target=list(target) if target else None,
+                          key_columns=key_columns,
                           sensitive_columns=sensitive_columns, model_path=model, seed=seed)
     out.print(result.rich_table())
     _write(result, output, json_path, out)

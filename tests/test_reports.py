@@ -104,6 +104,21 @@ def test_copies_of_training_rows_are_flagged(copies):
 
 
 @needs_adult
+def test_ml_efficacy_is_scored_for_every_target_asked(adult):
+    train, synthetic, holdout = (df.head(800) for df in adult)
+    report = evaluate(train, synthetic, holdout=holdout, target=["income", "sex", "age"])
+    by_target = report.fidelity["ml_efficacy_by_target"]
+    assert [m["target"] for m in by_target] == ["income", "sex", "age"]
+    assert [m["primary_metric"] for m in by_target] == ["roc_auc", "roc_auc", "r2"]
+    assert report.fidelity["ml_efficacy"] == by_target[0]
+    assert report.summary["ml_efficacy_real"] == by_target[0]["real"]["roc_auc"]
+    assert by_target[1]["real"]["roc_auc"] > 0.7  # sex is predictable from relationship
+    assert "predict sex" in report.to_html()
+    with pytest.raises(ConfigError, match="'target'"):
+        evaluate(train, synthetic, holdout=holdout, target=["income", "nope"])
+
+
+@needs_adult
 def test_without_holdout_the_attacks_are_skipped_and_say_why(adult):
     train, synthetic, _ = adult
     report = evaluate(train.head(500), synthetic.head(500), target="income")
@@ -164,10 +179,10 @@ def test_real_bins_trends_ignore_where_the_extremes_fall_but_not_broken_relation
 
 # ----------------------------------------------------------------------------- outputs
 
-TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy",
+TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy", "rules",
              "distributions", "notes", "timing", "versions"]
 FIDELITY = ["column_shapes", "column_pair_trends", "diagnostic", "detection", "ml_efficacy",
-            "coverage"]
+            "ml_efficacy_by_target", "coverage"]
 PRIVACY = ["exact_copies", "dcr", "membership_inference", "attribute_inference",
            "differential_privacy", "statement", "value_exposure"]
 
@@ -260,13 +275,16 @@ def test_cli_report_writes_html_and_json_and_finds_the_holdout(adult, cli_app, t
     holdout.to_csv(f"{model}.holdout.csv", index=False)
     result = CliRunner().invoke(cli_app, [
         "report", str(paths["train"]), str(paths["synthetic"]), "-m", str(model),
-        "--target", "income", "-o", str(tmp_path / "r.html"), "--json",
+        "--target", "income", "--target", "age", "-o", str(tmp_path / "r.html"), "--json",
         str(tmp_path / "r.json"), "--key-columns", "age,sex", "--sensitive-columns", "income",
         "--quiet"])
     assert result.exit_code == 0, result.output
     assert "m.safetensors.holdout.csv" in result.output and "Column Shapes" in result.output
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["data"]["holdout_rows"] == 600
+    assert data["data"]["targets"] == ["income", "age"]
+    assert [m["task"] for m in data["fidelity"]["ml_efficacy_by_target"]] == [
+        "classification", "regression"]
     assert data["privacy"]["differential_privacy"]["trained_with_dp"] is False
     assert data["privacy"]["attribute_inference"]["key_columns"] == ["age", "sex"]
     assert (tmp_path / "r.html").stat().st_size > 1_000_000

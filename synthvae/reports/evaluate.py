@@ -2,8 +2,10 @@
 
 ``real`` is the table the synthesizer was trained on; ``holdout`` (optional) holds real rows
 of the same population that it never saw. Fidelity compares synthetic with real; machine-
-learning efficacy needs a ``target`` and the holdout; the privacy attacks need the holdout as
-their "not a member" reference. Sections that cannot run are ``None`` and ``notes`` says why.
+learning efficacy needs a ``target`` (one column or several) and the holdout; the privacy
+attacks need the holdout as their "not a member" reference; the rules section (functional
+dependencies, zero-support combinations, inequalities of the real table) needs neither.
+Sections that cannot run are ``None`` and ``notes`` says why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvae.reports import (coverage, detection, disclosure, distributions, efficacy,
-                              fidelity, inputs, membership, privacy)
+                              fidelity, inputs, membership, privacy, rules)
 from synthvae.reports.encoding import (Embedding, TreeEncoding, canonical_frame, numeric_columns,
                                        row_hashes, without_rows)
 from synthvae.reports.report import Report
@@ -25,18 +27,22 @@ from synthvae.schema import Schema
 # Every section timed, in order; a section that does not run keeps None.
 SECTIONS = ("encoding", "quality", "diagnostic", "logistic_detection", "gb_detection",
             "ml_efficacy", "coverage", "exact_copies", "dcr", "membership_inference",
-            "attribute_inference", "distributions")
+            "attribute_inference", "rules", "distributions")
 
 
 def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
-             target: str | None = None, schema: Schema | dict | str | None = None,
+             target: str | list[str] | None = None, schema: Schema | dict | str | None = None,
              key_columns: list[str] | str | None = None,
              sensitive_columns: list[str] | str | None = None,
              model_path: str | Path | None = None, *, seed: int = 0) -> Report:
-    """Score ``synthetic`` against ``real`` (and ``holdout``); see docs/reports.md."""
+    """Score ``synthetic`` against ``real`` (and ``holdout``); see docs/reports.md.
+
+    ``target`` names the column ML efficacy predicts, or a list of them: every one is scored
+    (``fidelity["ml_efficacy_by_target"]``) and the first is the headline."""
     frames, schema = _checked_frames(real, synthetic, holdout, schema)
-    target = inputs.check_target(target, schema)
-    task = efficacy.task_of(schema, target) if target else None
+    targets = inputs.check_targets(target, schema)
+    for name in targets:  # a target of the wrong kind fails before the work
+        efficacy.task_of(schema, name)
     keys = inputs.column_list(key_columns, "key_columns", schema)
     sensitive = inputs.column_list(sensitive_columns, "sensitive_columns", schema)
     inputs.check_attack_columns(keys, sensitive)
@@ -45,23 +51,28 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame 
     exposure = disclosure.value_exposure(model_path)
     start = time.perf_counter()
     run = _Run(frames, schema, seed)
-    fidelity_part = _fidelity(run, target)
+    fidelity_part = _fidelity(run, targets)
     privacy_part = _privacy(run, keys, sensitive, dp)
     privacy_part["value_exposure"] = exposure
+    rules_part = run.timed("rules", rules.rules_section, run.canonical["real"],
+                           run.canonical["synthetic"], schema)
     shares = run.timed("distributions", distributions.column_distributions,
                        run.canonical["real"], run.canonical["synthetic"], schema)
     run.timing["total_seconds"] = round(time.perf_counter() - start, 3)
-    return Report(data=_data(run.frames, schema, target, task, keys, sensitive, seed),
-                  summary=headline(fidelity_part, privacy_part), fidelity=fidelity_part,
-                  privacy=privacy_part, distributions=shares, notes=run.notes,
-                  timing=run.timing, versions=_versions())
+    return Report(data=_data(run.frames, schema, targets, keys, sensitive, seed),
+                  summary=headline(fidelity_part, privacy_part, rules_part),
+                  fidelity=fidelity_part, privacy=privacy_part, rules=rules_part,
+                  distributions=shares, notes=run.notes, timing=run.timing,
+                  versions=_versions())
 
 
-def _data(frames, schema, target, task, keys, sensitive, seed) -> dict:
+def _data(frames, schema, targets, keys, sensitive, seed) -> dict:
+    target = targets[0] if targets else None
     return {"real_rows": len(frames["real"]), "synthetic_rows": len(frames["synthetic"]),
             "holdout_rows": len(frames["holdout"]) if "holdout" in frames else None,
             "columns": [{"name": c.name, "kind": c.kind.value} for c in schema.columns],
-            "target": target, "task": task, "key_columns": keys or None,
+            "target": target, "task": efficacy.task_of(schema, target) if target else None,
+            "targets": targets or None, "key_columns": keys or None,
             "sensitive_columns": sensitive or None, "seed": seed}
 
 
@@ -117,7 +128,7 @@ class _Run:
             self.timing[f"{name}_seconds"] = round(time.perf_counter() - start, 3)
 
 
-def _fidelity(run: _Run, target: str | None) -> dict:
+def _fidelity(run: _Run, targets: list[str]) -> dict:
     real, synthetic = run.frames["real"], run.frames["synthetic"]
     out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata)
     out["diagnostic"] = run.timed("diagnostic", fidelity.diagnostic, real, synthetic,
@@ -126,7 +137,9 @@ def _fidelity(run: _Run, target: str | None) -> dict:
         "logistic": run.timed("logistic_detection", detection.logistic_detection, real,
                               synthetic, run.metadata),
         "gradient_boosting": run.timed("gb_detection", _boosting, run)}
-    out["ml_efficacy"] = _ml_efficacy(run, target)
+    by_target = _ml_efficacy(run, targets)
+    out["ml_efficacy"] = by_target[0] if by_target else None  # the first target: the headline
+    out["ml_efficacy_by_target"] = by_target
     out["coverage"] = run.timed("coverage", coverage.alpha_precision_beta_recall,
                                 run.embedded["real"], run.embedded["synthetic"], run.seed)
     return out
@@ -139,15 +152,16 @@ def _boosting(run: _Run) -> dict:
                                         encoding.categorical_mask, run.seed)
 
 
-def _ml_efficacy(run: _Run, target: str | None) -> dict | None:
-    if target is None:
+def _ml_efficacy(run: _Run, targets: list[str]) -> list[dict] | None:
+    """One result per target column, in the order given; None when it cannot run."""
+    if not targets:
         run.notes.append("ML efficacy was not computed: it needs a target column.")
         return None
     if not run.has_holdout:
         run.notes.append("ML efficacy was not computed: it needs holdout rows to test on.")
         return None
-    return run.timed("ml_efficacy", efficacy.ml_efficacy, run.canonical, run.schema, target,
-                     run.seed)
+    return run.timed("ml_efficacy", lambda: [
+        efficacy.ml_efficacy(run.canonical, run.schema, name, run.seed) for name in targets])
 
 
 def _privacy(run: _Run, keys: list[str], sensitive: list[str], dp: dict) -> dict:

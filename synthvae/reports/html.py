@@ -19,6 +19,7 @@ from synthvae.reports.report import HEADLINES, Report, format_value
 
 REAL, SYNTHETIC = "#2f5d8a", "#e07b39"
 PLOT_COLUMNS = 4  # distribution plots per row
+RULES_SHOWN = 10  # most-broken rules of each kind shown on the page (all are in the JSON)
 TEMPLATE = "plotly_white"
 CONFIG = {"displayModeBar": False, "responsive": True}
 STYLE = """
@@ -59,6 +60,7 @@ def render_html(report: Report) -> str:
              _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)) + _ledger(report)
                     + _exposure(report)
                     + _privacy_help(report))),
+        _rules(report.rules),
         _two(_panel(_figure(pair_error_figure(report))),
              _panel(_figure(roc_figure(mia)) if mia else
                     "<p class=\"muted\">No holdout rows: the attacks were not run.</p>")),
@@ -109,7 +111,9 @@ def _header(report: Report) -> str:
     parts = [f"real {data['real_rows']:,} rows", f"synthetic {data['synthetic_rows']:,} rows",
              (f"holdout {data['holdout_rows']:,} rows" if data.get("holdout_rows")
               else "no holdout"), f"{len(data['columns'])} columns"]
-    if data.get("target"):
+    if data.get("targets") and len(data["targets"]) > 1:
+        parts.append(f"targets {', '.join(data['targets'])}")
+    elif data.get("target"):
         parts.append(f"target {data['target']} ({data['task']})")
     parts.append(f"computed in {report.timing.get('total_seconds', 0):.1f} s")
     return f"<h1>Synthetic data report</h1><p class=\"sub\">{_e(' · '.join(parts))}</p>"
@@ -168,9 +172,12 @@ def _fidelity_rows(report: Report) -> list[tuple]:
 
 
 def _efficacy(report: Report) -> str:
-    ml = report.fidelity.get("ml_efficacy")
-    if not ml:
-        return ""
+    """One table per target (reports written before several targets hold only one)."""
+    results = report.fidelity.get("ml_efficacy_by_target") or [report.fidelity.get("ml_efficacy")]
+    return "".join(_efficacy_table(ml) for ml in results if ml)
+
+
+def _efficacy_table(ml: dict) -> str:
     metrics = [m for m in ("roc_auc", "f1_macro", "r2") if m in ml["real"]]
     head = "".join(f"<th>{_e(m)}</th>" for m in metrics)
     rows = "".join(f"<tr><td>trained on {name}</td>"
@@ -179,6 +186,39 @@ def _efficacy(report: Report) -> str:
     return (f"<h3>ML efficacy: predict {_e(ml['target'])} ({_e(ml['task'])}), tested on "
             f"{ml['holdout_rows']:,} holdout rows</h3>"
             + f"<table><tr><th></th>{head}</tr>{rows}</table>")
+
+
+def _rules(rules: dict | None) -> str:
+    """Rules of the real table and the synthetic rows that break them (section absent in
+    reports written before it existed)."""
+    if not rules:
+        return ""
+    t = rules["totals"]
+    summary = _table([
+        ("Functional dependencies A → B", f"{t['functional_dependencies']}",
+         f"synthetic rows breaking any: {_share(t['functional_dependency_violation_share'])}"),
+        ("Zero-support combinations", f"{t['zero_support_pairs']}",
+         f"synthetic rows holding any: {_share(t['zero_support_share'])}"),
+        ("Inequalities a ≤ b", f"{t['inequalities']}",
+         f"synthetic rows breaking any: {_share(t['inequality_violation_share'])}")])
+    fds = [(f"{d['determinant']} → {d['dependent']}", _share(d["synthetic_violation_share"]),
+            f"{d['determinant_values']} values; real rows breaking it: "
+            f"{_share(d['real_violation_share'])}")
+           for d in rules["functional_dependencies"][:RULES_SHOWN]]
+    zeros = [(" & ".join(f"{c}={v}" for c, v in zip(z["columns"], z["values"])),
+              _share(z["synthetic_share"]), f"{z['expected_rows']:,.0f} real rows expected "
+              f"under independence, 0 found") for z in rules["zero_support_pairs"][:RULES_SHOWN]]
+    ineqs = [(f"{q['smaller']} ≤ {q['larger']}", _share(q["synthetic_violation_share"]),
+              "holds in every real row") for q in rules["inequalities"][:RULES_SHOWN]]
+    parts = [("Dependencies (share of synthetic rows breaking each)", fds),
+             ("Combinations no real row has (share of synthetic rows holding each)", zeros),
+             ("Inequalities (share of synthetic rows breaking each)", ineqs)]
+    detail = "".join(f"<h3>{_e(title)}</h3>{_table(rows)}" for title, rows in parts if rows)
+    return _panel("<h2>Rules of the real table</h2>" + summary + detail)
+
+
+def _share(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
 def _privacy_rows(report: Report) -> list[tuple]:

@@ -49,6 +49,19 @@ def check_target(target, schema: Schema) -> str | None:
     return target
 
 
+def check_targets(target, schema: Schema) -> list[str]:
+    """ML efficacy targets: one column name or a list of them; [] for None."""
+    if target is None:
+        return []
+    names = [target] if isinstance(target, str) else target
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ConfigError(f"The 'target' parameter must name a column of the real table or "
+                          f"list several. Got {target!r} instead.")
+    for name in names:
+        check_target(name, schema)
+    return list(dict.fromkeys(names))
+
+
 def column_list(value, name: str, schema: Schema) -> list[str]:
     """A list of column names from a list or a comma-separated string; [] for None."""
     if value is None:

@@ -1,7 +1,7 @@
 """The :class:`Report`: every score as plain dicts, JSON, HTML and a terminal table.
 
 The JSON form is ``{"format": "synthvae-report", "format_version": 1, "data", "summary",
-"fidelity", "privacy", "distributions", "notes", "timing", "versions"}``; the keys are
+"fidelity", "privacy", "rules", "distributions", "notes", "timing", "versions"}``; the keys are
 documented in docs/reports.md and only ever added to within a format version. Numbers that
 could not be computed are ``null`` and ``notes`` says why.
 """
@@ -38,6 +38,12 @@ HEADLINES = (
     ("mia_domias_auc", "MIA AUC, DOMIAS", "privacy", "0.5 = ideal"),
     ("disclosure_protection", "Disclosure protection", "privacy", "1 = ideal"),
     ("dp_epsilon", "DP epsilon", "privacy", "smaller = stronger"),
+    ("fd_violation_share", "Dependency violations", "rules",
+     "rows breaking a real A → B; 0 = ideal"),
+    ("zero_support_share", "Impossible combinations", "rules",
+     "rows in a pair no real row has; 0 = ideal"),
+    ("inequality_violation_share", "Inequality violations", "rules",
+     "rows breaking a real a ≤ b; 0 = ideal"),
 )
 
 
@@ -49,6 +55,7 @@ class Report:
     summary: dict  # the headline numbers, flat: name -> number or None
     fidelity: dict  # quality, diagnostic, detection, ml_efficacy, coverage
     privacy: dict  # exact_copies, dcr, membership_inference, attribute_inference, dp
+    rules: dict | None = None  # dependencies, zero-support pairs, inequalities, totals
     distributions: list = field(default_factory=list)  # per-column shares, for the plots
     notes: list = field(default_factory=list)  # why a section is missing, caveats
     timing: dict = field(default_factory=dict)  # seconds per section

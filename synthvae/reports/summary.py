@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# summary key -> path into {"fidelity": ..., "privacy": ...}; None anywhere on the path -> None
+# summary key -> path into {"fidelity": ..., "privacy": ..., "rules": ...};
+# None anywhere on the path -> None
 SUMMARY_PATHS = {
     "column_shapes": ("fidelity", "column_shapes", "score"),
     "column_pair_trends": ("fidelity", "column_pair_trends", "score"),
@@ -35,12 +36,18 @@ SUMMARY_PATHS = {
     "disclosure_protection": ("privacy", "attribute_inference", "score"),
     "dp_epsilon": ("privacy", "differential_privacy", "epsilon"),
     "dp_delta": ("privacy", "differential_privacy", "delta"),
+    "functional_dependencies": ("rules", "totals", "functional_dependencies"),
+    "fd_violation_share": ("rules", "totals", "functional_dependency_violation_share"),
+    "zero_support_pairs": ("rules", "totals", "zero_support_pairs"),
+    "zero_support_share": ("rules", "totals", "zero_support_share"),
+    "inequalities": ("rules", "totals", "inequalities"),
+    "inequality_violation_share": ("rules", "totals", "inequality_violation_share"),
 }
 
 
-def headline(fidelity: dict, privacy: dict) -> dict:
+def headline(fidelity: dict, privacy: dict, rules: dict | None = None) -> dict:
     """Every key of ``SUMMARY_PATHS``, always present, None where not computed."""
-    sections = {"fidelity": fidelity, "privacy": privacy}
+    sections = {"fidelity": fidelity, "privacy": privacy, "rules": rules}
     return {key: _lookup(sections, path) for key, path in SUMMARY_PATHS.items()}
 
 

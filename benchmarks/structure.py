@@ -1,0 +1,198 @@
+"""Rules the synthetic rows break (issue 16): ``python -m benchmarks.structure``.
+
+For ``make demo``'s set-up (examples/adult.csv.gz, defaults, ``--demo-rows`` sampled with seed
+1, as ``synthvae sample --seed 1``) and for each benchmark table (train split, defaults, a
+train-size sample), the rules of :mod:`synthvae.reports.rules` are discovered on the training
+rows and the share of synthetic rows breaking each is measured; ML efficacy (HistGB on the test
+split) and the all-pairs quality scores are recorded with it. Every fit is one JSON line in
+``results/structure-<name>.jsonl`` (kept as it grows); the markdown section
+``results/structure-<name>.md`` gives medians over the seeds run. Options:
+``--datasets adult,default,shoppers,magic,beijing --seeds 0,1,2 --demo-rows 100000 --name X``;
+``--summary --name X`` rewrites the markdown from the JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.common import RESULTS, ROOT, machine, ml_efficacy_scores, quality
+from benchmarks.data import load_dataset
+from synthvae import Synthesizer, detect_schema
+from synthvae.reports.encoding import canonical_frame
+from synthvae.reports.rules import rules_section
+
+DATASETS = ("adult", "default", "shoppers", "magic", "beijing")
+DEMO = ROOT / "examples" / "adult.csv.gz"
+LISTED = 8  # rules of each kind shown per table in the markdown
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--demo-rows", type=int, default=100_000)
+    parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument("--name", default="baseline")
+    parser.add_argument("--summary", action="store_true", help="only rewrite the markdown")
+    parser.add_argument("--merge", default="", help="names of runs made in parallel processes "
+                        "(comma-separated): their JSON lines become run --name")
+    return parser.parse_args(argv)
+
+
+def demo_run(seed: int, rows: int) -> dict:
+    """``make demo``: fit examples/adult.csv.gz at defaults, sample ``rows`` with seed 1."""
+    real = pd.read_csv(DEMO)
+    start = time.perf_counter()
+    synth = Synthesizer(seed=seed, verbose=False).fit(real)
+    fit_s = time.perf_counter() - start
+    synthetic = synth.sample(rows, seed=1)
+    schema = synth.schema_
+    rules = rules_section(canonical_frame(real, schema), canonical_frame(synthetic, schema),
+                          schema)
+    return {"dataset": "demo (examples/adult.csv.gz)", "seed": seed, "real_rows": len(real),
+            "synthetic_rows": rows, "fit_s": round(fit_s, 1), "rules": rules}
+
+
+def table_run(name: str, seed: int) -> dict:
+    """A benchmark table: defaults on the train split, a train-size sample."""
+    data = load_dataset(name)
+    schema = detect_schema(data.train)
+    start = time.perf_counter()
+    synth = Synthesizer(seed=seed, schema=schema, verbose=False).fit(data.train)
+    fit_s = time.perf_counter() - start
+    synthetic = synth.sample(len(data.train), seed=seed + 1)
+    rules = rules_section(canonical_frame(data.train, schema),
+                          canonical_frame(synthetic, schema), schema)
+    return {"dataset": name, "seed": seed, "real_rows": len(data.train),
+            "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1), "rules": rules,
+            "ml_efficacy": ml_efficacy_scores(data, synthetic, schema, seed),
+            "quality": quality(data.train, synthetic, schema.to_sdmetrics_metadata())}
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def markdown(runs: list[dict], header: dict) -> str:
+    by_table: dict[str, list[dict]] = {}
+    for run in runs:
+        by_table.setdefault(run["dataset"], []).append(run)
+    lines = [f"## Rules baseline at current defaults ({header['name']})", "",
+             f"Command: `{header['command']}`. Machine: {header['machine']}. Seeds: "
+             f"{header['seeds']} (medians over seeds where more than one). Rules are discovered "
+             f"on the training rows (synthvae.reports.rules: A → B where each A value's "
+             f"majority B covers ≥ 99.5 % of rows, ≥ 5 rows per A value; zero-support pairs "
+             f"of categorical columns with ≥ 10 expected rows under independence; a ≤ b in "
+             f"every row, informative). Shares are of synthetic rows.", "",
+             "| table | rows real / synthetic | FDs | FD violation (any) | worst FD | zero-"
+             "support pairs | rows in one (any) | inequalities | broken (any) | ML efficacy "
+             "synthetic / real | Column Shapes / all-pairs trends | fit s |", "|" + "---|" * 12]
+    lines += [_summary_row(name, group) for name, group in by_table.items()]
+    for name, group in by_table.items():
+        lines += ["", f"### {name}", ""] + _details(group[0]["rules"])
+    return "\n".join(lines) + "\n"
+
+
+def _summary_row(name: str, group: list[dict]) -> str:
+    totals = [run["rules"]["totals"] for run in group]
+    first = group[0]
+    ml = [run.get("ml_efficacy") for run in group if run.get("ml_efficacy")]
+    ml_text = (f"{_median([m['synthetic'] for m in ml]):.3f} / "
+               f"{_median([m['real'] for m in ml]):.3f} {ml[0]['metric']}" if ml else "–")
+    scores = [run["quality"] for run in group if run.get("quality")]
+    quality_text = "–"
+    if scores:  # column_pair_trends here counts every pair (benchmarks.common.quality)
+        quality_text = (f"{_median([q['column_shapes'] for q in scores]):.3f} / "
+                        f"{_median([q['column_pair_trends'] for q in scores]):.3f}")
+    return (f"| {name} | {first['real_rows']:,} / {first['synthetic_rows']:,} | "
+            f"{totals[0]['functional_dependencies']} | "
+            f"{_pct(totals, 'functional_dependency_violation_share')} | "
+            f"{_pct(totals, 'max_functional_dependency_violation_share')} | "
+            f"{totals[0]['zero_support_pairs']} | {_pct(totals, 'zero_support_share')} | "
+            f"{totals[0]['inequalities']} | {_pct(totals, 'inequality_violation_share')} | "
+            f"{ml_text} | {quality_text} | {_median([run['fit_s'] for run in group]):.0f} |")
+
+
+def _details(rules: dict) -> list[str]:
+    """The most broken rules of one run (the first seed)."""
+    lines = []
+    for fd in rules["functional_dependencies"][:LISTED]:
+        lines.append(f"- FD `{fd['determinant']}` → `{fd['dependent']}` "
+                     f"({fd['determinant_values']} values; real {fd['real_violation_share']:.2%}"
+                     f"): broken by {fd['synthetic_violation_share']:.2%} of synthetic rows")
+    for zero in rules["zero_support_pairs"][:LISTED]:
+        (a, b), (x, y) = zero["columns"], ("(missing)" if v is None else v
+                                          for v in zero["values"])
+        lines.append(f"- zero-support `{a}={x}` & `{b}={y}` (expected {zero['expected_rows']:,.0f}"
+                     f" real rows): {zero['synthetic_share']:.2%} of synthetic rows")
+    for ineq in rules["inequalities"][:LISTED]:
+        lines.append(f"- `{ineq['smaller']}` ≤ `{ineq['larger']}`: broken by "
+                     f"{ineq['synthetic_violation_share']:.2%} of synthetic rows")
+    return lines or ["- no rules found"]
+
+
+def _pct(totals: list[dict], key: str) -> str:
+    values = [t[key] for t in totals if t[key] is not None]
+    return f"{_median(values):.2%}" if values else "–"
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    lines_path = RESULTS / f"structure-{args.name}.jsonl"
+    header = {"name": args.name, "seeds": args.seeds, "machine": _machine_text(),
+              "command": " ".join(["python -m benchmarks.structure", *(argv or sys.argv[1:])])}
+    if args.merge:
+        _merge(args.merge.split(","), lines_path)
+    elif not args.summary:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        lines_path.write_text(json.dumps({"header": header}) + "\n")
+        for seed in (int(s) for s in args.seeds.split(",")):
+            jobs = [] if args.no_demo else [lambda s=seed: demo_run(s, args.demo_rows)]
+            jobs += [lambda n=n, s=seed: table_run(n, s) for n in args.datasets.split(",") if n]
+            for job in jobs:
+                _append(lines_path, job())
+    records = [json.loads(line) for line in lines_path.read_text().splitlines()]
+    header = records[0]["header"]
+    out = RESULTS / f"structure-{args.name}.md"
+    out.write_text(markdown(records[1:], header))
+    print(out)
+
+
+def _merge(names: list[str], path: Path) -> None:
+    """One JSON-lines file from runs made side by side (one header naming every command)."""
+    parts = [[json.loads(line) for line in (RESULTS / f"structure-{name}.jsonl").read_text()
+              .splitlines()] for name in names]
+    header = {**parts[0][0]["header"], "name": path.stem.removeprefix("structure-"),
+              "command": "; ".join(part[0]["header"]["command"] for part in parts)}
+    records = [record for part in parts for record in part[1:]]
+    path.write_text("".join(json.dumps(r, default=str) + "\n" for r in [{"header": header},
+                                                                       *records]))
+
+
+def _append(path: Path, record: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record, default=str) + "\n")
+    print(json.dumps(record["rules"]["totals"]), record["dataset"], record["fit_s"],
+          file=sys.stderr, flush=True)
+
+
+def _machine_text() -> str:
+    info = machine()
+    return f"{info['cores']}-core {info['cpu_model']}, no GPU" if not info["gpu"] else info["gpu"]
+
+
+if __name__ == "__main__":
+    main()

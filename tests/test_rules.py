@@ -1,0 +1,150 @@
+"""The rules section of the report: dependencies, impossible combinations and inequalities of
+the real table are found, and synthetic rows that break them are counted in the right share."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import detect_schema
+from synthvae.reports import Report, evaluate
+from synthvae.reports.encoding import canonical_frame
+from synthvae.reports.rules import discover_rules, rules_section
+
+GRADE_RATE = {"A": 5, "B": 7, "C": 9, "D": 11, "E": 13}
+
+
+def ruled_table(n: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """grade -> rate is 1:1; a Husband is never Female, a Wife never Male; low <= high."""
+    rng = np.random.default_rng(seed)
+    grade = rng.choice(list(GRADE_RATE), n)
+    sex = rng.choice(["Male", "Female"], n)
+    role = np.where(rng.random(n) < 0.3, "Other", np.where(sex == "Male", "Husband", "Wife"))
+    low = rng.normal(50, 10, n)
+    return pd.DataFrame({"grade": grade, "rate": pd.Series(grade).map(GRADE_RATE).to_numpy(),
+                         "sex": sex, "role": role, "low": low,
+                         "high": low + rng.exponential(5, n), "noise": rng.normal(0, 1, n)})
+
+
+def section(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+    schema = detect_schema(real)
+    return rules_section(canonical_frame(real, schema), canonical_frame(synthetic, schema),
+                         schema)
+
+
+def listed(found: dict, kind: str, **match) -> dict:
+    return next(rule for rule in found[kind] if all(rule[k] == v for k, v in match.items()))
+
+
+def test_the_rules_of_a_constructed_table_are_found():
+    found = section(ruled_table(), ruled_table(seed=1))
+    pairs = {(d["determinant"], d["dependent"]) for d in found["functional_dependencies"]}
+    assert pairs == {("grade", "rate"), ("rate", "grade")}
+    combos = {tuple(z["values"]) for z in found["zero_support_pairs"]}
+    assert combos == {("Female", "Husband"), ("Male", "Wife")}
+    inequalities = {(q["smaller"], q["larger"]) for q in found["inequalities"]}
+    assert inequalities == {("low", "high")}
+
+
+def test_synthetic_rows_that_keep_the_rules_break_none():
+    found = section(ruled_table(), ruled_table(seed=1))
+    totals = found["totals"]
+    assert totals["functional_dependency_violation_share"] == 0.0
+    assert totals["zero_support_share"] == 0.0
+    assert totals["inequality_violation_share"] == 0.0
+
+
+def test_rows_that_break_the_rules_are_counted_in_their_share():
+    real, synthetic = ruled_table(), ruled_table(n=1_000, seed=1)
+    synthetic.loc[:99, "rate"] = synthetic.loc[:99, "rate"] + 2  # 10 %: another grade's rate
+    husbands = synthetic.index[(synthetic["role"] == "Husband")][:50]
+    synthetic.loc[husbands, "sex"] = "Female"  # 5 %: a Husband who is Female
+    swapped = synthetic.index[200:230]
+    synthetic.loc[swapped, ["low", "high"]] = synthetic.loc[swapped, ["high", "low"]].to_numpy()
+    found = section(real, synthetic)
+    assert listed(found, "functional_dependencies", determinant="grade")[
+        "synthetic_violation_share"] == pytest.approx(0.10)
+    assert listed(found, "zero_support_pairs", values=["Female", "Husband"])[
+        "synthetic_share"] == pytest.approx(0.05)
+    assert found["totals"]["inequality_violation_share"] == pytest.approx(0.03)
+    # the rows also break "rate -> grade"; a row breaking both counts once in the total
+    assert found["totals"]["functional_dependency_violation_share"] == pytest.approx(0.10)
+
+
+def test_a_value_the_real_table_never_holds_breaks_the_dependency_only_as_the_dependent():
+    real, synthetic = ruled_table(), ruled_table(n=1_000, seed=1)
+    synthetic.loc[:9, "grade"] = "Z"  # unknown determinant: no rule to break
+    synthetic.loc[10:29, "rate"] = 99  # unknown dependent: breaks grade -> rate
+    found = section(real, synthetic)
+    assert listed(found, "functional_dependencies", determinant="grade")[
+        "synthetic_violation_share"] == pytest.approx(0.02)
+
+
+def test_a_table_without_dependencies_reports_none():
+    rng = np.random.default_rng(0)
+    n = 3_000
+    real = pd.DataFrame({"a": rng.choice(list("abcdef"), n), "b": rng.choice(list("xyz"), n),
+                         "k": rng.integers(0, 20, n), "u": rng.normal(0, 1, n),
+                         "v": rng.normal(0, 1, n), "id_like": rng.permutation(n) * 1.5})
+    found = section(real, real)
+    assert found["functional_dependencies"] == [] and found["zero_support_pairs"] == []
+    assert found["inequalities"] == []
+    assert found["totals"]["functional_dependency_violation_share"] is None
+
+
+def test_a_near_constant_column_is_determined_by_nothing():
+    rng = np.random.default_rng(0)
+    n = 2_000
+    real = pd.DataFrame({"rare": np.where(np.arange(n) < 4, "y", "n"),  # 99.8 % one value
+                         "c": rng.choice(list("abc"), n)})
+    schema = detect_schema(real)
+    assert discover_rules(canonical_frame(real, schema), schema).functional_dependencies == ()
+
+
+def test_a_near_unique_column_determines_nothing():
+    rng = np.random.default_rng(0)
+    n = 600
+    real = pd.DataFrame({"code": [f"k{min(i, n - 3)}" for i in range(n)],  # 598 values
+                         "c": rng.choice(list("abc"), n)})
+    schema = detect_schema(real)
+    assert schema["code"].kind.value == "categorical"
+    assert discover_rules(canonical_frame(real, schema), schema).functional_dependencies == ()
+
+
+def test_adult_slice_education_determines_education_num_and_husbands_are_male(adult_small):
+    found = section(adult_small, adult_small)
+    pairs = {(d["determinant"], d["dependent"]) for d in found["functional_dependencies"]}
+    assert ("education", "education-num") in pairs
+    zero = {(tuple(z["columns"]), tuple(z["values"])) for z in found["zero_support_pairs"]}
+    assert (("relationship", "sex"), ("Husband", "Female")) in zero
+
+
+def test_wide_tables_examine_a_bounded_number_of_columns():
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({f"c{i}": rng.choice(list("abc"), 300) for i in range(60)})
+    rules = discover_rules(canonical_frame(wide, detect_schema(wide)), detect_schema(wide),
+                           max_columns=10)
+    assert len(rules.columns_examined["functional_dependencies"]) == 10
+    assert len(rules.columns_skipped["functional_dependencies"]) == 50
+
+
+def test_the_report_has_a_rules_section_in_json_html_and_summary():
+    real, synthetic = ruled_table(), ruled_table(n=1_000, seed=1)
+    synthetic.loc[:99, "rate"] = synthetic.loc[:99, "rate"] + 2
+    report = evaluate(real, synthetic)
+    assert report.summary["fd_violation_share"] == pytest.approx(0.10)
+    assert report.summary["zero_support_share"] == 0.0
+    assert report.rules["totals"]["functional_dependencies"] == 2
+    assert Report.from_json(report.to_json()) == report
+    page = report.to_html()
+    assert "Rules of the real table" in page and "grade → rate" in page
+
+
+def test_a_report_written_before_the_rules_section_still_renders():
+    real = ruled_table(n=400)
+    data = json.loads(evaluate(real, ruled_table(n=400, seed=1)).to_json())
+    del data["rules"], data["fidelity"]["ml_efficacy_by_target"]
+    assert "Rules of the real table" not in Report.from_dict(data).to_html()
