@@ -92,7 +92,8 @@ def _sniff_sep(rows_by_sep: dict[str, list[list[str]]]) -> str:
     first; a comma when none does (a one-column file)."""
     best, best_width = ",", 1
     for sep, rows in rows_by_sep.items():
-        widths = {len(row) for row in rows}
+        # The last row may be cut by the sniffing window (inside a quoted field).
+        widths = {len(row) for row in (rows[:-1] if len(rows) > 2 else rows)}
         if len(widths) == 1 and (width := widths.pop()) > best_width:
             best, best_width = sep, width
     return best
