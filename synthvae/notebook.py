@@ -16,7 +16,8 @@ _CELL = "padding:2px 10px;text-align:left;border-bottom:1px solid #ddd"
 def synthesizer_html(synth) -> str:
     """Parameters; when fitted, the columns with their kinds and the training summary."""
     parts = [_title("Synthesizer"), _subtitle("Parameters"),
-             _table(("parameter", "value"), [(k, repr(v)) for k, v in synth.get_params().items()])]
+             _table(("parameter", "value"),
+                    [(k, _param_value(v)) for k, v in synth.get_params().items()])]
     if not _is_fitted(synth):
         parts.append("<p><b>Not fitted</b>: call <code>fit(df)</code> to learn a table.</p>")
         return _box(parts)
@@ -58,6 +59,15 @@ def _is_fitted(synth) -> bool:
     from synthvae.synthesizer import FITTED_FOR_SAMPLING
 
     return all(hasattr(synth, name) for name in FITTED_FOR_SAMPLING)
+
+
+def _param_value(value) -> str:
+    """``repr`` of a parameter; a Schema object as its size, not its every column."""
+    from synthvae.schema import Schema
+
+    if isinstance(value, Schema):
+        return f"Schema with {len(value.columns)} columns"
+    return repr(value)
 
 
 def _summary_value(value) -> str:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from synthvae import Synthesizer
-from synthvae.errors import ConfigError, DataError
+from synthvae.errors import ConfigError, DataError, SchemaError
 from synthvae.io import read_table
 
 runner = CliRunner()
@@ -114,7 +114,7 @@ def test_a_repeated_name_in_parquet_and_dataframe_is_named(tmp_path):
     with pytest.raises(DataError, match="Column 'k' appears more than once"):
         read_table(tmp_path / "dup.parquet")
     frame = pd.DataFrame(np.zeros((60, 2)), columns=["k", "k"])
-    with pytest.raises(Exception, match="'k' appears more than once"):
+    with pytest.raises(SchemaError, match="'k' appears more than once"):
         Synthesizer(epochs=1, verbose=False).fit(frame)
 
 
