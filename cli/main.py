@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from cli.options import DecimalOption, SepOption
 from synthvae.errors import SynthvaeError
 
 DEFAULT_MODEL = Path("synthvae-model.safetensors")
@@ -110,6 +111,11 @@ def fit(
         "--distributed/--no-distributed",
         help="Train data-parallel across the processes of a torchrun launch (default: when "
              "launched by torchrun; see docs/scale.md).")] = None,
+    metadata: Annotated[Optional[Path], typer.Option(
+        help="SDV single-table metadata JSON to use as the schema (see docs/schema.md).",
+        dir_okay=False)] = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
@@ -121,11 +127,13 @@ def fit(
     if stream and (holdout_fraction or checkpoint_every or resume):
         raise ConfigError("--stream does not combine with --holdout-fraction, "
                           "--checkpoint-every or --resume; fit in memory for those.")
-    df, holdout = (None, None) if stream else split_holdout(read_table(data),
+    if schema is not None and metadata is not None:
+        raise ConfigError("Give --schema or --metadata, not both.")
+    df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
-    synth = Synthesizer(schema=str(schema) if schema else None, device=device, seed=seed,
+    synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,
                         max_grad_norm=max_grad_norm, distributed=distributed,
                         calibrate=calibrate, kl_anneal=kl_anneal,
@@ -147,6 +155,16 @@ def fit(
         out.print(f"Differential privacy: epsilon {synth.privacy_['epsilon']:.3f}, delta "
                   f"{synth.privacy_['delta']:.2e} spent in {len(synth.privacy_['entries'])} "
                   f"mechanisms (see 'synthvae info').")
+
+
+def _schema_from_options(schema: Path | None, metadata: Path | None, df):
+    """--schema (synthvae JSON, read by the Synthesizer) or --metadata (SDV JSON, its kinds
+    applied to the table ``df``, which is None when streaming)."""
+    if metadata is not None:
+        from synthvae.sdv_metadata import schema_from_sdv
+
+        return schema_from_sdv(metadata, df)
+    return str(schema) if schema else None
 
 
 def _run_fit(synth, data, sample_rows: int, ckpt: Path, checkpoint_every: int,
@@ -242,13 +260,27 @@ def schema_command(
     schema: Annotated[Optional[Path], typer.Option(
         help="JSON schema (all or some columns) to complete: its columns are kept, the "
              "others detected.", exists=True, dir_okay=False)] = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="synthvae (for --schema) or sdv (SDV single-table metadata, for "
+                         "SDV or --metadata).")] = "synthvae",
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
 ):
     """Print the detected schema of DATA as JSON, ready to edit and pass to --schema."""
+    from synthvae.errors import ConfigError
     from synthvae.io import read_table
     from synthvae.schema import detect_schema, schema_from_any
 
+    if format not in ("synthvae", "sdv"):
+        raise ConfigError(f"--format must be 'synthvae' or 'sdv'. Got {format!r} instead.")
     overrides = schema_from_any(str(schema)) if schema is not None else None
-    typer.echo(detect_schema(read_table(data), overrides=overrides).to_json())
+    detected = detect_schema(read_table(data, sep, decimal), overrides=overrides)
+    if format == "sdv":
+        from synthvae.sdv_metadata import schema_to_sdv
+
+        typer.echo(json.dumps(schema_to_sdv(detected), indent=2))
+        return
+    typer.echo(detected.to_json())
 
 
 @app.command()

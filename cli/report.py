@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.options import DecimalOption, SepOption
 from synthvae.errors import DataError
 
 DEFAULT_HTML = Path("report.html")
@@ -46,6 +47,8 @@ def report(
     sensitive_columns: Annotated[Optional[str], typer.Option(
         help="Comma-separated columns the attacker guesses (with --key-columns).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for subsamples and splits.")] = 0,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress spinner.")] = False,
 ):
     """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy, privacy checks, and
@@ -57,8 +60,9 @@ def report(
     for path in (output, json_path):
         check_writable(path)
     holdout = holdout or holdout_next_to(model)
-    tables = {"real": read_table(real), "synthetic": read_table(synthetic),
-              "holdout": read_table(holdout) if holdout else None}
+    tables = {"real": read_table(real, sep, decimal),
+              "synthetic": read_table(synthetic, sep, decimal),
+              "holdout": read_table(holdout, sep, decimal) if holdout else None}
     spinner = contextlib.nullcontext() if quiet else err.status("Scoring the synthetic table...")
     with spinner:
         result = evaluate(**tables, target=list(target) if target else None,

@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.options import DecimalOption, SepOption
+
 DRIFT_EXIT_CODE = 3
 DEFAULT_MODEL = Path("synthvae-model.safetensors")
 
@@ -30,11 +32,11 @@ def register(app: typer.Typer) -> None:
         app.command(name)(user_errors(command))
 
 
-def _load(model: Path, data: Path):
+def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None = None):
     from synthvae import Synthesizer
     from synthvae.io import read_table
 
-    return Synthesizer.load(model), read_table(data)
+    return Synthesizer.load(model), read_table(data, sep, decimal)
 
 
 def _write(frame, output: Path) -> None:
@@ -51,11 +53,13 @@ def encode(
     model: ModelOption = DEFAULT_MODEL,
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file.",
                                          dir_okay=False)] = Path("latents.csv"),
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
 ):
     """Write the encoder's mean latent of each row of DATA (columns z0, z1, ...)."""
     import pandas as pd
 
-    synth, df = _load(model, data)
+    synth, df = _load(model, data, sep, decimal)
     latents = synth.encode(df)
     _write(pd.DataFrame(latents, columns=[f"z{i}" for i in range(latents.shape[1])]), output)
 
@@ -67,9 +71,11 @@ def score(
                                          dir_okay=False)] = Path("scores.csv"),
     samples: Annotated[int, typer.Option(help="Importance samples per row (IWAE k).")] = 32,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
 ):
     """Write each row's ELBO and log-likelihood estimate (low = unusual for the model)."""
-    synth, df = _load(model, data)
+    synth, df = _load(model, data, sep, decimal)
     _write(synth.score(df, samples=samples, seed=seed).reset_index(drop=True), output)
 
 
@@ -81,11 +87,13 @@ def interpolate(
     model: ModelOption = DEFAULT_MODEL,
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file.",
                                          dir_okay=False)] = Path("interpolation.csv"),
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
 ):
     """Decode the straight latent path between two rows of DATA."""
     from synthvae.errors import ConfigError
 
-    synth, df = _load(model, data)
+    synth, df = _load(model, data, sep, decimal)
     for name, row in (("--from", start), ("--to", end)):
         if not 0 <= row < len(df):
             raise ConfigError(f"{name} must be a row number from 0 to {len(df) - 1}. "
@@ -101,13 +109,15 @@ def drift(
     alpha: Annotated[float, typer.Option(help="Family-wise false-alarm rate.")] = 0.01,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON report.")]
     = False,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
 ):
     """Compare DATA with the training data through MODEL; exit 3 on drift, 0 otherwise."""
     from cli.main import out
     from synthvae.io import read_table
 
-    synth, df = _load(model, data)
-    ref = read_table(reference) if reference is not None else None
+    synth, df = _load(model, data, sep, decimal)
+    ref = read_table(reference, sep, decimal) if reference is not None else None
     result = synth.drift(df, reference=ref, alpha=alpha)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -15,7 +15,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError
+from synthvae.dialect import check_unique_names, header_names, sniff_dialect
+from synthvae.errors import DataError, SynthvaeError
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
@@ -30,8 +31,13 @@ def table_format(path: Path) -> str:
                     f"{', '.join(TABLE_SUFFIXES)}.")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (optionally gzip-compressed) or Parquet file into a DataFrame."""
+def read_table(path: str | Path, sep: str | None = None, decimal: str | None = None
+               ) -> pd.DataFrame:
+    """Read a CSV (optionally compressed) or Parquet file into a DataFrame.
+
+    A CSV's delimiter and decimal mark are ``sep``/``decimal`` where given, sniffed otherwise
+    (see synthvae/dialect.py); a repeated column name is a DataError naming it.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"Input file {str(path)!r} does not exist.")
@@ -39,7 +45,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Input {str(path)!r} is a folder; give a CSV or Parquet file.")
     fmt = table_format(path)
     try:
-        df = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, low_memory=False)
+        df = _read_parquet(path) if fmt == "parquet" else _read_csv(path, sep, decimal)
+    except SynthvaeError:
+        raise  # already says what is wrong (a repeated name, a bad --sep)
     except pd.errors.EmptyDataError:
         raise DataError(f"Input file {str(path)!r} is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
@@ -48,6 +56,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if len(df) == 0:
         raise DataError(f"Input file {str(path)!r} has a header but no rows.")
     return df
+
+
+def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
+    dialect = sniff_dialect(path, sep, decimal)
+    check_unique_names(header_names(path, dialect.sep), repr(str(path)))
+    return pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, low_memory=False)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    check_unique_names(pq.read_schema(path).names, repr(str(path)))
+    return pd.read_parquet(path)
 
 
 @contextlib.contextmanager

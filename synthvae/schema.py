@@ -164,6 +164,20 @@ class Schema:
             raise SchemaError(f"The schema is not valid JSON: {exc}.") from None
         return cls.from_dict(data)
 
+    @classmethod
+    def from_sdv(cls, metadata: dict | str, data: pd.DataFrame | None = None) -> "Schema":
+        """The schema an SDV single-table metadata dict or JSON file describes (see
+        synthvae/sdv_metadata.py); ``data`` supplies nullability and dtypes."""
+        from synthvae.sdv_metadata import schema_from_sdv
+
+        return schema_from_sdv(metadata, data)
+
+    def to_sdv(self) -> dict:
+        """SDV single-table metadata (``SINGLE_TABLE_V1``) describing this schema."""
+        from synthvae.sdv_metadata import schema_to_sdv
+
+        return schema_to_sdv(self)
+
     def to_sdmetrics_metadata(self) -> dict:
         """Single-table metadata in the format sdmetrics' reports take."""
         return {"columns": {c.name: _sdmetrics_column(c) for c in self.columns}}

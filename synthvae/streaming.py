@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthvae.dialect import check_unique_names
 from synthvae.errors import DataError
 
 SAMPLE_ROWS = 200_000  # reservoir rows that fit the column transforms
@@ -42,6 +43,7 @@ class ParquetSource:
             raise DataError(f"Cannot read {str(path)!r} as Parquet: {first}") from None
         if self.rows == 0:
             raise DataError(f"Input {str(path)!r} has no rows; there is nothing to learn from.")
+        check_unique_names(self.dataset.schema.names, repr(str(path)))
         self.path = path
 
     def row_groups(self) -> list:

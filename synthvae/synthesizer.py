@@ -152,6 +152,12 @@ class Synthesizer:
                    if getattr(self, n) != d]
         return f"Synthesizer({', '.join(changed)})"
 
+    def _repr_html_(self) -> str:
+        """Notebook display: parameters; when fitted, columns and training summary."""
+        from synthvae.notebook import synthesizer_html
+
+        return synthesizer_html(self)
+
     def get_params(self, deep: bool = False) -> dict:
         names = Synthesizer.__init__.__code__.co_varnames[1:1 + len(Synthesizer.__init__.__defaults__)]
         return {n: getattr(self, n) for n in names}

@@ -109,6 +109,12 @@ class Report:
             table.add_row(f"  {label}", format_value(key, self.summary[key]), f"[dim]{hint}[/]")
         return table
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the headline scores (see synthvae/notebook.py)."""
+        from synthvae.notebook import report_html
+
+        return report_html(self)
+
     def __rich__(self):
         return self.rich_table()
 

@@ -1,0 +1,136 @@
+"""Files as people write them: semicolons and decimal commas, tabs, pipes, repeated header
+names, and column names that must come back exactly as written (issue 17.5)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from synthvae import Synthesizer
+from synthvae.errors import ConfigError, DataError, SchemaError
+from synthvae.io import read_table
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, code=1):
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def european_rows(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "city": rng.choice(["Lyon", "Köln", "Gent"], n),
+        "price": np.round(rng.gamma(2.0, 10.0, n), 2),
+        "rooms": rng.integers(1, 40, n),
+        "rate": np.round(rng.normal(0.5, 0.2, n), 3),
+    })
+
+
+def write_european(df: pd.DataFrame, path, sep=";") -> None:
+    df.to_csv(path, sep=sep, decimal=",", index=False)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_sniffs_the_separator_and_decimal_comma(tmp_path, sep):
+    df = european_rows()
+    path = tmp_path / "data.csv"
+    write_european(df, path, sep)
+    assert ";" in path.read_text().splitlines()[0] or sep != ";"
+    read = read_table(path)
+    assert list(read.columns) == list(df.columns)
+    assert read["price"].dtype == np.float64 and read["rate"].dtype == np.float64
+    np.testing.assert_allclose(read["price"], df["price"])
+
+
+def test_tab_and_pipe_files_with_decimal_points(tmp_path):
+    df = european_rows()
+    for name, sep in (("data.tsv", "\t"), ("pipe.csv", "|")):
+        df.to_csv(tmp_path / name, sep=sep, index=False)
+        read = read_table(tmp_path / name)
+        assert list(read.columns) == list(df.columns)
+        assert read["price"].dtype == np.float64
+
+
+def test_a_semicolon_csv_with_decimal_commas_fits_and_samples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_european(european_rows(300), "eu.csv")
+    result = invoke("fit", "eu.csv", "--epochs", "2", "-q")
+    assert result.exit_code == 0, result.output
+    assert invoke("sample", "-n", "50", "-q").exit_code == 0
+    synthetic = pd.read_csv("synthetic.csv")
+    assert list(synthetic.columns) == ["city", "price", "rooms", "rate"]
+    assert synthetic["price"].dtype == np.float64 and synthetic["rooms"].dtype == np.int64
+    assert set(synthetic["city"]) <= {"Lyon", "Köln", "Gent"}
+
+
+def test_sep_overrides_the_sniffer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # Every line splits into two fields on ';' but the user says it is one column per line.
+    pd.DataFrame({"a": ["x;1", "y;2", "z;3"]}).to_csv("one.csv", index=False)
+    (tmp_path / "one.csv").write_text("note\nx;1\ny;2\nz;3\n")
+    assert list(read_table("one.csv").columns) == ["note"]  # header has one field: no ';'
+    write_european(european_rows(), "eu.csv")
+    assert list(read_table("eu.csv", sep=",").columns) == ["city;price;rooms;rate"]
+    assert read_table("eu.csv", sep=";", decimal=".")["price"].dtype == object
+    result = invoke("schema", "eu.csv", "--sep", ",")
+    assert result.exit_code == 0, result.output
+    assert '"city;price;rooms;rate"' in result.output
+
+
+def test_bad_sep_and_decimal_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_european(european_rows(), "eu.csv")
+    assert "separator" in one_line_error(invoke("schema", "eu.csv", "--sep", ":"))
+    assert "decimal mark" in one_line_error(invoke("schema", "eu.csv", "--decimal", "_"))
+    with pytest.raises(ConfigError, match="both the separator and the decimal"):
+        read_table("eu.csv", sep=",", decimal=",")
+
+
+def test_a_repeated_header_name_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dup.csv").write_text("a,b,a\n" + "1,2,3\n" * 60)
+    message = one_line_error(invoke("fit", "dup.csv", "--epochs", "1", "-q"))
+    assert "'a'" in message and "more than once" in message
+    (tmp_path / "dup2.csv").write_text('"x y";"x y"\n1;2\n')
+    assert "'x y'" in one_line_error(invoke("schema", "dup2.csv"))
+
+
+def test_a_repeated_name_in_parquet_and_dataframe_is_named(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["k", "k"]),
+                   tmp_path / "dup.parquet")
+    with pytest.raises(DataError, match="Column 'k' appears more than once"):
+        read_table(tmp_path / "dup.parquet")
+    frame = pd.DataFrame(np.zeros((60, 2)), columns=["k", "k"])
+    with pytest.raises(SchemaError, match="'k' appears more than once"):
+        Synthesizer(epochs=1, verbose=False).fit(frame)
+
+
+NAMES = ["first name", "Größe (cm)", "007", "1.5", "12", " padded ", "a,b", "日付", "x;y"]
+
+
+def test_column_names_and_order_round_trip_exactly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({name: rng.normal(size=120) if i % 2 else rng.choice(["u", "v"], 120)
+                       for i, name in enumerate(NAMES)})
+    df.to_csv("names.csv", index=False)
+    assert list(read_table("names.csv").columns) == NAMES
+    assert invoke("fit", "names.csv", "--epochs", "1", "-q").exit_code == 0
+    assert invoke("sample", "-n", "20", "-q").exit_code == 0
+    assert list(pd.read_csv("synthetic.csv", dtype=str).columns) == NAMES
+    assert list(read_table("synthetic.csv").columns) == NAMES
+    synthetic = Synthesizer(epochs=1, verbose=False).fit(df).sample(10, seed=0)
+    assert list(synthetic.columns) == NAMES
