@@ -86,7 +86,7 @@ def _identifier_exposure(spec: dict, state: dict) -> dict:
     if "kind" not in state:  # a model saved before identifier templates: a counter
         detail = "regenerated as a counter (older model file); may repeat real identifiers"
     elif state["kind"] == "integer":
-        detail = f"regenerated as new integers from 10**{state['digits']}"
+        detail = f"regenerated as new integers from {state['start']}"
     else:
         detail = "regenerated from a format template that stores no real value"
     return {"column": spec["name"], "kind": "identifier", "exposure": REPLACED,

@@ -6,6 +6,7 @@ A failed or interrupted write never leaves a partial file under the final name.
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import os
 import tempfile
@@ -50,7 +51,7 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
         raise  # already says what is wrong (a repeated name, a bad --sep)
     except pd.errors.EmptyDataError:
         raise DataError(f"Input file {str(path)!r} is empty.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Cannot read {str(path)!r} as {fmt.upper()}: {first}") from None
     if len(df) == 0:

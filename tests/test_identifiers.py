@@ -211,3 +211,16 @@ def test_models_saved_before_templates_still_load_and_say_they_store_rare_values
     assert out["id"].str.fullmatch(r"C\d{5}").all() and out["id"].is_unique
     exposure = {e["column"]: e["detail"] for e in model_info(path)["value_exposure"]}
     assert "older model file" in exposure["id"] and "older model file" in exposure["code"]
+
+
+def test_integer_ids_start_above_every_training_id_and_refuse_to_overflow():
+    from synthvae.errors import DataError
+    from synthvae.schema import ColumnSpec
+    from synthvae.transforms.passthrough import IdentifierGenerator, counter_start
+
+    assert [counter_start(v) for v in (0, 7, 99, 437, 43824)] == [1, 8, 100, 440, 44000]
+    spec = ColumnSpec("id", ColumnKind.IDENTIFIER, dtype="int64")
+    near_top = pd.Series(np.iinfo(np.int64).max - np.arange(50) * 10**16, dtype=np.int64)
+    generator = IdentifierGenerator(spec).fit(near_top)
+    with pytest.raises(DataError, match="'id'.*dtype 'object'"):
+        generator.inverse_transform(np.zeros((10, 0), dtype=np.float32))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import ConfigError
+from synthvae.errors import ConfigError, DataError
 from synthvae.frames import model_dtype
 from synthvae.schema import ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
@@ -21,8 +21,8 @@ class IdentifierGenerator(ColumnTransformer):
     Text identifiers follow a template learned from the training values that stores none of
     them (:mod:`synthvae.transforms.idformat`): ``user12@example.com`` comes back as
     ``user4817@example.com``, never as a training value. Integer identifiers count up from
-    ``10 ** digits``, where ``digits`` is the number of digits of the largest training value,
-    so they never repeat one. Rows are numbered across the whole sample (``row_offset``), so
+    the largest absolute training value rounded up at its second significant digit
+    (:func:`counter_start`), so they never repeat one. Rows are numbered across the whole sample (``row_offset``), so
     chunked and sharded sampling stay unique. A nullable identifier keeps its share of missing
     cells through a null span that the model learns like any other.
     """
@@ -34,10 +34,10 @@ class IdentifierGenerator(ColumnTransformer):
         values = series.dropna()
         if self._is_integer(values):
             largest = int(np.abs(values.to_numpy(dtype=np.float64)).max()) if len(values) else 0
-            self.digits_, self.template_, self.legacy_ = len(str(largest)), None, None
+            self.start_, self.template_, self.legacy_ = counter_start(largest), None, None
             return self
         distinct, counts = as_text(values)
-        self.digits_, self.legacy_ = None, None
+        self.start_, self.legacy_ = None, None
         self.template_ = learn_template(distinct, counts, seed=seed)
         return self
 
@@ -53,10 +53,10 @@ class IdentifierGenerator(ColumnTransformer):
         integer = self.spec.integer or self.spec.dtype.startswith(("int", "Int", "uint", "UInt"))
         self.legacy_ = None
         if integer:
-            self.digits_, self.template_ = 0, None
+            self.start_, self.template_ = 0, None
         else:
             run = {"kind": "[0-9]", "min": 19, "max": 19}
-            self.digits_ = None
+            self.start_ = None
             self.template_ = {"version": TEMPLATE_VERSION, "key": 0,
                               "groups": [{"weight": 1.0, "runs": [run], "counter": 0}]}
         return self
@@ -92,7 +92,7 @@ class IdentifierGenerator(ColumnTransformer):
         return series
 
     def _integers(self, rows: np.ndarray, missing: np.ndarray) -> pd.Series:
-        numbers = rows + (10 ** self.digits_ if self.digits_ else 0)
+        numbers = self._counter(rows)
         dtype = self.spec.dtype
         if missing.any():
             out = pd.Series(numbers, name=self.spec.name).astype(
@@ -105,6 +105,18 @@ class IdentifierGenerator(ColumnTransformer):
             return pd.Series(numbers, name=self.spec.name).astype(dtype)
         except (TypeError, ValueError, OverflowError):
             return pd.Series(numbers, name=self.spec.name)
+
+    def _counter(self, rows: np.ndarray) -> np.ndarray:
+        """``start_`` + the global row numbers, in the column's integer dtype (int64 for
+        other dtypes); a clear error where the counter would leave that dtype's range."""
+        kind = self.spec.dtype if self.spec.dtype.startswith(("int", "uint")) else "int64"
+        dtype = np.dtype(kind)
+        top = self.start_ + int(rows.max(initial=0))
+        if top > np.iinfo(dtype).max:
+            raise DataError(f"Identifier column {self.spec.name!r}: new ids from "
+                            f"{self.start_} to {top} do not fit its dtype {dtype}; declare "
+                            f"it with dtype 'object' in the schema to get text ids.")
+        return rows.astype(dtype) + dtype.type(self.start_)
 
     def _legacy_values(self, rows: np.ndarray) -> pd.Series:
         """Models saved before templates: ``prefix`` + zero-padded counter from ``start``."""
@@ -122,7 +134,7 @@ class IdentifierGenerator(ColumnTransformer):
             start, prefix, digits = self.legacy_
             return {"start": start, "prefix": prefix, "digits": digits}
         if self.template_ is None:
-            return {"kind": "integer", "digits": self.digits_}
+            return {"kind": "integer", "start": self.start_}
         return {"kind": "text", "template": self.template_}
 
     def encode_condition(self, wanted):
@@ -130,11 +142,11 @@ class IdentifierGenerator(ColumnTransformer):
                           f"identifier, regenerated as unique values rather than modelled.")
 
     def set_state(self, state: dict):
-        self.digits_, self.template_, self.legacy_ = None, None, None
+        self.start_, self.template_, self.legacy_ = None, None, None
         if "kind" not in state:  # saved before identifier templates: keep its counter
             self.legacy_ = (int(state["start"]), state["prefix"], int(state["digits"]))
         elif state["kind"] == "integer":
-            self.digits_ = int(state["digits"])
+            self.start_ = int(state["start"])
         elif state["kind"] == "text":
             self.template_ = check_template(state["template"])
         else:
@@ -229,3 +241,11 @@ def _scalar(value):
     if isinstance(value, pd.Timestamp):
         return str(value)
     return value
+
+
+def counter_start(largest: int) -> int:
+    """The first new integer id: ``largest`` (the largest absolute training id) rounded up at
+    its second significant digit, 43824 -> 44000, so no new id repeats a training id and
+    the model file holds a bound rather than an id."""
+    unit = 10 ** max(len(str(largest)) - 2, 0)
+    return (largest // unit + 1) * unit
