@@ -27,7 +27,12 @@ def sample(model, n: int, partitions: int, seed: int | None = None):
     the path of a saved model (each worker loads it; nothing large travels in the graph).
     ``seed`` is as for :meth:`Synthesizer.sample`.
     """
-    import dask.dataframe as dd
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        from synthvae.errors import ConfigError
+
+        raise ConfigError('synthvae.dask needs Dask: pip install "synthvae[dask]".') from None
 
     from synthvae.synthesizer import Synthesizer, check_n
 

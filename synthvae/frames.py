@@ -138,12 +138,15 @@ def _ns(dtype) -> str:
 # ---------------------------------------------------------------------------- out
 
 
-def model_dtype(name: str) -> str:
+def model_dtype(name: str | None) -> str:
     """The NumPy-backed dtype a column recorded as ``name`` has before :func:`restore_frame`.
 
     Integer and boolean columns become float64 and object where they hold missing values;
     the column transformers decide that, this gives the dtype without missing values.
+    ``None`` (a hand-made spec that names no dtype) is ``object``.
     """
+    if name is None:
+        return "object"
     if name in _MASKED_NUMPY:
         return _MASKED_NUMPY[name]
     if name == DECIMAL or _ARROW_DECIMAL.match(name):

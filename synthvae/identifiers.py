@@ -58,13 +58,16 @@ VERBATIM = "verbatim"  # the model file stores real values; samples repeat them
 REPLACED = "replaced"  # samples hold generated values; the model file stores none
 
 
-def value_exposure(schema_columns: list[dict], transformer_columns: list[dict]) -> list[dict]:
-    """Per text-like column of a saved model: are its real values stored and emitted?
+def value_exposure(schema_columns: list[dict], transformer_columns: list[dict],
+                   private: bool = False) -> list[dict]:
+    """Per column of a saved model: are its real values stored and emitted?
 
-    ``schema_columns`` and ``transformer_columns`` are the model file's JSON state. Returns
-    ``{"column", "kind", "exposure", "values_stored", "detail"}`` for identifier and
-    categorical columns, and for continuous and datetime columns with exact values (discrete
-    columns, point masses such as 0); other numbers are decoded from mixtures.
+    ``schema_columns`` and ``transformer_columns`` are the model file's JSON state; ``private``:
+    the model was trained with differential privacy. Returns ``{"column", "kind", "exposure",
+    "values_stored", "detail"}`` for identifier and categorical columns, and for continuous
+    and datetime columns: their exact values (discrete columns, point masses such as 0) and,
+    outside DP and unless the schema gave both bounds, the exact smallest and largest
+    training values, which the decoder clips to and so can sample back.
     """
     out = []
     for spec, state in zip(schema_columns, transformer_columns):
@@ -73,13 +76,25 @@ def value_exposure(schema_columns: list[dict], transformer_columns: list[dict]) 
             out.append(_identifier_exposure(spec, state))
         elif kind == "categorical":
             out.append(_categorical_exposure(spec, state))
-        elif kind in ("continuous", "datetime") and any(state.get("point") or []):
-            exact = int(sum(bool(p) for p in state["point"]))
-            out.append({"column": spec["name"], "kind": kind, "exposure": VERBATIM,
-                        "values_stored": exact,
-                        "detail": f"{exact} exact values (a discrete column or point masses) "
-                                  f"are stored and sampled back"})
+        elif kind in ("continuous", "datetime"):
+            entry = _number_exposure(spec, state, private)
+            if entry is not None:
+                out.append(entry)
     return out
+
+
+def _number_exposure(spec: dict, state: dict, private: bool) -> dict | None:
+    exact = int(sum(bool(p) for p in state.get("point") or []))
+    extremes = not private and (spec.get("min") is None or spec.get("max") is None)
+    if not exact and not extremes:
+        return None
+    parts = [f"{exact} exact values (a discrete column or point masses)"] if exact else []
+    if extremes:
+        parts.append("the exact smallest and largest training values (sampled values are "
+                     "clipped to them, so they can reappear)")
+    return {"column": spec["name"], "kind": spec["kind"], "exposure": VERBATIM,
+            "values_stored": exact + 2 * extremes,
+            "detail": " and ".join(parts) + " are stored and sampled back"}
 
 
 def _identifier_exposure(spec: dict, state: dict) -> dict:

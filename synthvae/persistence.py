@@ -220,7 +220,8 @@ def _value_exposure(state: dict, path: Path) -> list[dict]:
     from synthvae.identifiers import value_exposure
 
     try:
-        return value_exposure(state["schema"]["columns"], state["transformer"]["columns"])
+        return value_exposure(state["schema"]["columns"], state["transformer"]["columns"],
+                              private=state.get("privacy") is not None)
     except (KeyError, TypeError, AttributeError):
         raise ModelFileError(f"{str(path)!r} has an invalid transformer state.") from None
 

@@ -111,7 +111,9 @@ def public_schema(df: pd.DataFrame, overrides: Schema | None) -> Schema:
 
 
 def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
-    text = str(dtype)
+    from synthvae.frames import dtype_name
+
+    text = dtype_name(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
         return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text, ordered=bool(dtype.ordered),
                           categories=tuple(v.item() if isinstance(v, np.generic) else v
@@ -123,9 +125,11 @@ def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
         tz = str(dtype.tz) if getattr(dtype, "tz", None) is not None else None
         return ColumnSpec(name, ColumnKind.DATETIME, True, text, timezone=tz)
     if pd.api.types.is_numeric_dtype(dtype):
-        # A NumPy integer dtype cannot hold a missing value: its non-nullness is public.
+        # A NumPy integer dtype cannot hold a missing value: its non-nullness is public
+        # (nullable Int64 and Arrow integers can).
         integer = pd.api.types.is_integer_dtype(dtype)
-        return ColumnSpec(name, ColumnKind.CONTINUOUS, not (integer and text.islower()), text,
+        numpy_integer = integer and isinstance(dtype, np.dtype)
+        return ColumnSpec(name, ColumnKind.CONTINUOUS, not numpy_integer, text,
                           integer=integer)
     return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text)
 

@@ -252,8 +252,12 @@ def complete_schema(df: pd.DataFrame, overrides: Schema | None,
 
 
 def _with_dtype(spec: ColumnSpec, series: pd.Series) -> ColumnSpec:
-    return spec if spec.dtype is not None else dataclasses.replace(spec,
-                                                                   dtype=str(series.dtype))
+    """An override without a dtype takes the column's, recorded as detection records it."""
+    from synthvae.frames import series_dtype_name
+
+    if spec.dtype is not None:
+        return spec
+    return dataclasses.replace(spec, dtype=series_dtype_name(series))
 
 
 def check_column_names(names: Iterable) -> None:

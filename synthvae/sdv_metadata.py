@@ -254,4 +254,4 @@ def _representation(column: ColumnSpec) -> str:
     if not integer:
         return "Float"
     named = {r.lower(): r for r in INTEGER_REPRESENTATIONS}
-    return named.get(column.dtype.lower(), "Int64")
+    return named.get((column.dtype or "").lower(), "Int64")

@@ -108,6 +108,13 @@ def test_high_cardinality_column_stores_no_rare_value(tmp_path):
     assert not set(out) & set(rare)
     others = out[~out.isin(common)]
     assert len(others) > 0 and others.str.fullmatch(r"[a-z]+-\d{6}").all()
+    # generated per global row number: chunks and shards do not repeat each other's values
+    column = next(t for t in synth.transformer_.transformers_ if t.spec.name == "place")
+    block = np.zeros((50, column.width), dtype=np.float32)
+    block[:, len(column.categories_)] = 1.0  # every row in the 'other' slot
+    first, second = (column.inverse_transform(block, np.random.default_rng(0), row_offset=o)
+                     for o in (0, 50))
+    assert not set(first) & set(second)
 
 
 def test_info_and_report_list_verbatim_and_replaced_columns(tmp_path):
@@ -221,6 +228,25 @@ def test_integer_ids_start_above_every_training_id_and_refuse_to_overflow():
     assert [counter_start(v) for v in (0, 7, 99, 437, 43824)] == [1, 8, 100, 440, 44000]
     spec = ColumnSpec("id", ColumnKind.IDENTIFIER, dtype="int64")
     near_top = pd.Series(np.iinfo(np.int64).max - np.arange(50) * 10**16, dtype=np.int64)
-    generator = IdentifierGenerator(spec).fit(near_top)
-    with pytest.raises(DataError, match="'id'.*dtype 'object'"):
-        generator.inverse_transform(np.zeros((10, 0), dtype=np.float32))
+    with pytest.raises(DataError, match="'id'.*dtype 'object'"):  # at fit, not at sample
+        IdentifierGenerator(spec).fit(near_top)
+    generator = IdentifierGenerator(spec).fit(near_top.iloc[10:] - 10**18)
+    with pytest.raises(DataError, match="'id'.*dtype 'object'"):  # sampling past the range
+        generator.inverse_transform(np.zeros((10, 0), dtype=np.float32), row_offset=2**62)
+
+
+def test_numeric_extremes_are_listed_as_stored_outside_dp_only(tmp_path):
+    from synthvae.identifiers import value_exposure
+    from synthvae.persistence import model_info
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"pay": rng.lognormal(8, 1, 300), "g": rng.choice(list("ab"), 300)})
+    path = Synthesizer(epochs=1, verbose=False, seed=0).fit(df).save(tmp_path / "m.safetensors")
+    listed = {e["column"]: e for e in model_info(path)["value_exposure"]}
+    assert "smallest and largest" in listed["pay"]["detail"]
+    from synthvae.persistence import read_model_file
+
+    state, _ = read_model_file(path)
+    private = {e["column"] for e in value_exposure(state["schema"]["columns"],
+                                                   state["transformer"]["columns"], True)}
+    assert "pay" not in private

@@ -54,6 +54,15 @@ def test_public_schema_reads_no_values():
     assert schema["b"].categories == (False, True)
 
 
+def test_public_schema_keeps_nulls_of_nullable_and_arrow_integers():
+    df = pd.DataFrame({"numpy": np.array([1, 2]), "masked": pd.array([1, None], "Int64"),
+                       "arrow": pd.array([1, None], dtype="int64[pyarrow]"),
+                       "text": pd.array(["a", None], dtype="string[pyarrow]")})
+    schema = public_schema(df, None)
+    assert [c.nullable for c in schema.columns] == [False, True, True, True]
+    assert schema["text"].dtype == "string[pyarrow]" and schema["arrow"].dtype == "int64[pyarrow]"
+
+
 def test_fit_with_epsilon_stays_within_budget_and_saves_the_ledger(small, tmp_path):
     synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, seed=0).fit(small)
     ledger = synth.privacy_

@@ -131,3 +131,11 @@ def test_schema_json_is_plain_json():
     data = json.loads(schema.to_json())
     assert data["columns"][0] == {"name": "a", "kind": "continuous", "nullable": False,
                                   "dtype": "float64", "decimals": 2}
+
+
+def test_a_partial_override_without_dtype_records_the_dtype_as_detection_would():
+    df = pd.DataFrame({"code": pd.array(["a", "b", None] * 20, dtype="string[pyarrow]"),
+                       "v": np.arange(60.0)})
+    partial = Schema.from_dict({"columns": [{"name": "code", "kind": "categorical"}]})
+    assert detect_schema(df, overrides=partial)["code"].dtype == \
+        detect_schema(df)["code"].dtype == "string[pyarrow]"

@@ -136,16 +136,18 @@ class OneHotEncoder(ColumnTransformer):
         lookup[n_known] = None
         values = lookup[np.minimum(codes, n_known)]
         if self.has_other:
-            values[codes == n_known] = self._other_values(int((codes == n_known).sum()), rng)
+            other = np.flatnonzero(codes == n_known)
+            values[other] = self._other_values(row_offset + other, rng)
         missing = (codes == self.width - 1) if self.has_null_ else np.zeros(len(codes), bool)
         return restore_categorical(values, missing, self.spec, self.categories_)
 
-    def _other_values(self, n: int, rng: np.random.Generator | None) -> np.ndarray:
-        """Values for rows generated in the 'other' slot (new ones; stored ones if legacy)."""
+    def _other_values(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Values for the 'other' slot's rows (global row numbers, so that chunks and shards
+        get different values): new ones from the template, stored ones if legacy."""
         rng = rng if rng is not None else np.random.default_rng()
         if self.other_template_ is not None:
-            return generate(self.other_template_, np.arange(n), rng)
-        picks = rng.choice(len(self.rare_values_), size=n, p=self.rare_weights_)
+            return generate(self.other_template_, rows, rng)
+        picks = rng.choice(len(self.rare_values_), size=len(rows), p=self.rare_weights_)
         return np.asarray(self.rare_values_, dtype=object)[picks]
 
     # ------------------------------------------------------------------ state

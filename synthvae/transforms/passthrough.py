@@ -35,6 +35,7 @@ class IdentifierGenerator(ColumnTransformer):
         if self._is_integer(values):
             largest = int(np.abs(values.to_numpy(dtype=np.float64)).max()) if len(values) else 0
             self.start_, self.template_, self.legacy_ = counter_start(largest), None, None
+            self._check_counter_fits(self.start_ + len(series))
             return self
         distinct, counts = as_text(values)
         self.start_, self.legacy_ = None, None
@@ -109,14 +110,22 @@ class IdentifierGenerator(ColumnTransformer):
     def _counter(self, rows: np.ndarray) -> np.ndarray:
         """``start_`` + the global row numbers, in the column's integer dtype (int64 for
         other dtypes); a clear error where the counter would leave that dtype's range."""
-        kind = self.spec.dtype if self.spec.dtype.startswith(("int", "uint")) else "int64"
-        dtype = np.dtype(kind)
-        top = self.start_ + int(rows.max(initial=0))
+        dtype = self._counter_dtype()
+        self._check_counter_fits(self.start_ + int(rows.max(initial=0)))
+        return rows.astype(dtype) + dtype.type(self.start_)
+
+    def _counter_dtype(self) -> np.dtype:
+        dtype = self.spec.dtype or "int64"
+        return np.dtype(dtype if dtype.startswith(("int", "uint")) else "int64")
+
+    def _check_counter_fits(self, top: int) -> None:
+        """New ids up to ``top`` must fit the column's integer dtype (checked at fit for as
+        many rows as the table has, and again when sampling more)."""
+        dtype = self._counter_dtype()
         if top > np.iinfo(dtype).max:
             raise DataError(f"Identifier column {self.spec.name!r}: new ids from "
                             f"{self.start_} to {top} do not fit its dtype {dtype}; declare "
                             f"it with dtype 'object' in the schema to get text ids.")
-        return rows.astype(dtype) + dtype.type(self.start_)
 
     def _legacy_values(self, rows: np.ndarray) -> pd.Series:
         """Models saved before templates: ``prefix`` + zero-padded counter from ``start``."""
