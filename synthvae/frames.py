@@ -109,7 +109,8 @@ def _object_series(series: pd.Series) -> pd.Series:
     missing = series.isna().to_numpy()
     if _holds_decimals(series, missing):  # exact decimals are numbers to the model
         return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
-    if not any(type(v) is not float for v in series.to_numpy()[missing]):
+    if pd.api.types.infer_dtype(series.to_numpy()[missing], skipna=False) in ("empty",
+                                                                               "floating"):
         return series  # no missing cell, or only NaN
     return series.where(~missing, np.nan)
 

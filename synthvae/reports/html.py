@@ -256,10 +256,7 @@ def _ledger(report: Report) -> str:
     rows = "".join(f"<tr><td>{_e(e.get('mechanism', ''))}</td><td>{_e(e.get('column') or '')}"
                    f"</td><td class=\"n\">{e.get('epsilon', 0):.4g}</td>"
                    f"<td class=\"n\">{e.get('delta', 0):.3g}</td></tr>" for e in entries)
-    if not rows:
-        return ""
-    return ("<h3>Privacy ledger</h3><table><tr><th>mechanism</th><th>column</th><th>ε</th>"
-            f"<th>δ</th></tr>{rows}</table>")
+    return _titled_table("Privacy ledger", ("mechanism", "column", "ε", "δ"), rows)
 
 
 def _exposure(report: Report) -> str:
@@ -268,10 +265,16 @@ def _exposure(report: Report) -> str:
     rows = "".join(f"<tr><td>{_e(e['column'])}</td><td>{_e(e['kind'])}</td>"
                    f"<td>{'yes, verbatim' if e['exposure'] == 'verbatim' else 'no, replaced'}"
                    f"</td><td>{_e(e['detail'])}</td></tr>" for e in entries)
+    return _titled_table("Real values in the model file and its samples",
+                         ("column", "kind", "real values in output", "detail"), rows)
+
+
+def _titled_table(title: str, headers: tuple[str, ...], rows: str) -> str:
+    """A heading and a table of ``rows`` (already rendered ``<tr>`` rows); empty without rows."""
     if not rows:
         return ""
-    return ("<h3>Real values in the model file and its samples</h3><table><tr><th>column</th>"
-            f"<th>kind</th><th>real values in output</th><th>detail</th></tr>{rows}</table>")
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    return f"<h3>{title}</h3><table><tr>{head}</tr>{rows}</table>"
 
 
 def _privacy_help(report: Report) -> str:

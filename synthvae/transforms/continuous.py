@@ -109,7 +109,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
         return values if scale is None else to_log_scale(values, scale)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, series: pd.Series, mixture: tuple | None = None, seed: int = 0):
+    def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         """Learn modes and bounds; ``mixture`` = (weights, means, stds) fitted elsewhere, on
         ``mixture_values`` of the column."""
         self.choose_scale(series)
