@@ -34,6 +34,13 @@ SPECS = {
     "magic": Spec("magic", "class", "classification"),
     "beijing": Spec("beijing", "pm2.5", "regression", ("No",), ("pm2.5",)),
     "flights": Spec("flights", "arr_delay", "regression", (), ("arr_delay",)),
+    # held out of tuning: used for small tables (issue 16) and generalisation checks
+    "titanic": Spec("titanic", "survived", "classification", ("alive",)),
+    "bank": Spec("bank", "y", "classification"),
+    "california": Spec("california", "median_house_value", "regression", (),
+                       ("median_house_value",)),
+    "taxis": Spec("taxis", "payment", "classification", (), ("payment",)),
+    "diamonds": Spec("diamonds", "price", "regression"),
 }
 
 
@@ -47,7 +54,13 @@ class Dataset:
 
 
 def load_dataset(name: str) -> Dataset:
-    """``name`` is a key of SPECS or "adult-quick" (a seeded 3,000 / 1,000-row slice)."""
+    """``name`` is a key of SPECS, "adult-quick" (a seeded 3,000 / 1,000-row slice), or
+    ``<key>@<rows>``: a seeded ``rows``-row sample of the key's train split (the test split
+    kept whole), for small-table runs."""
+    if "@" in name:
+        base, _, rows = name.partition("@")
+        full = load_dataset(base)
+        return Dataset(name, _rows(full.train, int(rows)), full.test, full.target, full.task)
     if name == "adult-quick":
         full = load_dataset("adult")
         return Dataset(name, _rows(full.train, QUICK_ROWS[0]), _rows(full.test, QUICK_ROWS[1]),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmarks.common import RESULTS, ROOT, machine, ml_efficacy_scores, quality
 from benchmarks.data import load_dataset
+from benchmarks.models import make_model
 from synthvae import Synthesizer, detect_schema
 from synthvae.reports.encoding import canonical_frame
 from synthvae.reports.rules import rules_section
@@ -37,6 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--models", default="synthvae",
+                        help="comma-separated: synthvae, synthvae:<decoder> (factorized, "
+                        "autoregressive, ...), ctgan (its TVAE, 300 epochs), copula (SDV's "
+                        "GaussianCopulaSynthesizer); all see the same rows")
     parser.add_argument("--demo-rows", type=int, default=100_000)
     parser.add_argument("--no-demo", action="store_true")
     parser.add_argument("--name", default="baseline")
@@ -60,17 +65,19 @@ def demo_run(seed: int, rows: int) -> dict:
             "synthetic_rows": rows, "fit_s": round(fit_s, 1), "rules": rules}
 
 
-def table_run(name: str, seed: int) -> dict:
-    """A benchmark table: defaults on the train split, a train-size sample."""
+def table_run(name: str, seed: int, model_name: str = "synthvae") -> dict:
+    """A benchmark table (``name@rows``: a sample of its train split): the model at its
+    defaults on the train split, a train-size sample."""
     data = load_dataset(name)
     schema = detect_schema(data.train)
+    model = make_model(model_name, schema, seed, None)
     start = time.perf_counter()
-    synth = Synthesizer(seed=seed, schema=schema, verbose=False).fit(data.train)
+    model.fit(data.train)
     fit_s = time.perf_counter() - start
-    synthetic = synth.sample(len(data.train), seed=seed + 1)
+    synthetic = model.sample(len(data.train))
     rules = rules_section(canonical_frame(data.train, schema),
                           canonical_frame(synthetic, schema), schema)
-    return {"dataset": name, "seed": seed, "real_rows": len(data.train),
+    return {"dataset": name, "model": model_name, "seed": seed, "real_rows": len(data.train),
             "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1), "rules": rules,
             "ml_efficacy": ml_efficacy_scores(data, synthetic, schema, seed),
             "quality": quality(data.train, synthetic, schema.to_sdmetrics_metadata())}
@@ -82,7 +89,9 @@ def table_run(name: str, seed: int) -> dict:
 def markdown(runs: list[dict], header: dict) -> str:
     by_table: dict[str, list[dict]] = {}
     for run in runs:
-        by_table.setdefault(run["dataset"], []).append(run)
+        model = run.get("model", "synthvae")
+        label = run["dataset"] if model == "synthvae" else f"{run['dataset']} · {model}"
+        by_table.setdefault(label, []).append(run)
     lines = [f"## Rules baseline at current defaults ({header['name']})", "",
              f"Command: `{header['command']}`. Machine: {header['machine']}. Seeds: "
              f"{header['seeds']} (medians over seeds where more than one). Rules are discovered "
@@ -161,7 +170,8 @@ def main(argv=None) -> None:
         lines_path.write_text(json.dumps({"header": header}) + "\n")
         for seed in (int(s) for s in args.seeds.split(",")):
             jobs = [] if args.no_demo else [lambda s=seed: demo_run(s, args.demo_rows)]
-            jobs += [lambda n=n, s=seed: table_run(n, s) for n in args.datasets.split(",") if n]
+            jobs += [lambda n=n, s=seed, m=m: table_run(n, s, m)
+                     for n in args.datasets.split(",") if n for m in args.models.split(",")]
             for job in jobs:
                 _append(lines_path, job())
     records = [json.loads(line) for line in lines_path.read_text().splitlines()]
@@ -185,7 +195,8 @@ def _merge(names: list[str], path: Path) -> None:
 def _append(path: Path, record: dict) -> None:
     with path.open("a") as handle:
         handle.write(json.dumps(record, default=str) + "\n")
-    print(json.dumps(record["rules"]["totals"]), record["dataset"], record["fit_s"],
+    print(json.dumps(record["rules"]["totals"]), record["dataset"], record.get("model"),
+          record["fit_s"], record.get("ml_efficacy"), record.get("quality"),
           file=sys.stderr, flush=True)
 
 

@@ -17,6 +17,11 @@ on the latent code, and so on the other columns, is kept. The offsets are one ve
 the decoder's logits whenever rows are drawn from the prior (``sample`` and conditional
 sampling); reconstructions (``decode``, ``score``) use the decoder as trained.
 
+With an autoregressive decoder a slot's probability depends on the columns drawn before it,
+so ``p_j`` is the mean of its probability at its drawing step over rows drawn column by column
+from the same latents, with the same uniforms and scalar noise at every step (common random
+numbers: the frequencies move only because the offsets do).
+
 The frequencies are statistics of the training rows, so calibration is off under
 differential privacy.
 """
@@ -51,14 +56,37 @@ def slot_frequencies(data: torch.Tensor, layout: SpanLayout) -> torch.Tensor:
 
 @torch.no_grad()
 def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
-                             offsets: torch.Tensor) -> torch.Tensor:
-    """(n_slots,) mean softmax probability of each slot over the latents ``z``."""
+                             offsets: torch.Tensor, draws: tuple | None = None
+                             ) -> torch.Tensor:
+    """(n_slots,) mean softmax probability of each slot over the latents ``z``.
+
+    An autoregressive decoder needs ``draws``: the (uniform, noise) of its column-by-column
+    draw for each latent (see :func:`common_draws`)."""
     total = torch.zeros(len(layout.slot_index), device=z.device)
+    if getattr(decoder, "autoregression", None) is not None:
+        from synthvae.sampling import ColumnDrawer
+
+        drawer, uniform, noise = ColumnDrawer(decoder, layout), *draws
+        sigma = decoder.sigma(z.new_ones((1, 1)))
+        for start in range(0, len(z), BATCH_ROWS):
+            rows = slice(start, start + BATCH_ROWS)
+            block = torch.zeros((len(z[rows]), layout.width), device=z.device)
+            drawer.draw(block, decoder(z[rows]) + offsets, sigma, uniform[rows], noise[rows],
+                        slot_totals=total)
+        return total / len(z)
     for batch in torch.split(z, BATCH_ROWS):
         slots = (decoder(batch) + offsets)[:, layout.slot_index]
         log_probs = slots - layout.expand(layout.group_logsumexp(slots))
         total += torch.exp(log_probs).sum(0)
     return total / len(z)
+
+
+def common_draws(layout: SpanLayout, rows: int, generator: torch.Generator, device
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, n_groups) uniforms and (rows, n_scalars) standard-normal noise, drawn once
+    and reused by every calibration step."""
+    return (torch.rand((rows, layout.n_groups), generator=generator, device=device),
+            torch.randn((rows, layout.n_scalars), generator=generator, device=device))
 
 
 @torch.no_grad()
@@ -71,14 +99,16 @@ def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
     device = target.device
     offsets = torch.zeros(width, device=device)
     z = prior.sample(rows, generator, device)
+    draws = common_draws(layout, rows, generator, device) \
+        if getattr(decoder, "autoregression", None) is not None else None
     seen = target > 0  # a slot no training row holds keeps its logit (its share stays tiny)
     log_target = torch.log(target.clamp_min(MIN_FREQUENCY))
-    probs = prior_slot_probabilities(decoder, layout, z, offsets)
+    probs = prior_slot_probabilities(decoder, layout, z, offsets, draws)
     before = (probs - target).abs().max()
     for _ in range(steps):
         step = (log_target - torch.log(probs.clamp_min(MIN_FREQUENCY))).clamp(-MAX_STEP, MAX_STEP)
         offsets[layout.slot_index] += torch.where(seen, step, torch.zeros_like(step))
-        probs = prior_slot_probabilities(decoder, layout, z, offsets)
+        probs = prior_slot_probabilities(decoder, layout, z, offsets, draws)
     after = (probs - target).abs().max()
     summary = {"rows": rows, "steps": steps,
                "max_frequency_error_before": round(float(before), 5),

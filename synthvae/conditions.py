@@ -26,6 +26,15 @@ target, spread the resampled latents out again. The conditioned columns are then
 the decoder restricted to C, the others from the decoder as usual. Every row meets the
 conditions by construction; rows that rounding pushes out of a numeric range (rare, at the
 range's edges) are redrawn.
+
+With an autoregressive decoder P(C | z) also depends on the columns drawn before each
+conditioned one, so the pool holds whole rows: each is drawn column by column with the
+conditions imposed at their columns, and weighted by the product of P(C_c | z, earlier
+columns) met on the way, an unbiased estimate of P(C | z). Resampling the rows by those
+weights targets p(x | C) exactly as the pool grows, and the Metropolis refresh becomes
+pseudo-marginal (Andrieu & Roberts 2009): a proposed latent comes with a freshly drawn row
+and its estimate, and the chain's row is kept or replaced with it, which leaves p(x | C)
+invariant.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError
-from synthvae.sampling import decode_matrix, prior_logits
+from synthvae.sampling import ColumnDrawer, decode_matrix, prior_logits
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 
 RANGE_SEPARATOR = ".."
@@ -129,6 +138,13 @@ class BoundCondition:
                    at(region.slots), tensor(region.slot_log_weights), scalar, scalar_index,
                    tensor(region.scalar_low), tensor(region.scalar_high),
                    tensor(region.exact, torch.bool))
+
+    @property
+    def position(self) -> int:
+        """The first table position the condition reads."""
+        return min(p for p in (None if self.null is None else self.null.start,
+                               None if self.slots is None else self.slots.start,
+                               self.scalar) if p is not None)
 
     def to(self, device) -> "BoundCondition":
         for name in ("slot_log_weights", "scalar_low", "scalar_high", "exact"):
@@ -274,12 +290,75 @@ class ConditionalSampler:
     def matrix(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, width) encoded rows meeting the conditions, and which rows could (finite
         weight): a row whose latent gives the conditions zero probability cannot."""
+        if self.model.decoder.autoregression is not None:
+            return self._autoregressive_matrix(n, generator)
         z, log_w = self.latents(n, generator)
         logits, sigma = self._decode(z)
         out = decode_matrix(self.model, self.layout, z, generator, logits=logits)
         for condition in self.conditions:
             condition.impose(out, logits, sigma, generator)
         return out, torch.isfinite(log_w)
+
+
+    # ------------------------------------------------------------ autoregressive decoder
+    def _draw_rows(self, z: torch.Tensor, generator: torch.Generator
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows drawn column by column from latents ``z`` with the conditions imposed at
+        their columns, and their log weights: sum of log P(C_c | z, earlier columns)."""
+        drawer = ColumnDrawer(self.model.decoder, self.layout)
+        by_step: dict[int, list] = {}
+        for condition in self.conditions:
+            by_step.setdefault(drawer.step_start(condition.position), []).append(condition)
+        n, layout = len(z), self.layout
+        uniform = torch.rand((n, layout.n_groups), generator=generator, device=self.device)
+        noise = torch.randn((n, layout.n_scalars), generator=generator, device=self.device)
+        block = torch.zeros((layout.width, n), device=self.device).T  # column-major
+        sigma = self.model.decoder.sigma(z.new_ones((1, 1)))
+        log_w = drawer.draw(block, prior_logits(self.model, z, self.offsets), sigma, uniform,
+                            noise, conditions=by_step, generator=generator)
+        return block, log_w
+
+    def _autoregressive_matrix(self, n: int, generator: torch.Generator):
+        """Sampling-importance-resampling over whole rows (see the module docstring)."""
+        latents, rows, weights, drawn = [], [], [], 0
+        for factor in self.pool_factors:
+            latents.append(self.prior.sample(n * factor - drawn, generator, self.device))
+            block, log_w = self._draw_rows(latents[-1], generator)
+            rows.append(block)
+            weights.append(log_w)
+            drawn = n * factor
+            log_w = torch.cat(weights)
+            probs = torch.softmax(log_w, dim=0)
+            ess = 1.0 / probs.pow(2).sum()
+            if ess >= n:
+                break
+        pool = torch.cat(rows)
+        if not torch.isfinite(log_w).any():
+            return pool[:n], torch.isfinite(log_w[:n])
+        self.effective_sizes.append(float(ess) / n)
+        picks = torch.multinomial(probs, n, replacement=True, generator=generator)
+        z, block, log_w = torch.cat(latents)[picks], pool[picks], log_w[picks]
+        if ess < n:
+            z, block, log_w = self._refresh_rows(z, block, log_w, generator)
+        out = torch.zeros((self.layout.width, n), device=self.device).T
+        out.copy_(block)
+        return out, torch.isfinite(log_w)
+
+    def _refresh_rows(self, z, block, log_w, generator):
+        """Pseudo-marginal Metropolis steps: each proposed latent brings a drawn row."""
+        step = self.prior.scale().to(self.device) * (2.38 / math.sqrt(z.shape[1]))
+        log_target = self.prior.log_prob(z) + log_w
+        for _ in range(self.refresh_steps):
+            proposal = z + step * torch.randn(z.shape, generator=generator, device=self.device)
+            proposal_block, proposal_w = self._draw_rows(proposal, generator)
+            proposal_target = self.prior.log_prob(proposal) + proposal_w
+            uniform = torch.rand(len(z), generator=generator, device=self.device)
+            accept = torch.log(uniform) < proposal_target - log_target
+            z = torch.where(accept[:, None], proposal, z)
+            block = torch.where(accept[:, None], proposal_block, block)
+            log_w = torch.where(accept, proposal_w, log_w)
+            log_target = torch.where(accept, proposal_target, log_target)
+        return z, block, log_w
 
 
 # ---------------------------------------------------------------------------- maths

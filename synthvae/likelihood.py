@@ -38,6 +38,13 @@ def decode_mean(model, layout: SpanLayout, z: torch.Tensor) -> torch.Tensor:
     """The decoder's most likely encoded row for each latent: scalar means, argmax slots."""
     model.eval()
     logits = model.decoder(z)
+    if model.decoder.autoregression is not None:  # the most likely slot, column by column
+        from synthvae.sampling import ColumnDrawer
+
+        out = torch.zeros_like(logits)
+        sigma = model.decoder.sigma(z.new_ones((1, 1)))
+        ColumnDrawer(model.decoder, layout).draw(out, logits, sigma)
+        return out
     out = torch.zeros_like(logits)
     if layout.n_scalars:
         out[:, layout.scalar_index] = torch.tanh(logits[:, layout.scalar_index])
@@ -58,9 +65,10 @@ def row_log_weights(model, layout: SpanLayout, prior, x: torch.Tensor, k: int,
     n, latent = mu.shape
     eps = torch.randn((k, n, latent), generator=generator, device=x.device)
     z = (mu + eps * std).reshape(k * n, latent)
-    logits = model.decoder(z)
+    x_k = x.repeat(k, 1)
+    logits = model.decoder(z, x_k)  # an autoregressive decoder reads the row's own columns
     sigma = model.decoder.sigma(z.new_ones((len(z), 1)))
-    log_px = -reconstruction_nll(logits, x.repeat(k, 1), sigma, layout)  # (k * n,)
+    log_px = -reconstruction_nll(logits, x_k, sigma, layout)  # (k * n,)
     log_pz = prior.log_prob(z)
     log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * LOG_2PI).sum(2).reshape(k * n)
     weights = (log_px + log_pz - log_qz).reshape(k, n).T

@@ -116,6 +116,7 @@ def load_synthesizer(path: Path, device: str | None = None):
         synth.schema_ = Schema.from_dict(state["schema"])
         synth.transformer_ = TableTransformer.from_state(synth.schema_, state["transformer"])
         synth.model_config_ = ModelConfig.from_dict(state["model_config"])
+        synth.decoder_ = synth.model_config_.decoder_kind
         synth.train_config_ = TrainConfig(**state["train_config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(path)!r} has an invalid model state ({exc}).") from None

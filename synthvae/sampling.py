@@ -1,6 +1,16 @@
-"""Decoder sampling in large batches: noise -> decoder -> encoded matrix (on the device)."""
+"""Decoder sampling in large batches: noise -> decoder -> encoded matrix (on the device).
+
+A factorized decoder (TVAE's) draws every span at once. An autoregressive one
+(:class:`synthvae.model.ColumnAutoregression`) draws the columns in order, each step
+vectorized over the rows: column ``c``'s spans are drawn from logits that include the term
+of the values drawn for columns ``< c``, whose own term is then added to the logits of the
+columns after it. The loop over columns is the model's definition, not a per-column
+transform: its length is the number of columns, its work per step is one small matmul.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch.nn.functional import linear
@@ -11,6 +21,36 @@ from synthvae.model import VAE
 # On the CPU the rows are decoded in chunks whose (rows, slots) blocks stay in cache: the
 # softmax draw is several passes over that block, each memory-bound at sampling scale.
 CPU_CHUNK_ROWS = 2_048
+# Column-by-column draws pay a fixed cost per step: larger chunks, fewer steps.
+CPU_AUTOREGRESSIVE_CHUNK_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class ColumnStep:
+    """One column's encoded positions, as host integers: what one drawing step writes."""
+
+    start: int  # first encoded position of the column
+    stop: int
+    groups: tuple[tuple[int, int, int], ...]  # (softmax span number, first position, width)
+    scalars: tuple[tuple[int, int], ...]  # (scalar span number, position)
+
+
+def column_steps(layout: SpanLayout, rank: torch.Tensor) -> list[ColumnStep]:
+    """The columns in drawing order (``rank`` of each encoded position), each one step."""
+    rank = rank.tolist()
+    slot_position = layout.slot_index.tolist()
+    group_position = [slot_position[s] for s in layout.group_starts.tolist()]
+    widths = layout.group_widths.tolist()
+    scalars = layout.scalar_index.tolist()
+    steps = []
+    for column in range(max(rank) + 1 if rank else 0):
+        positions = [p for p, r in enumerate(rank) if r == column]
+        start, stop = positions[0], positions[-1] + 1
+        steps.append(ColumnStep(
+            start, stop,
+            tuple((g, p, widths[g]) for g, p in enumerate(group_position) if start <= p < stop),
+            tuple((i, p) for i, p in enumerate(scalars) if start <= p < stop)))
+    return steps
 
 
 @torch.no_grad()
@@ -54,6 +94,16 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
     # Column-major: each column's span is then one contiguous block for the inverse transform
     # (a row-major span is a strided view that numpy reads several times slower).
     out = torch.zeros((layout.width, n), device=device).T
+    if model.decoder.autoregression is not None:
+        drawer = ColumnDrawer(model.decoder, layout)
+        chunk = CPU_AUTOREGRESSIVE_CHUNK_ROWS if device.type == "cpu" else max(n, 1)
+        for start in range(0, n, chunk):
+            rows = slice(start, start + chunk)
+            base = prior_logits(model, z[rows], offsets) if logits is None \
+                else logits[rows].clone()
+            drawer.draw(out[rows], base, sigma, uniform=None if uniform is None
+                        else uniform[rows], noise=None if noise is None else noise[rows])
+        return out
     chunk = CPU_CHUNK_ROWS if device.type == "cpu" else max(n, 1)
     for start in range(0, n, chunk):
         rows = slice(start, start + chunk)
@@ -86,3 +136,109 @@ def span_logits(model: VAE, layout: SpanLayout, z: torch.Tensor, logits: torch.T
         bias = bias + offsets
     return (linear(hidden, weight[layout.scalar_index], bias[layout.scalar_index]),
             linear(hidden, weight[layout.slot_index], bias[layout.slot_index]))
+
+
+class ColumnDrawer:
+    """Draws encoded rows from an autoregressive decoder, one column per step.
+
+    ``draw`` fills a (rows, width) block from the latent part of the logits: at column
+    ``c``'s step its softmax spans are drawn (inverse CDF with the given uniforms, or the most
+    likely slot when there are none) and its scalars (tanh of the logit, plus ``noise`` x
+    sigma when given); then its drawn values' term is added to the logits of the columns
+    after it. Optional per-step hooks: ``conditions`` (:class:`synthvae.conditions.
+    BoundCondition`) impose a column's draw and add log P(condition | z, earlier columns)
+    to the returned log weights; ``slot_totals`` (n_slots,) accumulates each slot's
+    probability at its step (what marginal calibration matches).
+    """
+
+    def __init__(self, decoder, layout: SpanLayout):
+        self.layout = layout
+        self.autoregression = decoder.autoregression
+        self.steps = column_steps(layout, self.autoregression.rank)
+        inner = self.autoregression.inner
+        self.inner_weight = inner.weight * self.autoregression.inner_mask  # (hidden, in)
+        self.inner_rows = self.inner_weight.T.contiguous()  # (in, hidden)
+        self.inner_bias = inner.bias
+        self.outer_weight = self.autoregression.outer.weight * self.autoregression.mask
+        self.slot_start = {}  # first encoded position of a span -> its first slot number
+        starts = layout.group_starts.tolist()
+        for g, position in enumerate(layout.slot_index[layout.group_starts].tolist()):
+            self.slot_start[position] = starts[g]
+
+    def step_start(self, position: int) -> int:
+        """The first position of the column holding encoded ``position``."""
+        return next(step.start for step in self.steps if step.start <= position < step.stop)
+
+    def draw(self, block: torch.Tensor, base: torch.Tensor, sigma: torch.Tensor,
+             uniform: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+             conditions: dict | None = None, generator: torch.Generator | None = None,
+             slot_totals: torch.Tensor | None = None) -> torch.Tensor:
+        """Fill ``block`` (rows, width, all zero) in place; return the rows' log weights.
+
+        ``base`` (rows, width) is the latent's part of the logits; it is overwritten. Each column's logits are
+        completed at its own step (one matmul over the column's positions), so a draw costs
+        about two full decoder output layers whatever the number of columns.
+        """
+        logits = base  # overwritten: column c's positions are completed at step c
+        hidden = self.inner_bias.expand(len(base), -1).clone()  # the masked layer's input
+        log_w = base.new_zeros(len(base))
+        sigma = sigma.expand(len(base), -1)
+        for number, step in enumerate(self.steps):
+            if number:
+                self._complete_logits(step, block, logits, base, hidden)
+            choices = self._draw_column(step, block, logits, sigma, uniform, noise, slot_totals)
+            imposed = (conditions or {}).get(step.start, ())
+            for condition in imposed:
+                log_w += condition.log_prob(logits, sigma)
+                condition.impose(block, logits, sigma, generator)
+            self._feed_hidden(step, block, hidden, None if imposed else choices)
+        return log_w
+
+    def _feed_hidden(self, step, block, hidden, choices) -> None:
+        """Add column ``step``'s drawn values to the hidden layer's input: a row of the
+        input weights per drawn slot (a gather, not a matmul over one-hot columns), a
+        rank-one update per scalar; one matmul over the column when a condition rewrote it
+        (``choices`` None)."""
+        if choices is None:
+            columns = slice(step.start, step.stop)
+            hidden.addmm_(block[:, columns], self.inner_weight[:, columns].T)
+            return
+        for position in choices:
+            hidden.add_(self.inner_rows.index_select(0, position))
+        for _, position in step.scalars:
+            hidden.addmm_(block[:, position:position + 1], self.inner_rows[position:position + 1])
+
+    def _complete_logits(self, step, block, logits, base, hidden) -> None:
+        """Column ``step``'s logits: its latent part plus the earlier columns' term."""
+        columns = slice(step.start, step.stop)
+        logits[:, columns] = torch.addmm(base[:, columns], torch.relu(hidden),
+                                         self.outer_weight[columns].T)
+
+    def _draw_column(self, step, block, logits, sigma, uniform, noise, slot_totals
+                     ) -> list[torch.Tensor]:
+        """Draw column ``step`` into ``block`` (zero there before); return the encoded
+        position drawn in each of its softmax spans, (rows,) each."""
+        choices = []
+        for group, position, width in step.groups:
+            span = logits[:, position:position + width]
+            if slot_totals is not None:
+                first = self.slot_start[position]
+                slot_totals[first:first + width] += torch.softmax(span, dim=1).sum(0)
+            choice = span.argmax(1) if uniform is None else draw_span(span, uniform[:, group])
+            block[:, position:position + width].scatter_(1, choice[:, None], 1.0)
+            choices.append(choice + position)
+        for index, position in step.scalars:
+            mean = torch.tanh(logits[:, position])
+            if noise is not None:
+                mean = mean + noise[:, index] * sigma[:, index]
+            block[:, position] = mean.clamp_(-1.0, 1.0)
+        return choices
+
+
+def draw_span(span: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """(rows, k) logits of one softmax span and (rows,) uniforms -> (rows,) drawn slots
+    (inverse CDF of the softmax)."""
+    weights = torch.exp(span - span.max(1, keepdim=True).values)
+    cumulative = torch.cumsum(weights, dim=1)
+    threshold = uniform[:, None] * cumulative[:, -1:]
+    return (cumulative <= threshold).sum(1).clamp_(max=span.shape[1] - 1)

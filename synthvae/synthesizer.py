@@ -35,6 +35,8 @@ DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without cali
 FITTED_FOR_SAMPLING = ("schema_", "transformer_", "layout_", "model_", "prior_")
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
+DECODERS = (None, "autoregressive", "factorized")
+MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
 
 
 class Synthesizer:
@@ -48,6 +50,10 @@ class Synthesizer:
         steps, between 10 and 300 epochs). Early stopping on a held-out ELBO may end sooner.
     batch_size : rows per optimisation step.
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
+    decoder : "autoregressive" (each column also depends on the columns before it, see
+        docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
+        latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
+        columns, "factorized" beyond and under differential privacy.
     lr, weight_decay : Adam settings.
     beta : weight of the KL term (1.0 = the ELBO). None = 0.5 (latents that carry more of each
         row, for the learned prior to model; see docs/training.md), or 1.0 under differential
@@ -97,7 +103,8 @@ class Synthesizer:
     """
 
     def __init__(self, epochs: int | None = None, batch_size: int = 500, latent_dim: int = 128,
-                 hidden: tuple[int, ...] = (128, 128), lr: float = 1e-3,
+                 hidden: tuple[int, ...] = (128, 128), decoder: str | None = None,
+                 lr: float = 1e-3,
                  weight_decay: float = 1e-5, beta: float | None = None, kl_anneal: str = "none",
                  kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
                  loss_factor: float = 2.0,
@@ -117,6 +124,7 @@ class Synthesizer:
         self.batch_size = batch_size
         self.latent_dim = latent_dim
         self.hidden = hidden
+        self.decoder = decoder
         self.lr = lr
         self.weight_decay = weight_decay
         self.beta = beta
@@ -368,9 +376,12 @@ class Synthesizer:
     def _build_model(self, matrix: np.ndarray, seed: int, n_rows: int) -> torch.Tensor:
         """Set layout_, model_config_, train_config_ and model_; return the data on device."""
         self.layout_ = SpanLayout.from_spans(self.transformer_.spans_, self.device_)
-        self.model_config_ = ModelConfig(data_dim=self.layout_.width,
-                                         n_scalars=self.layout_.n_scalars,
-                                         latent_dim=self.latent_dim, hidden=tuple(self.hidden))
+        self.decoder_ = self._resolved_decoder(self.layout_.width)
+        self.model_config_ = ModelConfig(
+            data_dim=self.layout_.width, n_scalars=self.layout_.n_scalars,
+            latent_dim=self.latent_dim, hidden=tuple(self.hidden),
+            column_rank=None if self.decoder_ == "factorized"
+            else column_rank(self.transformer_.spans_))
         self.train_config_ = self._train_config(seed, n_rows)
         torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
         self.model_ = VAE(self.model_config_).to(self.device_)
@@ -560,8 +571,17 @@ class Synthesizer:
                 f"kl_anneal instead.")
 
     def _validate_privacy_params(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"The 'decoder' parameter of Synthesizer must be one of "
+                              f"{DECODERS}. Got {self.decoder!r} instead.")
         if self.epsilon is None:
             return
+        if self.decoder not in (None, "factorized"):
+            raise ConfigError(
+                f"The 'decoder' parameter of Synthesizer must be 'factorized' or None with "
+                f"differential privacy (epsilon={self.epsilon!r}). Got {self.decoder!r} "
+                f"instead: the autoregressive term's masked weights have no per-sample "
+                f"gradient rule in Opacus, so DP-SGD cannot clip them row by row.")
         _check_number("epsilon", self.epsilon, low=0, low_open=True)
         if self.delta is not None:
             _check_number("delta", self.delta, low=0, high=0.01, low_open=True)
@@ -591,6 +611,15 @@ class Synthesizer:
                            free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
+
+    def _resolved_decoder(self, width: int) -> str:
+        """``decoder``, or its default: autoregressive unless the table is too wide for the
+        column-by-column term (its weights grow with the square of the width) or the fit
+        is private (the masked term has no per-sample gradient rule in Opacus)."""
+        if self.decoder is not None:
+            return self.decoder
+        private = self.fit_plan_.private
+        return "factorized" if private or width > MAX_AUTOREGRESSIVE_WIDTH else "autoregressive"
 
     def _resolved_beta(self, private: bool) -> float:
         """``beta``, or its default: 0.5 (measured in benchmarks/results/quality.md), 1.0
@@ -851,6 +880,14 @@ def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
             yield out.reset_index(drop=True)
             pending = [rest] if len(rest) else []
             buffered = len(rest)
+
+
+def column_rank(spans) -> tuple[int, ...]:
+    """Each encoded position's column number, in table order: the drawing order of an
+    autoregressive decoder."""
+    order: dict[str, int] = {}
+    return tuple(order.setdefault(span.column, len(order)) for span in spans
+                 for _ in range(span.width))
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
