@@ -173,7 +173,10 @@ def main(argv=None) -> None:
             jobs += [lambda n=n, s=seed, m=m: table_run(n, s, m)
                      for n in args.datasets.split(",") if n for m in args.models.split(",")]
             for job in jobs:
-                _append(lines_path, job())
+                try:
+                    _append(lines_path, job())
+                except Exception as exc:  # a peer failing on a table must not stop the run
+                    print(f"failed: {exc!r}", file=sys.stderr, flush=True)
     records = [json.loads(line) for line in lines_path.read_text().splitlines()]
     header = records[0]["header"]
     out = RESULTS / f"structure-{args.name}.md"

@@ -91,6 +91,10 @@ def fit(
     free_bits: Annotated[float, typer.Option(
         help="Nats of KL per latent dimension left unpenalised (0 = off; not with "
              "--epsilon).")] = 0.0,
+    decoder: Annotated[Optional[str], typer.Option(
+        help="autoregressive (columns also depend on earlier columns) or factorized "
+             "(TVAE's; faster sampling). Default: autoregressive, factorized under "
+             "--epsilon and for very wide tables (see docs/training.md).")] = None,
     calibrate: Annotated[bool, typer.Option(
         "--calibrate/--no-calibrate",
         help="Match the training rows' category and mode frequencies when sampling (off "
@@ -131,7 +135,7 @@ def fit(
         raise ConfigError("Give --schema or --metadata, not both.")
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
-    chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta}
+    chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,

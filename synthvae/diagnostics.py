@@ -108,16 +108,21 @@ def is_collapsed(usage: dict) -> bool:
     return usage["kl_total"] < COLLAPSE_KL or usage["active_units"] <= COLLAPSE_UNITS
 
 
-def check_collapse(diagnostics: dict, beta: float, kl_anneal: str = "none") -> None:
+def check_collapse(diagnostics: dict, beta: float, kl_anneal: str = "none",
+                   autoregressive: bool = False) -> None:
     """Warn with :class:`PosteriorCollapseWarning` when the latents went unused."""
     if not diagnostics["collapsed"]:
         return
     anneal = "" if kl_anneal != "none" else "kl_anneal='linear' or "
+    lost = ("The autoregressive decoder still draws each column given the earlier ones, "
+            "but what it cannot express column to column is lost, and encode, interpolate "
+            "and score see latents that say little about the rows." if autoregressive else
+            "Columns will come out right one at a time but lose their dependencies.")
     warnings.warn(
         f"Posterior collapse: the latent space carries almost no information about the rows "
         f"(KL {diagnostics['kl_total']:.3g} nats per row, {diagnostics['active_units']} of "
-        f"{diagnostics['latent_dim']} latent dimensions active). Columns will come out right "
-        f"one at a time but lose their dependencies. Train for more epochs (a short fit has "
+        f"{diagnostics['latent_dim']} latent dimensions active). {lost} Train for more "
+        f"epochs (a short fit has "
         f"not yet learned to use its latents), lower beta (now {beta}), or use "
         f"{anneal}free_bits (see docs/training.md).",
         PosteriorCollapseWarning, stacklevel=3)

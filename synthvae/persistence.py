@@ -204,7 +204,8 @@ def model_info(path: Path) -> dict:
         "synthvae_version": state.get("synthvae_version"),
         "torch_version": state.get("torch_version"),
         "columns": state["schema"]["columns"],
-        "model_config": state["model_config"], "train_config": state["train_config"],
+        "model_config": _described_config(state["model_config"]),
+        "train_config": state["train_config"],
         "training_summary": state.get("training_summary", {}),
         "parameters": int(sum(t.numel() for t in tensors.values())),
         "final_epoch": (state.get("history") or [None])[-1],
@@ -214,6 +215,14 @@ def model_info(path: Path) -> dict:
         "diagnostics_note": diagnostics_note(state),
         "value_exposure": _value_exposure(state, path),
     }
+
+
+def _described_config(config: dict) -> dict:
+    """The model configuration as ``info`` shows it: the decoder named, not its per-position
+    column ranks."""
+    shown = {k: v for k, v in config.items() if k != "column_rank"}
+    shown["decoder"] = "factorized" if config.get("column_rank") is None else "autoregressive"
+    return shown
 
 
 def _value_exposure(state: dict, path: Path) -> list[dict]:

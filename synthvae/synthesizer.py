@@ -35,6 +35,7 @@ DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without cali
 FITTED_FOR_SAMPLING = ("schema_", "transformer_", "layout_", "model_", "prior_")
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
+MIN_AUTO_BATCH, MAX_AUTO_BATCH = 50, 500  # automatic batch size: rows / 10 within these
 DECODERS = (None, "autoregressive", "factorized")
 MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
 
@@ -48,7 +49,9 @@ class Synthesizer:
     ----------
     epochs : maximum training epochs; None chooses by table size (about 3,500 optimiser
         steps, between 10 and 300 epochs). Early stopping on a held-out ELBO may end sooner.
-    batch_size : rows per optimisation step.
+    batch_size : rows per optimisation step; None = a tenth of the training rows within
+        [50, 500] (500, TVAE's, from 5,000 training rows up; always 500 under differential
+        privacy): small tables get more, noisier steps (docs/training.md#small-tables).
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
     decoder : "autoregressive" (each column also depends on the columns before it, see
         docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
@@ -102,7 +105,8 @@ class Synthesizer:
     verbose : show a progress bar with the loss and KL per epoch.
     """
 
-    def __init__(self, epochs: int | None = None, batch_size: int = 500, latent_dim: int = 128,
+    def __init__(self, epochs: int | None = None, batch_size: int | None = None,
+                 latent_dim: int = 128,
                  hidden: tuple[int, ...] = (128, 128), decoder: str | None = None,
                  lr: float = 1e-3,
                  weight_decay: float = 1e-5, beta: float | None = None, kl_anneal: str = "none",
@@ -284,7 +288,7 @@ class Synthesizer:
         # the reservoir is in random order: its head is a uniform subsample for the prior
         head = sample.iloc[:PRIOR_FIT_ROWS]
         data = self._build_model(self.transformer_.transform(head), seed, source.rows)
-        epochs = self.epochs or auto_epochs(source.rows, self.batch_size, 0.0)
+        epochs = self.epochs or auto_epochs(source.rows, self._batch_size(source.rows, 0.0), 0.0)
         self.train_config_ = replace(self.train_config_, validation_fraction=0.0,
                                      epochs=epochs)
         transform_seconds = time.perf_counter() - t0
@@ -437,7 +441,8 @@ class Synthesizer:
         epochs = self._train_config(seed, len(df)).epochs
         remaining_eps = self.dp_config_.epsilon - ledger.epsilon
         remaining_delta = self.dp_config_.delta - ledger.delta
-        self.sgd_plan_ = privacy.plan_sgd(len(df), self.batch_size, epochs, remaining_eps,
+        self.sgd_plan_ = privacy.plan_sgd(len(df), self._batch_size(len(df), 0.0), epochs,
+                                          remaining_eps,
                                           remaining_delta, self.accountant)
         ledger.charge(f"DP-SGD ({self.accountant} accountant)", self.sgd_plan_.epsilon,
                       remaining_delta, None, noise_multiplier=self.sgd_plan_.noise_multiplier,
@@ -499,7 +504,8 @@ class Synthesizer:
         rows = rows[:MAX_ROWS]
         found = training_diagnostics(self.model_, self.layout_, self.transformer_, data[rows],
                                      model_frame(df.iloc[rows.cpu().numpy()]), source)
-        check_collapse(found, self.train_config_.beta, self.kl_anneal)
+        check_collapse(found, self.train_config_.beta, self.kl_anneal,
+                       self.model_config_.autoregressive)
         return found
 
     def _score_matrix(self, data: torch.Tensor, seed: int, k: int | None = None
@@ -519,7 +525,9 @@ class Synthesizer:
                               f"Got {self.prior!r} instead.")
         if self.epochs is not None:
             _check_positive_int("epochs", self.epochs)
-        positive_ints = ("batch_size", "latent_dim", "patience", "prior_components",
+        if self.batch_size is not None:
+            _check_positive_int("batch_size", self.batch_size)
+        positive_ints = ("latent_dim", "patience", "prior_components",
                          "categorical_threshold", "mixture_max_rows", "max_categories")
         for name in positive_ints:
             _check_positive_int(name, getattr(self, name))
@@ -602,15 +610,25 @@ class Synthesizer:
 
     def _train_config(self, seed: int, n_rows: int) -> TrainConfig:
         validation = self.fit_plan_.validation_fraction
-        epochs = self.epochs or auto_epochs(n_rows, self.batch_size, validation)
+        batch_size = self._batch_size(n_rows, validation)
+        epochs = self.epochs or auto_epochs(n_rows, batch_size, validation)
         anneal_epochs = 0 if self.kl_anneal == "none" else \
             self.kl_anneal_epochs or max(1, epochs // 4)
-        return TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr,
+        return TrainConfig(epochs=epochs, batch_size=batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, beta=self.fit_plan_.beta,
                            kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
                            free_bits=float(self.free_bits),
                            loss_factor=self.loss_factor, validation_fraction=validation,
                            patience=self.patience, seed=seed)
+
+    def _batch_size(self, n_rows: int, validation_fraction: float) -> int:
+        """``batch_size``, or its default for ``n_rows`` rows (see :func:`auto_batch_size`);
+        500 under DP, whose sampling rate and noise the batch sets."""
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        if self.fit_plan_.private:
+            return MAX_AUTO_BATCH
+        return auto_batch_size(int(n_rows * (1 - validation_fraction)))
 
     def _resolved_decoder(self, width: int) -> str:
         """``decoder``, or its default: autoregressive unless the table is too wide for the
@@ -924,6 +942,13 @@ def available_memory(device: torch.device) -> int | None:
     except OSError:
         return None
     return None
+
+
+def auto_batch_size(train_rows: int) -> int:
+    """A tenth of the training rows, within [MIN_AUTO_BATCH, MAX_AUTO_BATCH]: a 300-row
+    table gets ~6 steps per epoch instead of one, so the step budget of small tables is not
+    cut short by the epoch cap (measured in benchmarks/results/structure.md)."""
+    return int(min(MAX_AUTO_BATCH, max(MIN_AUTO_BATCH, train_rows // 10)))
 
 
 def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float,

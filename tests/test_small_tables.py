@@ -1,0 +1,34 @@
+"""Small tables (hundreds of rows) get a batch size that gives them enough optimiser steps."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import Synthesizer
+from synthvae.synthesizer import auto_batch_size
+
+
+def table(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    return pd.DataFrame({"x": x, "y": 2 * x, "g": np.where(x > 0, "hi", "lo")})
+
+
+@pytest.mark.parametrize("rows, expected", [(300, 50), (2_000, 200), (5_000, 500),
+                                            (100_000, 500), (40, 50)])
+def test_default_batch_is_a_tenth_of_the_training_rows_within_50_and_500(rows, expected):
+    assert auto_batch_size(rows) == expected
+
+
+def test_a_300_row_fit_takes_several_steps_per_epoch_and_an_explicit_batch_is_kept():
+    small = Synthesizer(epochs=2, hidden=(32,), latent_dim=8, verbose=False).fit(table(300))
+    assert small.train_config_.batch_size == 50  # 270 training rows: 6 steps per epoch
+    kept = Synthesizer(epochs=2, batch_size=128, hidden=(32,), latent_dim=8,
+                       verbose=False).fit(table(300))
+    assert kept.train_config_.batch_size == 128 and kept.batch_size == 128
+
+
+def test_private_fits_keep_the_batch_their_sampling_rate_was_planned_for():
+    private = Synthesizer(epochs=1, epsilon=10.0, hidden=(32,), latent_dim=8,
+                          verbose=False).fit(table(3_000))
+    assert private.train_config_.batch_size == 500
