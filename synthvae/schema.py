@@ -123,6 +123,7 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     version: int = SCHEMA_FORMAT_VERSION
     extra: dict = field(default_factory=dict, compare=False)
+    constraints: tuple = ()  # declared constraints (synthvae.constraints), in JSON order
 
     @property
     def names(self) -> list[str]:
@@ -135,7 +136,12 @@ class Schema:
         raise SchemaError(f"No column named {name!r} in the schema; columns are {self.names}.")
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
+        out = {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
+        if self.constraints:
+            from synthvae.constraints import to_dict
+
+            out["constraints"] = [to_dict(c) for c in self.constraints]
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=_json_default)
@@ -154,7 +160,8 @@ class Schema:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise SchemaError(f"The schema names columns {duplicated} more than once.")
-        return cls(columns=columns, version=version)
+        return cls(columns=columns, version=version,
+                   constraints=_constraints(data.get("constraints")))
 
     @classmethod
     def from_json(cls, text: str) -> "Schema":
@@ -196,6 +203,18 @@ class Schema:
         if extra:
             raise SchemaError(f"Column {extra[0]!r} of the table is not in the schema; "
                               f"add it to the schema or drop it from the table.")
+
+
+def _constraints(items) -> tuple:
+    """The schema's "constraints" list, parsed (a "suggested_constraints" list is ignored:
+    it holds proposals for the user to move into "constraints")."""
+    from synthvae.constraints import parse_constraints
+    from synthvae.errors import ConfigError
+
+    try:
+        return parse_constraints(items)
+    except ConfigError as exc:
+        raise SchemaError(f"The schema's constraints are invalid: {exc}") from None
 
 
 def _json_default(value):
@@ -248,7 +267,7 @@ def complete_schema(df: pd.DataFrame, overrides: Schema | None,
     given = {c.name: c for c in overrides.columns}
     return Schema(columns=tuple(
         adjust(_with_dtype(given[name], df[name])) if name in given else detect(name)
-        for name in df.columns))
+        for name in df.columns), constraints=overrides.constraints)
 
 
 def _with_dtype(spec: ColumnSpec, series: pd.Series) -> ColumnSpec:
