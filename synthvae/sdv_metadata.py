@@ -17,8 +17,12 @@ a semantic sdtype with ``"pii": false`` categorical (SDV keeps its values too)
 ======================================  ==================================================
 
 An sdtype SDV does not document, unless marked ``"pii": true``, is a SchemaError naming the
-column. Keys that synthvae cannot apply (constraints, column relationships, sequence keys,
-alternate keys) give an :class:`SdvMetadataWarning` naming them. Given the table, the
+column. Constraints in SDV's form (``{"constraint_class": "Inequality",
+"constraint_parameters": {...}}``: FixedCombinations, Inequality, ScalarInequality, Range,
+ScalarRange, Positive, Negative, FixedIncrements, OneHotEncoding, Unique) become synthvae
+constraints, and each alternate key a ``unique`` constraint (see docs/constraints.md).
+Keys that synthvae cannot apply (other constraints, column relationships, sequence keys)
+give an :class:`SdvMetadataWarning` naming them. Given the table, the
 columns' nullability, dtype and constants come from the data and only the kinds from the
 metadata; without it every column is taken as nullable and dtypes follow the sdtypes.
 
@@ -52,8 +56,7 @@ PII_SDTYPES = frozenset((
 INTEGER_REPRESENTATIONS = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32",
                            "UInt64")
 REPRESENTATIONS = ("Float",) + INTEGER_REPRESENTATIONS
-UNAPPLIED_KEYS = ("constraints", "column_relationships", "alternate_keys", "sequence_key",
-                  "sequence_index")
+UNAPPLIED_KEYS = ("constraints", "column_relationships", "sequence_key", "sequence_index")
 
 
 class SdvMetadataWarning(SynthvaeWarning):
@@ -70,7 +73,8 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
     columns = table.get("columns")
     if not isinstance(columns, dict) or not columns:
         raise SchemaError("SDV metadata needs a 'columns' object naming each column's sdtype.")
-    _warn_unapplied(table)
+    constraints, unmapped = _constraints(table)
+    _warn_unapplied(dict(table, constraints=unmapped))
     primary_key = table.get("primary_key")
     if primary_key is not None and primary_key not in columns:
         raise SchemaError(f"The SDV primary key {primary_key!r} is not one of the metadata's "
@@ -80,7 +84,24 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
     if data is not None:
         specs = _merge_with_data(specs, data)
     extra = {"sdv": {"primary_key": primary_key, "columns": columns}}
-    return Schema(columns=tuple(specs.values()), extra=extra)
+    return Schema(columns=tuple(specs.values()), extra=extra, constraints=constraints)
+
+
+def _constraints(table: dict) -> tuple[tuple, list]:
+    """(synthvae constraints, SDV constraints that do not map) of the table's metadata."""
+    from synthvae.constraints import Unique, parse_constraint
+    from synthvae.errors import ConfigError
+
+    mapped, unmapped = [], []
+    for item in table.get("constraints") or []:
+        try:
+            mapped.append(parse_constraint(item))
+        except ConfigError:
+            unmapped.append(item)
+    keys = table.get("alternate_keys") or []
+    mapped += [Unique(key) for key in keys if isinstance(key, str)]
+    unmapped += [key for key in keys if not isinstance(key, str)]  # composite keys
+    return tuple(mapped), unmapped
 
 
 def load_metadata(metadata: dict | str | Path) -> dict:
@@ -215,6 +236,11 @@ def schema_to_sdv(schema: Schema) -> dict:
     if primary_key is not None:
         out["primary_key"] = primary_key
     out["columns"] = columns
+    from synthvae.constraints import Unique
+
+    alternate = [c.column for c in schema.constraints if isinstance(c, Unique)]
+    if alternate:
+        out["alternate_keys"] = alternate
     return out
 
 

@@ -289,7 +289,7 @@ class Synthesizer:
         transform_seconds = time.perf_counter() - t0
         del sample
         t0 = time.perf_counter()
-        encoder = StreamedEncoder(self.constraints_, self.transformer_, str(path))
+        encoder = self.constraints_.streamed(self.transformer_, str(path))
         batches, step = streaming.stream_loop(self.model_, source, encoder,
                                               self.layout_, self.train_config_, buffer_rows)
         with EpochProgress(epochs, enabled=self.verbose) as progress:
@@ -328,14 +328,13 @@ class Synthesizer:
         """Set schema_, constraints_ and transformer_: learned from ``df``, or as a checkpoint
         left them (the constraints are refitted: they depend on the rows alone). Returns the
         modelled frame (``df`` as the constraints transform it)."""
-        if saved is not None:
-            detected = Schema.from_dict(saved[0]["schema"])
-        else:
-            detected = detect_schema(df, self.categorical_threshold,
-                                     schema_from_any(self.schema))
+        overrides = schema_from_any(self.schema)
+        detected = Schema.from_dict(saved[0]["schema"]) if saved is not None else \
+            detect_schema(df, self.categorical_threshold, overrides)
         self.schema_ = without_constraints(detected)
-        self.constraints_ = ConstraintLayer(
-            detected.constraints + parse_constraints(self.constraints)).fit(df, self.schema_)
+        declared = (overrides.constraints if overrides is not None else ()) + \
+            parse_constraints(self.constraints)
+        self.constraints_ = ConstraintLayer(declared).fit(df, self.schema_)
         modelled = self.constraints_.transform(df)
         if saved is not None:
             self.transformer_ = TableTransformer.from_state(self.constraints_.model_schema_,
@@ -708,7 +707,7 @@ class Synthesizer:
             return self.constraints_.output(self.transformer_.inverse_transform(
                 matrix.cpu().numpy(), rng, row_offset=row_offset), residual)
 
-        guard = RejectionGuard(_checked(conditions))
+        guard = RejectionGuard(conditions)
         for start in range(0, n, SAMPLE_BATCH_ROWS):
             rows = min(SAMPLE_BATCH_ROWS, n - start)
             yield complete(draw, rows, offset + start, self.constraints_.id_columns, guard)
@@ -718,13 +717,12 @@ class Synthesizer:
         from synthvae.conditions import BATCH_ROWS, ConditionalSampler
         from synthvae.constraints.redraw import RejectionGuard
 
-        guard = RejectionGuard(_checked(conditions))
-
+        guard = RejectionGuard(conditions)
         sampler = ConditionalSampler(self.model_, self.layout_, self.prior_, bound,
                                      self.device_, offsets=self.logit_offsets_)
         produced = decoded = empty_batches = 0
         while produced < n:
-            rows = min(BATCH_ROWS, n - produced)
+            rows = min(BATCH_ROWS, guard.rows_to_draw(n - produced))
             matrix, possible = sampler.matrix(rows, generator)
             frame = self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
                                                         row_offset=decoded)
@@ -872,26 +870,6 @@ class Synthesizer:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class StreamedEncoder:
-    """A streamed fit's row groups -> encoded rows, through the constraints first; a row
-    group that breaks a constraint is an error (combinations the reservoir sample did not
-    hold encode like unseen categories)."""
-
-    def __init__(self, constraints: ConstraintLayer, transformer: TableTransformer, where: str):
-        self.constraints, self.transformer, self.where = constraints, transformer, where
-
-    def transform(self, df: pd.DataFrame, seed: int | None = None) -> np.ndarray:
-        df = df.reset_index(drop=True)
-        self.constraints.check(df, learned=False, where=f"A row group of {self.where!r}")
-        return self.transformer.transform(self.constraints.transform(df), seed=seed)
-
-
-def _checked(conditions) -> str:
-    """What sampled rows must meet, for the redraw guard's message."""
-    return "the constraints" if conditions is None else \
-        f"the conditions {conditions!r} and the constraints"
 
 
 def _column_numbers(spec, series: pd.Series) -> np.ndarray:

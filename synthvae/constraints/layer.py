@@ -149,6 +149,10 @@ class ConstraintLayer:
                 bad |= rule.violations(final)
         return final, ~bad
 
+    def streamed(self, transformer, where: str) -> "StreamedEncoder":
+        """The encoder of a streamed fit's row groups (see :class:`StreamedEncoder`)."""
+        return StreamedEncoder(self, transformer, where)
+
     @property
     def id_columns(self) -> list[str]:
         """Columns numbered by row (identifiers): kept in place when rows are redrawn."""
@@ -236,6 +240,20 @@ class ConstraintLayer:
         return layer
 
 
+class StreamedEncoder:
+    """A streamed fit's row groups -> encoded rows, through the constraints first. A row
+    group that breaks a constraint is an error; a combination the reservoir sample did not
+    hold encodes like an unseen category (as in any streamed fit)."""
+
+    def __init__(self, layer: ConstraintLayer, transformer, where: str):
+        self.layer, self.transformer, self.where = layer, transformer, where
+
+    def transform(self, df: pd.DataFrame, seed: int | None = None) -> np.ndarray:
+        df = df.reset_index(drop=True)
+        self.layer.check(df, learned=False, where=f"A row group of {self.where!r}")
+        return self.transformer.transform(self.layer.transform(df), seed=seed)
+
+
 def _saved_predicate(item: dict, predicates: dict, where: str) -> Predicate:
     name = item.get("name")
     if name not in predicates:
@@ -272,11 +290,16 @@ def _broken_message(rule: Rule, df: pd.DataFrame, rows: np.ndarray, where: str) 
     shown = ", ".join(str(int(r)) for r in rows[:MAX_LISTED_ROWS])
     more = f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else ""
     columns = [c for c in rule.columns if c in df.columns]
-    example = ", ".join(f"{c}={df[c].iloc[rows[0]]!r}" for c in columns)
-    example = f" (row {int(rows[0])}: {example})" if example else ""
-    return (f"{where} breaks the {rule.describe()} constraint in {len(rows):,} rows: "
+    example = ", ".join(f"{c}={_scalar(df[c].iloc[rows[0]])!r}" for c in columns)
+    example = f"; row {int(rows[0])} holds {example}" if example else ""
+    noun = "row" if len(rows) == 1 else "rows"
+    return (f"{where} breaks the {rule.describe()} constraint in {len(rows):,} {noun}: "
             f"{shown}{more} (0-based row numbers){example}. Fix or drop those rows, or drop "
             f"the constraint.")
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def without_constraints(schema: Schema) -> Schema:

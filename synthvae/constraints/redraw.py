@@ -29,8 +29,9 @@ MAX_FACTOR = 16  # a redraw asks for at most this many times the rows still miss
 class RejectionGuard:
     """Counts drawn and passing rows; raises when the passing share is hopeless."""
 
-    def __init__(self, what: str):
-        self.what = what
+    def __init__(self, conditions=None):
+        self.what = "the constraints" if conditions is None else \
+            f"the conditions {conditions!r} and the constraints"
         self.drawn = self.passed = 0
 
     def add(self, drawn: int, passed: int) -> None:
@@ -47,6 +48,14 @@ class RejectionGuard:
     def share(self) -> float:
         return self.passed / self.drawn if self.drawn else 1.0
 
+    def rows_to_draw(self, missing: int) -> int:
+        """Rows to draw for ``missing`` passing ones: as many when all have passed so far,
+        else enough for the passing share seen, with a margin."""
+        if self.passed == self.drawn:
+            return missing
+        return int(min(np.ceil(missing / max(self.share, MIN_SHARE) * 1.2) + 16,
+                       MAX_FACTOR * missing + 16))
+
 
 def complete(draw: Callable[[int, int], tuple[pd.DataFrame, np.ndarray]], rows: int,
              start: int, id_columns: list[str], guard: RejectionGuard) -> pd.DataFrame:
@@ -58,8 +67,7 @@ def complete(draw: Callable[[int, int], tuple[pd.DataFrame, np.ndarray]], rows: 
     pieces = [(np.flatnonzero(passed), frame[passed])]
     missing = np.flatnonzero(~passed)
     for _ in range(MAX_ROUNDS):
-        ask = int(min(np.ceil(len(missing) / max(guard.share, 1e-3) * 1.2) + 16,
-                      MAX_FACTOR * len(missing) + 16))
+        ask = guard.rows_to_draw(len(missing))
         extra, ok = draw(ask, start)
         guard.add(ask, ok.sum())
         good = extra[ok].iloc[:len(missing)]
