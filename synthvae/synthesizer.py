@@ -202,12 +202,13 @@ class Synthesizer:
             self.device_ = context.device(self.device_)
         saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
+        modelled = df  # the table as the constraints model it
         if self.fit_plan_.private:
             matrix = self._prepare_private(df, seed)
         else:
-            df = self._learn_transformer(df, seed, saved)  # the modelled frame (constraints)
+            modelled = self._learn_transformer(df, seed, saved)
             check_memory(len(df), self.transformer_.output_width_, self.device_)
-            matrix = self.transformer_.transform(df)
+            matrix = self.transformer_.transform(modelled)
             self.privacy_ = None
         transform_seconds = time.perf_counter() - t0
         data = self._build_model(matrix, seed, len(df))
@@ -215,7 +216,7 @@ class Synthesizer:
         t0 = time.perf_counter()
         history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df),
                               context)
-        return self._finish_fit(data, df, history, seed, len(df),
+        return self._finish_fit(data, modelled, history, seed, len(df),
                                 (started, transform_seconds, t0),
                                 processes=1 if context is None else context.world_size)
 
