@@ -275,12 +275,22 @@ def schema_command(
         raise ConfigError(f"--format must be 'synthvae' or 'sdv'. Got {format!r} instead.")
     overrides = schema_from_any(str(schema)) if schema is not None else None
     detected = detect_schema(read_table(data, sep, decimal), overrides=overrides)
+    _note_pii(detected)
     if format == "sdv":
         from synthvae.sdv_metadata import schema_to_sdv
 
         typer.echo(json.dumps(schema_to_sdv(detected), indent=2))
         return
     typer.echo(detected.to_json())
+
+
+def _note_pii(schema) -> None:
+    """On stderr (stdout stays the JSON): the personal data columns and what happens to them."""
+    found = [f"{c.name!r} ({c.pii})" for c in schema.columns if c.pii]
+    if found:
+        err.print(f"Personal data: {', '.join(found)}; replaced by fake values of that kind, "
+                  f"never real ones. To keep a column, give it another kind or \"pii\": null "
+                  f"in --schema (docs/pii.md).", highlight=False)
 
 
 @app.command()
