@@ -281,6 +281,7 @@ def schema_command(
     overrides = schema_from_any(str(schema)) if schema is not None else None
     table = read_table(data, sep, decimal)
     detected = detect_schema(table, overrides=overrides)
+    _note_pii(detected)
     if format == "sdv":
         from synthvae.sdv_metadata import schema_to_sdv
 
@@ -300,6 +301,15 @@ def _json_scalar(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _note_pii(schema) -> None:
+    """On stderr (stdout stays the JSON): the personal data columns and what happens to them."""
+    found = [f"{c.name!r} ({c.pii})" for c in schema.columns if c.pii]
+    if found:
+        err.print(f"Personal data: {', '.join(found)}; replaced by fake values of that kind, "
+                  f"never real ones. To keep a column, give it another kind or \"pii\": null "
+                  f"in --schema (docs/pii.md).", highlight=False)
 
 
 @app.command()

@@ -12,6 +12,9 @@ A :class:`Schema` is the public, editable description of a table. Detection rule
   every non-empty row (at least ``MIN_ROWS_FOR_IDENTIFIER`` of them; missing cells allowed),
   are **identifier**: not modelled, regenerated as new unique values of the same form
   (rules in :mod:`synthvae.identifiers`);
+* text columns holding personal data (e-mails, phone numbers, names, addresses, IPv4
+  addresses, URLs, id numbers) are **identifier** with ``pii`` naming the kind: replaced
+  by fake values of that kind that never equal a real one (rules in :mod:`synthvae.pii`);
 * a column with one distinct value (or none) is **constant**.
 
 Every column records whether it is ``nullable``. Users override any of this with a JSON file
@@ -33,6 +36,7 @@ import pandas as pd
 from synthvae.errors import DataError, SchemaError
 from synthvae.identifiers import MIN_ROWS_FOR_IDENTIFIER  # noqa: F401  (kept importable)
 from synthvae.identifiers import is_integer_identifier, is_text_identifier
+from synthvae.pii import PII_KINDS, detect_pii
 
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
@@ -82,13 +86,25 @@ class ColumnSpec:
     datetime_format: str | None = None  # datetime stored as text: strftime format
     timezone: str | None = None  # datetime64 with a time zone
     value: Any = None  # constant: the value
+    pii: str | None = None  # identifier holding personal data: its kind (synthvae.pii)
+
+    def __post_init__(self):
+        if self.pii is None:
+            return
+        if self.pii not in PII_KINDS:
+            raise SchemaError(f"Column {self.name!r}: pii must be one of {list(PII_KINDS)} "
+                              f"or null. Got {self.pii!r} instead.")
+        if self.kind is not ColumnKind.IDENTIFIER:
+            raise SchemaError(f"Column {self.name!r}: pii ({self.pii!r}) applies to kind "
+                              f"'identifier' only; the column's kind is {self.kind.value!r}. "
+                              f"Set the kind to 'identifier', or drop 'pii' to model it.")
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "kind": self.kind.value, "nullable": self.nullable,
                "dtype": self.dtype}
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for key in ("integer", "decimals", "min", "max", "categories", "ordered",
-                    "datetime_format", "timezone", "value"):
+                    "datetime_format", "timezone", "value", "pii"):
             val = getattr(self, key)
             if val != defaults[key]:
                 out[key] = list(val) if isinstance(val, tuple) else val
@@ -362,6 +378,9 @@ def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
     if datetime_format is not None:
         return ColumnSpec(kind=ColumnKind.DATETIME, datetime_format=datetime_format,
                           timezone="UTC" if datetime_format.endswith("Z") else None, **common)
+    pii = detect_pii(common["name"], strings)
+    if pii is not None:
+        return ColumnSpec(kind=ColumnKind.IDENTIFIER, pii=pii, **common)
     if is_text_identifier(strings):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, **common)
     return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)

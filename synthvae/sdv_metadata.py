@@ -12,7 +12,12 @@ categorical (+ order)                   categorical (``order``: ordered categori
 boolean                                 categorical
 datetime (+ datetime_format)            datetime (the format kept)
 id (+ regex_format), the primary key    identifier
-PII sdtypes (email, phone_number, ...)  identifier: never modelled, never copied
+PII sdtypes (email, phone_number, ...)  identifier with ``pii`` where synthvae has the kind
+                                        (email, phone_number, name, first_name, last_name,
+                                        address, street_address, ipv4_address, url, ssn,
+                                        iban, ... see synthvae/pii.py): fake values of that
+                                        kind; other PII sdtypes: identifier (values of the
+                                        real ones' form). Never modelled, never copied
 a semantic sdtype with ``"pii": false`` categorical (SDV keeps its values too)
 ======================================  ==================================================
 
@@ -27,7 +32,8 @@ columns' nullability, dtype and constants come from the data and only the kinds 
 metadata; without it every column is taken as nullable and dtypes follow the sdtypes.
 
 Write: :func:`schema_to_sdv` gives the single-table form; the SDV properties read from a file
-(``regex_format``, PII sdtypes, the primary key) are written back unchanged.
+(``regex_format``, PII sdtypes, the primary key) are written back unchanged; a ``pii`` column
+is written with its kind's sdtype and ``"pii": true``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvae.errors import SchemaError, SynthvaeWarning
+from synthvae.pii import SDV_ALIASES, SDV_SDTYPES
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 
 SINGLE_TABLE = "SINGLE_TABLE_V1"
@@ -170,11 +177,18 @@ def column_from_sdv(name: str, props: dict, primary_key: bool = False) -> Column
         return ColumnSpec(name=name, kind=ColumnKind.DATETIME, nullable=True,
                           datetime_format=fmt, dtype="object" if fmt else "datetime64[ns]")
     if sdtype in PII_SDTYPES or props.get("pii") is True:
-        kind = ColumnKind.CATEGORICAL if props.get("pii") is False else ColumnKind.IDENTIFIER
-        return ColumnSpec(name=name, kind=kind, nullable=kind is ColumnKind.CATEGORICAL)
+        if props.get("pii") is False:
+            return ColumnSpec(name=name, kind=ColumnKind.CATEGORICAL, nullable=True)
+        return ColumnSpec(name=name, kind=ColumnKind.IDENTIFIER, pii=pii_kind(sdtype))
     raise SchemaError(f"SDV column {name!r} has sdtype {sdtype!r}, which synthvae does not "
                       f"know: use one of {list(BASE_SDTYPES)}, a PII sdtype such as 'email', "
                       f"or mark it \"pii\": true to have it replaced.")
+
+
+def pii_kind(sdtype: str) -> str | None:
+    """synthvae's PII kind for an SDV sdtype; None for those it has no generator for."""
+    by_sdtype = {v: k for k, v in SDV_SDTYPES.items()}
+    return by_sdtype.get(sdtype) or SDV_ALIASES.get(sdtype)
 
 
 def _numerical(name: str, representation: str) -> ColumnSpec:
@@ -215,7 +229,7 @@ def _merge_column(given: ColumnSpec, found: ColumnSpec) -> ColumnSpec:
         return ColumnSpec(name=given.name, kind=given.kind, datetime_format=fmt,
                           timezone=timezone, **common)
     if given.kind is ColumnKind.IDENTIFIER:
-        return ColumnSpec(name=given.name, kind=given.kind, dtype=found.dtype,
+        return ColumnSpec(name=given.name, kind=given.kind, dtype=found.dtype, pii=given.pii,
                           integer=pd.api.types.is_integer_dtype(found.dtype) or given.integer)
     return ColumnSpec(name=given.name, kind=given.kind, categories=given.categories,
                       ordered=given.ordered, **common)
@@ -248,6 +262,8 @@ def _column_to_sdv(column: ColumnSpec, original: dict | None) -> dict:
     kept = _kept_from_original(column, original)
     if kept is not None:
         return kept
+    if column.kind is ColumnKind.IDENTIFIER and column.pii:
+        return {"sdtype": SDV_SDTYPES[column.pii], "pii": True}
     if column.kind is ColumnKind.IDENTIFIER:
         return {"sdtype": "id"}
     if column.kind is ColumnKind.DATETIME:
@@ -269,8 +285,9 @@ def _kept_from_original(column: ColumnSpec, original: dict | None) -> dict | Non
     if not original:
         return None
     sdtype = original.get("sdtype")
-    still = {ColumnKind.IDENTIFIER: sdtype == "id" or sdtype in PII_SDTYPES
-             or original.get("pii") is True,
+    identifier = (sdtype == "id" or sdtype in PII_SDTYPES or original.get("pii") is True) \
+        and (None if sdtype == "id" else pii_kind(sdtype)) == column.pii
+    still = {ColumnKind.IDENTIFIER: identifier,
              ColumnKind.DATETIME: sdtype == "datetime"}.get(column.kind, False)
     return dict(original) if still else None
 
