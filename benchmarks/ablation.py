@@ -56,14 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def synthesizer_params(variant: str, n_rows: int) -> dict:
     """The variant's Synthesizer parameters; ``epochs_scale`` multiplies the automatic epochs."""
     from synthvae import Synthesizer
-    from synthvae.synthesizer import auto_epochs
+    from synthvae.synthesizer import auto_batch_size, auto_epochs
 
     params = dict(VARIANTS[variant])
     scale = params.pop("epochs_scale", None)
     if scale is not None:
         defaults = Synthesizer()
-        params["epochs"] = scale * auto_epochs(n_rows, defaults.batch_size,
-                                               defaults.validation_fraction)
+        validation = defaults.validation_fraction
+        batch = auto_batch_size(int(n_rows * (1 - validation)))
+        params["epochs"] = scale * auto_epochs(n_rows, batch, validation)
     return params
 
 

@@ -655,8 +655,11 @@ class Synthesizer:
 
     def _resolved_decoder(self, width: int) -> str:
         """``decoder``, or its default: autoregressive unless the table is too wide for the
-        column-by-column term (its weights grow with the square of the width) or the fit
-        is private (the masked term has no per-sample gradient rule in Opacus)."""
+        column-by-column term (its cost per step grows with the width) or the fit
+        is private (the masked term has no per-sample gradient rule in Opacus). A table with
+        no modelled column (identifiers and constants only) has nothing to draw in order."""
+        if width == 0:
+            return "factorized"
         if self.decoder is not None:
             return self.decoder
         private = self.fit_plan_.private
