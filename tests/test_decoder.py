@@ -166,3 +166,23 @@ def test_private_fit_keeps_the_factorized_decoder_and_refuses_the_other():
         Synthesizer(decoder="made", **SMALL).fit(table)
     private = Synthesizer(epsilon=10.0, epochs=1, **SMALL).fit(coded_table(3000))
     assert private.decoder_ == "factorized" and private.model_.decoder.autoregression is None
+
+
+def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from synthvae.errors import ModelFileError
+
+    path = coded_fits["autoregressive"].save(tmp_path / "m.synthvae")
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    state = json.loads(metadata["state"])
+    rank = state["model_config"]["column_rank"]
+    state["model_config"]["column_rank"] = [0] + [r + 1 for r in rank[1:]][::-1]
+    save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
+    with pytest.raises(ModelFileError, match="column_rank"):
+        Synthesizer.load(path)
