@@ -8,8 +8,8 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    mechanism on a data-independent log-scale histogram (Laplace) for numbers, and a
    thresholded noisy histogram ((epsilon, delta)-DP) for categories. Continuous columns are
    then scaled from those bounds (no mixture is fitted on private rows).
-2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus
-   per-sample gradients over the whole VAE (encoder and decoder both see private rows),
+2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus's
+   ghost clipping of per-sample gradients over the whole VAE (encoder and decoder both see private rows),
    Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
    calibrated to the remaining budget over the planned steps, virtual batches for memory.
    No validation, early stopping or model selection touches the private rows.
@@ -27,10 +27,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from opacus import GradSampleModule
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from opacus.optimizers import DPOptimizer
+from opacus.grad_sample import GradSampleModuleFastGradientClipping
+from opacus.optimizers import DPOptimizerFastGradientClipping
+from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
 from synthvae.errors import ConfigError
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
@@ -259,9 +260,16 @@ def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, d
 class DPStep:
     """DP-SGD as a step strategy of the one training loop (:mod:`synthvae.steps`).
 
-    Opacus computes per-sample gradients of the batch-mean objective over the whole VAE,
-    clips each to ``max_grad_norm``, adds Gaussian noise of ``noise_multiplier *
-    max_grad_norm`` and divides by ``expected_batch_size`` (Poisson batches vary in size).
+    Per-sample clipping by Opacus's ghost clipping (Li et al. 2022, "Large language models
+    can be strong differentially private learners"; Opacus ``grad_sample_mode="ghost"``):
+    a first backward pass of the batch's mean loss gives every row's gradient norm without
+    materialising per-sample gradients (for a linear layer it is ``|backprop| * |input|``;
+    the VAE is linear layers and ReLUs only), and a second backward pass of
+    ``sum(c_i * loss_i)``, with ``c_i = min(1, max_grad_norm / norm_i)``, gives the sum of
+    the clipped per-sample gradients directly. The optimizer adds Gaussian noise of
+    ``noise_multiplier * max_grad_norm`` and divides by ``expected_batch_size`` (Poisson
+    batches vary in size): the same release as clipping materialised per-sample gradients,
+    at about two plain backward passes.
     A logical batch is split into physical chunks of at most ``max_physical_batch`` rows.
     With ``parallel`` (a distributed fit) every rank gets its share of the same global
     Poisson batch (``batches.RankShare``); Opacus's distributed optimizer sums the clipped
@@ -278,7 +286,7 @@ class DPStep:
 
         self.model, self.layout, self.config, self.generator = model, layout, config, generator
         self.parallel, self.max_physical_batch = parallel, max_physical_batch
-        self.net, optimizer_class = _private_module(model, parallel)
+        self.net, optimizer_class = _private_module(model, parallel, max_grad_norm)
         # each rank divides by its share; the all-reduce then averages: sum / global expected
         share = 1 if parallel is None else parallel.world_size
         self.optimizer = optimizer_class(
@@ -295,11 +303,9 @@ class DPStep:
                    dp.max_grad_norm, expected, dp.max_physical_batch, parallel)
 
     def __call__(self, batch, weight: float) -> torch.Tensor:
-        """One logical DP-SGD step. Chunks before the last only accumulate clipped
-        per-sample gradients (Opacus's skip signal, as its BatchMemoryManager does); the
-        last adds the noise and updates. Returns the batch's mean (loss, recon, kl)."""
-        from synthvae.steps import objective_terms
-
+        """One logical DP-SGD step. Chunks before the last only accumulate their sums of
+        clipped gradients (Opacus's skip signal, as its BatchMemoryManager does); the last
+        adds the noise and updates. Returns the batch's mean (loss, recon, kl)."""
         self.net.train()
         rows = batch.data
         if len(rows) == 0:  # an empty Poisson batch still takes a (noise-only) step
@@ -308,20 +314,29 @@ class DPStep:
         totals = torch.zeros(3, device=rows.device)
         for i, chunk in enumerate(chunks):
             self.optimizer.zero_grad(set_to_none=True)  # keeps the sums of skipped chunks
-            terms = objective_terms(self.net, chunk, self.layout, self.config,
-                                    self.generator, weight)
+            terms = self._row_terms(chunk, weight)
             with warnings.catch_warnings():  # the input rows need no gradient: expected
                 warnings.filterwarnings("ignore", message="Full backward hook")
-                terms.loss.backward()
-            totals += torch.stack(terms).detach() * len(chunk)
+                DPTensorFastGradientClipping(self.net, self.optimizer, terms.loss,
+                                             "mean").backward()
+            totals += torch.stack([t.detach().sum() for t in terms])
             self.optimizer.signal_skip_step(do_skip=i < len(chunks) - 1)
             self.optimizer.step()
         return totals / len(rows)
 
+    def _row_terms(self, rows: torch.Tensor, weight: float):
+        """Each row's objective under fresh latent noise, drawn as the plain step draws it."""
+        from synthvae.losses import row_objective
+        from synthvae.steps import latent_dim_of
+
+        noise = torch.randn((len(rows), latent_dim_of(self.net)), generator=self.generator,
+                            device=rows.device)
+        return row_objective(self.net(rows, noise), rows, self.layout, self.config, weight)
+
     def _noise_only_step(self, device) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         for p in self.net.parameters():
-            p.grad_sample = torch.zeros((0, *p.shape), device=p.device)
+            p.grad = torch.zeros_like(p)
         self.optimizer.step()
         return torch.zeros(3, device=device)
 
@@ -337,15 +352,19 @@ class DPStep:
         self.net._close()
 
 
-def _private_module(model, parallel):
-    """(the model wrapped for per-sample gradients, the DP optimizer class)."""
+def _private_module(model, parallel, max_grad_norm: float):
+    """(the model wrapped for per-sample gradient norms, the DP optimizer class)."""
     if parallel is None:
-        return GradSampleModule(model, loss_reduction="mean"), DPOptimizer
+        return GradSampleModuleFastGradientClipping(
+            model, loss_reduction="mean", max_grad_norm=max_grad_norm,
+            use_ghost_clipping=True), DPOptimizerFastGradientClipping
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
-    from opacus.optimizers import DistributedDPOptimizer
+    from opacus.optimizers import DistributedDPOptimizerFastGradientClipping
 
-    return (GradSampleModule(DifferentiallyPrivateDistributedDataParallel(model),
-                             loss_reduction="mean"), DistributedDPOptimizer)
+    return (GradSampleModuleFastGradientClipping(
+        DifferentiallyPrivateDistributedDataParallel(model), loss_reduction="mean",
+        max_grad_norm=max_grad_norm, use_ghost_clipping=True),
+        DistributedDPOptimizerFastGradientClipping)
 
 
 def private_generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Generator]:

@@ -172,3 +172,50 @@ def test_zero_noise_no_clipping_equals_plain_training(small):
     for ours, theirs in zip(plain_history, private_history):
         assert theirs.loss == pytest.approx(ours.loss, rel=1e-5)
         assert theirs.kl == pytest.approx(ours.kl, rel=1e-5)
+
+
+def test_ghost_clipping_releases_the_clipped_per_row_gradients(small):
+    """One DP step's gradient before the optimizer's update, at zero noise and a clip norm
+    that most rows exceed, is the sum of each row's own gradient scaled to at most
+    max_grad_norm, divided by the expected batch: what DP-SGD's accounting assumes, here
+    computed row by row without Opacus."""
+    from synthvae.batches import Batch
+    from synthvae.layout import SpanLayout
+    from synthvae.losses import row_objective
+    from synthvae.model import VAE, ModelConfig
+    from synthvae.privacy import DPStep
+    from synthvae.schema import detect_schema
+    from synthvae.training import TrainConfig
+    from synthvae.transforms.table import TableTransformer
+
+    rows = small.iloc[:12]
+    table = TableTransformer(detect_schema(small.iloc[:500])).fit(small.iloc[:500])
+    data = torch.as_tensor(table.transform(rows))
+    layout = SpanLayout.from_spans(table.spans_)
+    config = TrainConfig(batch_size=10, lr=0.0, weight_decay=0.0, seed=0)  # weights stay put
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(layout.width, layout.n_scalars, latent_dim=4, hidden=(8,)))
+    generator = torch.Generator().manual_seed(5)  # the latent noise, drawn chunk by chunk
+    noise = torch.cat([torch.randn((n, 4), generator=generator) for n in (5, 5, 2)])
+
+    expected = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
+    norms = []
+    for i in range(len(data)):
+        model.zero_grad()
+        outputs = model(data[i:i + 1], noise[i:i + 1])
+        row_objective(outputs, data[i:i + 1], layout, config, 0.7).loss.sum().backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+        norm = torch.sqrt(sum(g.pow(2).sum() for g in grads.values()))
+        norms.append(float(norm))
+        for name in expected:
+            expected[name] += grads[name] * min(1.0, 1.0 / float(norm))
+    assert sum(n > 1.0 for n in norms) >= len(norms) // 2  # clipping really happens
+
+    step = DPStep(model, layout, config, torch.Generator().manual_seed(5),
+                  noise_multiplier=0.0, max_grad_norm=1.0, expected_batch_size=10,
+                  max_physical_batch=5)  # three chunks: accumulation is exercised too
+    step(Batch(data, len(data)), weight=0.7)
+    for name, p in step.model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name] / 10, rtol=1e-4, atol=1e-6,
+                                   msg=name)
+    step.close()
