@@ -127,6 +127,41 @@ def test_refusals_say_what_to_provide(small):
         Synthesizer(epsilon=1.0, delta=0.5, verbose=False).fit(small)
 
 
+def related_table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """A label that follows a group (90 % vs 10 % "yes") and an amount lower by 20 for
+    "yes" rows, with the public schema a data holder would declare for it."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b"], size=n)
+    label = np.where(rng.random(n) < np.where(group == "a", 0.9, 0.1), "yes", "no")
+    amount = np.round(rng.normal(np.where(label == "yes", 20.0, 40.0), 4.0), 1)
+    return pd.DataFrame({"group": group, "amount": amount, "label": label})
+
+
+RELATED_SCHEMA = {"columns": [
+    {"name": "group", "kind": "categorical", "dtype": "object", "nullable": False,
+     "categories": ["a", "b"]},
+    {"name": "amount", "kind": "continuous", "dtype": "float64", "nullable": False,
+     "min": 0.0, "max": 60.0},
+    {"name": "label", "kind": "categorical", "dtype": "object", "nullable": False,
+     "categories": ["no", "yes"]}]}
+
+
+def test_dp_rows_keep_the_direction_and_most_of_a_strong_relation():
+    """Issue 18: at TVAE's latent size and learning rate a DP fit stayed in posterior
+    collapse, its columns nearly independent (the label's share barely moved with the
+    group: +0.2 of the real +0.8), and on Adult a classifier trained on its rows ranked
+    below a coin. At a generous epsilon the synthetic rows must keep the relation."""
+    real = related_table()
+    synth = Synthesizer(epsilon=10.0, epochs=30, schema=RELATED_SCHEMA, verbose=False,
+                        seed=0).fit(real)
+    fake = synth.sample(4000, seed=0)
+    yes = fake["label"] == "yes"
+    share_gap = yes[fake["group"] == "a"].mean() - yes[fake["group"] == "b"].mean()
+    amount_gap = fake["amount"][yes].mean() - fake["amount"][~yes].mean()
+    assert share_gap > 0.5, share_gap  # real: +0.8
+    assert amount_gap < -10.0, amount_gap  # real: -20
+
+
 def trained_with(step_kind: str, data, layout, config):
     """A fresh VAE (same initial weights every call) trained by synthvae's own loop with the
     given step strategy on the same permuted batches and latent noise; (model, history)."""
