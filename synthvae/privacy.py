@@ -2,12 +2,13 @@
 
 Three parts, each charging the same :class:`PrivacyLedger`:
 
-1. **Preprocessing** (:func:`private_schema`): every fact the transformer needs about the
-   private rows (numeric bounds, category lists) comes from the user's schema (public, free)
-   or from a DP mechanism paid from a declared share of epsilon: an approximate-bounds
-   mechanism on a data-independent log-scale histogram (Laplace) for numbers, and a
-   thresholded noisy histogram ((epsilon, delta)-DP) for categories. Continuous columns are
-   then scaled from those bounds (no mixture is fitted on private rows).
+1. **Preprocessing** (:func:`private_preprocessing`): every fact the transformer needs
+   about the private rows (numeric bounds, category lists) comes from the user's schema
+   (public, free) or from a DP mechanism paid from a declared share of epsilon: an
+   approximate-bounds mechanism on a data-independent log-scale histogram (Laplace) for
+   numbers, and a thresholded noisy histogram ((epsilon, delta)-DP) for categories. Each
+   continuous column's modes come from a Laplace-noised histogram on a grid fixed by its
+   bounds (:func:`dp_modes`), in place of the Gaussian mixture fitted without DP.
 2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus's
    ghost clipping of per-sample gradients over the whole VAE (encoder and decoder both see private rows),
    Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
@@ -38,6 +39,10 @@ from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
 ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
 LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE]
+MODE_BINS = 64  # equal-width bins of a continuous column's range, before merging
+DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair relations
+#               survive the noise on Adult, benchmarks/results/dp.md)
+MIN_MODE_WEIGHT = 0.005  # modes lighter than this are dropped (as the mixtures drop them)
 
 
 @dataclass(frozen=True)
@@ -146,10 +151,47 @@ def needs_release(spec: ColumnSpec) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Modes:
+    """A continuous column's modes released under DP: what the transformer encodes with in
+    place of a fitted Gaussian mixture (each mode spans its bin: mean +/- 4 std)."""
+
+    weights: np.ndarray  # (k,) shares, summing to 1
+    means: np.ndarray  # (k,)
+    stds: np.ndarray  # (k,)
+    point: np.ndarray  # (k,) bool: an exact value (decoded as the mean itself)
+
+
+def private_preprocessing(df: pd.DataFrame, schema: Schema, config: DPConfig,
+                          ledger: PrivacyLedger,
+                          numbers: Callable[[ColumnSpec, pd.Series], np.ndarray],
+                          rng: np.random.Generator) -> tuple[Schema, dict[str, Modes]]:
+    """(the schema completed with DP bounds and categories, each continuous column's DP
+    modes), every release charged to ``ledger``. The preprocessing share of epsilon is split
+    evenly over the releases (bounds or categories the schema lacks, and one histogram per
+    continuous column); with ``preprocess_share=0`` no modes are released (one mode from
+    the bounds, as before) and every bound and category must be public.
+
+    ``numbers(spec, series)`` converts a continuous or datetime column to float64.
+    """
+    share = config.preprocess_share > 0
+    n_modes = sum(c.kind is ColumnKind.CONTINUOUS for c in schema.columns) if share else 0
+    n_releases = sum(needs_release(c) for c in schema.columns) + n_modes
+    eps_each = config.epsilon * config.preprocess_share / max(n_releases, 1)
+    schema = private_schema(df, schema, config, ledger, numbers, rng, eps_each)
+    modes = {}
+    for spec in (c for c in schema.columns if n_modes and c.kind is ColumnKind.CONTINUOUS):
+        modes[spec.name] = dp_modes(numbers(spec, df[spec.name]), spec, eps_each, rng)
+        ledger.charge("mode histogram (Laplace)", eps_each, 0.0, spec.name,
+                      modes=len(modes[spec.name].weights))
+    return schema, modes
+
+
 def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: PrivacyLedger,
                    numbers: Callable[[ColumnSpec, pd.Series], np.ndarray],
-                   rng: np.random.Generator) -> Schema:
-    """Complete ``schema`` with DP bounds and categories, charging ``ledger``.
+                   rng: np.random.Generator, eps_each: float | None = None) -> Schema:
+    """Complete ``schema`` with DP bounds and categories, charging ``ledger`` ``eps_each``
+    per release (default: the preprocessing share split over them).
 
     ``numbers(spec, series)`` converts a continuous or datetime column to float64.
     """
@@ -160,7 +202,8 @@ def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: P
         raise ConfigError(
             f"Column {column.name!r} needs public {what} under differential privacy: give "
             f"them in the schema, or allow a preprocessing budget (preprocess_share > 0).")
-    eps_each = config.epsilon * config.preprocess_share / max(len(pending), 1)
+    if eps_each is None:
+        eps_each = config.epsilon * config.preprocess_share / max(len(pending), 1)
     n_histograms = sum(c.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT) for c in pending)
     delta_each = config.delta * config.preprocess_share / max(n_histograms, 1)
     columns = []
@@ -206,6 +249,63 @@ def dp_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator
     if len(kept) == 0:
         kept = np.array([int(np.argmax(noisy))])
     return float(lowers[kept[0]]), float(uppers[kept[-1]])
+
+
+def dp_modes(values: np.ndarray, spec: ColumnSpec, epsilon: float,
+             rng: np.random.Generator) -> Modes:
+    """epsilon-DP modes of a continuous column with (public or released) bounds.
+
+    The bins depend on the bounds alone: exact 0 when the range holds it (zero spikes:
+    capital gains, counts; decoded exactly) and ``MODE_BINS`` equal-width bins. Each row
+    (clipped to the bounds) falls in one bin, so Laplace(1/epsilon) noise on the counts is
+    epsilon-DP. Zeroing counts under ln(bins)/epsilon (bins the noise alone would fill),
+    merging neighbouring bins into ``DP_MODES`` modes of about equal noisy mass and dropping
+    empty ones are post-processing.
+    """
+    low, high = float(spec.min), float(spec.max)
+    values = np.clip(values[np.isfinite(values)], low, high)
+    zero = low <= 0.0 <= high
+    edges = np.linspace(low, high, MODE_BINS + 1)
+    spread = values[values != 0.0] if zero else values
+    counts = np.histogram(spread, edges)[0]
+    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, MODE_BINS)
+    # bins no noisy count clears are mostly empty ones lifted by the noise: dropped
+    noisy = np.where(noisy > math.log(MODE_BINS) / epsilon, noisy, 0.0)
+    weights, means, stds = _merged_bins(noisy, edges)
+    if zero:
+        zeros = max(0.0, np.sum(values == 0.0) + rng.laplace(0.0, 1.0 / epsilon))
+        weights, means = np.append(weights, zeros), np.append(means, 0.0)
+        stds = np.append(stds, 0.0)
+    point = np.arange(len(weights)) >= len(weights) - int(zero)
+    return _kept_modes(weights, means, stds, point)
+
+
+def _merged_bins(noisy: np.ndarray, edges: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbouring non-empty bins merged into about ``DP_MODES`` runs of equal mass (a run
+    never spans an empty bin): (mass, centre, std such that centre +/- 4 std * 0.99 spans
+    the run)."""
+    mass = noisy if noisy.sum() > 0 else np.ones_like(noisy)
+    middle = (np.cumsum(mass) - mass / 2) / mass.sum()  # (bins,) cumulative share at centre
+    group = np.minimum((middle * DP_MODES).astype(np.int64), DP_MODES - 1)
+    group = np.where(mass > 0, group, -1)  # (bins,) run of each bin; -1: empty
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(mass)]
+    filled = group[starts] >= 0
+    starts, ends = starts[filled], ends[filled]
+    lows, highs = edges[starts], edges[ends]
+    half = np.maximum(highs - lows, 1e-12) / 2
+    runs = np.add.reduceat(mass, np.flatnonzero(np.r_[True, group[1:] != group[:-1]]))
+    return runs[filled], lows + half, half / (4.0 * 0.99)
+
+
+def _kept_modes(weights, means, stds, point) -> Modes:
+    """Modes whose share is at least ``MIN_MODE_WEIGHT`` (the heaviest one at least)."""
+    share = weights / weights.sum() if weights.sum() > 0 else np.ones_like(weights) / len(weights)
+    keep = share >= MIN_MODE_WEIGHT
+    keep[np.argmax(share)] = True
+    kept = share[keep] / share[keep].sum()
+    return Modes(kept, means[keep], stds[keep], point[keep])
 
 
 def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.random.Generator

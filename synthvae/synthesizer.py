@@ -425,9 +425,9 @@ class Synthesizer:
         ledger = privacy.PrivacyLedger()
         rng = np.random.default_rng(seed)
         public = privacy.public_schema(df, schema_from_any(self.schema))
-        self.schema_ = privacy.private_schema(model_frame(df), public, self.dp_config_, ledger,
-                                              _column_numbers, rng)
-        self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema()
+        self.schema_, modes = privacy.private_preprocessing(
+            model_frame(df), public, self.dp_config_, ledger, _column_numbers, rng)
+        self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema(modes)
         with warnings.catch_warnings():  # values outside the released categories are expected
             warnings.simplefilter("ignore")
             matrix = self.transformer_.transform(df)

@@ -91,8 +91,10 @@ def test_nothing_private_is_saved_beyond_the_ledger(small, tmp_path):
     for column in state["transformer"]["columns"]:
         assert column.get("rare_values", []) == []
         assert column.get("log_scale") is None  # the skewness of private values
-        # a discrete column's modes would be the exact private values: never under DP
-        assert not (column.get("point") and all(column["point"])), column
+        # exact values (point modes) would be private values: under DP only 0 is one, a
+        # grid value chosen without the data (its weight is a released noisy count)
+        exact = [m for m, p in zip(column.get("means", []), column.get("point", [])) if p]
+        assert exact in ([], [0.0]), column
 
 
 def test_fitting_twice_spends_the_same_budget(small):
@@ -113,9 +115,67 @@ def test_public_bounds_and_categories_cost_nothing(small):
             columns.append({"name": name, "kind": "continuous", "nullable": False,
                             "dtype": "int64", "integer": True, "min": 0, "max": 1_500_000})
     schema = Schema.from_dict({"columns": columns})
-    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(small)
+    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema,
+                        preprocess_share=0.0).fit(small)
     entries = synth.privacy_["entries"]
     assert len(entries) == 1 and "DP-SGD" in entries[0]["mechanism"]
+    assert entries[0]["epsilon"] == pytest.approx(1.0, rel=0.01)
+    # with a preprocessing share, it buys the continuous columns' modes, nothing else
+    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(small)
+    mechanisms = [(e["mechanism"], e["column"]) for e in synth.privacy_["entries"]]
+    numeric = [c["name"] for c in columns if c["kind"] == "continuous"]
+    assert mechanisms[:-1] == [("mode histogram (Laplace)", name) for name in numeric]
+
+
+def test_every_release_is_in_the_ledger_and_the_total_stays_within_target(small):
+    """Bounds, category lists, mode histograms and DP-SGD: one entry each, the
+    preprocessing ones sharing preprocess_share of epsilon, the total at most the target
+    (also in delta), and the ledger is what `info` and the model file show."""
+    for epsilon, share in ((5.0, 0.1), (10.0, 0.3)):
+        synth = Synthesizer(epsilon=epsilon, epochs=1, verbose=False,
+                            preprocess_share=share).fit(small)
+        ledger = synth.privacy_
+        entries = ledger["entries"]
+        continuous = [c.name for c in synth.schema_.columns if c.kind.value == "continuous"]
+        categorical = [c.name for c in synth.schema_.columns if c.kind.value == "categorical"]
+        by_kind = {}
+        for e in entries:
+            by_kind.setdefault(e["mechanism"].split(" (")[0], []).append(e["column"])
+        assert by_kind["approximate bounds"] == continuous
+        assert by_kind["thresholded noisy histogram"] == categorical
+        assert by_kind["mode histogram"] == continuous
+        assert len(by_kind["DP-SGD"]) == 1
+        preprocessing = sum(e["epsilon"] for e in entries if "DP-SGD" not in e["mechanism"])
+        assert preprocessing == pytest.approx(share * epsilon)
+        assert ledger["epsilon"] == pytest.approx(sum(e["epsilon"] for e in entries))
+        assert ledger["epsilon"] <= epsilon + 1e-9 and ledger["delta"] <= ledger["target_delta"]
+
+
+def test_dp_modes_follow_the_bulk_and_keep_an_exact_zero():
+    """Mode histograms: a zero spike becomes an exact point mode of about its share, the
+    other modes cover the bulk of the non-zero values, and bins only noise would fill are
+    dropped; a skewed column encoded with them decodes with its zeros exact."""
+    from synthvae.privacy import dp_modes
+    from synthvae.schema import ColumnKind, ColumnSpec
+    from synthvae.transforms.continuous import ModeSpecificNormalizer
+
+    rng = np.random.default_rng(0)
+    values = np.where(rng.random(30_000) < 0.9, 0.0, rng.normal(3000, 300, 30_000))
+    spec = ColumnSpec("gain", ColumnKind.CONTINUOUS, min=0.0, max=100_000.0)
+    modes = dp_modes(values, spec, epsilon=0.5, rng=rng)
+    assert modes.point.sum() == 1 and modes.means[modes.point][0] == 0.0
+    assert modes.weights[modes.point][0] == pytest.approx(0.9, abs=0.01)
+    spread = ~modes.point
+    low = modes.means[spread] - 4 * modes.stds[spread]
+    high = modes.means[spread] + 4 * modes.stds[spread]
+    assert low.min() <= 2500 and high.max() >= 3500 and high.max() < 10_000  # no noise modes
+    column = ModeSpecificNormalizer(spec).fit_from_spec(modes)
+    series = pd.Series(values[:2000], name="gain")
+    decoded = column.inverse_transform(column.transform(series, rng))
+    assert (decoded.to_numpy() == 0).mean() == pytest.approx((values[:2000] == 0).mean())
+    assert np.abs(decoded.to_numpy() - values[:2000]).max() < 50
+
+
 
 
 def test_refusals_say_what_to_provide(small):
