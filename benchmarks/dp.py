@@ -1,5 +1,6 @@
 """Differential privacy figures: ``python -m benchmarks.dp [--quick] [--epochs E] [--seeds S]
-[--no-audit]``, ``--audit-only [--seeds S]`` (dp-audit.json), ``--speed`` (dp-speed.json).
+[--share P] [--no-audit]`` (``--share``: preprocess_share, 0.1 default; another writes
+dp-shareP.json), ``--audit-only [--seeds S]`` (dp-audit.json), ``--speed`` (dp-speed.json).
 
 1. Utility on Adult (train 32,561 rows, test 16,281) at epsilon 1, 3, 10 and without DP,
    with Adult's documented domain (UCI adult.names: category lists and value ranges) as the
@@ -78,13 +79,13 @@ def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     return {"columns": columns}
 
 
-def utility(train, test, epsilons, epochs=None, seeds=(0,)) -> list[dict]:
+def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1) -> list[dict]:
     rows = []
     schema = adult_public_schema(train, test)
     for eps, seed in [(e, s) for e in epsilons for s in (seeds if e else seeds[:1])]:
+        dp = dict(schema=schema, preprocess_share=share) if eps else {}
         synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
-                                                 seed=seed, schema=schema if eps else None
-                                                 ).fit(train))
+                                                 seed=seed, **dp).fit(train))
         synthetic = synth.sample(len(train), seed=seed + 1)
         scores = quality(train, synthetic, synth.schema_.to_sdmetrics_metadata())
         row = {"epsilon": eps, "seed": seed, "fit_s": round(fit_s, 1), **scores,
@@ -193,7 +194,7 @@ def epsilon_lower_bound(correct: int, guesses: int, confidence: float = 0.95) ->
     return lo
 
 
-AUDIT_ROWS, AUDIT_EPOCHS = 1000, 300  # a small table trained long: a model that memorises
+AUDIT_ROWS, AUDIT_EPOCHS = 500, 1000  # a small table trained long: a model that memorises
 
 
 def audit(train, test, eps, m=200, k=40, epochs=AUDIT_EPOCHS, seed=0) -> dict:
@@ -269,11 +270,14 @@ def main() -> None:
         train, test = train.sample(4000, random_state=0), test.sample(2000, random_state=0)
     epochs = int_arg("--epochs", None)
     results = {"machine": machine(), "epochs": epochs or "automatic"}
-    results["seeds"] = list(seeds)
-    results["utility"] = utility(train, test, [1.0, 3.0, 10.0, None],
-                                 epochs=2 if quick else epochs, seeds=seeds)
+    share = float(sys.argv[sys.argv.index("--share") + 1]) if "--share" in sys.argv else 0.1
+    name = ("dp-quick" if quick else "dp") + ("" if share == 0.1 else f"-share{share:g}")
+    results.update(seeds=list(seeds), preprocess_share=share)
+    results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if share == 0.1
+                                                                 else []),
+                                 epochs=2 if quick else epochs, seeds=seeds, share=share)
     if "--no-audit" in sys.argv:
-        print(write_json("dp-quick" if quick else "dp", results))
+        print(write_json(name, results))
         return
     results["audit"] = audits(train, test, quick)
     print(write_json("dp-quick" if quick else "dp", results))

@@ -42,7 +42,7 @@ LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE
 MODE_BINS = 64  # equal-width bins of a continuous column's range, before merging
 DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair relations
 #               survive the noise on Adult, benchmarks/results/dp.md)
-MIN_MODE_WEIGHT = 0.005  # modes lighter than this are dropped (as the mixtures drop them)
+MIN_MODE_WEIGHT = 0.005  # modes this light are dropped (as the mixtures drop them)
 
 
 @dataclass(frozen=True)
@@ -283,26 +283,27 @@ def dp_modes(values: np.ndarray, spec: ColumnSpec, epsilon: float,
 def _merged_bins(noisy: np.ndarray, edges: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Neighbouring non-empty bins merged into about ``DP_MODES`` runs of equal mass (a run
-    never spans an empty bin): (mass, centre, std such that centre +/- 4 std * 0.99 spans
-    the run)."""
+    never spans an empty bin): (mass, centre, std such that the mode's encoding range,
+    centre +/- STD_MULTIPLIER * 0.99 std, is the run)."""
+    from synthvae.transforms.continuous import STD_MULTIPLIER
+
     mass = noisy if noisy.sum() > 0 else np.ones_like(noisy)
     middle = (np.cumsum(mass) - mass / 2) / mass.sum()  # (bins,) cumulative share at centre
     group = np.minimum((middle * DP_MODES).astype(np.int64), DP_MODES - 1)
     group = np.where(mass > 0, group, -1)  # (bins,) run of each bin; -1: empty
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])  # (runs,)
     ends = np.r_[starts[1:], len(mass)]
+    runs = np.add.reduceat(mass, starts)
     filled = group[starts] >= 0
-    starts, ends = starts[filled], ends[filled]
-    lows, highs = edges[starts], edges[ends]
+    lows, highs = edges[starts[filled]], edges[ends[filled]]
     half = np.maximum(highs - lows, 1e-12) / 2
-    runs = np.add.reduceat(mass, np.flatnonzero(np.r_[True, group[1:] != group[:-1]]))
-    return runs[filled], lows + half, half / (4.0 * 0.99)
+    return runs[filled], lows + half, half / (STD_MULTIPLIER * 0.99)
 
 
 def _kept_modes(weights, means, stds, point) -> Modes:
-    """Modes whose share is at least ``MIN_MODE_WEIGHT`` (the heaviest one at least)."""
+    """Modes whose share exceeds ``MIN_MODE_WEIGHT`` (the heaviest one at least)."""
     share = weights / weights.sum() if weights.sum() > 0 else np.ones_like(weights) / len(weights)
-    keep = share >= MIN_MODE_WEIGHT
+    keep = share > MIN_MODE_WEIGHT
     keep[np.argmax(share)] = True
     kept = share[keep] / share[keep].sum()
     return Modes(kept, means[keep], stds[keep], point[keep])
