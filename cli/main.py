@@ -263,6 +263,11 @@ def schema_command(
     format: Annotated[str, typer.Option(
         "--format", help="synthvae (for --schema) or sdv (SDV single-table metadata, for "
                          "SDV or --metadata).")] = "synthvae",
+    suggest: Annotated[bool, typer.Option(
+        "--suggest/--no-suggest",
+        help="List rules found in the data under \"suggested_constraints\" (fit ignores "
+             "them: move the ones to keep into \"constraints\"; see docs/constraints.md).")]
+    = True,
     sep: SepOption = None,
     decimal: DecimalOption = None,
 ):
@@ -274,13 +279,37 @@ def schema_command(
     if format not in ("synthvae", "sdv"):
         raise ConfigError(f"--format must be 'synthvae' or 'sdv'. Got {format!r} instead.")
     overrides = schema_from_any(str(schema)) if schema is not None else None
-    detected = detect_schema(read_table(data, sep, decimal), overrides=overrides)
+    table = read_table(data, sep, decimal)
+    detected = detect_schema(table, overrides=overrides)
+    _note_pii(detected)
     if format == "sdv":
         from synthvae.sdv_metadata import schema_to_sdv
 
         typer.echo(json.dumps(schema_to_sdv(detected), indent=2))
         return
-    typer.echo(detected.to_json())
+    out = detected.to_dict()
+    if suggest:
+        from synthvae.constraints.suggest import suggest_constraints
+
+        out["suggested_constraints"] = suggest_constraints(table, detected)
+    typer.echo(json.dumps(out, indent=2, default=_json_scalar))
+
+
+def _json_scalar(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _note_pii(schema) -> None:
+    """On stderr (stdout stays the JSON): the personal data columns and what happens to them."""
+    found = [f"{c.name!r} ({c.pii})" for c in schema.columns if c.pii]
+    if found:
+        err.print(f"Personal data: {', '.join(found)}; replaced by fake values of that kind, "
+                  f"never real ones. To keep a column, give it another kind or \"pii\": null "
+                  f"in --schema (docs/pii.md).", highlight=False)
 
 
 @app.command()

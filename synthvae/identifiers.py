@@ -14,8 +14,9 @@ Detection (used by :func:`synthvae.schema.detect_column`):
 
 Identifier columns are never modelled: they are regenerated as new unique values of the same
 form (:class:`synthvae.transforms.passthrough.IdentifierGenerator`) and keep their share of
-missing cells. Extension point for personal data (e-mails, phones, names): add a detector
-here that returns the same answer for such columns, and a generator in ``transforms``.
+missing cells. Identifiers that hold personal data (e-mails, phones, names, ...: see
+:mod:`synthvae.pii`) are replaced by fake values of their kind instead
+(:class:`synthvae.transforms.pii.PiiGenerator`).
 
 :func:`value_exposure` reads a saved model's state and lists, per column, whether real
 values are stored in the model file and can be sampled back verbatim (the category domains
@@ -98,6 +99,11 @@ def _number_exposure(spec: dict, state: dict, private: bool) -> dict | None:
 
 
 def _identifier_exposure(spec: dict, state: dict) -> dict:
+    if state.get("kind") == "pii":
+        from synthvae.pii import describe
+
+        return {"column": spec["name"], "kind": "identifier", "pii": state.get("pii"),
+                "exposure": REPLACED, "values_stored": 0, "detail": describe(state)}
     if "kind" not in state:  # a model saved before identifier templates: a counter
         detail = "regenerated as a counter (older model file); may repeat real identifiers"
     elif state["kind"] == "integer":

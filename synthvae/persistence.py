@@ -17,7 +17,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from synthvae.diagnostics import PRIVATE_REASON, check_diagnostics
-from synthvae.errors import ModelFileError
+from synthvae.constraints.layer import ConstraintLayer
+from synthvae.errors import ModelFileError, SynthvaeError
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
@@ -37,8 +38,10 @@ def save_synthesizer(synth, path: Path) -> Path:
     state = {
         "synthvae_version": __version__,
         "torch_version": torch.__version__,
-        "params": {k: v for k, v in synth.get_params().items() if k != "schema"},
+        "params": {k: v for k, v in synth.get_params().items()
+                   if k not in ("schema", "constraints")},
         "schema": synth.schema_.to_dict(),
+        "constraints": synth.constraints_.get_state(),
         "transformer": synth.transformer_.get_state(),
         "model_config": synth.model_config_.to_dict(),
         "train_config": synth.train_config_.to_dict(),
@@ -106,7 +109,7 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return state, tensors
 
 
-def load_synthesizer(path: Path, device: str | None = None):
+def load_synthesizer(path: Path, device: str | None = None, predicates: dict | None = None):
     from synthvae.synthesizer import Synthesizer, resolve_device
 
     state, tensors = read_model_file(path)
@@ -114,10 +117,16 @@ def load_synthesizer(path: Path, device: str | None = None):
         synth = Synthesizer(**{k: (tuple(v) if k == "hidden" else v)
                                for k, v in state["params"].items()})
         synth.schema_ = Schema.from_dict(state["schema"])
-        synth.transformer_ = TableTransformer.from_state(synth.schema_, state["transformer"])
+        synth.constraints_ = ConstraintLayer.from_state(state.get("constraints"), synth.schema_,
+                                                        predicates, repr(str(path)))
+        synth.constraints = list(synth.constraints_.declared_) or None
+        synth.transformer_ = TableTransformer.from_state(synth.constraints_.model_schema_,
+                                                         state["transformer"])
         synth.model_config_ = ModelConfig.from_dict(state["model_config"])
         synth.train_config_ = TrainConfig(**state["train_config"])
     except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SynthvaeError):  # e.g. a predicate to pass again: say so as is
+            raise
         raise ModelFileError(f"{str(path)!r} has an invalid model state ({exc}).") from None
     synth.history_ = state.get("history", [])
     synth.monitoring_ = state.get("monitoring")
@@ -127,7 +136,7 @@ def load_synthesizer(path: Path, device: str | None = None):
         check_profile(synth.monitoring_, synth.model_config_.latent_dim, repr(str(path)))
     synth.diagnostics_ = state.get("diagnostics")  # absent from older models
     check_diagnostics(synth.diagnostics_, synth.model_config_.latent_dim,
-                      synth.schema_.names, repr(str(path)))
+                      synth.transformer_.schema.names, repr(str(path)))
     synth.training_summary_ = state.get("training_summary", {})
     synth.extra_state_ = state.get("extra", {})
     if state.get("privacy") is not None:
@@ -195,7 +204,7 @@ def model_info(path: Path) -> dict:
     state, tensors = read_model_file(path)
     try:
         check_diagnostics(state.get("diagnostics"), state["model_config"]["latent_dim"],
-                          [c["name"] for c in state["schema"]["columns"]], repr(str(path)))
+                          [c["name"] for c in _modelled_columns(state, path)], repr(str(path)))
     except (KeyError, TypeError):
         raise ModelFileError(f"{str(path)!r} has an invalid model state.") from None
     return {
@@ -220,10 +229,34 @@ def _value_exposure(state: dict, path: Path) -> list[dict]:
     from synthvae.identifiers import value_exposure
 
     try:
-        return value_exposure(state["schema"]["columns"], state["transformer"]["columns"],
+        return value_exposure(_modelled_columns(state, path), state["transformer"]["columns"],
                               private=state.get("privacy") is not None)
     except (KeyError, TypeError, AttributeError):
         raise ModelFileError(f"{str(path)!r} has an invalid transformer state.") from None
+
+
+def _modelled_columns(state: dict, path: Path) -> list[dict]:
+    """The schema columns the transformer encodes: the table's, or as constraints model them
+    (a fixed combination is one categorical column)."""
+    if not (state.get("constraints") or {}).get("rules"):
+        return state["schema"]["columns"]
+    schema = Schema.from_dict(state["schema"])
+    try:
+        layer = ConstraintLayer.from_state(state["constraints"], schema, _AnyPredicates(),
+                                           repr(str(path)))
+    except SynthvaeError as exc:
+        raise ModelFileError(f"{str(path)!r} has invalid constraints ({exc}).") from None
+    return [c.to_dict() for c in layer.model_schema_.columns]
+
+
+class _AnyPredicates(dict):
+    """Stands in for any predicate's function: describing a model runs none."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __getitem__(self, name):
+        return lambda frame: None
 
 
 def diagnostics_note(state: dict) -> str | None:

@@ -12,6 +12,9 @@ A :class:`Schema` is the public, editable description of a table. Detection rule
   every non-empty row (at least ``MIN_ROWS_FOR_IDENTIFIER`` of them; missing cells allowed),
   are **identifier**: not modelled, regenerated as new unique values of the same form
   (rules in :mod:`synthvae.identifiers`);
+* text columns holding personal data (e-mails, phone numbers, names, addresses, IPv4
+  addresses, URLs, id numbers) are **identifier** with ``pii`` naming the kind: replaced
+  by fake values of that kind that never equal a real one (rules in :mod:`synthvae.pii`);
 * a column with one distinct value (or none) is **constant**.
 
 Every column records whether it is ``nullable``. Users override any of this with a JSON file
@@ -33,6 +36,7 @@ import pandas as pd
 from synthvae.errors import DataError, SchemaError
 from synthvae.identifiers import MIN_ROWS_FOR_IDENTIFIER  # noqa: F401  (kept importable)
 from synthvae.identifiers import is_integer_identifier, is_text_identifier
+from synthvae.pii import PII_KINDS, detect_pii
 
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
@@ -82,13 +86,25 @@ class ColumnSpec:
     datetime_format: str | None = None  # datetime stored as text: strftime format
     timezone: str | None = None  # datetime64 with a time zone
     value: Any = None  # constant: the value
+    pii: str | None = None  # identifier holding personal data: its kind (synthvae.pii)
+
+    def __post_init__(self):
+        if self.pii is None:
+            return
+        if self.pii not in PII_KINDS:
+            raise SchemaError(f"Column {self.name!r}: pii must be one of {list(PII_KINDS)} "
+                              f"or null. Got {self.pii!r} instead.")
+        if self.kind is not ColumnKind.IDENTIFIER:
+            raise SchemaError(f"Column {self.name!r}: pii ({self.pii!r}) applies to kind "
+                              f"'identifier' only; the column's kind is {self.kind.value!r}. "
+                              f"Set the kind to 'identifier', or drop 'pii' to model it.")
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "kind": self.kind.value, "nullable": self.nullable,
                "dtype": self.dtype}
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for key in ("integer", "decimals", "min", "max", "categories", "ordered",
-                    "datetime_format", "timezone", "value"):
+                    "datetime_format", "timezone", "value", "pii"):
             val = getattr(self, key)
             if val != defaults[key]:
                 out[key] = list(val) if isinstance(val, tuple) else val
@@ -123,6 +139,7 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     version: int = SCHEMA_FORMAT_VERSION
     extra: dict = field(default_factory=dict, compare=False)
+    constraints: tuple = ()  # declared constraints (synthvae.constraints), in JSON order
 
     @property
     def names(self) -> list[str]:
@@ -135,7 +152,12 @@ class Schema:
         raise SchemaError(f"No column named {name!r} in the schema; columns are {self.names}.")
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
+        out = {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
+        if self.constraints:
+            from synthvae.constraints import to_dict
+
+            out["constraints"] = [to_dict(c) for c in self.constraints]
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=_json_default)
@@ -154,7 +176,8 @@ class Schema:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise SchemaError(f"The schema names columns {duplicated} more than once.")
-        return cls(columns=columns, version=version)
+        return cls(columns=columns, version=version,
+                   constraints=_constraints(data.get("constraints")))
 
     @classmethod
     def from_json(cls, text: str) -> "Schema":
@@ -196,6 +219,18 @@ class Schema:
         if extra:
             raise SchemaError(f"Column {extra[0]!r} of the table is not in the schema; "
                               f"add it to the schema or drop it from the table.")
+
+
+def _constraints(items) -> tuple:
+    """The schema's "constraints" list, parsed (a "suggested_constraints" list is ignored:
+    it holds proposals for the user to move into "constraints")."""
+    from synthvae.constraints import parse_constraints
+    from synthvae.errors import ConfigError
+
+    try:
+        return parse_constraints(items)
+    except ConfigError as exc:
+        raise SchemaError(f"The schema's constraints are invalid: {exc}") from None
 
 
 def _json_default(value):
@@ -248,7 +283,7 @@ def complete_schema(df: pd.DataFrame, overrides: Schema | None,
     given = {c.name: c for c in overrides.columns}
     return Schema(columns=tuple(
         adjust(_with_dtype(given[name], df[name])) if name in given else detect(name)
-        for name in df.columns))
+        for name in df.columns), constraints=overrides.constraints)
 
 
 def _with_dtype(spec: ColumnSpec, series: pd.Series) -> ColumnSpec:
@@ -343,6 +378,9 @@ def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
     if datetime_format is not None:
         return ColumnSpec(kind=ColumnKind.DATETIME, datetime_format=datetime_format,
                           timezone="UTC" if datetime_format.endswith("Z") else None, **common)
+    pii = detect_pii(common["name"], strings)
+    if pii is not None:
+        return ColumnSpec(kind=ColumnKind.IDENTIFIER, pii=pii, **common)
     if is_text_identifier(strings):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, **common)
     return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)

@@ -12,18 +12,28 @@ categorical (+ order)                   categorical (``order``: ordered categori
 boolean                                 categorical
 datetime (+ datetime_format)            datetime (the format kept)
 id (+ regex_format), the primary key    identifier
-PII sdtypes (email, phone_number, ...)  identifier: never modelled, never copied
+PII sdtypes (email, phone_number, ...)  identifier with ``pii`` where synthvae has the kind
+                                        (email, phone_number, name, first_name, last_name,
+                                        address, street_address, ipv4_address, url, ssn,
+                                        iban, ... see synthvae/pii.py): fake values of that
+                                        kind; other PII sdtypes: identifier (values of the
+                                        real ones' form). Never modelled, never copied
 a semantic sdtype with ``"pii": false`` categorical (SDV keeps its values too)
 ======================================  ==================================================
 
 An sdtype SDV does not document, unless marked ``"pii": true``, is a SchemaError naming the
-column. Keys that synthvae cannot apply (constraints, column relationships, sequence keys,
-alternate keys) give an :class:`SdvMetadataWarning` naming them. Given the table, the
+column. Constraints in SDV's form (``{"constraint_class": "Inequality",
+"constraint_parameters": {...}}``: FixedCombinations, Inequality, ScalarInequality, Range,
+ScalarRange, Positive, Negative, FixedIncrements, OneHotEncoding, Unique) become synthvae
+constraints, and each alternate key a ``unique`` constraint (see docs/constraints.md).
+Keys that synthvae cannot apply (other constraints, column relationships, sequence keys)
+give an :class:`SdvMetadataWarning` naming them. Given the table, the
 columns' nullability, dtype and constants come from the data and only the kinds from the
 metadata; without it every column is taken as nullable and dtypes follow the sdtypes.
 
 Write: :func:`schema_to_sdv` gives the single-table form; the SDV properties read from a file
-(``regex_format``, PII sdtypes, the primary key) are written back unchanged.
+(``regex_format``, PII sdtypes, the primary key) are written back unchanged; a ``pii`` column
+is written with its kind's sdtype and ``"pii": true``.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvae.errors import SchemaError, SynthvaeWarning
+from synthvae.pii import SDV_ALIASES, SDV_SDTYPES
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 
 SINGLE_TABLE = "SINGLE_TABLE_V1"
@@ -52,8 +63,7 @@ PII_SDTYPES = frozenset((
 INTEGER_REPRESENTATIONS = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32",
                            "UInt64")
 REPRESENTATIONS = ("Float",) + INTEGER_REPRESENTATIONS
-UNAPPLIED_KEYS = ("constraints", "column_relationships", "alternate_keys", "sequence_key",
-                  "sequence_index")
+UNAPPLIED_KEYS = ("constraints", "column_relationships", "sequence_key", "sequence_index")
 
 
 class SdvMetadataWarning(SynthvaeWarning):
@@ -70,7 +80,8 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
     columns = table.get("columns")
     if not isinstance(columns, dict) or not columns:
         raise SchemaError("SDV metadata needs a 'columns' object naming each column's sdtype.")
-    _warn_unapplied(table)
+    constraints, unmapped = _constraints(table)
+    _warn_unapplied(dict(table, constraints=unmapped))
     primary_key = table.get("primary_key")
     if primary_key is not None and primary_key not in columns:
         raise SchemaError(f"The SDV primary key {primary_key!r} is not one of the metadata's "
@@ -80,7 +91,24 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
     if data is not None:
         specs = _merge_with_data(specs, data)
     extra = {"sdv": {"primary_key": primary_key, "columns": columns}}
-    return Schema(columns=tuple(specs.values()), extra=extra)
+    return Schema(columns=tuple(specs.values()), extra=extra, constraints=constraints)
+
+
+def _constraints(table: dict) -> tuple[tuple, list]:
+    """(synthvae constraints, SDV constraints that do not map) of the table's metadata."""
+    from synthvae.constraints import Unique, parse_constraint
+    from synthvae.errors import ConfigError
+
+    mapped, unmapped = [], []
+    for item in table.get("constraints") or []:
+        try:
+            mapped.append(parse_constraint(item))
+        except ConfigError:
+            unmapped.append(item)
+    keys = table.get("alternate_keys") or []
+    mapped += [Unique(key) for key in keys if isinstance(key, str)]
+    unmapped += [key for key in keys if not isinstance(key, str)]  # composite keys
+    return tuple(mapped), unmapped
 
 
 def load_metadata(metadata: dict | str | Path) -> dict:
@@ -149,11 +177,18 @@ def column_from_sdv(name: str, props: dict, primary_key: bool = False) -> Column
         return ColumnSpec(name=name, kind=ColumnKind.DATETIME, nullable=True,
                           datetime_format=fmt, dtype="object" if fmt else "datetime64[ns]")
     if sdtype in PII_SDTYPES or props.get("pii") is True:
-        kind = ColumnKind.CATEGORICAL if props.get("pii") is False else ColumnKind.IDENTIFIER
-        return ColumnSpec(name=name, kind=kind, nullable=kind is ColumnKind.CATEGORICAL)
+        if props.get("pii") is False:
+            return ColumnSpec(name=name, kind=ColumnKind.CATEGORICAL, nullable=True)
+        return ColumnSpec(name=name, kind=ColumnKind.IDENTIFIER, pii=pii_kind(sdtype))
     raise SchemaError(f"SDV column {name!r} has sdtype {sdtype!r}, which synthvae does not "
                       f"know: use one of {list(BASE_SDTYPES)}, a PII sdtype such as 'email', "
                       f"or mark it \"pii\": true to have it replaced.")
+
+
+def pii_kind(sdtype: str) -> str | None:
+    """synthvae's PII kind for an SDV sdtype; None for those it has no generator for."""
+    by_sdtype = {v: k for k, v in SDV_SDTYPES.items()}
+    return by_sdtype.get(sdtype) or SDV_ALIASES.get(sdtype)
 
 
 def _numerical(name: str, representation: str) -> ColumnSpec:
@@ -194,7 +229,7 @@ def _merge_column(given: ColumnSpec, found: ColumnSpec) -> ColumnSpec:
         return ColumnSpec(name=given.name, kind=given.kind, datetime_format=fmt,
                           timezone=timezone, **common)
     if given.kind is ColumnKind.IDENTIFIER:
-        return ColumnSpec(name=given.name, kind=given.kind, dtype=found.dtype,
+        return ColumnSpec(name=given.name, kind=given.kind, dtype=found.dtype, pii=given.pii,
                           integer=pd.api.types.is_integer_dtype(found.dtype) or given.integer)
     return ColumnSpec(name=given.name, kind=given.kind, categories=given.categories,
                       ordered=given.ordered, **common)
@@ -215,6 +250,11 @@ def schema_to_sdv(schema: Schema) -> dict:
     if primary_key is not None:
         out["primary_key"] = primary_key
     out["columns"] = columns
+    from synthvae.constraints import Unique
+
+    alternate = [c.column for c in schema.constraints if isinstance(c, Unique)]
+    if alternate:
+        out["alternate_keys"] = alternate
     return out
 
 
@@ -222,6 +262,8 @@ def _column_to_sdv(column: ColumnSpec, original: dict | None) -> dict:
     kept = _kept_from_original(column, original)
     if kept is not None:
         return kept
+    if column.kind is ColumnKind.IDENTIFIER and column.pii:
+        return {"sdtype": SDV_SDTYPES[column.pii], "pii": True}
     if column.kind is ColumnKind.IDENTIFIER:
         return {"sdtype": "id"}
     if column.kind is ColumnKind.DATETIME:
@@ -243,8 +285,9 @@ def _kept_from_original(column: ColumnSpec, original: dict | None) -> dict | Non
     if not original:
         return None
     sdtype = original.get("sdtype")
-    still = {ColumnKind.IDENTIFIER: sdtype == "id" or sdtype in PII_SDTYPES
-             or original.get("pii") is True,
+    identifier = (sdtype == "id" or sdtype in PII_SDTYPES or original.get("pii") is True) \
+        and (None if sdtype == "id" else pii_kind(sdtype)) == column.pii
+    still = {ColumnKind.IDENTIFIER: identifier,
              ColumnKind.DATETIME: sdtype == "datetime"}.get(column.kind, False)
     return dict(original) if still else None
 

@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthvae.constraints import ConstraintLayer, parse_constraints
+from synthvae.constraints.layer import without_constraints
 from synthvae.errors import ConfigError, DataError, NotFittedError
 from synthvae.fitting import PostTraining, atomic_fit
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
 from synthvae.prior import PRIORS, MixturePrior, StandardNormalPrior, posterior_latents
-from synthvae.frames import as_pandas, model_frame, restore_frame, to_output
+from synthvae.frames import as_pandas, model_frame, to_output
 from synthvae.progress import EpochProgress
 from synthvae.sampling import sample_matrix
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema, detect_schema, schema_from_any
@@ -70,7 +72,11 @@ class Synthesizer:
     patience : epochs without a better (smoothed) held-out loss before stopping; never fewer
         than 600 optimiser steps, and no stop before 1,000 steps (see docs/training.md).
     schema : a :class:`Schema`, its dict, JSON text or a JSON file path; columns it names
-        override detection, the others are detected (it may list only some columns).
+        override detection, the others are detected (it may list only some columns). Its
+        ``"constraints"`` list adds to ``constraints``.
+    constraints : rules every sampled row meets (docs/constraints.md): a list of
+        :class:`synthvae.FixedCombinations`, :class:`~synthvae.Inequality`, ... objects or
+        their dicts (``{"kind": "positive", "column": "age"}``); checked on the data at fit.
     categorical_threshold : integer columns with at most this many distinct values are
         categorical.
     mixture_max_rows : rows sampled to fit each continuous column's Gaussian mixture.
@@ -109,7 +115,7 @@ class Synthesizer:
                  kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
                  loss_factor: float = 2.0,
                  validation_fraction: float = 0.1, patience: int = 20,
-                 schema: Schema | dict | str | None = None,
+                 schema: Schema | dict | str | None = None, constraints: list | None = None,
                  categorical_threshold: int = CATEGORICAL_THRESHOLD,
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
@@ -134,6 +140,7 @@ class Synthesizer:
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.schema = schema
+        self.constraints = constraints
         self.categorical_threshold = categorical_threshold
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
@@ -202,12 +209,13 @@ class Synthesizer:
             self.device_ = context.device(self.device_)
         saved = self._check_checkpointing(checkpoint, checkpoint_every, resume, df)
         t0 = time.perf_counter()
+        modelled = df  # the table as the constraints model it
         if self.fit_plan_.private:
             matrix = self._prepare_private(df, seed)
         else:
-            self._learn_transformer(df, seed, saved)
+            modelled = self._learn_transformer(df, seed, saved)
             check_memory(len(df), self.transformer_.output_width_, self.device_)
-            matrix = self.transformer_.transform(df)
+            matrix = self.transformer_.transform(modelled)
             self.privacy_ = None
         transform_seconds = time.perf_counter() - t0
         data = self._build_model(matrix, seed, len(df))
@@ -215,7 +223,7 @@ class Synthesizer:
         t0 = time.perf_counter()
         history = self._train(data, state, checkpoint, checkpoint_every, data_fingerprint(df),
                               context)
-        return self._finish_fit(data, df, history, seed, len(df),
+        return self._finish_fit(data, modelled, history, seed, len(df),
                                 (started, transform_seconds, t0),
                                 processes=1 if context is None else context.world_size)
 
@@ -244,7 +252,7 @@ class Synthesizer:
         self.diagnostics_ = None if private else steps.optional(
             "training diagnostics", self._diagnose, data, df)
         self.training_summary_ = {
-            "rows": rows, "columns": len(df.columns), "encoded_width": self.layout_.width,
+            "rows": rows, "columns": len(self.schema_.columns), "encoded_width": self.layout_.width,
             "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
@@ -277,8 +285,8 @@ class Synthesizer:
         seed = 0 if self.seed is None else int(self.seed)
         source = streaming.ParquetSource(path)
         t0 = time.perf_counter()
-        sample = check_frame(source.reservoir(sample_rows, seed))
-        self._learn_transformer(sample, seed, None)
+        sample = self._learn_transformer(check_frame(source.reservoir(sample_rows, seed)),
+                                         seed, None)
         self.privacy_, self.rank_ = None, 0
         # the reservoir is in random order: its head is a uniform subsample for the prior
         head = sample.iloc[:PRIOR_FIT_ROWS]
@@ -289,7 +297,8 @@ class Synthesizer:
         transform_seconds = time.perf_counter() - t0
         del sample
         t0 = time.perf_counter()
-        batches, step = streaming.stream_loop(self.model_, source, self.transformer_,
+        encoder = self.constraints_.streamed(self.transformer_, str(path))
+        batches, step = streaming.stream_loop(self.model_, source, encoder,
                                               self.layout_, self.train_config_, buffer_rows)
         with EpochProgress(epochs, enabled=self.verbose) as progress:
             history = train(step, batches, self.train_config_, progress.update)
@@ -323,19 +332,27 @@ class Synthesizer:
                               "ranks' states would have to be saved and restored together. "
                               "Use checkpoint_every and resume in a single-process fit.")
 
-    def _learn_transformer(self, df: pd.DataFrame, seed: int, saved) -> None:
-        """Set schema_ and transformer_: learned from ``df``, or as a checkpoint left them."""
+    def _learn_transformer(self, df: pd.DataFrame, seed: int, saved) -> pd.DataFrame:
+        """Set schema_, constraints_ and transformer_: learned from ``df``, or as a checkpoint
+        left them (the constraints are refitted: they depend on the rows alone). Returns the
+        modelled frame (``df`` as the constraints transform it)."""
+        overrides = schema_from_any(self.schema)
+        detected = Schema.from_dict(saved[0]["schema"]) if saved is not None else \
+            detect_schema(df, self.categorical_threshold, overrides)
+        self.schema_ = without_constraints(detected)
+        declared = (overrides.constraints if overrides is not None else ()) + \
+            parse_constraints(self.constraints)
+        self.constraints_ = ConstraintLayer(declared).fit(df, self.schema_)
+        modelled = self.constraints_.transform(df)
         if saved is not None:
-            self.schema_ = Schema.from_dict(saved[0]["schema"])
-            self.transformer_ = TableTransformer.from_state(self.schema_,
+            self.transformer_ = TableTransformer.from_state(self.constraints_.model_schema_,
                                                             saved[0]["transformer"])
-            return
-        self.schema_ = detect_schema(df, self.categorical_threshold,
-                                     schema_from_any(self.schema))
-        self.transformer_ = TableTransformer(self.schema_, self.mixture_max_rows,
-                                             self.max_categories, seed,
+            return modelled
+        self.transformer_ = TableTransformer(self.constraints_.model_schema_,
+                                             self.mixture_max_rows, self.max_categories, seed,
                                              self.discrete_threshold,
-                                             self.skew_threshold).fit(df)
+                                             self.skew_threshold).fit(modelled)
+        return modelled
 
     def _check_checkpointing(self, checkpoint, every, resume, df):
         """Validate checkpoint options; the checkpoint's (state, tensors) when resuming."""
@@ -425,9 +442,15 @@ class Synthesizer:
         ledger = privacy.PrivacyLedger()
         rng = np.random.default_rng(seed)
         public = privacy.public_schema(df, schema_from_any(self.schema))
+        if public.constraints or parse_constraints(self.constraints):
+            raise ConfigError("Constraints are not available with differential privacy yet: "
+                              "the combinations and bounds they learn from the rows would be "
+                              "releases outside the budget. Fit without epsilon, or drop the "
+                              "constraints.")
         self.schema_, modes = privacy.private_preprocessing(
             model_frame(df), public, self.dp_config_, ledger, _column_numbers, rng)
         self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema(modes)
+        self.constraints_ = ConstraintLayer.none(self.schema_)
         with warnings.catch_warnings():  # values outside the released categories are expected
             warnings.simplefilter("ignore")
             matrix = self.transformer_.transform(df)
@@ -657,11 +680,13 @@ class Synthesizer:
             raise ConfigError("Sharded sampling does not combine with conditions: conditional "
                               "rows are drawn in redrawn batches whose identifiers cannot be "
                               "split ahead of time. Sample the conditional rows unsharded.")
-        bound = None
+        bound, residual = None, []
         if conditions is not None:
             from synthvae.conditions import bind_conditions
 
-            bound = bind_conditions(conditions, self.transformer_, self.layout_)
+            modelled, residual = self.constraints_.split_conditions(conditions)
+            bound = bind_conditions(modelled, self.transformer_, self.layout_) \
+                if modelled or not conditions else []
         seed = (self.seed or 0) if seed is None else int(seed)
         torch_seed, numpy_seed, start = seed, seed, 0
         if shard is not None:
@@ -673,8 +698,8 @@ class Synthesizer:
             return
         generator = torch.Generator(device=self.device_).manual_seed(torch_seed)
         rng = np.random.default_rng(numpy_seed)
-        frames = self._conditional_frames(n, generator, rng, bound, conditions) if bound \
-            else self._frames(n, generator, rng, start)
+        frames = self._conditional_frames(n, generator, rng, bound, conditions, residual) \
+            if bound else self._frames(n, generator, rng, start, residual, conditions)
         yield from rechunk(frames, n, chunk_size)
 
     def _empty_frame(self) -> pd.DataFrame:
@@ -682,23 +707,34 @@ class Synthesizer:
         generator = torch.Generator(device=self.device_).manual_seed(0)
         return next(self._frames(1, generator, np.random.default_rng(0))).iloc[:0]
 
-    def _frames(self, n: int, generator, rng, offset: int = 0) -> Iterator[pd.DataFrame]:
-        for start in range(0, n, SAMPLE_BATCH_ROWS):
-            rows = min(SAMPLE_BATCH_ROWS, n - start)
+    def _frames(self, n: int, generator, rng, offset: int = 0, residual=(),
+                conditions=None) -> Iterator[pd.DataFrame]:
+        """Rows from the prior; the few a constraint check refuses are redrawn (bounded,
+        see synthvae/constraints/redraw.py)."""
+        from synthvae.constraints.redraw import RejectionGuard, complete
+
+        def draw(rows: int, row_offset: int):
             matrix = sample_matrix(self.model_, self.layout_, self.prior_, rows, generator,
                                    self.device_, offsets=self.logit_offsets_)
-            yield restore_frame(self.transformer_.inverse_transform(
-                matrix.cpu().numpy(), rng, row_offset=offset + start), self.schema_)
+            return self.constraints_.output(self.transformer_.inverse_transform(
+                matrix.cpu().numpy(), rng, row_offset=row_offset), residual)
 
-    def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict
-                            ) -> Iterator[pd.DataFrame]:
+        guard = RejectionGuard(conditions)
+        for start in range(0, n, SAMPLE_BATCH_ROWS):
+            rows = min(SAMPLE_BATCH_ROWS, n - start)
+            yield complete(draw, rows, offset + start, self.constraints_.id_columns, guard)
+
+    def _conditional_frames(self, n: int, generator, rng, bound: list, conditions: dict,
+                            residual=()) -> Iterator[pd.DataFrame]:
         from synthvae.conditions import BATCH_ROWS, ConditionalSampler
+        from synthvae.constraints.redraw import RejectionGuard
 
+        guard = RejectionGuard(conditions)
         sampler = ConditionalSampler(self.model_, self.layout_, self.prior_, bound,
                                      self.device_, offsets=self.logit_offsets_)
         produced = decoded = empty_batches = 0
         while produced < n:
-            rows = min(BATCH_ROWS, n - produced)
+            rows = min(BATCH_ROWS, guard.rows_to_draw(n - produced))
             matrix, possible = sampler.matrix(rows, generator)
             frame = self.transformer_.inverse_transform(matrix.cpu().numpy(), rng,
                                                         row_offset=decoded)
@@ -708,6 +744,9 @@ class Synthesizer:
             keep = possible.cpu().numpy()
             for condition in bound:
                 keep &= condition.holds(frame)
+            frame, passed = self.constraints_.output(frame, residual)
+            keep &= passed
+            guard.add(rows, keep.sum())
             if not keep.any():
                 empty_batches += 1
                 if empty_batches >= 3:
@@ -716,7 +755,7 @@ class Synthesizer:
                 continue
             frame = frame[keep].iloc[:n - produced].reset_index(drop=True)
             produced += len(frame)
-            yield restore_frame(frame, self.schema_)
+            yield frame
         self.conditional_effective_sizes_ = sampler.effective_sizes
 
     # ------------------------------------------------------------------ the VAE as a toolkit
@@ -737,8 +776,8 @@ class Synthesizer:
             raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
                               f"{tuple(z.shape)} instead.")
         matrix = decode_mean(self.model_, self.layout_, z)
-        return restore_frame(self.transformer_.inverse_transform(
-            matrix.cpu().numpy(), np.random.default_rng(self.seed or 0)), self.schema_)
+        return self.constraints_.output(self.transformer_.inverse_transform(
+            matrix.cpu().numpy(), np.random.default_rng(self.seed or 0)))[0]
 
     def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
                     ) -> pd.DataFrame:
@@ -808,7 +847,8 @@ class Synthesizer:
         """``df`` encoded with the fitted transformer, on the device."""
         self._check_fitted()
         df = check_frame(df, "encode, score and drift")
-        matrix = self.transformer_.transform(df, seed=self.seed or 0)
+        self.schema_.check_frame(df)
+        matrix = self.transformer_.transform(self.constraints_.transform(df), seed=self.seed or 0)
         return torch.as_tensor(matrix, device=self.device_)
 
     # ------------------------------------------------------------------ persistence
@@ -826,11 +866,15 @@ class Synthesizer:
         return save_synthesizer(self, Path(path))
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None) -> "Synthesizer":
-        """Read a file written by :meth:`save`; validates the format, versions and shapes."""
+    def load(cls, path: str | Path, device: str | None = None,
+             predicates: dict | None = None) -> "Synthesizer":
+        """Read a file written by :meth:`save`; validates the format, versions and shapes.
+
+        A model fitted with :class:`synthvae.Predicate` constraints needs their functions
+        again (``predicates={name: function}``): Python code is never saved."""
         from synthvae.persistence import load_synthesizer
 
-        return load_synthesizer(Path(path), device)
+        return load_synthesizer(Path(path), device, predicates)
 
     def _check_fitted(self) -> None:
         if not all(hasattr(self, name) for name in FITTED_FOR_SAMPLING):

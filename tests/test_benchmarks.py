@@ -124,3 +124,17 @@ def test_structure_markdown_gives_the_median_violation_shares_over_seeds():
     row = next(line for line in text.splitlines() if line.startswith("| toy"))
     assert "| 2 | 10.00% | 10.00% |" in row  # grade -> rate and rate -> grade; median seed
     assert "`grade` → `rate`" in text
+
+
+def test_constraints_benchmark_counts_rows_holding_a_pair_no_real_row_holds():
+    import pandas as pd
+
+    from benchmarks.constraints import unseen_combinations
+
+    real = pd.DataFrame({"relationship": ["Husband", "Wife"], "sex": ["Male", "Female"],
+                         "education": ["HS", "BA"], "education-num": [9, 13]})
+    synthetic = pd.DataFrame({"relationship": ["Husband", "Husband", "Wife"],
+                              "sex": ["Female", "Male", "Female"],
+                              "education": ["HS", "HS", "BA"], "education-num": [9, 13, 9]})
+    assert unseen_combinations(real, synthetic) == {
+        "relationship & sex": 1, "education & education-num": 2, "any": 3}

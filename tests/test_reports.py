@@ -184,7 +184,7 @@ TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy
 FIDELITY = ["column_shapes", "column_pair_trends", "diagnostic", "detection", "ml_efficacy",
             "ml_efficacy_by_target", "coverage"]
 PRIVACY = ["exact_copies", "dcr", "membership_inference", "attribute_inference",
-           "differential_privacy", "statement", "value_exposure"]
+           "differential_privacy", "statement", "value_exposure", "personal_data"]
 
 
 @needs_adult

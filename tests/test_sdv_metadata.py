@@ -120,7 +120,7 @@ def test_schema_format_sdv_writes_metadata_sdv_documents(tmp_path, monkeypatch):
     users().to_csv("users.csv", index=False)
     result = runner.invoke(app, ["schema", "users.csv", "--format", "sdv"])
     assert result.exit_code == 0, result.output
-    meta = json.loads(result.output)
+    meta = json.loads(result.stdout)  # stderr notes the PII columns
     assert meta["METADATA_SPEC_VERSION"] == "SINGLE_TABLE_V1"
     assert meta["primary_key"] == "user_id"
     assert meta["columns"]["age"] == {"sdtype": "numerical", "computer_representation": "Int64"}

@@ -83,6 +83,18 @@ def value_exposure(model_path: str | Path | None) -> list[dict] | None:
     return model_info(Path(model_path))["value_exposure"]
 
 
+def personal_data(real, synthetic, schema) -> list[dict]:
+    """Per PII column of the schema (see synthvae/pii.py): its kind, and how many synthetic
+    values equal a real value of the column (0 when the column was replaced by synthvae)."""
+    out = []
+    for spec in (c for c in schema.columns if c.pii):
+        fake = synthetic[spec.name].dropna().astype(str)
+        copied = int(fake.isin(set(real[spec.name].dropna().astype(str))).sum())
+        out.append({"column": spec.name, "pii": spec.pii, "synthetic_values": len(fake),
+                    "equal_to_a_real_value": copied})
+    return out
+
+
 def _number(value) -> str:
     return "unknown" if value is None else f"{float(value):.3g}"
 

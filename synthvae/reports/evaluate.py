@@ -54,6 +54,8 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame 
     fidelity_part = _fidelity(run, targets)
     privacy_part = _privacy(run, keys, sensitive, dp)
     privacy_part["value_exposure"] = exposure
+    privacy_part["personal_data"] = disclosure.personal_data(run.frames["real"],
+                                                             run.frames["synthetic"], schema)
     rules_part = run.timed("rules", rules.rules_section, run.canonical["real"],
                            run.canonical["synthetic"], schema)
     shares = run.timed("distributions", distributions.column_distributions,

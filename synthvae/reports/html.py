@@ -58,7 +58,7 @@ def render_html(report: Report) -> str:
         _header(report), _cards(report), _callout(report),
         _two(_panel("<h2>Fidelity</h2>" + _table(_fidelity_rows(report)) + _efficacy(report)),
              _panel("<h2>Privacy</h2>" + _table(_privacy_rows(report)) + _ledger(report)
-                    + _exposure(report)
+                    + _exposure(report) + _personal_data(report)
                     + _privacy_help(report))),
         _rules(report.rules),
         _two(_panel(_figure(pair_error_figure(report))),
@@ -267,6 +267,16 @@ def _exposure(report: Report) -> str:
                    f"</td><td>{_e(e['detail'])}</td></tr>" for e in entries)
     return _titled_table("Real values in the model file and its samples",
                          ("column", "kind", "real values in output", "detail"), rows)
+
+
+def _personal_data(report: Report) -> str:
+    """PII columns (synthvae/pii.py) and how many synthetic values repeat a real one."""
+    entries = report.privacy.get("personal_data") or []
+    rows = "".join(f"<tr><td>{_e(e['column'])}</td><td>{_e(e['pii'])}</td>"
+                   f"<td class=\"n\">{e['equal_to_a_real_value']:,} of "
+                   f"{e['synthetic_values']:,}</td></tr>" for e in entries)
+    return _titled_table("Personal data columns (replaced by fake values)",
+                         ("column", "kind", "synthetic values equal to a real one"), rows)
 
 
 def _titled_table(title: str, headers: tuple[str, ...], rows: str) -> str:

@@ -20,7 +20,7 @@ Generation never reproduces a training value, by construction: in each skeleton 
 longer than that run is in any training value of the skeleton (the fallback run is longer than
 every training value), and a string's runs are recovered from the string alone, so a generated
 string cannot equal a training string. The counter run's characters spell the row number
-through a keyed bijection (see :func:`_counter_codes`), so generated values are unique across
+through a keyed bijection (see :func:`counter_codes`), so generated values are unique across
 rows (also across shards, which number rows globally) and look unordered; the other varying
 runs are random characters of their class drawn from the sampling generator.
 Same model, same rows and same seed give the same values.
@@ -33,6 +33,8 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+
+from synthvae.transforms.textpieces import assemble_codes, strings_of
 
 MIN_GROUP_ROWS = 10  # a skeleton (and any text it keeps) is shared by at least this many rows
 CONSTANT_SHARE = 0.98  # a run's text is kept when this share of the skeleton's rows have it
@@ -182,7 +184,7 @@ def _generate_group(group: dict, rows: np.ndarray, template: dict,
     pieces = []  # (lengths (m,), code points (m, widest)) per run
     for position, run in enumerate(group["runs"]):
         if position == group["counter"]:
-            pieces.append(_counter_codes(run, rows, template))
+            pieces.append(counter_codes(run, rows, template))
         elif "text" in run:
             codes = np.array([ord(c) for c in run["text"]], dtype=np.uint32)
             pieces.append((np.full(m, len(codes)), np.broadcast_to(codes, (m, len(codes)))))
@@ -197,7 +199,7 @@ def _random_codes(kind: str, shape: tuple, rng: np.random.Generator) -> np.ndarr
     return alphabet[rng.integers(0, len(alphabet), size=shape)]
 
 
-def _counter_codes(run: dict, rows: np.ndarray, template: dict):
+def counter_codes(run: dict, rows: np.ndarray, template: dict):
     """The counter run: ``max + 1`` characters (more for rows beyond that many values).
 
     The row number is spelled in the run's base, then mixed by invertible rounds (:func:`_mix`),
@@ -256,18 +258,7 @@ def _digits_in_base(rows: np.ndarray, base: int) -> np.ndarray:
 
 def _assemble(pieces: list, m: int) -> np.ndarray:
     """Concatenate per-row runs of varying lengths into strings, without a per-row loop."""
-    lengths = np.column_stack([p[0] for p in pieces]).astype(np.int64)  # (m, runs)
-    starts = np.cumsum(lengths, axis=1) - lengths
-    total = int(lengths.sum(axis=1).max()) if m else 0
-    if total == 0:
-        return np.full(m, "", dtype=object)
-    out = np.zeros((m, total), dtype=np.uint32)
-    for r, (run_lengths, codes) in enumerate(pieces):
-        if codes.shape[1] == 0:
-            continue
-        row, place = np.nonzero(np.arange(codes.shape[1]) < np.asarray(run_lengths)[:, None])
-        out[row, starts[row, r] + place] = codes[row, place]
-    return out.view(f"U{total}").ravel().astype(object)
+    return strings_of(assemble_codes(pieces, m))
 
 
 def as_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
                                             ModeSpecificNormalizer, fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
+from synthvae.transforms.pii import PiiGenerator
 from synthvae.transforms.scaling import SKEW_THRESHOLD
 from synthvae.transforms.spans import Span
 
@@ -38,7 +39,8 @@ TRANSFORMERS = {
     ColumnKind.CONTINUOUS: _numbers(ModeSpecificNormalizer),
     ColumnKind.DATETIME: _numbers(DatetimeTransformer),
     ColumnKind.CATEGORICAL: lambda spec, o: OneHotEncoder(spec, o["max_categories"]),
-    ColumnKind.IDENTIFIER: lambda spec, o: IdentifierGenerator(spec),
+    ColumnKind.IDENTIFIER: lambda spec, o: (PiiGenerator if spec.pii else
+                                            IdentifierGenerator)(spec),
     ColumnKind.CONSTANT: lambda spec, o: ConstantColumn(spec),
 }
 

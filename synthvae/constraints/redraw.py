@@ -1,0 +1,90 @@
+"""Bounded redrawing of the few sampled rows a check refuses.
+
+Most constraints hold by construction and refuse nothing. Rows are refused only by a
+predicate, by a condition on a column that is modelled through another one (``b`` of
+``a <= b``), or at a bound after rounding. :func:`complete` replaces refused rows with
+fresh draws in a bounded number of rounds, and :class:`RejectionGuard` stops with a clear
+error when so few rows pass that redrawing would take too long: there is no unbounded loop.
+
+Replacements take the refused rows' places, and columns numbered by row (identifiers) keep
+the values of the places they fill, so chunked and sharded samples stay unique and
+reproducible.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from synthvae.errors import ConfigError
+
+MAX_ROUNDS = 8  # redraw rounds per batch before giving up
+MIN_SHARE = 0.01  # below this share of drawn rows passing, sampling stops with an error
+MIN_DRAWN = 2_000  # rows drawn before the share is judged
+MAX_FACTOR = 16  # a redraw asks for at most this many times the rows still missing
+
+
+class RejectionGuard:
+    """Counts drawn and passing rows; raises when the passing share is hopeless."""
+
+    def __init__(self, conditions=None):
+        self.what = "the constraints" if conditions is None else \
+            f"the conditions {conditions!r} and the constraints"
+        self.drawn = self.passed = 0
+
+    def add(self, drawn: int, passed: int) -> None:
+        self.drawn += int(drawn)
+        self.passed += int(passed)
+        if self.drawn >= MIN_DRAWN and self.passed < MIN_SHARE * self.drawn:
+            raise ConfigError(
+                f"Only {self.passed:,} of {self.drawn:,} sampled rows ({self.share:.2%}) meet "
+                f"{self.what}; the model rarely gives such rows, so sampling stops instead of "
+                f"redrawing for long. Widen the conditions or relax the constraints (see "
+                f"docs/constraints.md).")
+
+    @property
+    def share(self) -> float:
+        return self.passed / self.drawn if self.drawn else 1.0
+
+    def rows_to_draw(self, missing: int) -> int:
+        """Rows to draw for ``missing`` passing ones: as many when all have passed so far,
+        else enough for the passing share seen, with a margin."""
+        if self.passed == self.drawn:
+            return missing
+        return int(min(np.ceil(missing / max(self.share, MIN_SHARE) * 1.2) + 16,
+                       MAX_FACTOR * missing + 16))
+
+
+def complete(draw: Callable[[int, int], tuple[pd.DataFrame, np.ndarray]], rows: int,
+             start: int, id_columns: list[str], guard: RejectionGuard) -> pd.DataFrame:
+    """``rows`` rows that all pass, from ``draw(rows, row_offset) -> (frame, passed)``."""
+    frame, passed = draw(rows, start)
+    guard.add(rows, passed.sum())
+    if passed.all():
+        return frame
+    pieces = [(np.flatnonzero(passed), frame[passed])]
+    missing = np.flatnonzero(~passed)
+    for _ in range(MAX_ROUNDS):
+        ask = guard.rows_to_draw(len(missing))
+        extra, ok = draw(ask, start)
+        guard.add(ask, ok.sum())
+        good = extra[ok].iloc[:len(missing)]
+        pieces.append((missing[:len(good)], good))
+        missing = missing[len(good):]
+        if not len(missing):
+            return _assemble(pieces, frame, id_columns)
+    raise ConfigError(f"Could not draw {rows:,} rows meeting {guard.what} in {MAX_ROUNDS} "
+                      f"redraw rounds ({guard.share:.2%} of rows pass); widen the conditions "
+                      f"or relax the constraints.")
+
+
+def _assemble(pieces: list, first: pd.DataFrame, id_columns: list[str]) -> pd.DataFrame:
+    """The passing rows in their places; identifiers as the first draw numbered them."""
+    places = np.concatenate([p for p, _ in pieces])
+    out = pd.concat([f for _, f in pieces], ignore_index=True)
+    out = out.iloc[np.argsort(places, kind="stable")].reset_index(drop=True)
+    for name in id_columns:
+        out[name] = first[name].reset_index(drop=True)
+    return out

@@ -1,0 +1,148 @@
+"""Constraints found in the real rows, proposed for the user to keep or delete.
+
+``synthvae schema data.csv`` writes them under ``"suggested_constraints"``, which fitting
+ignores: move the entries you want into ``"constraints"`` (see docs/constraints.md). Found:
+
+* **fixed combinations** from the functional dependencies and zero-support value pairs of
+  :mod:`synthvae.reports.rules` (``education -> education-num``; no row holds
+  ``relationship=Husband & sex=Female``). Pairs sharing a column are merged while the merged
+  columns hold at most ``MAX_COMBINATIONS`` combinations;
+* **inequalities** ``a <= b`` that hold in every row where both are present and say something
+  about the rows (random pairs of values would break them);
+* **fixed increments**: whole-number (or fixed-decimal) columns whose values are all
+  multiples of a step above the smallest unit (prices in steps of 5);
+* **positive / negative** continuous columns.
+
+Every proposal holds in the rows it was found in, and the proposals fit together: no
+column is modelled through two of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Inequality,
+                                           Negative, Positive, to_dict)
+from synthvae.frames import model_frame
+from synthvae.schema import ColumnKind, Schema
+
+MAX_COMBINATIONS = 200  # a proposed fixed combination has at most this many value tuples
+MAX_INCREMENT_DECIMALS = 4
+
+
+def suggest_constraints(df: pd.DataFrame, schema: Schema) -> list[dict]:
+    """Proposed constraints (JSON dicts with a ``note`` saying why) for ``df``."""
+    from synthvae.reports.encoding import canonical_frame
+    from synthvae.reports.rules import discover_rules
+
+    frame = model_frame(df)
+    canonical = canonical_frame(frame, schema)
+    found = discover_rules(canonical, schema)
+    consumed: set = set()
+    out = _combinations(found, canonical, consumed)
+    out += _inequalities(found, consumed)
+    out += _increments(frame, schema, consumed)
+    out += _signs(frame, schema)
+    return [to_dict(c) for c in out]
+
+
+def _combinations(found, canonical: pd.DataFrame, consumed: set) -> list:
+    pairs = [((r.determinant, r.dependent),
+              f"{r.determinant} -> {r.dependent} in {r.real_support:.1%} of rows")
+             for r in found.functional_dependencies]
+    seen = {}
+    for rule in found.zero_support_pairs:  # most expected rows first
+        seen.setdefault(rule.columns, f"no row holds {rule.columns[0]}={rule.values[0]!r} & "
+                                      f"{rule.columns[1]}={rule.values[1]!r} (independence "
+                                      f"expects {rule.expected_rows:,.0f})")
+    pairs += list(seen.items())
+    groups: list[tuple[list, list]] = []  # (columns, notes)
+    for columns, note in pairs:
+        _add_pair(groups, list(columns), note, canonical)
+    for columns, _ in groups:
+        consumed.update(columns)
+    return [FixedCombinations(tuple(columns), note="; ".join(notes))
+            for columns, notes in groups]
+
+
+def _add_pair(groups: list, pair: list, note: str, canonical: pd.DataFrame) -> None:
+    touching = [g for g in groups if set(g[0]) & set(pair)]
+    columns = list(dict.fromkeys([c for g in touching for c in g[0]] + pair))
+    if len(touching) and all(set(pair) <= set(g[0]) for g in touching):
+        return  # already covered
+    if _combination_count(canonical, columns) > MAX_COMBINATIONS:
+        return
+    notes = [n for g in touching for n in g[1]] + [note]
+    for g in touching:
+        groups.remove(g)
+    groups.append((columns, notes))
+
+
+def _combination_count(canonical: pd.DataFrame, columns: list) -> int:
+    return len(canonical[columns].drop_duplicates())
+
+
+def _inequalities(found, consumed: set) -> list:
+    out, involved = [], set(consumed)
+    for rule in found.inequalities:
+        if rule.larger in involved or rule.smaller in consumed:
+            continue
+        involved.update((rule.smaller, rule.larger))
+        consumed.add(rule.larger)
+        out.append(Inequality(rule.smaller, rule.larger,
+                              note="holds in every row where both are present"))
+    return out
+
+
+def _increments(frame: pd.DataFrame, schema: Schema, consumed: set) -> list:
+    out = []
+    for spec in schema.columns:
+        if spec.kind is not ColumnKind.CONTINUOUS or spec.name in consumed:
+            continue
+        step = increment(frame[spec.name], spec.decimals if not spec.integer else 0)
+        if step is not None:
+            consumed.add(spec.name)
+            out.append(FixedIncrements(spec.name, step,
+                                       note=f"every value is a multiple of {step:g}"))
+    return out
+
+
+def increment(series: pd.Series, decimals: int | None) -> float | None:
+    """The common step of the values when it is coarser than their last decimal (None if
+    not, or for fewer than three distinct values)."""
+    if decimals is None or decimals > MAX_INCREMENT_DECIMALS:
+        return None
+    values = pd.to_numeric(series, errors="coerce").dropna().unique()
+    if len(values) < 3:
+        return None
+    units = np.round(np.abs(values) * 10 ** decimals)
+    if units.max() >= 2 ** 53:
+        return None
+    step = int(np.gcd.reduce(units.astype(np.int64)))
+    if step <= 1:
+        return None
+    value = step / 10 ** decimals
+    return int(value) if float(value).is_integer() else value
+
+
+def _signs(frame: pd.DataFrame, schema: Schema) -> list:
+    out = []
+    for spec in schema.columns:
+        if spec.kind is not ColumnKind.CONTINUOUS:
+            continue
+        values = pd.to_numeric(frame[spec.name], errors="coerce").dropna()
+        if not len(values):
+            continue
+        low, high = float(values.min()), float(values.max())
+        if low >= 0:
+            out.append(Positive(spec.name, note=f"smallest value {_show(low)}"))
+        elif high <= 0:
+            out.append(Negative(spec.name, note=f"largest value {_show(high)}"))
+    return out
+
+
+def _show(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else str(value)
