@@ -1,8 +1,11 @@
-"""Differential privacy figures: ``python -m benchmarks.dp [--quick]``.
+"""Differential privacy figures: ``python -m benchmarks.dp [--quick] [--epochs E] [--seeds S]
+[--share P] [--no-audit]`` (``--share``: preprocess_share, 0.1 default; another writes
+dp-shareP.json), ``--audit-only [--seeds S]`` (dp-audit.json), ``--speed`` (dp-speed.json).
 
 1. Utility on Adult (train 32,561 rows, test 16,281) at epsilon 1, 3, 10 and without DP,
    with Adult's documented domain (UCI adult.names: category lists and value ranges) as the
-   public schema, so the whole budget goes to DP-SGD:
+   public schema, so no budget goes to bounds or categories (the default 10 % preprocessing
+   share buys the continuous columns' mode histograms, the rest goes to DP-SGD):
    Column Shapes, all-pairs Column Pair Trends, ML efficacy (HistGradientBoosting AUC,
    trained on synthetic vs on real, tested on the test split), fit seconds.
 2. An empirical audit in one training run per setting (Steinke, Nasr & Jagielski 2023,
@@ -76,22 +79,75 @@ def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     return {"columns": columns}
 
 
-def utility(train, test, epsilons, epochs=None) -> list[dict]:
+def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1) -> list[dict]:
     rows = []
     schema = adult_public_schema(train, test)
-    for eps in epsilons:
+    for eps, seed in [(e, s) for e in epsilons for s in (seeds if e else seeds[:1])]:
+        dp = dict(schema=schema, preprocess_share=share) if eps else {}
         synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
-                                                 seed=0, schema=schema if eps else None
-                                                 ).fit(train))
-        synthetic = synth.sample(len(train), seed=1)
+                                                 seed=seed, **dp).fit(train))
+        synthetic = synth.sample(len(train), seed=seed + 1)
         scores = quality(train, synthetic, synth.schema_.to_sdmetrics_metadata())
-        row = {"epsilon": eps, "fit_s": round(fit_s, 1), **scores,
+        row = {"epsilon": eps, "seed": seed, "fit_s": round(fit_s, 1), **scores,
                "ml_auc_synthetic": round(ml_efficacy(synthetic, test, "income"), 4),
                "epsilon_spent": None if synth.privacy_ is None
                else round(synth.privacy_["epsilon"], 4)}
         print(row, flush=True)
         rows.append(row)
     return rows
+
+
+def speed(train, rows=8000, epochs=10, seed=0) -> dict:
+    """DP fit vs the same fit without DP on an Adult subsample: same architecture, learning
+    rate, epochs and steps per epoch, all rows trained (no held-out split), one thread."""
+    data = train.sample(rows, random_state=seed).reset_index(drop=True)
+    schema = adult_public_schema(train, train)
+    common = dict(epochs=epochs, latent_dim=8, lr=3e-3, verbose=False, seed=seed)
+    out = {"rows": rows, "epochs": epochs}
+    for name, extra in (("plain", dict(validation_fraction=0.0)),
+                        ("dp", dict(epsilon=3.0, schema=schema))):
+        synth, seconds = timed(lambda: Synthesizer(**common, **extra).fit(data))
+        out[name] = {"fit_s": round(seconds, 2),
+                     "train_s": synth.training_summary_["train_seconds"]}
+    out["train_ratio"] = round(out["dp"]["train_s"] / out["plain"]["train_s"], 2)
+    out["fit_ratio"] = round(out["dp"]["fit_s"] / out["plain"]["fit_s"], 2)
+    out["step_ms"] = step_ms(data, schema)
+    out["step_ratio"] = round(out["step_ms"]["dp"] / out["step_ms"]["plain"], 2)
+    return out
+
+
+def step_ms(data: pd.DataFrame, schema: dict, steps: int = 100, batch: int = 500) -> dict:
+    """Milliseconds per optimiser step of the plain and the DP-SGD step on the same encoded
+    rows, model and 500-row batches: the cost of private clipping and noise alone (the
+    fits above also differ in their encodings: mixtures without DP, one mode per column
+    with it)."""
+    from synthvae.batches import Batch
+    from synthvae.layout import SpanLayout
+    from synthvae.model import VAE, ModelConfig
+    from synthvae.privacy import DPStep
+    from synthvae.schema import Schema
+    from synthvae.steps import PlainStep
+    from synthvae.training import TrainConfig
+    from synthvae.transforms.table import TableTransformer
+
+    table = TableTransformer(Schema.from_dict(schema)).fit_from_schema()
+    rows = torch.as_tensor(table.transform(data))
+    layout = SpanLayout.from_spans(table.spans_)
+    config = TrainConfig(batch_size=batch, lr=3e-3)
+    out = {}
+    for name in ("plain", "dp"):
+        torch.manual_seed(0)
+        model = VAE(ModelConfig(layout.width, layout.n_scalars, latent_dim=8))
+        generator = torch.Generator().manual_seed(0)
+        step = PlainStep(model, layout, config, generator) if name == "plain" else \
+            DPStep(model, layout, config, generator, noise_multiplier=1.0, max_grad_norm=1.0,
+                   expected_batch_size=batch)
+        batches = [Batch(rows[i * batch % len(rows):][:batch], batch) for i in range(steps)]
+        step(batches[0], 1.0)  # warm-up
+        _, seconds = timed(lambda: [step(b, 1.0) for b in batches])
+        step.close()
+        out[name] = round(1000 * seconds / steps, 2)
+    return out
 
 
 def canaries(test: pd.DataFrame, m: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -138,7 +194,13 @@ def epsilon_lower_bound(correct: int, guesses: int, confidence: float = 0.95) ->
     return lo
 
 
-def audit(train, test, eps, m=200, k=40, epochs=30, seed=0) -> dict:
+AUDIT_ROWS, AUDIT_EPOCHS = 500, 1000  # a small table trained long: a model that memorises
+
+
+def audit(train, test, eps, m=200, k=40, epochs=AUDIT_EPOCHS, seed=0) -> dict:
+    """One-run audit of a fit on ``train`` plus the included canaries (no held-out rows,
+    N(0, I) prior, every other parameter at its default for the mode: without DP TVAE's
+    latent 128; with DP the DP defaults)."""
     rng = np.random.default_rng(seed)
     canary = canaries(test, m, rng)
     included = rng.random(m) < 0.5
@@ -177,8 +239,26 @@ def smartnoise_scores(folder: str, train, test) -> list[dict]:
     return rows
 
 
+def int_arg(flag: str, default):
+    """The int after ``flag`` on the command line, or ``default``."""
+    return int(sys.argv[sys.argv.index(flag) + 1]) if flag in sys.argv else default
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    torch.set_num_threads(1)  # one thread: the machine is shared
+    if "--speed" in sys.argv:
+        train = load("adult_train")
+        runs = [speed(train, seed=s) for s in range(3)]
+        print(write_json("dp-speed", {"machine": machine(), "runs": runs}))
+        return
+    seeds = tuple(range(int_arg("--seeds", 1)))
+    if "--audit-only" in sys.argv:
+        train, test = load("adult_train"), load("adult_test")
+        print(write_json("dp-audit", {"machine": machine(), "rows": AUDIT_ROWS,
+                                      "epochs": AUDIT_EPOCHS,
+                                      "audit": audits(train, test, quick, seeds)}))
+        return
     if "--smartnoise" in sys.argv:
         folder = sys.argv[sys.argv.index("--smartnoise") + 1]
         train, test = load("adult_train"), load("adult_test")
@@ -188,17 +268,34 @@ def main() -> None:
     train, test = load("adult_train"), load("adult_test")
     if quick:
         train, test = train.sample(4000, random_state=0), test.sample(2000, random_state=0)
-    epochs = int(sys.argv[sys.argv.index("--epochs") + 1]) if "--epochs" in sys.argv else None
+    epochs = int_arg("--epochs", None)
     results = {"machine": machine(), "epochs": epochs or "automatic"}
-    results["utility"] = utility(train, test, [1.0, 3.0, 10.0, None],
-                                 epochs=2 if quick else epochs)
-    audit_train = train.sample(min(len(train), 5000), random_state=1).reset_index(drop=True)
-    results["audit"] = []
-    for eps in ([None, 10.0] if quick else [None, 1.0, 10.0]):
-        row = audit(audit_train, test, eps, epochs=3 if quick else (epochs or 60))
-        print(row, flush=True)
-        results["audit"].append(row)
+    share = float(sys.argv[sys.argv.index("--share") + 1]) if "--share" in sys.argv else 0.1
+    name = ("dp-quick" if quick else "dp") + ("" if share == 0.1 else f"-share{share:g}")
+    results.update(seeds=list(seeds), preprocess_share=share)
+    results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if share == 0.1
+                                                                 else []),
+                                 epochs=2 if quick else epochs, seeds=seeds, share=share)
+    if "--no-audit" in sys.argv:
+        print(write_json(name, results))
+        return
+    results["audit"] = audits(train, test, quick)
     print(write_json("dp-quick" if quick else "dp", results))
+
+
+def audits(train, test, quick: bool, seeds=(0,)) -> list[dict]:
+    """The audit without DP first (the attack's power on a memorising model), then at
+    epsilon 1 and 10 with the same rows, canaries and epochs."""
+    audit_train = train.sample(AUDIT_ROWS, random_state=1).reset_index(drop=True)
+    rows = []
+    for eps, seed in [(e, s) for e in ([None, 10.0] if quick else [None, 1.0, 10.0])
+                      for s in seeds]:
+        row, seconds = timed(lambda: audit(audit_train, test, eps,
+                                           epochs=3 if quick else AUDIT_EPOCHS, seed=seed))
+        row.update(seed=seed, fit_s=round(seconds, 1))
+        print(row, flush=True)
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def prior_for(variant: str, synth, data_matrix: torch.Tensor, seed: int):
     if base == "fitted":
         return synth.prior_
     if base == "normal":
-        return StandardNormalPrior(synth.latent_dim)
+        return StandardNormalPrior(synth.model_config_.latent_dim)
     if base.startswith("gmm"):
         generator = torch.Generator().manual_seed(seed + 1)
         latents = posterior_latents(synth.model_, data_matrix, generator)

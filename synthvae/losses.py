@@ -75,6 +75,17 @@ def objective(outputs, x: torch.Tensor, layout: SpanLayout, config, weight: floa
     return Terms(config.loss_factor * recon + weight * penalised, recon, kl)
 
 
+def row_objective(outputs, x: torch.Tensor, layout: SpanLayout, config,
+                  weight: float | None = None) -> Terms:
+    """The objective of each row, before averaging: ``Terms`` of (batch,) tensors whose
+    means are :func:`objective`'s terms without free bits (which couple the rows of a batch;
+    DP-SGD's per-row clipping needs each row's loss on its own)."""
+    logits, sigma, mu, logvar = outputs
+    recon, kl = elbo_terms(logits, x, sigma, mu, logvar, layout)
+    weight = config.beta if weight is None else weight
+    return Terms(config.loss_factor * recon + weight * kl, recon, kl)
+
+
 def elbo_loss(terms: Terms, config) -> torch.Tensor:
     """The full-weight objective (``beta``, no free bits): what early stopping compares."""
     return config.loss_factor * terms.recon + config.beta * terms.kl

@@ -2,14 +2,15 @@
 
 Three parts, each charging the same :class:`PrivacyLedger`:
 
-1. **Preprocessing** (:func:`private_schema`): every fact the transformer needs about the
-   private rows (numeric bounds, category lists) comes from the user's schema (public, free)
-   or from a DP mechanism paid from a declared share of epsilon: an approximate-bounds
-   mechanism on a data-independent log-scale histogram (Laplace) for numbers, and a
-   thresholded noisy histogram ((epsilon, delta)-DP) for categories. Continuous columns are
-   then scaled from those bounds (no mixture is fitted on private rows).
-2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus
-   per-sample gradients over the whole VAE (encoder and decoder both see private rows),
+1. **Preprocessing** (:func:`private_preprocessing`): every fact the transformer needs
+   about the private rows (numeric bounds, category lists) comes from the user's schema
+   (public, free) or from a DP mechanism paid from a declared share of epsilon: an
+   approximate-bounds mechanism on a data-independent log-scale histogram (Laplace) for
+   numbers, and a thresholded noisy histogram ((epsilon, delta)-DP) for categories. Each
+   continuous column's modes come from a Laplace-noised histogram on a grid fixed by its
+   bounds (:func:`dp_modes`), in place of the Gaussian mixture fitted without DP.
+2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus's
+   ghost clipping of per-sample gradients over the whole VAE (encoder and decoder both see private rows),
    Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
    calibrated to the remaining budget over the planned steps, virtual batches for memory.
    No validation, early stopping or model selection touches the private rows.
@@ -27,16 +28,21 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from opacus import GradSampleModule
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from opacus.optimizers import DPOptimizer
+from opacus.grad_sample import GradSampleModuleFastGradientClipping
+from opacus.optimizers import DPOptimizerFastGradientClipping
+from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
 from synthvae.errors import ConfigError
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
 ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
 LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE]
+MODE_BINS = 64  # equal-width bins of a continuous column's range, before merging
+DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair relations
+#               survive the noise on Adult, benchmarks/results/dp.md)
+MIN_MODE_WEIGHT = 0.005  # modes this light are dropped (as the mixtures drop them)
 
 
 @dataclass(frozen=True)
@@ -145,10 +151,47 @@ def needs_release(spec: ColumnSpec) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Modes:
+    """A continuous column's modes released under DP: what the transformer encodes with in
+    place of a fitted Gaussian mixture (each mode spans its bin: mean +/- 4 std)."""
+
+    weights: np.ndarray  # (k,) shares, summing to 1
+    means: np.ndarray  # (k,)
+    stds: np.ndarray  # (k,)
+    point: np.ndarray  # (k,) bool: an exact value (decoded as the mean itself)
+
+
+def private_preprocessing(df: pd.DataFrame, schema: Schema, config: DPConfig,
+                          ledger: PrivacyLedger,
+                          numbers: Callable[[ColumnSpec, pd.Series], np.ndarray],
+                          rng: np.random.Generator) -> tuple[Schema, dict[str, Modes]]:
+    """(the schema completed with DP bounds and categories, each continuous column's DP
+    modes), every release charged to ``ledger``. The preprocessing share of epsilon is split
+    evenly over the releases (bounds or categories the schema lacks, and one histogram per
+    continuous column); with ``preprocess_share=0`` no modes are released (one mode from
+    the bounds, as before) and every bound and category must be public.
+
+    ``numbers(spec, series)`` converts a continuous or datetime column to float64.
+    """
+    share = config.preprocess_share > 0
+    n_modes = sum(c.kind is ColumnKind.CONTINUOUS for c in schema.columns) if share else 0
+    n_releases = sum(needs_release(c) for c in schema.columns) + n_modes
+    eps_each = config.epsilon * config.preprocess_share / max(n_releases, 1)
+    schema = private_schema(df, schema, config, ledger, numbers, rng, eps_each)
+    modes = {}
+    for spec in (c for c in schema.columns if n_modes and c.kind is ColumnKind.CONTINUOUS):
+        modes[spec.name] = dp_modes(numbers(spec, df[spec.name]), spec, eps_each, rng)
+        ledger.charge("mode histogram (Laplace)", eps_each, 0.0, spec.name,
+                      modes=len(modes[spec.name].weights))
+    return schema, modes
+
+
 def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: PrivacyLedger,
                    numbers: Callable[[ColumnSpec, pd.Series], np.ndarray],
-                   rng: np.random.Generator) -> Schema:
-    """Complete ``schema`` with DP bounds and categories, charging ``ledger``.
+                   rng: np.random.Generator, eps_each: float | None = None) -> Schema:
+    """Complete ``schema`` with DP bounds and categories, charging ``ledger`` ``eps_each``
+    per release (default: the preprocessing share split over them).
 
     ``numbers(spec, series)`` converts a continuous or datetime column to float64.
     """
@@ -159,7 +202,8 @@ def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: P
         raise ConfigError(
             f"Column {column.name!r} needs public {what} under differential privacy: give "
             f"them in the schema, or allow a preprocessing budget (preprocess_share > 0).")
-    eps_each = config.epsilon * config.preprocess_share / max(len(pending), 1)
+    if eps_each is None:
+        eps_each = config.epsilon * config.preprocess_share / max(len(pending), 1)
     n_histograms = sum(c.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT) for c in pending)
     delta_each = config.delta * config.preprocess_share / max(n_histograms, 1)
     columns = []
@@ -205,6 +249,64 @@ def dp_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator
     if len(kept) == 0:
         kept = np.array([int(np.argmax(noisy))])
     return float(lowers[kept[0]]), float(uppers[kept[-1]])
+
+
+def dp_modes(values: np.ndarray, spec: ColumnSpec, epsilon: float,
+             rng: np.random.Generator) -> Modes:
+    """epsilon-DP modes of a continuous column with (public or released) bounds.
+
+    The bins depend on the bounds alone: exact 0 when the range holds it (zero spikes:
+    capital gains, counts; decoded exactly) and ``MODE_BINS`` equal-width bins. Each row
+    (clipped to the bounds) falls in one bin, so Laplace(1/epsilon) noise on the counts is
+    epsilon-DP. Zeroing counts under ln(bins)/epsilon (bins the noise alone would fill),
+    merging neighbouring bins into ``DP_MODES`` modes of about equal noisy mass and dropping
+    empty ones are post-processing.
+    """
+    low, high = float(spec.min), float(spec.max)
+    values = np.clip(values[np.isfinite(values)], low, high)
+    zero = low <= 0.0 <= high
+    edges = np.linspace(low, high, MODE_BINS + 1)
+    spread = values[values != 0.0] if zero else values
+    counts = np.histogram(spread, edges)[0]
+    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, MODE_BINS)
+    # bins no noisy count clears are mostly empty ones lifted by the noise: dropped
+    noisy = np.where(noisy > math.log(MODE_BINS) / epsilon, noisy, 0.0)
+    weights, means, stds = _merged_bins(noisy, edges)
+    if zero:
+        zeros = max(0.0, np.sum(values == 0.0) + rng.laplace(0.0, 1.0 / epsilon))
+        weights, means = np.append(weights, zeros), np.append(means, 0.0)
+        stds = np.append(stds, 0.0)
+    point = np.arange(len(weights)) >= len(weights) - int(zero)
+    return _kept_modes(weights, means, stds, point)
+
+
+def _merged_bins(noisy: np.ndarray, edges: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbouring non-empty bins merged into about ``DP_MODES`` runs of equal mass (a run
+    never spans an empty bin): (mass, centre, std such that the mode's encoding range,
+    centre +/- STD_MULTIPLIER * 0.99 std, is the run)."""
+    from synthvae.transforms.continuous import STD_MULTIPLIER
+
+    mass = noisy if noisy.sum() > 0 else np.ones_like(noisy)
+    middle = (np.cumsum(mass) - mass / 2) / mass.sum()  # (bins,) cumulative share at centre
+    group = np.minimum((middle * DP_MODES).astype(np.int64), DP_MODES - 1)
+    group = np.where(mass > 0, group, -1)  # (bins,) run of each bin; -1: empty
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])  # (runs,)
+    ends = np.r_[starts[1:], len(mass)]
+    runs = np.add.reduceat(mass, starts)
+    filled = group[starts] >= 0
+    lows, highs = edges[starts[filled]], edges[ends[filled]]
+    half = np.maximum(highs - lows, 1e-12) / 2
+    return runs[filled], lows + half, half / (STD_MULTIPLIER * 0.99)
+
+
+def _kept_modes(weights, means, stds, point) -> Modes:
+    """Modes whose share exceeds ``MIN_MODE_WEIGHT`` (the heaviest one at least)."""
+    share = weights / weights.sum() if weights.sum() > 0 else np.ones_like(weights) / len(weights)
+    keep = share > MIN_MODE_WEIGHT
+    keep[np.argmax(share)] = True
+    kept = share[keep] / share[keep].sum()
+    return Modes(kept, means[keep], stds[keep], point[keep])
 
 
 def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.random.Generator
@@ -259,9 +361,16 @@ def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, d
 class DPStep:
     """DP-SGD as a step strategy of the one training loop (:mod:`synthvae.steps`).
 
-    Opacus computes per-sample gradients of the batch-mean objective over the whole VAE,
-    clips each to ``max_grad_norm``, adds Gaussian noise of ``noise_multiplier *
-    max_grad_norm`` and divides by ``expected_batch_size`` (Poisson batches vary in size).
+    Per-sample clipping by Opacus's ghost clipping (Li et al. 2022, "Large language models
+    can be strong differentially private learners"; Opacus ``grad_sample_mode="ghost"``):
+    a first backward pass of the batch's mean loss gives every row's gradient norm without
+    materialising per-sample gradients (for a linear layer it is ``|backprop| * |input|``;
+    the VAE is linear layers and ReLUs only), and a second backward pass of
+    ``sum(c_i * loss_i)``, with ``c_i = min(1, max_grad_norm / norm_i)``, gives the sum of
+    the clipped per-sample gradients directly. The optimizer adds Gaussian noise of
+    ``noise_multiplier * max_grad_norm`` and divides by ``expected_batch_size`` (Poisson
+    batches vary in size): the same release as clipping materialised per-sample gradients,
+    at about two plain backward passes.
     A logical batch is split into physical chunks of at most ``max_physical_batch`` rows.
     With ``parallel`` (a distributed fit) every rank gets its share of the same global
     Poisson batch (``batches.RankShare``); Opacus's distributed optimizer sums the clipped
@@ -278,7 +387,7 @@ class DPStep:
 
         self.model, self.layout, self.config, self.generator = model, layout, config, generator
         self.parallel, self.max_physical_batch = parallel, max_physical_batch
-        self.net, optimizer_class = _private_module(model, parallel)
+        self.net, optimizer_class = _private_module(model, parallel, max_grad_norm)
         # each rank divides by its share; the all-reduce then averages: sum / global expected
         share = 1 if parallel is None else parallel.world_size
         self.optimizer = optimizer_class(
@@ -295,11 +404,9 @@ class DPStep:
                    dp.max_grad_norm, expected, dp.max_physical_batch, parallel)
 
     def __call__(self, batch, weight: float) -> torch.Tensor:
-        """One logical DP-SGD step. Chunks before the last only accumulate clipped
-        per-sample gradients (Opacus's skip signal, as its BatchMemoryManager does); the
-        last adds the noise and updates. Returns the batch's mean (loss, recon, kl)."""
-        from synthvae.steps import objective_terms
-
+        """One logical DP-SGD step. Chunks before the last only accumulate their sums of
+        clipped gradients (Opacus's skip signal, as its BatchMemoryManager does); the last
+        adds the noise and updates. Returns the batch's mean (loss, recon, kl)."""
         self.net.train()
         rows = batch.data
         if len(rows) == 0:  # an empty Poisson batch still takes a (noise-only) step
@@ -308,20 +415,29 @@ class DPStep:
         totals = torch.zeros(3, device=rows.device)
         for i, chunk in enumerate(chunks):
             self.optimizer.zero_grad(set_to_none=True)  # keeps the sums of skipped chunks
-            terms = objective_terms(self.net, chunk, self.layout, self.config,
-                                    self.generator, weight)
+            terms = self._row_terms(chunk, weight)
             with warnings.catch_warnings():  # the input rows need no gradient: expected
                 warnings.filterwarnings("ignore", message="Full backward hook")
-                terms.loss.backward()
-            totals += torch.stack(terms).detach() * len(chunk)
+                DPTensorFastGradientClipping(self.net, self.optimizer, terms.loss,
+                                             "mean").backward()
+            totals += torch.stack([t.detach().sum() for t in terms])
             self.optimizer.signal_skip_step(do_skip=i < len(chunks) - 1)
             self.optimizer.step()
         return totals / len(rows)
 
+    def _row_terms(self, rows: torch.Tensor, weight: float):
+        """Each row's objective under fresh latent noise, drawn as the plain step draws it."""
+        from synthvae.losses import row_objective
+        from synthvae.steps import latent_dim_of
+
+        noise = torch.randn((len(rows), latent_dim_of(self.net)), generator=self.generator,
+                            device=rows.device)
+        return row_objective(self.net(rows, noise), rows, self.layout, self.config, weight)
+
     def _noise_only_step(self, device) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         for p in self.net.parameters():
-            p.grad_sample = torch.zeros((0, *p.shape), device=p.device)
+            p.grad = torch.zeros_like(p)
         self.optimizer.step()
         return torch.zeros(3, device=device)
 
@@ -337,15 +453,19 @@ class DPStep:
         self.net._close()
 
 
-def _private_module(model, parallel):
-    """(the model wrapped for per-sample gradients, the DP optimizer class)."""
+def _private_module(model, parallel, max_grad_norm: float):
+    """(the model wrapped for per-sample gradient norms, the DP optimizer class)."""
     if parallel is None:
-        return GradSampleModule(model, loss_reduction="mean"), DPOptimizer
+        return GradSampleModuleFastGradientClipping(
+            model, loss_reduction="mean", max_grad_norm=max_grad_norm,
+            use_ghost_clipping=True), DPOptimizerFastGradientClipping
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
-    from opacus.optimizers import DistributedDPOptimizer
+    from opacus.optimizers import DistributedDPOptimizerFastGradientClipping
 
-    return (GradSampleModule(DifferentiallyPrivateDistributedDataParallel(model),
-                             loss_reduction="mean"), DistributedDPOptimizer)
+    return (GradSampleModuleFastGradientClipping(
+        DifferentiallyPrivateDistributedDataParallel(model), loss_reduction="mean",
+        max_grad_norm=max_grad_norm, use_ghost_clipping=True),
+        DistributedDPOptimizerFastGradientClipping)
 
 
 def private_generators(seed: int, parallel, device) -> tuple[torch.Generator, torch.Generator]:

@@ -34,6 +34,11 @@ MIN_PRIOR_ROWS = 20
 PRIOR_FIT_ROWS = 50_000  # streamed fits: reservoir rows encoded for the prior and profile
 DEFAULT_BETA = 0.5  # KL weight: ML efficacy up on magic and beijing (benchmarks/results/quality.md)
 DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without calibration
+# Under DP, at TVAE's latent_dim 128 and lr 1e-3 the noisy fit never leaves posterior
+# collapse: columns come out independent (Adult's ML AUC 0.41 at epsilon 1). Measured in
+# benchmarks/results/dp.md: a smaller latent space (fewer noised weights) and a larger step.
+DEFAULT_LR, DP_LR = 1e-3, 3e-3
+DEFAULT_LATENT_DIM, DP_LATENT_DIM = 128, 8
 FITTED_FOR_SAMPLING = ("schema_", "transformer_", "layout_", "model_", "prior_")
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
@@ -54,12 +59,13 @@ class Synthesizer:
     batch_size : rows per optimisation step; None = a tenth of the training rows within
         [50, 500] (500, TVAE's, from 5,000 training rows up; always 500 under differential
         privacy): small tables get more, noisier steps (docs/training.md#small-tables).
-    latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)).
+    latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)); latent_dim None
+        = 128, or 8 under differential privacy (see docs/privacy.md).
     decoder : "autoregressive" (each column also depends on the columns before it, see
         docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
         latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
         columns, "factorized" beyond and under differential privacy.
-    lr, weight_decay : Adam settings.
+    lr, weight_decay : Adam settings; lr None = 1e-3, or 3e-3 under differential privacy.
     beta : weight of the KL term (1.0 = the ELBO). None = 0.5 (latents that carry more of each
         row, for the learned prior to model; see docs/training.md), or 1.0 under differential
         privacy, whose N(0, I) prior needs latents kept close to it.
@@ -112,9 +118,8 @@ class Synthesizer:
     """
 
     def __init__(self, epochs: int | None = None, batch_size: int | None = None,
-                 latent_dim: int = 128,
-                 hidden: tuple[int, ...] = (128, 128), decoder: str | None = None,
-                 lr: float = 1e-3,
+                 latent_dim: int | None = None, hidden: tuple[int, ...] = (128, 128),
+                 decoder: str | None = None, lr: float | None = None,
                  weight_decay: float = 1e-5, beta: float | None = None, kl_anneal: str = "none",
                  kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
                  loss_factor: float = 2.0,
@@ -400,7 +405,7 @@ class Synthesizer:
         self.decoder_ = self._resolved_decoder(self.layout_.width)
         self.model_config_ = ModelConfig(
             data_dim=self.layout_.width, n_scalars=self.layout_.n_scalars,
-            latent_dim=self.latent_dim, hidden=tuple(self.hidden),
+            latent_dim=self.fit_plan_.latent_dim, hidden=tuple(self.hidden),
             column_rank=None if self.decoder_ == "factorized"
             else column_rank(self.transformer_.spans_))
         self.train_config_ = self._train_config(seed, n_rows)
@@ -454,9 +459,9 @@ class Synthesizer:
                               "the combinations and bounds they learn from the rows would be "
                               "releases outside the budget. Fit without epsilon, or drop the "
                               "constraints.")
-        self.schema_ = privacy.private_schema(model_frame(df), public, self.dp_config_, ledger,
-                                              _column_numbers, rng)
-        self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema()
+        self.schema_, modes = privacy.private_preprocessing(
+            model_frame(df), public, self.dp_config_, ledger, _column_numbers, rng)
+        self.transformer_ = TableTransformer(self.schema_, seed=seed).fit_from_schema(modes)
         self.constraints_ = ConstraintLayer.none(self.schema_)
         with warnings.catch_warnings():  # values outside the released categories are expected
             warnings.simplefilter("ignore")
@@ -480,7 +485,7 @@ class Synthesizer:
         # a handful of rows there is nothing to fit.
         if self.prior == "normal" or not self.fit_plan_.keeps_row_statistics \
                 or len(data) < MIN_PRIOR_ROWS:
-            return StandardNormalPrior(self.latent_dim)
+            return StandardNormalPrior(self.model_config_.latent_dim)
         generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         latents = posterior_latents(self.model_, data, generator)
         return MixturePrior.fit(latents, self.prior_components, seed).to(self.device_)
@@ -550,11 +555,11 @@ class Synthesizer:
             _check_positive_int("epochs", self.epochs)
         if self.batch_size is not None:
             _check_positive_int("batch_size", self.batch_size)
-        positive_ints = ("latent_dim", "patience", "prior_components",
+        positive_ints = ("patience", "prior_components",
                          "categorical_threshold", "mixture_max_rows", "max_categories")
-        for name in positive_ints:
+        for name in positive_ints + (("latent_dim",) if self.latent_dim is not None else ()):
             _check_positive_int(name, getattr(self, name))
-        for name in ("lr", "loss_factor"):
+        for name in ("loss_factor",) + (("lr",) if self.lr is not None else ()):
             _check_number(name, getattr(self, name), low=0, low_open=True)
         _check_number("weight_decay", self.weight_decay, low=0)
         if self.beta is not None:
@@ -629,7 +634,10 @@ class Synthesizer:
         private = self.epsilon is not None
         return FitPlan(private=private,
                        validation_fraction=0.0 if private else self.validation_fraction,
-                       beta=self._resolved_beta(private))
+                       beta=self._resolved_beta(private),
+                       lr=float(_default(self.lr, DP_LR if private else DEFAULT_LR)),
+                       latent_dim=int(_default(self.latent_dim, DP_LATENT_DIM if private
+                                               else DEFAULT_LATENT_DIM)))
 
     def _train_config(self, seed: int, n_rows: int) -> TrainConfig:
         validation = self.fit_plan_.validation_fraction
@@ -637,7 +645,7 @@ class Synthesizer:
         epochs = self.epochs or auto_epochs(n_rows, batch_size, validation)
         anneal_epochs = 0 if self.kl_anneal == "none" else \
             self.kl_anneal_epochs or max(1, epochs // 4)
-        return TrainConfig(epochs=epochs, batch_size=batch_size, lr=self.lr,
+        return TrainConfig(epochs=epochs, batch_size=batch_size, lr=self.fit_plan_.lr,
                            weight_decay=self.weight_decay, beta=self.fit_plan_.beta,
                            kl_anneal=self.kl_anneal, kl_anneal_epochs=anneal_epochs,
                            free_bits=float(self.free_bits),
@@ -810,8 +818,9 @@ class Synthesizer:
 
         self._check_fitted()
         z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=self.device_)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ConfigError(f"decode takes latents of shape (rows, {self.latent_dim}). Got "
+        latent_dim = self.model_config_.latent_dim
+        if z.ndim != 2 or z.shape[1] != latent_dim:
+            raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
                               f"{tuple(z.shape)} instead.")
         matrix = decode_mean(self.model_, self.layout_, z)
         return self.constraints_.output(self.transformer_.inverse_transform(
@@ -928,6 +937,11 @@ def _column_numbers(spec, series: pd.Series) -> np.ndarray:
     from synthvae.transforms.table import make_column_transformer
 
     return make_column_transformer(spec).to_numbers(series)
+
+
+def _default(value, default):
+    """``value``, or ``default`` where the parameter was left at None."""
+    return default if value is None else value
 
 
 def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int

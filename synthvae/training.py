@@ -110,6 +110,8 @@ class FitPlan:
     private: bool  # DP-SGD on Poisson batches (synthvae.privacy); nothing else is released
     validation_fraction: float  # rows held out for early stopping (none under DP)
     beta: float  # KL weight after annealing
+    lr: float = 1e-3  # Adam learning rate
+    latent_dim: int = 128  # latent dimensions of the VAE
 
     @property
     def keeps_row_statistics(self) -> bool:

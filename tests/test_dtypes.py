@@ -178,7 +178,7 @@ def test_save_load_samples_the_same_rows_and_dtypes(model, tmp_path):
 
 
 def test_decode_and_conditions_give_the_recorded_dtypes(model, real):
-    decoded = model.decode(np.zeros((4, model.latent_dim)))
+    decoded = model.decode(np.zeros((4, model.model_config_.latent_dim)))
     assert decoded.dtypes.to_dict() == real.dtypes.to_dict()
     out = model.sample(30, seed=2, conditions={"nullable_string_na": None})
     assert out["nullable_string_na"].isna().all()

@@ -180,15 +180,22 @@ class ModeSpecificNormalizer(ColumnTransformer):
         if low < self.means_[bottom] - reach * self.stds_[bottom]:
             self.stds_[bottom] = (self.means_[bottom] - low) / reach
 
-    def fit_from_spec(self):
-        """One mode spanning the schema's public [min, max]; reads no data (used under DP)."""
+    def fit_from_spec(self, modes=None):
+        """Modes from the schema's public [min, max] and, when given, DP-released ``modes``
+        (``synthvae.privacy.Modes``); else one mode spanning the range. Reads no data
+        (used under DP)."""
         self.log_scale_ = None  # choosing a scale would read the private values
         low, high = float(self.spec.min), float(self.spec.max)
         half = max(high - low, 1e-9) / 2
-        self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
+        if modes is None:
+            self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
+            self.point_ = np.zeros(1, dtype=bool)
+        else:
+            self.set_mixture(modes.weights, modes.means, modes.stds)
+            self.point_ = np.asarray(modes.point, dtype=bool)[np.asarray(modes.weights)
+                                                              > WEIGHT_THRESHOLD]
         self.min_, self.max_, self.fill_ = low, high, low + half
         self.spread_min_, self.spread_max_ = low, high
-        self.point_ = np.zeros(1, dtype=bool)
         return self
 
     def set_mixture(self, weights, means, stds) -> None:

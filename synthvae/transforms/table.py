@@ -55,6 +55,11 @@ def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MA
     return TRANSFORMERS[spec.kind](spec, options)
 
 
+def _from_spec(transformer: ColumnTransformer, modes) -> ColumnTransformer:
+    """``fit_from_spec``, with the column's released modes where it has some."""
+    return transformer.fit_from_spec() if modes is None else transformer.fit_from_spec(modes)
+
+
 class TableTransformer:
     """DataFrame <-> float32 matrix with a declared span layout."""
 
@@ -83,15 +88,18 @@ class TableTransformer:
         self._set_layout()
         return self
 
-    def fit_from_schema(self) -> "TableTransformer":
+    def fit_from_schema(self, modes: dict | None = None) -> "TableTransformer":
         """Build every column transformer from the schema alone, reading no rows.
 
         Under differential privacy the schema holds public or DP-released bounds and
-        categories (see :mod:`synthvae.privacy`), so nothing here touches private data.
+        categories, and ``modes`` the DP-released modes of continuous columns (see
+        :mod:`synthvae.privacy`), so nothing here touches private data.
         """
-        self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
-                                                      self.max_categories).fit_from_spec()
-                              for spec in self.schema.columns]
+        modes = modes or {}
+        self.transformers_ = [
+            _from_spec(make_column_transformer(spec, self.mixture_max_rows,
+                                               self.max_categories), modes.get(spec.name))
+            for spec in self.schema.columns]
         self._set_layout()
         return self
 
