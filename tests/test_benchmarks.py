@@ -138,3 +138,19 @@ def test_constraints_benchmark_counts_rows_holding_a_pair_no_real_row_holds():
                               "education": ["HS", "HS", "BA"], "education-num": [9, 13, 9]})
     assert unseen_combinations(real, synthetic) == {
         "relationship & sex": 1, "education & education-num": 2, "any": 3}
+
+
+@pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not available")
+def test_structure_harness_puts_decoders_and_the_copula_side_by_side_on_a_small_table():
+    pytest.importorskip("sdv", reason="install the 'bench' extra to run the copula")
+    from benchmarks.data import load_dataset
+    from benchmarks.structure import table_run
+
+    small = load_dataset("titanic@120")
+    assert len(small.train) == 120 and len(small.test) == len(load_dataset("titanic").test)
+    runs = {model: table_run("titanic@120", 0, model)
+            for model in ("copula", "synthvae:factorized")}
+    for model, run in runs.items():
+        assert run["model"] == model and run["synthetic_rows"] == 120
+        assert run["ml_efficacy"]["metric"] == "roc_auc"
+        assert 0 <= run["rules"]["totals"]["functional_dependency_violation_share"] <= 1
