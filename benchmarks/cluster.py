@@ -152,9 +152,12 @@ def stream_stages(path: str, batches: int = 300) -> dict:
     import torch
 
     from synthvae import Synthesizer
-    from synthvae.streaming import ParquetSource
     from synthvae.batches import Batch
+    from synthvae.fitting import start_generator
+    from synthvae.params import fit_plan
+    from synthvae.preparation import learn_transformer
     from synthvae.steps import PlainStep
+    from synthvae.streaming import ParquetSource
 
     def mark(name, start):
         out[name] = {"seconds": round(time.perf_counter() - start, 1),
@@ -168,9 +171,9 @@ def stream_stages(path: str, batches: int = 300) -> dict:
     start = mark("reservoir_pass", start)
     synth = Synthesizer(verbose=False, epochs=1)
     synth.device_ = torch.device("cpu")
-    synth.fit_plan_ = synth._fit_plan()
-    synth._learn_transformer(sample, 0, None)
-    synth._build_model(synth.transformer_.transform(sample.iloc[:50_000]), 0, source.rows)
+    synth.fit_plan_ = fit_plan(synth)
+    synth.schema_, synth.transformer_ = learn_transformer(synth, sample, 0, None)
+    start_generator(synth, synth.transformer_.transform(sample.iloc[:50_000]), 0, source.rows)
     del sample
     start = mark("transformer_fit", start)
     step = PlainStep(synth.model_, synth.layout_, synth.train_config_,

@@ -64,7 +64,8 @@ def pyspy_summary(path: Path, top: int = 20) -> str:
 
 
 MODULES = ("training.py", "losses.py", "layout.py", "model.py", "sampling.py", "table.py",
-           "continuous.py", "categorical.py", "mixture.py", "synthesizer.py", "prior.py")
+           "continuous.py", "categorical.py", "mixture.py", "synthesizer.py", "prior.py",
+           "generator.py", "table_sampling.py", "fitting.py", "fit_memory.py")
 
 
 def main() -> None:

@@ -7,56 +7,19 @@ exit code 1; an interrupt exits with 130. No traceback is shown for a user error
 
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from cli import report, toolkit
+from cli.app import DEFAULT_MODEL, ModelOption, app, err, out, user_errors
 from cli.options import DecimalOption, SepOption
-from synthvae.errors import SynthvaeError
 
-DEFAULT_MODEL = Path("synthvae-model.safetensors")
 DEFAULT_OUTPUT = Path("synthetic.csv")
-
-app = typer.Typer(name="synthvae", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False,
-                  help="Fit a VAE synthesizer to a table and sample synthetic rows from it.")
-out = Console()
-err = Console(stderr=True)
-
-
-def user_errors(command):
-    """Run ``command``; turn synthvae errors into a one-line message and exit code 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("default")
-                warnings.showwarning = _show_warning
-                return command(*args, **kwargs)
-        except SynthvaeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("interrupted; nothing was written.")
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _show_warning(message, category, *args, **kwargs):
-    err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
-
-
-ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model file to read.",
-                                           dir_okay=False)]
 
 
 @app.command()
@@ -218,7 +181,7 @@ def sample(
     from synthvae.errors import ConfigError
     from synthvae.io import table_format, write_table_chunks
     from synthvae.sharding import check_shard, shard_output
-    from synthvae.synthesizer import check_n
+    from synthvae.table_sampling import check_n
 
     check_n(n)
     if (shards is None) != (shard_index is None):
@@ -405,11 +368,8 @@ def _print_diagnostics(details: dict) -> None:
     out.print(table)
 
 
-from cli import report as _report  # noqa: E402  (the commands register themselves on app)
-from cli import toolkit as _toolkit  # noqa: E402
-
-_report.register(app)
-_toolkit.register(app)
+report.register(app)
+toolkit.register(app)
 
 
 def _interrupt_on_sigterm(signum, frame):

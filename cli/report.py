@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.app import err, out, user_errors
 from cli.options import DecimalOption, SepOption
 from synthvae.errors import DataError
 
@@ -22,8 +23,6 @@ DEFAULT_HTML = Path("report.html")
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``, with synthvae errors shown as one line."""
-    from cli.main import user_errors
-
     app.command("report")(user_errors(report))
 
 
@@ -53,7 +52,6 @@ def report(
 ):
     """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy, privacy checks, and
     the rules of REAL (dependencies, impossible combinations) that SYNTHETIC breaks."""
-    from cli.main import err, out
     from synthvae.io import read_table
     from synthvae.reports import evaluate
 
@@ -74,7 +72,6 @@ def report(
 
 def holdout_next_to(model: Path | None) -> Path | None:
     """``MODEL.holdout.csv`` when it exists (announced on stderr), else None."""
-    from cli.main import err
     from synthvae.io import holdout_path
 
     if model is None:

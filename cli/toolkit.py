@@ -13,20 +13,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.app import DEFAULT_MODEL, ModelOption, out, user_errors
 from cli.options import DecimalOption, SepOption
 
 DRIFT_EXIT_CODE = 3
-DEFAULT_MODEL = Path("synthvae-model.safetensors")
-
-ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model file to read.",
-                                           dir_okay=False)]
 DataArgument = Annotated[Path, typer.Argument(help="Table with the model's columns: CSV, "
                                                    "gzip CSV or Parquet.")]
 
 
 def register(app: typer.Typer) -> None:
-    from cli.main import user_errors
-
+    """Add the toolkit commands to ``app``, with synthvae errors shown as one line."""
     for name, command in (("encode", encode), ("score", score),
                           ("interpolate", interpolate), ("drift", drift)):
         app.command(name)(user_errors(command))
@@ -40,7 +36,6 @@ def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None =
 
 
 def _write(frame, output: Path) -> None:
-    from cli.main import out
     from synthvae.io import table_format, write_table_chunks
 
     table_format(output)
@@ -113,7 +108,6 @@ def drift(
     decimal: DecimalOption = None,
 ):
     """Compare DATA with the training data through MODEL; exit 3 on drift, 0 otherwise."""
-    from cli.main import out
     from synthvae.io import read_table
 
     synth, df = _load(model, data, sep, decimal)

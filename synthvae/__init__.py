@@ -7,8 +7,7 @@ from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedEr
                              SchemaError, SynthvaeError, SynthvaeWarning, TrainingError)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
-
-__version__ = "0.1.0"
+from synthvae.version import __version__
 
 
 def evaluate(real, synthetic, holdout=None, target=None, schema=None, **options):

@@ -34,7 +34,8 @@ def sample(model, n: int, partitions: int, seed: int | None = None):
 
         raise ConfigError('synthvae.dask needs Dask: pip install "synthvae[dask]".') from None
 
-    from synthvae.synthesizer import Synthesizer, check_n
+    from synthvae.synthesizer import Synthesizer
+    from synthvae.table_sampling import check_n
 
     n = check_n(n)
     partitions = check_partitions(partitions)

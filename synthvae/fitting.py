@@ -1,4 +1,5 @@
-"""A fit is a transaction: its state is built aside and adopted whole, or not at all.
+"""A fit is a transaction: its state is built aside and adopted whole, or not at all; and
+the stages every fitting mode shares around its training loop.
 
 ``fit`` and ``fit_parquet`` run on an unfitted copy of the estimator (same parameters, no
 attribute ending in ``_``); only when training and every essential step after it succeed
@@ -15,15 +16,34 @@ After training, :class:`PostTraining` runs each step under one of two policies:
 - optional (marginal calibration, the drift profile, training diagnostics): a failure
   becomes a :class:`PostTrainingWarning`, the step's result is left out, the failure is
   recorded in ``training_summary_["failed_steps"]``, and the fitted model is kept.
+
+The fitting modes (:mod:`synthvae.fit_memory`: in memory, DP, distributed;
+:mod:`synthvae.streaming`: Parquet) each prepare the encoded rows their own way, then call
+:func:`start_generator` (a new generator and the training config) before training and
+:func:`finish_fit` (the steps above, and the training summary) after it.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 import warnings
 from typing import Any, Callable
 
+import numpy as np
+import pandas as pd
+import torch
+
 from synthvae.errors import PostTrainingError, PostTrainingWarning, SynthvaeError
+from synthvae.frames import model_frame
+from synthvae.generator import VAEGenerator, resolved_decoder, vae_config
+from synthvae.layout import SpanLayout
+from synthvae.params import train_config
+from synthvae.training import holdout_split
+
+# What sampling needs; hasattr on each tells a fitted estimator from an unfitted one.
+FITTED_FOR_SAMPLING = ("schema_", "transformer_", "generator_")
+MIN_PRIOR_ROWS = 20  # fewer rows: N(0, I) prior; fewer held-out rows: use training rows
 
 
 def is_fitted_attribute(name: str) -> bool:
@@ -99,3 +119,101 @@ def describe(exc: BaseException) -> str:
     """``Type: first line of the message``, for one-line errors and warnings."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------- the stages
+
+
+def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.Tensor:
+    """Set ``generator_`` (an untrained VAE for the fitted transformer's layout) and
+    ``train_config_``; return the encoded rows ``matrix`` on the device."""
+    layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
+    decoder = resolved_decoder(synth.decoder, synth.fit_plan_.private, layout.width)
+    config = vae_config(layout, synth.transformer_.spans_, synth.fit_plan_.latent_dim,
+                        synth.hidden, decoder)
+    synth.train_config_ = train_config(synth, synth.fit_plan_, seed, n_rows)
+    synth.generator_ = VAEGenerator.build(config, layout, synth.device_, seed)
+    return torch.as_tensor(matrix, device=synth.device_)
+
+
+def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
+               rows: int, timings: tuple[float, float, float], **summary) -> None:
+    """After training: curves, latent prior, calibration, drift profile, diagnostics and
+    the summary; only the prior is essential (see the module docstring).
+
+    ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
+    them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head);
+    under DP only the prior is fitted, and from no private row. ``timings``: (fit start,
+    transform seconds, training start). The summary counts the table's columns (the
+    schema's), not the modelled ones."""
+    private = synth.fit_plan_.private
+    started, transform_seconds, t0 = timings
+    steps = PostTraining()  # the prior is essential; the rest may fail with a warning
+    synth.history_ = [] if private else [vars(h) for h in history]
+    steps.essential("fitting the latent prior", fit_prior, synth, data, seed)
+    calibration = steps.optional(
+        "marginal calibration", calibrate, synth, data, seed, len(history) * rows,
+        without=", sampling uncalibrated (as with calibrate=False)")
+    synth.monitoring_ = None if private else steps.optional(
+        "the drift profile", drift_profile, synth, data, seed,
+        without="; drift() needs reference rows")
+    synth.diagnostics_ = None if private else steps.optional(
+        "training diagnostics", diagnose, synth, data, df)
+    synth.training_summary_ = {
+        "rows": rows, "columns": len(synth.schema_.columns),
+        "encoded_width": synth.layout_.width,
+        "epochs_run": len(history), "transform_seconds": round(transform_seconds, 3),
+        "train_seconds": round(time.perf_counter() - t0, 3),
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "device": str(synth.device_), "differentially_private": private,
+        "calibration": calibration, "failed_steps": steps.failed, **summary}
+
+
+def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
+    """The generator's latent prior. Under DP a mixture fitted on the latents of private
+    rows would be a release; with a handful of rows there is nothing to fit."""
+    keeps = synth.fit_plan_.keeps_row_statistics and len(data) >= MIN_PRIOR_ROWS
+    synth.generator_.fit_prior(data, synth.prior if keeps else "normal",
+                               synth.prior_components, seed)
+
+
+def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int) -> dict | None:
+    """Calibrate the generator's logit offsets (synthvae/calibration.py); their summary, or
+    None when off. ``trained_rows`` (epochs x rows) sizes the calibration sample. Under DP
+    the frequencies of private rows would be a release."""
+    from synthvae.calibration import calibration_rows
+
+    if not synth.calibrate or not synth.fit_plan_.keeps_row_statistics \
+            or synth.layout_.n_groups == 0:
+        return None
+    started = time.perf_counter()
+    summary = synth.generator_.calibrate(data, seed, calibration_rows(trained_rows))
+    return {**summary, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def drift_profile(synth, data: torch.Tensor, seed: int) -> dict:
+    """The drift reference: held-out rows (all rows when none are held out)."""
+    from synthvae.monitoring import PROFILE_MAX_ROWS, reference_profile, scored
+
+    _, rows = holdout_split(len(data), synth.train_config_, data.device)
+    reference = data[rows] if len(rows) >= MIN_PRIOR_ROWS else data
+    return reference_profile(*scored(synth.generator_, reference[:PROFILE_MAX_ROWS],
+                                     seed + 2))
+
+
+def diagnose(synth, data: torch.Tensor, df: pd.DataFrame) -> dict:
+    """Training diagnostics on held-out rows (training rows when none are held out);
+    warns on posterior collapse. See synthvae/diagnostics.py."""
+    from synthvae.diagnostics import MAX_ROWS, check_collapse, training_diagnostics
+
+    _, rows = holdout_split(len(data), synth.train_config_, data.device)
+    source = "held-out" if len(rows) >= MIN_PRIOR_ROWS else "training"
+    if source == "training":
+        rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(
+            synth.train_config_.seed))
+    rows = rows[:MAX_ROWS]
+    found = training_diagnostics(synth.model_, synth.layout_, synth.transformer_, data[rows],
+                                 model_frame(df.iloc[rows.cpu().numpy()]), source)
+    check_collapse(found, synth.train_config_.beta, synth.kl_anneal,
+                   synth.model_config_.autoregressive)
+    return found

@@ -77,6 +77,15 @@ def ks_p_values(statistics: np.ndarray, n_new: int, n_reference: int) -> np.ndar
     return kstwobign.sf(statistics * math.sqrt(effective))
 
 
+def scored(generator, data: torch.Tensor, seed: int, samples: int = SCORE_SAMPLES
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(ELBO (rows,), latent means (rows, latent_dim)) of encoded rows ``data`` under a
+    generator (synthvae.generator): what a profile and the rows compared with it hold."""
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    elbo, _ = generator.log_likelihood(data, samples, rng)
+    return elbo.cpu().numpy(), generator.encode(data).cpu().numpy()
+
+
 def drift_report(profile: dict, elbo: np.ndarray, latents: np.ndarray,
                  alpha: float = DRIFT_ALPHA) -> dict:
     """Compare new rows' ELBO (rows,) and latent means (rows, latent_dim) with a profile."""

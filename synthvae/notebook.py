@@ -56,7 +56,7 @@ def report_html(report) -> str:
 
 
 def _is_fitted(synth) -> bool:
-    from synthvae.synthesizer import FITTED_FOR_SAMPLING
+    from synthvae.fitting import FITTED_FOR_SAMPLING
 
     return all(hasattr(synth, name) for name in FITTED_FOR_SAMPLING)
 

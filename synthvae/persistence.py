@@ -1,9 +1,14 @@
 """Saved models: one safetensors file whose header holds the JSON state. No pickle.
 
-Layout of the file: tensors ``model.*`` (the VAE's weights) and the metadata keys
-``format = "synthvae"``, ``format_version``, and ``state`` (JSON: schema, transformer state,
-configs, versions, training summary, loss history). Loading parses only JSON and raw tensors,
-so a model file can never execute code; every part is validated before use.
+Layout of the file: the generator's tensors (``model.*``, ``prior.*``, the calibration's
+offsets; :mod:`synthvae.generator`) and the metadata keys ``format = "synthvae"``,
+``format_version``, and ``state`` (JSON: schema, transformer state, configs, versions,
+training summary, loss history). Loading parses only JSON and raw tensors, so a model file
+can never execute code; every part is validated before use.
+
+This module reads the estimator's fitted attributes and never imports the estimator's class:
+:func:`load_synthesizer` builds one through the ``factory`` it is given
+(``Synthesizer.load`` passes its class).
 """
 
 from __future__ import annotations
@@ -16,25 +21,25 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from synthvae.devices import resolve_device
 from synthvae.diagnostics import PRIVATE_REASON, check_diagnostics
 from synthvae.constraints.layer import ConstraintLayer
 from synthvae.errors import ModelFileError, SynthvaeError
+from synthvae.generator import VAEGenerator
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
-from synthvae.model import VAE, ModelConfig
-from synthvae.prior import MixturePrior, StandardNormalPrior
+from synthvae.model import ModelConfig
 from synthvae.schema import Schema
 from synthvae.training import TrainConfig
 from synthvae.transforms.table import TableTransformer
+from synthvae.version import __version__
 
 FORMAT_NAME = "synthvae"
 FORMAT_VERSION = 1
-OFFSETS_KEY = "sampler.logit_offsets"  # marginal calibration (synthvae/calibration.py)
 
 
 def save_synthesizer(synth, path: Path) -> Path:
-    from synthvae import __version__
-
+    generator = synth.generator_.to_dict()
     state = {
         "synthvae_version": __version__,
         "torch_version": torch.__version__,
@@ -43,27 +48,20 @@ def save_synthesizer(synth, path: Path) -> Path:
         "schema": synth.schema_.to_dict(),
         "constraints": synth.constraints_.get_state(),
         "transformer": synth.transformer_.get_state(),
-        "model_config": synth.model_config_.to_dict(),
+        "model_config": generator["model_config"],
         "train_config": synth.train_config_.to_dict(),
         "training_summary": synth.training_summary_,
         "history": synth.history_,
         "monitoring": getattr(synth, "monitoring_", None),
         "diagnostics": getattr(synth, "diagnostics_", None),
         "extra": getattr(synth, "extra_state_", {}),
-        "prior": synth.prior_.kind,
+        "prior": generator["prior"],
         "privacy": getattr(synth, "privacy_", None),
     }
-    tensors = {f"model.{k}": v.detach().cpu().contiguous()
-               for k, v in synth.model_.state_dict().items()}
-    tensors.update({f"prior.{k}": v.detach().cpu().contiguous()
-                    for k, v in synth.prior_.tensors().items()})
-    offsets = getattr(synth, "logit_offsets_", None)
-    if offsets is not None:
-        tensors[OFFSETS_KEY] = offsets.detach().cpu().float().contiguous()
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
                 "state": json.dumps(state, default=_json_default)}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        save_file(synth.generator_.tensors(), str(tmp), metadata=metadata)
     return path
 
 
@@ -109,21 +107,22 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return state, tensors
 
 
-def load_synthesizer(path: Path, device: str | None = None, predicates: dict | None = None):
-    from synthvae.synthesizer import Synthesizer, resolve_device
-
+def load_synthesizer(path: Path, device: str | None = None, predicates: dict | None = None,
+                     *, factory):
+    """The estimator a model file holds, built by ``factory(**params)``; ``predicates``
+    gives the functions of its Predicate constraints (code is never saved)."""
     state, tensors = read_model_file(path)
+    where = repr(str(path))
     try:
-        synth = Synthesizer(**{k: (tuple(v) if k == "hidden" else v)
-                               for k, v in state["params"].items()})
+        synth = factory(**{k: (tuple(v) if k == "hidden" else v)
+                           for k, v in state["params"].items()})
         synth.schema_ = Schema.from_dict(state["schema"])
         synth.constraints_ = ConstraintLayer.from_state(state.get("constraints"), synth.schema_,
-                                                        predicates, repr(str(path)))
+                                                        predicates, where)
         synth.constraints = list(synth.constraints_.declared_) or None
         synth.transformer_ = TableTransformer.from_state(synth.constraints_.model_schema_,
                                                          state["transformer"])
-        synth.model_config_ = ModelConfig.from_dict(state["model_config"])
-        synth.decoder_ = synth.model_config_.decoder_kind
+        model_config = ModelConfig.from_dict(state["model_config"])
         synth.train_config_ = TrainConfig(**state["train_config"])
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, SynthvaeError):  # e.g. a predicate to pass again: say so as is
@@ -134,69 +133,19 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
     if synth.monitoring_ is not None:
         from synthvae.monitoring import check_profile
 
-        check_profile(synth.monitoring_, synth.model_config_.latent_dim, repr(str(path)))
+        check_profile(synth.monitoring_, model_config.latent_dim, where)
     synth.diagnostics_ = state.get("diagnostics")  # absent from older models
-    check_diagnostics(synth.diagnostics_, synth.model_config_.latent_dim,
-                      synth.transformer_.schema.names, repr(str(path)))
+    check_diagnostics(synth.diagnostics_, model_config.latent_dim,
+                      synth.transformer_.schema.names, where)
     synth.training_summary_ = state.get("training_summary", {})
     synth.extra_state_ = state.get("extra", {})
     if state.get("privacy") is not None:
         synth.privacy_ = state["privacy"]
     synth.device_ = resolve_device(device)
-    synth.layout_ = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
-    if synth.layout_.width != synth.model_config_.data_dim:
-        raise ModelFileError(f"{str(path)!r} is inconsistent: the transformer encodes "
-                             f"{synth.layout_.width} columns but the model expects "
-                             f"{synth.model_config_.data_dim}.")
-    synth.model_ = _build_model(synth.model_config_, tensors, path).to(synth.device_)
-    synth.prior_ = _build_prior(state.get("prior", "normal"), synth.model_config_, tensors,
-                                path).to(synth.device_)
-    offsets = _check_offsets(tensors.get(OFFSETS_KEY), synth.model_config_, path)
-    synth.logit_offsets_ = None if offsets is None else offsets.to(synth.device_)
+    layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
+    synth.generator_ = VAEGenerator.from_state(model_config, state.get("prior", "normal"),
+                                               tensors, layout, synth.device_, where)
     return synth
-
-
-def _check_offsets(offsets, config: ModelConfig, path: Path):
-    """The marginal calibration's logit offsets (absent from older and DP models)."""
-    if offsets is None:
-        return None
-    if offsets.shape != (config.data_dim,) or not torch.isfinite(offsets).all():
-        raise ModelFileError(f"{str(path)!r}: the sampler's logit offsets have shape "
-                             f"{tuple(offsets.shape)} (or non-finite values); expected "
-                             f"{config.data_dim} finite values.")
-    return offsets.float()
-
-
-def _build_prior(kind: str, config: ModelConfig, tensors: dict, path: Path):
-    found = {k[len("prior."):]: v for k, v in tensors.items() if k.startswith("prior.")}
-    if kind == "normal":
-        return StandardNormalPrior(config.latent_dim)
-    if kind != "gmm" or set(found) != {"weights", "means", "stds"}:
-        raise ModelFileError(f"{str(path)!r} has an invalid latent prior {kind!r}.")
-    k = found["weights"].shape[0]
-    if found["weights"].ndim != 1 or any(found[n].shape != (k, config.latent_dim)
-                                         for n in ("means", "stds")):
-        raise ModelFileError(f"{str(path)!r}: the latent prior's shapes do not match a "
-                             f"{config.latent_dim}-dimensional latent space.")
-    return MixturePrior(found["weights"], found["means"], found["stds"])
-
-
-def _build_model(config: ModelConfig, tensors: dict, path: Path) -> VAE:
-    model = VAE(config)
-    expected = model.state_dict()
-    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    unknown = [k for k in tensors if not k.startswith(("model.", "prior.")) and k != OFFSETS_KEY]
-    if unknown:
-        raise ModelFileError(f"{str(path)!r} holds an unexpected tensor {unknown[0]!r}.")
-    if set(weights) != set(expected):
-        raise ModelFileError(f"{str(path)!r} holds weights {sorted(set(weights) ^ set(expected))[:3]} "
-                             f"that do not match the model its header describes.")
-    for key, tensor in weights.items():
-        if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
-            raise ModelFileError(f"{str(path)!r}: weight {key!r} has shape {tuple(tensor.shape)}, "
-                                 f"expected {tuple(expected[key].shape)}.")
-    model.load_state_dict(weights)
-    return model
 
 
 def model_info(path: Path) -> dict:

@@ -154,7 +154,7 @@ class Schema:
     def to_dict(self) -> dict:
         out = {"version": self.version, "columns": [c.to_dict() for c in self.columns]}
         if self.constraints:
-            from synthvae.constraints import to_dict
+            from synthvae.constraints.declared import to_dict
 
             out["constraints"] = [to_dict(c) for c in self.constraints]
         return out
@@ -224,7 +224,7 @@ class Schema:
 def _constraints(items) -> tuple:
     """The schema's "constraints" list, parsed (a "suggested_constraints" list is ignored:
     it holds proposals for the user to move into "constraints")."""
-    from synthvae.constraints import parse_constraints
+    from synthvae.constraints.declared import parse_constraints
     from synthvae.errors import ConfigError
 
     try:

@@ -96,7 +96,7 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
 
 def _constraints(table: dict) -> tuple[tuple, list]:
     """(synthvae constraints, SDV constraints that do not map) of the table's metadata."""
-    from synthvae.constraints import Unique, parse_constraint
+    from synthvae.constraints.declared import Unique, parse_constraint
     from synthvae.errors import ConfigError
 
     mapped, unmapped = [], []

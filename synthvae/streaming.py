@@ -3,11 +3,15 @@ column transforms, the latent prior and the drift profile are fitted on it); tra
 streams row groups through pyarrow in a shuffled order, through a bounded shuffle buffer.
 
 Memory holds the reservoir, one row group and the shuffle buffer, never the table.
+:func:`fit_stream` is ``Synthesizer.fit_parquet``: no rows are held out (every epoch runs);
+differential privacy and distributed training are refused.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -15,9 +19,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthvae import distributed
+from synthvae.devices import resolve_device
 from synthvae.dialect import check_unique_names
-from synthvae.errors import DataError
+from synthvae.errors import ConfigError, DataError
+from synthvae.fitting import finish_fit, start_generator
+from synthvae.params import (auto_epochs, batch_size, check_positive_int, fit_plan,
+                             fit_seed)
+from synthvae.preparation import check_frame, learn_transformer
+from synthvae.progress import EpochProgress
+from synthvae.training import train
 
+PRIOR_FIT_ROWS = 50_000  # reservoir rows encoded for the prior and profile
 SAMPLE_ROWS = 200_000  # reservoir rows that fit the column transforms
 BUFFER_ROWS = 100_000  # encoded rows shuffled together before batching
 READ_ROWS = 65_536  # rows converted to pandas at once
@@ -127,3 +140,57 @@ def stream_loop(model, source: ParquetSource, transformer, layout, config,
     rng = np.random.default_rng(config.seed)
     batches = StreamedBatches(source, transformer, config.batch_size, buffer_rows, rng, device)
     return batches, PlainStep(model, layout, config, generator)
+
+
+def fit_stream(synth, path: str | Path, sample_rows: int, buffer_rows: int) -> None:
+    """Fit ``synth`` (parameters validated) from Parquet in bounded memory; sets its fitted
+    attributes (see :mod:`synthvae.fit_memory` for the in-memory fit)."""
+    started = time.perf_counter()
+    check_positive_int("sample_rows", sample_rows)
+    check_positive_int("buffer_rows", buffer_rows)
+    check_streamable(synth)
+    synth.fit_plan_ = fit_plan(synth)
+    synth.device_ = resolve_device(synth.device)
+    seed = fit_seed(synth)
+    source = ParquetSource(path)
+    t0 = time.perf_counter()
+    head, data = _fit_reservoir(synth, source, sample_rows, seed)
+    transform_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    encoder = synth.constraints_.streamed(synth.transformer_, str(path))
+    batches, step = stream_loop(synth.model_, source, encoder, synth.layout_,
+                                synth.train_config_, buffer_rows)
+    with EpochProgress(synth.train_config_.epochs, enabled=synth.verbose) as progress:
+        history = train(step, batches, synth.train_config_, progress.update)
+    finish_fit(synth, data, head, history, seed, source.rows, (started, transform_seconds, t0),
+               processes=1, streamed=True, reservoir_rows=min(sample_rows, source.rows))
+
+
+def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int
+                   ) -> tuple[pd.DataFrame, torch.Tensor]:
+    """Schema, constraints, column transforms, a new generator and the training config, from
+    a reservoir sample; returns the rows the prior and drift profile read (modelled, as the
+    constraints transform them, and encoded on the device)."""
+    learned = learn_transformer(synth, check_frame(source.reservoir(sample_rows, seed)),
+                                seed, None)
+    synth.schema_, synth.constraints_ = learned.schema, learned.constraints
+    synth.transformer_ = learned.transformer
+    synth.privacy_, synth.rank_ = None, 0
+    # the reservoir is in random order: its head is a uniform subsample for the prior
+    head = learned.modelled.iloc[:PRIOR_FIT_ROWS]
+    data = start_generator(synth, synth.transformer_.transform(head), seed, source.rows)
+    epochs = synth.epochs or auto_epochs(
+        source.rows, batch_size(synth, synth.fit_plan_, source.rows, 0.0), 0.0)
+    synth.train_config_ = replace(synth.train_config_, validation_fraction=0.0, epochs=epochs)
+    return head, data
+
+
+def check_streamable(params) -> None:
+    """Refuse what a streamed fit cannot do: DP and distributed training."""
+    if params.epsilon is not None:
+        raise ConfigError("Streaming fits do not support differential privacy: DP-SGD's "
+                          "accounting assumes Poisson sampling of rows, which a row-group "
+                          "stream does not give. Fit DP models in memory.")
+    if distributed.wanted(params.distributed):
+        raise ConfigError("Streaming fits run in one process; distributed training "
+                          "needs the table in memory on each rank (see docs/scale.md).")

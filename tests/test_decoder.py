@@ -21,7 +21,7 @@ from synthvae.layout import SpanLayout
 from synthvae.likelihood import decode_mean
 from synthvae.model import VAE, ColumnAutoregression, ModelConfig
 from synthvae.sampling import ColumnDrawer
-from synthvae.synthesizer import column_rank
+from synthvae.generator import column_rank
 from synthvae.transforms.spans import Span, SpanKind
 
 SMALL = dict(hidden=(64, 64), latent_dim=16, batch_size=200, verbose=False)
@@ -153,7 +153,7 @@ def test_score_reads_the_rows_own_earlier_columns(coded_fits):
 
 def test_wide_tables_and_private_fits_use_the_factorized_decoder(monkeypatch):
     table = coded_table(400)
-    monkeypatch.setattr("synthvae.synthesizer.MAX_AUTOREGRESSIVE_WIDTH", 5)
+    monkeypatch.setattr("synthvae.generator.MAX_AUTOREGRESSIVE_WIDTH", 5)
     wide = Synthesizer(epochs=1, **SMALL).fit(table)
     assert wide.decoder_ == "factorized" and wide.model_.decoder.autoregression is None
 

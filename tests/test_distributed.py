@@ -84,9 +84,11 @@ def test_asking_for_distributed_without_a_launcher_says_how_to_launch(titanic, m
 def test_free_bits_are_refused_in_a_distributed_fit():
     from types import SimpleNamespace
 
+    from synthvae.fit_memory import check_distributed
+
     context = SimpleNamespace(rank=0, world_size=2)  # what distributed.start would return
     with pytest.raises(ConfigError, match="'free_bits' .* must be 0 in a distributed fit"):
-        Synthesizer(free_bits=0.1)._check_distributed(context, 0, False)
+        check_distributed(Synthesizer(free_bits=0.1), context, 0, False)
 
 
 def test_rank_shares_split_every_batch_between_the_ranks():

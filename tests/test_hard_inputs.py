@@ -146,7 +146,7 @@ def test_fuzzed_frames_never_raise_anything_but_synthvae_errors(df):
 
 
 def test_memory_preflight_refuses_before_allocating(monkeypatch):
-    import synthvae.synthesizer as module
+    import synthvae.preparation as module
 
     monkeypatch.setattr(module, "available_memory", lambda device: 1000)
     df = pd.DataFrame({"v": np.arange(100.0), "k": ["a", "b"] * 50})

@@ -1,0 +1,237 @@
+"""The generator: the model behind a Synthesizer, as one small interface.
+
+A generator maps encoded rows (the table transformer's float32 matrix, ``(rows, width)`` in
+the layout of :class:`synthvae.layout.SpanLayout`) to latents and back, samples new encoded
+rows, and scores rows. It owns everything sampling reads: the network, the latent prior it
+samples from (:mod:`synthvae.prior`) and the marginal calibration's logit offsets
+(:mod:`synthvae.calibration`). The façade (:mod:`synthvae.synthesizer`) turns DataFrames into
+matrices and back; the training loop (:mod:`synthvae.training`) trains ``generator.model``.
+
+:class:`Generator` is the interface a model family implements; :class:`VAEGenerator` is
+TVAE's VAE in both its variants, factorized and autoregressive, which differ only in their
+:class:`~synthvae.model.ModelConfig` (``column_rank``). Saved as JSON (:meth:`to_dict`) plus
+tensors (:meth:`tensors`): the keys below are the model file's (docs/model-format.md).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from synthvae.errors import ModelFileError
+from synthvae.layout import SpanLayout
+from synthvae.model import VAE, ModelConfig
+from synthvae.prior import MixturePrior, StandardNormalPrior, posterior_latents
+from synthvae.sampling import sample_matrix
+
+DECODERS = (None, "autoregressive", "factorized")
+MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
+OFFSETS_KEY = "sampler.logit_offsets"  # tensor key of the calibration's offsets
+
+
+class Generator(Protocol):
+    """What the façade needs of a model family. Matrices are encoded rows on ``device``."""
+
+    device: torch.device
+    latent_dim: int
+
+    def encode(self, data: torch.Tensor) -> torch.Tensor:
+        """(rows, width) encoded rows -> (rows, latent_dim) latent means."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(rows, latent_dim) latents -> (rows, width) most likely encoded rows."""
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(n, width) encoded rows drawn from the prior (calibrated when it is)."""
+
+    def conditional_sampler(self, conditions: list):
+        """A sampler of encoded rows meeting bound conditions (synthvae.conditions)."""
+
+    def log_likelihood(self, data: torch.Tensor, samples: int, generator: torch.Generator
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ELBO, IWAE estimate) of each encoded row, (rows,) each, in nats."""
+
+    def to_dict(self) -> dict:
+        """JSON-ready configuration (the model file's state keys)."""
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor to save, by its model-file key."""
+
+
+def resolved_decoder(decoder: str | None, private: bool, width: int) -> str:
+    """``decoder``, or its default: autoregressive unless the table is too wide for the
+    column-by-column term (its cost per step grows with the width) or the fit is private
+    (the masked term has no per-sample gradient rule in Opacus). A table with no modelled
+    column (identifiers and constants only) has nothing to draw in order."""
+    if width == 0:
+        return "factorized"
+    if decoder is not None:
+        return decoder
+    return "factorized" if private or width > MAX_AUTOREGRESSIVE_WIDTH else "autoregressive"
+
+
+def column_rank(spans) -> tuple[int, ...]:
+    """Each encoded position's column number, in table order: the drawing order of an
+    autoregressive decoder."""
+    order: dict[str, int] = {}
+    return tuple(order.setdefault(span.column, len(order)) for span in spans
+                 for _ in range(span.width))
+
+
+def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str
+               ) -> ModelConfig:
+    """The VAE for an encoded layout; ``decoder`` "factorized" or "autoregressive"."""
+    return ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars,
+                       latent_dim=latent_dim, hidden=tuple(hidden),
+                       column_rank=None if decoder == "factorized" else column_rank(spans))
+
+
+class VAEGenerator:
+    """TVAE's VAE (factorized or autoregressive decoder), its latent prior and offsets."""
+
+    def __init__(self, config: ModelConfig, model: VAE, layout: SpanLayout,
+                 device: torch.device, prior=None, offsets: torch.Tensor | None = None):
+        self.config = config
+        self.model = model
+        self.layout = layout
+        self.device = device
+        self.prior = prior  # set by fit_prior (or from a file): StandardNormal/MixturePrior
+        self.offsets = offsets  # (width,) calibration logit offsets, or None
+
+    @classmethod
+    def build(cls, config: ModelConfig, layout: SpanLayout, device: torch.device,
+              seed: int) -> "VAEGenerator":
+        """A new, untrained VAE; ``seed`` fixes its initial weights."""
+        torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
+        return cls(config, VAE(config).to(device), layout, device)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def decoder_kind(self) -> str:
+        return self.config.decoder_kind
+
+    # ------------------------------------------------------------------ the interface
+    def encode(self, data: torch.Tensor) -> torch.Tensor:
+        from synthvae.likelihood import latent_means
+
+        return latent_means(self.model, data)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        from synthvae.likelihood import decode_mean
+
+        return decode_mean(self.model, self.layout, z)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return sample_matrix(self.model, self.layout, self.prior, n, generator, self.device,
+                             offsets=self.offsets)
+
+    def conditional_sampler(self, conditions: list):
+        from synthvae.conditions import ConditionalSampler
+
+        return ConditionalSampler(self.model, self.layout, self.prior, conditions, self.device,
+                                  offsets=self.offsets)
+
+    def log_likelihood(self, data: torch.Tensor, samples: int, generator: torch.Generator
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        from synthvae.likelihood import row_scores
+
+        return row_scores(self.model, self.layout, self.prior, data, samples, generator)
+
+    # ------------------------------------------------------------------ after training
+    def fit_prior(self, data: torch.Tensor, kind: str, components: int, seed: int) -> None:
+        """Set the prior: N(0, I) (``kind="normal"``) or a Gaussian mixture fitted to one
+        posterior draw per row of ``data``."""
+        if kind == "normal":
+            self.prior = StandardNormalPrior(self.latent_dim)
+            return
+        generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+        latents = posterior_latents(self.model, data, generator)
+        self.prior = MixturePrior.fit(latents, components, seed).to(self.device)
+
+    def calibrate(self, data: torch.Tensor, seed: int, rows: int) -> dict:
+        """Set the logit offsets that give prior samples the slot frequencies of ``data``
+        over ``rows`` prior latents (synthvae/calibration.py); return their summary."""
+        from synthvae import calibration
+
+        generator = torch.Generator(device=self.device).manual_seed(seed + 3)
+        self.model.eval()
+        offsets, summary = calibration.fit_logit_offsets(
+            self.model.decoder, self.layout, self.prior,
+            calibration.slot_frequencies(data, self.layout), generator, rows=rows)
+        self.offsets = offsets
+        return summary
+
+    # ------------------------------------------------------------------ saving
+    def to_dict(self) -> dict:
+        return {"model_config": self.config.to_dict(), "prior": self.prior.kind}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"model.{k}": v.detach().cpu().contiguous()
+               for k, v in self.model.state_dict().items()}
+        out.update({f"prior.{k}": v.detach().cpu().contiguous()
+                    for k, v in self.prior.tensors().items()})
+        if self.offsets is not None:
+            out[OFFSETS_KEY] = self.offsets.detach().cpu().float().contiguous()
+        return out
+
+    @classmethod
+    def from_state(cls, config: ModelConfig, prior_kind: str, tensors: dict,
+                   layout: SpanLayout, device: torch.device, where: str) -> "VAEGenerator":
+        """The generator a model file holds, every tensor checked (``where`` names the
+        file in errors)."""
+        if layout.width != config.data_dim:
+            raise ModelFileError(f"{where} is inconsistent: the transformer encodes "
+                                 f"{layout.width} columns but the model expects "
+                                 f"{config.data_dim}.")
+        model = _load_model(config, tensors, where).to(device)
+        prior = _load_prior(prior_kind, config, tensors, where).to(device)
+        offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
+        return cls(config, model, layout, device, prior,
+                   None if offsets is None else offsets.to(device))
+
+
+def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:
+    model = VAE(config)
+    expected = model.state_dict()
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    unknown = [k for k in tensors if not k.startswith(("model.", "prior.")) and k != OFFSETS_KEY]
+    if unknown:
+        raise ModelFileError(f"{where} holds an unexpected tensor {unknown[0]!r}.")
+    if set(weights) != set(expected):
+        raise ModelFileError(f"{where} holds weights {sorted(set(weights) ^ set(expected))[:3]} "
+                             f"that do not match the model its header describes.")
+    for key, tensor in weights.items():
+        if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
+            raise ModelFileError(f"{where}: weight {key!r} has shape {tuple(tensor.shape)}, "
+                                 f"expected {tuple(expected[key].shape)}.")
+    model.load_state_dict(weights)
+    return model
+
+
+def _load_prior(kind: str, config: ModelConfig, tensors: dict, where: str):
+    found = {k[len("prior."):]: v for k, v in tensors.items() if k.startswith("prior.")}
+    if kind == "normal":
+        return StandardNormalPrior(config.latent_dim)
+    if kind != "gmm" or set(found) != {"weights", "means", "stds"}:
+        raise ModelFileError(f"{where} has an invalid latent prior {kind!r}.")
+    k = found["weights"].shape[0]
+    if found["weights"].ndim != 1 or any(found[n].shape != (k, config.latent_dim)
+                                         for n in ("means", "stds")):
+        raise ModelFileError(f"{where}: the latent prior's shapes do not match a "
+                             f"{config.latent_dim}-dimensional latent space.")
+    return MixturePrior(found["weights"], found["means"], found["stds"])
+
+
+def _load_offsets(offsets, config: ModelConfig, where: str):
+    """The marginal calibration's logit offsets (absent from older and DP models)."""
+    if offsets is None:
+        return None
+    if offsets.shape != (config.data_dim,) or not torch.isfinite(offsets).all():
+        raise ModelFileError(f"{where}: the sampler's logit offsets have shape "
+                             f"{tuple(offsets.shape)} (or non-finite values); expected "
+                             f"{config.data_dim} finite values.")
+    return offsets.float()

@@ -1,0 +1,122 @@
+"""Synthetic tables from a fitted generator: its encoded rows decoded into DataFrames.
+
+:class:`TableSampler` draws batches of encoded rows from the generator (unconditioned, or
+meeting bound conditions, see :mod:`synthvae.conditions`), decodes them with the table
+transformer, and hands them to the constraints layer (:mod:`synthvae.constraints`), which
+turns the modelled columns back into the table's, restores its dtypes and checks the rules;
+the few rows a check refuses are redrawn, in a bounded number of rounds
+(:mod:`synthvae.constraints.redraw`). :func:`rechunk` regroups the batches into the chunks
+the caller asked for, so the rows do not depend on the chunk size.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthvae.constraints.redraw import RejectionGuard, complete
+from synthvae.errors import ConfigError
+
+SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once
+
+
+class TableSampler:
+    """DataFrames of sampled rows from ``generator`` (synthvae.generator) through
+    ``transformer`` and the fitted ``constraints`` layer (a ConstraintLayer);
+    ``effective_sizes`` records each conditional batch's pool ESS."""
+
+    def __init__(self, generator, transformer, constraints):
+        self.generator = generator
+        self.transformer = transformer
+        self.constraints = constraints
+        self.effective_sizes: list[float] = []
+
+    def frames(self, n: int, generator: torch.Generator, rng: np.random.Generator,
+               offset: int = 0, residual=(), conditions: dict | None = None
+               ) -> Iterator[pd.DataFrame]:
+        """``n`` rows in batches; ``offset`` numbers the first row (identifiers). Rows that
+        a constraint check or a ``residual`` condition (one the constraints model through
+        another column) refuses are redrawn."""
+
+        def draw(rows: int, row_offset: int) -> tuple[pd.DataFrame, np.ndarray]:
+            matrix = self.generator.sample(rows, generator)
+            return self.constraints.output(self.transformer.inverse_transform(
+                matrix.cpu().numpy(), rng, row_offset=row_offset), residual)
+
+        guard = RejectionGuard(conditions)
+        for start in range(0, n, SAMPLE_BATCH_ROWS):
+            rows = min(SAMPLE_BATCH_ROWS, n - start)
+            yield complete(draw, rows, offset + start, self.constraints.id_columns, guard)
+
+    def empty(self) -> pd.DataFrame:
+        """No rows, with the columns and dtypes of a sample."""
+        generator = torch.Generator(device=self.generator.device).manual_seed(0)
+        return next(self.frames(1, generator, np.random.default_rng(0))).iloc[:0]
+
+    def conditional(self, n: int, generator: torch.Generator, rng: np.random.Generator,
+                    bound: list, conditions: dict, residual=()) -> Iterator[pd.DataFrame]:
+        """``n`` rows meeting every bound condition, the ``residual`` ones and the
+        constraints; rows that rounding or a check pushes out are redrawn (three empty
+        batches in a row: the model gives the conditions no probability)."""
+        from synthvae.conditions import BATCH_ROWS
+
+        guard = RejectionGuard(conditions)
+        sampler = self.generator.conditional_sampler(bound)
+        produced = decoded = empty_batches = 0
+        while produced < n:
+            rows = min(BATCH_ROWS, guard.rows_to_draw(n - produced))
+            matrix, possible = sampler.matrix(rows, generator)
+            frame = self.transformer.inverse_transform(matrix.cpu().numpy(), rng,
+                                                       row_offset=decoded)
+            decoded += rows  # identifiers stay unique across redrawn rows
+            for condition in bound:
+                condition.finish(frame)
+            keep = possible.cpu().numpy()
+            for condition in bound:
+                keep &= condition.holds(frame)
+            frame, passed = self.constraints.output(frame, residual)
+            keep &= passed
+            guard.add(rows, keep.sum())
+            if not keep.any():
+                empty_batches += 1
+                if empty_batches >= 3:
+                    raise ConfigError(f"The model gives rows meeting {conditions!r} no "
+                                      f"probability; widen the conditions.")
+                continue
+            frame = frame[keep].iloc[:n - produced].reset_index(drop=True)
+            produced += len(frame)
+            yield frame
+        self.effective_sizes = sampler.effective_sizes
+
+
+def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
+            ) -> Iterator[pd.DataFrame]:
+    """Regroup a stream of frames totalling ``n`` rows into frames of ``chunk_size`` rows."""
+    pending: list[pd.DataFrame] = []
+    buffered = seen = 0
+    for frame in frames:
+        pending.append(frame)
+        buffered += len(frame)
+        seen += len(frame)
+        while buffered >= chunk_size or (seen == n and buffered):
+            joined = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            out, rest = joined.iloc[:chunk_size], joined.iloc[chunk_size:]
+            yield out.reset_index(drop=True)
+            pending = [rest] if len(rest) else []
+            buffered = len(rest)
+
+
+def check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ConfigError(f"The number of rows to sample must be a non-negative int. "
+                          f"Got {n!r} instead.")
+    return int(n)
+
+
+def check_chunk_size(chunk_size) -> int:
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+    return chunk_size
