@@ -454,7 +454,14 @@ class DPStep:
 
 
 def _private_module(model, parallel, max_grad_norm: float):
-    """(the model wrapped for per-sample gradient norms, the DP optimizer class)."""
+    """(the model wrapped for per-sample gradient norms, the DP optimizer class).
+
+    Parameters with no elements (the output sigmas of a table without numeric columns) are
+    frozen first: they never reach the loss, so Opacus would find no per-sample norm for them.
+    Freezing them changes nothing (they hold no value)."""
+    for parameter in model.parameters():
+        if parameter.numel() == 0:
+            parameter.requires_grad_(False)
     if parallel is None:
         return GradSampleModuleFastGradientClipping(
             model, loss_reduction="mean", max_grad_norm=max_grad_norm,

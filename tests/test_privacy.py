@@ -314,3 +314,14 @@ def test_ghost_clipping_releases_the_clipped_per_row_gradients(small):
         torch.testing.assert_close(p.grad, expected[name] / 10, rtol=1e-4, atol=1e-6,
                                    msg=name)
     step.close()
+
+
+def test_a_private_fit_of_a_table_without_numeric_columns_trains_and_samples():
+    """Its output sigmas have no elements and never reach the loss: Opacus used to fail on
+    them ('no attribute _norm_sample')."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"g": rng.choice(list("abc"), 3000, p=[0.6, 0.3, 0.1])})
+    synth = Synthesizer(epsilon=5.0, epochs=2, verbose=False).fit(table)
+    rows = synth.sample(500, seed=1)
+    assert set(rows["g"].dropna()) <= {"a", "b", "c"} and len(rows) == 500
+    assert synth.privacy_["epsilon"] <= 5.0 + 1e-9
