@@ -63,9 +63,10 @@ def _memory_gb() -> float | None:
 
 
 def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
-    """sdmetrics QualityReport with every column pair counted (both thresholds at 0), and the
-    all-pairs trends with numbers binned on the real data's edges (see
-    :func:`synthvae.reports.fidelity.pair_trends_real_bins`)."""
+    """sdmetrics QualityReport with every column pair counted (both thresholds at 0), the
+    trends of the *strong* pairs only (sdmetrics' default thresholds: |real correlation| >=
+    0.5 or real association >= 0.3), and the all-pairs trends with numbers binned on the
+    real data's edges (see :func:`synthvae.reports.fidelity.pair_trends_real_bins`)."""
     import warnings
 
     from synthvae.reports.fidelity import pair_trends_real_bins
@@ -81,8 +82,31 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict
     scores = report.get_properties().set_index("Property")["Score"]
     return {"column_shapes": round(float(scores["Column Shapes"]), 4),
             "column_pair_trends": round(float(scores["Column Pair Trends"]), 4),
+            "column_pair_trends_strong": strong_pair_trends(real, synthetic, metadata),
             "column_pair_trends_real_bins": round(pair_trends_real_bins(real, synthetic,
                                                                         metadata), 4)}
+
+
+def strong_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict
+                       ) -> float | None:
+    """Mean trend score of the pairs that meet sdmetrics' default thresholds (|real
+    correlation| >= 0.5 or real association >= 0.3): a QualityReport at its defaults, which
+    computes the real association only then. None when no pair meets them."""
+    import warnings
+
+    from sdmetrics.reports.single_table import QualityReport
+
+    report = QualityReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate(real, synthetic, metadata, verbose=False)
+    return mean_of_strong_pairs(report.get_details("Column Pair Trends"))
+
+
+def mean_of_strong_pairs(details: pd.DataFrame) -> float | None:
+    """Mean ``Score`` of the rows whose ``Meets Threshold?`` is true (None when none is)."""
+    scores = details.loc[details["Meets Threshold?"].astype(bool), "Score"].dropna()
+    return round(float(scores.mean()), 4) if len(scores) else None
 
 
 def write_json(name: str, payload: dict) -> Path:

@@ -154,3 +154,27 @@ def test_structure_harness_puts_decoders_and_the_copula_side_by_side_on_a_small_
         assert run["model"] == model and run["synthetic_rows"] == 120
         assert run["ml_efficacy"]["metric"] == "roc_auc"
         assert 0 <= run["rules"]["totals"]["functional_dependency_violation_share"] <= 1
+
+
+def test_strong_pair_trends_average_only_pairs_over_sdmetrics_default_thresholds():
+    import pandas as pd
+
+    from benchmarks.common import mean_of_strong_pairs
+
+    details = pd.DataFrame({"Score": [0.9, 0.5, 0.7, 0.1],
+                            "Meets Threshold?": [True, False, True, False]})
+    assert mean_of_strong_pairs(details) == pytest.approx(0.8)
+    assert mean_of_strong_pairs(details.iloc[[1, 3]]) is None
+
+
+def test_strong_pairs_of_adult_include_relationship_and_sex():
+    import pandas as pd
+
+    from benchmarks.common import strong_pair_trends
+    from synthvae import detect_schema
+
+    real = pd.read_csv(ROOT / "examples" / "adult.csv.gz").head(2000)
+    metadata = detect_schema(real).to_sdmetrics_metadata()
+    broken = real.assign(sex=real["sex"].sample(frac=1, random_state=0).to_numpy())
+    assert strong_pair_trends(real, real, metadata) == pytest.approx(1.0)
+    assert strong_pair_trends(real, broken, metadata) < 0.99
