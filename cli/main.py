@@ -308,7 +308,8 @@ def _print_info(details: dict) -> None:
 
     summary = details["training_summary"]
     out.print(f"[bold]{details['path']}[/]: synthvae {details['synthvae_version']} model, "
-              f"format {details['format_version']}")
+              f"format {details['format_version']}, {details['model_config']['decoder']} "
+              f"decoder")
     out.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
     table = Table("column", "kind", "nullable", "dtype")
     for column in details["columns"]:

@@ -36,21 +36,25 @@ class ColumnStep:
 
 
 def column_steps(layout: SpanLayout, rank: torch.Tensor) -> list[ColumnStep]:
-    """The columns in drawing order (``rank`` of each encoded position), each one step."""
+    """The columns in drawing order (``rank`` of each encoded position, 0, 1, ... in
+    position order, as :class:`~synthvae.model.ModelConfig` checks), each one step. One
+    pass over the positions, spans and scalars (no scan per column)."""
     rank = rank.tolist()
+    n_columns = rank[-1] + 1 if rank else 0
+    bounds = [[None, None] for _ in range(n_columns)]
+    for position, column in enumerate(rank):
+        bounds[column][0] = position if bounds[column][0] is None else bounds[column][0]
+        bounds[column][1] = position + 1
+    groups: list[list] = [[] for _ in range(n_columns)]
     slot_position = layout.slot_index.tolist()
-    group_position = [slot_position[s] for s in layout.group_starts.tolist()]
-    widths = layout.group_widths.tolist()
-    scalars = layout.scalar_index.tolist()
-    steps = []
-    for column in range(max(rank) + 1 if rank else 0):
-        positions = [p for p, r in enumerate(rank) if r == column]
-        start, stop = positions[0], positions[-1] + 1
-        steps.append(ColumnStep(
-            start, stop,
-            tuple((g, p, widths[g]) for g, p in enumerate(group_position) if start <= p < stop),
-            tuple((i, p) for i, p in enumerate(scalars) if start <= p < stop)))
-    return steps
+    for g, (first, width) in enumerate(zip(layout.group_starts.tolist(),
+                                           layout.group_widths.tolist())):
+        groups[rank[slot_position[first]]].append((g, slot_position[first], width))
+    scalars: list[list] = [[] for _ in range(n_columns)]
+    for i, position in enumerate(layout.scalar_index.tolist()):
+        scalars[rank[position]].append((i, position))
+    return [ColumnStep(start, stop, tuple(groups[c]), tuple(scalars[c]))
+            for c, (start, stop) in enumerate(bounds)]
 
 
 @torch.no_grad()

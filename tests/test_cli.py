@@ -168,3 +168,18 @@ def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
     assert report["format"] == "synthvae-report"
     assert report["summary"]["dcr_train_share"] is not None  # the holdout was picked up
     assert (workdir / "report.html").exists()
+
+
+def test_fit_with_an_unknown_decoder_is_a_one_line_error_and_writes_nothing(workdir):
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--decoder", "made")
+    assert result.exit_code != 0
+    assert "'decoder'" in result.output and "autoregressive" in result.output
+    assert "Traceback" not in result.output
+    assert not (workdir / "synthvae-model.safetensors").exists()
+
+
+def test_fit_with_the_factorized_decoder_is_named_by_info(workdir):
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q", "--decoder", "factorized",
+                  "-o", "f.safetensors").exit_code == 0
+    result = invoke("info", "f.safetensors")
+    assert result.exit_code == 0 and "factorized" in result.output

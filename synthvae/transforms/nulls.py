@@ -21,3 +21,20 @@ def encode_nulls(missing: np.ndarray) -> np.ndarray:
 def decode_nulls(block: np.ndarray) -> np.ndarray:
     """(n, 2) scores -> (n,) booleans, True where the row is missing."""
     return block[:, 1] > block[:, 0]
+
+
+class NullOnlyEncoding:
+    """The encoding of a column the model does not learn (generated values): only its
+    null indicator when the column is nullable, nothing otherwise."""
+
+    def spans(self) -> list:
+        return [null_span(self.spec.name)] if self.spec.nullable else []
+
+    @property
+    def width(self) -> int:
+        return 2 if self.spec.nullable else 0
+
+    def transform(self, series, rng=None) -> np.ndarray:
+        if not self.width:
+            return np.zeros((len(series), 0), dtype=np.float32)
+        return encode_nulls(series.isna().to_numpy())

@@ -11,11 +11,11 @@ from synthvae.schema import ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
                                           learn_template)
-from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
+from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls, encode_nulls, null_span
 from synthvae.transforms.spans import Span
 
 
-class IdentifierGenerator(ColumnTransformer):
+class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
     """Unique-per-row column: not modelled; regenerated as new unique values of the same form.
 
     Text identifiers follow a template learned from the training values that stores none of
@@ -62,17 +62,6 @@ class IdentifierGenerator(ColumnTransformer):
                               "groups": [{"weight": 1.0, "runs": [run], "counter": 0}]}
         return self
 
-    def spans(self) -> list[Span]:
-        return [null_span(self.spec.name)] if self.spec.nullable else []
-
-    @property
-    def width(self) -> int:
-        return 2 if self.spec.nullable else 0
-
-    def transform(self, series: pd.Series, rng=None) -> np.ndarray:
-        if not self.width:
-            return np.zeros((len(series), 0), dtype=np.float32)
-        return encode_nulls(series.isna().to_numpy())
 
     def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0) -> pd.Series:
         rng = rng if rng is not None else np.random.default_rng()

@@ -22,16 +22,15 @@ from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.fakes import KINDS
 from synthvae.transforms.fence import Fence, learn_fence
 from synthvae.transforms.idformat import as_text, check_template
-from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
+from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls
 from synthvae.transforms.rowrandom import RowRandom, mix64, sample_seed
-from synthvae.transforms.spans import Span
 from synthvae.transforms.vocabulary import default_source, words
 
 STATE_VERSION = 1
 PROBE_ROWS = 64  # generated at fit, so a column that cannot be generated fails there
 
 
-class PiiGenerator(ColumnTransformer):
+class PiiGenerator(NullOnlyEncoding, ColumnTransformer):
     """A PII column (``spec.pii`` names its kind), regenerated as fresh fake values."""
 
     def __init__(self, spec: ColumnSpec):
@@ -63,17 +62,6 @@ class PiiGenerator(ColumnTransformer):
         self.generate(np.arange(PROBE_ROWS), seed=0)
 
     # ------------------------------------------------------------------ layout
-    def spans(self) -> list[Span]:
-        return [null_span(self.spec.name)] if self.spec.nullable else []
-
-    @property
-    def width(self) -> int:
-        return 2 if self.spec.nullable else 0
-
-    def transform(self, series: pd.Series, rng=None) -> np.ndarray:
-        if not self.width:
-            return np.zeros((len(series), 0), dtype=np.float32)
-        return encode_nulls(series.isna().to_numpy())
 
     # ------------------------------------------------------------------ generation
     def generate(self, rows: np.ndarray, seed: int) -> np.ndarray:
