@@ -62,6 +62,13 @@ def fit(
         "--calibrate/--no-calibrate",
         help="Match the training rows' category and mode frequencies when sampling (off "
              "under --epsilon; see docs/training.md).")] = True,
+    min_lift: Annotated[Optional[float], typer.Option(
+        help="Do not draw a category where the row's context makes it this share as "
+             "frequent as in the training rows, or rarer (0 = off; default 0.03; off "
+             "under --epsilon; see docs/training.md).")] = None,
+    latent_swap: Annotated[Optional[float], typer.Option(
+        help="Autoregressive decoder: share of each training batch trained beside another "
+             "row's latent (0 = off; default 0.25; see docs/training.md).")] = None,
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,
@@ -98,7 +105,8 @@ def fit(
         raise ConfigError("Give --schema or --metadata, not both.")
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
-    chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder}
+    chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
+              "min_lift": min_lift, "latent_swap": latent_swap}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,

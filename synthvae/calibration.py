@@ -56,17 +56,18 @@ def slot_frequencies(data: torch.Tensor, layout: SpanLayout) -> torch.Tensor:
 
 @torch.no_grad()
 def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
-                             offsets: torch.Tensor, draws: tuple | None = None
-                             ) -> torch.Tensor:
+                             offsets: torch.Tensor, draws: tuple | None = None,
+                             floor: torch.Tensor | None = None) -> torch.Tensor:
     """(n_slots,) mean softmax probability of each slot over the latents ``z``.
 
     An autoregressive decoder needs ``draws``: the (uniform, noise) of its column-by-column
-    draw for each latent (see :func:`common_draws`)."""
+    draw for each latent (see :func:`common_draws`). ``floor``: the sampler's low-lift
+    floors (:func:`synthvae.sampling.span_weights`), applied as when sampling."""
     total = torch.zeros(len(layout.slot_index), device=z.device)
     if getattr(decoder, "autoregression", None) is not None:
         from synthvae.sampling import ColumnDrawer
 
-        drawer, uniform, noise = ColumnDrawer(decoder, layout), *draws
+        drawer, uniform, noise = ColumnDrawer(decoder, layout, floor), *draws
         sigma = decoder.sigma(z.new_ones((1, 1)))
         for start in range(0, len(z), BATCH_ROWS):
             rows = slice(start, start + BATCH_ROWS)
@@ -76,6 +77,10 @@ def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
         return total / len(z)
     for batch in torch.split(z, BATCH_ROWS):
         slots = (decoder(batch) + offsets)[:, layout.slot_index]
+        if floor is not None:
+            from synthvae.sampling import truncate_low_lift
+
+            slots = truncate_low_lift(layout, slots, floor[layout.slot_index])
         log_probs = slots - layout.expand(layout.group_logsumexp(slots))
         total += torch.exp(log_probs).sum(0)
     return total / len(z)
@@ -92,9 +97,11 @@ def common_draws(layout: SpanLayout, rows: int, generator: torch.Generator, devi
 @torch.no_grad()
 def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
                       generator: torch.Generator, rows: int = CALIBRATION_ROWS,
-                      steps: int = CALIBRATION_STEPS) -> tuple[torch.Tensor, dict]:
+                      steps: int = CALIBRATION_STEPS, floor: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, dict]:
     """(width,) logit offsets (0 outside softmax slots) and a JSON-ready summary of the
-    largest slot-frequency error before and after, in absolute share of rows."""
+    largest slot-frequency error before and after, in absolute share of rows. ``floor``:
+    the sampler's low-lift floors, so the frequencies matched are those of the rows drawn."""
     width = layout.width
     device = target.device
     offsets = torch.zeros(width, device=device)
@@ -103,12 +110,12 @@ def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
         if getattr(decoder, "autoregression", None) is not None else None
     seen = target > 0  # a slot no training row holds keeps its logit (its share stays tiny)
     log_target = torch.log(target.clamp_min(MIN_FREQUENCY))
-    probs = prior_slot_probabilities(decoder, layout, z, offsets, draws)
+    probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor)
     before = (probs - target).abs().max()
     for _ in range(steps):
         step = (log_target - torch.log(probs.clamp_min(MIN_FREQUENCY))).clamp(-MAX_STEP, MAX_STEP)
         offsets[layout.slot_index] += torch.where(seen, step, torch.zeros_like(step))
-        probs = prior_slot_probabilities(decoder, layout, z, offsets, draws)
+        probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor)
     after = (probs - target).abs().max()
     summary = {"rows": rows, "steps": steps,
                "max_frequency_error_before": round(float(before), 5),

@@ -226,9 +226,11 @@ class ConditionalSampler:
 
     def __init__(self, model, layout, prior, conditions: list, device: torch.device,
                  pool_factors: tuple[int, ...] = POOL_FACTORS,
-                 refresh_steps: int = REFRESH_STEPS, offsets: torch.Tensor | None = None):
+                 refresh_steps: int = REFRESH_STEPS, offsets: torch.Tensor | None = None,
+                 floor: torch.Tensor | None = None):
         self.model = model
         self.offsets = offsets  # marginal calibration (synthvae.calibration), or None
+        self.floor = floor  # low-lift floors (synthvae.sampling.span_weights), or None
         self.layout = layout
         self.prior = prior
         self.conditions = [c.to(device) for c in conditions]
@@ -294,7 +296,8 @@ class ConditionalSampler:
             return self._autoregressive_matrix(n, generator)
         z, log_w = self.latents(n, generator)
         logits, sigma = self._decode(z)
-        out = decode_matrix(self.model, self.layout, z, generator, logits=logits)
+        out = decode_matrix(self.model, self.layout, z, generator, logits=logits,
+                            floor=self.floor)
         for condition in self.conditions:
             condition.impose(out, logits, sigma, generator)
         return out, torch.isfinite(log_w)
@@ -305,7 +308,7 @@ class ConditionalSampler:
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows drawn column by column from latents ``z`` with the conditions imposed at
         their columns, and their log weights: sum of log P(C_c | z, earlier columns)."""
-        drawer = ColumnDrawer(self.model.decoder, self.layout)
+        drawer = ColumnDrawer(self.model.decoder, self.layout, self.floor)
         by_step: dict[int, list] = {}
         for condition in self.conditions:
             by_step.setdefault(drawer.step_start(condition.position), []).append(condition)

@@ -130,7 +130,7 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
     layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
     decoder = resolved_decoder(synth.decoder, synth.fit_plan_.private, layout.width)
     config = vae_config(layout, synth.transformer_.spans_, synth.fit_plan_.latent_dim,
-                        synth.hidden, decoder)
+                        synth.hidden, decoder, synth.latent_swap)
     synth.train_config_ = train_config(synth, synth.fit_plan_, seed, n_rows)
     synth.generator_ = VAEGenerator.build(config, layout, synth.device_, seed)
     return torch.as_tensor(matrix, device=synth.device_)
@@ -178,13 +178,16 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int) -> dict | None:
-    """Calibrate the generator's logit offsets (synthvae/calibration.py); their summary, or
+    """Set the sampler's low-lift floors (``min_lift``) and calibrate its logit offsets
+    (synthvae/calibration.py) on the rows drawn with them; the calibration's summary, or
     None when off. ``trained_rows`` (epochs x rows) sizes the calibration sample. Under DP
-    the frequencies of private rows would be a release."""
+    the frequencies of private rows would be a release: neither is set."""
     from synthvae.calibration import calibration_rows
 
-    if not synth.calibrate or not synth.fit_plan_.keeps_row_statistics \
-            or synth.layout_.n_groups == 0:
+    if not synth.fit_plan_.keeps_row_statistics or synth.layout_.n_groups == 0:
+        return None
+    synth.generator_.set_low_lift_floor(data, synth.min_lift)
+    if not synth.calibrate:
         return None
     started = time.perf_counter()
     summary = synth.generator_.calibrate(data, seed, calibration_rows(trained_rows))

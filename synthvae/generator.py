@@ -28,6 +28,7 @@ from synthvae.sampling import sample_matrix
 DECODERS = (None, "autoregressive", "factorized")
 MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
 OFFSETS_KEY = "sampler.logit_offsets"  # tensor key of the calibration's offsets
+FLOOR_KEY = "sampler.low_lift_floor"  # ... and of the low-lift floors
 
 
 class Generator(Protocol):
@@ -79,25 +80,30 @@ def column_rank(spans) -> tuple[int, ...]:
                  for _ in range(span.width))
 
 
-def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str
-               ) -> ModelConfig:
-    """The VAE for an encoded layout; ``decoder`` "factorized" or "autoregressive"."""
+def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str,
+               latent_swap: float = 0.0) -> ModelConfig:
+    """The VAE for an encoded layout; ``decoder`` "factorized" or "autoregressive" (whose
+    training swaps the latent term of a ``latent_swap`` share of each batch)."""
+    factorized = decoder == "factorized"
     return ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars,
                        latent_dim=latent_dim, hidden=tuple(hidden),
-                       column_rank=None if decoder == "factorized" else column_rank(spans))
+                       column_rank=None if factorized else column_rank(spans),
+                       latent_swap=0.0 if factorized else float(latent_swap))
 
 
 class VAEGenerator:
     """TVAE's VAE (factorized or autoregressive decoder), its latent prior and offsets."""
 
     def __init__(self, config: ModelConfig, model: VAE, layout: SpanLayout,
-                 device: torch.device, prior=None, offsets: torch.Tensor | None = None):
+                 device: torch.device, prior=None, offsets: torch.Tensor | None = None,
+                 floor: torch.Tensor | None = None):
         self.config = config
         self.model = model
         self.layout = layout
         self.device = device
         self.prior = prior  # set by fit_prior (or from a file): StandardNormal/MixturePrior
         self.offsets = offsets  # (width,) calibration logit offsets, or None
+        self.floor = floor  # (width,) low-lift floors of slot probabilities, or None
 
     @classmethod
     def build(cls, config: ModelConfig, layout: SpanLayout, device: torch.device,
@@ -127,13 +133,13 @@ class VAEGenerator:
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return sample_matrix(self.model, self.layout, self.prior, n, generator, self.device,
-                             offsets=self.offsets)
+                             offsets=self.offsets, floor=self.floor)
 
     def conditional_sampler(self, conditions: list):
         from synthvae.conditions import ConditionalSampler
 
         return ConditionalSampler(self.model, self.layout, self.prior, conditions, self.device,
-                                  offsets=self.offsets)
+                                  offsets=self.offsets, floor=self.floor)
 
     def log_likelihood(self, data: torch.Tensor, samples: int, generator: torch.Generator
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,9 +167,23 @@ class VAEGenerator:
         self.model.eval()
         offsets, summary = calibration.fit_logit_offsets(
             self.model.decoder, self.layout, self.prior,
-            calibration.slot_frequencies(data, self.layout), generator, rows=rows)
+            calibration.slot_frequencies(data, self.layout), generator, rows=rows,
+            floor=self.floor)
         self.offsets = offsets
         return summary
+
+    def set_low_lift_floor(self, data: torch.Tensor, min_lift: float) -> None:
+        """Probabilities under which the sampler does not draw a slot: ``min_lift`` times
+        the slot's share of the encoded rows ``data`` (see
+        :func:`synthvae.sampling.span_weights`); ``min_lift`` 0 removes them."""
+        if min_lift <= 0:
+            self.floor = None
+            return
+        from synthvae.calibration import slot_frequencies
+
+        floor = torch.zeros(self.layout.width, device=self.device)
+        floor[self.layout.slot_index] = min_lift * slot_frequencies(data, self.layout)
+        self.floor = floor
 
     # ------------------------------------------------------------------ saving
     def to_dict(self) -> dict:
@@ -176,6 +196,8 @@ class VAEGenerator:
                     for k, v in self.prior.tensors().items()})
         if self.offsets is not None:
             out[OFFSETS_KEY] = self.offsets.detach().cpu().float().contiguous()
+        if self.floor is not None:
+            out[FLOOR_KEY] = self.floor.detach().cpu().float().contiguous()
         return out
 
     @classmethod
@@ -190,15 +212,18 @@ class VAEGenerator:
         model = _load_model(config, tensors, where).to(device)
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
+        floor = _load_floor(tensors.get(FLOOR_KEY), config, where)
         return cls(config, model, layout, device, prior,
-                   None if offsets is None else offsets.to(device))
+                   None if offsets is None else offsets.to(device),
+                   None if floor is None else floor.to(device))
 
 
 def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:
     model = VAE(config)
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    unknown = [k for k in tensors if not k.startswith(("model.", "prior.")) and k != OFFSETS_KEY]
+    unknown = [k for k in tensors if not k.startswith(("model.", "prior."))
+               and k not in (OFFSETS_KEY, FLOOR_KEY)]
     if unknown:
         raise ModelFileError(f"{where} holds an unexpected tensor {unknown[0]!r}.")
     if set(weights) != set(expected):
@@ -235,3 +260,15 @@ def _load_offsets(offsets, config: ModelConfig, where: str):
                              f"{tuple(offsets.shape)} (or non-finite values); expected "
                              f"{config.data_dim} finite values.")
     return offsets.float()
+
+
+def _load_floor(floor, config: ModelConfig, where: str):
+    """The sampler's low-lift floors: probabilities, 0 where a slot has none (absent from
+    older and DP models)."""
+    if floor is None:
+        return None
+    if floor.shape != (config.data_dim,) or not ((floor >= 0) & (floor <= 1)).all():
+        raise ModelFileError(f"{where}: the sampler's low-lift floors have shape "
+                             f"{tuple(floor.shape)} (or values outside [0, 1]); expected "
+                             f"{config.data_dim} probabilities.")
+    return floor.float()

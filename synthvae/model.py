@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.functional import linear
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
+LATENT_SWAP = 0.25  # Synthesizer's default latent_swap (docs/training.md)
 
 
 @dataclass
@@ -38,6 +39,9 @@ class ModelConfig:
     # TVAE's factorized decoder), and the width of its masked hidden layer.
     column_rank: tuple[int, ...] | None = None
     autoregressive_hidden: int = 256
+    # Share of each training batch whose latent term is another row's (detached): see
+    # Decoder.forward. 0 in models saved before it.
+    latent_swap: float = 0.0
 
     def __post_init__(self):
         if self.column_rank is None:
@@ -45,6 +49,8 @@ class ModelConfig:
         if not isinstance(self.autoregressive_hidden, int) or self.autoregressive_hidden < 1:
             raise ValueError(f"autoregressive_hidden must be a positive int; got "
                              f"{self.autoregressive_hidden!r}")
+        if not isinstance(self.latent_swap, (int, float)) or not 0 <= self.latent_swap < 1:
+            raise ValueError(f"latent_swap must be a share in [0, 1); got {self.latent_swap!r}")
         rank = list(self.column_rank)
         if len(rank) != self.data_dim or not all(isinstance(r, int) for r in rank) \
                 or (rank and (rank[0] != 0 or any(b - a not in (0, 1)
@@ -160,17 +166,25 @@ class Decoder(nn.Module):
         self.autoregression = ColumnAutoregression(config.column_rank,
                                                    config.autoregressive_hidden) \
             if config.autoregressive else None
+        self.latent_swap = config.latent_swap
 
     def forward(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, data_dim) raw logits of the rows ``x`` given their latents ``z``.
 
         An autoregressive decoder needs ``x`` (the real values of earlier columns: teacher
         forcing); without it only the latent's part is returned (what sampling starts from).
+        In training, the first ``latent_swap`` share of the batch (its rows are shuffled)
+        gets the latent term of the row before it, detached: those rows are reconstructed
+        from their own earlier columns beside a latent that disagrees with them, as rows
+        drawn from the prior often are, so the autoregressive term learns to overrule it.
         """
         logits = self.out(self.body(z))
-        if self.autoregression is not None and x is not None:
-            logits = logits + self.autoregression(x)
-        return logits
+        if self.autoregression is None or x is None:
+            return logits
+        if self.training and self.latent_swap > 0:
+            swapped = int(len(z) * self.latent_swap)
+            logits = torch.cat([logits[:swapped].roll(1, 0).detach(), logits[swapped:]])
+        return logits + self.autoregression(x)
 
 
 class VAE(nn.Module):

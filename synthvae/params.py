@@ -49,6 +49,8 @@ def validate_params(params) -> None:
     if params.beta is not None:
         check_number("beta", params.beta, low=0)
     check_number("validation_fraction", params.validation_fraction, low=0, high=0.5)
+    check_number("min_lift", params.min_lift, low=0, high=1)
+    check_number("latent_swap", params.latent_swap, low=0, high=0.9)
     _validate_objective(params)
     _validate_kinds(params)
     _validate_privacy(params)

@@ -23,6 +23,9 @@ from synthvae.model import VAE
 CPU_CHUNK_ROWS = 2_048
 # Column-by-column draws pay a fixed cost per step: larger chunks, fewer steps.
 CPU_AUTOREGRESSIVE_CHUNK_ROWS = 16_384
+# Low-lift truncation (Synthesizer(min_lift=...)): a slot is not drawn where its probability
+# is below this share of its frequency in the training rows.
+MIN_LIFT = 0.03
 
 
 @dataclass(frozen=True)
@@ -60,17 +63,20 @@ def column_steps(layout: SpanLayout, rank: torch.Tensor) -> list[ColumnStep]:
 @torch.no_grad()
 def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torch.Generator,
                   device: torch.device, scalar_noise: bool = True,
-                  offsets: torch.Tensor | None = None) -> torch.Tensor:
+                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None
+                  ) -> torch.Tensor:
     """n rows of the encoded layout: scalars in [-1, 1], one one-hot per softmax span.
 
     Scalars are drawn from the decoder's Gaussian (mean tanh(logit), learned sigma) and
     categories from its softmax (inverse CDF, :meth:`SpanLayout.group_sample`), all spans
     at once. ``offsets`` (width,) are the marginal calibration's logit offsets
-    (:mod:`synthvae.calibration`), or None.
+    (:mod:`synthvae.calibration`), ``floor`` (width,) the low-lift floor of each slot's
+    probability (:func:`span_weights`); either may be None.
     """
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
-    return decode_matrix(model, layout, z, generator, scalar_noise, offsets=offsets)
+    return decode_matrix(model, layout, z, generator, scalar_noise, offsets=offsets,
+                         floor=floor)
 
 
 def prior_logits(model: VAE, z: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
@@ -82,7 +88,8 @@ def prior_logits(model: VAE, z: torch.Tensor, offsets: torch.Tensor | None) -> t
 @torch.no_grad()
 def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: torch.Generator,
                   scalar_noise: bool = True, logits: torch.Tensor | None = None,
-                  offsets: torch.Tensor | None = None) -> torch.Tensor:
+                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None
+                  ) -> torch.Tensor:
     """Decode latents ``z`` (n, latent_dim) into a drawn encoded matrix (n, width).
 
     ``logits`` (n, width) are the decoder's output when the caller has it already (else
@@ -99,7 +106,7 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
     # (a row-major span is a strided view that numpy reads several times slower).
     out = torch.zeros((layout.width, n), device=device).T
     if model.decoder.autoregression is not None:
-        drawer = ColumnDrawer(model.decoder, layout)
+        drawer = ColumnDrawer(model.decoder, layout, floor)
         chunk = CPU_AUTOREGRESSIVE_CHUNK_ROWS if device.type == "cpu" else max(n, 1)
         for start in range(0, n, chunk):
             rows = slice(start, start + chunk)
@@ -120,6 +127,8 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
                 mean = mean + noise[rows] * sigma
             block.index_copy_(1, layout.scalar_index, mean.clamp_(-1.0, 1.0))
         if layout.n_groups:
+            if floor is not None:
+                slots = truncate_low_lift(layout, slots, floor[layout.slot_index])
             chosen = layout.group_sample(slots, uniform[rows])  # (rows, n_groups)
             block.scatter_(1, layout.slot_index[chosen], 1.0)
     return out
@@ -155,8 +164,9 @@ class ColumnDrawer:
     probability at its step (what marginal calibration matches).
     """
 
-    def __init__(self, decoder, layout: SpanLayout):
+    def __init__(self, decoder, layout: SpanLayout, floor: torch.Tensor | None = None):
         self.layout = layout
+        self.floor = floor  # (width,) low-lift floors of the slots' probabilities, or None
         self.autoregression = decoder.autoregression
         self.steps = column_steps(layout, self.autoregression.rank)
         inner = self.autoregression.inner
@@ -225,10 +235,17 @@ class ColumnDrawer:
         choices = []
         for group, position, width in step.groups:
             span = logits[:, position:position + width]
-            if slot_totals is not None:
-                first = self.slot_start[position]
-                slot_totals[first:first + width] += torch.softmax(span, dim=1).sum(0)
-            choice = span.argmax(1) if uniform is None else draw_span(span, uniform[:, group])
+            if uniform is None and slot_totals is None:
+                choice = span.argmax(1)  # the most likely slot is never truncated
+            else:
+                weights = span_weights(span, None if self.floor is None
+                                       else self.floor[position:position + width])
+                if slot_totals is not None:
+                    first = self.slot_start[position]
+                    slot_totals[first:first + width] += (weights / weights.sum(1, keepdim=True)
+                                                         ).sum(0)
+                choice = span.argmax(1) if uniform is None \
+                    else draw_from_weights(weights, uniform[:, group])
             block[:, position:position + width].scatter_(1, choice[:, None], 1.0)
             choices.append(choice + position)
         for index, position in step.scalars:
@@ -239,10 +256,31 @@ class ColumnDrawer:
         return choices
 
 
-def draw_span(span: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """(rows, k) logits of one softmax span and (rows,) uniforms -> (rows,) drawn slots
-    (inverse CDF of the softmax)."""
+def span_weights(span: torch.Tensor, floor: torch.Tensor | None = None) -> torch.Tensor:
+    """(rows, k) logits of one softmax span -> its unnormalised probabilities (the largest
+    is 1). With ``floor`` (k,), low-lift truncation: a slot whose probability is below its
+    floor gets weight 0; the most likely slot is always kept."""
     weights = torch.exp(span - span.max(1, keepdim=True).values)
+    if floor is None:
+        return weights
+    keep = (weights >= floor * weights.sum(1, keepdim=True)) | (weights == 1.0)
+    return weights.mul_(keep)
+
+
+def draw_from_weights(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """(rows, k) unnormalised probabilities and (rows,) uniforms -> (rows,) drawn slots
+    (inverse CDF)."""
     cumulative = torch.cumsum(weights, dim=1)
     threshold = uniform[:, None] * cumulative[:, -1:]
-    return (cumulative <= threshold).sum(1).clamp_(max=span.shape[1] - 1)
+    return (cumulative <= threshold).sum(1).clamp_(max=weights.shape[1] - 1)
+
+
+def truncate_low_lift(layout: SpanLayout, slots: torch.Tensor, floor: torch.Tensor
+                      ) -> torch.Tensor:
+    """Low-lift truncation of (rows, n_slots) logits, every span at once: a slot whose
+    probability is below its ``floor`` (n_slots,) becomes -inf; each span's most likely
+    slot is kept (as :func:`span_weights` does for one span)."""
+    weights = torch.exp(slots - layout.expand(layout.group_max(slots)))
+    keep = (weights >= floor * layout.expand(layout.group_sum(weights))) | (weights == 1.0)
+    return slots.masked_fill(~keep, -torch.inf)
+

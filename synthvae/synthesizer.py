@@ -24,6 +24,8 @@ from synthvae.fitting import FITTED_FOR_SAMPLING, atomic_fit
 from synthvae.frames import to_output
 from synthvae.params import check_number, validate_params
 from synthvae.preparation import check_frame
+from synthvae.model import LATENT_SWAP
+from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream
 from synthvae.table_sampling import SAMPLE_BATCH_ROWS, TableSampler, check_n, rechunk
@@ -81,6 +83,10 @@ class Synthesizer:
         docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
         latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
         columns, "factorized" beyond and under differential privacy.
+    latent_swap : autoregressive decoder only: the share of each training batch whose
+        decoder gets another row's latent term beside the row's own earlier columns, so the
+        column-by-column term learns to overrule a latent that disagrees with the columns
+        already drawn, as latents drawn from the prior often do (docs/training.md). 0 = off.
     lr, weight_decay : Adam settings; lr None = 1e-3, or 3e-3 under differential privacy.
     beta : weight of the KL term (1.0 = the ELBO). None = 0.5 (latents that carry more of each
         row, for the learned prior to model; see docs/training.md), or 1.0 under differential
@@ -118,6 +124,12 @@ class Synthesizer:
     calibrate : after training, shift the decoder's category and mode logits so that rows
         drawn from the prior have the training rows' one-dimensional frequencies (see
         docs/training.md); off under differential privacy.
+    min_lift : low-lift truncation of the sampler (docs/training.md): a category (or mode)
+        whose probability in a row's context (its latent code and the columns drawn before)
+        is below ``min_lift`` times its share of the training rows is not drawn there, which
+        removes the model's thin leak into combinations the real table does not have
+        (``relationship=Husband & sex=Female``); calibration then matches the marginals of
+        the rows drawn so. 0 turns it off; off under differential privacy.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
         the prior is N(0, I), nothing is held out, and no loss history is kept.
     delta : total DP delta; None = 0.1 / rows.
@@ -135,7 +147,8 @@ class Synthesizer:
 
     def __init__(self, epochs: int | None = None, batch_size: int | None = None,
                  latent_dim: int | None = None, hidden: tuple[int, ...] = (128, 128),
-                 decoder: str | None = None, lr: float | None = None,
+                 decoder: str | None = None, latent_swap: float = LATENT_SWAP,
+                 lr: float | None = None,
                  weight_decay: float = 1e-5, beta: float | None = None, kl_anneal: str = "none",
                  kl_anneal_epochs: int | None = None, free_bits: float = 0.0,
                  loss_factor: float = 2.0,
@@ -146,7 +159,7 @@ class Synthesizer:
                  discrete_threshold: int = DISCRETE_THRESHOLD,
                  skew_threshold: float | None = SKEW_THRESHOLD,
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
-                 epsilon: float | None = None, delta: float | None = None,
+                 min_lift: float = MIN_LIFT, epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1,
                  device: str | None = None, distributed: bool | None = None,
@@ -156,6 +169,7 @@ class Synthesizer:
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.decoder = decoder
+        self.latent_swap = latent_swap
         self.lr = lr
         self.weight_decay = weight_decay
         self.beta = beta
@@ -175,6 +189,7 @@ class Synthesizer:
         self.prior = prior
         self.prior_components = prior_components
         self.calibrate = calibrate
+        self.min_lift = min_lift
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm
