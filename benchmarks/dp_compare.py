@@ -1,8 +1,9 @@
 """synthvae's DP fit, smartnoise-synth's MST and AIM side by side (issue 18, item 5):
 ``python -m benchmarks.dp_compare [--tables adult,bank,shoppers] [--seeds 3]
 [--epsilons 1,3,10] [--methods synthvae,mst,aim] [--quick] [--sn-python PATH]
-[--summarize]`` (``--summarize``: rewrite the JSON and print the table from the runs logged
-so far, fitting nothing).
+[--aim-rounds N] [--summarize]`` (``--summarize``: rewrite the JSON and print the table from
+the runs logged so far, fitting nothing; ``--aim-rounds``: AIM with another cap on its rounds,
+written to ``dp-compare-aim-roundsN.json``).
 
 Per table, seed and epsilon, every method gets the same training rows, the same epsilon, the
 same delta (0.1 / rows, synthvae's default, under 1 / rows) and the same public schema: the
@@ -117,15 +118,15 @@ def from_smartnoise(sample: pd.DataFrame, schema: dict) -> pd.DataFrame:
 
 
 def smartnoise_spec(train_csv: Path, schema: dict, delta: float, runs: list[dict],
-                    timings: Path) -> dict:
+                    timings: Path, aim: dict = AIM_SETTINGS) -> dict:
     """The JSON that benchmarks/dp_smartnoise.py reads."""
     return {"train": str(train_csv), "categorical": categorical_names(schema),
-            "bins": numeric_bins(schema), "delta": delta, "aim": AIM_SETTINGS,
+            "bins": numeric_bins(schema), "delta": delta, "aim": aim,
             "runs": runs, "timings": str(timings)}
 
 
 def run_smartnoise(data: Dataset, schema: dict, delta: float, methods, epsilons, seed: int,
-                   folder: Path, sn_python: str) -> dict:
+                   folder: Path, sn_python: str, aim: dict) -> dict:
     """Fit MST / AIM in the smartnoise venv; {(method, epsilon): (sample, fit_s)}."""
     train_csv = folder / "train.csv"
     to_smartnoise(data.train, categorical_names(schema)).to_csv(train_csv, index=False)
@@ -133,7 +134,7 @@ def run_smartnoise(data: Dataset, schema: dict, delta: float, methods, epsilons,
             for e in epsilons for m in methods]
     timings = folder / "timings.jsonl"
     spec_path = folder / "spec.json"
-    spec_path.write_text(json.dumps(smartnoise_spec(train_csv, schema, delta, runs, timings)))
+    spec_path.write_text(json.dumps(smartnoise_spec(train_csv, schema, delta, runs, timings, aim)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     subprocess.run([sn_python, "-m", "benchmarks.dp_smartnoise", str(spec_path)], cwd=ROOT,
@@ -171,7 +172,8 @@ def score(data: Dataset, synthetic: pd.DataFrame, schema: dict, seed: int) -> di
             "ml_real": efficacy["real"]}
 
 
-def run_table_seed(name: str, seed: int, epsilons, methods, sn_python: str, log: Path):
+def run_table_seed(name: str, seed: int, epsilons, methods, sn_python: str, log: Path,
+                   aim: dict = AIM_SETTINGS):
     """Every method and epsilon on one table and seed; each scored row appended to log."""
     data = load_dataset(name)
     schema = public_schema(data)
@@ -184,7 +186,7 @@ def run_table_seed(name: str, seed: int, epsilons, methods, sn_python: str, log:
     if smartnoise:
         with tempfile.TemporaryDirectory(prefix="dp-compare-") as folder:
             samples.update(run_smartnoise(data, schema, delta, smartnoise, epsilons, seed,
-                                          Path(folder), sn_python))
+                                          Path(folder), sn_python, aim))
     for (method, eps), (synthetic, seconds) in samples.items():
         row = {"table": name, "method": method, "epsilon": eps, "seed": seed,
                "delta": delta, "rows": len(data.train), "fit_s": round(seconds, 1),
@@ -223,11 +225,11 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def summarize(log: Path, out: Path) -> None:
+def summarize(log: Path, out: Path, aim: dict = AIM_SETTINGS) -> None:
     """Gather the scored runs of ``log`` into ``out`` with their medians; print the table."""
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     table = medians(rows)
-    payload = {"machine": machine(), "load_average": os.getloadavg(), "aim": AIM_SETTINGS,
+    payload = {"machine": machine(), "load_average": os.getloadavg(), "aim": aim,
                "bins": BINS, "max_exact_bins": MAX_EXACT_BINS, "runs": rows,
                "medians": table}
     out.write_text(json.dumps(payload, indent=2, default=str))
@@ -251,14 +253,17 @@ def main() -> None:
     epsilons = list_arg("--epsilons", [1.0, 3.0, 10.0], float)
     methods = list_arg("--methods", list(METHODS))
     sn_python = list_arg("--sn-python", [SN_PYTHON])[0]
-    name = "dp-compare-quick" if quick else "dp-compare"
+    rounds = int(list_arg("--aim-rounds", [AIM_SETTINGS["rounds"]])[0])
+    aim = {**AIM_SETTINGS, "rounds": rounds}
+    name = ("dp-compare-quick" if quick else "dp-compare") + (
+        "" if rounds == AIM_SETTINGS["rounds"] else f"-aim-rounds{rounds}")
     log = RESULTS / f"{name}.jsonl"
     RESULTS.mkdir(parents=True, exist_ok=True)
     if "--summarize" not in sys.argv:  # --summarize: only gather what the log holds
         for seed in seeds:
             for table in tables:
-                run_table_seed(table, seed, epsilons, methods, sn_python, log)
-    summarize(log, RESULTS / f"{name}.json")
+                run_table_seed(table, seed, epsilons, methods, sn_python, log, aim)
+    summarize(log, RESULTS / f"{name}.json", aim)
 
 
 if __name__ == "__main__":
