@@ -104,8 +104,10 @@ def strong_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: di
 
 
 def mean_of_strong_pairs(details: pd.DataFrame) -> float | None:
-    """Mean ``Score`` of the rows whose ``Meets Threshold?`` is true (None when none is)."""
-    scores = details.loc[details["Meets Threshold?"].astype(bool), "Score"].dropna()
+    """Mean ``Score`` of the rows whose ``Meets Threshold?`` is true (None when none is; an
+    empty flag, which sdmetrics gives a pair it could not score, counts as not met)."""
+    meets = details["Meets Threshold?"].astype("boolean").fillna(False).astype(bool)
+    scores = details.loc[meets, "Score"].dropna()
     return round(float(scores.mean()), 4) if len(scores) else None
 
 

@@ -216,29 +216,6 @@ def audit(train, test, eps, m=200, k=40, epochs=AUDIT_EPOCHS, seed=0) -> dict:
             "epsilon_lower_bound_95": round(epsilon_lower_bound(correct, 2 * k), 3)}
 
 
-def smartnoise_scores(folder: str, train, test) -> list[dict]:
-    """Score the samples written by benchmarks/dp_smartnoise.py like synthvae's."""
-    import json
-    from pathlib import Path
-
-    from synthvae import detect_schema
-
-    timings = json.loads((Path(folder) / "timings.json").read_text())
-    metadata = detect_schema(train).to_sdmetrics_metadata()
-    rows = []
-    for key, seconds in timings.items():
-        synthetic = pd.read_csv(Path(folder) / f"{key}.csv")[train.columns]
-        synthetic = synthetic.astype({c: train[c].dtype for c in train.columns
-                                      if train[c].dtype != object}, errors="ignore")
-        model, eps = key.split("-eps")
-        row = {"model": model, "epsilon": float(eps), "fit_s": seconds,
-               **quality(train, synthetic, metadata),
-               "ml_auc_synthetic": round(ml_efficacy(synthetic, test, "income"), 4)}
-        print(row, flush=True)
-        rows.append(row)
-    return rows
-
-
 def int_arg(flag: str, default):
     """The int after ``flag`` on the command line, or ``default``."""
     return int(sys.argv[sys.argv.index(flag) + 1]) if flag in sys.argv else default
@@ -258,12 +235,6 @@ def main() -> None:
         print(write_json("dp-audit", {"machine": machine(), "rows": AUDIT_ROWS,
                                       "epochs": AUDIT_EPOCHS,
                                       "audit": audits(train, test, quick, seeds)}))
-        return
-    if "--smartnoise" in sys.argv:
-        folder = sys.argv[sys.argv.index("--smartnoise") + 1]
-        train, test = load("adult_train"), load("adult_test")
-        print(write_json("dp-smartnoise", {"machine": machine(),
-                                           "smartnoise": smartnoise_scores(folder, train, test)}))
         return
     train, test = load("adult_train"), load("adult_test")
     if quick:

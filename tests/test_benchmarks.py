@@ -165,6 +165,10 @@ def test_strong_pair_trends_average_only_pairs_over_sdmetrics_default_thresholds
                             "Meets Threshold?": [True, False, True, False]})
     assert mean_of_strong_pairs(details) == pytest.approx(0.8)
     assert mean_of_strong_pairs(details.iloc[[1, 3]]) is None
+    # sdmetrics leaves the flag empty (pd.NA) for a pair it could not score
+    unscored = details.assign(**{"Meets Threshold?": pd.array([True, None, True, False],
+                                                              dtype="boolean")})
+    assert mean_of_strong_pairs(unscored) == pytest.approx(0.8)
 
 
 def test_strong_pairs_of_adult_include_relationship_and_sex():

@@ -177,6 +177,17 @@ def test_real_bins_trends_ignore_where_the_extremes_fall_but_not_broken_relation
     assert shuffled < trends["score_real_bins"] - 0.05
 
 
+def test_real_bins_trends_leave_out_a_number_pair_whose_synthetic_column_is_constant():
+    from synthvae.reports.fidelity import pair_trends_real_bins
+
+    real = heavy_tailed_table(0)
+    real["visits"] = np.random.default_rng(3).poisson(4, len(real)).astype(float)
+    flat = real.assign(visits=2.0)  # a generator that learned only one value
+    metadata = {"columns": {**TAIL_METADATA["columns"], "visits": {"sdtype": "numerical"}}}
+    score = pair_trends_real_bins(real, flat, metadata)  # used to raise ConstantInputError
+    assert score is not None and score < pair_trends_real_bins(real, real, metadata)
+
+
 # ----------------------------------------------------------------------------- outputs
 
 TOP_LEVEL = ["format", "format_version", "data", "summary", "fidelity", "privacy", "rules",

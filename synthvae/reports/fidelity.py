@@ -43,9 +43,11 @@ def pair_trends_real_bins(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
     Number pairs: ``CorrelationSimilarity`` (Pearson), as the QualityReport. Other pairs:
     ``ContingencySimilarity`` with the pair's numeric columns cut at the real column's 10
     histogram edges, the outer ones opened to -inf and +inf, in both tables. Datetimes count
-    as numbers. None when the table has fewer than two modelled columns.
+    as numbers. A number pair with a constant column has no correlation and is left out, as
+    the QualityReport leaves it out. None when no pair can be scored.
     """
     from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity
+    from sdmetrics.errors import ConstantInputError
 
     kinds = {name: column["sdtype"] for name, column in metadata["columns"].items()
              if column["sdtype"] in ("numerical", "datetime", "categorical", "boolean")}
@@ -57,7 +59,10 @@ def pair_trends_real_bins(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
         for pair in map(list, itertools.combinations(kinds, 2)):
             continuous = [c for c in pair if c in numbers]
             if len(continuous) == 2:
-                score = CorrelationSimilarity.compute(real[pair], synthetic[pair])
+                try:
+                    score = CorrelationSimilarity.compute(real[pair], synthetic[pair])
+                except ConstantInputError:
+                    continue
             else:
                 score = ContingencySimilarity.compute_breakdown(
                     real[pair], synthetic[pair],
