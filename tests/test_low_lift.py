@@ -101,3 +101,8 @@ def test_no_floors_under_differential_privacy():
     df = _code_table(400)
     synth = Synthesizer(epochs=1, verbose=False, epsilon=5.0, min_lift=0.1).fit(df)
     assert synth.generator_.floor is None
+
+
+def test_a_latent_swap_out_of_range_is_refused_naming_the_parameter():
+    with pytest.raises(ConfigError, match="'latent_swap' parameter of Synthesizer"):
+        Synthesizer(epochs=1, verbose=False, latent_swap=1.5).fit(_code_table(200))
