@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
+# The shared tables; SYNTHVAE_DATASETS names another copy (the GPU machine gets one carried).
+DATASETS = Path(os.environ.get("SYNTHVAE_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = Path(os.environ.get("SYNTHVAE_BENCH_RESULTS", ROOT / "benchmarks" / "results"))
 
 
