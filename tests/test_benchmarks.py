@@ -94,11 +94,14 @@ def test_gpu_script_dry_run_measures_every_step_on_the_cpu(tmp_path):
     result = json.loads((tmp_path / "gpu.json").read_text())
     assert result["dry_run"] is True
     steps = result["steps"]
-    for name in ("adult_fit", "sample_parquet", "dp_fit_eps3", "ctgan_tvae_fit"):
-        assert steps[name]["seconds"] > 0, name
+    for name in ("adult_fit", "sample_parquet", "sample_dataframe", "dp_fit_eps3",
+                 "ctgan_tvae_fit", "ctgan_tvae_sample_dataframe"):
+        assert "error" not in steps[name], steps[name]
+        assert steps[name]["seconds"] >= 0, name
     assert steps["sample_parquet"]["rows"] == 10_000
     assert 0 < steps["dp_fit_eps3"]["epsilon_spent"] <= 3.0
     assert steps["ctgan_over_synthvae_fit"] > 0
+    assert steps["sample_dataframe"]["rows"] == steps["ctgan_tvae_sample_dataframe"]["rows"]
     assert "dry run on the CPU" in (tmp_path / "gpu.md").read_text()
 
 
@@ -182,3 +185,20 @@ def test_strong_pairs_of_adult_include_relationship_and_sex():
     broken = real.assign(sex=real["sex"].sample(frac=1, random_state=0).to_numpy())
     assert strong_pair_trends(real, real, metadata) == pytest.approx(1.0)
     assert strong_pair_trends(real, broken, metadata) < 0.99
+
+
+def test_gpu_step_that_fails_is_recorded_and_saved_so_the_others_still_run():
+    # A lent device's minutes are few: one broken step must not lose the figures of the rest.
+    from benchmarks.gpu import ratio, step
+
+    results, saves = {}, []
+
+    def broken():
+        raise RuntimeError("CUDA error: out of memory")
+
+    step("fit", lambda: {"epochs_run": 3}, "cpu", results, lambda: saves.append(dict(results)))
+    step("sample", broken, "cpu", results, lambda: saves.append(dict(results)))
+    assert results["fit"]["epochs_run"] == 3
+    assert results["sample"]["error"] == "RuntimeError: CUDA error: out of memory"
+    assert [sorted(s) for s in saves] == [["fit"], ["fit", "sample"]]
+    assert ratio(results, "sample", "fit") is None
