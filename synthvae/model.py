@@ -138,6 +138,7 @@ class ColumnAutoregression(nn.Module):
         self.register_buffer("rank", position_rank, persistent=False)
         # Degrees cycle over the ranks that have a later column to feed: 0 .. n_columns - 2.
         degree = torch.arange(hidden) % max(n_columns - 1, 1)
+        self.register_buffer("degree", degree, persistent=False)
         self.inner = nn.Linear(width, hidden)
         self.outer = nn.Linear(hidden, width, bias=False)
         nn.init.zeros_(self.outer.weight)

@@ -20,7 +20,8 @@ from synthvae.errors import ConfigError
 from synthvae.layout import SpanLayout
 from synthvae.likelihood import decode_mean
 from synthvae.model import VAE, ColumnAutoregression, ModelConfig
-from synthvae.sampling import ColumnDrawer
+from synthvae import sampling
+from synthvae.sampling import ColumnDrawer, decode_matrix, without_subnormals
 from synthvae.generator import column_rank
 from synthvae.transforms.spans import Span, SpanKind
 
@@ -109,6 +110,47 @@ def broken_shares(frame: pd.DataFrame) -> tuple[float, float]:
     impossible = ((frame.role == "husband") & (frame.sex == "F")) | \
         ((frame.role == "wife") & (frame.sex == "M"))
     return fd, float(impossible.mean())
+
+
+def draw_block(model, layout, z, seed=2):
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return decode_matrix(model, layout, z, generator)
+
+
+def test_drawn_rows_do_not_depend_on_the_chunk_size(monkeypatch):
+    """Rows are drawn in chunks on the CPU; the random draws are made for all rows first,
+    so the chunk size changes no row."""
+    model, layout = random_model()
+    z = torch.randn(1_000, 4, generator=torch.Generator().manual_seed(4))
+    whole = draw_block(model, layout, z)
+    monkeypatch.setattr(sampling, "CPU_AUTOREGRESSIVE_CHUNK_ROWS", 37)
+    chunked = draw_block(model, layout, z)
+    assert torch.equal(whole[:, layout.slot_index], chunked[:, layout.slot_index])
+    assert torch.allclose(whole, chunked, atol=1e-6)
+
+
+def test_the_drawer_holds_no_subnormal_weights():
+    """Training decays some weights to subnormal floats (~1e-40), which the CPU multiplies
+    many times slower: the drawer's weight tables hold zeros there instead, and draw the
+    rows that zero weights draw."""
+    model, layout = random_model()
+    autoregression = model.decoder.autoregression
+    tiny_inner = (autoregression.inner_mask == 1) & (torch.rand(16, 12) < 0.3)
+    tiny_outer = (autoregression.mask == 1) & (torch.rand(12, 16) < 0.3)
+    z = torch.randn(2_000, 4, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        autoregression.inner.weight.masked_fill_(tiny_inner, 0.0)
+        autoregression.outer.weight.masked_fill_(tiny_outer, 0.0)
+        zeros = draw_block(model, layout, z)
+        autoregression.inner.weight.masked_fill_(tiny_inner, 1e-40)
+        autoregression.outer.weight.masked_fill_(tiny_outer, -1e-39)
+    drawer = ColumnDrawer(model.decoder, layout)
+    for table in (*drawer.unit_weights, drawer.outer_rows):
+        assert not torch.any((table != 0) & (table.abs() < torch.finfo(table.dtype).tiny))
+    assert torch.equal(draw_block(model, layout, z), zeros)
+    weights = torch.tensor([1e-40, -1e-39, 0.0, 1.2e-38, -3.0])
+    assert without_subnormals(weights).tolist() == pytest.approx([0.0, 0.0, 0.0, 1.2e-38, -3.0])
 
 
 @pytest.fixture(scope="module")
