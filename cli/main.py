@@ -17,7 +17,7 @@ import typer
 
 from cli import report, toolkit
 from cli.app import DEFAULT_MODEL, ModelOption, app, err, out, user_errors
-from cli.options import DecimalOption, SepOption
+from cli.options import DecimalOption, SepOption, ThreadsOption, checked_threads
 
 DEFAULT_OUTPUT = Path("synthetic.csv")
 
@@ -90,6 +90,7 @@ def fit(
         dir_okay=False)] = None,
     sep: SepOption = None,
     decimal: DecimalOption = None,
+    threads: ThreadsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
@@ -98,6 +99,7 @@ def fit(
     from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
     from synthvae.persistence import checkpoint_path
 
+    checked_threads(threads)
     if stream and (holdout_fraction or checkpoint_every or resume):
         raise ConfigError("--stream does not combine with --holdout-fraction, "
                           "--checkpoint-every or --resume; fit in memory for those.")
@@ -112,7 +114,8 @@ def fit(
                         verbose=not quiet, epsilon=epsilon, delta=delta,
                         max_grad_norm=max_grad_norm, distributed=distributed,
                         calibrate=calibrate, kl_anneal=kl_anneal,
-                        kl_anneal_epochs=kl_anneal_epochs, free_bits=free_bits, **params)
+                        kl_anneal_epochs=kl_anneal_epochs, free_bits=free_bits,
+                        n_threads=threads, **params)
     ckpt = checkpoint_path(output)
     _run_fit(synth, data if stream else df, sample_rows, ckpt, checkpoint_every, resume)
     if synth.rank_ != 0:  # every rank holds the same model; rank 0 writes and reports
@@ -181,6 +184,7 @@ def sample(
     shard_index: Annotated[Optional[int], typer.Option(
         help="Which shard to write, from 0 to SHARDS-1: OUTPUT/part-INDEX-of-SHARDS.parquet.")]
     = None,
+    threads: ThreadsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Generate N synthetic rows from a model, streamed to a file in chunks."""
@@ -192,6 +196,7 @@ def sample(
     from synthvae.table_sampling import check_n
 
     check_n(n)
+    checked_threads(threads)
     if (shards is None) != (shard_index is None):
         raise ConfigError("--shards and --shard-index go together: give both (e.g. "
                           "--shards 100 --shard-index 7), or neither.")
@@ -208,6 +213,7 @@ def sample(
                               f"or --shards and --shard-index to write a shard into it.")
         table_format(output)  # fail on a bad extension before loading anything
     synth = Synthesizer.load(model)
+    synth.n_threads = threads
     chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
                                shard=shard)
     total = n if shard is None else shard.rows(n)[1] - shard.rows(n)[0]

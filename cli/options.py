@@ -1,4 +1,4 @@
-"""Options shared by every command that reads a table (no import of the commands here)."""
+"""Options shared by several commands (no import of the commands here)."""
 
 from __future__ import annotations
 
@@ -12,3 +12,16 @@ SepOption = Annotated[Optional[str], typer.Option(
 DecimalOption = Annotated[Optional[str], typer.Option(
     "--decimal", help="CSV decimal mark: '.' or ',' (default: ',' when the file is not "
                       "comma-separated and a numeric column is written 1,5).")]
+
+ThreadsOption = Annotated[Optional[int], typer.Option(
+    "--threads", help="CPU threads for torch (default: the idle CPUs this process may use; "
+                      "see docs/training.md#cpu-threads).")]
+
+
+def checked_threads(threads: int | None) -> int | None:
+    """``--threads`` as given, or a ConfigError naming the option."""
+    from synthvae.errors import ConfigError
+
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be a positive number of CPU threads; got {threads}.")
+    return threads

@@ -17,6 +17,7 @@ import numpy as np
 from synthvae.errors import ConfigError
 from synthvae.generator import DECODERS
 from synthvae.prior import PRIORS
+from synthvae.threads import check_n_threads
 from synthvae.training import KL_SCHEDULES, FitPlan, TrainConfig
 
 DEFAULT_BETA = 0.5  # KL weight: ML efficacy up on magic and beijing (benchmarks/results/quality.md)
@@ -51,6 +52,7 @@ def validate_params(params) -> None:
     check_number("validation_fraction", params.validation_fraction, low=0, high=0.5)
     check_number("min_lift", params.min_lift, low=0, high=1)
     check_number("latent_swap", params.latent_swap, low=0, high=0.9)
+    check_n_threads(params.n_threads)
     _validate_objective(params)
     _validate_kinds(params)
     _validate_privacy(params)

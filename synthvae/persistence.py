@@ -43,8 +43,8 @@ def save_synthesizer(synth, path: Path) -> Path:
     state = {
         "synthvae_version": __version__,
         "torch_version": torch.__version__,
-        "params": {k: v for k, v in synth.get_params().items()
-                   if k not in ("schema", "constraints")},
+        "params": {k: v for k, v in synth.get_params().items()  # n_threads: the machine's
+                   if k not in ("schema", "constraints", "n_threads")},
         "schema": synth.schema_.to_dict(),
         "constraints": synth.constraints_.get_state(),
         "transformer": synth.transformer_.get_state(),

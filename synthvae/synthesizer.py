@@ -29,6 +29,7 @@ from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream
 from synthvae.table_sampling import SAMPLE_BATCH_ROWS, TableSampler, check_n, rechunk
+from synthvae.threads import cpu_threads, threaded
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
 from synthvae.transforms.scaling import SKEW_THRESHOLD
@@ -141,6 +142,10 @@ class Synthesizer:
     distributed : train data-parallel over the processes of a ``torchrun`` launch (see
         docs/scale.md): None (when launched by torchrun with several processes), True
         (must be launched so), False (never).
+    n_threads : CPU threads torch uses in ``fit`` and each sampling call; None = the CPUs
+        this process may use that are idle when the call starts (at most torch's own
+        setting): threads beyond the idle cores make torch many times slower, not faster
+        (see docs/training.md#cpu-threads). Restored when the call ends.
     seed : seeds every random choice of fit (and the default of ``sample``).
     verbose : show a progress bar with the loss and KL per epoch.
     """
@@ -163,7 +168,7 @@ class Synthesizer:
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1,
                  device: str | None = None, distributed: bool | None = None,
-                 seed: int | None = 0, verbose: bool = True):
+                 n_threads: int | None = None, seed: int | None = 0, verbose: bool = True):
         self.epochs = epochs
         self.batch_size = batch_size
         self.latent_dim = latent_dim
@@ -197,6 +202,7 @@ class Synthesizer:
         self.preprocess_share = preprocess_share
         self.device = device
         self.distributed = distributed
+        self.n_threads = n_threads
         self.seed = seed
         self.verbose = verbose
 
@@ -230,7 +236,8 @@ class Synthesizer:
         A fit that raises leaves the synthesizer as it was (see synthvae/fitting.py).
         """
         validate_params(self)
-        fit_in_memory(self, check_frame(df), checkpoint, checkpoint_every, resume)
+        with cpu_threads(self.n_threads):
+            fit_in_memory(self, check_frame(df), checkpoint, checkpoint_every, resume)
         return self
 
     @atomic_fit
@@ -245,7 +252,8 @@ class Synthesizer:
         training are refused here. See docs/scale.md.
         """
         validate_params(self)
-        fit_stream(self, path, sample_rows, buffer_rows)
+        with cpu_threads(self.n_threads):
+            fit_stream(self, path, sample_rows, buffer_rows)
         return self
 
     # ------------------------------------------------------------------ the generator's parts
@@ -325,7 +333,7 @@ class Synthesizer:
         rng = np.random.default_rng(numpy_seed)
         frames = sampler.conditional(n, generator, rng, bound, conditions, residual) \
             if bound else sampler.frames(n, generator, rng, start, residual, conditions)
-        yield from rechunk(frames, n, chunk_size)
+        yield from rechunk(threaded(frames, self.n_threads), n, chunk_size)
         if bound:
             self.conditional_effective_sizes_ = sampler.effective_sizes
 
