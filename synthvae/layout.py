@@ -73,9 +73,14 @@ class SpanLayout:
         shifted = torch.exp(slots - self.expand(peak))
         return torch.log(self.group_sum(shifted)) + peak
 
-    def group_sample(self, slots: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    def group_sample(self, slots: torch.Tensor, uniform: torch.Tensor,
+                     floor: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, n_slots) logits and (batch, n_groups) uniforms in [0, 1) -> (batch,
         n_groups) position (among the slots) of a draw from each span's softmax.
+
+        With ``floor`` (n_slots,), low-lift truncation (``synthvae.sampling.span_weights``):
+        a slot whose probability is below its floor is not drawn; each span's most likely
+        slot always may be (a floor above 1 is read as 1).
 
         Inverse-CDF sampling with one uniform per span: the row's running sum of the
         unnormalised weights is one sorted sequence, and span g's draw is where
@@ -85,6 +90,9 @@ class SpanLayout:
         slots keep their share in wide tables.
         """
         weights = (slots - self.expand(self.group_max(slots))).exp_()  # (batch, n_slots)
+        if floor is not None:  # a span's largest weight is 1: a bar above 1 would drop it
+            bar = self.expand(self.group_sum(weights)).mul_(floor).clamp_(max=1.0)
+            weights.masked_fill_(weights < bar, 0.0)
         precise = torch.float64 if weights.shape[1] > FLOAT32_MAX_SLOTS else weights.dtype
         cumulative = torch.cumsum(weights, dim=1, dtype=precise)
         last = self.group_starts + self.group_widths - 1

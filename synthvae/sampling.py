@@ -127,9 +127,8 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
                 mean = mean + noise[rows] * sigma
             block.index_copy_(1, layout.scalar_index, mean.clamp_(-1.0, 1.0))
         if layout.n_groups:
-            if floor is not None:
-                slots = truncate_low_lift(layout, slots, floor[layout.slot_index])
-            chosen = layout.group_sample(slots, uniform[rows])  # (rows, n_groups)
+            chosen = layout.group_sample(slots, uniform[rows], None if floor is None
+                                         else floor[layout.slot_index])  # (rows, n_groups)
             block.scatter_(1, layout.slot_index[chosen], 1.0)
     return out
 

@@ -50,6 +50,14 @@ def test_the_all_spans_form_truncates_as_the_one_span_form():
     for first, width in ((0, 3), (3, 4)):  # among the slots (the scalar is not one)
         alone = span_weights(slots[:, first:first + width], floor[first:first + width])
         assert torch.equal(torch.isfinite(together[:, first:first + width]), alone > 0)
+    # the draw of every span at once truncates in place, drawing what it draws from the
+    # truncated logits (one pass less over the slots)
+    uniform = torch.rand((64, 2), generator=generator)
+    assert torch.equal(layout.group_sample(slots, uniform, floor),
+                       layout.group_sample(together, uniform))
+    drawn = layout.group_sample(slots.expand(4, -1, -1).reshape(-1, 7), uniform.repeat(4, 1),
+                                floor)
+    assert torch.isfinite(together.repeat(4, 1).gather(1, drawn)).all()
 
 
 CITY = dict(zip("ABCDEF", ["Paris", "Lyon", "Nice", "Lille", "Metz", "Brest"]))
