@@ -68,7 +68,8 @@ def fit(
              "under --epsilon; see docs/training.md).")] = None,
     latent_swap: Annotated[Optional[float], typer.Option(
         help="Autoregressive decoder: share of each training batch trained beside another "
-             "row's latent (0 = off; default 0.25; see docs/training.md).")] = None,
+             "row's latent (0 = off; default 0.25 from 5,000 rows on, else 0; see "
+             "docs/training.md).")] = None,
     holdout_fraction: Annotated[float, typer.Option(
         help="Keep this share of rows out of training, written to MODEL.holdout.csv for "
              "'synthvae report'.")] = 0.0,

@@ -38,7 +38,7 @@ from synthvae.errors import PostTrainingError, PostTrainingWarning, SynthvaeErro
 from synthvae.frames import model_frame
 from synthvae.generator import VAEGenerator, resolved_decoder, vae_config
 from synthvae.layout import SpanLayout
-from synthvae.params import train_config
+from synthvae.params import resolved_latent_swap, train_config
 from synthvae.training import holdout_split
 
 # What sampling needs; hasattr on each tells a fitted estimator from an unfitted one.
@@ -130,7 +130,7 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
     layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
     decoder = resolved_decoder(synth.decoder, synth.fit_plan_.private, layout.width)
     config = vae_config(layout, synth.transformer_.spans_, synth.fit_plan_.latent_dim,
-                        synth.hidden, decoder, synth.latent_swap)
+                        synth.hidden, decoder, resolved_latent_swap(synth.latent_swap, n_rows))
     synth.train_config_ = train_config(synth, synth.fit_plan_, seed, n_rows)
     synth.generator_ = VAEGenerator.build(config, layout, synth.device_, seed)
     return torch.as_tensor(matrix, device=synth.device_)

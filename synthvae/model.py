@@ -25,7 +25,9 @@ from torch import nn
 from torch.nn.functional import linear
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
-LATENT_SWAP = 0.25  # Synthesizer's default latent_swap (docs/training.md)
+LATENT_SWAP = 0.25  # Synthesizer's default latent_swap from LATENT_SWAP_MIN_ROWS rows on
+# Below it the swap cost small tables more rules than it saved (docs/training.md).
+LATENT_SWAP_MIN_ROWS = 5_000
 
 
 @dataclass

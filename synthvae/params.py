@@ -16,6 +16,7 @@ import numpy as np
 
 from synthvae.errors import ConfigError
 from synthvae.generator import DECODERS
+from synthvae.model import LATENT_SWAP, LATENT_SWAP_MIN_ROWS
 from synthvae.prior import PRIORS
 from synthvae.threads import check_n_threads
 from synthvae.training import KL_SCHEDULES, FitPlan, TrainConfig
@@ -51,7 +52,8 @@ def validate_params(params) -> None:
         check_number("beta", params.beta, low=0)
     check_number("validation_fraction", params.validation_fraction, low=0, high=0.5)
     check_number("min_lift", params.min_lift, low=0, high=1)
-    check_number("latent_swap", params.latent_swap, low=0, high=0.9)
+    if params.latent_swap is not None:
+        check_number("latent_swap", params.latent_swap, low=0, high=0.9)
     check_n_threads(params.n_threads)
     _validate_objective(params)
     _validate_kinds(params)
@@ -143,6 +145,15 @@ def fit_plan(params) -> FitPlan:
 def _default(value, default):
     """``value``, or ``default`` where the parameter was left at None."""
     return default if value is None else value
+
+
+def resolved_latent_swap(latent_swap: float | None, n_rows: int) -> float:
+    """``latent_swap``, or its default: LATENT_SWAP from LATENT_SWAP_MIN_ROWS training rows
+    on, 0 below (measured in benchmarks/results/structure.md: on 300 to 2,500-row tables the
+    swap broke more of the table's rules than it kept)."""
+    if latent_swap is not None:
+        return float(latent_swap)
+    return LATENT_SWAP if n_rows >= LATENT_SWAP_MIN_ROWS else 0.0
 
 
 def resolved_beta(beta: float | None, private: bool) -> float:

@@ -114,3 +114,15 @@ def test_no_floors_under_differential_privacy():
 def test_a_latent_swap_out_of_range_is_refused_naming_the_parameter():
     with pytest.raises(ConfigError, match="'latent_swap' parameter of Synthesizer"):
         Synthesizer(epochs=1, verbose=False, latent_swap=1.5).fit(_code_table(200))
+
+
+@pytest.mark.parametrize("rows, given, expected", [
+    (400, None, 0.0),     # small tables kept fewer rules with the swap: off by default
+    (400, 0.25, 0.25),    # a value given is kept whatever the size
+    (5_000, None, 0.25),  # from 5,000 rows on, the default swaps a quarter of each batch
+])
+def test_latent_swap_default_depends_on_the_table_size(rows, given, expected):
+    synth = Synthesizer(epochs=1, batch_size=500, latent_swap=given, verbose=False)
+    synth.fit(_code_table(rows))
+    assert synth.model_.decoder.latent_swap == expected
+    assert synth.latent_swap == given  # the parameter is stored as given
