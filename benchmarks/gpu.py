@@ -3,8 +3,10 @@
 Steps, each timed and its peak GPU memory read from ``torch.cuda.max_memory_allocated``:
 adult fit at the Synthesizer's defaults; 10,000,000 rows sampled to Parquet the way the CLI
 does it (``iter_sample`` streamed by ``write_table_chunks``); a differentially private fit at
-epsilon = 3; ctgan's TVAE fit on the same adult rows at its defaults (300 epochs), for the
-ratio. Writes ``gpu.json`` and ``gpu.md`` into the results folder. ``--dry-run`` runs the
+epsilon = 3; ctgan's TVAE fit on the same adult rows, for the ratio: it trains a fixed 300
+epochs at its defaults, each as long as the last (no early stopping), so 100 are timed and
+its 300-epoch time is three times theirs (the measured seconds are recorded beside it): the
+whole 300 took 308 s of an 8-minute budget on an H200. Writes ``gpu.json`` and ``gpu.md`` into the results folder. ``--dry-run`` runs the
 same steps tiny (300 rows, 1 epoch, 10,000 sampled rows) on the CPU and writes into
 ``--out`` (a temporary folder by default), so CI checks the script without a GPU.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from benchmarks.common import RESULTS, machine
 
 FULL = {"device": "cuda", "rows": None, "epochs": None, "sample_rows": 10_000_000,
-        "frame_rows": 1_000_000, "dp_epochs": None, "ctgan_epochs": 300}
+        "frame_rows": 1_000_000, "dp_epochs": None, "ctgan_epochs": 100}
 DRY = {"device": "cpu", "rows": 300, "epochs": 1, "sample_rows": 10_000, "frame_rows": 1_000,
        "dp_epochs": 1, "ctgan_epochs": 1}
 
@@ -102,9 +104,19 @@ def run(plan: dict, workdir: Path, results: dict, save) -> None:
          device, results, save)
     step("ctgan_tvae_sample_dataframe", lambda: {"rows": len(ctgan["model"].sample(m))},
          device, results, save)
+    ctgan_300_epochs(results["ctgan_tvae_fit"])
     results["ctgan_over_synthvae_fit"] = ratio(results, "ctgan_tvae_fit", "adult_fit")
     results["ctgan_over_synthvae_sample"] = ratio(results, "ctgan_tvae_sample_dataframe",
                                                   "sample_dataframe")
+
+
+def ctgan_300_epochs(entry: dict) -> None:
+    """ctgan's default fit is 300 epochs of equal length: scale the timed ones to it."""
+    if "error" in entry or entry["epochs"] == 300:
+        return
+    entry["measured_seconds"] = entry["seconds"]
+    entry["seconds"] = round(entry["seconds"] * 300 / entry["epochs"], 2)
+    entry["seconds_note"] = f"300 epochs = 300/{entry['epochs']} x the measured seconds"
 
 
 def ctgan_fit(train, epochs: int, device: str, keep: dict) -> dict:

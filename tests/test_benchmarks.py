@@ -101,6 +101,8 @@ def test_gpu_script_dry_run_measures_every_step_on_the_cpu(tmp_path):
     assert steps["sample_parquet"]["rows"] == 10_000
     assert 0 < steps["dp_fit_eps3"]["epsilon_spent"] <= 3.0
     assert steps["ctgan_over_synthvae_fit"] > 0
+    ctgan = steps["ctgan_tvae_fit"]  # 1 epoch timed, scaled to ctgan's default 300
+    assert ctgan["seconds"] == pytest.approx(300 * ctgan["measured_seconds"], abs=0.02)
     assert steps["sample_dataframe"]["rows"] == steps["ctgan_tvae_sample_dataframe"]["rows"]
     assert "dry run on the CPU" in (tmp_path / "gpu.md").read_text()
 
