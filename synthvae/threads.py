@@ -10,6 +10,10 @@ uses only the CPUs that are idle when it starts: those this process may run on
 (``os.sched_getaffinity``, a cgroup CPU quota) that were idle over a short probe of
 ``/proc/stat``, never more than ``torch.get_num_threads()``, never fewer than 1. The
 setting is restored when the call ends. Elsewhere than Linux, torch's own setting is kept.
+
+torch's CPU results can differ in the last bits between thread counts, so two fits with the
+same seed agree exactly only when they ran on as many threads: give ``n_threads`` (or set
+``SYNTHVAE_THREADS``) where bit-identical reruns matter on a machine whose load varies.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from synthvae.errors import ConfigError
 PROBE_SECONDS = 0.1  # how long /proc/stat is watched: 10 scheduler ticks at 100 Hz
 PROBE_REUSE_SECONDS = 5.0  # a probe this recent is reused (back-to-back calls)
 IDLE_SLACK = 0.2  # a CPU counts as free when at least 80 % of it was idle
+THREADS_ENV = "SYNTHVAE_THREADS"  # pins the default: a fixed count, the same every call
 _last_probe: tuple[float, float] | None = None  # (monotonic time, idle CPUs)
 
 
@@ -98,6 +103,12 @@ def auto_threads() -> int | None:
     """The threads a call should use now: idle usable CPUs, within the quota and torch's
     setting; None where they cannot be read (torch's setting is then kept)."""
     global _last_probe
+    pinned = os.environ.get(THREADS_ENV)
+    if pinned:
+        if not pinned.isdigit() or int(pinned) < 1:
+            raise ConfigError(f"{THREADS_ENV} must be a positive number of CPU threads; got "
+                              f"{pinned!r}.")
+        return int(pinned)
     cpus = usable_cpus()
     if cpus is None:
         return None

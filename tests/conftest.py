@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 EXAMPLE_ADULT = ROOT / "examples" / "adult.csv.gz"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+# Fits compared bit for bit must run on as many threads: pin the idle-CPU default
+# (synthvae/threads.py) for the suite; tests/test_threads.py tests the probe itself.
+os.environ.setdefault("SYNTHVAE_THREADS", "2")
 
 
 def dataset(name: str, rows: int | None = None, seed: int = 0) -> pd.DataFrame:

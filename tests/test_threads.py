@@ -25,7 +25,8 @@ intr 12345
 
 
 @pytest.fixture
-def torch_threads():
+def torch_threads(monkeypatch):
+    monkeypatch.delenv("SYNTHVAE_THREADS", raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     threads._last_probe = None
@@ -122,3 +123,12 @@ def test_cli_threads_option_is_checked_before_any_work(tmp_path, command):
                                       str(tmp_path / "none.safetensors")])
     assert result.exit_code == 1
     assert "--threads must be a positive number of CPU threads; got 0" in result.output
+
+
+def test_an_environment_variable_pins_the_default(monkeypatch, torch_threads):
+    monkeypatch.setattr(threads, "idle_cpus", lambda cpus: pytest.fail("no probe when pinned"))
+    monkeypatch.setenv("SYNTHVAE_THREADS", "3")
+    assert threads.auto_threads() == 3
+    monkeypatch.setenv("SYNTHVAE_THREADS", "two")
+    with pytest.raises(ConfigError, match="SYNTHVAE_THREADS must be a positive number"):
+        threads.auto_threads()
