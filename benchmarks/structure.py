@@ -124,9 +124,45 @@ def markdown(runs: list[dict], header: dict) -> str:
              "support pairs | rows in one (any) | inequalities | broken (any) | ML efficacy "
              "synthetic / real | Column Shapes / all-pairs trends | fit s |", "|" + "---|" * 12]
     lines += [_summary_row(name, group) for name, group in by_table.items()]
+    if len({run.get("model", "synthvae") for run in runs}) > 1:
+        lines += ["", "### Models side by side", ""] + variants_section(runs)
     for name, group in by_table.items():
         lines += ["", f"### {name}", ""] + _details(group[0]["rules"])
     return "\n".join(lines) + "\n"
+
+
+def variants_section(runs: list[dict]) -> list[str]:
+    """One table per dataset, a row per model (or variant): medians over its seeds."""
+    by_dataset: dict[str, dict[str, list[dict]]] = {}
+    for run in runs:
+        models = by_dataset.setdefault(run["dataset"], {})
+        models.setdefault(run.get("model", "synthvae"), []).append(run)
+    lines = []
+    for dataset, models in by_dataset.items():
+        metric = next(iter(models.values()))[0]["ml_efficacy"]["metric"]
+        lines += [f"**{dataset}**", "", f"| model | seeds | ML {metric} synthetic | gap to real "
+                  "| FD violation (any) | zero-support rows (any) | Column Shapes | all-pairs "
+                  "trends | strong trends | fit s |", "|" + "---|" * 10]
+        lines += [_variant_row(model, group) for model, group in models.items()] + [""]
+    return lines
+
+
+def _variant_row(model: str, group: list[dict]) -> str:
+    ml = [run["ml_efficacy"] for run in group]
+    totals = [run["rules"]["totals"] for run in group]
+    return (f"| {model} | {','.join(str(run['seed']) for run in group)} | "
+            f"{_median([m['synthetic'] for m in ml]):.3f} | "
+            f"{_median([m['real'] - m['synthetic'] for m in ml]):.3f} | "
+            f"{_pct(totals, 'functional_dependency_violation_share')} | "
+            f"{_pct(totals, 'zero_support_share')} | "
+            f"{_score(group, 'column_shapes')} | {_score(group, 'column_pair_trends')} | "
+            f"{_score(group, 'column_pair_trends_strong')} | "
+            f"{_median([run['fit_s'] for run in group]):.0f} |")
+
+
+def _score(group: list[dict], key: str) -> str:
+    values = [run["quality"][key] for run in group if run["quality"].get(key) is not None]
+    return f"{_median(values):.3f}" if values else "–"
 
 
 def _summary_row(name: str, group: list[dict]) -> str:

@@ -250,3 +250,28 @@ def test_structure_harness_fits_a_variant_with_its_settings_and_records_them():
                                                       "epochs": 3}
     assert set(run["column_shapes"]) == set(train.columns)
     assert all(0 <= score <= 1 for score in run["column_shapes"].values())
+
+
+def test_structure_markdown_puts_variants_side_by_side_with_the_gap_to_real():
+    from benchmarks.structure import markdown
+
+    totals = {"functional_dependencies": 1, "zero_support_pairs": 1, "inequalities": 0,
+              "functional_dependency_violation_share": 0.01,
+              "max_functional_dependency_violation_share": 0.01, "zero_support_share": 0.02,
+              "inequality_violation_share": None}
+    rules = {"totals": totals, "functional_dependencies": [], "zero_support_pairs": [],
+             "inequalities": []}
+
+    def run(model, seed, synthetic, shapes):
+        return {"dataset": "toy", "model": model, "seed": seed, "real_rows": 10,
+                "synthetic_rows": 10, "fit_s": 2.0, "rules": rules,
+                "ml_efficacy": {"metric": "roc_auc", "synthetic": synthetic, "real": 0.9},
+                "quality": {"column_shapes": shapes, "column_pair_trends": 0.9,
+                            "column_pair_trends_strong": None}}
+
+    runs = [run("synthvae", 0, 0.80, 0.97), run("synthvae", 1, 0.84, 0.99),
+            run("synthvae[min_lift=0]", 0, 0.70, 0.95)]
+    text = markdown(runs, {"name": "t", "command": "c", "machine": "m", "seeds": "0,1"})
+    side = text.split("### Models side by side")[1]
+    assert "| synthvae | 0,1 | 0.820 | 0.080 | 1.00% | 2.00% | 0.980 | 0.900 | – | 2 |" in side
+    assert "| synthvae[min_lift=0] | 0 | 0.700 | 0.200 |" in side
