@@ -74,7 +74,7 @@ def table_run(name: str, seed: int, model_name: str = "synthvae") -> dict:
     schema = detect_schema(data.train)
     model = make_model(model_name, schema, seed, None)
     start = time.perf_counter()
-    model.fit(data.train)
+    fitted = model.fit(data.train)
     fit_s = time.perf_counter() - start
     synthetic = model.sample(len(data.train))
     rules = rules_section(canonical_frame(data.train, schema),
@@ -82,7 +82,8 @@ def table_run(name: str, seed: int, model_name: str = "synthvae") -> dict:
     metadata = schema.to_sdmetrics_metadata()
     return {"dataset": name, "model": model.name, "params": getattr(model, "params", {}),
             "seed": seed, "real_rows": len(data.train),
-            "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1), "rules": rules,
+            "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1),
+            "epochs": fitted.get("epochs"), "rules": rules,
             "ml_efficacy": ml_efficacy_scores(data, synthetic, schema, seed),
             "quality": quality(data.train, synthetic, metadata),
             "column_shapes": column_shapes(data.train, synthetic, metadata)}

@@ -248,6 +248,7 @@ def test_structure_harness_fits_a_variant_with_its_settings_and_records_them():
     run = table_run("titanic@120", 0, spec)
     assert run["model"] == spec and run["params"] == {"min_lift": 0, "latent_swap": 0,
                                                       "epochs": 3}
+    assert run["epochs"] == 3
     assert set(run["column_shapes"]) == set(train.columns)
     assert all(0 <= score <= 1 for score in run["column_shapes"].values())
 
