@@ -142,8 +142,8 @@ def variants_section(runs: list[dict]) -> list[str]:
     for dataset, models in by_dataset.items():
         metric = next(iter(models.values()))[0]["ml_efficacy"]["metric"]
         lines += [f"**{dataset}**", "", f"| model | seeds | ML {metric} synthetic | gap to real "
-                  "| FD violation (any) | zero-support rows (any) | Column Shapes | all-pairs "
-                  "trends | strong trends | fit s |", "|" + "---|" * 10]
+                  "| FD violation (any) | zero-support rows (any) | inequality broken (any) | "
+                  "Column Shapes | all-pairs trends | strong trends | fit s |", "|" + "---|" * 11]
         lines += [_variant_row(model, group) for model, group in models.items()] + [""]
     return lines
 
@@ -156,6 +156,7 @@ def _variant_row(model: str, group: list[dict]) -> str:
             f"{_median([m['real'] - m['synthetic'] for m in ml]):.3f} | "
             f"{_pct(totals, 'functional_dependency_violation_share')} | "
             f"{_pct(totals, 'zero_support_share')} | "
+            f"{_pct(totals, 'inequality_violation_share')} | "
             f"{_score(group, 'column_shapes')} | {_score(group, 'column_pair_trends')} | "
             f"{_score(group, 'column_pair_trends_strong')} | "
             f"{_median([run['fit_s'] for run in group]):.0f} |")

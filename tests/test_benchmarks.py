@@ -274,5 +274,5 @@ def test_structure_markdown_puts_variants_side_by_side_with_the_gap_to_real():
             run("synthvae[min_lift=0]", 0, 0.70, 0.95)]
     text = markdown(runs, {"name": "t", "command": "c", "machine": "m", "seeds": "0,1"})
     side = text.split("### Models side by side")[1]
-    assert "| synthvae | 0,1 | 0.820 | 0.080 | 1.00% | 2.00% | 0.980 | 0.900 | – | 2 |" in side
+    assert "| synthvae | 0,1 | 0.820 | 0.080 | 1.00% | 2.00% | – | 0.980 | 0.900 | – | 2 |" in side
     assert "| synthvae[min_lift=0] | 0 | 0.700 | 0.200 |" in side
