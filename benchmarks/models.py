@@ -9,26 +9,35 @@ rows are those without one (beijing's 2,067 missing ``pm2.5``; ``rows_dropped`` 
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
 
 import pandas as pd
 
 from synthvae import Synthesizer
+from synthvae.errors import ConfigError
 from synthvae.schema import ColumnKind, Schema
+
+# set by the harness itself: the seed from --seeds, the detected schema, the decoder after ':'
+HARNESS_PARAMS = ("seed", "schema", "verbose", "decoder")
 
 
 class SynthvaeModel:
     name = "synthvae"
 
     def __init__(self, schema: Schema, seed: int, epochs: int | None = None,
-                 decoder: str | None = None):
+                 decoder: str | None = None, params: dict | None = None):
         self.schema, self.seed, self.epochs, self.decoder = schema, seed, epochs, decoder
-        if decoder is not None:
-            self.name = f"synthvae:{decoder}"
+        self.params = dict(params or {})
+        self.name = "synthvae" if decoder is None else f"synthvae:{decoder}"
+        if self.params:
+            self.name += "[" + ",".join(f"{k}={v}" for k, v in self.params.items()) + "]"
 
     def fit(self, train: pd.DataFrame) -> dict:
-        self.synth = Synthesizer(epochs=self.epochs, seed=self.seed, schema=self.schema,
-                                 decoder=self.decoder, verbose=False).fit(train)
+        params = {"epochs": self.epochs, **self.params}
+        self.synth = Synthesizer(seed=self.seed, schema=self.schema, decoder=self.decoder,
+                                 verbose=False, **params).fit(train)
         summary = self.synth.training_summary_
         return {"transformer_s": summary["transform_seconds"],
                 "train_s": summary["train_seconds"], "fit_s": summary["fit_seconds"],
@@ -142,10 +151,63 @@ class CopulaModel:
 
 def make_model(name: str, schema: Schema, seed: int, epochs: int | None):
     """``synthvae``, ``synthvae:<decoder>`` (a ``decoder`` of :class:`Synthesizer`),
-    ``ctgan`` (its TVAE) or ``copula`` (SDV's Gaussian copula)."""
-    if name == "ctgan":
+    ``ctgan`` (its TVAE) or ``copula`` (SDV's Gaussian copula). A synthvae spec may end in
+    ``[param=value,...]``: keyword arguments of :class:`Synthesizer` (see
+    :func:`parse_model_spec`), e.g. ``synthvae[min_lift=0,latent_swap=0]``."""
+    base, params = parse_model_spec(name)
+    if base in ("ctgan", "copula") and params:
+        raise ConfigError(f"Model spec {name!r}: only synthvae takes [param=value] "
+                          f"settings; found them on {base!r}.")
+    if base == "ctgan":
         return CtganModel(schema, seed, epochs or 300)
-    if name == "copula":
+    if base == "copula":
         return CopulaModel(schema, seed)
-    decoder = name.partition(":")[2] or None
-    return SynthvaeModel(schema, seed, epochs, decoder)
+    head, _, decoder = base.partition(":")
+    if head != "synthvae":
+        raise ConfigError(f"Model spec {name!r}: expected synthvae, synthvae:<decoder>, "
+                          f"ctgan or copula; found {head!r}.")
+    return SynthvaeModel(schema, seed, epochs, decoder or None, params)
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict]:
+    """``"synthvae:factorized[min_lift=0,latent_swap=0.5]"`` -> ``("synthvae:factorized",
+    {"min_lift": 0, "latent_swap": 0.5})``. Values are read as int, float, true/false or
+    none where they look like one, otherwise kept as text; every name must be a parameter
+    of :class:`Synthesizer` that the harness does not set itself (``HARNESS_PARAMS``)."""
+    match = re.fullmatch(r"([^\[\]]+?)(?:\[(.*)\])?", spec.strip())
+    if match is None:
+        raise ConfigError(f"Model spec {spec!r}: expected name or name[param=value,...].")
+    base, body = match.group(1).strip(), match.group(2)
+    params = dict(_setting(spec, item) for item in (body or "").split(",") if item.strip())
+    known = set(inspect.signature(Synthesizer.__init__).parameters) - {"self"}
+    for key in params:
+        if key in HARNESS_PARAMS or key not in known:
+            why = ("is set by the harness" if key in HARNESS_PARAMS
+                   else "is not a parameter of Synthesizer")
+            raise ConfigError(f"Model spec {spec!r}: {key!r} {why}; expected one of "
+                              f"{', '.join(sorted(known - set(HARNESS_PARAMS)))}.")
+    return base, params
+
+
+def _setting(spec: str, item: str) -> tuple[str, object]:
+    key, sep, text = (part.strip() for part in item.partition("="))
+    if not sep or not key or not text:
+        raise ConfigError(f"Model spec {spec!r}: expected param=value; found {item.strip()!r}.")
+    return key, _value(text)
+
+
+def _value(text: str) -> object:
+    words = {"true": True, "false": False, "none": None}
+    if text.lower() in words:
+        return words[text.lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def split_model_specs(text: str) -> list[str]:
+    """``--models`` split on the commas outside ``[...]``."""
+    return [spec.strip() for spec in re.split(r",(?![^\[]*\])", text) if spec.strip()]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from benchmarks.common import RESULTS, ROOT, machine, ml_efficacy_scores, quality
 from benchmarks.data import load_dataset
-from benchmarks.models import make_model
+from benchmarks.models import make_model, parse_model_spec, split_model_specs
 from synthvae import Synthesizer, detect_schema
 from synthvae.reports.encoding import canonical_frame
 from synthvae.reports.rules import rules_section
@@ -40,8 +40,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--models", default="synthvae",
                         help="comma-separated: synthvae, synthvae:<decoder> (factorized, "
-                        "autoregressive, ...), ctgan (its TVAE, 300 epochs), copula (SDV's "
-                        "GaussianCopulaSynthesizer); all see the same rows")
+                        "autoregressive, ...), either with [param=value,...] Synthesizer "
+                        "settings (synthvae[min_lift=0,latent_swap=0]), ctgan (its TVAE, 300 "
+                        "epochs), copula (SDV's GaussianCopulaSynthesizer); all see the same "
+                        "rows")
     parser.add_argument("--demo-rows", type=int, default=100_000)
     parser.add_argument("--no-demo", action="store_true")
     parser.add_argument("--name", default="baseline")
@@ -66,21 +68,41 @@ def demo_run(seed: int, rows: int) -> dict:
 
 
 def table_run(name: str, seed: int, model_name: str = "synthvae") -> dict:
-    """A benchmark table (``name@rows``: a sample of its train split): the model at its
-    defaults on the train split, a train-size sample."""
+    """A benchmark table (``name@rows``: a sample of its train split): the model (at its
+    defaults, or with the settings of its spec) on the train split, a train-size sample."""
     data = load_dataset(name)
     schema = detect_schema(data.train)
     model = make_model(model_name, schema, seed, None)
     start = time.perf_counter()
-    model.fit(data.train)
+    fitted = model.fit(data.train)
     fit_s = time.perf_counter() - start
     synthetic = model.sample(len(data.train))
     rules = rules_section(canonical_frame(data.train, schema),
                           canonical_frame(synthetic, schema), schema)
-    return {"dataset": name, "model": model_name, "seed": seed, "real_rows": len(data.train),
-            "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1), "rules": rules,
+    metadata = schema.to_sdmetrics_metadata()
+    return {"dataset": name, "model": model.name, "params": getattr(model, "params", {}),
+            "seed": seed, "real_rows": len(data.train),
+            "synthetic_rows": len(synthetic), "fit_s": round(fit_s, 1),
+            "epochs": fitted.get("epochs"), "rules": rules,
             "ml_efficacy": ml_efficacy_scores(data, synthetic, schema, seed),
-            "quality": quality(data.train, synthetic, schema.to_sdmetrics_metadata())}
+            "quality": quality(data.train, synthetic, metadata),
+            "column_shapes": column_shapes(data.train, synthetic, metadata)}
+
+
+def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
+    """Each column's score in sdmetrics' Column Shapes (KSComplement for numbers and
+    datetimes, TVComplement for categories); the property is their mean."""
+    from sdmetrics.single_column import KSComplement, TVComplement
+
+    scores = {}
+    for column, meta in metadata["columns"].items():
+        pair = real[column], synthetic[column]
+        if meta["sdtype"] == "datetime":
+            pair = tuple((pd.to_datetime(v, format=meta.get("datetime_format"), errors="coerce")
+                          - pd.Timestamp(0)) / pd.Timedelta(seconds=1) for v in pair)
+        metric = KSComplement if meta["sdtype"] in ("numerical", "datetime") else TVComplement
+        scores[column] = round(float(metric.compute(*pair)), 4)
+    return scores
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -103,9 +125,46 @@ def markdown(runs: list[dict], header: dict) -> str:
              "support pairs | rows in one (any) | inequalities | broken (any) | ML efficacy "
              "synthetic / real | Column Shapes / all-pairs trends | fit s |", "|" + "---|" * 12]
     lines += [_summary_row(name, group) for name, group in by_table.items()]
+    if len({run.get("model", "synthvae") for run in runs}) > 1:
+        lines += ["", "### Models side by side", ""] + variants_section(runs)
     for name, group in by_table.items():
         lines += ["", f"### {name}", ""] + _details(group[0]["rules"])
     return "\n".join(lines) + "\n"
+
+
+def variants_section(runs: list[dict]) -> list[str]:
+    """One table per dataset, a row per model (or variant): medians over its seeds."""
+    by_dataset: dict[str, dict[str, list[dict]]] = {}
+    for run in runs:
+        models = by_dataset.setdefault(run["dataset"], {})
+        models.setdefault(run.get("model", "synthvae"), []).append(run)
+    lines = []
+    for dataset, models in by_dataset.items():
+        metric = next(iter(models.values()))[0]["ml_efficacy"]["metric"]
+        lines += [f"**{dataset}**", "", f"| model | seeds | ML {metric} synthetic | gap to real "
+                  "| FD violation (any) | zero-support rows (any) | inequality broken (any) | "
+                  "Column Shapes | all-pairs trends | strong trends | fit s |", "|" + "---|" * 11]
+        lines += [_variant_row(model, group) for model, group in models.items()] + [""]
+    return lines
+
+
+def _variant_row(model: str, group: list[dict]) -> str:
+    ml = [run["ml_efficacy"] for run in group]
+    totals = [run["rules"]["totals"] for run in group]
+    return (f"| {model} | {','.join(str(run['seed']) for run in group)} | "
+            f"{_median([m['synthetic'] for m in ml]):.3f} | "
+            f"{_median([m['real'] - m['synthetic'] for m in ml]):.3f} | "
+            f"{_pct(totals, 'functional_dependency_violation_share')} | "
+            f"{_pct(totals, 'zero_support_share')} | "
+            f"{_pct(totals, 'inequality_violation_share')} | "
+            f"{_score(group, 'column_shapes')} | {_score(group, 'column_pair_trends')} | "
+            f"{_score(group, 'column_pair_trends_strong')} | "
+            f"{_median([run['fit_s'] for run in group]):.0f} |")
+
+
+def _score(group: list[dict], key: str) -> str:
+    values = [run["quality"][key] for run in group if run["quality"].get(key) is not None]
+    return f"{_median(values):.3f}" if values else "–"
 
 
 def _summary_row(name: str, group: list[dict]) -> str:
@@ -166,12 +225,15 @@ def main(argv=None) -> None:
     if args.merge:
         _merge(args.merge.split(","), lines_path)
     elif not args.summary:
+        for spec in split_model_specs(args.models):  # a typo fails here, not in every job
+            parse_model_spec(spec)
         RESULTS.mkdir(parents=True, exist_ok=True)
         lines_path.write_text(json.dumps({"header": header}) + "\n")
         for seed in (int(s) for s in args.seeds.split(",")):
             jobs = [] if args.no_demo else [lambda s=seed: demo_run(s, args.demo_rows)]
             jobs += [lambda n=n, s=seed, m=m: table_run(n, s, m)
-                     for n in args.datasets.split(",") if n for m in args.models.split(",")]
+                     for n in args.datasets.split(",") if n
+                     for m in split_model_specs(args.models)]
             for job in jobs:
                 try:
                     _append(lines_path, job())

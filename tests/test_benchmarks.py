@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -204,3 +205,76 @@ def test_gpu_step_that_fails_is_recorded_and_saved_so_the_others_still_run():
     assert results["sample"]["error"] == "RuntimeError: CUDA error: out of memory"
     assert [sorted(s) for s in saves] == [["fit"], ["fit", "sample"]]
     assert ratio(results, "sample", "fit") is None
+
+
+def test_model_spec_sets_synthesizer_parameters_and_names_the_variant():
+    from benchmarks.models import make_model, parse_model_spec, split_model_specs
+
+    assert parse_model_spec("synthvae:factorized[min_lift=0,latent_swap=0.5,prior=normal]") == (
+        "synthvae:factorized", {"min_lift": 0, "latent_swap": 0.5, "prior": "normal"})
+    assert parse_model_spec("synthvae") == ("synthvae", {})
+    assert split_model_specs("synthvae,synthvae[min_lift=0,latent_swap=0],ctgan") == [
+        "synthvae", "synthvae[min_lift=0,latent_swap=0]", "ctgan"]
+    model = make_model("synthvae[min_lift=0,latent_swap=0]", None, 0, None)
+    assert model.name == "synthvae[min_lift=0,latent_swap=0]"
+    assert model.params == {"min_lift": 0, "latent_swap": 0}
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("synthvae[min_lfit=0]", "'min_lfit' is not a parameter of Synthesizer"),
+    ("synthvae[seed=3]", "'seed' is set by the harness"),
+    ("synthvae[min_lift]", "expected param=value; found 'min_lift'"),
+    ("ctgan[epochs=10]", "only synthvae takes [param=value]"),
+])
+def test_model_spec_with_an_unknown_or_malformed_setting_is_refused_by_name(spec, says):
+    from benchmarks.models import make_model
+    from synthvae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        make_model(spec, None, 0, None)
+
+
+@pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not available")
+def test_structure_harness_fits_a_variant_with_its_settings_and_records_them():
+    from benchmarks.data import load_dataset
+    from benchmarks.models import make_model
+    from benchmarks.structure import table_run
+    from synthvae import detect_schema
+
+    spec = "synthvae[min_lift=0,latent_swap=0,epochs=3]"
+    train = load_dataset("titanic@120").train
+    model = make_model(spec, detect_schema(train), 0, None)
+    assert model.fit(train)["epochs"] == 3
+    assert {k: model.synth.get_params()[k] for k in ("min_lift", "latent_swap")} == {
+        "min_lift": 0, "latent_swap": 0}
+    run = table_run("titanic@120", 0, spec)
+    assert run["model"] == spec and run["params"] == {"min_lift": 0, "latent_swap": 0,
+                                                      "epochs": 3}
+    assert run["epochs"] == 3
+    assert set(run["column_shapes"]) == set(train.columns)
+    assert all(0 <= score <= 1 for score in run["column_shapes"].values())
+
+
+def test_structure_markdown_puts_variants_side_by_side_with_the_gap_to_real():
+    from benchmarks.structure import markdown
+
+    totals = {"functional_dependencies": 1, "zero_support_pairs": 1, "inequalities": 0,
+              "functional_dependency_violation_share": 0.01,
+              "max_functional_dependency_violation_share": 0.01, "zero_support_share": 0.02,
+              "inequality_violation_share": None}
+    rules = {"totals": totals, "functional_dependencies": [], "zero_support_pairs": [],
+             "inequalities": []}
+
+    def run(model, seed, synthetic, shapes):
+        return {"dataset": "toy", "model": model, "seed": seed, "real_rows": 10,
+                "synthetic_rows": 10, "fit_s": 2.0, "rules": rules,
+                "ml_efficacy": {"metric": "roc_auc", "synthetic": synthetic, "real": 0.9},
+                "quality": {"column_shapes": shapes, "column_pair_trends": 0.9,
+                            "column_pair_trends_strong": None}}
+
+    runs = [run("synthvae", 0, 0.80, 0.97), run("synthvae", 1, 0.84, 0.99),
+            run("synthvae[min_lift=0]", 0, 0.70, 0.95)]
+    text = markdown(runs, {"name": "t", "command": "c", "machine": "m", "seeds": "0,1"})
+    side = text.split("### Models side by side")[1]
+    assert "| synthvae | 0,1 | 0.820 | 0.080 | 1.00% | 2.00% | – | 0.980 | 0.900 | – | 2 |" in side
+    assert "| synthvae[min_lift=0] | 0 | 0.700 | 0.200 |" in side
