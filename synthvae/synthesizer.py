@@ -83,12 +83,8 @@ class Synthesizer:
         docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
         latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
         columns, "factorized" beyond and under differential privacy.
-    latent_swap : autoregressive decoder only: the share of each training batch whose
-        decoder gets another row's latent term beside the row's own earlier columns, so the
-        column-by-column term learns to overrule a latent that disagrees with the columns
-        already drawn, as latents drawn from the prior often do (docs/training.md). 0 = off;
-        None = 0.25 from 5,000 training rows on, 0 below (smaller tables kept fewer rules
-        with it).
+    latent_swap : autoregressive decoder only: share of each training batch trained beside
+        another row's latent (docs/training.md); None = 0.25 from 5,000 rows on, else 0.
     lr, weight_decay : Adam settings; lr None = 1e-3, or 3e-3 under differential privacy.
     beta : weight of the KL term (1.0 = the ELBO). None = 0.5 (latents that carry more of each
         row, for the learned prior to model; see docs/training.md), or 1.0 under differential
@@ -126,12 +122,8 @@ class Synthesizer:
     calibrate : after training, shift the decoder's category and mode logits so that rows
         drawn from the prior have the training rows' one-dimensional frequencies (see
         docs/training.md); off under differential privacy.
-    min_lift : low-lift truncation of the sampler (docs/training.md): a category (or mode)
-        whose probability in a row's context (its latent code and the columns drawn before)
-        is below ``min_lift`` times its share of the training rows is not drawn there, which
-        removes the model's thin leak into combinations the real table does not have
-        (``relationship=Husband & sex=Female``); calibration then matches the marginals of
-        the rows drawn so. 0 turns it off; off under differential privacy.
+    min_lift : a category is not drawn where its probability in the row's context is below
+        ``min_lift`` times its training share (docs/training.md); 0 = off; off under DP.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
         the prior is N(0, I), nothing is held out, and no loss history is kept.
     delta : total DP delta; None = 0.1 / rows.
@@ -143,10 +135,8 @@ class Synthesizer:
     distributed : train data-parallel over the processes of a ``torchrun`` launch (see
         docs/scale.md): None (when launched by torchrun with several processes), True
         (must be launched so), False (never).
-    n_threads : CPU threads torch uses in ``fit`` and each sampling call; None = the CPUs
-        this process may use that are idle when the call starts (at most torch's own
-        setting): threads beyond the idle cores make torch many times slower, not faster
-        (see docs/training.md#cpu-threads). Restored when the call ends.
+    n_threads : CPU threads of ``fit`` and each sampling call; None = the idle CPUs when
+        the call starts (docs/training.md#cpu-threads-n_threads).
     seed : seeds every random choice of fit (and the default of ``sample``).
     verbose : show a progress bar with the loss and KL per epoch.
     """
