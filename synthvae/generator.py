@@ -88,7 +88,8 @@ def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str,
     return ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars,
                        latent_dim=latent_dim, hidden=tuple(hidden),
                        column_rank=None if factorized else column_rank(spans),
-                       latent_swap=0.0 if factorized else float(latent_swap))
+                       latent_swap=0.0 if factorized else float(latent_swap),
+                       unswapped=() if factorized else tuple(layout.scalar_index.tolist()))
 
 
 class VAEGenerator:

@@ -44,6 +44,10 @@ class ModelConfig:
     # Share of each training batch whose latent term is another row's (detached): see
     # Decoder.forward. 0 in models saved before it.
     latent_swap: float = 0.0
+    # Encoded positions whose latent term is never swapped: the scalar spans' (swapping
+    # them fitted each numeric column's sigma to rows it was not decoded from). Empty in
+    # models saved before it (every position was swapped).
+    unswapped: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.column_rank is None:
@@ -53,6 +57,9 @@ class ModelConfig:
                              f"{self.autoregressive_hidden!r}")
         if not isinstance(self.latent_swap, (int, float)) or not 0 <= self.latent_swap < 1:
             raise ValueError(f"latent_swap must be a share in [0, 1); got {self.latent_swap!r}")
+        if not all(isinstance(i, int) and 0 <= i < self.data_dim for i in self.unswapped):
+            raise ValueError(f"unswapped must list encoded positions below {self.data_dim}; "
+                             f"got {list(self.unswapped)[:8]}...")
         rank = list(self.column_rank)
         if len(rank) != self.data_dim or not all(isinstance(r, int) for r in rank) \
                 or (rank and (rank[0] != 0 or any(b - a not in (0, 1)
@@ -72,6 +79,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["hidden"] = list(self.hidden)
+        out["unswapped"] = list(self.unswapped)
         if self.column_rank is not None:
             out["column_rank"] = list(self.column_rank)
         return out
@@ -80,7 +88,8 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> "ModelConfig":
         rank = data.get("column_rank")
         return cls(**dict(data, hidden=tuple(data["hidden"]),
-                          column_rank=None if rank is None else tuple(rank)))
+                          column_rank=None if rank is None else tuple(rank),
+                          unswapped=tuple(data.get("unswapped", ()))))
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -170,6 +179,9 @@ class Decoder(nn.Module):
                                                    config.autoregressive_hidden) \
             if config.autoregressive else None
         self.latent_swap = config.latent_swap
+        swapped = torch.ones(config.data_dim, dtype=torch.bool)
+        swapped[list(config.unswapped)] = False
+        self.register_buffer("swapped_positions", swapped, persistent=False)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, data_dim) raw logits of the rows ``x`` given their latents ``z``.
@@ -177,17 +189,24 @@ class Decoder(nn.Module):
         An autoregressive decoder needs ``x`` (the real values of earlier columns: teacher
         forcing); without it only the latent's part is returned (what sampling starts from).
         In training, the first ``latent_swap`` share of the batch (its rows are shuffled)
-        gets the latent term of the row before it, detached: those rows are reconstructed
-        from their own earlier columns beside a latent that disagrees with them, as rows
-        drawn from the prior often are, so the autoregressive term learns to overrule it.
+        gets the latent term of the row before it, detached, at every position but the
+        config's ``unswapped`` ones: those rows are reconstructed from their own earlier
+        columns beside a latent that disagrees with them, as rows drawn from the prior
+        often are, so the autoregressive term learns to overrule it.
         """
         logits = self.out(self.body(z))
         if self.autoregression is None or x is None:
             return logits
         if self.training and self.latent_swap > 0:
-            swapped = int(len(z) * self.latent_swap)
-            logits = torch.cat([logits[:swapped].roll(1, 0).detach(), logits[swapped:]])
+            logits = self._swapped(logits, int(len(z) * self.latent_swap))
         return logits + self.autoregression(x)
+
+    def _swapped(self, logits: torch.Tensor, rows: int) -> torch.Tensor:
+        """``logits`` whose first ``rows`` rows take the row before's latent term (detached)
+        at the swapped positions."""
+        head = logits[:rows]
+        head = torch.where(self.swapped_positions, head.roll(1, 0).detach(), head)
+        return torch.cat([head, logits[rows:]])
 
 
 class VAE(nn.Module):

@@ -59,6 +59,31 @@ def test_a_columns_term_ignores_its_own_and_later_columns():
     assert torch.count_nonzero(term(x)[:, :3]) == 0  # the first column has no term at all
 
 
+def test_the_latent_swap_leaves_the_scalar_positions_their_own_latent():
+    """Swapped rows take the row before's latent term on every one-hot position, but each
+    numeric value keeps its own (its sigma must fit the rows it was decoded from)."""
+    layout = SpanLayout.from_spans(SPANS)
+    config = ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars, latent_dim=4,
+                         hidden=(8,), column_rank=column_rank(SPANS), latent_swap=0.5,
+                         unswapped=tuple(layout.scalar_index.tolist()))
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    torch.manual_seed(0)
+    decoder = VAE(config).decoder.train()
+    z, x = torch.randn(8, 4), torch.zeros(8, layout.width)  # x = 0: no autoregressive term
+    own = decoder.out(decoder.body(z))
+    mixed = decoder(z, x)
+    scalar = layout.scalar_index
+    onehot = torch.ones(layout.width, dtype=torch.bool)
+    onehot[scalar] = False
+    assert torch.allclose(mixed[:4, scalar], own[:4, scalar])  # own latent, swapped rows too
+    assert torch.allclose(mixed[:4][:, onehot], own[:4].roll(1, 0)[:, onehot])
+    assert torch.allclose(mixed[4:], own[4:])  # rows past the swapped share are untouched
+    mixed[:4, scalar].sum().backward()  # the scalar term of a swapped row still trains
+    assert decoder.out.weight.grad.abs().sum() > 0
+    old = ModelConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "unswapped"})
+    assert old.unswapped == ()  # a model saved before the field swapped every position
+
+
 def test_drawn_rows_follow_the_teacher_forced_probabilities():
     """Each slot's share among rows drawn column by column equals the mean probability the
     decoder gives it when it reads those same rows (what training optimises)."""
