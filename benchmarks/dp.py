@@ -79,16 +79,20 @@ def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     return {"columns": columns}
 
 
-def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1) -> list[dict]:
+def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1,
+            calibration_share=0.1) -> list[dict]:
     rows = []
     schema = adult_public_schema(train, test)
     for eps, seed in [(e, s) for e in epsilons for s in (seeds if e else seeds[:1])]:
-        dp = dict(schema=schema, preprocess_share=share) if eps else {}
+        dp = dict(schema=schema, preprocess_share=share,
+                  calibration_share=calibration_share) if eps else {}
         synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
                                                  seed=seed, **dp).fit(train))
         synthetic = synth.sample(len(train), seed=seed + 1)
         scores = quality(train, synthetic, synth.schema_.to_sdmetrics_metadata())
+        calibration = synth.training_summary_["calibration"] or {}
         row = {"epsilon": eps, "seed": seed, "fit_s": round(fit_s, 1), **scores,
+               "max_frequency_error": calibration.get("max_frequency_error_after"),
                "ml_auc_synthetic": round(ml_efficacy(synthetic, test, "income"), 4),
                "epsilon_spent": None if synth.privacy_ is None
                else round(synth.privacy_["epsilon"], 4)}
@@ -242,11 +246,16 @@ def main() -> None:
     epochs = int_arg("--epochs", None)
     results = {"machine": machine(), "epochs": epochs or "automatic"}
     share = float(sys.argv[sys.argv.index("--share") + 1]) if "--share" in sys.argv else 0.1
-    name = ("dp-quick" if quick else "dp") + ("" if share == 0.1 else f"-share{share:g}")
-    results.update(seeds=list(seeds), preprocess_share=share)
-    results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if share == 0.1
-                                                                 else []),
-                                 epochs=2 if quick else epochs, seeds=seeds, share=share)
+    calibration = float(sys.argv[sys.argv.index("--calibration-share") + 1]) \
+        if "--calibration-share" in sys.argv else 0.1
+    name = ("dp-quick" if quick else "dp") + ("" if share == 0.1 else f"-share{share:g}") \
+        + ("" if calibration == 0.1 else f"-calibration{calibration:g}")
+    name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else name
+    results.update(seeds=list(seeds), preprocess_share=share, calibration_share=calibration)
+    default = share == 0.1 and calibration == 0.1
+    results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if default else []),
+                                 epochs=2 if quick else epochs, seeds=seeds, share=share,
+                                 calibration_share=calibration)
     if "--no-audit" in sys.argv:
         print(write_json(name, results))
         return

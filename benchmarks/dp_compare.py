@@ -1,9 +1,10 @@
 """synthvae's DP fit, smartnoise-synth's MST and AIM side by side (issue 18, item 5):
 ``python -m benchmarks.dp_compare [--tables adult,bank,shoppers] [--seeds 3]
 [--epsilons 1,3,10] [--methods synthvae,mst,aim] [--quick] [--sn-python PATH]
-[--aim-rounds N] [--summarize]`` (``--summarize``: rewrite the JSON and print the table from
-the runs logged so far, fitting nothing; ``--aim-rounds``: AIM with another cap on its rounds,
-written to ``dp-compare-aim-roundsN.json``).
+[--aim-rounds N] [--name NAME] [--summarize]`` (``--summarize``: rewrite the JSON and print
+the table from the runs logged so far, fitting nothing; ``--aim-rounds``: AIM with another cap
+on its rounds, written to ``dp-compare-aim-roundsN.json``; ``--name``: write ``NAME.jsonl`` and
+``NAME.json`` instead).
 
 Per table, seed and epsilon, every method gets the same training rows, the same epsilon, the
 same delta (0.1 / rows, synthvae's default, under 1 / rows) and the same public schema: the
@@ -257,6 +258,7 @@ def main() -> None:
     aim = {**AIM_SETTINGS, "rounds": rounds}
     name = ("dp-compare-quick" if quick else "dp-compare") + (
         "" if rounds == AIM_SETTINGS["rounds"] else f"-aim-rounds{rounds}")
+    name = list_arg("--name", [name])[0]
     log = RESULTS / f"{name}.jsonl"
     RESULTS.mkdir(parents=True, exist_ok=True)
     if "--summarize" not in sys.argv:  # --summarize: only gather what the log holds

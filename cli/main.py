@@ -43,6 +43,9 @@ def fit(
     delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
+    calibration_share: Annotated[Optional[float], typer.Option(
+        help="Under --epsilon: share of the budget for the noisy frequencies that calibrate "
+             "sampling (default 0.1; 0 = uncalibrated; see docs/privacy.md).")] = None,
     beta: Annotated[Optional[float], typer.Option(
         help="Weight of the KL term (default: the library's; see docs/training.md).")] = None,
     kl_anneal: Annotated[str, typer.Option(
@@ -60,12 +63,12 @@ def fit(
              "--epsilon and for very wide tables (see docs/training.md).")] = None,
     calibrate: Annotated[bool, typer.Option(
         "--calibrate/--no-calibrate",
-        help="Match the training rows' category and mode frequencies when sampling (off "
-             "under --epsilon; see docs/training.md).")] = True,
+        help="Match the training rows' category and mode frequencies when sampling (under "
+             "--epsilon: noisy frequencies, see docs/privacy.md).")] = True,
     min_lift: Annotated[Optional[float], typer.Option(
         help="Do not draw a category where the row's context makes it this share as "
-             "frequent as in the training rows, or rarer (0 = off; default 0.03; off "
-             "under --epsilon; see docs/training.md).")] = None,
+             "frequent as in the training rows, or rarer (0 = off; default 0.03; see "
+             "docs/training.md).")] = None,
     latent_swap: Annotated[Optional[float], typer.Option(
         help="Autoregressive decoder: share of each training batch trained beside another "
              "row's latent (0 = off; default 0.25 from 5,000 rows on, else 0; see "
@@ -109,7 +112,8 @@ def fit(
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
-              "min_lift": min_lift, "latent_swap": latent_swap}
+              "min_lift": min_lift, "latent_swap": latent_swap,
+              "calibration_share": calibration_share}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,

@@ -75,14 +75,11 @@ def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
             drawer.draw(block, decoder(z[rows]) + offsets, sigma, uniform[rows], noise[rows],
                         slot_totals=total)
         return total / len(z)
+    slot_floor = None if floor is None else floor[layout.slot_index]
     for batch in torch.split(z, BATCH_ROWS):
-        slots = (decoder(batch) + offsets)[:, layout.slot_index]
-        if floor is not None:
-            from synthvae.sampling import truncate_low_lift
-
-            slots = truncate_low_lift(layout, slots, floor[layout.slot_index])
-        log_probs = slots - layout.expand(layout.group_logsumexp(slots))
-        total += torch.exp(log_probs).sum(0)
+        weights = layout.group_weights((decoder(batch) + offsets)[:, layout.slot_index],
+                                       slot_floor)
+        total += (weights / layout.expand(layout.group_sum(weights))).sum(0)
     return total / len(z)
 
 

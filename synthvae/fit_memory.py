@@ -74,6 +74,7 @@ def _encode(synth, df: pd.DataFrame, seed: int, saved) -> tuple[np.ndarray, pd.D
         synth.constraints_ = prepared.constraints
         synth.dp_config_, synth.sgd_plan_ = prepared.dp_config, prepared.sgd_plan
         synth.privacy_ = prepared.privacy
+        synth._released_frequencies = prepared.slot_frequencies  # read by calibrate, not kept
         return prepared.matrix, df
     learned = learn_transformer(synth, df, seed, saved)
     synth.schema_, synth.constraints_ = learned.schema, learned.constraints

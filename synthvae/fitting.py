@@ -179,18 +179,28 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int) -> dict | None:
     """Set the sampler's low-lift floors (``min_lift``) and calibrate its logit offsets
-    (synthvae/calibration.py) on the rows drawn with them; the calibration's summary, or
-    None when off. ``trained_rows`` (epochs x rows) sizes the calibration sample. Under DP
-    the frequencies of private rows would be a release: neither is set."""
-    from synthvae.calibration import calibration_rows
+    (synthvae/calibration.py) on the rows drawn with them, both from the training rows' slot
+    frequencies; the calibration's summary, or None when off. ``trained_rows`` (epochs x
+    rows) sizes the calibration sample. Under DP the frequencies are the noisy ones released
+    from ``calibration_share`` of the budget (None when none was: nothing is set)."""
+    from synthvae.calibration import calibration_rows, slot_frequencies
 
-    if not synth.fit_plan_.keeps_row_statistics or synth.layout_.n_groups == 0:
+    if synth.layout_.n_groups == 0:
         return None
-    synth.generator_.set_low_lift_floor(data, synth.min_lift)
+    if synth.fit_plan_.private:
+        released = synth.__dict__.pop("_released_frequencies", None)
+        if released is None:
+            return None
+        frequencies = torch.as_tensor(released, dtype=torch.float32, device=data.device)
+    else:
+        frequencies = slot_frequencies(data, synth.layout_)
+    synth.generator_.set_low_lift_floor(frequencies, synth.min_lift)
     if not synth.calibrate:
         return None
     started = time.perf_counter()
-    summary = synth.generator_.calibrate(data, seed, calibration_rows(trained_rows))
+    summary = synth.generator_.calibrate(frequencies, seed, calibration_rows(trained_rows))
+    if synth.fit_plan_.private:
+        summary["frequencies"] = "released under DP (calibration_share)"
     return {**summary, "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -159,31 +159,29 @@ class VAEGenerator:
         latents = posterior_latents(self.model, data, generator)
         self.prior = MixturePrior.fit(latents, components, seed).to(self.device)
 
-    def calibrate(self, data: torch.Tensor, seed: int, rows: int) -> dict:
-        """Set the logit offsets that give prior samples the slot frequencies of ``data``
-        over ``rows`` prior latents (synthvae/calibration.py); return their summary."""
+    def calibrate(self, frequencies: torch.Tensor, seed: int, rows: int) -> dict:
+        """Set the logit offsets that give prior samples the (n_slots,) slot
+        ``frequencies`` over ``rows`` prior latents (synthvae/calibration.py); return their
+        summary."""
         from synthvae import calibration
 
         generator = torch.Generator(device=self.device).manual_seed(seed + 3)
         self.model.eval()
         offsets, summary = calibration.fit_logit_offsets(
-            self.model.decoder, self.layout, self.prior,
-            calibration.slot_frequencies(data, self.layout), generator, rows=rows,
+            self.model.decoder, self.layout, self.prior, frequencies, generator, rows=rows,
             floor=self.floor)
         self.offsets = offsets
         return summary
 
-    def set_low_lift_floor(self, data: torch.Tensor, min_lift: float) -> None:
+    def set_low_lift_floor(self, frequencies: torch.Tensor, min_lift: float) -> None:
         """Probabilities under which the sampler does not draw a slot: ``min_lift`` times
-        the slot's share of the encoded rows ``data`` (see
+        the slot's share of the training rows, ``frequencies`` (n_slots,) (see
         :func:`synthvae.sampling.span_weights`); ``min_lift`` 0 removes them."""
         if min_lift <= 0:
             self.floor = None
             return
-        from synthvae.calibration import slot_frequencies
-
         floor = torch.zeros(self.layout.width, device=self.device)
-        floor[self.layout.slot_index] = min_lift * slot_frequencies(data, self.layout)
+        floor[self.layout.slot_index] = min_lift * frequencies
         self.floor = floor
 
     # ------------------------------------------------------------------ saving

@@ -89,10 +89,7 @@ class SpanLayout:
         of slots) up to ``FLOAT32_MAX_SLOTS`` slots, float64 beyond, so that a span's rare
         slots keep their share in wide tables.
         """
-        weights = (slots - self.expand(self.group_max(slots))).exp_()  # (batch, n_slots)
-        if floor is not None:  # a span's largest weight is 1: a bar above 1 would drop it
-            bar = self.expand(self.group_sum(weights)).mul_(floor).clamp_(max=1.0)
-            weights.masked_fill_(weights < bar, 0.0)
+        weights = self.group_weights(slots, floor)  # (batch, n_slots)
         precise = torch.float64 if weights.shape[1] > FLOAT32_MAX_SLOTS else weights.dtype
         cumulative = torch.cumsum(weights, dim=1, dtype=precise)
         last = self.group_starts + self.group_widths - 1
@@ -101,6 +98,19 @@ class SpanLayout:
         threshold = before + uniform.to(precise) * (ends - before)
         chosen = torch.searchsorted(cumulative, threshold, right=True)
         return torch.minimum(torch.maximum(chosen, self.group_starts), last)
+
+    def group_weights(self, slots: torch.Tensor, floor: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+        """(batch, n_slots) logits -> unnormalised probabilities, each span's largest 1.
+
+        With ``floor`` (n_slots,), low-lift truncation (``synthvae.sampling.span_weights``
+        for one span): a slot whose probability is below its floor gets weight 0; each
+        span's most likely slot is kept (a floor above 1 is read as 1)."""
+        weights = (slots - self.expand(self.group_max(slots))).exp_()
+        if floor is not None:  # a span's largest weight is 1: a bar above 1 would drop it
+            bar = self.expand(self.group_sum(weights)).mul_(floor).clamp_(max=1.0)
+            weights.masked_fill_(weights < bar, 0.0)
+        return weights
 
     def expand(self, per_group: torch.Tensor) -> torch.Tensor:
         """(batch, n_groups) -> (batch, n_slots): each slot gets its span's value."""

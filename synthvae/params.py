@@ -124,6 +124,11 @@ def _validate_privacy(params) -> None:
         check_number("delta", params.delta, low=0, high=0.01, low_open=True)
     check_number("max_grad_norm", params.max_grad_norm, low=0, low_open=True)
     check_number("preprocess_share", params.preprocess_share, low=0, high=0.9)
+    check_number("calibration_share", params.calibration_share, low=0, high=0.5)
+    if params.preprocess_share + params.calibration_share > 0.9:
+        raise ConfigError(f"preprocess_share + calibration_share must leave DP-SGD at least "
+                          f"10 % of the budget. Got {params.preprocess_share!r} + "
+                          f"{params.calibration_share!r} instead.")
     if params.accountant not in ("prv", "rdp"):
         raise ConfigError(f"The 'accountant' parameter of Synthesizer must be 'prv' or "
                           f"'rdp'. Got {params.accountant!r} instead.")

@@ -101,12 +101,14 @@ class PrivatePreparation:
     dp_config: object  # synthvae.privacy.DPConfig
     sgd_plan: object  # synthvae.privacy.SGDPlan
     privacy: dict
+    slot_frequencies: np.ndarray | None  # released for calibration; None when not asked
 
 
 def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size: int
                     ) -> PrivatePreparation:
     """DP schema, transformer and budget plan for ``epochs`` of ``batch_size`` rows; every
-    release (bounds, categories, mode histograms, DP-SGD) is charged to the ledger.
+    release (bounds, categories, mode histograms, calibration frequencies, DP-SGD) is
+    charged to the ledger.
     Constraints are refused: what they learn from the rows would be releases."""
     from synthvae import privacy
 
@@ -114,7 +116,8 @@ def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size
     dp_config = privacy.DPConfig(
         epsilon=float(params.epsilon), delta=float(delta),
         max_grad_norm=float(params.max_grad_norm), accountant=params.accountant,
-        preprocess_share=float(params.preprocess_share))
+        preprocess_share=float(params.preprocess_share),
+        calibration_share=float(params.calibration_share) if params.calibrate else 0.0)
     ledger = privacy.PrivacyLedger()
     rng = np.random.default_rng(seed)
     public = privacy.public_schema(df, schema_from_any(params.schema))
@@ -129,6 +132,7 @@ def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size
     with warnings.catch_warnings():  # values outside the released categories are expected
         warnings.simplefilter("ignore")
         matrix = transformer.transform(df)
+    frequencies = _released_frequencies(matrix, transformer, dp_config, ledger, rng)
     remaining_delta = dp_config.delta - ledger.delta
     sgd_plan = privacy.plan_sgd(len(df), batch_size, epochs,
                                 dp_config.epsilon - ledger.epsilon, remaining_delta,
@@ -141,7 +145,28 @@ def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size
                               dp_config, sgd_plan,
                               dict(ledger.to_dict(), target_epsilon=dp_config.epsilon,
                                    target_delta=dp_config.delta,
-                                   accountant=params.accountant))
+                                   accountant=params.accountant), frequencies)
+
+
+def _released_frequencies(matrix: np.ndarray, transformer: TableTransformer, dp_config,
+                          ledger, rng: np.random.Generator) -> np.ndarray | None:
+    """The encoded rows' slot frequencies released from ``calibration_share`` of the budget
+    (charged to ``ledger``), or None when none is asked for or there is no softmax span."""
+    from synthvae import privacy
+    from synthvae.layout import SpanLayout
+
+    layout = SpanLayout.from_spans(transformer.spans_)
+    if dp_config.calibration_share <= 0 or layout.n_groups == 0:
+        return None
+    epsilon = dp_config.epsilon * dp_config.calibration_share
+    delta = dp_config.delta * dp_config.calibration_share
+    frequencies, std = privacy.dp_slot_frequencies(
+        matrix, layout.slot_index.numpy(), layout.group_starts.numpy(), epsilon, delta,
+        dp_config.accountant, rng)
+    ledger.charge("slot frequencies for calibration (Gaussian)", epsilon, delta, None,
+                  noise_std_rows=round(std, 3), spans=layout.n_groups,
+                  slots=len(frequencies))
+    return frequencies
 
 
 def _column_numbers(spec, series: pd.Series) -> np.ndarray:

@@ -14,8 +14,12 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
    calibrated to the remaining budget over the planned steps, virtual batches for memory.
    No validation, early stopping or model selection touches the private rows.
-3. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
-   the preprocessing releases to DP-SGD's (epsilon, delta).
+3. **Calibration frequencies** (:func:`dp_slot_frequencies`): each category's, mode's and
+   null's share of the encoded rows, released once by the Gaussian mechanism from a declared
+   share of epsilon and delta; the sampler's marginal calibration and low-lift floors read
+   these noisy shares (post-processing) instead of the private ones.
+4. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
+   the preprocessing and frequency releases to DP-SGD's (epsilon, delta).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class DPConfig:
     max_grad_norm: float = 1.0  # per-sample clipping norm
     accountant: str = "prv"  # "prv" or "rdp"
     preprocess_share: float = 0.1  # share of epsilon and delta for bounds and categories
+    calibration_share: float = 0.1  # share for the slot frequencies that calibrate sampling
     max_physical_batch: int = 4096  # rows per forward/backward; larger batches are split
 
     def to_dict(self) -> dict:
@@ -320,6 +325,63 @@ def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.rando
     kept = counts.index[noisy > threshold]
     order = np.argsort(-noisy[noisy > threshold], kind="stable")
     return [v.item() if isinstance(v, np.generic) else v for v in kept[order]]
+
+
+# ----------------------------------------------------------------------------- frequencies
+
+
+def dp_slot_frequencies(matrix: np.ndarray, slot_index: np.ndarray, group_starts: np.ndarray,
+                        epsilon: float, delta: float, accountant: str,
+                        rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """((n_slots,) noisy share of the encoded rows holding each softmax slot, the noise
+    standard deviation in rows): :func:`noisy_slot_counts` (the release), negative counts
+    set to 0 and each span's counts divided by their sum (post-processing: the number of
+    rows is not needed). ``slot_index`` holds the slots' positions span by span;
+    ``group_starts`` where each span starts among them."""
+    counts, std = noisy_slot_counts(matrix, slot_index, group_starts, epsilon, delta,
+                                    accountant, rng)
+    counts = np.clip(counts, 0.0, None)
+    totals = np.add.reduceat(counts, group_starts)
+    widths = np.diff(np.append(group_starts, len(counts)))
+    return counts / np.repeat(np.maximum(totals, 1.0), widths), std
+
+
+def noisy_slot_counts(matrix: np.ndarray, slot_index: np.ndarray, group_starts: np.ndarray,
+                      epsilon: float, delta: float, accountant: str,
+                      rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """((n_slots,) the rows holding each slot plus Gaussian noise, its standard deviation):
+    an (epsilon, delta)-DP release.
+
+    Each row holds one slot of each softmax span (a category, a mode, null or not), so adding
+    or removing a row moves the vector of slot counts by ``sqrt(n_spans)`` in L2 norm; the
+    noise multiplier for one release at (epsilon, delta) comes from the fit's accountant
+    (a single step at sampling rate 1). Rows that are not one-hot per span are refused
+    before anything is released.
+    """
+    slots = matrix[:, slot_index]
+    per_span = np.add.reduceat(slots, group_starts, axis=1)
+    if not (np.isin(slots, (0.0, 1.0)).all() and (per_span <= 1).all()):
+        raise ConfigError("The encoded rows are not one-hot in every softmax span, so the "
+                          "sensitivity of their slot counts is not bounded; no frequency "
+                          "was released. Fit with calibrate=False or calibration_share=0.")
+    std = gaussian_noise_multiplier(epsilon, delta, accountant) * math.sqrt(len(group_starts))
+    return slots.sum(0, dtype=np.float64) + rng.normal(0.0, std, slots.shape[1]), float(std)
+
+
+def gaussian_noise_multiplier(epsilon: float, delta: float, accountant: str) -> float:
+    """Noise standard deviation per unit of L2 sensitivity for one Gaussian release that
+    the ``accountant`` ("prv" or "rdp") prices at (epsilon, delta)."""
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):  # PRV at rate 1: log(0)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
+                                              sample_rate=1.0, steps=1,
+                                              accountant=accountant, epsilon_tolerance=0.001))
+        except ValueError as exc:
+            raise ConfigError(f"The frequency release cannot be priced at epsilon "
+                              f"{epsilon:.3g}, delta {delta:.3g} with the {accountant!r} "
+                              f"accountant ({exc}); raise calibration_share or use "
+                              f"accountant='prv'.") from exc
 
 
 # ----------------------------------------------------------------------------- DP-SGD

@@ -333,13 +333,3 @@ def draw_from_weights(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Ten
     return (cumulative <= threshold).sum(1).clamp_(max=weights.shape[1] - 1)
 
 
-def truncate_low_lift(layout: SpanLayout, slots: torch.Tensor, floor: torch.Tensor
-                      ) -> torch.Tensor:
-    """Low-lift truncation of (rows, n_slots) logits, every span at once: a slot whose
-    probability is below its ``floor`` (n_slots,) becomes -inf; each span's most likely
-    slot is kept (as :func:`span_weights` does for one span)."""
-    weights = torch.exp(slots - layout.expand(layout.group_max(slots)))
-    keep = (weights >= floor * layout.expand(layout.group_sum(weights))) | (weights == 1.0)
-    return slots.masked_fill(~keep, -torch.inf)
-
-

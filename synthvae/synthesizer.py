@@ -121,9 +121,9 @@ class Synthesizer:
     prior_components : mixture components of the "gmm" prior.
     calibrate : after training, shift the decoder's category and mode logits so that rows
         drawn from the prior have the training rows' one-dimensional frequencies (see
-        docs/training.md); off under differential privacy.
+        docs/training.md); under DP, noisy frequencies (``calibration_share``).
     min_lift : a category is not drawn where its probability in the row's context is below
-        ``min_lift`` times its training share (docs/training.md); 0 = off; off under DP.
+        ``min_lift`` times its training share (docs/training.md); 0 = off.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
         the prior is N(0, I), nothing is held out, and no loss history is kept.
     delta : total DP delta; None = 0.1 / rows.
@@ -131,6 +131,8 @@ class Synthesizer:
     accountant : "prv" (default) or "rdp".
     preprocess_share : share of epsilon and delta spent on bounds and category lists that
         the schema does not give (0 = refuse unless the schema gives them all).
+    calibration_share : share of epsilon and delta spent on the noisy one-way frequencies
+        that calibrate sampling under DP (docs/privacy.md); 0 = sample uncalibrated.
     device : "cpu", "cuda", "cuda:1", ... or None for CUDA when available.
     distributed : train data-parallel over the processes of a ``torchrun`` launch (see
         docs/scale.md): None (when launched by torchrun with several processes), True
@@ -157,7 +159,7 @@ class Synthesizer:
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
                  min_lift: float = MIN_LIFT, epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
-                 preprocess_share: float = 0.1,
+                 preprocess_share: float = 0.1, calibration_share: float = 0.1,
                  device: str | None = None, distributed: bool | None = None,
                  n_threads: int | None = None, seed: int | None = 0, verbose: bool = True):
         self.epochs = epochs
@@ -191,6 +193,7 @@ class Synthesizer:
         self.max_grad_norm = max_grad_norm
         self.accountant = accountant
         self.preprocess_share = preprocess_share
+        self.calibration_share = calibration_share
         self.device = device
         self.distributed = distributed
         self.n_threads = n_threads

@@ -10,7 +10,7 @@ import torch
 from synthvae import Synthesizer
 from synthvae.errors import ConfigError, ModelFileError
 from synthvae.layout import SpanLayout
-from synthvae.sampling import draw_from_weights, span_weights, truncate_low_lift
+from synthvae.sampling import draw_from_weights, span_weights
 
 from test_persistence import _rewrite
 
@@ -46,18 +46,19 @@ def test_the_all_spans_form_truncates_as_the_one_span_form():
     generator = torch.Generator().manual_seed(0)
     slots = torch.randn((64, 7), generator=generator) * 3
     floor = torch.rand(7, generator=generator) * 0.3
-    together = truncate_low_lift(layout, slots, floor)
+    together = layout.group_weights(slots, floor)
     for first, width in ((0, 3), (3, 4)):  # among the slots (the scalar is not one)
         alone = span_weights(slots[:, first:first + width], floor[first:first + width])
-        assert torch.equal(torch.isfinite(together[:, first:first + width]), alone > 0)
-    # the draw of every span at once truncates in place, drawing what it draws from the
-    # truncated logits (one pass less over the slots)
+        assert torch.allclose(together[:, first:first + width], alone)
+    # the draw of every span at once draws only what the truncation kept, as from the
+    # truncated logits
+    truncated = torch.where(together > 0, slots, -torch.inf)
     uniform = torch.rand((64, 2), generator=generator)
     assert torch.equal(layout.group_sample(slots, uniform, floor),
-                       layout.group_sample(together, uniform))
+                       layout.group_sample(truncated, uniform))
     drawn = layout.group_sample(slots.expand(4, -1, -1).reshape(-1, 7), uniform.repeat(4, 1),
                                 floor)
-    assert torch.isfinite(together.repeat(4, 1).gather(1, drawn)).all()
+    assert (together.repeat(4, 1).gather(1, drawn) > 0).all()
 
 
 CITY = dict(zip("ABCDEF", ["Paris", "Lyon", "Nice", "Lille", "Metz", "Brest"]))
@@ -105,9 +106,19 @@ def test_min_lift_zero_means_no_floors_and_out_of_range_is_refused():
         Synthesizer(epochs=1, verbose=False, min_lift=1.5).fit(df)
 
 
-def test_no_floors_under_differential_privacy():
+def test_floors_under_differential_privacy_come_from_the_released_frequencies():
+    """Under DP the floors are min_lift times the noisy shares released for calibration (each
+    span's shares sum to 1), not the private rows' shares; with nothing released, none."""
+    from synthvae.calibration import slot_frequencies
+
     df = _code_table(400)
     synth = Synthesizer(epochs=1, verbose=False, epsilon=5.0, min_lift=0.1).fit(df)
+    layout, floor = synth.layout_, synth.generator_.floor[synth.layout_.slot_index]
+    assert torch.allclose(layout.group_sum(floor[None])[0], torch.full((layout.n_groups,), 0.1))
+    data = torch.as_tensor(synth.transformer_.transform(df), dtype=torch.float32)
+    assert not torch.allclose(floor, 0.1 * slot_frequencies(data, layout), atol=1e-3)
+    synth = Synthesizer(epochs=1, verbose=False, epsilon=5.0, min_lift=0.1,
+                        calibration_share=0).fit(df)
     assert synth.generator_.floor is None
 
 

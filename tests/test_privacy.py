@@ -9,7 +9,8 @@ import torch
 
 from synthvae import ConfigError, Schema, Synthesizer
 from synthvae.privacy import (DPConfig, PrivacyLedger, accounted_epsilon, dp_bounds,
-                              dp_categories, plan_sgd, public_schema)
+                              dp_categories, dp_slot_frequencies, gaussian_noise_multiplier,
+                              noisy_slot_counts, plan_sgd, public_schema)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +86,10 @@ def test_nothing_private_is_saved_beyond_the_ledger(small, tmp_path):
     assert state["history"] == []  # training losses are computed from private rows
     assert state["prior"] == "normal"  # a latent mixture would be fitted on private rows
     assert not any(k.startswith("prior.") for k in tensors)
-    # calibration offsets would match the private rows' category frequencies
-    assert "sampler.logit_offsets" not in tensors and synth.logit_offsets_ is None
-    assert synth.training_summary_["calibration"] is None
+    # calibration matches the released noisy frequencies, never the private ones
+    assert synth.training_summary_["calibration"]["frequencies"].startswith("released")
+    assert any(e["mechanism"].startswith("slot frequencies") for e in state["privacy"]["entries"])
+    assert not hasattr(synth, "_released_frequencies")  # used once, not kept
     for column in state["transformer"]["columns"]:
         assert column.get("rare_values", []) == []
         assert column.get("log_scale") is None  # the skewness of private values
@@ -116,7 +118,7 @@ def test_public_bounds_and_categories_cost_nothing(small):
                             "dtype": "int64", "integer": True, "min": 0, "max": 1_500_000})
     schema = Schema.from_dict({"columns": columns})
     synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema,
-                        preprocess_share=0.0).fit(small)
+                        preprocess_share=0.0, calibration_share=0.0).fit(small)
     entries = synth.privacy_["entries"]
     assert len(entries) == 1 and "DP-SGD" in entries[0]["mechanism"]
     assert entries[0]["epsilon"] == pytest.approx(1.0, rel=0.01)
@@ -124,16 +126,18 @@ def test_public_bounds_and_categories_cost_nothing(small):
     synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(small)
     mechanisms = [(e["mechanism"], e["column"]) for e in synth.privacy_["entries"]]
     numeric = [c["name"] for c in columns if c["kind"] == "continuous"]
-    assert mechanisms[:-1] == [("mode histogram (Laplace)", name) for name in numeric]
+    assert mechanisms[:-2] == [("mode histogram (Laplace)", name) for name in numeric]
+    assert mechanisms[-2] == ("slot frequencies for calibration (Gaussian)", None)
 
 
 def test_every_release_is_in_the_ledger_and_the_total_stays_within_target(small):
-    """Bounds, category lists, mode histograms and DP-SGD: one entry each, the
-    preprocessing ones sharing preprocess_share of epsilon, the total at most the target
-    (also in delta), and the ledger is what `info` and the model file show."""
-    for epsilon, share in ((5.0, 0.1), (10.0, 0.3)):
-        synth = Synthesizer(epsilon=epsilon, epochs=1, verbose=False,
-                            preprocess_share=share).fit(small)
+    """Bounds, category lists, mode histograms, calibration frequencies and DP-SGD: one
+    entry each, the preprocessing ones sharing preprocess_share of epsilon, the frequencies
+    calibration_share, the total at most the target (also in delta), and the ledger is what
+    `info` and the model file show."""
+    for epsilon, share, calibration in ((5.0, 0.1, 0.1), (10.0, 0.3, 0.5)):
+        synth = Synthesizer(epsilon=epsilon, epochs=1, verbose=False, preprocess_share=share,
+                            calibration_share=calibration).fit(small)
         ledger = synth.privacy_
         entries = ledger["entries"]
         continuous = [c.name for c in synth.schema_.columns if c.kind.value == "continuous"]
@@ -144,11 +148,62 @@ def test_every_release_is_in_the_ledger_and_the_total_stays_within_target(small)
         assert by_kind["approximate bounds"] == continuous
         assert by_kind["thresholded noisy histogram"] == categorical
         assert by_kind["mode histogram"] == continuous
-        assert len(by_kind["DP-SGD"]) == 1
-        preprocessing = sum(e["epsilon"] for e in entries if "DP-SGD" not in e["mechanism"])
+        assert len(by_kind["DP-SGD"]) == 1 and by_kind["slot frequencies for calibration"] == [None]
+        frequencies = [e for e in entries if e["mechanism"].startswith("slot frequencies")]
+        assert frequencies[0]["epsilon"] == pytest.approx(calibration * epsilon)
+        assert frequencies[0]["delta"] == pytest.approx(calibration * ledger["target_delta"])
+        preprocessing = sum(e["epsilon"] for e in entries
+                            if "DP-SGD" not in e["mechanism"] and e not in frequencies)
         assert preprocessing == pytest.approx(share * epsilon)
         assert ledger["epsilon"] == pytest.approx(sum(e["epsilon"] for e in entries))
         assert ledger["epsilon"] <= epsilon + 1e-9 and ledger["delta"] <= ledger["target_delta"]
+
+
+def test_released_slot_frequencies_carry_the_gaussian_mechanisms_noise():
+    """Shares per span sum to 1; the count noise has the standard deviation the accountant
+    prices at (epsilon, delta) for a sensitivity of sqrt(spans); rows that are not one-hot
+    per span are refused before anything is released."""
+    rng = np.random.default_rng(0)
+    # two spans: 3 categories (slots 0-2), then a scalar (position 3), then 2 modes (4-5)
+    codes, modes = rng.integers(0, 3, 5_000), rng.integers(0, 2, 5_000)
+    matrix = np.zeros((5_000, 6))
+    matrix[np.arange(5_000), codes] = 1
+    matrix[:, 3] = rng.normal(size=5_000)
+    matrix[np.arange(5_000), 4 + modes] = 1
+    slots, starts = np.array([0, 1, 2, 4, 5]), np.array([0, 3])
+    shares, std = dp_slot_frequencies(matrix, slots, starts, 0.5, 1e-6, "prv", rng)
+    assert std == pytest.approx(gaussian_noise_multiplier(0.5, 1e-6, "prv") * np.sqrt(2))
+    assert shares[:3].sum() == pytest.approx(1) and shares[3:].sum() == pytest.approx(1)
+    releases = np.array([noisy_slot_counts(matrix, slots, starts, 0.5, 1e-6, "prv", rng)[0]
+                         for _ in range(300)])
+    true = matrix[:, slots].sum(0)
+    assert np.abs(releases.mean(0) - true).max() < 4 * std / np.sqrt(300)  # unbiased
+    assert releases.std(0) == pytest.approx(np.full(5, std), rel=0.15)  # the noise is there
+    matrix[0, 1] = 1  # row 0 now holds two categories: its sensitivity is unbounded
+    with pytest.raises(ConfigError, match="not one-hot"):
+        dp_slot_frequencies(matrix, slots, starts, 0.5, 1e-6, "prv", rng)
+
+
+def test_noisy_calibration_brings_the_private_fits_category_shares_closer(small):
+    """With the same budget, a private fit calibrated on released frequencies samples
+    categories at shares nearer the real ones than one sampled uncalibrated."""
+    def worst_share_error(calibration_share):
+        synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, seed=0,
+                            calibration_share=calibration_share).fit(small)
+        synthetic = synth.sample(8_000, seed=1)
+        errors = [(synthetic[c].value_counts(normalize=True)
+                   .sub(small[c].value_counts(normalize=True), fill_value=0).abs().max())
+                  for c in small.columns if small[c].dtype == object]
+        return max(errors)
+
+    calibrated, uncalibrated = worst_share_error(0.1), worst_share_error(0.0)
+    assert calibrated < 0.6 * uncalibrated, (calibrated, uncalibrated)
+
+
+def test_shares_that_leave_dp_sgd_under_a_tenth_are_refused(small):
+    with pytest.raises(ConfigError, match="calibration_share"):
+        Synthesizer(epsilon=1.0, preprocess_share=0.5, calibration_share=0.45,
+                    verbose=False).fit(small)
 
 
 def test_dp_modes_follow_the_bulk_and_keep_an_exact_zero():
