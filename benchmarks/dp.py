@@ -1,6 +1,9 @@
 """Differential privacy figures: ``python -m benchmarks.dp [--quick] [--epochs E] [--seeds S]
-[--share P] [--no-audit]`` (``--share``: preprocess_share, 0.1 default; another writes
-dp-shareP.json), ``--audit-only [--seeds S]`` (dp-audit.json), ``--speed`` (dp-speed.json).
+[--share P] [--calibration-share C] [--decoder D] [--name N] [--no-audit]`` (``--share``:
+preprocess_share, 0.1 default; another writes dp-shareP.json; ``--calibration-share``: the
+same for calibration_share (dp-calibrationC.json); ``--decoder``: the Synthesizer's decoder
+under DP (dp-D.json); ``--name``: the file name instead), ``--audit-only [--seeds S]``
+(dp-audit.json), ``--speed`` (dp-speed.json).
 
 1. Utility on Adult (train 32,561 rows, test 16,281) at epsilon 1, 3, 10 and without DP,
    with Adult's documented domain (UCI adult.names: category lists and value ranges) as the
@@ -80,12 +83,12 @@ def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
 
 
 def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1,
-            calibration_share=0.1) -> list[dict]:
+            calibration_share=0.1, decoder=None) -> list[dict]:
     rows = []
     schema = adult_public_schema(train, test)
     for eps, seed in [(e, s) for e in epsilons for s in (seeds if e else seeds[:1])]:
         dp = dict(schema=schema, preprocess_share=share,
-                  calibration_share=calibration_share) if eps else {}
+                  calibration_share=calibration_share, decoder=decoder) if eps else {}
         synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
                                                  seed=seed, **dp).fit(train))
         synthetic = synth.sample(len(train), seed=seed + 1)
@@ -250,12 +253,15 @@ def main() -> None:
         if "--calibration-share" in sys.argv else 0.1
     name = ("dp-quick" if quick else "dp") + ("" if share == 0.1 else f"-share{share:g}") \
         + ("" if calibration == 0.1 else f"-calibration{calibration:g}")
+    decoder = sys.argv[sys.argv.index("--decoder") + 1] if "--decoder" in sys.argv else None
+    name += "" if decoder is None else f"-{decoder}"
     name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else name
-    results.update(seeds=list(seeds), preprocess_share=share, calibration_share=calibration)
-    default = share == 0.1 and calibration == 0.1
+    results.update(seeds=list(seeds), preprocess_share=share, calibration_share=calibration,
+                   decoder=decoder or "default")
+    default = share == 0.1 and calibration == 0.1 and decoder is None
     results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if default else []),
                                  epochs=2 if quick else epochs, seeds=seeds, share=share,
-                                 calibration_share=calibration)
+                                 calibration_share=calibration, decoder=decoder)
     if "--no-audit" in sys.argv:
         print(write_json(name, results))
         return

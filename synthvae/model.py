@@ -150,17 +150,42 @@ class ColumnAutoregression(nn.Module):
         # Degrees cycle over the ranks that have a later column to feed: 0 .. n_columns - 2.
         degree = torch.arange(hidden) % max(n_columns - 1, 1)
         self.register_buffer("degree", degree, persistent=False)
-        self.inner = nn.Linear(width, hidden)
-        self.outer = nn.Linear(hidden, width, bias=False)
+        self.inner = MaskedLinear((degree[:, None] >= position_rank[None, :]).float())
+        self.outer = MaskedLinear(_mask(position_rank, degree), bias=False)
         nn.init.zeros_(self.outer.weight)
-        self.register_buffer("inner_mask", (degree[:, None] >= position_rank[None, :]).float(),
-                             persistent=False)
-        self.register_buffer("mask", _mask(position_rank, degree), persistent=False)
+
+    @property
+    def inner_mask(self) -> torch.Tensor:
+        return self.inner.mask
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.outer.mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, width) encoded rows -> (batch, width) logit terms."""
-        h = torch.relu(linear(x, self.inner.weight * self.inner_mask, self.inner.bias))
-        return linear(h, self.outer.weight * self.mask)
+        return self.outer(torch.relu(self.inner(x)))
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` (out, in).
+
+    Its own class, so that per-sample gradient engines do not take it for a plain
+    ``nn.Linear``: under DP, synthvae.privacy registers its per-row gradient norm. The mask
+    follows from the column order, so it is not saved; it is a plain tensor attribute that
+    moves with the layer (``_apply``), not a buffer: Opacus refuses trainable layers that
+    hold buffers (they could carry state between rows)."""
+
+    def __init__(self, mask: torch.Tensor, bias: bool = True):
+        super().__init__(mask.shape[1], mask.shape[0], bias=bias)
+        self.mask = mask
+
+    def _apply(self, fn, recurse: bool = True):
+        self.mask = fn(self.mask)
+        return super()._apply(fn, recurse)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight * self.mask, self.bias)
 
 
 def _mask(out_rank: torch.Tensor, in_rank: torch.Tensor) -> torch.Tensor:

@@ -113,12 +113,12 @@ def _validate_privacy(params) -> None:
                           f"{DECODERS}. Got {params.decoder!r} instead.")
     if params.epsilon is None:
         return
-    if params.decoder not in (None, "factorized"):
+    if params.latent_swap not in (None, 0):
         raise ConfigError(
-            f"The 'decoder' parameter of Synthesizer must be 'factorized' or None with "
-            f"differential privacy (epsilon={params.epsilon!r}). Got {params.decoder!r} "
-            f"instead: the autoregressive term's masked weights have no per-sample "
-            f"gradient rule in Opacus, so DP-SGD cannot clip them row by row.")
+            f"The 'latent_swap' parameter of Synthesizer must be 0 or None with differential "
+            f"privacy (epsilon={params.epsilon!r}). Got {params.latent_swap!r} instead: a "
+            f"swapped row is decoded beside another row's latent, so one row's gradient "
+            f"would depend on another row and per-row clipping would not bound it.")
     check_number("epsilon", params.epsilon, low=0, low_open=True)
     if params.delta is not None:
         check_number("delta", params.delta, low=0, high=0.01, low_open=True)

@@ -34,11 +34,13 @@ import pandas as pd
 import torch
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from opacus.grad_sample import GradSampleModuleFastGradientClipping
+from opacus.grad_sample import (GradSampleModuleFastGradientClipping, register_grad_sampler,
+                                register_norm_sampler)
 from opacus.optimizers import DPOptimizerFastGradientClipping
 from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
 from synthvae.errors import ConfigError
+from synthvae.model import MaskedLinear
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
 ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
@@ -418,6 +420,36 @@ def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, d
     acc = ACCOUNTANTS[accountant]()
     acc.history = [(noise_multiplier, sample_rate, steps)]
     return float(acc.get_epsilon(delta=delta))
+
+
+@register_norm_sampler(MaskedLinear)
+def masked_linear_norms(layer: MaskedLinear, activations: list[torch.Tensor],
+                        backprops: torch.Tensor) -> dict:
+    """Each row's gradient norm for a masked linear layer (the autoregressive decoder's),
+    for Opacus's ghost clipping. The row's weight gradient is ``(g a^T) * M`` (backprop
+    ``g``, input ``a``, mask ``M``), so its squared norm is ``sum_jk g_j^2 M_jk a_k^2``:
+    ``(g^2 @ M) . a^2``, never materialised per row. (A plain linear layer's rule,
+    ``|g| |a|``, would overstate it.)"""
+    a, g, mask = activations[0], backprops, layer.mask
+    if g.dim() != 2:
+        raise ValueError(f"MaskedLinear takes (batch, features) inputs; got {g.dim()}-d.")
+    a = a.to(g.dtype)
+    norms = {layer.weight: torch.sqrt(((g * g) @ mask.to(g.dtype) * (a * a)).sum(1))}
+    if layer.bias is not None and layer.bias.requires_grad:
+        norms[layer.bias] = g.norm(dim=1)
+    return norms
+
+
+@register_grad_sampler(MaskedLinear)
+def masked_linear_gradients(layer: MaskedLinear, activations: list[torch.Tensor],
+                            backprops: torch.Tensor) -> dict:
+    """Each row's gradient of a masked linear layer (what the norms above summarise), for
+    Opacus's per-sample gradient modes."""
+    a, g, mask = activations[0], backprops, layer.mask
+    out = {layer.weight: torch.einsum("ni,nj->nij", g, a.to(g.dtype)) * mask.to(g.dtype)}
+    if layer.bias is not None and layer.bias.requires_grad:
+        out[layer.bias] = g
+    return out
 
 
 class DPStep:

@@ -225,14 +225,19 @@ def test_wide_tables_and_private_fits_use_the_factorized_decoder(monkeypatch):
     assert wide.decoder_ == "factorized" and wide.model_.decoder.autoregression is None
 
 
-def test_private_fit_keeps_the_factorized_decoder_and_refuses_the_other():
-    table = coded_table(400)
-    with pytest.raises(ConfigError, match="'decoder'.*differential privacy"):
-        Synthesizer(decoder="autoregressive", epsilon=5.0, **SMALL).fit(table)
+def test_private_fits_take_either_decoder_but_no_latent_swap():
+    table = coded_table(3000)
+    with pytest.raises(ConfigError, match="'latent_swap'.*differential privacy"):
+        Synthesizer(latent_swap=0.25, epsilon=5.0, **SMALL).fit(table)
     with pytest.raises(ConfigError, match="'decoder' parameter"):
         Synthesizer(decoder="made", **SMALL).fit(table)
-    private = Synthesizer(epsilon=10.0, epochs=1, **SMALL).fit(coded_table(3000))
+    private = Synthesizer(epsilon=10.0, epochs=1, decoder="factorized", **SMALL).fit(table)
     assert private.decoder_ == "factorized" and private.model_.decoder.autoregression is None
+    private = Synthesizer(epsilon=10.0, epochs=1, decoder="autoregressive", **SMALL).fit(table)
+    assert private.decoder_ == "autoregressive" and private.model_.decoder.latent_swap == 0
+    assert private.privacy_["epsilon"] <= 10.0 + 1e-9
+    rows = private.sample(500, seed=1)
+    assert list(rows.columns) == list(table.columns)
 
 
 def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path):
