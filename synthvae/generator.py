@@ -63,8 +63,9 @@ class Generator(Protocol):
 def resolved_decoder(decoder: str | None, private: bool, width: int) -> str:
     """``decoder``, or its default: autoregressive unless the table is too wide for the
     column-by-column term (its cost per step grows with the width) or the fit is private
-    (the masked term has no per-sample gradient rule in Opacus). A table with no modelled
-    column (identifiers and constants only) has nothing to draw in order."""
+    (under DP-SGD the masked term scored as the factorized decoder at 1.6x the time;
+    benchmarks/results/dp.md). A table with no modelled column (identifiers and constants
+    only) has nothing to draw in order."""
     if width == 0:
         return "factorized"
     if decoder is not None:
