@@ -50,11 +50,8 @@ DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair
 #               survive the noise on Adult, benchmarks/results/dp.md)
 MIN_MODE_WEIGHT = 0.005  # modes this light are dropped (as the mixtures drop them)
 # An integer column whose public range holds at most this many values gets one exact mode per
-# value from the bounds alone (no release), as a discrete column does without DP (there up
-# to 100 values). Each value is a slot that DP-SGD's noise reaches: on Adult, 100 (age and
-# hours per week too) cost 0.03-0.06 of ML AUC at epsilon 1-3; 20 (education-num) cost
-# none and kept its code map (benchmarks/results/dp.md).
-PUBLIC_DISCRETE_VALUES = 20
+# value from the bounds alone (no release), as a discrete column does without DP.
+PUBLIC_DISCRETE_VALUES = 100
 
 
 @dataclass(frozen=True)
