@@ -49,9 +49,6 @@ MODE_BINS = 64  # equal-width bins of a continuous column's range, before mergin
 DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair relations
 #               survive the noise on Adult, benchmarks/results/dp.md)
 MIN_MODE_WEIGHT = 0.005  # modes this light are dropped (as the mixtures drop them)
-# An integer column whose public range holds at most this many values gets one exact mode per
-# value from the bounds alone (no release), as a discrete column does without DP.
-PUBLIC_DISCRETE_VALUES = 100
 
 
 @dataclass(frozen=True)
@@ -180,24 +177,17 @@ def private_preprocessing(df: pd.DataFrame, schema: Schema, config: DPConfig,
     modes), every release charged to ``ledger``. The preprocessing share of epsilon is split
     evenly over the releases (bounds or categories the schema lacks, and one histogram per
     continuous column); with ``preprocess_share=0`` no modes are released (one mode from
-    the bounds) and every bound and category must be public.
-
-    An integer column whose public bounds span at most ``PUBLIC_DISCRETE_VALUES`` values
-    needs no histogram: each value is an exact mode (:func:`public_integer_modes`).
+    the bounds, as before) and every bound and category must be public.
 
     ``numbers(spec, series)`` converts a continuous or datetime column to float64.
     """
     share = config.preprocess_share > 0
-    public = {c.name: public_integer_modes(c) for c in schema.columns}
-    public = {name: m for name, m in public.items() if m is not None}
-    n_modes = sum(c.kind is ColumnKind.CONTINUOUS and c.name not in public
-                  for c in schema.columns) if share else 0
+    n_modes = sum(c.kind is ColumnKind.CONTINUOUS for c in schema.columns) if share else 0
     n_releases = sum(needs_release(c) for c in schema.columns) + n_modes
     eps_each = config.epsilon * config.preprocess_share / max(n_releases, 1)
     schema = private_schema(df, schema, config, ledger, numbers, rng, eps_each)
-    modes = dict(public)
-    for spec in (c for c in schema.columns if n_modes and c.kind is ColumnKind.CONTINUOUS
-                 and c.name not in public):
+    modes = {}
+    for spec in (c for c in schema.columns if n_modes and c.kind is ColumnKind.CONTINUOUS):
         modes[spec.name] = dp_modes(numbers(spec, df[spec.name]), spec, eps_each, rng)
         ledger.charge("mode histogram (Laplace)", eps_each, 0.0, spec.name,
                       modes=len(modes[spec.name].weights))
@@ -266,22 +256,6 @@ def dp_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator
     if len(kept) == 0:
         kept = np.array([int(np.argmax(noisy))])
     return float(lowers[kept[0]]), float(uppers[kept[-1]])
-
-
-def public_integer_modes(spec: ColumnSpec) -> Modes | None:
-    """One exact mode per value of an integer column whose public bounds (given in the
-    schema, not released) span at most ``PUBLIC_DISCRETE_VALUES`` values; None for any other
-    column. Read from the schema alone: nothing is released. (Equal weights: a discrete
-    column encodes each value as its own mode, whatever their shares.)"""
-    if spec.kind is not ColumnKind.CONTINUOUS or not spec.integer \
-            or spec.min is None or spec.max is None:
-        return None
-    low, high = math.ceil(spec.min), math.floor(spec.max)
-    if not 0 < high - low + 1 <= PUBLIC_DISCRETE_VALUES:
-        return None
-    values = np.arange(low, high + 1, dtype=np.float64)
-    return Modes(np.full(len(values), 1.0 / len(values)), values, np.zeros(len(values)),
-                 np.ones(len(values), dtype=bool))
 
 
 def dp_modes(values: np.ndarray, spec: ColumnSpec, epsilon: float,

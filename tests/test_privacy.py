@@ -130,28 +130,6 @@ def test_public_bounds_and_categories_cost_nothing(small):
     assert mechanisms[-2] == ("slot frequencies for calibration (Gaussian)", None)
 
 
-def test_an_integer_column_with_a_small_public_range_is_discrete_at_no_cost(small):
-    """education-num (1-16) and hours-per-week (1-99), bounded in the schema: one exact mode
-    per value, no histogram in the ledger; their synthetic values are whole numbers of the
-    range. fnlwgt's range is too wide: it keeps its released mode histogram."""
-    schema = {"columns": [
-        {"name": "education-num", "kind": "continuous", "dtype": "int64", "integer": True,
-         "nullable": False, "min": 1, "max": 16},
-        {"name": "hours-per-week", "kind": "continuous", "dtype": "int64", "integer": True,
-         "nullable": False, "min": 1, "max": 99},
-        {"name": "fnlwgt", "kind": "continuous", "dtype": "int64", "integer": True,
-         "nullable": False, "min": 10_000, "max": 1_500_000}]}
-    table = small[["education-num", "hours-per-week", "fnlwgt", "sex"]]
-    synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, schema=schema).fit(table)
-    histograms = [e["column"] for e in synth.privacy_["entries"]
-                  if e["mechanism"].startswith("mode histogram")]
-    assert histograms == ["fnlwgt"]
-    rows = synth.sample(2_000, seed=1)
-    for name, (low, high) in (("education-num", (1, 16)), ("hours-per-week", (1, 99))):
-        assert rows[name].between(low, high).all()
-        assert rows[name].nunique() > 5  # values across the range, not a few modes' centres
-
-
 def test_every_release_is_in_the_ledger_and_the_total_stays_within_target(small):
     """Bounds, category lists, mode histograms, calibration frequencies and DP-SGD: one
     entry each, the preprocessing ones sharing preprocess_share of epsilon, the frequencies
