@@ -155,7 +155,14 @@ def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
     assert "Differential privacy: epsilon" in result.output
     info = invoke("info")
     assert "DP-SGD" in info.output and "histogram" in info.output
+    assert "slot frequencies" in info.output  # the calibration's release, in the ledger
     assert "'epsilon'" in one_line_error(invoke("fit", EXAMPLE_ADULT, "--epsilon", "0"))
+    assert "calibration_share" in one_line_error(
+        invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--calibration-share", "0.7"))
+    result = invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--epochs", "1", "-q",
+                    "--calibration-share", "0")
+    assert result.exit_code == 0, result.output
+    assert "slot frequencies" not in invoke("info").output
 
 
 def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
