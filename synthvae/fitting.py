@@ -145,7 +145,8 @@ def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed:
 
     ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
     them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head);
-    under DP only the prior is fitted, and from no private row. ``timings``: (fit start,
+    under DP only the prior (from no private row) and the calibration (from the released
+    frequencies) are fitted. ``timings``: (fit start,
     transform seconds, training start). The summary counts the table's columns (the
     schema's), not the modelled ones."""
     private = synth.fit_plan_.private

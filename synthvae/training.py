@@ -116,7 +116,8 @@ class FitPlan:
     @property
     def keeps_row_statistics(self) -> bool:
         """Whether anything computed from the rows besides the model may be kept (loss
-        history, mixture prior, calibration, drift profile, diagnostics): not under DP."""
+        history, mixture prior, drift profile, diagnostics): not under DP. (Calibration
+        reads released frequencies under DP: synthvae.fitting.calibrate.)"""
         return not self.private
 
 
