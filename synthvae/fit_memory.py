@@ -50,7 +50,7 @@ def _fit(synth, df, context, checkpoint, checkpoint_every, resume, started) -> N
     saved = check_checkpointing(synth.fit_plan_.private, checkpoint, checkpoint_every, resume,
                                 df)
     t0 = time.perf_counter()
-    matrix, modelled = _encode(synth, df, seed, saved)
+    matrix, modelled, released = _encode(synth, df, seed, saved)
     transform_seconds = time.perf_counter() - t0
     data = start_generator(synth, matrix, seed, len(df))
     state = restore(synth, saved, checkpoint) if saved is not None else None
@@ -59,13 +59,15 @@ def _fit(synth, df, context, checkpoint, checkpoint_every, resume, started) -> N
     history = _train(synth, data, state, checkpoint, checkpoint_every, data_fingerprint(df),
                      context)
     finish_fit(synth, data, modelled, history, seed, len(df),
-               (started, transform_seconds, t0),
+               (started, transform_seconds, t0), released_frequencies=released,
                processes=1 if context is None else context.world_size)
 
 
-def _encode(synth, df: pd.DataFrame, seed: int, saved) -> tuple[np.ndarray, pd.DataFrame]:
+def _encode(synth, df: pd.DataFrame, seed: int, saved
+            ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray | None]:
     """Set schema_, constraints_ and transformer_ (and the DP plan and ledger under DP);
-    (the encoded rows, the modelled frame: ``df`` as the constraints transform it)."""
+    (the encoded rows, the modelled frame: ``df`` as the constraints transform it, the slot
+    frequencies released for calibration under DP or None)."""
     if synth.fit_plan_.private:
         epochs = train_config(synth, synth.fit_plan_, seed, len(df)).epochs
         size = batch_size(synth, synth.fit_plan_, len(df), 0.0)
@@ -74,14 +76,13 @@ def _encode(synth, df: pd.DataFrame, seed: int, saved) -> tuple[np.ndarray, pd.D
         synth.constraints_ = prepared.constraints
         synth.dp_config_, synth.sgd_plan_ = prepared.dp_config, prepared.sgd_plan
         synth.privacy_ = prepared.privacy
-        synth._released_frequencies = prepared.slot_frequencies  # read by calibrate, not kept
-        return prepared.matrix, df
+        return prepared.matrix, df, prepared.slot_frequencies
     learned = learn_transformer(synth, df, seed, saved)
     synth.schema_, synth.constraints_ = learned.schema, learned.constraints
     synth.transformer_ = learned.transformer
     check_memory(len(df), synth.transformer_.output_width_, synth.device_)
     synth.privacy_ = None
-    return synth.transformer_.transform(learned.modelled), learned.modelled
+    return synth.transformer_.transform(learned.modelled), learned.modelled, None
 
 
 def check_distributed(synth, context, checkpoint_every: int, resume: bool) -> None:

@@ -139,15 +139,16 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
 
 
 def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
-               rows: int, timings: tuple[float, float, float], **summary) -> None:
+               rows: int, timings: tuple[float, float, float],
+               released_frequencies: np.ndarray | None = None, **summary) -> None:
     """After training: curves, latent prior, calibration, drift profile, diagnostics and
     the summary; only the prior is essential (see the module docstring).
 
     ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
     them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head);
-    under DP only the prior (from no private row) and the calibration (from the released
-    frequencies) are fitted. ``timings``: (fit start,
-    transform seconds, training start). The summary counts the table's columns (the
+    under DP only the prior (from no private row) and the calibration (from
+    ``released_frequencies``, the DP release, when there is one) are fitted. ``timings``:
+    (fit start, transform seconds, training start). The summary counts the table's columns (the
     schema's), not the modelled ones."""
     private = synth.fit_plan_.private
     started, transform_seconds, t0 = timings
@@ -156,7 +157,7 @@ def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed:
     steps.essential("fitting the latent prior", fit_prior, synth, data, seed)
     calibration = steps.optional(
         "marginal calibration", calibrate, synth, data, seed, len(history) * rows,
-        without=", sampling uncalibrated (as with calibrate=False)")
+        released_frequencies, without=", sampling uncalibrated (as with calibrate=False)")
     synth.monitoring_ = None if private else steps.optional(
         "the drift profile", drift_profile, synth, data, seed,
         without="; drift() needs reference rows")
@@ -180,18 +181,19 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
                                synth.prior_components, seed)
 
 
-def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int) -> dict | None:
+def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
+              released: np.ndarray | None = None) -> dict | None:
     """Set the sampler's low-lift floors (``min_lift``) and calibrate its logit offsets
     (synthvae/calibration.py) on the rows drawn with them, both from the training rows' slot
     frequencies; the calibration's summary, or None when off. ``trained_rows`` (epochs x
-    rows) sizes the calibration sample. Under DP the frequencies are the noisy ones released
-    from ``calibration_share`` of the budget (None when none was: nothing is set)."""
+    rows) sizes the calibration sample. Under DP the frequencies are ``released``, the
+    noisy ones released from ``calibration_share`` of the budget (None when none was:
+    nothing is set)."""
     from synthvae.calibration import calibration_rows, slot_frequencies
 
     if synth.layout_.n_groups == 0:
         return None
     if synth.fit_plan_.private:
-        released = synth.__dict__.pop("_released_frequencies", None)
         if released is None:
             return None
         frequencies = torch.as_tensor(released, dtype=torch.float32, device=data.device)

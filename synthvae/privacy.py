@@ -34,12 +34,12 @@ import pandas as pd
 import torch
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from opacus.grad_sample import (GradSampleModuleFastGradientClipping, register_grad_sampler,
-                                register_norm_sampler)
+from opacus.grad_sample import GradSampleModuleFastGradientClipping, register_norm_sampler
 from opacus.optimizers import DPOptimizerFastGradientClipping
 from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
 from synthvae.errors import ConfigError
+from synthvae.layout import SpanLayout
 from synthvae.model import MaskedLinear
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
@@ -332,27 +332,23 @@ def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.rando
 # ----------------------------------------------------------------------------- frequencies
 
 
-def dp_slot_frequencies(matrix: np.ndarray, slot_index: np.ndarray, group_starts: np.ndarray,
-                        epsilon: float, delta: float, accountant: str,
-                        rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """((n_slots,) noisy share of the encoded rows holding each softmax slot, the noise
-    standard deviation in rows): :func:`noisy_slot_counts` (the release), negative counts
-    set to 0 and each span's counts divided by their sum (post-processing: the number of
-    rows is not needed). ``slot_index`` holds the slots' positions span by span;
-    ``group_starts`` where each span starts among them."""
-    counts, std = noisy_slot_counts(matrix, slot_index, group_starts, epsilon, delta,
-                                    accountant, rng)
-    counts = np.clip(counts, 0.0, None)
-    totals = np.add.reduceat(counts, group_starts)
-    widths = np.diff(np.append(group_starts, len(counts)))
-    return counts / np.repeat(np.maximum(totals, 1.0), widths), std
+def dp_slot_frequencies(matrix: np.ndarray, layout: SpanLayout, epsilon: float,
+                        delta: float, accountant: str, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, float]:
+    """((n_slots,) noisy share of the encoded rows holding each softmax slot of ``layout``,
+    the noise standard deviation in rows): :func:`noisy_slot_counts` (the release), negative
+    counts set to 0 and each span's counts divided by their sum (post-processing: the
+    number of rows is not needed)."""
+    counts, std = noisy_slot_counts(matrix, layout, epsilon, delta, accountant, rng)
+    counts = torch.as_tensor(counts).clamp_min(0.0)[None]  # (1, n_slots)
+    totals = layout.expand(layout.group_sum(counts).clamp_min(1.0))
+    return (counts / totals)[0].numpy(), std
 
 
-def noisy_slot_counts(matrix: np.ndarray, slot_index: np.ndarray, group_starts: np.ndarray,
-                      epsilon: float, delta: float, accountant: str,
-                      rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """((n_slots,) the rows holding each slot plus Gaussian noise, its standard deviation):
-    an (epsilon, delta)-DP release.
+def noisy_slot_counts(matrix: np.ndarray, layout: SpanLayout, epsilon: float, delta: float,
+                      accountant: str, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """((n_slots,) the encoded rows holding each softmax slot of ``layout`` plus Gaussian
+    noise, its standard deviation): an (epsilon, delta)-DP release.
 
     Each row holds one slot of each softmax span (a category, a mode, null or not), so adding
     or removing a row moves the vector of slot counts by ``sqrt(n_spans)`` in L2 norm; the
@@ -360,14 +356,13 @@ def noisy_slot_counts(matrix: np.ndarray, slot_index: np.ndarray, group_starts: 
     (a single step at sampling rate 1). Rows that are not one-hot per span are refused
     before anything is released.
     """
-    slots = matrix[:, slot_index]
-    per_span = np.add.reduceat(slots, group_starts, axis=1)
-    if not (np.isin(slots, (0.0, 1.0)).all() and (per_span <= 1).all()):
+    slots = torch.as_tensor(matrix, dtype=torch.float64)[:, layout.slot_index]
+    if not (((slots == 0) | (slots == 1)).all() and (layout.group_sum(slots) <= 1).all()):
         raise ConfigError("The encoded rows are not one-hot in every softmax span, so the "
                           "sensitivity of their slot counts is not bounded; no frequency "
                           "was released. Fit with calibrate=False or calibration_share=0.")
-    std = gaussian_noise_multiplier(epsilon, delta, accountant) * math.sqrt(len(group_starts))
-    return slots.sum(0, dtype=np.float64) + rng.normal(0.0, std, slots.shape[1]), float(std)
+    std = gaussian_noise_multiplier(epsilon, delta, accountant) * math.sqrt(layout.n_groups)
+    return slots.sum(0).numpy() + rng.normal(0.0, std, slots.shape[1]), float(std)
 
 
 def gaussian_noise_multiplier(epsilon: float, delta: float, accountant: str) -> float:
@@ -438,18 +433,6 @@ def masked_linear_norms(layer: MaskedLinear, activations: list[torch.Tensor],
     if layer.bias is not None and layer.bias.requires_grad:
         norms[layer.bias] = g.norm(dim=1)
     return norms
-
-
-@register_grad_sampler(MaskedLinear)
-def masked_linear_gradients(layer: MaskedLinear, activations: list[torch.Tensor],
-                            backprops: torch.Tensor) -> dict:
-    """Each row's gradient of a masked linear layer (what the norms above summarise), for
-    Opacus's per-sample gradient modes."""
-    a, g, mask = activations[0], backprops, layer.mask
-    out = {layer.weight: torch.einsum("ni,nj->nij", g, a.to(g.dtype)) * mask.to(g.dtype)}
-    if layer.bias is not None and layer.bias.requires_grad:
-        out[layer.bias] = g
-    return out
 
 
 class DPStep:

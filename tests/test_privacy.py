@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from synthvae import ConfigError, Schema, Synthesizer
+from synthvae.layout import SpanLayout
+from synthvae.transforms.spans import Span, SpanKind
 from synthvae.privacy import (DPConfig, PrivacyLedger, accounted_epsilon, dp_bounds,
                               dp_categories, dp_slot_frequencies, gaussian_noise_multiplier,
                               noisy_slot_counts, plan_sgd, public_schema)
@@ -170,18 +172,26 @@ def test_released_slot_frequencies_carry_the_gaussian_mechanisms_noise():
     matrix[np.arange(5_000), codes] = 1
     matrix[:, 3] = rng.normal(size=5_000)
     matrix[np.arange(5_000), 4 + modes] = 1
-    slots, starts = np.array([0, 1, 2, 4, 5]), np.array([0, 3])
-    shares, std = dp_slot_frequencies(matrix, slots, starts, 0.5, 1e-6, "prv", rng)
+    layout = SpanLayout.from_spans([Span("a", SpanKind.SOFTMAX, 3, "category"),
+                                    Span("b", SpanKind.SCALAR, 1, "value"),
+                                    Span("b", SpanKind.SOFTMAX, 2, "mode")])
+    slots = layout.slot_index.numpy()
+    shares, std = dp_slot_frequencies(matrix, layout, 0.5, 1e-6, "prv", rng)
     assert std == pytest.approx(gaussian_noise_multiplier(0.5, 1e-6, "prv") * np.sqrt(2))
     assert shares[:3].sum() == pytest.approx(1) and shares[3:].sum() == pytest.approx(1)
-    releases = np.array([noisy_slot_counts(matrix, slots, starts, 0.5, 1e-6, "prv", rng)[0]
+    releases = np.array([noisy_slot_counts(matrix, layout, 0.5, 1e-6, "prv", rng)[0]
                          for _ in range(300)])
     true = matrix[:, slots].sum(0)
     assert np.abs(releases.mean(0) - true).max() < 4 * std / np.sqrt(300)  # unbiased
     assert releases.std(0) == pytest.approx(np.full(5, std), rel=0.15)  # the noise is there
     matrix[0, 1] = 1  # row 0 now holds two categories: its sensitivity is unbounded
     with pytest.raises(ConfigError, match="not one-hot"):
-        dp_slot_frequencies(matrix, slots, starts, 0.5, 1e-6, "prv", rng)
+        dp_slot_frequencies(matrix, layout, 0.5, 1e-6, "prv", rng)
+
+
+def test_a_frequency_release_the_accountant_cannot_price_is_refused_naming_the_share():
+    with pytest.raises(ConfigError, match="calibration_share"):
+        gaussian_noise_multiplier(0.1, 1e-7, "rdp")  # RDP: "the privacy budget is too low"
 
 
 def test_noisy_calibration_brings_the_private_fits_category_shares_closer(small):
