@@ -145,7 +145,7 @@ class ColumnAutoregression(nn.Module):
     def __init__(self, rank: tuple[int, ...], hidden: int):
         super().__init__()
         position_rank = torch.tensor(rank, dtype=torch.long)
-        width, n_columns = len(rank), int(position_rank.max()) + 1
+        n_columns = int(position_rank.max()) + 1
         self.register_buffer("rank", position_rank, persistent=False)
         # Degrees cycle over the ranks that have a later column to feed: 0 .. n_columns - 2.
         degree = torch.arange(hidden) % max(n_columns - 1, 1)

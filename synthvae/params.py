@@ -79,11 +79,8 @@ def _validate_kinds(params) -> None:
 
 
 def _validate_transforms(params) -> None:
-    if (isinstance(params.discrete_threshold, bool)
-            or not isinstance(params.discrete_threshold, (int, np.integer))
-            or params.discrete_threshold < 0):
-        raise ConfigError("The 'discrete_threshold' parameter of Synthesizer must be an int "
-                          f">= 0. Got {params.discrete_threshold!r} instead.")
+    check_non_negative_int("discrete_threshold", params.discrete_threshold)
+    check_non_negative_int("min_mode_rows", params.min_mode_rows)
     if params.skew_threshold is not None:
         check_number("skew_threshold", params.skew_threshold, low=0)
     if params.max_categories < 2:
@@ -216,6 +213,12 @@ def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float,
 def check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ConfigError(f"The {name!r} parameter of Synthesizer must be a positive int. "
+                          f"Got {value!r} instead.")
+
+
+def check_non_negative_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"The {name!r} parameter of Synthesizer must be an int >= 0. "
                           f"Got {value!r} instead.")
 
 

@@ -86,7 +86,8 @@ def learn_transformer(params, df: pd.DataFrame, seed: int, saved) -> LearnedTabl
     else:
         transformer = TableTransformer(constraints.model_schema_, params.mixture_max_rows,
                                        params.max_categories, seed, params.discrete_threshold,
-                                       params.skew_threshold).fit(modelled)
+                                       params.skew_threshold,
+                                       params.min_mode_rows).fit(modelled)
     return LearnedTable(schema, constraints, transformer, modelled)
 
 

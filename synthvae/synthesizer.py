@@ -30,7 +30,7 @@ from synthvae.streaming import fit_stream
 from synthvae.table_sampling import SAMPLE_BATCH_ROWS, TableSampler, check_n, rechunk
 from synthvae.threads import cpu_threads, threaded
 from synthvae.transforms.categorical import MAX_CATEGORIES
-from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS
+from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS
 from synthvae.transforms.scaling import SKEW_THRESHOLD
 
 # Importable from here as before; they live in the modules that own them.
@@ -115,6 +115,9 @@ class Synthesizer:
     skew_threshold : other continuous columns whose sample skewness exceeds this (in absolute
         value) are modelled on a signed log scale (heavy tails: payments, durations; see
         docs/schema.md); None = never. Not used under differential privacy.
+    min_mode_rows : a continuous column's mixture keeps only modes that hold at least this
+        many of its values (and 0.5 %): small tables get fewer, fuller modes
+        (docs/training.md); 0 = the 0.5 % rule alone. Not used under differential privacy.
     max_categories : categorical columns keep at most this many slots (rare values grouped).
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
@@ -156,6 +159,7 @@ class Synthesizer:
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
                  skew_threshold: float | None = SKEW_THRESHOLD,
+                 min_mode_rows: int = MIN_MODE_ROWS,
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
                  min_lift: float = MIN_LIFT, epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
@@ -184,6 +188,7 @@ class Synthesizer:
         self.max_categories = max_categories
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
+        self.min_mode_rows = min_mode_rows
         self.prior = prior
         self.prior_components = prior_components
         self.calibrate = calibrate

@@ -165,6 +165,16 @@ def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
     assert "slot frequencies" not in invoke("info").output
 
 
+def test_fit_passes_min_mode_rows_to_the_model(workdir):
+    from synthvae import Synthesizer
+
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--min-mode-rows", "0")
+    assert result.exit_code == 0, result.output
+    assert Synthesizer.load("synthvae-model.safetensors").min_mode_rows == 0
+    assert "min_mode_rows" in one_line_error(
+        invoke("fit", "data.csv", "--epochs", "1", "-q", "--min-mode-rows", "-1"))
+
+
 def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
     assert invoke("fit", "data.csv", "--epochs", "2", "-q", "--holdout-fraction", "0.25").exit_code == 0
     assert invoke("sample", "-n", "600", "-q").exit_code == 0

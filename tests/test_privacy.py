@@ -1,7 +1,5 @@
 """Differential privacy: honest accounting, private preprocessing, equivalence, refusals."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +8,9 @@ import torch
 from synthvae import ConfigError, Schema, Synthesizer
 from synthvae.layout import SpanLayout
 from synthvae.transforms.spans import Span, SpanKind
-from synthvae.privacy import (DPConfig, PrivacyLedger, accounted_epsilon, dp_bounds,
-                              dp_categories, dp_slot_frequencies, gaussian_noise_multiplier,
-                              noisy_slot_counts, plan_sgd, public_schema)
+from synthvae.privacy import (dp_bounds, dp_categories, dp_slot_frequencies,
+                              gaussian_noise_multiplier, noisy_slot_counts, plan_sgd,
+                              public_schema)
 
 
 @pytest.fixture(scope="module")

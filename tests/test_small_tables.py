@@ -1,4 +1,5 @@
-"""Small tables (hundreds of rows) get a batch size that gives them enough optimiser steps."""
+"""Small tables (hundreds of rows) get a batch size that gives them enough optimiser steps,
+and continuous columns with the few modes their rows can fill."""
 
 import numpy as np
 import pandas as pd
@@ -32,3 +33,22 @@ def test_private_fits_keep_the_batch_their_sampling_rate_was_planned_for():
     private = Synthesizer(epochs=1, epsilon=10.0, hidden=(32,), latent_dim=8,
                           verbose=False).fit(table(3_000))
     assert private.train_config_.batch_size == 500
+
+
+def continuous_modes(synth) -> dict:
+    return {t.spec.name: t.n_modes for t in synth.transformer_.transformers_
+            if hasattr(t, "n_modes") and not t.discrete}
+
+
+def test_a_small_table_gets_fewer_fuller_modes_and_min_mode_rows_zero_restores_them():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 1, 240), rng.normal(8, 1, 40), rng.normal(-8, 1, 20)])
+    df = pd.DataFrame({"x": x, "y": 3 * x + rng.normal(0, 0.5, len(x))})
+    quick = dict(epochs=2, hidden=(32,), latent_dim=8, verbose=False)
+    default = Synthesizer(**quick).fit(df)
+    every = Synthesizer(min_mode_rows=0, **quick).fit(df)
+    assert default.min_mode_rows == 100 and every.min_mode_rows == 0
+    assert all(m <= 3 for m in continuous_modes(default).values())  # 300 rows: <= 3 x 100
+    assert continuous_modes(every)["x"] > continuous_modes(default)["x"]
+    sample = default.sample(200, seed=1)
+    assert sample["x"].between(df["x"].min(), df["x"].max()).all()

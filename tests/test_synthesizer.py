@@ -149,6 +149,8 @@ def test_sample_before_fit_says_what_to_call():
     ({"validation_fraction": 0.9}, "'validation_fraction'"),
     ({"device": "tpu"}, "'device'"),
     ({"discrete_threshold": -1}, "'discrete_threshold' parameter of Synthesizer must be an int"),
+    ({"min_mode_rows": -5}, "'min_mode_rows' parameter of Synthesizer must be an int >= 0"),
+    ({"min_mode_rows": 2.5}, "'min_mode_rows' parameter of Synthesizer must be an int >= 0"),
     ({"discrete_threshold": True}, "'discrete_threshold'"),
     ({"skew_threshold": -1.0}, "'skew_threshold' parameter of Synthesizer must be a number >= 0"),
     ({"skew_threshold": "high"}, "'skew_threshold'"),

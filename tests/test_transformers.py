@@ -218,6 +218,69 @@ def test_wide_tables_fit_their_mixtures_in_column_blocks_with_the_same_result(mo
     assert np.allclose(blocks.means, whole.means, atol=1e-3)
 
 
+def three_clusters(sizes=(400, 60, 40), seed: int = 0) -> pd.Series:
+    """Well-separated clusters of ``sizes`` values: a 400-row bulk between two small ones."""
+    rng = np.random.default_rng(seed)
+    parts = [rng.normal(center, 1.0, size) for center, size in zip((0.0, -40.0, 40.0), sizes)]
+    return pd.Series(rng.permutation(np.concatenate(parts)), name="x")
+
+
+def test_a_small_column_keeps_only_modes_its_rows_can_fill_and_still_round_trips():
+    series = three_clusters()
+    spec = detect_column(series)
+    every = make_column_transformer(spec, discrete_threshold=0, min_mode_rows=0).fit(series)
+    full = make_column_transformer(spec, discrete_threshold=0, min_mode_rows=100).fit(series)
+    assert every.n_modes >= 3  # a mode per cluster: 60 and 40 values are above 0.5 %
+    assert full.n_modes == 1  # only the 400-value bulk holds 100 values
+    # The kept mode reaches the dropped clusters' values: nothing is clipped.
+    block = full.transform(series, np.random.default_rng(0))
+    assert np.abs(block[:, 0]).max() <= 0.99 + 1e-6
+    assert np.allclose(full.inverse_transform(block).to_numpy(), series.to_numpy(), atol=1e-6)
+
+
+def test_min_mode_rows_counts_values_so_large_columns_keep_their_modes():
+    big = three_clusters((40_000, 6_000, 4_000))  # every cluster far above 100 values
+    spec = detect_column(big)
+    assert make_column_transformer(spec, discrete_threshold=0).fit(big).n_modes >= 3
+
+
+def test_a_mode_kept_between_dropped_ones_is_widened_to_reach_their_values():
+    # Two heavy clusters and a light one between them: the light one's values take the
+    # closest kept mode, which must reach them.
+    rng = np.random.default_rng(2)
+    values = np.concatenate([rng.normal(-50, 1, 300), rng.normal(50, 1, 300),
+                             rng.normal(12, 0.5, 30)])
+    series = pd.Series(rng.permutation(values), name="x")
+    transformer = make_column_transformer(detect_column(series), discrete_threshold=0,
+                                          min_mode_rows=100).fit(series)
+    assert transformer.n_modes == 2
+    block = transformer.transform(series, np.random.default_rng(0))
+    assert np.allclose(transformer.inverse_transform(block).to_numpy(), series.to_numpy(),
+                       atol=1e-6)
+
+
+def test_values_off_a_spike_keep_a_mode_of_their_own_when_their_modes_are_too_light():
+    # A spike of 2,000 zeros and 60 payments: every mode of the payments holds < 100 rows.
+    # Dropping them all once left the spike alone, and every payment decoded as a zero.
+    rng = np.random.default_rng(4)
+    values = np.concatenate([np.zeros(2000), rng.uniform(1000, 20000, 60).round()])
+    series = pd.Series(rng.permutation(values), name="capital_gain")
+    transformer = make_column_transformer(detect_column(series), discrete_threshold=0,
+                                          min_mode_rows=100).fit(series)
+    assert transformer.point_.tolist() == [True, False]
+    block = transformer.transform(series, np.random.default_rng(0))
+    assert np.array_equal(transformer.inverse_transform(block).to_numpy(), series.to_numpy())
+
+
+def test_min_mode_rows_is_part_of_the_table_state():
+    df = pd.DataFrame({"x": three_clusters()})
+    table = TableTransformer(detect_schema(df), discrete_threshold=0, min_mode_rows=50).fit(df)
+    state = json.loads(json.dumps(table.get_state()))
+    assert state["min_mode_rows"] == 50
+    restored = TableTransformer.from_state(detect_schema(df), state)
+    assert np.array_equal(restored.transform(df, seed=0), table.transform(df, seed=0))
+
+
 # ----------------------------------------------------------------------------- property tests
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,8 +1,12 @@
 """Mode-specific normalization (TVAE/CTGAN) for continuous columns.
 
-A variational Gaussian mixture (up to 10 modes, modes under weight 0.005 dropped) is fitted to
-a bounded random subsample of the column. Each value is encoded as a one-hot of a mode drawn
-from its posterior over modes and a scalar ``(x - mean_mode) / (4 * std_mode)`` in [-1, 1].
+A variational Gaussian mixture (up to 10 modes) is fitted to a bounded random subsample of the
+column; a mode is kept when it holds at least 0.5 % of the column's values and at least
+``min_mode_rows`` of them (100 by default), so a small table's column gets the few modes its
+rows can teach the decoder (docs/training.md, "Modes of continuous columns"), and each kept
+mode is widened to reach the values of the modes dropped beside it. Each value is encoded as a
+one-hot of a mode drawn from its posterior over modes and a scalar
+``(x - mean_mode) / (4 * std_mode)`` in [-1, 1].
 The inverse clips to the range seen at fit time and restores integer-ness and decimals.
 
 A column with at most ``discrete_threshold`` distinct values (ages in years, counts, hours of
@@ -41,6 +45,7 @@ from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
 N_MODES = 10
 WEIGHT_THRESHOLD = 0.005
+MIN_MODE_ROWS = 100  # a kept mode holds at least this many of the column's values
 STD_MULTIPLIER = 4.0
 MIXTURE_MAX_ROWS = 50_000
 POINT_MASS_SHARE = 0.05  # an exact value this frequent, under a narrow mode, is a point mass
@@ -78,11 +83,13 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
-                 skew_threshold: float | None = SKEW_THRESHOLD):
+                 skew_threshold: float | None = SKEW_THRESHOLD,
+                 min_mode_rows: int = MIN_MODE_ROWS):
         self.spec = spec
         self.max_rows = max_rows
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
+        self.min_mode_rows = min_mode_rows
 
     def is_discrete(self, series: pd.Series) -> bool:
         """Whether ``series`` has few enough distinct values to encode each exactly."""
@@ -122,7 +129,8 @@ class ModeSpecificNormalizer(ColumnTransformer):
         if mixture is None:
             fit = fit_column_mixtures(values[:, None], self.max_rows, seed)
             mixture = (fit.weights[0], fit.means[0], fit.stds[0])
-        self.set_mixture(*mixture)
+        self.set_mixture(*mixture, min_weight=max(WEIGHT_THRESHOLD,
+                                                  self.min_mode_rows / len(observed)))
         self.min_ = float(observed.min()) if self.spec.min is None else self._scaled(self.spec.min)
         self.max_ = float(observed.max()) if self.spec.max is None else self._scaled(self.spec.max)
         self.fill_ = float(np.median(observed))
@@ -130,10 +138,12 @@ class ModeSpecificNormalizer(ColumnTransformer):
         spread = observed[~np.isin(observed, self.means_[self.point_])]
         if len(spread) == 0:
             spread = observed
+        elif self.point_.all():  # the modes off the spikes were too light to keep
+            self._add_spread_mode(spread, len(observed))
         # Values decoded from a spread (non-point) mode stay within the spread values' range.
         self.spread_min_ = max(float(spread.min()), self.min_)
         self.spread_max_ = min(float(spread.max()), self.max_)
-        self._cover_range(float(spread.min()), float(spread.max()))
+        self._cover_values(spread)
         return self
 
     def _fit_discrete(self, observed: np.ndarray):
@@ -167,18 +177,30 @@ class ModeSpecificNormalizer(ColumnTransformer):
             if self.stds_[mode] < POINT_MASS_WIDTH * spread and not self.point_[mode]:
                 self.point_[mode], self.means_[mode] = True, float(value)
 
-    def _cover_range(self, low: float, high: float) -> None:
-        """Widen the outermost modes so every observed value encodes without clipping."""
+    def _add_spread_mode(self, spread: np.ndarray, n_observed: int) -> None:
+        """One mode for the values off the point masses (their mean and std), so that they
+        keep their values: without it they would encode as the nearest spike."""
+        self.weights_ = np.append(self.weights_ * (1 - len(spread) / n_observed),
+                                  len(spread) / n_observed)
+        self.means_ = np.append(self.means_, float(np.mean(spread)))
+        self.stds_ = np.append(self.stds_, max(float(np.std(spread)), 1e-6))
+        self.point_ = np.append(self.point_, False)
+
+    def _cover_values(self, spread: np.ndarray) -> None:
+        """Widen modes so that every value off the point masses encodes without clipping:
+        each value's closest spread mode (in units of its reach, ``STD_MULTIPLIER`` stds)
+        is widened to reach it. The outermost modes cover the column's range; a mode kept
+        beside dropped ones (``min_mode_rows``) takes their values."""
         if self.point_.all():
             return
+        values = np.unique(spread)
         reach = STD_MULTIPLIER * 0.99
-        spread = np.where(self.point_, -np.inf, 1.0)  # point masses are never widened
-        top = int(np.argmax(self.means_ + reach * self.stds_ * spread))
-        if high > self.means_[top] + reach * self.stds_[top]:
-            self.stds_[top] = (high - self.means_[top]) / reach
-        bottom = int(np.argmin(self.means_ - reach * self.stds_ * spread))
-        if low < self.means_[bottom] - reach * self.stds_[bottom]:
-            self.stds_[bottom] = (self.means_[bottom] - low) / reach
+        modes = np.flatnonzero(~self.point_)
+        distance = np.abs(values[:, None] - self.means_[modes]) / (reach * self.stds_[modes])
+        closest = modes[np.argmin(distance, axis=1)]  # (values,) the mode each value takes
+        needed = np.zeros(len(self.means_))
+        np.maximum.at(needed, closest, np.abs(values - self.means_[closest]) / reach)
+        self.stds_ = np.maximum(self.stds_, np.where(self.point_, 0.0, needed))
 
     def fit_from_spec(self, modes=None):
         """Modes from the schema's public [min, max] and, when given, DP-released ``modes``
@@ -198,8 +220,9 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.spread_min_, self.spread_max_ = low, high
         return self
 
-    def set_mixture(self, weights, means, stds) -> None:
-        keep = np.asarray(weights) > WEIGHT_THRESHOLD
+    def set_mixture(self, weights, means, stds, min_weight: float = WEIGHT_THRESHOLD) -> None:
+        """Keep the modes heavier than ``min_weight`` (the heaviest one at least)."""
+        keep = np.asarray(weights) > min_weight
         if not keep.any():
             keep = np.asarray(weights) == np.max(weights)
         self.weights_ = np.asarray(weights, dtype=np.float64)[keep]

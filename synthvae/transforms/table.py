@@ -19,8 +19,9 @@ from synthvae.frames import model_frame
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
 from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
-from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIXTURE_MAX_ROWS,
-                                            ModeSpecificNormalizer, fit_column_mixtures)
+from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS,
+                                            MIXTURE_MAX_ROWS, ModeSpecificNormalizer,
+                                            fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
 from synthvae.transforms.pii import PiiGenerator
@@ -31,7 +32,8 @@ from synthvae.transforms.spans import Span
 def _numbers(cls):
     return lambda spec, o: cls(spec, max_rows=o["mixture_max_rows"],
                                discrete_threshold=o["discrete_threshold"],
-                               skew_threshold=o["skew_threshold"])
+                               skew_threshold=o["skew_threshold"],
+                               min_mode_rows=o["min_mode_rows"])
 
 
 # Each column kind's transformer, built from the table's options (a dict of them).
@@ -48,10 +50,11 @@ TRANSFORMERS = {
 def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MAX_ROWS,
                             max_categories: int = MAX_CATEGORIES,
                             discrete_threshold: int = DISCRETE_THRESHOLD,
-                            skew_threshold: float | None = SKEW_THRESHOLD
-                            ) -> ColumnTransformer:
+                            skew_threshold: float | None = SKEW_THRESHOLD,
+                            min_mode_rows: int = MIN_MODE_ROWS) -> ColumnTransformer:
     options = {"mixture_max_rows": mixture_max_rows, "max_categories": max_categories,
-               "discrete_threshold": discrete_threshold, "skew_threshold": skew_threshold}
+               "discrete_threshold": discrete_threshold, "skew_threshold": skew_threshold,
+               "min_mode_rows": min_mode_rows}
     return TRANSFORMERS[spec.kind](spec, options)
 
 
@@ -66,13 +69,15 @@ class TableTransformer:
     def __init__(self, schema: Schema, mixture_max_rows: int = MIXTURE_MAX_ROWS,
                  max_categories: int = MAX_CATEGORIES, seed: int = 0,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
-                 skew_threshold: float | None = SKEW_THRESHOLD):
+                 skew_threshold: float | None = SKEW_THRESHOLD,
+                 min_mode_rows: int = MIN_MODE_ROWS):
         self.schema = schema
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
         self.seed = seed
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
+        self.min_mode_rows = min_mode_rows
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
@@ -80,7 +85,8 @@ class TableTransformer:
         self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
                                                       self.max_categories,
                                                       self.discrete_threshold,
-                                                      self.skew_threshold)
+                                                      self.skew_threshold,
+                                                      self.min_mode_rows)
                               for spec in self.schema.columns]
         mixtures = self._fit_mixtures(df)
         for t in self.transformers_:
@@ -149,19 +155,22 @@ class TableTransformer:
         return {"mixture_max_rows": self.mixture_max_rows, "max_categories": self.max_categories,
                 "seed": self.seed, "discrete_threshold": self.discrete_threshold,
                 "skew_threshold": self.skew_threshold,
+                "min_mode_rows": self.min_mode_rows,
                 "columns": [t.get_state() for t in self.transformers_]}
 
     @classmethod
     def from_state(cls, schema: Schema, state: dict) -> "TableTransformer":
         table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"],
                     state.get("discrete_threshold", 0),  # models before it had none
-                    state.get("skew_threshold"))  # nor this: no column was log-scaled
+                    state.get("skew_threshold"),  # nor this: no column was log-scaled
+                    state.get("min_mode_rows", 0))  # nor this: modes kept by weight alone
         if len(state["columns"]) != len(schema.columns):
             raise ValueError("transformer state does not match the schema's columns")
         table.transformers_ = [
             make_column_transformer(spec, table.mixture_max_rows, table.max_categories,
                                     table.discrete_threshold,
-                                    table.skew_threshold).set_state(column_state)
+                                    table.skew_threshold,
+                                    table.min_mode_rows).set_state(column_state)
             for spec, column_state in zip(schema.columns, state["columns"])]
         table._set_layout()
         return table
