@@ -1,9 +1,11 @@
 """Differential privacy figures: ``python -m benchmarks.dp [--quick] [--epochs E] [--seeds S]
-[--share P] [--calibration-share C] [--decoder D] [--name N] [--no-audit]`` (``--share``:
-preprocess_share, 0.1 default; another writes dp-shareP.json; ``--calibration-share``: the
-same for calibration_share (dp-calibrationC.json); ``--decoder``: the Synthesizer's decoder
-under DP (dp-D.json); ``--name``: the file name instead), ``--audit-only [--seeds S]``
-(dp-audit.json), ``--speed`` (dp-speed.json).
+[--share P] [--calibration-share C] [--decoder D] [--params K=V,...] [--epsilons E,...]
+[--name N] [--no-audit]`` (``--share``: preprocess_share, 0.1 default; another writes
+dp-shareP.json; ``--calibration-share``: the same for calibration_share
+(dp-calibrationC.json); ``--decoder``: the Synthesizer's decoder under DP (dp-D.json);
+``--params``: more Synthesizer settings of the DP fits, e.g. ``max_grad_norm=0.3,lr=0.01``;
+``--epsilons``: the budgets, 1,3,10 by default; ``--name``: the file name instead),
+``--audit-only [--seeds S]`` (dp-audit.json), ``--speed`` (dp-speed.json).
 
 1. Utility on Adult (train 32,561 rows, test 16,281) at epsilon 1, 3, 10 and without DP,
    with Adult's documented domain (UCI adult.names: category lists and value ranges) as the
@@ -33,6 +35,7 @@ import torch
 from scipy.stats import binom
 
 from benchmarks.common import load, machine, quality, timed, write_json
+from benchmarks.models import parse_model_spec
 from synthvae import Synthesizer
 
 
@@ -83,12 +86,14 @@ def adult_public_schema(train: pd.DataFrame, test: pd.DataFrame) -> dict:
 
 
 def utility(train, test, epsilons, epochs=None, seeds=(0,), share=0.1,
-            calibration_share=0.1, decoder=None) -> list[dict]:
+            calibration_share=0.1, decoder=None, params=None) -> list[dict]:
+    """``params``: more Synthesizer settings for the DP fits (``--params``)."""
     rows = []
     schema = adult_public_schema(train, test)
     for eps, seed in [(e, s) for e in epsilons for s in (seeds if e else seeds[:1])]:
         dp = dict(schema=schema, preprocess_share=share,
-                  calibration_share=calibration_share, decoder=decoder) if eps else {}
+                  calibration_share=calibration_share, decoder=decoder,
+                  **(params or {})) if eps else {}
         synth, fit_s = timed(lambda: Synthesizer(epsilon=eps, epochs=epochs, verbose=False,
                                                  seed=seed, **dp).fit(train))
         synthetic = synth.sample(len(train), seed=seed + 1)
@@ -256,12 +261,17 @@ def main() -> None:
     decoder = sys.argv[sys.argv.index("--decoder") + 1] if "--decoder" in sys.argv else None
     name += "" if decoder is None else f"-{decoder}"
     name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else name
+    # --params "max_grad_norm=0.3,lr=0.01": more Synthesizer settings of the DP fits
+    params = parse_model_spec(f"synthvae[{sys.argv[sys.argv.index('--params') + 1]}]")[1] \
+        if "--params" in sys.argv else {}
+    epsilons = [float(e) for e in sys.argv[sys.argv.index("--epsilons") + 1].split(",")] \
+        if "--epsilons" in sys.argv else [1.0, 3.0, 10.0]
     results.update(seeds=list(seeds), preprocess_share=share, calibration_share=calibration,
-                   decoder=decoder or "default")
-    default = share == 0.1 and calibration == 0.1 and decoder is None
-    results["utility"] = utility(train, test, [1.0, 3.0, 10.0] + ([None] if default else []),
+                   decoder=decoder or "default", params=params)
+    default = share == 0.1 and calibration == 0.1 and decoder is None and not params
+    results["utility"] = utility(train, test, epsilons + ([None] if default else []),
                                  epochs=2 if quick else epochs, seeds=seeds, share=share,
-                                 calibration_share=calibration, decoder=decoder)
+                                 calibration_share=calibration, decoder=decoder, params=params)
     if "--no-audit" in sys.argv:
         print(write_json(name, results))
         return

@@ -188,19 +188,24 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def _cover_values(self, spread: np.ndarray) -> None:
         """Widen modes so that every value off the point masses encodes without clipping:
-        each value's closest spread mode (in units of its reach, ``STD_MULTIPLIER`` stds)
-        is widened to reach it. The outermost modes cover the column's range; a mode kept
-        beside dropped ones (``min_mode_rows``) takes their values."""
+        a value no mode reaches (``STD_MULTIPLIER`` stds) widens its closest mode, in units
+        of the modes' stds, to reach it. The outermost modes cover the column's range; a
+        mode kept beside dropped ones (``min_mode_rows``) takes their values. A value some
+        mode reaches needs nothing: its closest mode reaches it too."""
         if self.point_.all():
             return
-        values = np.unique(spread)
         reach = STD_MULTIPLIER * 0.99
         modes = np.flatnonzero(~self.point_)
-        distance = np.abs(values[:, None] - self.means_[modes]) / (reach * self.stds_[modes])
-        closest = modes[np.argmin(distance, axis=1)]  # (values,) the mode each value takes
-        needed = np.zeros(len(self.means_))
-        np.maximum.at(needed, closest, np.abs(values - self.means_[closest]) / reach)
-        self.stds_ = np.maximum(self.stds_, np.where(self.point_, 0.0, needed))
+        lows, highs = _merged_intervals(self.means_[modes] - reach * self.stds_[modes],
+                                        self.means_[modes] + reach * self.stds_[modes])
+        at = np.searchsorted(lows, spread, side="right") - 1
+        outside = spread[(at < 0) | (spread > highs[np.maximum(at, 0)])]
+        if len(outside) == 0:
+            return
+        deviation = np.abs(outside[:, None] - self.means_[modes])  # (outside, modes)
+        closest = np.argmin(deviation / self.stds_[modes], axis=1)
+        farthest = np.where(closest[:, None] == np.arange(len(modes)), deviation, 0.0)
+        self.stds_[modes] = np.maximum(self.stds_[modes], farthest.max(axis=0) / reach)
 
     def fit_from_spec(self, modes=None):
         """Modes from the schema's public [min, max] and, when given, DP-released ``modes``
@@ -458,3 +463,12 @@ def _sample_rows(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarra
     """One index per row drawn from softmax(log_weights[row]) by the Gumbel-max trick."""
     gumbel = -np.log(-np.log(rng.random(log_weights.shape) + 1e-300) + 1e-300)
     return np.argmax(log_weights + gumbel, axis=1)
+
+
+def _merged_intervals(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the intervals [lows[i], highs[i]] as sorted, disjoint intervals."""
+    order = np.argsort(lows)
+    lows, highs = lows[order], np.maximum.accumulate(highs[order])
+    starts = np.concatenate([[True], lows[1:] > highs[:-1]])  # a gap before the interval
+    ends = np.concatenate([starts[1:], [True]])
+    return lows[starts], highs[ends]
