@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import DATASETS, ROOT
@@ -278,3 +280,18 @@ def test_structure_markdown_puts_variants_side_by_side_with_the_gap_to_real():
     side = text.split("### Models side by side")[1]
     assert "| synthvae | 0,1 | 0.820 | 0.080 | 1.00% | 2.00% | – | 0.980 | 0.900 | – | 2 |" in side
     assert "| synthvae[min_lift=0] | 0 | 0.700 | 0.200 |" in side
+
+
+def test_the_day_split_holds_whole_days_out_and_keeps_every_row():
+    from benchmarks.ceiling import day_split
+    from benchmarks.data import Dataset
+
+    hours = pd.date_range("2012-01-01", periods=24 * 40, freq="h")
+    rows = pd.DataFrame({"year": hours.year, "month": hours.month, "day": hours.day,
+                         "hour": hours.hour, "pm2.5": np.arange(len(hours), dtype=float)})
+    data = Dataset("series", rows.iloc[:800], rows.iloc[800:], "pm2.5", "regression")
+    split = day_split(data)
+    day = lambda df: set(zip(df["year"], df["month"], df["day"]))  # noqa: E731
+    assert not day(split.train) & day(split.test)  # no test day has a training hour
+    assert len(day(split.test)) == 4  # a tenth of the 40 days
+    assert sorted(pd.concat([split.train, split.test])["pm2.5"]) == list(rows["pm2.5"])
