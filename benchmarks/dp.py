@@ -266,6 +266,9 @@ def main() -> None:
         if "--params" in sys.argv else {}
     epsilons = [float(e) for e in sys.argv[sys.argv.index("--epsilons") + 1].split(",")] \
         if "--epsilons" in sys.argv else [1.0, 3.0, 10.0]
+    if (params or "--epsilons" in sys.argv) and "--name" not in sys.argv:
+        name += "".join(f"-{k}{v}" for k, v in params.items()) + \
+            ("" if "--epsilons" not in sys.argv else "-eps" + "_".join(f"{e:g}" for e in epsilons))
     results.update(seeds=list(seeds), preprocess_share=share, calibration_share=calibration,
                    decoder=decoder or "default", params=params)
     default = share == 0.1 and calibration == 0.1 and decoder is None and not params
@@ -276,7 +279,7 @@ def main() -> None:
         print(write_json(name, results))
         return
     results["audit"] = audits(train, test, quick)
-    print(write_json("dp-quick" if quick else "dp", results))
+    print(write_json(name, results))
 
 
 def audits(train, test, quick: bool, seeds=(0,)) -> list[dict]:

@@ -115,7 +115,7 @@ def main(argv=None) -> None:
     model_rows = local_slots(synth, synth.generator_.sample(50_000, generator))
     edges = spanning_tree(model_rows, sizes)
     std = privacy.gaussian_noise_multiplier(eps * SHARE, synth.privacy_["target_delta"] * SHARE,
-                                            "prv") * math.sqrt(max(len(sizes) - 1, 1))
+                                            "prv") * math.sqrt(max(len(edges), 1))
     real = local_slots(synth, synth.transformer_.transform(data.train))
     rng = np.random.default_rng(seed)
     targets = []

@@ -116,8 +116,9 @@ class Synthesizer:
         value) are modelled on a signed log scale (heavy tails: payments, durations; see
         docs/schema.md); None = never. Not used under differential privacy.
     min_mode_rows : a continuous column's mixture keeps only modes that hold at least this
-        many of its values (and 0.5 %): small tables get fewer, fuller modes
-        (docs/training.md); 0 = the 0.5 % rule alone. Not used under differential privacy.
+        many of its values (and 0.5 %), lighter ones folded into the closest kept mode: small
+        tables get fewer, fuller modes (docs/training.md); 0 = the 0.5 % rule alone. Not
+        used under differential privacy.
     max_categories : categorical columns keep at most this many slots (rare values grouped).
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).

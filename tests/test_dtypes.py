@@ -383,3 +383,12 @@ def test_fuzzed_nullable_and_arrow_frames_keep_their_dtypes(df):
                                                               out[name].dtype)
         if not df[name].isna().any():
             assert not out[name].isna().any(), name
+
+
+def test_an_all_missing_category_column_keeps_its_empty_categories_dtype():
+    # Found by the fuzz test above: the empty categories came back as object, not float64.
+    df = pd.DataFrame({"c0": pd.Series([None, None, None], dtype="category"),
+                       "x": [1.0, 2.0, 3.5]})
+    synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
+    out = synth.sample(5, seed=0)
+    assert same_dtype(out["c0"].dtype, df["c0"].dtype) and out["c0"].isna().all()

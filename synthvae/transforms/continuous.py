@@ -129,12 +129,12 @@ class ModeSpecificNormalizer(ColumnTransformer):
         if mixture is None:
             fit = fit_column_mixtures(values[:, None], self.max_rows, seed)
             mixture = (fit.weights[0], fit.means[0], fit.stds[0])
-        self.set_mixture(*mixture, min_weight=max(WEIGHT_THRESHOLD,
-                                                  self.min_mode_rows / len(observed)))
+        self.set_mixture(*mixture)
         self.min_ = float(observed.min()) if self.spec.min is None else self._scaled(self.spec.min)
         self.max_ = float(observed.max()) if self.spec.max is None else self._scaled(self.spec.max)
         self.fill_ = float(np.median(observed))
         self._mark_point_masses(observed)
+        self._merge_light_modes(self.min_mode_rows / len(observed))
         spread = observed[~np.isin(observed, self.means_[self.point_])]
         if len(spread) == 0:
             spread = observed
@@ -176,6 +176,31 @@ class ModeSpecificNormalizer(ColumnTransformer):
             mode = int(np.argmin(np.abs(self.means_ - value)))
             if self.stds_[mode] < POINT_MASS_WIDTH * spread and not self.point_[mode]:
                 self.point_[mode], self.means_[mode] = True, float(value)
+
+    def _merge_light_modes(self, min_weight: float) -> None:
+        """Fold each spread mode lighter than ``min_weight`` (``min_mode_rows`` of the
+        values) into its closest heavier spread mode, by moment matching (pooled weight,
+        mean and variance), so the kept mode sits where its rows are. Point masses stay:
+        each is one exact value. When every spread mode is light, the heaviest stays."""
+        light = ~self.point_ & (self.weights_ < min_weight)
+        if not light.any():
+            return
+        if not (~self.point_ & ~light).any():
+            light[np.argmax(np.where(light, self.weights_, -1.0))] = False
+        weights, means, stds = self.weights_, self.means_, self.stds_
+        kept = np.flatnonzero(~self.point_ & ~light)
+        moved = np.flatnonzero(light)
+        target = kept[np.argmin(np.abs(means[moved, None] - means[kept]) / stds[kept], axis=1)]
+        pooled = [weights.copy(), weights * means, weights * (stds ** 2 + means ** 2)]
+        for total in pooled:
+            np.add.at(total, target, total[moved])
+        weight, first, second = pooled
+        mean = np.where(self.point_, means, first / weight)
+        std = np.where(self.point_, stds, np.sqrt(np.maximum(second / weight - mean ** 2,
+                                                             1e-12)))
+        keep = ~light
+        self.weights_ = weight[keep] / weight[keep].sum()
+        self.means_, self.stds_, self.point_ = mean[keep], std[keep], self.point_[keep]
 
     def _add_spread_mode(self, spread: np.ndarray, n_observed: int) -> None:
         """One mode for the values off the point masses (their mean and std), so that they
@@ -225,9 +250,9 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.spread_min_, self.spread_max_ = low, high
         return self
 
-    def set_mixture(self, weights, means, stds, min_weight: float = WEIGHT_THRESHOLD) -> None:
-        """Keep the modes heavier than ``min_weight`` (the heaviest one at least)."""
-        keep = np.asarray(weights) > min_weight
+    def set_mixture(self, weights, means, stds) -> None:
+        """Keep the modes above ``WEIGHT_THRESHOLD`` (the heaviest one at least)."""
+        keep = np.asarray(weights) > WEIGHT_THRESHOLD
         if not keep.any():
             keep = np.asarray(weights) == np.max(weights)
         self.weights_ = np.asarray(weights, dtype=np.float64)[keep]

@@ -199,6 +199,8 @@ class ConstantColumn(ColumnTransformer):
             return series  # restore_frame gives the nullable dtype back
         if pd.api.types.is_datetime64_any_dtype(dtype):
             return pd.to_datetime(series).astype(dtype)
+        if dtype == "category" and missing.all():  # as pandas builds an empty categorical:
+            series = series.astype(np.float64)  # no category, float64 categories' dtype
         try:
             return series.astype(dtype)
         except (TypeError, ValueError):
