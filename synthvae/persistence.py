@@ -107,6 +107,12 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return state, tensors
 
 
+# Parameters a model file saved before them lacks, with the value its transformer was
+# fitted with then (so ``get_params`` and a refit say what the file holds, not today's
+# default): no value-by-value columns, no log scale, modes kept by weight alone.
+LEGACY_PARAMS = {"discrete_threshold": 0, "skew_threshold": None, "min_mode_rows": 0}
+
+
 def load_synthesizer(path: Path, device: str | None = None, predicates: dict | None = None,
                      *, factory):
     """The estimator a model file holds, built by ``factory(**params)``; ``predicates``
@@ -114,8 +120,8 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
     state, tensors = read_model_file(path)
     where = repr(str(path))
     try:
-        synth = factory(**{k: (tuple(v) if k == "hidden" else v)
-                           for k, v in state["params"].items()})
+        params = dict(LEGACY_PARAMS, **state["params"])
+        synth = factory(**{k: (tuple(v) if k == "hidden" else v) for k, v in params.items()})
         synth.schema_ = Schema.from_dict(state["schema"])
         synth.constraints_ = ConstraintLayer.from_state(state.get("constraints"), synth.schema_,
                                                         predicates, where)

@@ -121,3 +121,25 @@ def test_calibration_offsets_of_the_wrong_width_are_refused_on_load(fitted_adult
     _rewrite(path, lambda meta, t: t.update({key: t[key][:5].contiguous()}))
     with pytest.raises(ModelFileError, match="logit offsets have shape"):
         Synthesizer.load(path)
+
+
+def test_a_file_saved_before_a_transform_parameter_loads_with_what_it_was_fitted_with(
+        fitted_adult, tmp_path):
+    import json
+
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+
+    def as_before(meta, tensors):
+        state = json.loads(meta["state"])
+        for key in ("discrete_threshold", "skew_threshold", "min_mode_rows"):
+            del state["params"][key]
+        meta["state"] = json.dumps(state)
+
+    _rewrite(path, as_before)
+    loaded = Synthesizer.load(path)
+    params = loaded.get_params()
+    assert (params["discrete_threshold"], params["skew_threshold"],
+            params["min_mode_rows"]) == (0, None, 0)
+    assert len(loaded.sample(10, seed=0)) == 10
+    current = Synthesizer.load(fitted_adult.save(tmp_path / "now.safetensors"))
+    assert current.get_params()["min_mode_rows"] == fitted_adult.min_mode_rows == 100
