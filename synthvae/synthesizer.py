@@ -5,7 +5,8 @@ Parameter validation and defaults live in :mod:`synthvae.params`; fitting in
 :mod:`synthvae.fit_memory` (in memory, DP, distributed) and :mod:`synthvae.streaming`
 (Parquet), with the shared stages in :mod:`synthvae.fitting`; the model, its prior and
 calibration in :mod:`synthvae.generator`; tables of sampled rows in
-:mod:`synthvae.table_sampling`; files in :mod:`synthvae.persistence`. docs/architecture.md
+:mod:`synthvae.table_sampling`; encode, decode, score and drift in :mod:`synthvae.toolkit`;
+files in :mod:`synthvae.persistence`. docs/architecture.md
 maps every concept to its module.
 """
 
@@ -16,19 +17,19 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-import torch
 
-from synthvae.errors import ConfigError, DataError, NotFittedError
+from synthvae import toolkit
+from synthvae.errors import NotFittedError
 from synthvae.fit_memory import fit_in_memory
 from synthvae.fitting import FITTED_FOR_SAMPLING, atomic_fit
 from synthvae.frames import to_output
-from synthvae.params import check_number, validate_params
+from synthvae.params import validate_params
 from synthvae.preparation import check_frame
 from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream
-from synthvae.table_sampling import SAMPLE_BATCH_ROWS, TableSampler, check_n, rechunk
-from synthvae.threads import cpu_threads, threaded
+from synthvae.table_sampling import SAMPLE_BATCH_ROWS, check_n, rechunk, sample_stream
+from synthvae.threads import cpu_threads
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS
 from synthvae.transforms.scaling import SKEW_THRESHOLD
@@ -303,57 +304,16 @@ class Synthesizer:
         in any order, and the union of all ``S`` is reproducible with identifiers unique
         across it. Sharding does not combine with ``conditions``.
         """
-        from synthvae.sharding import check_shard
-        from synthvae.table_sampling import check_chunk_size
-
-        self._check_fitted()
-        n, chunk_size, shard = check_n(n), check_chunk_size(chunk_size), check_shard(shard)
-        if shard is not None and conditions is not None:
-            raise ConfigError("Sharded sampling does not combine with conditions: conditional "
-                              "rows are drawn in redrawn batches whose identifiers cannot be "
-                              "split ahead of time. Sample the conditional rows unsharded.")
-        bound, residual = None, []
-        if conditions is not None:
-            from synthvae.conditions import bind_conditions
-
-            modelled, residual = self.constraints_.split_conditions(conditions)
-            bound = bind_conditions(modelled, self.transformer_, self.layout_) \
-                if modelled or not conditions else []
-        seed = (self.seed or 0) if seed is None else int(seed)
-        torch_seed, numpy_seed, start = seed, seed, 0
-        if shard is not None:
-            start, stop = shard.rows(n)
-            n = stop - start
-            torch_seed, numpy_seed = shard.seeds(seed)
-        sampler = TableSampler(self.generator_, self.transformer_, self.constraints_)
-        if n == 0:
-            yield sampler.empty()
-            return
-        generator = torch.Generator(device=self.device_).manual_seed(torch_seed)
-        rng = np.random.default_rng(numpy_seed)
-        frames = sampler.conditional(n, generator, rng, bound, conditions, residual) \
-            if bound else sampler.frames(n, generator, rng, start, residual, conditions)
-        yield from rechunk(threaded(frames, self.n_threads), n, chunk_size)
-        if bound:
-            self.conditional_effective_sizes_ = sampler.effective_sizes
+        return sample_stream(self, n, chunk_size, seed, conditions, shard)
 
     # ------------------------------------------------------------------ the VAE as a toolkit
     def encode(self, df: pd.DataFrame) -> np.ndarray:
         """The encoder's mean latent of each row of ``df``, (rows, latent_dim)."""
-        data = self._encoded(df)
-        return self.generator_.encode(data).cpu().numpy()
+        return toolkit.encode(self, df)
 
     def decode(self, latents) -> pd.DataFrame:
         """The most likely row for each latent (rows, latent_dim): no sampling noise."""
-        self._check_fitted()
-        z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=self.device_)
-        latent_dim = self.generator_.latent_dim
-        if z.ndim != 2 or z.shape[1] != latent_dim:
-            raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
-                              f"{tuple(z.shape)} instead.")
-        matrix = self.generator_.decode(z)
-        return self.constraints_.output(self.transformer_.inverse_transform(
-            matrix.cpu().numpy(), np.random.default_rng(self.seed or 0)))[0]
+        return toolkit.decode(self, latents)
 
     def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
                     ) -> pd.DataFrame:
@@ -363,16 +323,7 @@ class Synthesizer:
         has ``steps`` rows (the first and last are the two rows' reconstructions) and a
         leading column ``t`` from 0 to 1.
         """
-        if not isinstance(steps, int) or steps < 2:
-            raise ConfigError(f"steps must be an int >= 2. Got {steps!r} instead.")
-        ends = [self.encode(row) for row in (start, end)]
-        for name, z in zip(("start", "end"), ends):
-            if len(z) != 1:
-                raise DataError(f"interpolate takes one row as {name!r}. Got {len(z)} rows.")
-        t = np.linspace(0.0, 1.0, steps)[:, None]
-        frame = self.decode((1 - t) * ends[0] + t * ends[1])
-        frame.insert(0, "t", t[:, 0])
-        return frame
+        return toolkit.interpolate(self, start, end, steps)
 
     def score(self, df: pd.DataFrame, samples: int = 32, seed: int | None = None
               ) -> pd.DataFrame:
@@ -382,15 +333,7 @@ class Synthesizer:
         Rows holding a category the model never saw (and has no 'other' slot for) score
         -inf. See docs/toolkit.md for units and caveats.
         """
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
-        data = self._encoded(df)
-        seed = (self.seed or 0) if seed is None else int(seed)
-        generator = torch.Generator(device=self.device_).manual_seed(seed)
-        elbo, iwae = self.generator_.log_likelihood(data, samples, generator)
-        return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
-                             "log_likelihood": iwae.cpu().numpy().astype(np.float64)},
-                            index=df.index if isinstance(df, pd.DataFrame) else None)
+        return toolkit.score(self, df, samples, seed)
 
     def drift(self, df: pd.DataFrame, reference: pd.DataFrame | None = None,
               alpha: float = 0.01) -> dict:
@@ -401,29 +344,7 @@ class Synthesizer:
         or against ``reference`` rows when given (required for DP models, which keep none).
         Returns a JSON-ready dict whose ``"drift"`` is True when any test rejects.
         """
-        from synthvae.monitoring import drift_report, reference_profile, scored
-
-        check_number("alpha", alpha, low=0, high=0.5, low_open=True)
-        seed = (self.seed or 0) + 2
-        if reference is not None:
-            data = self._encoded(reference)
-            profile = reference_profile(*scored(self.generator_, data, seed))
-        elif getattr(self, "monitoring_", None) is not None:
-            profile = self.monitoring_
-        else:
-            raise ConfigError("This model keeps no drift reference (it was trained with "
-                              "differential privacy, by an older synthvae, or its drift "
-                              "profile failed at fit); pass reference rows.")
-        data = self._encoded(df)
-        return drift_report(profile, *scored(self.generator_, data, seed + 1), alpha)
-
-    def _encoded(self, df: pd.DataFrame) -> torch.Tensor:
-        """``df`` encoded with the fitted transformer, on the device."""
-        self._check_fitted()
-        df = check_frame(df, "encode, score and drift")
-        self.schema_.check_frame(df)
-        matrix = self.transformer_.transform(self.constraints_.transform(df), seed=self.seed or 0)
-        return torch.as_tensor(matrix, device=self.device_)
+        return toolkit.drift(self, df, reference, alpha)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -19,6 +19,7 @@ import torch
 
 from synthvae.constraints.redraw import RejectionGuard, complete
 from synthvae.errors import ConfigError
+from synthvae.threads import threaded
 
 SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once
 
@@ -91,6 +92,44 @@ class TableSampler:
             yield frame
         self.effective_sizes = sampler.effective_sizes
 
+
+def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: dict | None,
+                  shard: tuple[int, int] | None) -> Iterator[pd.DataFrame]:
+    """:meth:`Synthesizer.iter_sample` for the fitted ``synth``: the arguments checked, the
+    conditions bound to the encoded layout, the shard's rows and seeds chosen, and the
+    sampler's frames regrouped into ``chunk_size`` rows."""
+    from synthvae.sharding import check_shard
+
+    synth._check_fitted()
+    n, chunk_size, shard = check_n(n), check_chunk_size(chunk_size), check_shard(shard)
+    if shard is not None and conditions is not None:
+        raise ConfigError("Sharded sampling does not combine with conditions: conditional "
+                          "rows are drawn in redrawn batches whose identifiers cannot be "
+                          "split ahead of time. Sample the conditional rows unsharded.")
+    bound, residual = None, []
+    if conditions is not None:
+        from synthvae.conditions import bind_conditions
+
+        modelled, residual = synth.constraints_.split_conditions(conditions)
+        bound = bind_conditions(modelled, synth.transformer_, synth.layout_) \
+            if modelled or not conditions else []
+    seed = (synth.seed or 0) if seed is None else int(seed)
+    torch_seed, numpy_seed, start = seed, seed, 0
+    if shard is not None:
+        start, stop = shard.rows(n)
+        n = stop - start
+        torch_seed, numpy_seed = shard.seeds(seed)
+    sampler = TableSampler(synth.generator_, synth.transformer_, synth.constraints_)
+    if n == 0:
+        yield sampler.empty()
+        return
+    generator = torch.Generator(device=synth.device_).manual_seed(torch_seed)
+    rng = np.random.default_rng(numpy_seed)
+    frames = sampler.conditional(n, generator, rng, bound, conditions, residual) \
+        if bound else sampler.frames(n, generator, rng, start, residual, conditions)
+    yield from rechunk(threaded(frames, synth.n_threads), n, chunk_size)
+    if bound:
+        synth.conditional_effective_sizes_ = sampler.effective_sizes
 
 def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
             ) -> Iterator[pd.DataFrame]:

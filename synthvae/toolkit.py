@@ -1,0 +1,91 @@
+"""The fitted VAE as a toolkit: latents of rows, rows of latents, paths between rows,
+per-row likelihoods and drift (docs/toolkit.md).
+
+Functions of a fitted :class:`synthvae.Synthesizer` (``synth``); the estimator's methods of
+the same names check nothing themselves and delegate here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthvae.errors import ConfigError, DataError
+from synthvae.params import check_number
+from synthvae.preparation import check_frame
+
+
+def encoded_rows(synth, df: pd.DataFrame) -> torch.Tensor:
+    """``df`` encoded with the fitted transformer, on the device."""
+    synth._check_fitted()
+    df = check_frame(df, "encode, score and drift")
+    synth.schema_.check_frame(df)
+    matrix = synth.transformer_.transform(synth.constraints_.transform(df),
+                                          seed=synth.seed or 0)
+    return torch.as_tensor(matrix, device=synth.device_)
+
+
+def encode(synth, df: pd.DataFrame) -> np.ndarray:
+    """The encoder's mean latent of each row of ``df``, (rows, latent_dim)."""
+    return synth.generator_.encode(encoded_rows(synth, df)).cpu().numpy()
+
+
+def decode(synth, latents) -> pd.DataFrame:
+    """The most likely row for each latent (rows, latent_dim): no sampling noise."""
+    synth._check_fitted()
+    z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=synth.device_)
+    latent_dim = synth.generator_.latent_dim
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
+                          f"{tuple(z.shape)} instead.")
+    matrix = synth.generator_.decode(z)
+    return synth.constraints_.output(synth.transformer_.inverse_transform(
+        matrix.cpu().numpy(), np.random.default_rng(synth.seed or 0)))[0]
+
+
+def interpolate(synth, start: pd.DataFrame, end: pd.DataFrame, steps: int) -> pd.DataFrame:
+    """``steps`` rows decoded along the straight latent path from ``start`` to ``end``, with
+    a leading column ``t`` from 0 to 1."""
+    if not isinstance(steps, int) or steps < 2:
+        raise ConfigError(f"steps must be an int >= 2. Got {steps!r} instead.")
+    ends = [encode(synth, row) for row in (start, end)]
+    for name, z in zip(("start", "end"), ends):
+        if len(z) != 1:
+            raise DataError(f"interpolate takes one row as {name!r}. Got {len(z)} rows.")
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    frame = decode(synth, (1 - t) * ends[0] + t * ends[1])
+    frame.insert(0, "t", t[:, 0])
+    return frame
+
+
+def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFrame:
+    """Per-row ELBO and IWAE log-likelihood estimate (``samples`` latents a row), nats."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
+    data = encoded_rows(synth, df)
+    seed = (synth.seed or 0) if seed is None else int(seed)
+    generator = torch.Generator(device=synth.device_).manual_seed(seed)
+    elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
+    return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
+                         "log_likelihood": iwae.cpu().numpy().astype(np.float64)},
+                        index=df.index if isinstance(df, pd.DataFrame) else None)
+
+
+def drift(synth, df: pd.DataFrame, reference: pd.DataFrame | None, alpha: float) -> dict:
+    """``df`` against the fit-time drift profile (or ``reference`` rows' profile)."""
+    from synthvae.monitoring import drift_report, reference_profile, scored
+
+    check_number("alpha", alpha, low=0, high=0.5, low_open=True)
+    seed = (synth.seed or 0) + 2
+    if reference is not None:
+        profile = reference_profile(*scored(synth.generator_, encoded_rows(synth, reference),
+                                            seed))
+    elif getattr(synth, "monitoring_", None) is not None:
+        profile = synth.monitoring_
+    else:
+        raise ConfigError("This model keeps no drift reference (it was trained with "
+                          "differential privacy, by an older synthvae, or its drift "
+                          "profile failed at fit); pass reference rows.")
+    return drift_report(profile, *scored(synth.generator_, encoded_rows(synth, df), seed + 1),
+                        alpha)
