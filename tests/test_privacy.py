@@ -218,7 +218,7 @@ def test_dp_modes_follow_the_bulk_and_keep_an_exact_zero():
     """Mode histograms: a zero spike becomes an exact point mode of about its share, the
     other modes cover the bulk of the non-zero values, and bins only noise would fill are
     dropped; a skewed column encoded with them decodes with its zeros exact."""
-    from synthvae.privacy import dp_modes
+    from synthvae.privacy import GAP_MODE_WEIGHT, dp_modes
     from synthvae.schema import ColumnKind, ColumnSpec
     from synthvae.transforms.continuous import ModeSpecificNormalizer
 
@@ -227,11 +227,18 @@ def test_dp_modes_follow_the_bulk_and_keep_an_exact_zero():
     spec = ColumnSpec("gain", ColumnKind.CONTINUOUS, min=0.0, max=100_000.0)
     modes = dp_modes(values, spec, epsilon=0.5, rng=rng)
     assert modes.point.sum() == 1 and modes.means[modes.point][0] == 0.0
-    assert modes.weights[modes.point][0] == pytest.approx(0.9, abs=0.01)
     spread = ~modes.point
+    released = modes.weights > GAP_MODE_WEIGHT  # the tail modes hold no released mass
+    share = modes.weights[modes.point][0] / modes.weights[released].sum()
+    assert share == pytest.approx(0.9, abs=0.01)
     low = modes.means[spread] - 4 * modes.stds[spread]
     high = modes.means[spread] + 4 * modes.stds[spread]
-    assert low.min() <= 2500 and high.max() >= 3500 and high.max() < 10_000  # no noise modes
+    released = released[spread]
+    assert low[released].min() <= 2500 and high[released].max() >= 3500
+    assert high[released].max() < 10_000  # no mode made of noise alone
+    # the rest of the range, empty here, is one light tail mode up to the public bound
+    assert high.max() == pytest.approx(100_000.0, rel=0.01)
+    assert modes.weights[spread][~released].sum() <= 2 * GAP_MODE_WEIGHT
     column = ModeSpecificNormalizer(spec).fit_from_spec(modes)
     series = pd.Series(values[:2000], name="gain")
     decoded = column.inverse_transform(column.transform(series, rng))
@@ -239,6 +246,49 @@ def test_dp_modes_follow_the_bulk_and_keep_an_exact_zero():
     assert np.abs(decoded.to_numpy() - values[:2000]).max() < 50
 
 
+
+
+def tailed_ages(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Ages in [17, 90]: a bulk around 40 and 3 % spread thinly over 65-90, so that at a
+    small epsilon every bin of the tail is under the noise threshold."""
+    bulk = np.clip(rng.normal(40, 8, n), 17, 64)
+    return np.round(np.where(rng.random(n) < 0.03, rng.uniform(65, 90, n), bulk))
+
+
+def test_dp_modes_reach_the_public_bounds_where_the_tail_is_thin():
+    """A tail whose bins the noise threshold drops keeps a mode of its own: an age of 85
+    encodes and decodes as 85, not as the top of the last kept bin (before: ~64)."""
+    from synthvae.privacy import dp_modes
+    from synthvae.schema import ColumnKind, ColumnSpec
+    from synthvae.transforms.continuous import ModeSpecificNormalizer
+
+    rng = np.random.default_rng(1)
+    values = tailed_ages(30_000, rng)
+    spec = ColumnSpec("age", ColumnKind.CONTINUOUS, min=17.0, max=90.0)
+    modes = dp_modes(values, spec, epsilon=0.02, rng=rng)
+    reach = modes.means + 4 * modes.stds
+    assert reach.max() == pytest.approx(90.0, abs=0.1)
+    column = ModeSpecificNormalizer(spec).fit_from_spec(modes)
+    tail = pd.Series([70.0, 80.0, 85.0, 89.0], name="age")
+    decoded = column.inverse_transform(column.transform(tail, rng)).to_numpy()
+    np.testing.assert_allclose(decoded, tail.to_numpy(), atol=0.5)
+
+
+def test_dp_rows_keep_a_thin_tail_of_a_column():
+    """End to end under DP: the synthetic ages reach the thin tail (65-90) in about its
+    real share, instead of stopping at the last bin the noise threshold kept."""
+    rng = np.random.default_rng(2)
+    real = pd.DataFrame({"age": tailed_ages(6000, rng),
+                         "group": rng.choice(["a", "b"], size=6000)})
+    schema = {"columns": [
+        {"name": "age", "kind": "continuous", "dtype": "float64", "nullable": False,
+         "min": 17.0, "max": 90.0},
+        {"name": "group", "kind": "categorical", "dtype": "object", "nullable": False,
+         "categories": ["a", "b"]}]}
+    synth = Synthesizer(epsilon=1.0, schema=schema, epochs=3, verbose=False, seed=0)
+    ages = synth.fit(real).sample(6000, seed=1)["age"]
+    assert ages.max() > 72  # the tail's bins are under the threshold: before, at most ~65
+    assert 0.005 < (ages > 66).mean() < 0.09  # real share: 0.03
 
 
 def test_refusals_say_what_to_provide(small):

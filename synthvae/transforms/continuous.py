@@ -221,7 +221,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
             return
         reach = STD_MULTIPLIER * 0.99
         modes = np.flatnonzero(~self.point_)
-        lows, highs = _merged_intervals(self.means_[modes] - reach * self.stds_[modes],
+        lows, highs = merged_intervals(self.means_[modes] - reach * self.stds_[modes],
                                         self.means_[modes] + reach * self.stds_[modes])
         at = np.searchsorted(lows, spread, side="right") - 1
         outside = spread[(at < 0) | (spread > highs[np.maximum(at, 0)])]
@@ -490,7 +490,7 @@ def _sample_rows(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.argmax(log_weights + gumbel, axis=1)
 
 
-def _merged_intervals(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merged_intervals(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The union of the intervals [lows[i], highs[i]] as sorted, disjoint intervals."""
     order = np.argsort(lows)
     lows, highs = lows[order], np.maximum.accumulate(highs[order])
