@@ -6,6 +6,8 @@ edges), for a DP fit with and without the modes that reach the bounds
 
     python -m benchmarks.pair_binning [--epsilon 1] [--seed 0]   # -> dp-pair-binning.json
 
+(another epsilon or seed: ``dp-pair-binning-epsE-sS.json``)
+
 Public schema and defaults as ``benchmarks.dp``; "without" replaces the gap modes by the
 released modes alone (the code before them), in this process only.
 """
@@ -88,7 +90,8 @@ def main() -> None:
         results["with_gap_modes" if gap_modes else "without_gap_modes"] = \
             per_column(train, synthetic)
         print(results, flush=True)
-    print(write_json("dp-pair-binning", results))
+    name = "dp-pair-binning" + ("" if (epsilon, seed) == (1.0, 0) else f"-eps{epsilon:g}-s{seed}")
+    print(write_json(name, results))
 
 
 if __name__ == "__main__":

@@ -325,7 +325,7 @@ def _with_gap_modes(modes: Modes, edges: np.ndarray) -> Modes:
     from synthvae.transforms.continuous import STD_MULTIPLIER, merged_intervals
 
     spread = ~modes.point
-    if not spread.any():
+    if not spread.any() or edges[-1] <= edges[0]:
         return modes
     reach = STD_MULTIPLIER * 0.99
     lows, highs = merged_intervals(modes.means[spread] - reach * modes.stds[spread],
