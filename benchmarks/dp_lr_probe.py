@@ -31,30 +31,37 @@ def with_schedule(floor: float):
     """``training.run_epoch`` setting each epoch's learning rate first."""
     run_epoch, base = training.run_epoch, {}
 
-    def scheduled(step, batches, epoch, config, held_out=None):
+    def scheduled(step, batches, epoch, config, *args, **kwargs):
         groups = step.optimizer.param_groups
         base.setdefault("lr", groups[0]["lr"])
         for group in groups:
             group["lr"] = base["lr"] * cosine_factor(epoch, config.epochs, floor)
-        return run_epoch(step, batches, epoch, config, held_out)
+        return run_epoch(step, batches, epoch, config, *args, **kwargs)
 
+    scheduled.base = base
     return scheduled
 
 
 def main() -> None:
+    """One scheduled DP fit; its scores appended to dp-lr-schedule.jsonl."""
     import torch
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     floor, epsilon, seed = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-    training.run_epoch = with_schedule(floor)
     train, test = load("adult_train"), load("adult_test")
-    start = time.perf_counter()
-    synth = Synthesizer(epsilon=epsilon, verbose=False, seed=seed,
-                        schema=adult_public_schema(train, test)).fit(train)
-    fit_s = time.perf_counter() - start
+    plain, training.run_epoch = training.run_epoch, with_schedule(floor)
+    try:
+        start = time.perf_counter()
+        synth = Synthesizer(epsilon=epsilon, verbose=False, seed=seed,
+                            schema=adult_public_schema(train, test)).fit(train)
+        fit_s = time.perf_counter() - start
+        base_lr = training.run_epoch.base.get("lr")
+    finally:
+        training.run_epoch = plain
     synthetic = synth.sample(len(train), seed=seed + 1)
     row = {"lr_floor": floor, "eps": epsilon, "seed": seed, "fit_s": round(fit_s, 1),
+           "base_lr": base_lr,
            **quality(train, synthetic, synth.schema_.to_sdmetrics_metadata()),
            "ml_auc": round(ml_efficacy(synthetic, test, "income"), 4)}
     print(json.dumps(row), flush=True)

@@ -49,6 +49,7 @@ def pair_scores(real: pd.DataFrame, synthetic: pd.DataFrame, numbers: list[str]
 
 
 def per_column(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+    """Per numeric column: both ranges and the mean pair score both ways; and overall."""
     numbers = [c for c in real.columns if pd.api.types.is_numeric_dtype(real[c])]
     scores = pair_scores(real, synthetic, numbers)
     out = {}
@@ -64,6 +65,7 @@ def per_column(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
 
 
 def fit_and_sample(train, test, epsilon: float, seed: int, gap_modes: bool) -> pd.DataFrame:
+    """A train-size sample of a DP fit at the defaults, with or without the gap modes."""
     with_gaps = privacy._with_gap_modes
     if not gap_modes:
         privacy._with_gap_modes = lambda modes, edges: modes

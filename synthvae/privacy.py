@@ -320,19 +320,24 @@ def _with_gap_modes(modes: Modes, edges: np.ndarray) -> Modes:
     weight ``GAP_MODE_WEIGHT``: the weights only steer which mode a value between two is
     encoded in; the sampler's frequencies are learned. Without them such values were
     encoded as, and decoded to, the edge of the closest kept mode: Adult at epsilon 1 came
-    out with no age above 66 and no fnlwgt above 430,000 (benchmarks/results/dp.md).
+    out with no age above 66 and no fnlwgt above 430,000 (benchmarks/results/dp.md); a
+    column whose only released mode is a point mass (a zero) decoded every value as it.
     Post-processing of the released modes and the public bounds."""
     from synthvae.transforms.continuous import STD_MULTIPLIER, merged_intervals
 
-    spread = ~modes.point
-    if not spread.any() or edges[-1] <= edges[0]:
+    if edges[-1] <= edges[0]:
         return modes
+    spread = ~modes.point
     reach = STD_MULTIPLIER * 0.99
-    lows, highs = merged_intervals(modes.means[spread] - reach * modes.stds[spread],
-                                   modes.means[spread] + reach * modes.stds[spread])
+    if spread.any():
+        lows, highs = merged_intervals(modes.means[spread] - reach * modes.stds[spread],
+                                       modes.means[spread] + reach * modes.stds[spread])
+    else:  # only point masses were released: the whole range is one stretch
+        lows, highs = np.array([edges[-1]]), np.array([edges[-1]])
     starts, stops = np.r_[edges[0], highs], np.r_[lows, edges[-1]]  # (gaps,) incl. ends
-    bins = (stops - starts) / (edges[1] - edges[0])
-    ends = np.arange(len(bins)) % (len(bins) - 1) == 0
+    bins = (stops - starts) / ((edges[-1] - edges[0]) / (len(edges) - 1))
+    ends = np.zeros(len(bins), dtype=bool)
+    ends[[0, -1]] = True
     wide = np.where(ends, bins >= 0.99, bins >= MIN_GAP_BINS - 0.01)
     if not wide.any():
         return modes

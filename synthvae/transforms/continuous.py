@@ -242,17 +242,16 @@ class ModeSpecificNormalizer(ColumnTransformer):
         if modes is None:
             self.set_mixture([1.0], [low + half], [half / (STD_MULTIPLIER * 0.99)])
             self.point_ = np.zeros(1, dtype=bool)
-        else:
-            self.set_mixture(modes.weights, modes.means, modes.stds)
-            self.point_ = np.asarray(modes.point, dtype=bool)[np.asarray(modes.weights)
-                                                              > WEIGHT_THRESHOLD]
+        else:  # every released mode, however light: the release already chose them
+            self.set_mixture(modes.weights, modes.means, modes.stds, threshold=0.0)
+            self.point_ = np.asarray(modes.point, dtype=bool)
         self.min_, self.max_, self.fill_ = low, high, low + half
         self.spread_min_, self.spread_max_ = low, high
         return self
 
-    def set_mixture(self, weights, means, stds) -> None:
-        """Keep the modes above ``WEIGHT_THRESHOLD`` (the heaviest one at least)."""
-        keep = np.asarray(weights) > WEIGHT_THRESHOLD
+    def set_mixture(self, weights, means, stds, threshold: float = WEIGHT_THRESHOLD) -> None:
+        """Keep the modes above ``threshold`` (the heaviest one at least)."""
+        keep = np.asarray(weights) > threshold
         if not keep.any():
             keep = np.asarray(weights) == np.max(weights)
         self.weights_ = np.asarray(weights, dtype=np.float64)[keep]
