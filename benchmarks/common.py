@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,18 @@ def exact_copy_count(data, synthetic: pd.DataFrame, schema) -> int:
 
     train, fake = (row_hashes(canonical_frame(df, schema)) for df in (data.train, synthetic))
     return int(np.isin(fake, train).sum())
+
+
+@contextmanager
+def gap_modes_enabled(enabled: bool):
+    """With ``enabled`` False, DP fits in this block use the released modes alone, as before
+    ``synthvae.privacy._with_gap_modes`` (in this process only; restored on exit)."""
+    from synthvae import privacy
+
+    with_gaps = privacy._with_gap_modes
+    if not enabled:
+        privacy._with_gap_modes = lambda modes, edges: modes
+    try:
+        yield
+    finally:
+        privacy._with_gap_modes = with_gaps

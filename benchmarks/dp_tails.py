@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import synthvae.privacy as privacy
+from benchmarks.common import gap_modes_enabled
 from synthvae import Synthesizer
 
 BOUNDS = ((17.0, 90.0), (0.0, 120.0), (0.0, 200.0))
@@ -50,14 +50,9 @@ def schema(low: float, high: float) -> dict:
 def measure(real: pd.DataFrame, low: float, high: float, epsilon: float, gap_modes: bool
             ) -> dict:
     """One DP fit (with or without the gap modes) and where its sampled ages fall."""
-    with_gaps = privacy._with_gap_modes
-    if not gap_modes:
-        privacy._with_gap_modes = lambda modes, edges: modes
-    try:
+    with gap_modes_enabled(gap_modes):
         synth = Synthesizer(epsilon=epsilon, schema=schema(low, high), verbose=False, seed=0)
         ages = synth.fit(real).sample(len(real), seed=1)["age"]
-    finally:
-        privacy._with_gap_modes = with_gaps
     return {"gap_modes": gap_modes, "bounds": [low, high], "epsilon": epsilon,
             "share_above_66": round(float((ages > 66).mean()), 4),
             "real_share_above_66": round(float((real["age"] > 66).mean()), 4),

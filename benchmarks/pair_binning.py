@@ -19,7 +19,7 @@ import warnings
 
 import pandas as pd
 
-import synthvae.privacy as privacy
+from benchmarks.common import gap_modes_enabled
 from benchmarks.common import load, machine, write_json
 from benchmarks.dp import adult_public_schema
 from synthvae import Synthesizer
@@ -66,14 +66,9 @@ def per_column(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
 
 def fit_and_sample(train, test, epsilon: float, seed: int, gap_modes: bool) -> pd.DataFrame:
     """A train-size sample of a DP fit at the defaults, with or without the gap modes."""
-    with_gaps = privacy._with_gap_modes
-    if not gap_modes:
-        privacy._with_gap_modes = lambda modes, edges: modes
-    try:
+    with gap_modes_enabled(gap_modes):
         synth = Synthesizer(epsilon=epsilon, schema=adult_public_schema(train, test),
                             verbose=False, seed=seed).fit(train)
-    finally:
-        privacy._with_gap_modes = with_gaps
     return synth.sample(len(train), seed=seed + 1)
 
 
