@@ -16,8 +16,9 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    No validation, early stopping or model selection touches the private rows.
 3. **Calibration frequencies** (:func:`dp_slot_frequencies`): each category's, mode's and
    null's share of the encoded rows, released once by the Gaussian mechanism from a declared
-   share of epsilon and delta; the sampler's marginal calibration and low-lift floors read
-   these noisy shares (post-processing) instead of the private ones.
+   share of epsilon and delta, each span's noisy counts projected onto a distribution
+   (:func:`project_span_counts`); the sampler's marginal calibration and low-lift floors
+   read these noisy shares (post-processing) instead of the private ones.
 4. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
    the preprocessing and frequency releases to DP-SGD's (epsilon, delta).
 """
@@ -378,13 +379,43 @@ def dp_slot_frequencies(matrix: np.ndarray, layout: SpanLayout, epsilon: float,
                         delta: float, accountant: str, rng: np.random.Generator
                         ) -> tuple[np.ndarray, float]:
     """((n_slots,) noisy share of the encoded rows holding each softmax slot of ``layout``,
-    the noise standard deviation in rows): :func:`noisy_slot_counts` (the release), negative
-    counts set to 0 and each span's counts divided by their sum (post-processing: the
-    number of rows is not needed)."""
+    the noise standard deviation in rows): :func:`noisy_slot_counts` (the release), each
+    span's counts projected onto the counts a table of the released size can hold
+    (:func:`project_span_counts`) and divided by their sum (post-processing)."""
     counts, std = noisy_slot_counts(matrix, layout, epsilon, delta, accountant, rng)
-    counts = torch.as_tensor(counts).clamp_min(0.0)[None]  # (1, n_slots)
-    totals = layout.expand(layout.group_sum(counts).clamp_min(1.0))
-    return (counts / totals)[0].numpy(), std
+    groups = layout.slot_group.numpy()
+    projected = project_span_counts(counts, groups, released_rows(counts, layout.n_groups))
+    return projected / np.bincount(groups, weights=projected)[groups], std
+
+
+def released_rows(counts: np.ndarray, n_groups: int) -> float:
+    """The number of rows estimated from noisy slot counts: every row holds one slot of each
+    span, so each span's counts sum to the rows; their mean over the spans (at least 1)."""
+    return max(1.0, float(counts.sum()) / n_groups)
+
+
+def project_span_counts(counts: np.ndarray, groups: np.ndarray, total: float) -> np.ndarray:
+    """The closest (Euclidean) non-negative counts summing to ``total`` in every span (spans
+    given by ``groups``, slot by slot): each span's counts less one shift, negatives set to 0.
+
+    Setting negative noisy counts to 0 alone lifts every small slot by the noise's positive
+    half (about 0.4 of its standard deviation): a span of many rare categories then takes
+    rows from its common ones (Adult's 41 countries at epsilon 1: the United States 0.83 of
+    the rows instead of 0.90). The projection takes the excess back from every slot alike
+    ("Norm-Sub", Wang et al., NDSS 2020, which compares such post-processings of noisy
+    histograms). Vectorised over spans: slots sorted by count within their span, the shift
+    for the k largest is ``(their sum - total) / k``, and a span's shift is the one of its
+    largest k whose smallest count stays above it.
+    """
+    order = np.lexsort((-counts, groups))  # by span, then by count, largest first
+    values, span = counts[order], groups[order]
+    starts = np.searchsorted(span, np.arange(span.max() + 1))
+    running = np.cumsum(values)
+    within = running - np.where(starts > 0, running[starts - 1], 0.0)[span]
+    rank = np.arange(len(values)) - starts[span] + 1
+    shift = (within - total) / rank
+    kept = np.bincount(span, weights=values > shift).astype(int)  # always >= 1
+    return np.maximum(counts - shift[starts + kept - 1][groups], 0.0)
 
 
 def noisy_slot_counts(matrix: np.ndarray, layout: SpanLayout, epsilon: float, delta: float,
