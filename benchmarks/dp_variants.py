@@ -1,0 +1,106 @@
+"""One DP fit with parts of the defaults turned back or changed, scored as ``dp_compare``
+scores its rows (same public schema, delta, seeds and scores)::
+
+    python -m benchmarks.dp_variants TABLE EPSILON SEED VARIANT [--out FILE]
+
+``TABLE`` a shared table or ``name@rows`` subsample; ``VARIANT`` parts joined by ``+``:
+
+* ``default`` (or any part not below): synthvae's DP defaults;
+* ``clamp``: the calibration frequencies post-processed as before the projection
+  (negative noisy counts set to 0, each span divided by its sum);
+* ``nogap``: the released modes alone, without the modes that reach the bounds;
+* ``ar``: ``decoder="autoregressive"``;
+* ``calP``: ``calibration_share=P``.
+
+Appends one JSON line to ``--out`` (default ``benchmarks/results/dp-variants.jsonl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from pathlib import Path
+
+from benchmarks.common import RESULTS, gap_modes_enabled, timed
+from benchmarks.data import load_dataset
+from benchmarks.dp_compare import public_schema, score
+
+
+def clipped_slot_frequencies(matrix, layout, epsilon, delta, accountant, rng):
+    """The calibration release post-processed as before the projection onto a
+    distribution: negative noisy counts set to 0, each span divided by its sum."""
+    import torch
+
+    from synthvae import privacy
+
+    counts, std = privacy.noisy_slot_counts(matrix, layout, epsilon, delta, accountant, rng)
+    counts = torch.as_tensor(counts).clamp_min(0.0)[None]
+    totals = layout.expand(layout.group_sum(counts).clamp_min(1.0))
+    return (counts / totals)[0].numpy(), std
+
+
+@contextlib.contextmanager
+def clipped_frequencies(enabled: bool):
+    """With ``enabled``, the calibration frequencies of DP fits in this block are
+    :func:`clipped_slot_frequencies` (this process only; restored on exit)."""
+    from synthvae import privacy
+
+    projected = privacy.dp_slot_frequencies
+    if enabled:
+        privacy.dp_slot_frequencies = clipped_slot_frequencies
+    try:
+        yield
+    finally:
+        privacy.dp_slot_frequencies = projected
+
+
+def variant_params(parts: list[str]) -> dict:
+    """Synthesizer parameters the variant's parts set."""
+    params = {}
+    if "ar" in parts:
+        params["decoder"] = "autoregressive"
+    for part in parts:
+        if part.startswith("cal"):
+            params["calibration_share"] = float(part[3:])
+    return params
+
+
+def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
+    import torch
+
+    from synthvae import Synthesizer
+
+    torch.set_num_threads(1)
+    parts = variant.split("+")
+    data = load_dataset(table)
+    schema = public_schema(data)
+    delta = 0.1 / len(data.train)
+    with clipped_frequencies("clamp" in parts), gap_modes_enabled("nogap" not in parts):
+        synth, seconds = timed(lambda: Synthesizer(
+            epsilon=epsilon, delta=delta, schema=schema, seed=seed, verbose=False,
+            **variant_params(parts)).fit(data.train))
+    synthetic = synth.sample(len(data.train), seed=seed + 1)
+    return {"table": table, "epsilon": epsilon, "seed": seed, "variant": variant,
+            "fit_s": round(seconds, 1), **score(data, synthetic, schema, seed)}
+
+
+def main() -> None:
+    import warnings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table")
+    parser.add_argument("epsilon", type=float)
+    parser.add_argument("seed", type=int)
+    parser.add_argument("variant")
+    parser.add_argument("--out", type=Path, default=RESULTS / "dp-variants.jsonl")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    row = run(args.table, args.epsilon, args.seed, args.variant)
+    with open(args.out, "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
