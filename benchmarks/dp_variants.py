@@ -8,6 +8,7 @@ scores its rows (same public schema, delta, seeds and scores)::
 * ``default`` (or any part not below): synthvae's DP defaults;
 * ``clamp``: the calibration frequencies post-processed as before the projection
   (negative noisy counts set to 0, each span divided by its sum);
+* ``even``: the calibration release with the same noise on every span (no span weights);
 * ``nogap``: the released modes alone, without the modes that reach the bounds;
 * ``ar``: ``decoder="autoregressive"``;
 * ``calP``: ``calibration_share=P``.
@@ -21,6 +22,8 @@ import argparse
 import contextlib
 import json
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.common import RESULTS, gap_modes_enabled, timed
 from benchmarks.data import load_dataset
@@ -55,6 +58,21 @@ def clipped_frequencies(enabled: bool):
         privacy.dp_slot_frequencies = projected
 
 
+@contextlib.contextmanager
+def even_span_noise(enabled: bool):
+    """With ``enabled``, the calibration release of DP fits in this block weighs every span
+    alike (the same noise on every count; this process only; restored on exit)."""
+    from synthvae import privacy
+
+    weighted = privacy.span_noise_weights
+    if enabled:
+        privacy.span_noise_weights = lambda layout: np.ones(layout.n_groups)
+    try:
+        yield
+    finally:
+        privacy.span_noise_weights = weighted
+
+
 def variant_params(parts: list[str]) -> dict:
     """Synthesizer parameters the variant's parts set."""
     params = {}
@@ -76,7 +94,8 @@ def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
     data = load_dataset(table)
     schema = public_schema(data)
     delta = 0.1 / len(data.train)
-    with clipped_frequencies("clamp" in parts), gap_modes_enabled("nogap" not in parts):
+    with clipped_frequencies("clamp" in parts), even_span_noise("even" in parts), \
+            gap_modes_enabled("nogap" not in parts):
         synth, seconds = timed(lambda: Synthesizer(
             epsilon=epsilon, delta=delta, schema=schema, seed=seed, verbose=False,
             **variant_params(parts)).fit(data.train))

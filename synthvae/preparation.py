@@ -161,11 +161,12 @@ def _released_frequencies(matrix: np.ndarray, transformer: TableTransformer, dp_
         return None
     epsilon = dp_config.epsilon * dp_config.calibration_share
     delta = dp_config.delta * dp_config.calibration_share
-    frequencies, std = privacy.dp_slot_frequencies(matrix, layout, epsilon, delta,
-                                                   dp_config.accountant, rng)
+    frequencies, stds = privacy.dp_slot_frequencies(matrix, layout, epsilon, delta,
+                                                    dp_config.accountant, rng)
     ledger.charge("slot frequencies for calibration (Gaussian)", epsilon, delta, None,
-                  noise_std_rows=round(std, 3), spans=layout.n_groups,
-                  slots=len(frequencies))
+                  noise_std_rows_range=[round(float(stds.min()), 3),
+                                        round(float(stds.max()), 3)],
+                  spans=layout.n_groups, slots=len(frequencies))
     return frequencies
 
 

@@ -77,24 +77,28 @@ def test_markdown_bolds_the_best_method_of_each_table_and_epsilon():
     assert mst.startswith("| adult | 1 | mst | 3 | 0.800 | **0.950** | **0.800**")
 
 
-def test_dp_variants_turn_the_projection_and_gap_modes_back_only_inside_their_block():
-    """benchmarks.dp_variants: ``clamp`` swaps the calibration post-processing and ``nogap``
-    the gap modes for the block's fits, and both come back after it; parts set parameters."""
+def test_dp_variants_turn_parts_of_the_release_back_only_inside_their_block():
+    """benchmarks.dp_variants: ``clamp`` swaps the calibration post-processing, ``even`` the
+    span weights and ``nogap`` the gap modes for the block's fits, and all come back after
+    it; parts set parameters."""
     from benchmarks.common import gap_modes_enabled
-    from benchmarks.dp_variants import clipped_frequencies, variant_params
+    from benchmarks.dp_variants import clipped_frequencies, even_span_noise, variant_params
     from synthvae import privacy
     from synthvae.layout import SpanLayout
     from synthvae.transforms.spans import Span, SpanKind
 
     projected, with_gaps = privacy.dp_slot_frequencies, privacy._with_gap_modes
-    with clipped_frequencies(True), gap_modes_enabled(False):
+    weighted = privacy.span_noise_weights
+    with clipped_frequencies(True), gap_modes_enabled(False), even_span_noise(True):
         assert privacy.dp_slot_frequencies is not projected
         assert privacy._with_gap_modes is not with_gaps
+        assert privacy.span_noise_weights is not weighted
         layout = SpanLayout.from_spans([Span("a", SpanKind.SOFTMAX, 3, "category")])
         matrix = np.eye(3)[np.random.default_rng(0).integers(0, 3, 500)]
         shares, _ = privacy.dp_slot_frequencies(matrix, layout, 1.0, 1e-6, "prv",
                                                 np.random.default_rng(1))
         assert abs(shares.sum() - 1.0) < 1e-9 and (shares >= 0).all()
     assert privacy.dp_slot_frequencies is projected and privacy._with_gap_modes is with_gaps
+    assert privacy.span_noise_weights is weighted
     assert variant_params("ar+cal0.2+clamp".split("+")) == {"decoder": "autoregressive",
                                                             "calibration_share": 0.2}

@@ -160,9 +160,9 @@ def test_every_release_is_in_the_ledger_and_the_total_stays_within_target(small)
 
 
 def test_released_slot_frequencies_carry_the_gaussian_mechanisms_noise():
-    """Shares per span sum to 1; the count noise has the standard deviation the accountant
-    prices at (epsilon, delta) for a sensitivity of sqrt(spans); rows that are not one-hot
-    per span are refused before anything is released."""
+    """Shares per span sum to 1; the weighted counts' noise has the standard deviation the
+    accountant prices at (epsilon, delta) for their L2 sensitivity; rows that are not
+    one-hot per span are refused before anything is released."""
     rng = np.random.default_rng(0)
     # two spans: 3 categories (slots 0-2), then a scalar (position 3), then 2 modes (4-5)
     codes, modes = rng.integers(0, 3, 5_000), rng.integers(0, 2, 5_000)
@@ -174,14 +174,19 @@ def test_released_slot_frequencies_carry_the_gaussian_mechanisms_noise():
                                     Span("b", SpanKind.SCALAR, 1, "value"),
                                     Span("b", SpanKind.SOFTMAX, 2, "mode")])
     slots = layout.slot_index.numpy()
-    shares, std = dp_slot_frequencies(matrix, layout, 0.5, 1e-6, "prv", rng)
-    assert std == pytest.approx(gaussian_noise_multiplier(0.5, 1e-6, "prv") * np.sqrt(2))
+    shares, stds = dp_slot_frequencies(matrix, layout, 0.5, 1e-6, "prv", rng)
+    # the released vector weighs each span by the cube root of its slots: sensitivity
+    # sqrt(3 ** (2/3) + 2 ** (2/3)), and each span's counts carry that noise over its weight
+    weights = np.array([3.0, 2.0]) ** (1 / 3)
+    noise = gaussian_noise_multiplier(0.5, 1e-6, "prv") * np.sqrt((weights ** 2).sum())
+    assert stds == pytest.approx(noise / weights)
+    assert stds[0] < stds[1]  # the wider span gets less noise
     assert shares[:3].sum() == pytest.approx(1) and shares[3:].sum() == pytest.approx(1)
     releases = np.array([noisy_slot_counts(matrix, layout, 0.5, 1e-6, "prv", rng)[0]
                          for _ in range(300)])
-    true = matrix[:, slots].sum(0)
-    assert np.abs(releases.mean(0) - true).max() < 4 * std / np.sqrt(300)  # unbiased
-    assert releases.std(0) == pytest.approx(np.full(5, std), rel=0.15)  # the noise is there
+    true, slot_stds = matrix[:, slots].sum(0), stds[layout.slot_group.numpy()]
+    assert (np.abs(releases.mean(0) - true) < 4 * slot_stds / np.sqrt(300)).all()  # unbiased
+    assert releases.std(0) == pytest.approx(slot_stds, rel=0.15)  # the noise is there
     matrix[0, 1] = 1  # row 0 now holds two categories: its sensitivity is unbounded
     with pytest.raises(ConfigError, match="not one-hot"):
         dp_slot_frequencies(matrix, layout, 0.5, 1e-6, "prv", rng)
