@@ -16,7 +16,8 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    No validation, early stopping or model selection touches the private rows.
 3. **Calibration frequencies** (:func:`dp_slot_frequencies`): each category's, mode's and
    null's share of the encoded rows, released once by the Gaussian mechanism from a declared
-   share of epsilon and delta, each span's noisy counts projected onto a distribution
+   share of epsilon and delta (spans weighted by the cube root of their slots, so wide
+   spans get less noise), each span's noisy counts projected onto a distribution
    (:func:`project_span_counts`); the sampler's marginal calibration and low-lift floors
    read these noisy shares (post-processing) instead of the private ones.
 4. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
