@@ -11,7 +11,8 @@ scores its rows (same public schema, delta, seeds and scores)::
 * ``even``: the calibration release with the same noise on every span (no span weights);
 * ``nogap``: the released modes alone, without the modes that reach the bounds;
 * ``ar``: ``decoder="autoregressive"``;
-* ``calP``: ``calibration_share=P``.
+* ``calP``: ``calibration_share=P``;
+* ``epochsN``: ``epochs=N`` (the default is automatic).
 
 Appends one JSON line to ``--out`` (default ``benchmarks/results/dp-variants.jsonl``).
 """
@@ -81,6 +82,8 @@ def variant_params(parts: list[str]) -> dict:
     for part in parts:
         if part.startswith("cal"):
             params["calibration_share"] = float(part[3:])
+        if part.startswith("epochs"):
+            params["epochs"] = int(part[6:])
     return params
 
 

@@ -100,5 +100,5 @@ def test_dp_variants_turn_parts_of_the_release_back_only_inside_their_block():
         assert abs(shares.sum() - 1.0) < 1e-9 and (shares >= 0).all()
     assert privacy.dp_slot_frequencies is projected and privacy._with_gap_modes is with_gaps
     assert privacy.span_noise_weights is weighted
-    assert variant_params("ar+cal0.2+clamp".split("+")) == {"decoder": "autoregressive",
-                                                            "calibration_share": 0.2}
+    assert variant_params("ar+cal0.2+clamp+epochs90".split("+")) == {
+        "decoder": "autoregressive", "calibration_share": 0.2, "epochs": 90}
