@@ -385,18 +385,24 @@ def dp_slot_frequencies(matrix: np.ndarray, layout: SpanLayout, epsilon: float,
     size can hold (:func:`project_span_counts`) and divided by their sum (post-processing)."""
     counts, stds = noisy_slot_counts(matrix, layout, epsilon, delta, accountant, rng)
     groups = layout.slot_group.numpy()
-    total = released_rows(counts, groups, stds)
-    projected = project_span_counts(counts, groups, total)
+    projected = project_span_counts(counts, groups, span_totals(counts, groups, stds))
     return projected / np.bincount(groups, weights=projected)[groups], stds
 
 
-def released_rows(counts: np.ndarray, groups: np.ndarray, stds: np.ndarray) -> float:
-    """The number of rows estimated from noisy slot counts (at least 1): every row holds one
-    slot of each span, so each span's counts sum to the rows plus noise of variance
-    ``slots * std**2``; the spans' sums averaged with inverse-variance weights."""
+def span_totals(counts: np.ndarray, groups: np.ndarray, stds: np.ndarray) -> np.ndarray:
+    """(n_groups,) the rows each span's projection keeps (at least 1): the smaller of its own
+    noisy sum and the number of rows estimated from every span.
+
+    A row holds at most one slot of each span, so every span's counts sum to the rows,
+    plus noise of variance ``slots * std**2``, less the rows that hold none of its slots (a
+    category a DP category list did not release is encoded as no slot). The estimate
+    averages the spans' sums with inverse-variance weights; a span whose own sum is below it
+    keeps its own, so rows holding none of its slots are not spread over its slots.
+    """
     sums = np.bincount(groups, weights=counts)
     precision = 1.0 / (np.bincount(groups) * stds ** 2)
-    return max(1.0, float((sums * precision).sum() / precision.sum()))
+    rows = float((sums * precision).sum() / precision.sum())
+    return np.maximum(np.minimum(sums, rows), 1.0)
 
 
 def span_noise_weights(layout: SpanLayout) -> np.ndarray:
@@ -411,26 +417,30 @@ def span_noise_weights(layout: SpanLayout) -> np.ndarray:
     return layout.group_widths.numpy().astype(float) ** (1.0 / 3.0)
 
 
-def project_span_counts(counts: np.ndarray, groups: np.ndarray, total: float) -> np.ndarray:
-    """The closest (Euclidean) non-negative counts summing to ``total`` in every span (spans
-    given by ``groups``, slot by slot): each span's counts less one shift, negatives set to 0.
+def project_span_counts(counts: np.ndarray, groups: np.ndarray, totals) -> np.ndarray:
+    """The closest (Euclidean) non-negative counts summing to ``totals`` (one positive number
+    for every span, or one for all) in each span (spans given by ``groups``, 0 to n_groups -
+    1, slot by slot): each span's counts less one shift, negatives set to 0.
 
     Setting negative noisy counts to 0 alone lifts every small slot by the noise's positive
     half (about 0.4 of its standard deviation): a span of many rare categories then takes
-    rows from its common ones (Adult's 41 countries at epsilon 1: the United States 0.83 of
-    the rows instead of 0.90). The projection takes the excess back from every slot alike
+    rows from its common ones (Adult's 42 country slots at epsilon 1: the United States 0.83
+    of the rows instead of 0.90). The projection takes the excess back from every slot alike
     ("Norm-Sub", Wang et al., NDSS 2020, which compares such post-processings of noisy
     histograms). Vectorised over spans: slots sorted by count within their span, the shift
-    for the k largest is ``(their sum - total) / k``, and a span's shift is the one of its
+    for the k largest is ``(their sum - span total) / k``, and a span's shift is the one of its
     largest k whose smallest count stays above it.
     """
+    totals = np.broadcast_to(np.asarray(totals, dtype=float), (groups.max() + 1,))
+    if not (totals > 0).all():
+        raise ValueError(f"Span totals must be positive; got {totals.min()}.")
     order = np.lexsort((-counts, groups))  # by span, then by count, largest first
     values, span = counts[order], groups[order]
-    starts = np.searchsorted(span, np.arange(span.max() + 1))
+    starts = np.searchsorted(span, np.arange(len(totals)))
     running = np.cumsum(values)
     within = running - np.where(starts > 0, running[starts - 1], 0.0)[span]
     rank = np.arange(len(values)) - starts[span] + 1
-    shift = (within - total) / rank
+    shift = (within - totals[span]) / rank
     kept = np.bincount(span, weights=values > shift).astype(int)  # always >= 1
     return np.maximum(counts - shift[starts + kept - 1][groups], 0.0)
 
