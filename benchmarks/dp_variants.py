@@ -74,8 +74,16 @@ def even_span_noise(enabled: bool):
         privacy.span_noise_weights = weighted
 
 
+SWITCHES = ("default", "clamp", "even", "nogap", "ar")
+
+
 def variant_params(parts: list[str]) -> dict:
-    """Synthesizer parameters the variant's parts set."""
+    """Synthesizer parameters the variant's parts set; an unknown part is refused."""
+    unknown = [p for p in parts if p not in SWITCHES
+               and not p.startswith(("cal", "epochs"))]
+    if unknown:
+        raise SystemExit(f"Unknown variant part(s) {unknown}; known: {', '.join(SWITCHES)}, "
+                         f"calP, epochsN.")
     params = {}
     if "ar" in parts:
         params["decoder"] = "autoregressive"
@@ -94,6 +102,7 @@ def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
 
     torch.set_num_threads(1)
     parts = variant.split("+")
+    params = variant_params(parts)
     data = load_dataset(table)
     schema = public_schema(data)
     delta = 0.1 / len(data.train)
@@ -101,7 +110,7 @@ def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
             gap_modes_enabled("nogap" not in parts):
         synth, seconds = timed(lambda: Synthesizer(
             epsilon=epsilon, delta=delta, schema=schema, seed=seed, verbose=False,
-            **variant_params(parts)).fit(data.train))
+            **params).fit(data.train))
     synthetic = synth.sample(len(data.train), seed=seed + 1)
     return {"table": table, "epsilon": epsilon, "seed": seed, "variant": variant,
             "fit_s": round(seconds, 1), **score(data, synthetic, schema, seed)}

@@ -19,8 +19,7 @@ import warnings
 
 import pandas as pd
 
-from benchmarks.common import gap_modes_enabled
-from benchmarks.common import load, machine, write_json
+from benchmarks.common import gap_modes_enabled, load, machine, write_json
 from benchmarks.dp import adult_public_schema
 from synthvae import Synthesizer
 

@@ -412,7 +412,7 @@ def span_noise_weights(layout: SpanLayout) -> np.ndarray:
     inversely proportional to its weight. A span's summed error grows with its slots times
     its noise (most slots of a wide span are small counts), and the total over spans, for a
     fixed L2 sensitivity, is smallest with weights proportional to the cube root of the
-    slots: Adult's 42 countries get 0.6 of the even split's noise, its two-slot spans 1.7x.
+    slots: Adult's 42 country slots get 0.6 of the even split's noise, its two-slot spans 1.7x.
     """
     return layout.group_widths.numpy().astype(float) ** (1.0 / 3.0)
 

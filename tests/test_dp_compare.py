@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.dp_compare import (BINS, MISSING, categorical_names, column_domain, from_smartnoise,
                                    medians, numeric_bins, to_smartnoise)
@@ -102,3 +103,5 @@ def test_dp_variants_turn_parts_of_the_release_back_only_inside_their_block():
     assert privacy.span_noise_weights is weighted
     assert variant_params("ar+cal0.2+clamp+epochs90".split("+")) == {
         "decoder": "autoregressive", "calibration_share": 0.2, "epochs": 90}
+    with pytest.raises(SystemExit, match="nogaps"):
+        variant_params(["nogaps"])
