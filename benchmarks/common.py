@@ -159,15 +159,21 @@ def exact_copy_count(data, synthetic: pd.DataFrame, schema) -> int:
 
 
 @contextmanager
-def gap_modes_enabled(enabled: bool):
-    """With ``enabled`` False, DP fits in this block use the released modes alone, as before
-    ``synthvae.privacy._with_gap_modes`` (in this process only; restored on exit)."""
-    from synthvae import privacy
-
-    with_gaps = privacy._with_gap_modes
-    if not enabled:
-        privacy._with_gap_modes = lambda modes, edges: modes
+def patched(owner, name: str, replacement, when: bool = True):
+    """With ``when``, ``owner.name`` is ``replacement`` inside the block (this process only;
+    the original is restored on exit, also after an error)."""
+    original = getattr(owner, name)
+    if when:
+        setattr(owner, name, replacement)
     try:
         yield
     finally:
-        privacy._with_gap_modes = with_gaps
+        setattr(owner, name, original)
+
+
+def gap_modes_enabled(enabled: bool):
+    """With ``enabled`` False, DP fits in this block use the released modes alone, as before
+    ``synthvae.privacy._with_gap_modes``."""
+    from synthvae import privacy
+
+    return patched(privacy, "_with_gap_modes", lambda modes, edges: modes, not enabled)

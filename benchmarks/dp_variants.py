@@ -20,13 +20,12 @@ Appends one JSON line to ``--out`` (default ``benchmarks/results/dp-variants.jso
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import RESULTS, gap_modes_enabled, timed
+from benchmarks.common import RESULTS, gap_modes_enabled, patched, timed
 from benchmarks.data import load_dataset
 from benchmarks.dp_compare import public_schema, score
 
@@ -44,34 +43,21 @@ def clipped_slot_frequencies(matrix, layout, epsilon, delta, accountant, rng):
     return (counts / totals)[0].numpy(), std
 
 
-@contextlib.contextmanager
 def clipped_frequencies(enabled: bool):
     """With ``enabled``, the calibration frequencies of DP fits in this block are
-    :func:`clipped_slot_frequencies` (this process only; restored on exit)."""
+    :func:`clipped_slot_frequencies`."""
     from synthvae import privacy
 
-    projected = privacy.dp_slot_frequencies
-    if enabled:
-        privacy.dp_slot_frequencies = clipped_slot_frequencies
-    try:
-        yield
-    finally:
-        privacy.dp_slot_frequencies = projected
+    return patched(privacy, "dp_slot_frequencies", clipped_slot_frequencies, enabled)
 
 
-@contextlib.contextmanager
 def even_span_noise(enabled: bool):
     """With ``enabled``, the calibration release of DP fits in this block weighs every span
-    alike (the same noise on every count; this process only; restored on exit)."""
+    alike (the same noise on every count)."""
     from synthvae import privacy
 
-    weighted = privacy.span_noise_weights
-    if enabled:
-        privacy.span_noise_weights = lambda layout: np.ones(layout.n_groups)
-    try:
-        yield
-    finally:
-        privacy.span_noise_weights = weighted
+    return patched(privacy, "span_noise_weights", lambda layout: np.ones(layout.n_groups),
+                   enabled)
 
 
 SWITCHES = ("default", "clamp", "even", "nogap", "ar")
