@@ -452,9 +452,9 @@ def noisy_slot_counts(matrix: np.ndarray, layout: SpanLayout, epsilon: float, de
     noise, (n_groups,) each span's noise standard deviation): an (epsilon, delta)-DP release.
 
     The released vector holds each slot's count times its span's weight
-    (:func:`span_noise_weights`). Each row holds one slot of each softmax span (a category,
-    a mode, null or not), so adding or removing a row moves that vector by
-    ``sqrt(sum of squared weights)`` in L2 norm; Gaussian noise of that times the noise
+    (:func:`span_noise_weights`). Each row holds at most one slot of each softmax span (a
+    category, a mode, null or not), so adding or removing a row moves that vector by at
+    most ``sqrt(sum of squared weights)`` in L2 norm; Gaussian noise of that times the noise
     multiplier for one release at (epsilon, delta) (the fit's accountant, a single step at
     sampling rate 1) is added to every entry, and dividing by the weights afterwards is
     post-processing. Rows that are not one-hot per span are refused before anything is
