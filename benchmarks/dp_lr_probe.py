@@ -16,7 +16,7 @@ import time
 import warnings
 
 import synthvae.training as training
-from benchmarks.common import RESULTS, load, quality
+from benchmarks.common import RESULTS, load, patched, quality
 from benchmarks.dp import adult_public_schema, ml_efficacy
 from synthvae import Synthesizer
 
@@ -50,15 +50,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     floor, epsilon, seed = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     train, test = load("adult_train"), load("adult_test")
-    plain, training.run_epoch = training.run_epoch, with_schedule(floor)
-    try:
+    scheduled = with_schedule(floor)
+    with patched(training, "run_epoch", scheduled):
         start = time.perf_counter()
         synth = Synthesizer(epsilon=epsilon, verbose=False, seed=seed,
                             schema=adult_public_schema(train, test)).fit(train)
         fit_s = time.perf_counter() - start
-        base_lr = training.run_epoch.base.get("lr")
-    finally:
-        training.run_epoch = plain
+    base_lr = scheduled.base.get("lr")
     synthetic = synth.sample(len(train), seed=seed + 1)
     row = {"lr_floor": floor, "eps": epsilon, "seed": seed, "fit_s": round(fit_s, 1),
            "base_lr": base_lr,
