@@ -11,6 +11,16 @@ Both samples, plain and reweighted, are scored side by side::
 
     python -m benchmarks.dp_pairs_probe 1 0 >> benchmarks/results/dp-pairs-probe.jsonl
 
+Options (the seventh step's second look, ``dp-pairs-probe-2.jsonl``): ``--top K`` keeps
+the K tree edges of highest mutual information (less noise on each); ``--post project``
+projects each noisy table onto the closest non-negative counts of its own noisy total
+(:func:`synthvae.privacy.project_span_counts`, as the one-way release now does) instead of
+setting negative counts to 0; ``--keep-marginals`` adds every span's one-way share of the
+model's own calibrated rows to the proportional fitting, so the reweighting may move the
+pairs but not the columns; ``--draw multinomial`` picks the rows with replacement, exactly
+in proportion to their weights, instead of without (Gumbel top-k, which caps each row at one
+pick).
+
 The release here is measured *beside* the fit's own budget (the fit is not made to pay
 for it), so the probe is optimistic for the reweighting: if it shows no gain, a shipped
 version that paid for it would not either.
@@ -18,9 +28,9 @@ version that paid for it would not either.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 import warnings
 
 import numpy as np
@@ -103,10 +113,33 @@ def categorical_pairs(real, synthetic, metadata) -> float:
                           for pair in itertools.combinations(names, 2)]))
 
 
+def parse(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("epsilon", type=float)
+    parser.add_argument("seed", type=int)
+    parser.add_argument("--top", type=int, default=0, help="keep the K strongest tree edges")
+    parser.add_argument("--post", choices=("clamp", "project"), default="clamp")
+    parser.add_argument("--keep-marginals", action="store_true")
+    parser.add_argument("--draw", choices=("top-k", "multinomial"), default="top-k",
+                        help="pick the rows without (Gumbel top-k) or with replacement")
+    return parser.parse_args(argv)
+
+
+def noisy_shares(counts: np.ndarray, std: float, post: str, rng) -> torch.Tensor:
+    """One edge's released 2-way table as shares: counts plus Gaussian noise, negatives set
+    to 0 (``clamp``) or projected onto the noisy total (``project``)."""
+    noisy = counts + rng.normal(0.0, std, len(counts))
+    if post == "project":
+        noisy = privacy.project_span_counts(noisy, np.zeros(len(noisy), dtype=int),
+                                            max(noisy.sum(), 1.0))
+    noisy = np.clip(noisy, 0.0, None)
+    return torch.as_tensor(noisy / max(noisy.sum(), 1.0))
+
+
 def main(argv=None) -> None:
     warnings.simplefilter("ignore")
-    eps, seed = (argv or sys.argv[1:])[:2]
-    eps, seed = float(eps), int(seed)
+    args = parse(argv)
+    eps, seed = args.epsilon, args.seed
     data = load_dataset("adult")
     synth = Synthesizer(epsilon=eps, seed=seed, verbose=False,
                         schema=adult_public_schema(data.train, data.test)).fit(data.train)
@@ -114,26 +147,36 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(seed + 7)
     model_rows = local_slots(synth, synth.generator_.sample(50_000, generator))
     edges = spanning_tree(model_rows, sizes)
+    if args.top:
+        edges = sorted(edges, key=lambda e: -mutual_information(torch.bincount(
+            model_rows[:, e[0]] * sizes[e[1]] + model_rows[:, e[1]],
+            minlength=sizes[e[0]] * sizes[e[1]]).double().view(sizes[e[0]], sizes[e[1]])))
+        edges = edges[:args.top]
     std = privacy.gaussian_noise_multiplier(eps * SHARE, synth.privacy_["target_delta"] * SHARE,
                                             "prv") * math.sqrt(max(len(edges), 1))
     real = local_slots(synth, synth.transformer_.transform(data.train))
     rng = np.random.default_rng(seed)
-    targets = []
-    for a, b in edges:
-        counts = torch.bincount(real[:, a] * sizes[b] + real[:, b],
-                                minlength=sizes[a] * sizes[b]).double().numpy()
-        noisy = np.clip(counts + rng.normal(0.0, std, len(counts)), 0.0, None)
-        targets.append(torch.as_tensor(noisy / max(noisy.sum(), 1.0)))
-    theta = fit_cell_weights([model_rows[:, a] * sizes[b] + model_rows[:, b]
-                              for a, b in edges], targets)
+    targets = [noisy_shares(torch.bincount(real[:, a] * sizes[b] + real[:, b],
+                                           minlength=sizes[a] * sizes[b]).double().numpy(),
+                            std, args.post, rng) for a, b in edges]
+    cells = [model_rows[:, a] * sizes[b] + model_rows[:, b] for a, b in edges]
+    singles = [k for k in range(len(sizes)) if sizes[k] > 1] if args.keep_marginals else []
+    theta = fit_cell_weights(cells + [model_rows[:, k] for k in singles], targets + [
+        torch.bincount(model_rows[:, k], minlength=sizes[k]).double() / len(model_rows)
+        for k in singles])
     n = len(data.train)
     generator = torch.Generator().manual_seed(seed + 1)
     candidates = synth.generator_.sample(OVERSAMPLE * n, generator)
     slots = local_slots(synth, candidates)
     log_w = sum(theta[e][slots[:, a] * sizes[b] + slots[:, b]] for e, (a, b) in enumerate(edges))
+    log_w = log_w + sum(theta[len(edges) + i][slots[:, k]] for i, k in enumerate(singles))
     gumbel = -torch.log(-torch.log(torch.rand(len(slots), generator=generator,
                                               dtype=torch.float64)))
-    chosen = torch.topk(log_w + gumbel, n).indices.sort().values
+    if args.draw == "multinomial":  # exactly weight-proportional, rows may repeat
+        chosen = torch.multinomial(torch.exp(log_w - log_w.max()), n, replacement=True,
+                                   generator=generator).sort().values
+    else:  # without replacement: a row is picked at most once, so heavy weights are capped
+        chosen = torch.topk(log_w + gumbel, n).indices.sort().values
     reweighted, _ = synth.constraints_.output(synth.transformer_.inverse_transform(
         candidates[chosen].numpy(), np.random.default_rng(seed)))
     metadata = synth.schema_.to_sdmetrics_metadata()
@@ -141,6 +184,8 @@ def main(argv=None) -> None:
                                ("pair-reweighted", reweighted)):
         scores = quality(data.train, synthetic, metadata)
         print(json.dumps({"epsilon": eps, "seed": seed, "variant": variant, "edges": len(edges),
+                          "post": args.post, "keep_marginals": args.keep_marginals,
+                          "draw": args.draw,
                           "noise_std_rows": round(std, 1),
                           "ml_auc": ml_efficacy_scores(data, synthetic, synth.schema_,
                                                        seed)["synthetic"],
