@@ -19,20 +19,56 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, sigma: torch.Tenso
     """
     nll = logits.new_zeros(logits.shape[0])
     if layout.n_scalars:
-        mean = torch.tanh(logits[:, layout.scalar_index])  # (batch, n_scalars)
-        target = x[:, layout.scalar_index]
+        mean = torch.tanh(torch.index_select(logits, 1, layout.scalar_index))  # (batch, scalars)
+        target = torch.index_select(x, 1, layout.scalar_index)
         gauss = 0.5 * ((target - mean) / sigma) ** 2 + torch.log(sigma) \
             + 0.5 * math.log(2 * math.pi)
         nll = nll + gauss.sum(1)
     if layout.n_groups:
-        slots = logits[:, layout.slot_index]  # (batch, n_slots)
-        target = x[:, layout.slot_index]
-        # -log softmax at the target = logsumexp(span) - logit(target), summed over spans;
-        # a row with no target in a span (an unseen category) contributes nothing for it.
-        present = layout.group_sum(target)  # (batch, n_groups)
-        nll = nll + (layout.group_logsumexp(slots) * present).sum(1) \
-            - (target * slots).sum(1)
+        nll = nll + SpanCrossEntropy.apply(logits, x, layout)
     return nll
+
+
+class SpanCrossEntropy(torch.autograd.Function):
+    """Cross-entropy of every softmax span, summed per row: (batch, width) logits and
+    encoded rows -> (batch,).
+
+    For span g with target shares t (one-hot, or 0 where a row holds none of its slots: an
+    unseen category), ``present_g * logsumexp(logits_g) - t . logits_g``, whose gradient is
+    ``present_g * softmax(logits_g) - t``. Written as one function with that gradient
+    instead of autograd over each gather and reduction: the slots are gathered once (an
+    ``index_select``, not advanced indexing), the softmax is kept from the forward pass, and
+    the backward pass is a few passes over the ``(batch, n_slots)`` block and one
+    ``index_copy`` into the logits' gradient. With the layout's segment maxima, a whole
+    training step (matrix products included) ran 1.24x faster than with autograd over
+    advanced-index gathers on 3,000 numeric columns (28,071 encoded), 1.16x on 1,000 and
+    1.06x on 30 (``python -m benchmarks.wide_step``, benchmarks/results/scale.md). The saved
+    tensors are never changed in place, so a second backward pass (Opacus' ghost clipping
+    takes two) sees them intact.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor, layout: SpanLayout):
+        slots = torch.index_select(logits, 1, layout.slot_index)  # (batch, n_slots)
+        target = torch.index_select(x, 1, layout.slot_index).to(slots.dtype)
+        dot = (target * slots).sum(1)
+        peak = layout.group_max(slots)  # (batch, n_groups), for stability
+        weights = slots.sub_(layout.expand(peak)).exp_()  # each span's largest is 1
+        total = layout.group_sum(weights)  # (batch, n_groups)
+        present = layout.group_sum(target)  # 1, or 0 where the row holds no slot of a span
+        ctx.layout, ctx.width = layout, logits.shape[1]
+        ctx.save_for_backward(weights, present / total, target)
+        return ((total.log() + peak) * present).sum(1) - dot
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        weights, scale, target = ctx.saved_tensors
+        layout = ctx.layout
+        # present * softmax - target, times each row's incoming gradient
+        slot_grad = (weights * layout.expand(scale)).sub_(target).mul_(grad[:, None])
+        logits_grad = slot_grad.new_zeros((len(slot_grad), ctx.width))
+        logits_grad.index_copy_(1, layout.slot_index, slot_grad)
+        return logits_grad, None, None
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

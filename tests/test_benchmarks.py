@@ -295,3 +295,27 @@ def test_the_day_split_holds_whole_days_out_and_keeps_every_row():
     assert not day(split.train) & day(split.test)  # no test day has a training hour
     assert len(day(split.test)) == 4  # a tenth of the 40 days
     assert sorted(pd.concat([split.train, split.test])["pm2.5"]) == list(rows["pm2.5"])
+
+
+def test_wide_step_benchmark_times_both_reductions_on_the_same_loss():
+    import torch
+
+    from benchmarks.wide_step import measure, reference_group_max, reference_nll
+    from synthvae.layout import SpanLayout
+    from synthvae.losses import reconstruction_nll
+    from synthvae.transforms.spans import Span, SpanKind
+
+    # the side by side compares equal computations: the reference gives the same loss
+    layout = SpanLayout.from_spans([Span("a", SpanKind.SCALAR, 1, "value")] + [
+        Span(f"c{i}", SpanKind.SOFTMAX, 2 + i % 5, "mode") for i in range(40)])
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, layout.width, generator=generator) * 5
+    x = (torch.rand(6, layout.width, generator=generator) < 0.3).float()
+    sigma = torch.full((1,), 0.3)
+    assert torch.allclose(reference_nll(logits, x, sigma, layout),
+                          reconstruction_nll(logits, x, sigma, layout), rtol=1e-5)
+    assert torch.equal(reference_group_max(layout, logits[:, layout.slot_index]),
+                       layout.group_max(logits[:, layout.slot_index]))
+    run = measure(rows=300, columns=30, rounds=1)
+    assert run["step_s"]["current"] > 0 and run["step_s"]["reference"] > 0
+    assert 0 < run["matmul_share"] < 1 and run["spans"] >= 30

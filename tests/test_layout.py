@@ -64,3 +64,22 @@ def test_group_logsumexp_and_sum_match_a_dense_reference():
     assert torch.allclose(layout.group_logsumexp(slots), reference, atol=1e-4)
     assert torch.allclose(layout.group_sum(slots), torch.stack([p.sum(1) for p in parts], 1),
                           atol=1e-4)
+
+
+def test_group_max_and_logsumexp_match_a_reference_with_few_and_many_spans():
+    # Few spans reduce with scatter_reduce, many with a segment reduction: both must give
+    # each span's own maximum and log-normaliser, spans of one slot and -inf logits included.
+    from synthvae.layout import SEGMENT_REDUCE_MIN_GROUPS
+
+    generator = torch.Generator().manual_seed(5)
+    for n_groups in (3, SEGMENT_REDUCE_MIN_GROUPS - 1, SEGMENT_REDUCE_MIN_GROUPS, 200):
+        widths = [3] + torch.randint(1, 12, (n_groups - 1,), generator=generator).tolist()
+        layout = SpanLayout.from_spans(spans(widths, scalars=1))
+        slots = torch.randn(9, sum(widths), generator=generator) * 40
+        slots[0, 0] = -torch.inf  # a slot the sampler's floor removed (its span keeps two)
+        parts = torch.split(slots, widths, dim=1)
+        expected_max = torch.stack([p.amax(1) for p in parts], 1)
+        assert torch.equal(layout.group_max(slots), expected_max)
+        expected_lse = torch.stack([torch.logsumexp(p, 1) for p in parts], 1)
+        assert torch.allclose(layout.group_logsumexp(slots), expected_lse, atol=1e-4)
+        assert layout.group_max(slots[:0]).shape == (0, n_groups)

@@ -144,3 +144,44 @@ def test_cli_refuses_an_unknown_schedule_in_one_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["fit", "data.csv", "-q", "--kl-anneal", "cosine"])
     assert result.exit_code == 1
     assert "'kl_anneal'" in result.output and "Traceback" not in result.output
+
+
+def test_span_cross_entropy_and_its_gradient_match_a_per_span_log_softmax():
+    # The loss of the softmax spans is one autograd function with a hand-written gradient:
+    # its value and gradient must equal a span-by-span log_softmax, also for a row that holds
+    # no slot of a span (an unseen category: that span adds nothing), with few spans and with
+    # many (the two group_max paths), and a second backward pass (Opacus' ghost clipping
+    # takes two) must give the same gradient.
+    from synthvae.losses import reconstruction_nll
+    from synthvae.transforms.spans import Span, SpanKind
+
+    generator = torch.Generator().manual_seed(3)
+    for n_spans in (4, 50):
+        widths = [1 + i % 7 for i in range(n_spans)]
+        layout = SpanLayout.from_spans(
+            [Span("v", SpanKind.SCALAR, 1, "value")]
+            + [Span(f"c{i}", SpanKind.SOFTMAX, w, "category") for i, w in enumerate(widths)])
+        rows = 6
+        hot = (torch.rand(rows, n_spans, generator=generator) * torch.tensor(widths)).long()
+        targets = [torch.nn.functional.one_hot(hot[:, g], w).float()
+                   for g, w in enumerate(widths)]
+        targets[1][0] = 0.0  # row 0 holds no category of span 1
+        x = torch.cat([torch.rand(rows, 1, generator=generator)] + targets, 1)
+        logits = (torch.randn(rows, layout.width, generator=generator) * 15).requires_grad_()
+        sigma = torch.tensor([0.4])
+        weights = torch.randn(rows, generator=generator)
+
+        nll = reconstruction_nll(logits, x, sigma, layout)
+        (gradient,) = torch.autograd.grad((nll * weights).sum(), logits, retain_graph=True)
+        (again,) = torch.autograd.grad((nll * weights).sum(), logits)
+
+        parts = torch.split(logits[:, 1:], widths, dim=1)
+        mean = torch.tanh(logits[:, 0])
+        expected = (0.5 * ((x[:, 0] - mean) / sigma) ** 2 + torch.log(sigma)
+                    + 0.5 * np.log(2 * np.pi))
+        expected = expected - sum((torch.log_softmax(p, 1) * t).sum(1)
+                                  for p, t in zip(parts, targets))
+        (expected_gradient,) = torch.autograd.grad((expected * weights).sum(), logits)
+        assert torch.allclose(nll, expected, rtol=1e-5, atol=1e-4)
+        assert torch.allclose(gradient, expected_gradient, atol=1e-5)
+        assert torch.equal(gradient, again)
