@@ -11,7 +11,7 @@ Both samples, plain and reweighted, are scored side by side::
 
     python -m benchmarks.dp_pairs_probe 1 0 >> benchmarks/results/dp-pairs-probe.jsonl
 
-Options (the seventh step's second look, ``dp-pairs-probe-2.jsonl``): ``--top K`` keeps
+Options (dp.md's eighth step, ``dp-pairs-probe-2.jsonl``): ``--top K`` keeps
 the K tree edges of highest mutual information (less noise on each); ``--post project``
 projects each noisy table onto the closest non-negative counts of its own noisy total
 (:func:`synthvae.privacy.project_span_counts`, as the one-way release now does) instead of
@@ -170,12 +170,12 @@ def main(argv=None) -> None:
     slots = local_slots(synth, candidates)
     log_w = sum(theta[e][slots[:, a] * sizes[b] + slots[:, b]] for e, (a, b) in enumerate(edges))
     log_w = log_w + sum(theta[len(edges) + i][slots[:, k]] for i, k in enumerate(singles))
-    gumbel = -torch.log(-torch.log(torch.rand(len(slots), generator=generator,
-                                              dtype=torch.float64)))
     if args.draw == "multinomial":  # exactly weight-proportional, rows may repeat
         chosen = torch.multinomial(torch.exp(log_w - log_w.max()), n, replacement=True,
                                    generator=generator).sort().values
     else:  # without replacement: a row is picked at most once, so heavy weights are capped
+        gumbel = -torch.log(-torch.log(torch.rand(len(slots), generator=generator,
+                                                  dtype=torch.float64)))
         chosen = torch.topk(log_w + gumbel, n).indices.sort().values
     reweighted, _ = synth.constraints_.output(synth.transformer_.inverse_transform(
         candidates[chosen].numpy(), np.random.default_rng(seed)))

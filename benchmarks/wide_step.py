@@ -25,7 +25,7 @@ import statistics
 import time
 import warnings
 
-from benchmarks.common import machine, write_json
+from benchmarks.common import machine, patched, write_json
 from benchmarks.scale import mixture_table
 
 BATCH = 500
@@ -60,11 +60,10 @@ def reference_group_max(layout, slots):
 
 
 def measure(rows: int, columns: int, rounds: int) -> dict:
+    """Step times of both variants and the matrix products' share on one table."""
     import torch
 
-    from synthvae import Synthesizer, losses
-    from synthvae.batches import Batch
-    from synthvae.layout import SpanLayout
+    from synthvae import Synthesizer
     from synthvae.steps import PlainStep
     from synthvae.training import TrainConfig
 
@@ -73,37 +72,60 @@ def measure(rows: int, columns: int, rounds: int) -> dict:
         warnings.simplefilter("ignore")  # a one-epoch fit warns of posterior collapse
         synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(df)
     data = torch.as_tensor(synth.transformer_.transform(df), dtype=torch.float32)
-    layout = synth.layout_
-    step = PlainStep(synth.generator_.model, layout, TrainConfig(),
+    step = PlainStep(synth.generator_.model, synth.layout_, TrainConfig(),
                      torch.Generator().manual_seed(0))
-    current = (losses.reconstruction_nll, SpanLayout.group_max)
-    variants = {"current": current, "reference": (reference_nll, reference_group_max)}
-    generator = torch.Generator().manual_seed(1)
-    seconds = {name: [] for name in variants}
-    try:
-        for _ in range(rounds):
-            for name, (nll, group_max) in variants.items():
-                losses.reconstruction_nll, SpanLayout.group_max = nll, group_max
-                picks = torch.randint(0, len(data), (STEPS_PER_ROUND, BATCH), generator=generator)
-                start = time.perf_counter()
-                for pick in picks:
-                    step(Batch(data[pick], BATCH), 0.5)
-                seconds[name].append((time.perf_counter() - start) / STEPS_PER_ROUND)
-        losses.reconstruction_nll, SpanLayout.group_max = current
-        with torch.profiler.profile() as profile:
-            for pick in picks[:5]:
-                step(Batch(data[pick], BATCH), 0.5)
-    finally:
-        losses.reconstruction_nll, SpanLayout.group_max = current
-    self_us = {e.key: e.self_cpu_time_total for e in profile.key_averages()}
-    matmul = sum(self_us.get(k, 0) for k in ("aten::mm", "aten::addmm"))
+    seconds = timed_steps(step, data, rounds)
     medians = {name: statistics.median(v) for name, v in seconds.items()}
-    return {"rows": rows, "columns": columns, "encoded_width": layout.width,
-            "spans": layout.n_groups,
+    return {"rows": rows, "columns": columns, "encoded_width": synth.layout_.width,
+            "spans": synth.layout_.n_groups,
             "step_s": {k: round(v, 4) for k, v in medians.items()},
             "step_s_runs": {k: [round(x, 4) for x in v] for k, v in seconds.items()},
             "speed_up": round(medians["reference"] / medians["current"], 3),
-            "matmul_share": round(matmul / max(sum(self_us.values()), 1), 3)}
+            "matmul_share": round(matmul_share(step, data), 3)}
+
+
+def random_batches(data, generator, steps: int = STEPS_PER_ROUND) -> list:
+    import torch
+
+    from synthvae.batches import Batch
+
+    picks = torch.randint(0, len(data), (steps, BATCH), generator=generator)
+    return [Batch(data[pick], BATCH) for pick in picks]
+
+
+def timed_steps(step, data, rounds: int) -> dict[str, list[float]]:
+    """Seconds per step of ``current`` and ``reference``, alternating round by round."""
+    import torch
+
+    from synthvae import losses
+    from synthvae.layout import SpanLayout
+
+    generator = torch.Generator().manual_seed(1)
+    seconds = {"current": [], "reference": []}
+    for _ in range(rounds):
+        for name in seconds:
+            reference = name == "reference"
+            with patched(losses, "reconstruction_nll", reference_nll, reference), \
+                    patched(SpanLayout, "group_max", reference_group_max, reference):
+                start = time.perf_counter()  # the batches' gather is part of a step
+                batches = random_batches(data, generator)
+                for batch in batches:
+                    step(batch, 0.5)
+                seconds[name].append((time.perf_counter() - start) / len(batches))
+    return seconds
+
+
+def matmul_share(step, data, steps: int = 5) -> float:
+    """Share of the current step's CPU time in ``mm``/``addmm`` (torch profiler)."""
+    import torch
+
+    batches = random_batches(data, torch.Generator().manual_seed(2), steps)
+    with torch.profiler.profile() as profile:
+        for batch in batches:
+            step(batch, 0.5)
+    self_us = {e.key: e.self_cpu_time_total for e in profile.key_averages()}
+    matmul = sum(self_us.get(k, 0) for k in ("aten::mm", "aten::addmm"))
+    return matmul / max(sum(self_us.values()), 1)
 
 
 def main() -> None:

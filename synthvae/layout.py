@@ -60,14 +60,14 @@ class SpanLayout:
     def group_max(self, slots: torch.Tensor) -> torch.Tensor:
         """(batch, n_slots) -> (batch, n_groups) maximum of each span.
 
-        Many spans: one segment reduction over their contiguous runs of slots (2.6-3.7x
-        faster than a ``scatter_reduce`` by span from 30 to 3,000 spans, 500 to 4,096 rows);
-        few spans (Adult's 15): the ``scatter_reduce``, which the segment reduction does not
-        beat there and which was 2x faster inside the sampler (benchmarks/results/scale.md).
-        """
-        if self.n_groups >= SEGMENT_REDUCE_MIN_GROUPS and len(slots):  # (it refuses 0 rows)
+        Many spans: one segment reduction over their contiguous runs of slots (several times
+        faster than a ``scatter_reduce`` by span on wide tables); few spans: the
+        ``scatter_reduce`` (benchmarks/results/scale.md). The segment lengths are valid by
+        construction, so the reduction skips its input checks (``unsafe``), which would
+        otherwise read two values back from the device on every call."""
+        if self.n_groups >= SEGMENT_REDUCE_MIN_GROUPS:
             lengths = self.group_widths.expand(slots.shape[0], -1).contiguous()
-            return torch.segment_reduce(slots, "max", lengths=lengths, axis=1)
+            return torch.segment_reduce(slots, "max", lengths=lengths, axis=1, unsafe=True)
         out = slots.new_full((slots.shape[0], self.n_groups), -torch.inf)
         index = self.slot_group.expand(slots.shape[0], -1)
         return out.scatter_reduce(1, index, slots, reduce="amax", include_self=True)

@@ -39,12 +39,11 @@ class SpanCrossEntropy(torch.autograd.Function):
     instead of autograd over each gather and reduction: the slots are gathered once (an
     ``index_select``, not advanced indexing), the softmax is kept from the forward pass, and
     the backward pass is a few passes over the ``(batch, n_slots)`` block and one
-    ``index_copy`` into the logits' gradient. With the layout's segment maxima, a whole
-    training step (matrix products included) ran 1.24x faster than with autograd over
-    advanced-index gathers on 3,000 numeric columns (28,071 encoded), 1.16x on 1,000 and
-    1.06x on 30 (``python -m benchmarks.wide_step``, benchmarks/results/scale.md). The saved
-    tensors are never changed in place, so a second backward pass (Opacus' ghost clipping
-    takes two) sees them intact.
+    ``index_copy`` into the logits' gradient (wide tables' training step:
+    benchmarks/results/scale.md). The saved tensors are never changed in place, so a second
+    backward pass through the same graph (Opacus' ghost clipping takes two) sees them
+    intact. Differentiable once, in the logits only (the encoded rows get no gradient; no
+    ``torch.func`` transforms): a second-order derivative raises instead of coming out wrong.
     """
 
     @staticmethod
@@ -62,6 +61,10 @@ class SpanCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if torch.is_grad_enabled():  # the engine enables it only for create_graph=True
+            raise RuntimeError("The softmax spans' loss (SpanCrossEntropy) is differentiable "
+                               "once: its gradient has no graph, so a second derivative "
+                               "(create_graph=True) is not supported.")
         weights, scale, target = ctx.saved_tensors
         layout = ctx.layout
         # present * softmax - target, times each row's incoming gradient

@@ -185,3 +185,20 @@ def test_span_cross_entropy_and_its_gradient_match_a_per_span_log_softmax():
         assert torch.allclose(nll, expected, rtol=1e-5, atol=1e-4)
         assert torch.allclose(gradient, expected_gradient, atol=1e-5)
         assert torch.equal(gradient, again)
+
+
+def test_span_cross_entropy_refuses_a_second_order_derivative_instead_of_a_wrong_one():
+    # With a scalar span the gradient has a graph (through tanh); the softmax spans' part of
+    # a second derivative must raise, not come out as zeros.
+    from synthvae.losses import reconstruction_nll
+    from synthvae.transforms.spans import Span, SpanKind
+
+    layout = SpanLayout.from_spans([Span("v", SpanKind.SCALAR, 1, "value"),
+                                    Span("c", SpanKind.SOFTMAX, 3, "category")])
+    logits = torch.randn(1, 4, requires_grad=True)
+    x = torch.tensor([[0.2, 0.0, 1.0, 0.0]])
+    nll = reconstruction_nll(logits, x, torch.tensor([0.5]), layout)
+    with pytest.raises(RuntimeError, match="differentiable once"):
+        torch.autograd.grad(nll.sum(), logits, create_graph=True)
+    (gradient,) = torch.autograd.grad(nll.sum(), logits)  # a first derivative is fine
+    assert gradient.shape == logits.shape
