@@ -53,7 +53,8 @@ def local_slots(synth, matrix) -> torch.Tensor:
 
 
 def spanning_tree(slots: torch.Tensor, sizes: list[int]) -> list[tuple[int, int]]:
-    """Kruskal's maximum spanning tree of the spans' mutual information in ``slots``."""
+    """Kruskal's maximum spanning tree of the spans' mutual information in ``slots``: its
+    edges, strongest first."""
     scored = []
     for a in range(len(sizes)):
         for b in range(a + 1, len(sizes)):
@@ -147,10 +148,7 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(seed + 7)
     model_rows = local_slots(synth, synth.generator_.sample(50_000, generator))
     edges = spanning_tree(model_rows, sizes)
-    if args.top:
-        edges = sorted(edges, key=lambda e: -mutual_information(torch.bincount(
-            model_rows[:, e[0]] * sizes[e[1]] + model_rows[:, e[1]],
-            minlength=sizes[e[0]] * sizes[e[1]]).double().view(sizes[e[0]], sizes[e[1]])))
+    if args.top:  # Kruskal adds the edges strongest first
         edges = edges[:args.top]
     std = privacy.gaussian_noise_multiplier(eps * SHARE, synth.privacy_["target_delta"] * SHARE,
                                             "prv") * math.sqrt(max(len(edges), 1))

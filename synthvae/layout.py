@@ -79,9 +79,18 @@ class SpanLayout:
 
     def group_logsumexp(self, slots: torch.Tensor) -> torch.Tensor:
         """(batch, n_slots) logits -> (batch, n_groups) log-normaliser of each span."""
-        peak = self.group_max(slots.detach())  # (batch, n_groups), for stability only
-        shifted = torch.exp(slots - self.expand(peak))
-        return torch.log(self.group_sum(shifted)) + peak
+        peak, total = self.group_exp_(slots.clone())
+        return torch.log(total) + peak
+
+    def group_exp_(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """In place: each of the (batch, n_slots) logits becomes ``exp(logit - its span's
+        maximum)`` (each span's largest is 1); returns the (batch, n_groups) maxima and the
+        sums of the exponentials, so that ``log(sum) + max`` is each span's log-normaliser
+        and ``slots / expand(sum)`` its softmax. The maxima only keep the exponentials in
+        range: they carry no gradient."""
+        peak = self.group_max(slots.detach())
+        slots.sub_(self.expand(peak)).exp_()
+        return peak, self.group_sum(slots)
 
     def group_sample(self, slots: torch.Tensor, uniform: torch.Tensor,
                      floor: torch.Tensor | None = None) -> torch.Tensor:

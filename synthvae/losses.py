@@ -51,9 +51,8 @@ class SpanCrossEntropy(torch.autograd.Function):
         slots = torch.index_select(logits, 1, layout.slot_index)  # (batch, n_slots)
         target = torch.index_select(x, 1, layout.slot_index).to(slots.dtype)
         dot = (target * slots).sum(1)
-        peak = layout.group_max(slots)  # (batch, n_groups), for stability
-        weights = slots.sub_(layout.expand(peak)).exp_()  # each span's largest is 1
-        total = layout.group_sum(weights)  # (batch, n_groups)
+        peak, total = layout.group_exp_(slots)  # slots now exp(logit - span max)
+        weights = slots
         present = layout.group_sum(target)  # 1, or 0 where the row holds no slot of a span
         ctx.layout, ctx.width = layout, logits.shape[1]
         ctx.save_for_backward(weights, present / total, target)
