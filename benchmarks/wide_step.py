@@ -34,7 +34,8 @@ STEPS_PER_ROUND = 10
 
 def reference_nll(logits, x, sigma, layout):
     """synthvae.losses.reconstruction_nll before 2026-12-05 (autograd over advanced-index
-    gathers and the layout's reductions)."""
+    gathers and the layout's reductions; the layout's ``group_logsumexp`` is today's, which
+    since 2b3df68 exponentiates a copy in place instead of a new tensor)."""
     import torch
 
     nll = logits.new_zeros(logits.shape[0])

@@ -52,10 +52,9 @@ class SpanCrossEntropy(torch.autograd.Function):
         target = torch.index_select(x, 1, layout.slot_index).to(slots.dtype)
         dot = (target * slots).sum(1)
         peak, total = layout.group_exp_(slots)  # slots now exp(logit - span max)
-        weights = slots
         present = layout.group_sum(target)  # 1, or 0 where the row holds no slot of a span
         ctx.layout, ctx.width = layout, logits.shape[1]
-        ctx.save_for_backward(weights, present / total, target)
+        ctx.save_for_backward(slots, present / total, target)
         return ((total.log() + peak) * present).sum(1) - dot
 
     @staticmethod
@@ -64,10 +63,10 @@ class SpanCrossEntropy(torch.autograd.Function):
             raise RuntimeError("The softmax spans' loss (SpanCrossEntropy) is differentiable "
                                "once: its gradient has no graph, so a second derivative "
                                "(create_graph=True) is not supported.")
-        weights, scale, target = ctx.saved_tensors
+        exp_slots, scale, target = ctx.saved_tensors
         layout = ctx.layout
         # present * softmax - target, times each row's incoming gradient
-        slot_grad = (weights * layout.expand(scale)).sub_(target).mul_(grad[:, None])
+        slot_grad = (exp_slots * layout.expand(scale)).sub_(target).mul_(grad[:, None])
         logits_grad = slot_grad.new_zeros((len(slot_grad), ctx.width))
         logits_grad.index_copy_(1, layout.slot_index, slot_grad)
         return logits_grad, None, None
