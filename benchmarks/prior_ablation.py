@@ -130,7 +130,8 @@ def offsets_for(synth, prior, data_matrix: torch.Tensor, seed: int):
         return synth.logit_offsets_
     generator = torch.Generator().manual_seed(seed + 3)
     return fit_logit_offsets(synth.model_.decoder, synth.layout_, prior,
-                             slot_frequencies(data_matrix, synth.layout_), generator)[0]
+                             slot_frequencies(data_matrix, synth.layout_), generator,
+                             floor=synth.generator_.floor)[0]
 
 
 def sample_with(synth, prior, n: int, seed: int, scalar_noise: bool, offsets=None):
@@ -138,7 +139,8 @@ def sample_with(synth, prior, n: int, seed: int, scalar_noise: bool, offsets=Non
 
     generator = torch.Generator().manual_seed(seed)
     matrix = sample_matrix(synth.model_, synth.layout_, prior, n, generator, synth.device_,
-                           scalar_noise=scalar_noise, offsets=offsets)
+                           scalar_noise=scalar_noise, offsets=offsets,
+                           floor=synth.generator_.floor)
     return synth.transformer_.inverse_transform(matrix.cpu().numpy(),
                                                 np.random.default_rng(seed))
 

@@ -129,12 +129,13 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
     ``train_config_``; return the encoded rows ``matrix`` on the device."""
     layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
     decoder = resolved_decoder(synth.decoder, synth.fit_plan_.private, layout.width)
+    positions, offset, scale = synth.transformer_.value_inputs()
     config = vae_config(layout, synth.transformer_.spans_, synth.fit_plan_.latent_dim,
                         synth.hidden, decoder,
                         0.0 if synth.fit_plan_.private  # the swap couples rows of a batch
-                        else resolved_latent_swap(synth.latent_swap, n_rows))
+                        else resolved_latent_swap(synth.latent_swap, n_rows), positions)
     synth.train_config_ = train_config(synth, synth.fit_plan_, seed, n_rows)
-    synth.generator_ = VAEGenerator.build(config, layout, synth.device_, seed)
+    synth.generator_ = VAEGenerator.build(config, layout, synth.device_, seed, (offset, scale))
     return torch.as_tensor(matrix, device=synth.device_)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from synthvae.errors import ModelFileError
@@ -82,15 +83,18 @@ def column_rank(spans) -> tuple[int, ...]:
 
 
 def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str,
-               latent_swap: float = 0.0) -> ModelConfig:
+               latent_swap: float = 0.0, value_inputs: tuple[int, ...] = ()) -> ModelConfig:
     """The VAE for an encoded layout; ``decoder`` "factorized" or "autoregressive" (whose
-    training swaps the latent term of a ``latent_swap`` share of each batch)."""
+    training swaps the latent term of a ``latent_swap`` share of each batch, and whose
+    masked layer reads the values of the numeric columns at ``value_inputs``, their scalar
+    positions)."""
     factorized = decoder == "factorized"
     return ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars,
                        latent_dim=latent_dim, hidden=tuple(hidden),
                        column_rank=None if factorized else column_rank(spans),
                        latent_swap=0.0 if factorized else float(latent_swap),
-                       unswapped=() if factorized else tuple(layout.scalar_index.tolist()))
+                       unswapped=() if factorized else tuple(layout.scalar_index.tolist()),
+                       value_inputs=() if factorized else tuple(value_inputs))
 
 
 class VAEGenerator:
@@ -109,10 +113,19 @@ class VAEGenerator:
 
     @classmethod
     def build(cls, config: ModelConfig, layout: SpanLayout, device: torch.device,
-              seed: int) -> "VAEGenerator":
-        """A new, untrained VAE; ``seed`` fixes its initial weights."""
+              seed: int, value_coefficients: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> "VAEGenerator":
+        """A new, untrained VAE; ``seed`` fixes its initial weights. ``value_coefficients``
+        ((width,) offset and scale, :meth:`TableTransformer.value_inputs`) are needed when
+        the config has ``value_inputs``."""
         torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
-        return cls(config, VAE(config).to(device), layout, device)
+        model = VAE(config)
+        if config.value_inputs:
+            if value_coefficients is None:
+                raise ValueError("a config with value_inputs needs value_coefficients")
+            offset, scale = (torch.as_tensor(c, dtype=torch.float32) for c in value_coefficients)
+            model.decoder.autoregression.set_value_coefficients(offset, scale)
+        return cls(config, model.to(device), layout, device)
 
     @property
     def latent_dim(self) -> int:

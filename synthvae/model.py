@@ -28,6 +28,9 @@ SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
 LATENT_SWAP = 0.25  # Synthesizer's default latent_swap from LATENT_SWAP_MIN_ROWS rows on
 # Below it the swap cost small tables more rules than it saved (docs/training.md).
 LATENT_SWAP_MIN_ROWS = 5_000
+# The masked layer reads a numeric column's value in standard units squashed smoothly into
+# (-VALUE_BOUND, VALUE_BOUND): tails stay ordered but cannot swamp the units they feed.
+VALUE_BOUND = 2.0
 
 
 @dataclass
@@ -48,9 +51,15 @@ class ModelConfig:
     # them fitted each numeric column's sigma to rows it was not decoded from). Empty in
     # models saved before it (every position was swapped).
     unswapped: tuple[int, ...] = ()
+    # Autoregressive decoder: the scalar positions of the numeric columns whose value (in
+    # the column's standard units, rebuilt from mode and scalar) the masked layer also
+    # reads; see ColumnAutoregression. Empty in models saved before it.
+    value_inputs: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.column_rank is None:
+            if self.value_inputs:
+                raise ValueError("value_inputs needs an autoregressive decoder (column_rank)")
             return
         if not isinstance(self.autoregressive_hidden, int) or self.autoregressive_hidden < 1:
             raise ValueError(f"autoregressive_hidden must be a positive int; got "
@@ -60,6 +69,10 @@ class ModelConfig:
         if not all(isinstance(i, int) and 0 <= i < self.data_dim for i in self.unswapped):
             raise ValueError(f"unswapped must list encoded positions below {self.data_dim}; "
                              f"got {list(self.unswapped)[:8]}...")
+        if not all(isinstance(i, int) and 0 <= i < self.data_dim for i in self.value_inputs) \
+                or list(self.value_inputs) != sorted(set(self.value_inputs)):
+            raise ValueError(f"value_inputs must list increasing encoded positions below "
+                             f"{self.data_dim}; got {list(self.value_inputs)[:8]}...")
         rank = list(self.column_rank)
         if len(rank) != self.data_dim or not all(isinstance(r, int) for r in rank) \
                 or (rank and (rank[0] != 0 or any(b - a not in (0, 1)
@@ -80,6 +93,7 @@ class ModelConfig:
         out = asdict(self)
         out["hidden"] = list(self.hidden)
         out["unswapped"] = list(self.unswapped)
+        out["value_inputs"] = list(self.value_inputs)
         if self.column_rank is not None:
             out["column_rank"] = list(self.column_rank)
         return out
@@ -89,7 +103,8 @@ class ModelConfig:
         rank = data.get("column_rank")
         return cls(**dict(data, hidden=tuple(data["hidden"]),
                           column_rank=None if rank is None else tuple(rank),
-                          unswapped=tuple(data.get("unswapped", ()))))
+                          unswapped=tuple(data.get("unswapped", ())),
+                          value_inputs=tuple(data.get("value_inputs", ()))))
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -140,9 +155,19 @@ class ColumnAutoregression(nn.Module):
     training starts from TVAE's factorized decoder. (A linear term, one weight per pair of
     encoded positions, was measured too and kept far more broken rules: see
     benchmarks/results/structure.md.)
+
+    **Values as inputs.** A numeric column is encoded as a mode (one-hot) and a scalar
+    within it, ``(x - mean_k) / (4 std_k)``: read alone, the scalar means a different thing
+    in every mode, and a unit sees the number itself only piecewise. For each column of
+    ``value_inputs`` (its scalar's position) the layer also reads the value rebuilt from the
+    encoding in the column's standard units, ``offset[k] + scale[k] * scalar`` for the
+    drawn mode ``k`` (``value_offset`` / ``value_scale``, per encoded position: 0 outside
+    the column's mode slots; set by :meth:`set_value_coefficients` from the fitted
+    transformer, saved with the weights), squashed by :func:`bounded_value`. The value has
+    the column's rank, like its span.
     """
 
-    def __init__(self, rank: tuple[int, ...], hidden: int):
+    def __init__(self, rank: tuple[int, ...], hidden: int, value_inputs: tuple[int, ...] = ()):
         super().__init__()
         position_rank = torch.tensor(rank, dtype=torch.long)
         n_columns = int(position_rank.max()) + 1
@@ -150,7 +175,20 @@ class ColumnAutoregression(nn.Module):
         # Degrees cycle over the ranks that have a later column to feed: 0 .. n_columns - 2.
         degree = torch.arange(hidden) % max(n_columns - 1, 1)
         self.register_buffer("degree", degree, persistent=False)
-        self.inner = MaskedLinear((degree[:, None] >= position_rank[None, :]).float())
+        scalars = torch.tensor(value_inputs, dtype=torch.long)
+        self.register_buffer("value_scalars", scalars, persistent=False)  # (n_values,)
+        if len(value_inputs):
+            self.register_buffer("value_offset", torch.zeros(len(rank)))
+            self.register_buffer("value_scale", torch.zeros(len(rank)))
+            # the encoded positions of the value columns, and the value each belongs to
+            number = torch.full((n_columns,), -1, dtype=torch.long)
+            number[position_rank[scalars]] = torch.arange(len(scalars))
+            members = torch.nonzero(number[position_rank] >= 0).squeeze(1)
+            self.register_buffer("value_positions", members, persistent=False)
+            self.register_buffer("value_numbers", number[position_rank[members]],
+                                 persistent=False)
+        input_rank = torch.cat([position_rank, position_rank[scalars]])
+        self.inner = MaskedLinear((degree[:, None] >= input_rank[None, :]).float())
         self.outer = MaskedLinear(_mask(position_rank, degree), bias=False)
         nn.init.zeros_(self.outer.weight)
 
@@ -162,9 +200,37 @@ class ColumnAutoregression(nn.Module):
     def mask(self) -> torch.Tensor:
         return self.outer.mask
 
+    @property
+    def n_values(self) -> int:
+        return len(self.value_scalars)
+
+    @torch.no_grad()
+    def set_value_coefficients(self, offset: torch.Tensor, scale: torch.Tensor) -> None:
+        """(width,) each mode slot's value offset and scalar scale (0 elsewhere)."""
+        self.value_offset.copy_(offset)
+        self.value_scale.copy_(scale)
+
+    def values(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, width) encoded rows -> (batch, n_values) their numeric columns' values."""
+        members = x.index_select(1, self.value_positions)  # the value columns' positions
+        shape = (len(x), self.n_values)
+        offset = x.new_zeros(shape).index_add_(
+            1, self.value_numbers, members * self.value_offset[self.value_positions])
+        scale = x.new_zeros(shape).index_add_(
+            1, self.value_numbers, members * self.value_scale[self.value_positions])
+        return bounded_value(offset + x.index_select(1, self.value_scalars) * scale)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, width) encoded rows -> (batch, width) logit terms."""
+        if self.n_values:
+            x = torch.cat([x, self.values(x)], 1)
         return self.outer(torch.relu(self.inner(x)))
+
+
+def bounded_value(value: torch.Tensor) -> torch.Tensor:
+    """A value in standard units as the masked layer reads it: ``B tanh(value / B)`` with
+    ``B = VALUE_BOUND``, about the value itself within one unit of the mean."""
+    return VALUE_BOUND * torch.tanh(value / VALUE_BOUND)
 
 
 class MaskedLinear(nn.Linear):
@@ -201,7 +267,8 @@ class Decoder(nn.Module):
         self.out = nn.Linear(hidden[-1] if hidden else config.latent_dim, config.data_dim)
         self.sigma = OutputSigma(config.n_scalars, config.sigma_init)
         self.autoregression = ColumnAutoregression(config.column_rank,
-                                                   config.autoregressive_hidden) \
+                                                   config.autoregressive_hidden,
+                                                   config.value_inputs) \
             if config.autoregressive else None
         self.latent_swap = config.latent_swap
         swapped = torch.ones(config.data_dim, dtype=torch.bool)

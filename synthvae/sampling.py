@@ -16,7 +16,7 @@ import torch
 from torch.nn.functional import embedding_bag, linear
 
 from synthvae.layout import SpanLayout
-from synthvae.model import VAE
+from synthvae.model import VAE, bounded_value
 
 # On the CPU the rows are decoded in chunks whose (rows, slots) blocks stay in cache: the
 # softmax draw is several passes over that block, each memory-bound at sampling scale.
@@ -36,11 +36,15 @@ class ColumnStep:
     stop: int
     groups: tuple[tuple[int, int, int], ...]  # (softmax span number, first position, width)
     scalars: tuple[tuple[int, int], ...]  # (scalar span number, position)
+    # (value input number, its scalar's position): the masked layer's value inputs
+    values: tuple[tuple[int, int], ...] = ()
 
 
-def column_steps(layout: SpanLayout, rank: torch.Tensor) -> list[ColumnStep]:
+def column_steps(layout: SpanLayout, rank: torch.Tensor,
+                 value_scalars: torch.Tensor | None = None) -> list[ColumnStep]:
     """The columns in drawing order (``rank`` of each encoded position, 0, 1, ... in
-    position order, as :class:`~synthvae.model.ModelConfig` checks), each one step. One
+    position order, as :class:`~synthvae.model.ModelConfig` checks), each one step, with
+    the value inputs (``value_scalars``, their scalar positions) of its numeric column. One
     pass over the positions, spans and scalars (no scan per column)."""
     rank = rank.tolist()
     n_columns = rank[-1] + 1 if rank else 0
@@ -56,7 +60,10 @@ def column_steps(layout: SpanLayout, rank: torch.Tensor) -> list[ColumnStep]:
     scalars: list[list] = [[] for _ in range(n_columns)]
     for i, position in enumerate(layout.scalar_index.tolist()):
         scalars[rank[position]].append((i, position))
-    return [ColumnStep(start, stop, tuple(groups[c]), tuple(scalars[c]))
+    values: list[list] = [[] for _ in range(n_columns)]
+    for i, position in enumerate([] if value_scalars is None else value_scalars.tolist()):
+        values[rank[position]].append((i, position))
+    return [ColumnStep(start, stop, tuple(groups[c]), tuple(scalars[c]), tuple(values[c]))
             for c, (start, stop) in enumerate(bounds)]
 
 
@@ -170,13 +177,19 @@ class ColumnDrawer:
     their ReLU kept. Column ``c``'s logits read only the units of degree ``< c``: one
     matmul over that prefix of units, into the column's own positions. A draw costs about
     half the masked layer's output matmul plus a few gathers, whatever the number of columns.
+    A numeric column's value input (:class:`~synthvae.model.ColumnAutoregression`) joins
+    the bag as one more entry, at input ``width + i``, weighted by the value rebuilt from
+    the drawn mode and scalar.
     """
 
     def __init__(self, decoder, layout: SpanLayout, floor: torch.Tensor | None = None):
         self.layout = layout
         self.floor = floor  # (width,) low-lift floors of the slots' probabilities, or None
         autoregression = decoder.autoregression
-        self.steps = column_steps(layout, autoregression.rank)
+        self.steps = column_steps(layout, autoregression.rank, autoregression.value_scalars)
+        if autoregression.n_values:  # (width,) each mode slot's value offset and scale
+            self.value_offset = autoregression.value_offset
+            self.value_scale = autoregression.value_scale
         order = torch.argsort(autoregression.degree, stable=True)
         degree = autoregression.degree[order]
         columns = torch.arange(len(self.steps) + 1, device=degree.device)
@@ -212,9 +225,9 @@ class ColumnDrawer:
         """
         logits, n = base, len(base)
         conditions = conditions or {}
-        bag = DrawnBag(n, [step.stop - step.start if step.start in conditions
-                           else len(step.groups) + len(step.scalars) for step in self.steps],
-                       base.device, base.dtype)
+        bag = DrawnBag(n, [len(step.values) + (step.stop - step.start if step.start in conditions
+                                               else len(step.groups) + len(step.scalars))
+                           for step in self.steps], base.device, base.dtype)
         active = base.new_empty((n, self.unit_start[-1]))  # ReLU of the units that are final
         log_w = base.new_zeros(n)
         sigma = sigma.expand(n, -1)
@@ -230,11 +243,21 @@ class ColumnDrawer:
                 bag.add_column(step, block)
             else:
                 bag.add_drawn(step, choices, block)
+            for number_of_value, scalar in step.values:
+                bag.add(self.layout.width + number_of_value, self._value(step, scalar, block))
             units = slice(self.unit_start[number], self.unit_start[number + 1])
             if units.start < units.stop:  # the last column feeds no unit
                 inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]
                 torch.clamp(inputs, min=0, out=active[:, units])  # ReLU
         return log_w
+
+    def _value(self, step: ColumnStep, scalar: int, block: torch.Tensor) -> torch.Tensor:
+        """(rows,) the numeric value of column ``step`` as written in ``block`` (one-hot
+        modes and a scalar; or whatever a condition wrote), in the column's standard units."""
+        columns = slice(step.start, step.stop)
+        encoded = block[:, columns]
+        return bounded_value(encoded @ self.value_offset[columns]
+                             + block[:, scalar] * (encoded @ self.value_scale[columns]))
 
     def _complete_logits(self, step, logits, active) -> None:
         """Column ``step``'s logits: its latent part plus the term of the units of lower
@@ -299,6 +322,12 @@ class DrawnBag:
             self.index[:, self.filled] = position
             self.weight[:, self.filled] = block[:, position]
             self.filled += 1
+
+    def add(self, index: int, weight: torch.Tensor) -> None:
+        """One more entry: input ``index`` with ``weight`` (rows,)."""
+        self.index[:, self.filled] = index
+        self.weight[:, self.filled] = weight
+        self.filled += 1
 
     def add_column(self, step: ColumnStep, block: torch.Tensor) -> None:
         """Every position of column ``step`` with its value in ``block``."""

@@ -19,7 +19,7 @@ from synthvae import Synthesizer
 from synthvae.errors import ConfigError
 from synthvae.layout import SpanLayout
 from synthvae.likelihood import decode_mean
-from synthvae.model import VAE, ColumnAutoregression, ModelConfig
+from synthvae.model import VALUE_BOUND, VAE, ColumnAutoregression, ModelConfig, bounded_value
 from synthvae import sampling
 from synthvae.sampling import ColumnDrawer, decode_matrix, without_subnormals
 from synthvae.generator import column_rank
@@ -34,29 +34,74 @@ SPANS = [Span("a", SpanKind.SOFTMAX, 3, "category"),
          Span("c", SpanKind.SOFTMAX, 4, "category")]
 
 
-def random_model(seed: int = 0) -> tuple[VAE, SpanLayout]:
+B_SCALAR = 5  # the encoded position of b's scalar: its value input
+B_OFFSET = torch.tensor([0.0] * 6 + [-1.5, 0.8] + [0.0] * 4)  # b's two modes
+B_SCALE = torch.tensor([0.0] * 6 + [0.4, 0.0] + [0.0] * 4)  # its second mode a point mass
+
+
+def random_model(seed: int = 0, values: bool = True) -> tuple[VAE, SpanLayout]:
+    """A decoder with random weights; with ``values`` its masked layer reads b's value."""
     layout = SpanLayout.from_spans(SPANS)
     config = ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars, latent_dim=4,
-                         hidden=(8,), column_rank=column_rank(SPANS), autoregressive_hidden=16)
+                         hidden=(8,), column_rank=column_rank(SPANS), autoregressive_hidden=16,
+                         value_inputs=(B_SCALAR,) if values else ())
     torch.manual_seed(seed)
     model = VAE(config)
     with torch.no_grad():  # weights start at zero: give the term something to say
         for parameter in model.decoder.autoregression.parameters():
             parameter.normal_(0, 2.0)
+    if values:
+        model.decoder.autoregression.set_value_coefficients(B_OFFSET, B_SCALE)
     return model.eval(), layout
 
 
-def test_a_columns_term_ignores_its_own_and_later_columns():
-    term = ColumnAutoregression(column_rank(SPANS), 16)
+@pytest.mark.parametrize("values", [(), (B_SCALAR,)])
+def test_a_columns_term_ignores_its_own_and_later_columns(values):
+    term = ColumnAutoregression(column_rank(SPANS), 16, values)
     with torch.no_grad():
         for parameter in term.parameters():
             parameter.normal_()
+        if values:
+            term.set_value_coefficients(B_OFFSET, B_SCALE)
     x = torch.randn(5, 12)
     for column, (start, stop) in enumerate([(0, 3), (3, 8), (8, 12)]):
         changed = x.clone()
         changed[:, start:] = torch.randn(5, 12 - start)  # this column and the later ones
         assert torch.allclose(term(x)[:, start:stop], term(changed)[:, start:stop]), column
     assert torch.count_nonzero(term(x)[:, :3]) == 0  # the first column has no term at all
+
+
+def test_the_masked_layer_reads_a_numbers_value_rebuilt_from_mode_and_scalar():
+    """b = (null, scalar, mode 1, mode 2): its value is offset + scale x scalar of the mode
+    drawn (mode 2 a point mass: its scalar says nothing), and c's term changes with it."""
+    term = ColumnAutoregression(column_rank(SPANS), 16, (B_SCALAR,))
+    term.set_value_coefficients(B_OFFSET, B_SCALE)
+    x = torch.zeros(3, 12)
+    x[:, 5] = torch.tensor([0.5, -0.5, 0.7])
+    x[0, 6] = x[1, 6] = x[2, 7] = 1.0
+    assert torch.allclose(term.values(x)[:, 0], bounded_value(torch.tensor([-1.3, -1.7, 0.8])))
+    assert torch.allclose(bounded_value(torch.tensor([0.0, 0.1, 50.0, -50.0])),
+                          torch.tensor([0.0, 0.1, VALUE_BOUND, -VALUE_BOUND]), atol=1e-3)
+    with torch.no_grad():
+        term.outer.weight.normal_()
+    nearby = x.clone()
+    nearby[0, 5] = 0.6  # the same mode, another value
+    assert not torch.allclose(term(x)[0, 8:], term(nearby)[0, 8:])
+
+
+def test_value_inputs_are_checked_and_saved():
+    layout = SpanLayout.from_spans(SPANS)
+    config = ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars, latent_dim=4,
+                         column_rank=column_rank(SPANS), value_inputs=(B_SCALAR,))
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    old = ModelConfig.from_dict({k: v for k, v in config.to_dict().items()
+                                 if k != "value_inputs"})
+    assert old.value_inputs == ()  # a model saved before the field reads no values
+    with pytest.raises(ValueError, match="value_inputs"):
+        ModelConfig(data_dim=layout.width, n_scalars=1, value_inputs=(B_SCALAR,))
+    with pytest.raises(ValueError, match="value_inputs"):
+        ModelConfig(data_dim=layout.width, n_scalars=1, column_rank=column_rank(SPANS),
+                    value_inputs=(40,))
 
 
 def test_the_latent_swap_leaves_the_scalar_positions_their_own_latent():
@@ -84,10 +129,11 @@ def test_the_latent_swap_leaves_the_scalar_positions_their_own_latent():
     assert old.unswapped == ()  # a model saved before the field swapped every position
 
 
-def test_drawn_rows_follow_the_teacher_forced_probabilities():
+@pytest.mark.parametrize("values", [False, True])
+def test_drawn_rows_follow_the_teacher_forced_probabilities(values):
     """Each slot's share among rows drawn column by column equals the mean probability the
     decoder gives it when it reads those same rows (what training optimises)."""
-    model, layout = random_model()
+    model, layout = random_model(values=values)
     z = torch.randn(40_000, 4, generator=torch.Generator().manual_seed(1))
     block = torch.zeros(len(z), layout.width)
     sigma = model.decoder.sigma(torch.ones(1, 1))
@@ -103,8 +149,9 @@ def test_drawn_rows_follow_the_teacher_forced_probabilities():
     assert torch.allclose(drawn.mean(0), probs.mean(0), atol=0.01)
 
 
-def test_most_likely_row_is_the_teacher_forced_argmax():
-    model, layout = random_model()
+@pytest.mark.parametrize("values", [False, True])
+def test_most_likely_row_is_the_teacher_forced_argmax(values):
+    model, layout = random_model(values=values)
     z = torch.randn(500, 4, generator=torch.Generator().manual_seed(3))
     rows = decode_mean(model, layout, z)
     with torch.no_grad():
@@ -161,7 +208,7 @@ def test_the_drawer_holds_no_subnormal_weights():
     rows that zero weights draw."""
     model, layout = random_model()
     autoregression = model.decoder.autoregression
-    tiny_inner = (autoregression.inner_mask == 1) & (torch.rand(16, 12) < 0.3)
+    tiny_inner = (autoregression.inner_mask == 1) & (torch.rand(16, 13) < 0.3)  # b's value
     tiny_outer = (autoregression.mask == 1) & (torch.rand(12, 16) < 0.3)
     z = torch.randn(2_000, 4, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
@@ -201,6 +248,16 @@ def test_a_condition_on_a_later_column_steers_the_earlier_ones(coded_fits):
     assert (rows.level == "L4").all() and (rows.sex == "F").all()
     assert (rows.code == 31).mean() > 0.97  # the code is drawn before the level
     assert (rows.role == "husband").mean() < 0.01
+
+
+def test_a_condition_on_a_number_reaches_the_columns_after_it(coded_fits):
+    """``x`` (about 10 x code) is imposed as a range; the later ``level`` reads its value
+    as the condition wrote it, so it follows the code that range implies."""
+    synth = coded_fits["autoregressive"]
+    assert synth.model_config_.value_inputs  # x is read as a number
+    rows = synth.sample(1_000, seed=3, conditions={"x": (300.0, 320.0)})
+    assert rows.x.between(300.0, 320.0).all()
+    assert (rows.level == "L4").mean() > 0.9  # code 31: x near 310
 
 
 def test_autoregressive_model_round_trips_through_a_file(coded_fits, tmp_path):
@@ -258,3 +315,57 @@ def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path
     save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
     with pytest.raises(ModelFileError, match="column_rank"):
         Synthesizer.load(path)
+
+
+def test_the_transformer_gives_each_numbers_value_in_standard_units():
+    """What the masked layer reads of a numeric column is the number itself, rescaled:
+    an exact linear map of the values whatever mode each was encoded in; other columns
+    (and a point mass's scalar) add nothing; read through ``bounded_value``."""
+    from synthvae.schema import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"kind": rng.choice(["a", "b"], 2_000),
+                          "amount": np.r_[rng.normal(-20, 2, 1_000), rng.normal(30, 5, 1_000)],
+                          "zeros": np.where(rng.random(2_000) < 0.6, 0.0,
+                                            rng.gamma(2.0, 50.0, 2_000))})
+    schema = detect_schema(frame)
+    transformer = TableTransformer(schema, skew_threshold=None).fit(frame)
+    positions, offset, scale = transformer.value_inputs()
+    assert len(positions) == 2  # amount and zeros; kind has no value
+    x = torch.as_tensor(transformer.transform(frame, seed=1))
+    term = ColumnAutoregression(column_rank(transformer.spans_), 8, positions)
+    term.set_value_coefficients(torch.as_tensor(offset, dtype=torch.float32),
+                                torch.as_tensor(scale, dtype=torch.float32))
+    values = term.values(x).numpy()
+    assert np.abs(values).max() < VALUE_BOUND
+    values = VALUE_BOUND * np.arctanh(values / VALUE_BOUND)  # standard units again
+    for number, column in enumerate(["amount", "zeros"]):
+        slope, intercept = np.polyfit(frame[column], values[:, number], 1)
+        assert slope > 0
+        assert np.abs(slope * frame[column] + intercept - values[:, number]).max() < 1e-3
+        assert abs(values[:, number].mean()) < 0.2 and 0.8 < values[:, number].std() < 1.2
+
+
+def test_a_class_set_by_a_sum_of_numbers_follows_it_closer_when_values_are_read(monkeypatch):
+    """``y = (x1 + x2 > 0)`` in every real row; x1 is bimodal, so its encoding is a mode and
+    a within-mode scalar. Reading the numbers' values, the drawn ``y`` breaks the rule in
+    clearly fewer rows (measured 2.3-2.6 % against 3.8 % without, seeds 0 and 1)."""
+    import synthvae.transforms.table as table_module
+
+    rng = np.random.default_rng(0)
+    x1 = rng.permutation(np.r_[rng.normal(-3, 1, 1_500), rng.normal(2, 1.5, 1_500)])
+    x2 = rng.normal(0, 2, 3_000)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "y": np.where(x1 + x2 > 0, "yes", "no")})
+    with_values = table_module.TableTransformer.value_inputs
+
+    def broken(values: bool) -> float:
+        monkeypatch.setattr(table_module.TableTransformer, "value_inputs", with_values
+                            if values else lambda self: ((),) + with_values(self)[1:])
+        synth = Synthesizer(hidden=(64, 64), latent_dim=16, epochs=60, seed=0,
+                            verbose=False).fit(frame)
+        assert bool(synth.model_config_.value_inputs) == values
+        rows = synth.sample(20_000, seed=1)
+        return float(((rows.x1 + rows.x2 > 0) != (rows.y == "yes")).mean())
+
+    assert broken(True) < 0.8 * broken(False)

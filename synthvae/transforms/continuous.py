@@ -306,6 +306,22 @@ class ModeSpecificNormalizer(ColumnTransformer):
     def width(self) -> int:
         return sum(s.width for s in self.spans())
 
+    def value_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """(width,) ``offset`` and ``scale`` of the encoded block such that the value in
+        mode ``k`` with scalar ``s`` is ``offset[k] + scale[k] * s`` in the column's standard
+        units (its mixture's mean and standard deviation): what an autoregressive decoder
+        reads of the number (:class:`synthvae.model.ColumnAutoregression`). 0 outside the
+        mode slots; a point mass's scale is 0 (its scalar is not part of the value)."""
+        weights = self.weights_ / self.weights_.sum()
+        mean = float(weights @ self.means_)
+        variance = float(weights @ (self.stds_ ** 2 + self.means_ ** 2)) - mean ** 2
+        std = float(np.sqrt(variance)) if variance > 1e-12 else 1.0
+        offset, scale = np.zeros(self.width), np.zeros(self.width)
+        modes = slice(1, 1 + self.n_modes)
+        offset[modes] = (self.means_ - mean) / std
+        scale[modes] = np.where(self.point_, 0.0, STD_MULTIPLIER * self.stds_ / std)
+        return offset, scale
+
     # ------------------------------------------------------------------ transform
     def transform(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
         values = self.to_numbers(series)

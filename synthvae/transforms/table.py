@@ -127,6 +127,18 @@ class TableTransformer:
         self.slices_ = [slice(int(e - w), int(e)) for e, w in zip(ends, widths)]
         self.output_width_ = int(ends[-1]) if len(ends) else 0
 
+    def value_inputs(self) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+        """The numeric columns' values as an autoregressive decoder reads them: their
+        scalar positions, and (width,) per-position ``offset`` and ``scale`` (see
+        :meth:`ModeSpecificNormalizer.value_coefficients`; 0 in other columns)."""
+        self._check_fitted()
+        positions, offset, scale = [], np.zeros(self.output_width_), np.zeros(self.output_width_)
+        for t, cols in zip(self.transformers_, self.slices_):
+            if isinstance(t, ModeSpecificNormalizer):
+                positions.append(cols.start)  # its scalar span comes first
+                offset[cols], scale[cols] = t.value_coefficients()
+        return tuple(positions), offset, scale
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "transformers_"):
             raise NotFittedError("This TableTransformer is not fitted yet; call fit(df) first.")
