@@ -222,6 +222,7 @@ class VAEGenerator:
             raise ModelFileError(f"{where} is inconsistent: the transformer encodes "
                                  f"{layout.width} columns but the model expects "
                                  f"{config.data_dim}.")
+        _check_value_inputs(config, layout, where)
         model = _load_model(config, tensors, where).to(device)
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
@@ -229,6 +230,16 @@ class VAEGenerator:
         return cls(config, model, layout, device, prior,
                    None if offsets is None else offsets.to(device),
                    None if floor is None else floor.to(device))
+
+
+def _check_value_inputs(config: ModelConfig, layout: SpanLayout, where: str) -> None:
+    """Each value input is a scalar position of the layout (ModelConfig checks one a
+    column)."""
+    scalars = set(layout.scalar_index.tolist())
+    stray = [p for p in config.value_inputs if p not in scalars]
+    if stray:
+        raise ModelFileError(f"{where} is inconsistent: value_inputs names encoded position "
+                             f"{stray[0]}, which holds no numeric column's scalar.")
 
 
 def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:

@@ -74,6 +74,9 @@ class ModelConfig:
             raise ValueError(f"value_inputs must list increasing encoded positions below "
                              f"{self.data_dim}; got {list(self.value_inputs)[:8]}...")
         rank = list(self.column_rank)
+        if len({rank[i] for i in self.value_inputs if i < len(rank)}) != len(self.value_inputs):
+            raise ValueError(f"value_inputs must name one position a column; got "
+                             f"{list(self.value_inputs)[:8]}...")
         if len(rank) != self.data_dim or not all(isinstance(r, int) for r in rank) \
                 or (rank and (rank[0] != 0 or any(b - a not in (0, 1)
                                                   for a, b in zip(rank, rank[1:])))):

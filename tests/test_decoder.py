@@ -90,6 +90,8 @@ def test_the_masked_layer_reads_a_numbers_value_rebuilt_from_mode_and_scalar():
 
 
 def test_value_inputs_are_checked_and_saved():
+    """One input a column, inside the table (a file is also checked against its layout:
+    see test_a_model_file_whose_value_input_is_no_scalar_is_refused)."""
     layout = SpanLayout.from_spans(SPANS)
     config = ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars, latent_dim=4,
                          column_rank=column_rank(SPANS), value_inputs=(B_SCALAR,))
@@ -102,6 +104,9 @@ def test_value_inputs_are_checked_and_saved():
     with pytest.raises(ValueError, match="value_inputs"):
         ModelConfig(data_dim=layout.width, n_scalars=1, column_rank=column_rank(SPANS),
                     value_inputs=(40,))
+    with pytest.raises(ValueError, match="one position a column"):
+        ModelConfig(data_dim=layout.width, n_scalars=1, column_rank=column_rank(SPANS),
+                    value_inputs=(B_SCALAR, B_SCALAR + 1))
 
 
 def test_the_latent_swap_leaves_the_scalar_positions_their_own_latent():
@@ -147,6 +152,50 @@ def test_drawn_rows_follow_the_teacher_forced_probabilities(values):
     drawn = block[:, layout.slot_index]
     assert torch.all(layout.group_sum(drawn) == 1)  # one slot per span
     assert torch.allclose(drawn.mean(0), probs.mean(0), atol=0.01)
+
+
+class WriteB:
+    """A stand-in condition that writes column b (not null, mode 1, scalar 0.3)."""
+
+    position = 3
+
+    def log_prob(self, logits, sigma):
+        return logits.new_zeros(len(logits))
+
+    def impose(self, block, logits, sigma, generator):
+        block[:, 3:8] = torch.tensor([1.0, 0.0, 0.3, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("condition", [False, True])
+def test_the_drawers_logits_are_the_teacher_forced_ones_of_the_rows_it_drew(condition):
+    """Column by column the drawer completes each column's logits from what it drew (or a
+    condition wrote) before it: exactly the decoder's logits on the finished rows, the value
+    of b included. (Weights small enough that b's value moves c's draw.)"""
+    model, layout = random_model(values=True)
+    with torch.no_grad():
+        for parameter in model.decoder.autoregression.parameters():
+            parameter.mul_(0.25)
+    z = torch.randn(2_000, 4, generator=torch.Generator().manual_seed(6))
+    generator = torch.Generator().manual_seed(7)
+    uniform = torch.rand(len(z), layout.n_groups, generator=generator)
+    noise = torch.randn(len(z), layout.n_scalars, generator=generator)
+    block = torch.zeros(len(z), layout.width)
+    sigma = model.decoder.sigma(torch.ones(1, 1))
+    with torch.no_grad():
+        logits = model.decoder(z)
+        ColumnDrawer(model.decoder, layout).draw(
+            block, logits, sigma, uniform, noise,
+            conditions={3: [WriteB()]} if condition else None)
+        forced = model.decoder(z, block)
+        without = model.decoder.autoregression.values(block) * 0
+        reads = forced[:, 8:] - model.decoder.out(model.decoder.body(z))[:, 8:]
+    assert torch.allclose(logits, forced, atol=1e-4)
+    if condition:
+        assert torch.all(block[:, 5] == 0.3)
+    # b's value matters to c: zeroing it changes c's term well beyond the tolerance
+    term = model.decoder.autoregression
+    x = torch.cat([block, without], 1)
+    assert (term.outer(torch.relu(term.inner(x)))[:, 8:] - reads).abs().max() > 0.01
 
 
 @pytest.mark.parametrize("values", [False, True])
@@ -328,11 +377,12 @@ def test_the_transformer_gives_each_numbers_value_in_standard_units():
     frame = pd.DataFrame({"kind": rng.choice(["a", "b"], 2_000),
                           "amount": np.r_[rng.normal(-20, 2, 1_000), rng.normal(30, 5, 1_000)],
                           "zeros": np.where(rng.random(2_000) < 0.6, 0.0,
-                                            rng.gamma(2.0, 50.0, 2_000))})
+                                            rng.gamma(2.0, 50.0, 2_000)),
+                          "stamp": 1.7e9 + rng.normal(0, 2, 2_000)})  # large, narrow
     schema = detect_schema(frame)
     transformer = TableTransformer(schema, skew_threshold=None).fit(frame)
     positions, offset, scale = transformer.value_inputs()
-    assert len(positions) == 2  # amount and zeros; kind has no value
+    assert len(positions) == 3  # amount, zeros and stamp; kind has no value
     x = torch.as_tensor(transformer.transform(frame, seed=1))
     term = ColumnAutoregression(column_rank(transformer.spans_), 8, positions)
     term.set_value_coefficients(torch.as_tensor(offset, dtype=torch.float32),
@@ -340,7 +390,7 @@ def test_the_transformer_gives_each_numbers_value_in_standard_units():
     values = term.values(x).numpy()
     assert np.abs(values).max() < VALUE_BOUND
     values = VALUE_BOUND * np.arctanh(values / VALUE_BOUND)  # standard units again
-    for number, column in enumerate(["amount", "zeros"]):
+    for number, column in enumerate(["amount", "zeros", "stamp"]):
         slope, intercept = np.polyfit(frame[column], values[:, number], 1)
         assert slope > 0
         assert np.abs(slope * frame[column] + intercept - values[:, number]).max() < 1e-3
@@ -369,3 +419,23 @@ def test_a_class_set_by_a_sum_of_numbers_follows_it_closer_when_values_are_read(
         return float(((rows.x1 + rows.x2 > 0) != (rows.y == "yes")).mean())
 
     assert broken(True) < 0.8 * broken(False)
+
+
+def test_a_model_file_whose_value_input_is_no_scalar_is_refused(coded_fits, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from synthvae.errors import ModelFileError
+
+    path = coded_fits["autoregressive"].save(tmp_path / "m.synthvae")
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    state = json.loads(metadata["state"])
+    inputs = state["model_config"]["value_inputs"]
+    state["model_config"]["value_inputs"] = [inputs[0] + 1]  # a mode slot of the column
+    save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
+    with pytest.raises(ModelFileError, match="value_inputs"):
+        Synthesizer.load(path)

@@ -314,7 +314,8 @@ class ModeSpecificNormalizer(ColumnTransformer):
         mode slots; a point mass's scale is 0 (its scalar is not part of the value)."""
         weights = self.weights_ / self.weights_.sum()
         mean = float(weights @ self.means_)
-        variance = float(weights @ (self.stds_ ** 2 + self.means_ ** 2)) - mean ** 2
+        # centred: E[x^2] - E[x]^2 loses every digit on large values of small spread
+        variance = float(weights @ (self.stds_ ** 2 + (self.means_ - mean) ** 2))
         std = float(np.sqrt(variance)) if variance > 1e-12 else 1.0
         offset, scale = np.zeros(self.width), np.zeros(self.width)
         modes = slice(1, 1 + self.n_modes)
