@@ -346,22 +346,32 @@ def test_private_fits_take_either_decoder_but_no_latent_swap():
     assert list(rows.columns) == list(table.columns)
 
 
-def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path):
+def saved_with_model_config(synth, path, edit):
+    """``synth`` saved to ``path`` with ``edit(model_config)`` applied to the file's header."""
     import json
 
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from synthvae.errors import ModelFileError
-
-    path = coded_fits["autoregressive"].save(tmp_path / "m.synthvae")
+    synth.save(path)
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata()
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     state = json.loads(metadata["state"])
-    rank = state["model_config"]["column_rank"]
-    state["model_config"]["column_rank"] = [0] + [r + 1 for r in rank[1:]][::-1]
+    edit(state["model_config"])
     save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
+    return path
+
+
+def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path):
+    from synthvae.errors import ModelFileError
+
+    def reorder(config):
+        rank = config["column_rank"]
+        config["column_rank"] = [0] + [r + 1 for r in rank[1:]][::-1]
+
+    path = saved_with_model_config(coded_fits["autoregressive"], tmp_path / "m.synthvae",
+                                   reorder)
     with pytest.raises(ModelFileError, match="column_rank"):
         Synthesizer.load(path)
 
@@ -422,20 +432,12 @@ def test_a_class_set_by_a_sum_of_numbers_follows_it_closer_when_values_are_read(
 
 
 def test_a_model_file_whose_value_input_is_no_scalar_is_refused(coded_fits, tmp_path):
-    import json
-
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
     from synthvae.errors import ModelFileError
 
-    path = coded_fits["autoregressive"].save(tmp_path / "m.synthvae")
-    with safe_open(str(path), "pt") as handle:
-        metadata = handle.metadata()
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    state = json.loads(metadata["state"])
-    inputs = state["model_config"]["value_inputs"]
-    state["model_config"]["value_inputs"] = [inputs[0] + 1]  # a mode slot of the column
-    save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
+    def to_a_mode_slot(config):
+        config["value_inputs"] = [config["value_inputs"][0] + 1]
+
+    path = saved_with_model_config(coded_fits["autoregressive"], tmp_path / "m.synthvae",
+                                   to_a_mode_slot)
     with pytest.raises(ModelFileError, match="value_inputs"):
         Synthesizer.load(path)
