@@ -316,17 +316,16 @@ class DrawnBag:
                   block: torch.Tensor) -> None:
         """Column ``step`` as drawn: ``choices`` the position drawn in each span."""
         for position in choices:
-            self.index[:, self.filled] = position
-            self.filled += 1
+            self.add(position)  # weight 1: the bag starts at ones
         for _, position in step.scalars:
-            self.index[:, self.filled] = position
-            self.weight[:, self.filled] = block[:, position]
-            self.filled += 1
+            self.add(position, block[:, position])
 
-    def add(self, index: int, weight: torch.Tensor) -> None:
-        """One more entry: input ``index`` with ``weight`` (rows,)."""
+    def add(self, index, weight: torch.Tensor | None = None) -> None:
+        """One more entry: input ``index`` (an int, or (rows,) per row) with ``weight``
+        (rows,), or 1 when None."""
         self.index[:, self.filled] = index
-        self.weight[:, self.filled] = weight
+        if weight is not None:
+            self.weight[:, self.filled] = weight
         self.filled += 1
 
     def add_column(self, step: ColumnStep, block: torch.Tensor) -> None:

@@ -441,3 +441,21 @@ def test_a_model_file_whose_value_input_is_no_scalar_is_refused(coded_fits, tmp_
                                    to_a_mode_slot)
     with pytest.raises(ModelFileError, match="value_inputs"):
         Synthesizer.load(path)
+
+
+def test_a_model_file_saved_before_value_inputs_loads_and_samples_as_saved(tmp_path,
+                                                                          monkeypatch):
+    """Files written before the field hold no ``value_inputs`` and no value buffers: they
+    load as a decoder that reads none and draw the same rows as the model that wrote them."""
+    import synthvae.transforms.table as table_module
+
+    with_values = table_module.TableTransformer.value_inputs
+    monkeypatch.setattr(table_module.TableTransformer, "value_inputs",
+                        lambda self: ((),) + with_values(self)[1:])
+    synth = Synthesizer(epochs=5, seed=0, **SMALL).fit(coded_table(600))
+    monkeypatch.undo()
+    path = saved_with_model_config(synth, tmp_path / "old.synthvae",
+                                   lambda config: config.pop("value_inputs"))
+    loaded = Synthesizer.load(path)
+    assert loaded.model_config_.value_inputs == ()
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=3), synth.sample(500, seed=3))
