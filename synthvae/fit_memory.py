@@ -129,14 +129,22 @@ def restore(synth, saved, checkpoint):
     for name, mine in (("model_config", synth.model_config_.to_dict()),
                        ("train_config", synth.train_config_.to_dict())):
         theirs = state[name]
-        changed = sorted(k for k in mine if mine[k] != theirs.get(k))
+        changed = sorted(k for k in mine if k not in theirs or mine[k] != theirs[k])
         if changed:
-            raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: parameter "
-                              f"{changed[0]!r} differs from the interrupted fit "
-                              f"({theirs.get(changed[0])!r} then, {mine[changed[0]]!r} now).")
+            raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "
+                              + _difference(changed[0], theirs, mine[changed[0]]))
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     synth.model_.load_state_dict(weights)
     return train_state_from_checkpoint(state, tensors, synth.device_)
+
+
+def _difference(key: str, theirs: dict, now) -> str:
+    """Why setting ``key`` (``now``) stops a resume from a checkpoint holding ``theirs``."""
+    if key not in theirs:
+        return (f"it was written by an earlier synthvae, whose models had no {key!r} "
+                f"(now {now!r}); start afresh without resume.")
+    return (f"parameter {key!r} differs from the interrupted fit ({theirs[key]!r} then, "
+            f"{now!r} now).")
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:

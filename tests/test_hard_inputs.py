@@ -227,6 +227,31 @@ def test_resume_refuses_other_data_and_options(tmp_path, adult_small):
                                                           checkpoint=ckpt, resume=True)
 
 
+def test_resume_from_an_older_checkpoint_names_the_missing_parameter(tmp_path, adult_small):
+    """A checkpoint written before a model parameter existed (here: its value inputs) is
+    refused with a message that says so, not one that shows the parameter as None."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from synthvae import ConfigError
+
+    ckpt = tmp_path / "m.ckpt"
+    Synthesizer(epochs=2, verbose=False).fit(adult_small.head(300), checkpoint=ckpt,
+                                             checkpoint_every=1)
+    with safe_open(str(ckpt), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    state = json.loads(metadata["state"])
+    del state["model_config"]["value_inputs"]
+    save_file(tensors, str(ckpt), metadata=dict(metadata, state=json.dumps(state)))
+    with pytest.raises(ConfigError, match="earlier synthvae.*'value_inputs'") as caught:
+        Synthesizer(epochs=2, verbose=False).fit(adult_small.head(300), checkpoint=ckpt,
+                                                 resume=True)
+    assert "None" not in str(caught.value)
+
+
 def test_cli_checkpoint_then_resume(tmp_path, monkeypatch, adult_small):
     monkeypatch.chdir(tmp_path)
     adult_small.head(300).to_csv("d.csv", index=False)
