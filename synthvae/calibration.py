@@ -35,18 +35,27 @@ from synthvae.layout import SpanLayout
 CALIBRATION_ROWS = 50_000  # prior latents the model's frequencies are averaged over (at most)
 MIN_CALIBRATION_ROWS = 1_000  # ... and at least
 TRAINING_SHARE = 0.05  # ... and otherwise this share of the rows the training loop processed
+# ... and at most this many (row, slot) probabilities per decoder pass: a pass costs a few
+# sweeps over a (rows, slots) block, which on a wide table outweighs the decoder's matmul
+# (10,000 x 3,000 numeric columns, 28,697 slots: 56 s a pass at 50,000 rows, scale.md).
+CALIBRATION_CELLS = 600_000_000
 CALIBRATION_STEPS = 5  # proportional-fitting steps
 BATCH_ROWS = 8_192  # latents decoded at once
 MAX_STEP = 4.0  # largest change of one logit in one step (nats)
 MIN_FREQUENCY = 1e-6
 
 
-def calibration_rows(trained_rows: int) -> int:
+def calibration_rows(trained_rows: int, n_slots: int = 0) -> int:
     """Prior latents to calibrate on after a training loop that processed ``trained_rows``
-    rows (epochs x rows): a fixed share of its decoder passes, so calibration stays a small
-    part of any fit (wide tables, few epochs), within [MIN_CALIBRATION_ROWS,
-    CALIBRATION_ROWS]. A default fit on Adult processes ~1.7M rows: the full 50,000."""
-    return int(min(CALIBRATION_ROWS, max(MIN_CALIBRATION_ROWS, TRAINING_SHARE * trained_rows)))
+    rows (epochs x rows), for a layout of ``n_slots`` softmax slots: a fixed share of its
+    decoder passes, so calibration stays a small part of any fit (wide tables, few epochs),
+    within [MIN_CALIBRATION_ROWS, CALIBRATION_ROWS], and at most CALIBRATION_CELLS slot
+    probabilities a pass (binding from 12,000 slots on). A default fit on Adult processes
+    ~1.7M rows of 440 slots: the full 50,000."""
+    rows = min(CALIBRATION_ROWS, TRAINING_SHARE * trained_rows)
+    if n_slots:
+        rows = min(rows, CALIBRATION_CELLS // n_slots)
+    return int(max(MIN_CALIBRATION_ROWS, rows))
 
 
 def slot_frequencies(data: torch.Tensor, layout: SpanLayout) -> torch.Tensor:

@@ -118,3 +118,29 @@ def test_a_short_fit_calibrates_on_a_share_of_its_training_rows_not_a_fixed_5000
     assert synth.training_summary_["calibration"]["rows"] == MIN_CALIBRATION_ROWS
     assert calibration_rows(10**9) == CALIBRATION_ROWS
     assert calibration_rows(1_750_000) == CALIBRATION_ROWS  # a default Adult fit: unchanged
+
+
+def test_a_wide_layout_calibrates_on_fewer_rows_within_the_cell_budget():
+    # A pass sweeps a (rows, slots) block: a wide table's calibration draws fewer latents so
+    # that it stays a small part of the fit; narrow tables keep theirs, never below the floor.
+    from synthvae.calibration import (CALIBRATION_CELLS, CALIBRATION_ROWS,
+                                      MIN_CALIBRATION_ROWS, calibration_rows)
+
+    assert calibration_rows(1_750_000, 440) == CALIBRATION_ROWS  # Adult at defaults
+    assert calibration_rows(1_750_000, 12_000) == CALIBRATION_ROWS
+    wide = calibration_rows(1_950_000, 28_697)  # 10,000 x 3,000 numeric columns
+    assert wide == CALIBRATION_CELLS // 28_697 and wide * 28_697 <= CALIBRATION_CELLS
+    assert calibration_rows(1_950_000, 10**8) == MIN_CALIBRATION_ROWS
+    assert calibration_rows(10_000, 28_697) == 1_000  # a short fit: the training share
+
+
+def test_fit_sizes_its_calibration_by_the_layouts_slots(monkeypatch):
+    import synthvae.calibration as calibration
+
+    monkeypatch.setattr(calibration, "CALIBRATION_CELLS", 9_000)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"c": rng.choice(list("abcd"), 1_000), "d": rng.choice(list("xy"), 1_000)})
+    synth = Synthesizer(epochs=40, seed=0, verbose=False).fit(df)  # 40,000 rows: share 2,000
+    slots = len(synth.layout_.slot_index)
+    assert slots == 6
+    assert synth.training_summary_["calibration"]["rows"] == 9_000 // 6  # the budget binds
