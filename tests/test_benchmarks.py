@@ -319,3 +319,37 @@ def test_wide_step_benchmark_times_both_reductions_on_the_same_loss():
     run = measure(rows=300, columns=30, rounds=1)
     assert run["step_s"]["current"] > 0 and run["step_s"]["reference"] > 0
     assert 0 < run["matmul_share"] < 1 and run["spans"] >= 30
+
+
+def test_probe_drawer_gives_the_default_drawers_rows_and_draws_a_deeper_term(adult_small):
+    """benchmarks.decoder_probes' naive drawer (one masked pass per column) must give the
+    default drawer's rows on the default model, or its deep variant's figures mean nothing."""
+    from benchmarks.common import patched
+    from benchmarks.decoder_probes import deep_decoder, naive_drawer_class
+    import synthvae.sampling as sampling
+    from synthvae import Synthesizer
+
+    df = adult_small.head(400)
+    synth = Synthesizer(epochs=3, verbose=False, seed=0).fit(df)
+    default = synth.sample(500, seed=1)
+    with patched(sampling, "ColumnDrawer", naive_drawer_class()):
+        naive = synth.sample(500, seed=1)
+    categorical = [c for c in df.columns if df[c].dtype == object]
+    pd.testing.assert_frame_equal(naive[categorical], default[categorical])
+    numeric = [c for c in df.columns if c not in categorical]
+    assert (naive[numeric] - default[numeric]).abs().max().max() <= 1  # float32 sum order
+    with deep_decoder():
+        deep = Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+        rows = deep.sample(200, seed=1)
+    assert hasattr(deep.generator_.model.decoder.autoregression, "mid")
+    assert list(rows.columns) == list(df.columns) and len(rows) == 200
+
+
+def test_probe_learning_rate_schedules_start_at_lr_and_end_at_the_floor():
+    from benchmarks.decoder_probes import LR_FLOOR, learning_rate_share
+
+    for variant in ("lr-cos", "lr-tail"):
+        shares = [learning_rate_share(variant, e, 60) for e in range(1, 61)]
+        assert shares[0] == 1.0 and shares[-1] == pytest.approx(LR_FLOOR)
+        assert all(a >= b for a, b in zip(shares, shares[1:]))
+    assert learning_rate_share("lr-tail", 30, 60) == 1.0  # constant for the first 60 %
