@@ -174,9 +174,10 @@ class ColumnDrawer:
     degree ``d`` have all their inputs: their input sum is taken then, once, as a weighted
     bag of the encoded positions drawn so far (the slot drawn in each span with weight 1,
     each scalar with its value: ``embedding_bag``, not a matmul over one-hot columns), and
-    their ReLU kept. Column ``c``'s logits read only the units of degree ``< c``: one
-    matmul over that prefix of units, into the column's own positions. A draw costs about
-    half the masked layer's output matmul plus a few gathers, whatever the number of columns.
+    their ReLU kept, and their term added at once to the logits of every later column (one
+    matmul into the positions after column ``d``), so column ``c``'s logits hold the units
+    of degree ``< c`` when it is drawn. A draw costs about half the masked layer's output
+    matmul plus a few gathers, whatever the number of columns.
     A numeric column's value input (:class:`~synthvae.model.ColumnAutoregression`) joins
     the bag as one more entry, at input ``width + i``, weighted by the value rebuilt from
     the drawn mode and scalar.
@@ -232,8 +233,6 @@ class ColumnDrawer:
         log_w = base.new_zeros(n)
         sigma = sigma.expand(n, -1)
         for number, step in enumerate(self.steps):
-            if self.unit_start[number]:  # the units of lower degree feed this column
-                self._complete_logits(step, logits, active[:, :self.unit_start[number]])
             choices = self._draw_column(step, block, logits, sigma, uniform, noise, slot_totals)
             imposed = conditions.get(step.start, ())
             for condition in imposed:
@@ -246,10 +245,19 @@ class ColumnDrawer:
             for number_of_value, scalar in step.values:
                 bag.add(self.layout.width + number_of_value, self._value(step, scalar, block))
             units = slice(self.unit_start[number], self.unit_start[number + 1])
-            if units.start < units.stop:  # the last column feeds no unit
+            if units.start < units.stop and number + 1 < len(self.steps):  # the last feeds none
                 inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]
                 torch.clamp(inputs, min=0, out=active[:, units])  # ReLU
+                self._feed_later_columns(number, logits, active[:, units], units)
         return log_w
+
+    def _feed_later_columns(self, number: int, logits, active, units: slice) -> None:
+        """Add the term of the units of degree ``number`` (``active``, their ReLU, final
+        once column ``number`` is drawn) to the logits of every column after it: one matmul
+        into the positions that follow the column (a wide product, where a product per later
+        column into its own few positions took twice as long)."""
+        later = self.steps[number + 1].start
+        logits[:, later:].addmm_(active, self.outer_rows[units, later:])
 
     def _value(self, step: ColumnStep, scalar: int, block: torch.Tensor) -> torch.Tensor:
         """(rows,) the numeric value of column ``step`` as written in ``block`` (one-hot
@@ -258,12 +266,6 @@ class ColumnDrawer:
         encoded = block[:, columns]
         return bounded_value(encoded @ self.value_offset[columns]
                              + block[:, scalar] * (encoded @ self.value_scale[columns]))
-
-    def _complete_logits(self, step, logits, active) -> None:
-        """Column ``step``'s logits: its latent part plus the term of the units of lower
-        degree (``active``, their ReLU), which read only earlier columns."""
-        columns = slice(step.start, step.stop)
-        logits[:, columns].addmm_(active, self.outer_rows[:active.shape[1], columns])
 
     def _draw_column(self, step, block, logits, sigma, uniform, noise, slot_totals
                      ) -> list[torch.Tensor]:

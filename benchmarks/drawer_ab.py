@@ -1,0 +1,102 @@
+"""The autoregressive drawer feeding each degree's units into every later column at once,
+against the drawer as it was (one product per column over the units of lower degree), in
+one process, alternating (issue 19.1)::
+
+    python -m benchmarks.drawer_ab --rows 100000 --repeats 7
+
+Fits adult's training split for one epoch (sampling cost depends on the layout, not the
+training length), then ``sample(rows)`` with each drawer in turn; records the medians, and
+how far the rows of the same seed differ (the sums are taken in another order).
+Writes ``results/<name>.json``; sampling.md quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+import torch
+
+from benchmarks.common import machine, patched, write_json
+from benchmarks.data import load_dataset
+
+
+def per_column_drawer_class():
+    """The drawer before: at each column's step, one product of the units of lower degree
+    into that column's own positions."""
+    from synthvae.sampling import ColumnDrawer, DrawnBag
+
+    class PerColumnDrawer(ColumnDrawer):
+        def draw(self, block, base, sigma, uniform=None, noise=None, conditions=None,
+                 generator=None, slot_totals=None):
+            if conditions:
+                raise NotImplementedError("the reference drawer takes no conditions")
+            logits, n = base, len(base)
+            bag = DrawnBag(n, [len(step.values) + len(step.groups) + len(step.scalars)
+                               for step in self.steps], base.device, base.dtype)
+            active = base.new_empty((n, self.unit_start[-1]))
+            sigma = sigma.expand(n, -1)
+            for number, step in enumerate(self.steps):
+                if self.unit_start[number]:
+                    columns = slice(step.start, step.stop)
+                    prefix = self.unit_start[number]
+                    logits[:, columns].addmm_(active[:, :prefix],
+                                              self.outer_rows[:prefix, columns])
+                choices = self._draw_column(step, block, logits, sigma, uniform, noise,
+                                            slot_totals)
+                bag.add_drawn(step, choices, block)
+                for number_of_value, scalar in step.values:
+                    bag.add(self.layout.width + number_of_value,
+                            self._value(step, scalar, block))
+                units = slice(self.unit_start[number], self.unit_start[number + 1])
+                if units.start < units.stop and number + 1 < len(self.steps):
+                    inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]
+                    torch.clamp(inputs, min=0, out=active[:, units])
+            return base.new_zeros(n)
+
+    return PerColumnDrawer
+
+
+def main(argv=None) -> None:
+    import synthvae.sampling as sampling
+    from synthvae import Synthesizer, detect_schema
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.drawer_ab")
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--name", default="sampling-drawer-feed")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    data = load_dataset("adult")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        synth = Synthesizer(epochs=1, seed=0, n_threads=1, verbose=False,
+                            schema=detect_schema(data.train)).fit(data.train)
+    reference = per_column_drawer_class()
+    times = {"per_column": [], "feed_later": []}
+    for _ in range(args.repeats):
+        for label in times:
+            with patched(sampling, "ColumnDrawer", reference, when=label == "per_column"):
+                start = time.perf_counter()
+                synth.sample(args.rows, seed=1)
+                times[label].append(round(time.perf_counter() - start, 3))
+    with patched(sampling, "ColumnDrawer", reference):
+        before = synth.sample(args.rows, seed=1)
+    after = synth.sample(args.rows, seed=1)
+    differing = {c: int((before[c].astype(str) != after[c].astype(str)).sum())
+                 for c in before.columns}
+    medians = {label: statistics.median(runs) for label, runs in times.items()}
+    result = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(),
+              "load_at_start": round(os.getloadavg()[0], 2), "rows": args.rows,
+              "seconds": times, "median_s": medians,
+              "speed_up": round(medians["per_column"] / medians["feed_later"], 3),
+              "rows_differing_by_column": {c: n for c, n in differing.items() if n}}
+    write_json(args.name, result)
+    print(result)
+
+
+if __name__ == "__main__":
+    main()
