@@ -204,7 +204,8 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
     if not synth.calibrate:
         return None
     started = time.perf_counter()
-    summary = synth.generator_.calibrate(frequencies, seed, calibration_rows(trained_rows, len(synth.layout_.slot_index)))
+    rows = calibration_rows(trained_rows, len(synth.layout_.slot_index))
+    summary = synth.generator_.calibrate(frequencies, seed, rows)
     if synth.fit_plan_.private:
         summary["frequencies"] = "released under DP (calibration_share)"
     return {**summary, "seconds": round(time.perf_counter() - started, 3)}

@@ -229,7 +229,6 @@ class ColumnDrawer:
         bag = DrawnBag(n, [len(step.values) + (step.stop - step.start if step.start in conditions
                                                else len(step.groups) + len(step.scalars))
                            for step in self.steps], base.device, base.dtype)
-        active = base.new_empty((n, self.unit_start[-1]))  # ReLU of the units that are final
         log_w = base.new_zeros(n)
         sigma = sigma.expand(n, -1)
         for number, step in enumerate(self.steps):
@@ -247,8 +246,7 @@ class ColumnDrawer:
             units = slice(self.unit_start[number], self.unit_start[number + 1])
             if units.start < units.stop and number + 1 < len(self.steps):  # the last feeds none
                 inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]
-                torch.clamp(inputs, min=0, out=active[:, units])  # ReLU
-                self._feed_later_columns(number, logits, active[:, units], units)
+                self._feed_later_columns(number, logits, inputs.clamp_(min=0), units)  # ReLU
         return log_w
 
     def _feed_later_columns(self, number: int, logits, active, units: slice) -> None:

@@ -353,3 +353,15 @@ def test_probe_learning_rate_schedules_start_at_lr_and_end_at_the_floor():
         assert shares[0] == 1.0 and shares[-1] == pytest.approx(LR_FLOOR)
         assert all(a >= b for a, b in zip(shares, shares[1:]))
     assert learning_rate_share("lr-tail", 30, 60) == 1.0  # constant for the first 60 %
+
+
+def test_calibration_width_benchmark_times_each_latent_count_and_scores_it(tmp_path):
+    env = dict(os.environ, SYNTHVAE_BENCH_RESULTS=str(tmp_path))
+    subprocess.run([sys.executable, "-m", "benchmarks.calibration_width", "--rows", "300",
+                    "--columns", "12", "--latents", "1500,1000", "--name", "cw"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    result = json.loads((tmp_path / "cw.json").read_text())
+    assert [run["latents"] for run in result["calibrations"]] == [1500, 1000]
+    for run in result["calibrations"]:
+        assert run["seconds"] > 0 and run["summary"]["rows"] == run["latents"]
+        assert 0 <= run["fresh_max_error"] < 0.05  # calibrated: near the training shares
