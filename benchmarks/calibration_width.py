@@ -65,7 +65,7 @@ def main(argv=None) -> None:
     for latents in (int(n) for n in args.latents.split(",")):
         start = time.perf_counter()
         summary = synth.generator_.calibrate(frequencies, 0, latents)
-        run = {"latents": latents, "seconds": round(time.perf_counter() - start, 1),
+        run = {"latents": latents, "seconds": round(time.perf_counter() - start, 3),
                "summary": summary, **fresh_frequency_error(synth, frequencies)}
         result["calibrations"].append(run)
         print(run, flush=True)
