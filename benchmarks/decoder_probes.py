@@ -1,4 +1,4 @@
-"""Three more changes to the autoregressive decoder's conditionals, probed against the default
+"""Four more changes to the autoregressive decoder's conditionals, probed against the default
 (issue 16, structure.md "December, eighth step"); none is kept::
 
     python -m benchmarks.decoder_probes target-last titanic,taxis 0,1 --name order-last
@@ -112,15 +112,18 @@ def naive_drawer_class():
     return NaiveDrawer
 
 
+@contextmanager
 def deep_decoder():
-    """A block in which fits build the deep masked term and sampling uses the naive drawer."""
+    """A block in which fits build the deep masked term and sampling uses the naive drawer
+    (unconditional sampling only: conditional sampling keeps the default drawer)."""
     import synthvae.model as model
     import synthvae.sampling as sampling
 
-    stack = ExitStack()
-    stack.enter_context(patched(model, "ColumnAutoregression", deep_autoregression_class()))
-    stack.enter_context(patched(sampling, "ColumnDrawer", naive_drawer_class()))
-    return stack
+    with ExitStack() as stack:
+        stack.enter_context(patched(model, "ColumnAutoregression",
+                                    deep_autoregression_class()))
+        stack.enter_context(patched(sampling, "ColumnDrawer", naive_drawer_class()))
+        yield
 
 
 @contextmanager

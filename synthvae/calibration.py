@@ -50,7 +50,7 @@ def calibration_rows(trained_rows: int, n_slots: int = 0) -> int:
     rows (epochs x rows), for a layout of ``n_slots`` softmax slots: a fixed share of its
     decoder passes, so calibration stays a small part of any fit (wide tables, few epochs),
     within [MIN_CALIBRATION_ROWS, CALIBRATION_ROWS], and at most CALIBRATION_CELLS slot
-    probabilities a pass (binding from 12,000 slots on). A default fit on Adult processes
+    probabilities a pass (binding above 12,000 slots). A default fit on Adult processes
     ~1.7M rows of 440 slots: the full 50,000."""
     rows = min(CALIBRATION_ROWS, TRAINING_SHARE * trained_rows)
     if n_slots:

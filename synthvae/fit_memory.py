@@ -141,7 +141,7 @@ def restore(synth, saved, checkpoint):
 def _difference(key: str, theirs: dict, now) -> str:
     """Why setting ``key`` (``now``) stops a resume from a checkpoint holding ``theirs``."""
     if key not in theirs:
-        return (f"it was written by an earlier synthvae, whose models had no {key!r} "
+        return (f"it was written by an earlier synthvae, which had no parameter {key!r} "
                 f"(now {now!r}); start afresh without resume.")
     return (f"parameter {key!r} differs from the interrupted fit ({theirs[key]!r} then, "
             f"{now!r} now).")

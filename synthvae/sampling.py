@@ -5,7 +5,8 @@ A factorized decoder (TVAE's) draws every span at once. An autoregressive one
 vectorized over the rows: column ``c``'s spans are drawn from logits that include the term
 of the values drawn for columns ``< c``, whose own term is then added to the logits of the
 columns after it. The loop over columns is the model's definition, not a per-column
-transform: its length is the number of columns, its work per step is one small matmul.
+transform: its length is the number of columns, its work per step a few gathers and one
+product of the step's hidden units into the later columns.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ class ColumnDrawer:
     degree ``d`` have all their inputs: their input sum is taken then, once, as a weighted
     bag of the encoded positions drawn so far (the slot drawn in each span with weight 1,
     each scalar with its value: ``embedding_bag``, not a matmul over one-hot columns), and
-    their ReLU kept, and their term added at once to the logits of every later column (one
+    their ReLU's term added at once to the logits of every later column (one
     matmul into the positions after column ``d``), so column ``c``'s logits hold the units
     of degree ``< c`` when it is drawn. A draw costs about half the masked layer's output
     matmul plus a few gathers, whatever the number of columns.
@@ -222,7 +223,7 @@ class ColumnDrawer:
         """Fill ``block`` (rows, width, all zero) in place; return the rows' log weights.
 
         ``base`` (rows, width) is the latent's part of the logits; it is overwritten: each
-        column's positions are completed at its own step.
+        column's positions are built up step by step, complete when the column is drawn.
         """
         logits, n = base, len(base)
         conditions = conditions or {}
