@@ -81,7 +81,7 @@ def deep_autoregression_class():
 
 
 def naive_drawer_class():
-    from synthvae.sampling import ColumnDrawer, column_steps
+    from synthvae.sampling import ColumnDrawer, column_steps, span_slot_starts
 
     class NaiveDrawer(ColumnDrawer):
         """Draws column by column with one forward pass of the whole masked term per column
@@ -93,9 +93,7 @@ def naive_drawer_class():
             self.autoregression = decoder.autoregression
             self.steps = column_steps(layout, self.autoregression.rank,
                                       self.autoregression.value_scalars)
-            starts = layout.group_starts.tolist()
-            self.slot_start = {position: starts[g] for g, position in
-                               enumerate(layout.slot_index[layout.group_starts].tolist())}
+            self.slot_start = span_slot_starts(layout)
 
         def draw(self, block, base, sigma, uniform=None, noise=None, conditions=None,
                  generator=None, slot_totals=None):

@@ -207,10 +207,7 @@ class ColumnDrawer:
         # (hidden, width): row u is unit u's weight into each encoded position
         self.outer_rows = without_subnormals(autoregression.outer.weight * autoregression.mask
                                              )[:, order].T.contiguous()
-        self.slot_start = {}  # first encoded position of a span -> its first slot number
-        starts = layout.group_starts.tolist()
-        for g, position in enumerate(layout.slot_index[layout.group_starts].tolist()):
-            self.slot_start[position] = starts[g]
+        self.slot_start = span_slot_starts(layout)
 
     def step_start(self, position: int) -> int:
         """The first position of the column holding encoded ``position``."""
@@ -292,6 +289,14 @@ class ColumnDrawer:
                 mean = mean + noise[:, index] * sigma[:, index]
             block[:, position] = mean.clamp_(-1.0, 1.0)
         return choices
+
+
+def span_slot_starts(layout: SpanLayout) -> dict[int, int]:
+    """First encoded position of each softmax span -> its first slot number (where a
+    column's draw adds to the per-slot totals)."""
+    starts = layout.group_starts.tolist()
+    return {position: starts[g] for g, position in
+            enumerate(layout.slot_index[layout.group_starts].tolist())}
 
 
 def without_subnormals(weights: torch.Tensor) -> torch.Tensor:
