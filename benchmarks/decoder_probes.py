@@ -81,30 +81,38 @@ def deep_autoregression_class():
 
 
 def naive_drawer_class():
+    from synthvae.exclusions import StepExclusions
     from synthvae.sampling import ColumnDrawer, column_steps, span_slot_starts
 
     class NaiveDrawer(ColumnDrawer):
         """Draws column by column with one forward pass of the whole masked term per column
         (the masks make a column's term independent of the columns not drawn yet): any
-        masked network, at ~columns times the default drawer's cost. No conditions."""
+        masked network, at ~columns times the default drawer's cost. No conditions. The
+        excluded value pairs lower later logits as in the default drawer."""
 
-        def __init__(self, decoder, layout, floor=None):
+        def __init__(self, decoder, layout, floor=None, excluded=None):
             self.layout, self.floor = layout, floor
             self.autoregression = decoder.autoregression
             self.steps = column_steps(layout, self.autoregression.rank,
                                       self.autoregression.value_scalars)
             self.slot_start = span_slot_starts(layout)
+            self.exclusions = None if excluded is None or len(excluded) == 0 else \
+                StepExclusions(excluded, self.steps, self.autoregression.rank.device)
 
         def draw(self, block, base, sigma, uniform=None, noise=None, conditions=None,
                  generator=None, slot_totals=None):
             if conditions:
                 raise NotImplementedError("the probe's drawer takes no conditions")
             latent, sigma = base.clone(), sigma.expand(len(base), -1)
+            excluded = torch.zeros_like(base)  # the exclusions' terms so far
             for number, step in enumerate(self.steps):
                 columns = slice(step.start, step.stop)
                 if number:
-                    base[:, columns] = latent[:, columns] + self.autoregression(block)[:, columns]
+                    base[:, columns] = (latent[:, columns] + excluded[:, columns]
+                                        + self.autoregression(block)[:, columns])
                 self._draw_column(step, block, base, sigma, uniform, noise, slot_totals)
+                if self.exclusions is not None:
+                    self.exclusions.apply(number, step, block, excluded)
             return base.new_zeros(len(base))
 
     return NaiveDrawer

@@ -48,6 +48,8 @@ def per_column_drawer_class():
                 choices = self._draw_column(step, block, logits, sigma, uniform, noise,
                                             slot_totals)
                 bag.add_drawn(step, choices, block)
+                if self.exclusions is not None:  # the excluded value pairs, as the default
+                    self.exclusions.apply(number, step, block, logits)
                 for number_of_value, scalar in step.values:
                     bag.add(self.layout.width + number_of_value,
                             self._value(step, scalar, block))

@@ -69,6 +69,10 @@ def fit(
         help="Do not draw a category where the row's context makes it this share as "
              "frequent as in the training rows, or rarer (0 = off; default 0.03; see "
              "docs/training.md).")] = None,
+    unseen_pairs: Annotated[Optional[float], typer.Option(
+        help="Never draw together two values that no training row holds together where "
+             "independence expects this many rows or one column determines the other (0 = "
+             "off; default 10; see docs/training.md).")] = None,
     min_mode_rows: Annotated[Optional[int], typer.Option(
         help="Keep a continuous column's mode only if it holds at least this many rows "
              "(default 100: small tables get fewer, fuller modes; 0 = off; see "
@@ -116,7 +120,8 @@ def fit(
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
-              "min_lift": min_lift, "min_mode_rows": min_mode_rows, "latent_swap": latent_swap,
+              "min_lift": min_lift, "unseen_pairs": unseen_pairs,
+              "min_mode_rows": min_mode_rows, "latent_swap": latent_swap,
               "calibration_share": calibration_share}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,

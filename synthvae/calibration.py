@@ -66,17 +66,19 @@ def slot_frequencies(data: torch.Tensor, layout: SpanLayout) -> torch.Tensor:
 @torch.no_grad()
 def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
                              offsets: torch.Tensor, draws: tuple | None = None,
-                             floor: torch.Tensor | None = None) -> torch.Tensor:
+                             floor: torch.Tensor | None = None,
+                             excluded: torch.Tensor | None = None) -> torch.Tensor:
     """(n_slots,) mean softmax probability of each slot over the latents ``z``.
 
     An autoregressive decoder needs ``draws``: the (uniform, noise) of its column-by-column
     draw for each latent (see :func:`common_draws`). ``floor``: the sampler's low-lift
-    floors (:func:`synthvae.sampling.span_weights`), applied as when sampling."""
+    floors (:func:`synthvae.sampling.span_weights`), and ``excluded`` its category pairs
+    never drawn together (:mod:`synthvae.exclusions`), applied as when sampling."""
     total = torch.zeros(len(layout.slot_index), device=z.device)
     if getattr(decoder, "autoregression", None) is not None:
         from synthvae.sampling import ColumnDrawer
 
-        drawer, uniform, noise = ColumnDrawer(decoder, layout, floor), *draws
+        drawer, uniform, noise = ColumnDrawer(decoder, layout, floor, excluded), *draws
         sigma = decoder.sigma(z.new_ones((1, 1)))
         for start in range(0, len(z), BATCH_ROWS):
             rows = slice(start, start + BATCH_ROWS)
@@ -103,11 +105,12 @@ def common_draws(layout: SpanLayout, rows: int, generator: torch.Generator, devi
 @torch.no_grad()
 def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
                       generator: torch.Generator, rows: int = CALIBRATION_ROWS,
-                      steps: int = CALIBRATION_STEPS, floor: torch.Tensor | None = None
-                      ) -> tuple[torch.Tensor, dict]:
+                      steps: int = CALIBRATION_STEPS, floor: torch.Tensor | None = None,
+                      excluded: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """(width,) logit offsets (0 outside softmax slots) and a JSON-ready summary of the
-    largest slot-frequency error before and after, in absolute share of rows. ``floor``:
-    the sampler's low-lift floors, so the frequencies matched are those of the rows drawn."""
+    largest slot-frequency error before and after, in absolute share of rows. ``floor`` and
+    ``excluded``: the sampler's low-lift floors and excluded pairs, so the frequencies
+    matched are those of the rows drawn."""
     width = layout.width
     device = target.device
     offsets = torch.zeros(width, device=device)
@@ -116,12 +119,12 @@ def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
         if getattr(decoder, "autoregression", None) is not None else None
     seen = target > 0  # a slot no training row holds keeps its logit (its share stays tiny)
     log_target = torch.log(target.clamp_min(MIN_FREQUENCY))
-    probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor)
+    probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor, excluded)
     before = (probs - target).abs().max()
     for _ in range(steps):
         step = (log_target - torch.log(probs.clamp_min(MIN_FREQUENCY))).clamp(-MAX_STEP, MAX_STEP)
         offsets[layout.slot_index] += torch.where(seen, step, torch.zeros_like(step))
-        probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor)
+        probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor, excluded)
     after = (probs - target).abs().max()
     summary = {"rows": rows, "steps": steps,
                "max_frequency_error_before": round(float(before), 5),

@@ -227,10 +227,11 @@ class ConditionalSampler:
     def __init__(self, model, layout, prior, conditions: list, device: torch.device,
                  pool_factors: tuple[int, ...] = POOL_FACTORS,
                  refresh_steps: int = REFRESH_STEPS, offsets: torch.Tensor | None = None,
-                 floor: torch.Tensor | None = None):
+                 floor: torch.Tensor | None = None, excluded: torch.Tensor | None = None):
         self.model = model
         self.offsets = offsets  # marginal calibration (synthvae.calibration), or None
         self.floor = floor  # low-lift floors (synthvae.sampling.span_weights), or None
+        self.excluded = excluded  # category pairs never drawn together, or None
         self.layout = layout
         self.prior = prior
         self.conditions = [c.to(device) for c in conditions]
@@ -308,7 +309,7 @@ class ConditionalSampler:
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows drawn column by column from latents ``z`` with the conditions imposed at
         their columns, and their log weights: sum of log P(C_c | z, earlier columns)."""
-        drawer = ColumnDrawer(self.model.decoder, self.layout, self.floor)
+        drawer = ColumnDrawer(self.model.decoder, self.layout, self.floor, self.excluded)
         by_step: dict[int, list] = {}
         for condition in self.conditions:
             by_step.setdefault(drawer.step_start(condition.position), []).append(condition)

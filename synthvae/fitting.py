@@ -171,7 +171,8 @@ def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed:
         "train_seconds": round(time.perf_counter() - t0, 3),
         "fit_seconds": round(time.perf_counter() - started, 3),
         "device": str(synth.device_), "differentially_private": private,
-        "calibration": calibration, "failed_steps": steps.failed, **summary}
+        "calibration": calibration, "excluded_pairs": synth.generator_.excluded_count,
+        "failed_steps": steps.failed, **summary}
 
 
 def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
@@ -184,12 +185,13 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
               released: np.ndarray | None = None) -> dict | None:
-    """Set the sampler's low-lift floors (``min_lift``) and calibrate its logit offsets
-    (synthvae/calibration.py) on the rows drawn with them, both from the training rows' slot
-    frequencies; the calibration's summary, or None when off. ``trained_rows`` (epochs x
-    rows) sizes the calibration sample. Under DP the frequencies are ``released``, the
-    noisy ones released from ``calibration_share`` of the budget (None when none was:
-    nothing is set)."""
+    """Set the sampler's low-lift floors (``min_lift``) and the category pairs it never
+    draws together (``unseen_pairs``), and calibrate its logit offsets
+    (synthvae/calibration.py) on the rows drawn with them, all from the training rows; the
+    calibration's summary, or None when off. ``trained_rows`` (epochs x rows) sizes the
+    calibration sample. Under DP the frequencies are ``released``, the noisy ones released
+    from ``calibration_share`` of the budget (None when none was: nothing is set), and no
+    pairs are excluded (finding them reads the private rows)."""
     from synthvae.calibration import calibration_rows, slot_frequencies
 
     if synth.layout_.n_groups == 0:
@@ -200,6 +202,9 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
         frequencies = torch.as_tensor(released, dtype=torch.float32, device=data.device)
     else:
         frequencies = slot_frequencies(data, synth.layout_)
+        synth.generator_.exclude_unseen_pairs(data, synth.transformer_.spans_,
+                                              synth.unseen_pairs,
+                                              synth.transformer_.code_columns())
     synth.generator_.set_low_lift_floor(frequencies, synth.min_lift)
     if not synth.calibrate:
         return None

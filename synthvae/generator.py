@@ -29,7 +29,8 @@ from synthvae.sampling import sample_matrix
 DECODERS = (None, "autoregressive", "factorized")
 MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
 OFFSETS_KEY = "sampler.logit_offsets"  # tensor key of the calibration's offsets
-FLOOR_KEY = "sampler.low_lift_floor"  # ... and of the low-lift floors
+FLOOR_KEY = "sampler.low_lift_floor"  # ... of the low-lift floors
+EXCLUDED_KEY = "sampler.excluded_pairs"  # ... and of the category pairs never drawn together
 
 
 class Generator(Protocol):
@@ -102,7 +103,7 @@ class VAEGenerator:
 
     def __init__(self, config: ModelConfig, model: VAE, layout: SpanLayout,
                  device: torch.device, prior=None, offsets: torch.Tensor | None = None,
-                 floor: torch.Tensor | None = None):
+                 floor: torch.Tensor | None = None, excluded: torch.Tensor | None = None):
         self.config = config
         self.model = model
         self.layout = layout
@@ -110,6 +111,8 @@ class VAEGenerator:
         self.prior = prior  # set by fit_prior (or from a file): StandardNormal/MixturePrior
         self.offsets = offsets  # (width,) calibration logit offsets, or None
         self.floor = floor  # (width,) low-lift floors of slot probabilities, or None
+        # (pairs, 2) category positions the autoregressive sampler never draws together
+        self.excluded = excluded
 
     @classmethod
     def build(cls, config: ModelConfig, layout: SpanLayout, device: torch.device,
@@ -144,17 +147,18 @@ class VAEGenerator:
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         from synthvae.likelihood import decode_mean
 
-        return decode_mean(self.model, self.layout, z)
+        return decode_mean(self.model, self.layout, z, self.excluded)
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return sample_matrix(self.model, self.layout, self.prior, n, generator, self.device,
-                             offsets=self.offsets, floor=self.floor)
+                             offsets=self.offsets, floor=self.floor, excluded=self.excluded)
 
     def conditional_sampler(self, conditions: list):
         from synthvae.conditions import ConditionalSampler
 
         return ConditionalSampler(self.model, self.layout, self.prior, conditions, self.device,
-                                  offsets=self.offsets, floor=self.floor)
+                                  offsets=self.offsets, floor=self.floor,
+                                  excluded=self.excluded)
 
     def log_likelihood(self, data: torch.Tensor, samples: int, generator: torch.Generator
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,7 +187,7 @@ class VAEGenerator:
         self.model.eval()
         offsets, summary = calibration.fit_logit_offsets(
             self.model.decoder, self.layout, self.prior, frequencies, generator, rows=rows,
-            floor=self.floor)
+            floor=self.floor, excluded=self.excluded)
         self.offsets = offsets
         return summary
 
@@ -198,6 +202,24 @@ class VAEGenerator:
         floor[self.layout.slot_index] = min_lift * frequencies
         self.floor = floor
 
+    def exclude_unseen_pairs(self, data: torch.Tensor, spans, min_expected: float,
+                             code_columns=frozenset()) -> None:
+        """Value pairs the sampler never draws together: those no row of the encoded
+        training rows ``data`` holds although independence expects ``min_expected`` rows,
+        or one column determines the other (:func:`synthvae.exclusions.unseen_pairs`;
+        categorical columns and the numeric ``code_columns``); only an autoregressive
+        decoder draws in an order that can keep them, and ``min_expected`` 0 removes them."""
+        from synthvae.exclusions import unseen_pairs
+
+        pairs = unseen_pairs(data, spans, min_expected, code_columns) \
+            if self.model.decoder.autoregression is not None else None
+        self.excluded = pairs if pairs is not None and len(pairs) else None
+
+    @property
+    def excluded_count(self) -> int:
+        """How many value pairs the sampler never draws together."""
+        return 0 if self.excluded is None else len(self.excluded)
+
     # ------------------------------------------------------------------ saving
     def to_dict(self) -> dict:
         return {"model_config": self.config.to_dict(), "prior": self.prior.kind}
@@ -211,6 +233,8 @@ class VAEGenerator:
             out[OFFSETS_KEY] = self.offsets.detach().cpu().float().contiguous()
         if self.floor is not None:
             out[FLOOR_KEY] = self.floor.detach().cpu().float().contiguous()
+        if self.excluded is not None:
+            out[EXCLUDED_KEY] = self.excluded.detach().cpu().long().contiguous()
         return out
 
     @classmethod
@@ -227,9 +251,11 @@ class VAEGenerator:
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
         floor = _load_floor(tensors.get(FLOOR_KEY), config, where)
+        excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, where)
         return cls(config, model, layout, device, prior,
                    None if offsets is None else offsets.to(device),
-                   None if floor is None else floor.to(device))
+                   None if floor is None else floor.to(device),
+                   None if excluded is None else excluded.to(device))
 
 
 def _check_value_inputs(config: ModelConfig, layout: SpanLayout, where: str) -> None:
@@ -247,7 +273,7 @@ def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     unknown = [k for k in tensors if not k.startswith(("model.", "prior."))
-               and k not in (OFFSETS_KEY, FLOOR_KEY)]
+               and k not in (OFFSETS_KEY, FLOOR_KEY, EXCLUDED_KEY)]
     if unknown:
         raise ModelFileError(f"{where} holds an unexpected tensor {unknown[0]!r}.")
     if set(weights) != set(expected):
@@ -296,3 +322,19 @@ def _load_floor(floor, config: ModelConfig, where: str):
                              f"{tuple(floor.shape)} (or values outside [0, 1]); expected "
                              f"{config.data_dim} probabilities.")
     return floor.float()
+
+
+def _load_excluded(pairs, config: ModelConfig, where: str):
+    """The category pairs the sampler never draws together (absent from older models, DP
+    models and factorized decoders)."""
+    if pairs is None:
+        return None
+    from synthvae.exclusions import check_excluded_pairs
+
+    problem = "an autoregressive decoder's column order is missing" \
+        if config.column_rank is None else \
+        check_excluded_pairs(pairs, list(config.column_rank), config.data_dim)
+    if problem is not None:
+        raise ModelFileError(f"{where}: the sampler's excluded category pairs are invalid "
+                             f"({problem}).")
+    return pairs

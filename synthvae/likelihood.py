@@ -34,8 +34,11 @@ def latent_means(model, data: torch.Tensor, batch_size: int = 16_384) -> torch.T
 
 
 @torch.no_grad()
-def decode_mean(model, layout: SpanLayout, z: torch.Tensor) -> torch.Tensor:
-    """The decoder's most likely encoded row for each latent: scalar means, argmax slots."""
+def decode_mean(model, layout: SpanLayout, z: torch.Tensor,
+                excluded: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's most likely encoded row for each latent: scalar means, argmax slots
+    (an autoregressive decoder's column by column, never a pair of ``excluded``,
+    :mod:`synthvae.exclusions`)."""
     model.eval()
     logits = model.decoder(z)
     if model.decoder.autoregression is not None:  # the most likely slot, column by column
@@ -43,7 +46,7 @@ def decode_mean(model, layout: SpanLayout, z: torch.Tensor) -> torch.Tensor:
 
         out = torch.zeros_like(logits)
         sigma = model.decoder.sigma(z.new_ones((1, 1)))
-        ColumnDrawer(model.decoder, layout).draw(out, logits, sigma)
+        ColumnDrawer(model.decoder, layout, excluded=excluded).draw(out, logits, sigma)
         return out
     out = torch.zeros_like(logits)
     if layout.n_scalars:

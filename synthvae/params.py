@@ -52,6 +52,7 @@ def validate_params(params) -> None:
         check_number("beta", params.beta, low=0)
     check_number("validation_fraction", params.validation_fraction, low=0, high=0.5)
     check_number("min_lift", params.min_lift, low=0, high=1)
+    check_number("unseen_pairs", params.unseen_pairs, low=0)
     if params.latent_swap is not None:
         check_number("latent_swap", params.latent_swap, low=0, high=0.9)
     check_n_threads(params.n_threads)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.functional import embedding_bag, linear
 
+from synthvae.exclusions import StepExclusions
 from synthvae.layout import SpanLayout
 from synthvae.model import VAE, bounded_value
 
@@ -71,20 +72,22 @@ def column_steps(layout: SpanLayout, rank: torch.Tensor,
 @torch.no_grad()
 def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torch.Generator,
                   device: torch.device, scalar_noise: bool = True,
-                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None,
+                  excluded: torch.Tensor | None = None) -> torch.Tensor:
     """n rows of the encoded layout: scalars in [-1, 1], one one-hot per softmax span.
 
     Scalars are drawn from the decoder's Gaussian (mean tanh(logit), learned sigma) and
     categories from its softmax (inverse CDF, :meth:`SpanLayout.group_sample`), all spans
     at once. ``offsets`` (width,) are the marginal calibration's logit offsets
     (:mod:`synthvae.calibration`), ``floor`` (width,) the low-lift floor of each slot's
-    probability (:func:`span_weights`); either may be None.
+    probability (:func:`span_weights`), ``excluded`` (pairs, 2) the category pairs an
+    autoregressive decoder never draws together (:mod:`synthvae.exclusions`); each may be
+    None.
     """
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
     return decode_matrix(model, layout, z, generator, scalar_noise, offsets=offsets,
-                         floor=floor)
+                         floor=floor, excluded=excluded)
 
 
 def prior_logits(model: VAE, z: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
@@ -96,8 +99,8 @@ def prior_logits(model: VAE, z: torch.Tensor, offsets: torch.Tensor | None) -> t
 @torch.no_grad()
 def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: torch.Generator,
                   scalar_noise: bool = True, logits: torch.Tensor | None = None,
-                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+                  offsets: torch.Tensor | None = None, floor: torch.Tensor | None = None,
+                  excluded: torch.Tensor | None = None) -> torch.Tensor:
     """Decode latents ``z`` (n, latent_dim) into a drawn encoded matrix (n, width).
 
     ``logits`` (n, width) are the decoder's output when the caller has it already (else
@@ -114,7 +117,7 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
     # (a row-major span is a strided view that numpy reads several times slower).
     out = torch.zeros((layout.width, n), device=device).T
     if model.decoder.autoregression is not None:
-        drawer = ColumnDrawer(model.decoder, layout, floor)
+        drawer = ColumnDrawer(model.decoder, layout, floor, excluded)
         chunk = CPU_AUTOREGRESSIVE_CHUNK_ROWS if device.type == "cpu" else max(n, 1)
         for start in range(0, n, chunk):
             rows = slice(start, start + chunk)
@@ -168,7 +171,9 @@ class ColumnDrawer:
     after it. Optional per-step hooks: ``conditions`` (:class:`synthvae.conditions.
     BoundCondition`) impose a column's draw and add log P(condition | z, earlier columns)
     to the returned log weights; ``slot_totals`` (n_slots,) accumulates each slot's
-    probability at its step (what marginal calibration matches).
+    probability at its step (what marginal calibration matches). With ``excluded`` pairs
+    (:mod:`synthvae.exclusions`), each drawn column lowers the logits of the later
+    categories it excludes before they are drawn.
 
     The masked layer's hidden units are held sorted by degree: a unit of degree ``d`` reads
     columns ``<= d`` and feeds columns ``> d``. Once column ``d`` is drawn, the units of
@@ -184,11 +189,15 @@ class ColumnDrawer:
     the drawn mode and scalar.
     """
 
-    def __init__(self, decoder, layout: SpanLayout, floor: torch.Tensor | None = None):
+    def __init__(self, decoder, layout: SpanLayout, floor: torch.Tensor | None = None,
+                 excluded: torch.Tensor | None = None):
         self.layout = layout
         self.floor = floor  # (width,) low-lift floors of the slots' probabilities, or None
         autoregression = decoder.autoregression
         self.steps = column_steps(layout, autoregression.rank, autoregression.value_scalars)
+        # category pairs never drawn together (synthvae.exclusions), or None
+        self.exclusions = None if excluded is None or len(excluded) == 0 else \
+            StepExclusions(excluded, self.steps, autoregression.rank.device)
         if autoregression.n_values:  # (width,) each mode slot's value offset and scale
             self.value_offset = autoregression.value_offset
             self.value_scale = autoregression.value_scale
@@ -239,6 +248,8 @@ class ColumnDrawer:
                 bag.add_column(step, block)
             else:
                 bag.add_drawn(step, choices, block)
+            if self.exclusions is not None:
+                self.exclusions.apply(number, step, block, logits)
             for number_of_value, scalar in step.values:
                 bag.add(self.layout.width + number_of_value, self._value(step, scalar, block))
             units = slice(self.unit_start[number], self.unit_start[number + 1])

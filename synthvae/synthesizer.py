@@ -25,6 +25,7 @@ from synthvae.fitting import FITTED_FOR_SAMPLING, atomic_fit
 from synthvae.frames import to_output
 from synthvae.params import validate_params
 from synthvae.preparation import check_frame
+from synthvae.exclusions import UNSEEN_PAIR_ROWS
 from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream
@@ -129,6 +130,12 @@ class Synthesizer:
         docs/training.md); under DP, noisy frequencies (``calibration_share``).
     min_lift : a category is not drawn where its probability in the row's context is below
         ``min_lift`` times its training share (docs/training.md); 0 = off.
+    unseen_pairs : two values of two columns (categorical, or numbers encoded value by
+        value) that no training row holds together are never drawn together when
+        independence of the columns would put at least this many rows there
+        (``relationship=Husband & sex=Female``) or one column determines the other
+        (docs/training.md); 0 = off. Kept by the autoregressive decoder (the default up to
+        1,024 encoded columns); not used under differential privacy.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
         the prior is N(0, I), nothing is held out, and no loss history is kept.
     delta : total DP delta; None = 0.1 / rows.
@@ -163,7 +170,8 @@ class Synthesizer:
                  skew_threshold: float | None = SKEW_THRESHOLD,
                  min_mode_rows: int = MIN_MODE_ROWS,
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
-                 min_lift: float = MIN_LIFT, epsilon: float | None = None, delta: float | None = None,
+                 min_lift: float = MIN_LIFT, unseen_pairs: float = UNSEEN_PAIR_ROWS,
+                 epsilon: float | None = None, delta: float | None = None,
                  max_grad_norm: float = 1.0, accountant: str = "prv",
                  preprocess_share: float = 0.1, calibration_share: float = 0.1,
                  device: str | None = None, distributed: bool | None = None,
@@ -195,6 +203,7 @@ class Synthesizer:
         self.prior_components = prior_components
         self.calibrate = calibrate
         self.min_lift = min_lift
+        self.unseen_pairs = unseen_pairs
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm

@@ -175,6 +175,19 @@ def test_fit_passes_min_mode_rows_to_the_model(workdir):
         invoke("fit", "data.csv", "--epochs", "1", "-q", "--min-mode-rows", "-1"))
 
 
+def test_fit_passes_unseen_pairs_to_the_model(workdir):
+    from synthvae import Synthesizer
+
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+    assert Synthesizer.load("synthvae-model.safetensors").generator_.excluded is not None
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--unseen-pairs", "0")
+    assert result.exit_code == 0, result.output
+    loaded = Synthesizer.load("synthvae-model.safetensors")
+    assert loaded.unseen_pairs == 0 and loaded.generator_.excluded is None
+    assert "unseen_pairs" in one_line_error(
+        invoke("fit", "data.csv", "--epochs", "1", "-q", "--unseen-pairs", "-1"))
+
+
 def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
     assert invoke("fit", "data.csv", "--epochs", "2", "-q", "--holdout-fraction", "0.25").exit_code == 0
     assert invoke("sample", "-n", "600", "-q").exit_code == 0

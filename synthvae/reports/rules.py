@@ -32,14 +32,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# The sampler excludes the pairs these rules name (synthvae.exclusions): one set of thresholds.
+from synthvae.exclusions import MIN_ROWS_PER_VALUE, MIN_SUPPORT
+from synthvae.exclusions import UNSEEN_PAIR_ROWS as MIN_EXPECTED_ROWS
 from synthvae.reports._util import as_float
 from synthvae.schema import ColumnKind, Schema
 
-MIN_SUPPORT = 0.995  # A -> B holds when each A value's majority B covers this share of rows
-MIN_ROWS_PER_VALUE = 5.0  # mean rows per A value, so that A is not near-unique
+# MIN_SUPPORT: A -> B holds when each A value's majority B covers this share of rows;
+# MIN_ROWS_PER_VALUE: mean rows per A value, so that A is not near-unique;
+# MIN_EXPECTED_ROWS: a zero cell counts when independence expects this many rows there.
 MAX_NUMERIC_VALUES = 100  # numeric columns with at most this many exact values are candidates
 MAX_CATEGORY_VALUES = 1_000  # candidates have at most this many values (pair tables stay small)
-MIN_EXPECTED_ROWS = 10.0  # a zero cell counts when independence expects this many rows there
 MIN_INDEPENDENT_BREAKS = 0.01  # share of random a, b pairs with a > b, for an inequality
 MAX_RULE_COLUMNS = 40  # candidate columns examined per rule kind on wide tables
 MAX_LISTED = 50  # rules of each kind listed in the report (all count in the totals)

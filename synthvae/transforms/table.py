@@ -139,6 +139,13 @@ class TableTransformer:
                 offset[cols], scale[cols] = t.value_coefficients()
         return tuple(positions), offset, scale
 
+    def code_columns(self) -> frozenset[str]:
+        """Numeric (and datetime) columns encoded value by value: each mode is one exact
+        value (``discrete``), so their mode slots name values as categories do."""
+        self._check_fitted()
+        return frozenset(t.spec.name for t in self.transformers_
+                         if isinstance(t, ModeSpecificNormalizer) and t.discrete)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "transformers_"):
             raise NotFittedError("This TableTransformer is not fitted yet; call fit(df) first.")

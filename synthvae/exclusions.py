@@ -1,0 +1,162 @@
+"""Value pairs the sampler never draws together: the table's impossible combinations.
+
+Two categories of two categorical columns that no training row holds together, although the
+columns' shares would put at least ``unseen_pairs`` rows there were the columns independent
+(``relationship=Husband & sex=Female`` in Adult: about 1,070 rows expected, none held), are
+a rule of the table, not chance: were the columns independent, no row would hold the pair
+with a probability under e^-10 at the default 10 rows. So is every unseen pair of two
+columns one of which determines the other (``pickup_zone -> pickup_borough``: a zone of 20
+rows in Manhattan is in no other borough, however few rows independence would put there).
+The report's rules section finds the same rules (:mod:`synthvae.reports.rules`, the same
+thresholds) and counts the synthetic rows that break them. Numeric columns encoded value by
+value (``education-num``: each mode one exact value) take part like categorical ones.
+
+An autoregressive decoder draws the columns in order, so the sampler keeps these rules
+cheaply: once a column is drawn, each value of a later column that its drawn value excludes
+has ``EXCLUDED_LOGIT`` added to its logit (its weight times ~1e-13), so it is drawn only
+where every value of that column is excluded alike. The exclusions are data: a ``(pairs,
+2)`` tensor of encoded positions (the model file's ``sampler.excluded_pairs``);
+:class:`StepExclusions` turns them into one small product per drawing step. A factorized
+decoder draws every column at once and does not use them.
+
+The pairs are found from one product of the value slots' one-hot block with itself (the
+co-occurrence counts of every slot pair), vectorized over all column pairs; tables whose
+value slots number more than ``MAX_PAIR_SLOTS`` are examined over their first columns (in
+table order) up to that many slots, as the report examines its first columns.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from synthvae.transforms.spans import SpanKind
+
+UNSEEN_PAIR_ROWS = 10.0  # expected rows under independence from which an unseen pair counts
+# A column determines another (a functional dependency, as the report finds them): each of its
+# values' most common partner covers this share of the rows, it has this many rows per value
+# on average, and the other column is not this share one value.
+MIN_SUPPORT = 0.995
+MIN_ROWS_PER_VALUE = 5.0
+MAX_PAIR_SLOTS = 2_048  # slots examined (the pair counts are slots x slots)
+EXCLUDED_LOGIT = -30.0  # added to an excluded category's logit
+CHUNK_CELLS = 1 << 24  # one-hot cells per chunk of rows when counting pairs
+
+
+def code_positions(spans, code_columns=frozenset()) -> tuple[list[int], list[int]]:
+    """Encoded positions of the slots that name a value (a categorical column's categories,
+    and the modes of ``code_columns``, numeric columns encoded value by value) and the column
+    number of each, up to ``MAX_PAIR_SLOTS`` slots in table order (whole columns)."""
+    positions, columns, start, numbers = [], [], 0, {}
+    for span in spans:
+        names_values = span.role == "category" or (span.role == "mode"
+                                                    and span.column in code_columns)
+        if span.kind is SpanKind.SOFTMAX and names_values:
+            if len(positions) + span.width > MAX_PAIR_SLOTS:
+                break
+            column = numbers.setdefault(span.column, len(numbers))
+            positions.extend(range(start, start + span.width))
+            columns.extend([column] * span.width)
+        start += span.width
+    return positions, columns
+
+
+def unseen_pairs(data: torch.Tensor, spans, min_expected: float = UNSEEN_PAIR_ROWS,
+                 code_columns=frozenset()) -> torch.Tensor:
+    """(pairs, 2) encoded positions of value pairs of two different columns that no row of
+    the encoded rows ``data`` (rows, width) holds although either independence of the two
+    columns expects at least ``min_expected`` rows there, or one column determines the
+    other (:func:`determined_columns`) and both values occur. The first position of each
+    pair is the earlier one. Empty (0, 2) when there are none, or ``min_expected`` is 0
+    (off). Columns: categorical ones and the numeric ``code_columns`` (value by value)."""
+    positions, columns = code_positions(spans, code_columns)
+    empty = torch.zeros((0, 2), dtype=torch.long, device=data.device)
+    if min_expected <= 0 or len(set(columns)) < 2 or len(data) == 0:
+        return empty
+    index = torch.tensor(positions, dtype=torch.long, device=data.device)
+    column = torch.tensor(columns, dtype=torch.long, device=data.device)
+    counts = co_occurrences(data, index)
+    held = counts.diagonal()  # rows holding each slot
+    expected = torch.outer(held, held) / len(data)
+    determined = determined_columns(counts, column, len(data))
+    linked = (determined | determined.T)[column][:, column] & (held[:, None] > 0) \
+        & (held[None, :] > 0)
+    unseen = (counts == 0) & (column[:, None] < column[None, :]) \
+        & ((expected >= min_expected) | linked)
+    first, second = torch.nonzero(unseen, as_tuple=True)
+    return torch.stack([index[first], index[second]], dim=1)
+
+
+def co_occurrences(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(slots, slots) float64: how many rows of ``data`` hold both slots (positions
+    ``index``), in chunks of rows whose one-hot blocks stay small (float32 products are exact
+    below 2^24 rows a chunk; the chunks are summed in float64)."""
+    counts = torch.zeros((len(index), len(index)), dtype=torch.float64, device=data.device)
+    for chunk in torch.split(data, max(1, CHUNK_CELLS // len(index))):
+        onehot = chunk.index_select(1, index).float()
+        counts += (onehot.T @ onehot).double()
+    return counts
+
+
+def determined_columns(counts: torch.Tensor, column: torch.Tensor, rows: int) -> torch.Tensor:
+    """(columns, columns) bool: column i determines column j (i != j) in the rows whose
+    (slots, slots) co-occurrence ``counts`` are given (``column`` the column of each slot):
+    each value of i has one value of j in all but ``1 - MIN_SUPPORT`` of the rows, i has at
+    least ``MIN_ROWS_PER_VALUE`` rows per value it holds, and j is not one value in
+    ``MIN_SUPPORT`` of the rows (then everything would "determine" it)."""
+    n_columns = int(column.max()) + 1
+    held = counts.diagonal()
+    # best[a, j]: the rows of slot a's most common value of column j
+    best = counts.new_zeros((len(counts), n_columns)).scatter_reduce(
+        1, column.expand(len(counts), -1), counts, reduce="amax")
+    support = counts.new_zeros((n_columns, n_columns)).index_add_(0, column, best) / rows
+    values = torch.zeros(n_columns, dtype=counts.dtype, device=counts.device).index_add_(
+        0, column, (held > 0).to(counts.dtype))
+    largest = counts.new_zeros(n_columns).scatter_reduce(0, column, held / rows, reduce="amax")
+    determined = (support >= MIN_SUPPORT) & (rows / values.clamp_min(1) >= MIN_ROWS_PER_VALUE
+                                             )[:, None] & (largest < MIN_SUPPORT)[None, :]
+    return determined & ~torch.eye(n_columns, dtype=torch.bool, device=counts.device)
+
+
+def check_excluded_pairs(pairs: torch.Tensor, rank: list[int], width: int) -> str | None:
+    """What is wrong with ``pairs`` for a layout of ``width`` positions whose columns are
+    ``rank`` (each position's column), or None: a (pairs, 2) int64 tensor of positions in
+    range, the first of each pair in an earlier column than the second."""
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype != torch.long:
+        return f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}, expected (pairs, 2) int64"
+    if len(pairs) and (int(pairs.min()) < 0 or int(pairs.max()) >= width):
+        return f"positions outside 0..{width - 1}"
+    if any(rank[a] >= rank[b] for a, b in pairs.tolist()):
+        return "a pair whose first position is not in an earlier column than its second"
+    return None
+
+
+class StepExclusions:
+    """The exclusions as the drawer applies them: for each drawing step (column) that
+    excludes categories of later columns, those later positions and a (column width,
+    targets) table holding ``EXCLUDED_LOGIT`` where a slot of the column excludes a target.
+    Once the column is drawn, :meth:`apply` adds the drawn rows' table rows to the targets'
+    logits: one product of the column's block (its one-hot, or what a condition wrote) with
+    the table and one ``index_add_``. ``pairs`` as :func:`unseen_pairs` gives them (the
+    first of each pair in the earlier column)."""
+
+    def __init__(self, pairs: torch.Tensor, steps, device):
+        starts = torch.tensor([step.start for step in steps], dtype=torch.long,
+                              device=pairs.device)
+        # the column of each pair's first position
+        column = torch.bucketize(pairs[:, 0].contiguous(), starts, right=True) - 1
+        self.tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        for number in torch.unique(column).tolist():
+            step = steps[number]
+            source, target = pairs[column == number].unbind(1)
+            targets, target_column = torch.unique(target, return_inverse=True)
+            table = torch.zeros((step.stop - step.start, len(targets)), device=device)
+            table[(source - step.start).to(device), target_column.to(device)] = EXCLUDED_LOGIT
+            self.tables[number] = (targets.to(device), table)
+
+    def apply(self, number: int, step, block: torch.Tensor, logits: torch.Tensor) -> None:
+        """Column ``number`` (``step``) is drawn in ``block``: lower the logits of the later
+        categories its drawn categories exclude."""
+        found = self.tables.get(number)
+        if found is not None:
+            targets, table = found
+            logits.index_add_(1, targets, block[:, step.start:step.stop] @ table)

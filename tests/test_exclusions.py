@@ -1,0 +1,164 @@
+"""Category pairs the sampler never draws together (``unseen_pairs``): two categories no
+training row holds together, although independence would put many rows there, stay apart in
+every sampled row (plain, conditional, after a reload), and the marginals stay calibrated."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthvae import Synthesizer
+from synthvae.errors import ConfigError, ModelFileError
+from synthvae.exclusions import StepExclusions, unseen_pairs
+from synthvae.layout import SpanLayout
+from synthvae.sampling import column_steps
+from synthvae.transforms.spans import Span, SpanKind
+
+from test_persistence import _rewrite
+
+EXCLUDED_KEY = "sampler.excluded_pairs"
+
+
+YEARS = {"Preschool": 1, "HS-grad": 9, "Bachelors": 13, "Masters": 14, "Doctorate": 16}
+
+
+def _household_table(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """``role`` and ``sex`` as in Adult: no Husband is Female and no Wife is Male;
+    ``education`` maps 1:1 onto the number ``years`` (a code column, value by value), whose
+    rarest value has too few rows for independence alone to rule out its other pairs; ``y``
+    is noise."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["Male", "Female"], rows, p=[0.6, 0.4])
+    other = rng.choice(["Own-child", "Unmarried", "Not-in-family"], rows)
+    married = rng.random(rows) < 0.5
+    role = np.where(married, np.where(sex == "Male", "Husband", "Wife"), other)
+    education = rng.choice(list(YEARS), rows, p=[0.01, 0.4, 0.3, 0.2, 0.09])
+    return pd.DataFrame({"sex": sex, "education": education, "age": rng.normal(40, 10, rows
+                                                                            ).round(),
+                         "role": role, "years": pd.Series(education).map(YEARS),
+                         "y": rng.normal(size=rows)})
+
+
+def _impossible_share(df: pd.DataFrame) -> float:
+    return float((((df["role"] == "Husband") & (df["sex"] == "Female"))
+                  | ((df["role"] == "Wife") & (df["sex"] == "Male"))).mean())
+
+
+def _broken_code_share(df: pd.DataFrame) -> float:
+    return float((df["years"] != df["education"].map(YEARS)).mean())
+
+
+def _encoded(codes_a, codes_b, width_a=2, width_b=3):
+    """Two one-hot categorical columns (and a scalar between them), as encoded rows."""
+    spans = [Span("a", SpanKind.SOFTMAX, width_a, "category"),
+             Span("v", SpanKind.SCALAR, 1, "value"),
+             Span("b", SpanKind.SOFTMAX, width_b, "category")]
+    data = torch.zeros((len(codes_a), width_a + 1 + width_b))
+    data[torch.arange(len(codes_a)), torch.as_tensor(codes_a)] = 1.0
+    data[torch.arange(len(codes_b)), width_a + 1 + torch.as_tensor(codes_b)] = 1.0
+    return data, spans
+
+
+def test_an_unseen_pair_with_large_expected_support_is_found_and_a_thin_one_is_not():
+    # a=0 never meets b=2; a=1 meets every b. 600 rows: independence expects 600 * 0.5 *
+    # (1/3) = 100 rows of (a=0, b=2)
+    codes_a = [0] * 300 + [1] * 300
+    codes_b = [0, 1] * 150 + [0, 1, 2] * 100
+    data, spans = _encoded(codes_a, codes_b)
+    pairs = unseen_pairs(data, spans)
+    assert pairs.tolist() == [[0, 5]]  # position of a=0, position of b=2 (after the scalar)
+    assert unseen_pairs(data, spans, min_expected=101).shape == (0, 2)  # 100 expected: thin
+    assert unseen_pairs(data, spans, min_expected=0).shape == (0, 2)  # 0: off
+    # too few rows for any expectation of 10: nothing is excluded by chance
+    few = unseen_pairs(data[::20], spans)
+    assert few.shape == (0, 2)
+
+
+def test_when_a_column_determines_another_every_unseen_pair_is_excluded_however_thin():
+    # ten zones of 6 rows each, each in one of three boroughs: (zone, other borough) expects
+    # 6 * 0.3 = 1.8 rows under independence, far under 10, but the zone determines the borough
+    zones = np.repeat(np.arange(10), 6)
+    borough = zones % 3
+    data, spans = _encoded(zones, borough, width_a=10, width_b=3)
+    pairs = unseen_pairs(data, spans).tolist()
+    assert len(pairs) == 20  # each zone's two other boroughs
+    assert all(b - 11 != a % 3 for a, b in pairs)  # borough slots start after the scalar
+    # one zone seen in two boroughs: no longer a dependency, and nothing thin is excluded
+    borough[0] = 1
+    data, spans = _encoded(zones, borough, width_a=10, width_b=3)
+    assert unseen_pairs(data, spans).shape == (0, 2)
+
+
+def test_the_drawer_lowers_only_the_excluded_later_categories_of_the_drawn_one():
+    data, spans = _encoded([0, 1], [0, 1])
+    layout = SpanLayout.from_spans(spans)
+    steps = column_steps(layout, torch.tensor([0, 0, 1, 2, 2, 2]))
+    exclusions = StepExclusions(torch.tensor([[0, 5], [1, 3]]), steps, "cpu")
+    block = torch.zeros((2, 6))
+    block[0, 0] = block[1, 1] = 1.0  # row 0 drew a=0, row 1 drew a=1
+    logits = torch.zeros((2, 6))
+    exclusions.apply(0, steps[0], block, logits)
+    assert logits[0].tolist() == [0, 0, 0, 0, 0, -30.0]
+    assert logits[1].tolist() == [0, 0, 0, -30.0, 0, 0]
+    before = logits.clone()
+    exclusions.apply(1, steps[1], block, logits)  # the scalar's step excludes nothing
+    assert torch.equal(logits, before)
+
+
+def test_sampled_rows_keep_the_tables_impossible_pairs_and_its_marginals():
+    df = _household_table()
+    params = dict(epochs=3, seed=0, verbose=False, min_lift=0)
+    free = Synthesizer(unseen_pairs=0, **params).fit(df)
+    kept = Synthesizer(**params).fit(df)
+    assert free.generator_.excluded is None
+    free_rows = free.sample(20_000, seed=1)
+    assert _impossible_share(free_rows) > 0.01  # a short fit leaks
+    assert _broken_code_share(free_rows) > 0.01
+    assert kept.training_summary_["excluded_pairs"] == len(kept.generator_.excluded) > 2
+    rows = kept.sample(20_000, seed=1)
+    assert _impossible_share(rows) == 0.0
+    assert _broken_code_share(rows) == 0.0  # Preschool's 20 rows keep their 1 year
+    for column in ("sex", "role", "years"):  # calibrated on the rows drawn so
+        real = df[column].value_counts(normalize=True)
+        synthetic = rows[column].value_counts(normalize=True).reindex(real.index)
+        assert (synthetic - real).abs().max() < 0.03
+
+
+def test_conditions_and_reloaded_models_keep_the_exclusions(tmp_path):
+    synth = Synthesizer(epochs=3, seed=0, verbose=False).fit(_household_table())
+    women = synth.sample(2000, seed=2, conditions={"sex": "Female"})
+    assert (women["sex"] == "Female").all() and not (women["role"] == "Husband").any()
+    husbands = synth.sample(2000, seed=2, conditions={"role": "Husband"})
+    assert (husbands["sex"] == "Male").all()  # the earlier column gives way, by weight
+    decoded = synth.decode(np.random.default_rng(0).normal(size=(2000, 128)) * 3)
+    assert _impossible_share(decoded) == 0.0 and _broken_code_share(decoded) == 0.0
+    path = synth.save(tmp_path / "m.safetensors")
+    loaded = Synthesizer.load(path)
+    assert torch.equal(loaded.generator_.excluded, synth.generator_.excluded)
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=3), synth.sample(500, seed=3))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t[EXCLUDED_KEY] + 10_000, "positions outside"),
+    (lambda t: t[EXCLUDED_KEY].flip(1).contiguous(), "not in an earlier column"),
+    (lambda t: t[EXCLUDED_KEY].float(), "int64"),
+])
+def test_tampered_exclusions_are_refused_on_load(tmp_path, edit, message):
+    synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(_household_table(600))
+    path = synth.save(tmp_path / "m.safetensors")
+    _rewrite(path, lambda meta, t: t.update({EXCLUDED_KEY: edit(t)}))
+    with pytest.raises(ModelFileError, match=f"excluded category pairs.*{message}"):
+        Synthesizer.load(path)
+
+
+def test_no_exclusions_for_the_factorized_decoder_or_under_differential_privacy():
+    df = _household_table(600)
+    assert Synthesizer(epochs=1, verbose=False, decoder="factorized"
+                       ).fit(df).generator_.excluded is None
+    private = Synthesizer(epochs=1, verbose=False, epsilon=10.0).fit(_household_table())
+    assert private.generator_.excluded is None  # finding them would read the private rows
+
+
+def test_a_negative_unseen_pairs_is_refused_naming_the_parameter():
+    with pytest.raises(ConfigError, match="'unseen_pairs' parameter of Synthesizer"):
+        Synthesizer(epochs=1, verbose=False, unseen_pairs=-1).fit(_household_table(200))
