@@ -13,11 +13,15 @@ value (``education-num``: each mode one exact value) take part like categorical 
 
 An autoregressive decoder draws the columns in order, so the sampler keeps these rules
 cheaply: once a column is drawn, each value of a later column that its drawn value excludes
-has ``EXCLUDED_LOGIT`` added to its logit (its weight times ~1e-13), so it is drawn only
-where every value of that column is excluded alike. The exclusions are data: a ``(pairs,
-2)`` tensor of encoded positions (the model file's ``sampler.excluded_pairs``);
-:class:`StepExclusions` turns them into one small product per drawing step. A factorized
-decoder draws every column at once and does not use them.
+has a negative logit added (``EXCLUDED_LOGIT``, its weight times ~1e-13; twice that,
+``DEPENDENCY_LOGIT``, where a dependency rules the pair out), so it is drawn only where
+every value of that column is excluded, and then mostly among the values that break the
+fewest and weakest rules (a pickup zone's own borough that the drop-off zone rules out: the
+dependency wins). The exclusions are data: a ``(pairs, 3)`` tensor of two encoded positions and the
+logit (the model file's ``sampler.excluded_pairs``); :class:`StepExclusions` turns them into
+one small product per drawing step. A factorized decoder draws every column at once and
+does not use them. A categorical's ``other`` slot (its rare values grouped, new values on
+the way out) holds several values, so no dependency is read from it or applied to it.
 
 The pairs are found from one product of the value slots' one-hot block with itself (the
 co-occurrence counts of every slot pair), vectorized over all column pairs; tables whose
@@ -38,7 +42,8 @@ UNSEEN_PAIR_ROWS = 10.0  # expected rows under independence from which an unseen
 MIN_SUPPORT = 0.995
 MIN_ROWS_PER_VALUE = 5.0
 MAX_PAIR_SLOTS = 2_048  # slots examined (the pair counts are slots x slots)
-EXCLUDED_LOGIT = -30.0  # added to an excluded category's logit
+EXCLUDED_LOGIT = -30  # added to the logit of a value an earlier one excludes
+DEPENDENCY_LOGIT = -60  # ... where a dependency between the columns rules the pair out
 CHUNK_CELLS = 1 << 24  # one-hot cells per chunk of rows when counting pairs
 
 
@@ -61,29 +66,58 @@ def code_positions(spans, code_columns=frozenset()) -> tuple[list[int], list[int
 
 
 def unseen_pairs(data: torch.Tensor, spans, min_expected: float = UNSEEN_PAIR_ROWS,
-                 code_columns=frozenset()) -> torch.Tensor:
-    """(pairs, 2) encoded positions of value pairs of two different columns that no row of
-    the encoded rows ``data`` (rows, width) holds although either independence of the two
-    columns expects at least ``min_expected`` rows there, or one column determines the
-    other (:func:`determined_columns`) and both values occur. The first position of each
-    pair is the earlier one. Empty (0, 2) when there are none, or ``min_expected`` is 0
-    (off). Columns: categorical ones and the numeric ``code_columns`` (value by value)."""
+                 code_columns=frozenset(), grouped=frozenset()) -> torch.Tensor:
+    """(pairs, 3) int64: two encoded positions of a value pair of two different columns that
+    no row of the encoded rows ``data`` (rows, width) holds, and the logit the sampler adds:
+    ``DEPENDENCY_LOGIT`` where one column determines the other
+    (:func:`determined_columns`) and both values occur, else ``EXCLUDED_LOGIT`` where
+    independence of the columns expects at least ``min_expected`` rows there. The first
+    position of each pair is the earlier one. Empty (0, 3) when there are none, or
+    ``min_expected`` is 0 (off). Columns: categorical ones and the numeric ``code_columns``
+    (value by value); ``grouped``: positions of slots holding several values (a
+    categorical's ``other``), which take no part in dependencies."""
     positions, columns = code_positions(spans, code_columns)
-    empty = torch.zeros((0, 2), dtype=torch.long, device=data.device)
+    empty = torch.zeros((0, 3), dtype=torch.long, device=data.device)
     if min_expected <= 0 or len(set(columns)) < 2 or len(data) == 0:
         return empty
     index = torch.tensor(positions, dtype=torch.long, device=data.device)
     column = torch.tensor(columns, dtype=torch.long, device=data.device)
+    single = torch.tensor([p not in grouped for p in positions], device=data.device)
     counts = co_occurrences(data, index)
     held = counts.diagonal()  # rows holding each slot
     expected = torch.outer(held, held) / len(data)
-    determined = determined_columns(counts, column, len(data))
-    linked = (determined | determined.T)[column][:, column] & (held[:, None] > 0) \
-        & (held[None, :] > 0)
-    unseen = (counts == 0) & (column[:, None] < column[None, :]) \
-        & ((expected >= min_expected) | linked)
-    first, second = torch.nonzero(unseen, as_tuple=True)
-    return torch.stack([index[first], index[second]], dim=1)
+    determined = determined_columns(counts, column, single, len(data))
+    occurs = (held > 0) & single
+    linked = (determined | determined.T)[column][:, column] & occurs[:, None] & occurs[None, :]
+    unseen = (counts == 0) & (column[:, None] != column[None, :])
+    rule = unseen & (linked | (expected >= min_expected))
+    rule |= unseen & implied_by_dependencies(rule, counts, column, determined, single)
+    first, second = torch.nonzero(rule & (column[:, None] < column[None, :]), as_tuple=True)
+    logit = torch.where(linked[first, second], DEPENDENCY_LOGIT, EXCLUDED_LOGIT)
+    return torch.stack([index[first], index[second], logit], dim=1)
+
+
+def implied_by_dependencies(rule: torch.Tensor, counts: torch.Tensor, column: torch.Tensor,
+                            determined: torch.Tensor, single: torch.Tensor) -> torch.Tensor:
+    """(slots, slots) bool, symmetric: x and y exclude each other when y's column determines
+    a column in which y's value is d and x excludes d (``rule``): a pickup zone that no
+    drop-off in Staten Island follows excludes every drop-off zone in Staten Island. Without
+    it the drop-off zone could be drawn first, and then its borough's dependency or the
+    pickup zone's rule must break."""
+    best = most_common_partners(counts, column)  # (slots, columns)
+    partner = (counts == best[:, column]) & (counts > 0) \
+        & (column[:, None] != column[None, :])  # d is y's most common value of d's column
+    partner &= determined[column][:, column] & single[:, None]  # ... which y's column fixes
+    implied = (rule.to(counts.dtype) @ partner.T.to(counts.dtype)) > 0  # x excludes y
+    return implied | implied.T
+
+
+def most_common_partners(counts: torch.Tensor, column: torch.Tensor) -> torch.Tensor:
+    """(slots, columns): the rows that slot a shares with its most common value of each
+    column, from the (slots, slots) co-occurrence ``counts``."""
+    n_columns = int(column.max()) + 1
+    return counts.new_zeros((len(counts), n_columns)).scatter_reduce(
+        1, column.expand(len(counts), -1), counts, reduce="amax")
 
 
 def co_occurrences(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -97,21 +131,27 @@ def co_occurrences(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return counts
 
 
-def determined_columns(counts: torch.Tensor, column: torch.Tensor, rows: int) -> torch.Tensor:
+def determined_columns(counts: torch.Tensor, column: torch.Tensor, single: torch.Tensor,
+                       n_rows: int) -> torch.Tensor:
     """(columns, columns) bool: column i determines column j (i != j) in the rows whose
-    (slots, slots) co-occurrence ``counts`` are given (``column`` the column of each slot):
-    each value of i has one value of j in all but ``1 - MIN_SUPPORT`` of the rows, i has at
-    least ``MIN_ROWS_PER_VALUE`` rows per value it holds, and j is not one value in
-    ``MIN_SUPPORT`` of the rows (then everything would "determine" it)."""
+    (slots, slots) co-occurrence ``counts`` are given (``column`` the column of each slot),
+    read over the rows of i's ``single``-value slots (a grouped ``other`` holds many
+    values): each value of i has one value of j in all but ``1 - MIN_SUPPORT`` of those
+    rows, i has at least ``MIN_ROWS_PER_VALUE`` of them per value it holds, and j is not
+    one value in ``MIN_SUPPORT`` of the ``n_rows`` (then everything would "determine" it)."""
     n_columns = int(column.max()) + 1
     held = counts.diagonal()
-    # best[a, j]: the rows of slot a's most common value of column j
-    best = counts.new_zeros((len(counts), n_columns)).scatter_reduce(
-        1, column.expand(len(counts), -1), counts, reduce="amax")
-    support = counts.new_zeros((n_columns, n_columns)).index_add_(0, column, best) / rows
-    values = torch.zeros(n_columns, dtype=counts.dtype, device=counts.device).index_add_(
-        0, column, (held > 0).to(counts.dtype))
-    largest = counts.new_zeros(n_columns).scatter_reduce(0, column, held / rows, reduce="amax")
+    weight = single.to(counts.dtype)  # 0 for grouped slots
+
+    def by_column(values: torch.Tensor) -> torch.Tensor:  # sum over each column's slots
+        return values.new_zeros((n_columns,) + values.shape[1:]).index_add_(0, column, values)
+
+    best = most_common_partners(counts, column)
+    rows = by_column(held * weight).clamp_min(1)  # (columns,) rows of single values
+    support = by_column(best * weight[:, None]) / rows[:, None]
+    values = by_column(((held > 0) & single).to(counts.dtype))
+    largest = counts.new_zeros(n_columns).scatter_reduce(0, column, held / n_rows,
+                                                         reduce="amax")
     determined = (support >= MIN_SUPPORT) & (rows / values.clamp_min(1) >= MIN_ROWS_PER_VALUE
                                              )[:, None] & (largest < MIN_SUPPORT)[None, :]
     return determined & ~torch.eye(n_columns, dtype=torch.bool, device=counts.device)
@@ -119,25 +159,28 @@ def determined_columns(counts: torch.Tensor, column: torch.Tensor, rows: int) ->
 
 def check_excluded_pairs(pairs: torch.Tensor, rank: list[int], width: int) -> str | None:
     """What is wrong with ``pairs`` for a layout of ``width`` positions whose columns are
-    ``rank`` (each position's column), or None: a (pairs, 2) int64 tensor of positions in
-    range, the first of each pair in an earlier column than the second."""
-    if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype != torch.long:
-        return f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}, expected (pairs, 2) int64"
-    if len(pairs) and (int(pairs.min()) < 0 or int(pairs.max()) >= width):
+    ``rank`` (each position's column), or None: a (pairs, 3) int64 tensor of two positions
+    in range, the first in an earlier column than the second, and a negative logit."""
+    if pairs.ndim != 2 or pairs.shape[1] != 3 or pairs.dtype != torch.long:
+        return f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}, expected (pairs, 3) int64"
+    positions, logits = pairs[:, :2], pairs[:, 2]
+    if len(pairs) and (int(positions.min()) < 0 or int(positions.max()) >= width):
         return f"positions outside 0..{width - 1}"
-    if any(rank[a] >= rank[b] for a, b in pairs.tolist()):
+    if any(rank[a] >= rank[b] for a, b in positions.tolist()):
         return "a pair whose first position is not in an earlier column than its second"
+    if len(pairs) and int(logits.max()) >= 0:
+        return "a logit that is not negative"
     return None
 
 
 class StepExclusions:
     """The exclusions as the drawer applies them: for each drawing step (column) that
     excludes categories of later columns, those later positions and a (column width,
-    targets) table holding ``EXCLUDED_LOGIT`` where a slot of the column excludes a target.
+    targets) table holding the pair's logit where a slot of the column excludes a target.
     Once the column is drawn, :meth:`apply` adds the drawn rows' table rows to the targets'
     logits: one product of the column's block (its one-hot, or what a condition wrote) with
     the table and one ``index_add_``. ``pairs`` as :func:`unseen_pairs` gives them (the
-    first of each pair in the earlier column)."""
+    first of each pair in the earlier column, then the logit)."""
 
     def __init__(self, pairs: torch.Tensor, steps, device):
         starts = torch.tensor([step.start for step in steps], dtype=torch.long,
@@ -147,10 +190,11 @@ class StepExclusions:
         self.tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         for number in torch.unique(column).tolist():
             step = steps[number]
-            source, target = pairs[column == number].unbind(1)
+            source, target, logit = pairs[column == number].unbind(1)
             targets, target_column = torch.unique(target, return_inverse=True)
             table = torch.zeros((step.stop - step.start, len(targets)), device=device)
-            table[(source - step.start).to(device), target_column.to(device)] = EXCLUDED_LOGIT
+            table[(source - step.start).to(device), target_column.to(device)] = \
+                logit.to(device, table.dtype)
             self.tables[number] = (targets.to(device), table)
 
     def apply(self, number: int, step, block: torch.Tensor, logits: torch.Tensor) -> None:

@@ -204,7 +204,8 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
         frequencies = slot_frequencies(data, synth.layout_)
         synth.generator_.exclude_unseen_pairs(data, synth.transformer_.spans_,
                                               synth.unseen_pairs,
-                                              synth.transformer_.code_columns())
+                                              synth.transformer_.code_columns(),
+                                              synth.transformer_.grouped_positions())
     synth.generator_.set_low_lift_floor(frequencies, synth.min_lift)
     if not synth.calibrate:
         return None

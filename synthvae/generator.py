@@ -111,7 +111,8 @@ class VAEGenerator:
         self.prior = prior  # set by fit_prior (or from a file): StandardNormal/MixturePrior
         self.offsets = offsets  # (width,) calibration logit offsets, or None
         self.floor = floor  # (width,) low-lift floors of slot probabilities, or None
-        # (pairs, 2) category positions the autoregressive sampler never draws together
+        # (pairs, 3) value positions the autoregressive sampler never draws together, and
+        # the logit it adds (synthvae.exclusions)
         self.excluded = excluded
 
     @classmethod
@@ -203,15 +204,16 @@ class VAEGenerator:
         self.floor = floor
 
     def exclude_unseen_pairs(self, data: torch.Tensor, spans, min_expected: float,
-                             code_columns=frozenset()) -> None:
+                             code_columns=frozenset(), grouped=frozenset()) -> None:
         """Value pairs the sampler never draws together: those no row of the encoded
         training rows ``data`` holds although independence expects ``min_expected`` rows,
         or one column determines the other (:func:`synthvae.exclusions.unseen_pairs`;
-        categorical columns and the numeric ``code_columns``); only an autoregressive
+        categorical columns and the numeric ``code_columns``; ``grouped``: the positions of
+        slots holding several values); only an autoregressive
         decoder draws in an order that can keep them, and ``min_expected`` 0 removes them."""
         from synthvae.exclusions import unseen_pairs
 
-        pairs = unseen_pairs(data, spans, min_expected, code_columns) \
+        pairs = unseen_pairs(data, spans, min_expected, code_columns, grouped) \
             if self.model.decoder.autoregression is not None else None
         self.excluded = pairs if pairs is not None and len(pairs) else None
 

@@ -80,8 +80,8 @@ def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torc
     categories from its softmax (inverse CDF, :meth:`SpanLayout.group_sample`), all spans
     at once. ``offsets`` (width,) are the marginal calibration's logit offsets
     (:mod:`synthvae.calibration`), ``floor`` (width,) the low-lift floor of each slot's
-    probability (:func:`span_weights`), ``excluded`` (pairs, 2) the category pairs an
-    autoregressive decoder never draws together (:mod:`synthvae.exclusions`); each may be
+    probability (:func:`span_weights`), ``excluded`` (pairs, 3) the value pairs an
+    autoregressive decoder never draws together, with their logits (:mod:`synthvae.exclusions`); each may be
     None.
     """
     model.eval()

@@ -365,3 +365,11 @@ def test_calibration_width_benchmark_times_each_latent_count_and_scores_it(tmp_p
     for run in result["calibrations"]:
         assert run["seconds"] > 0 and run["summary"]["rows"] == run["latents"]
         assert 0 <= run["fresh_max_error"] < 0.05  # calibrated: near the training shares
+
+
+def test_exclusions_cost_times_the_search_on_independent_random_columns():
+    """Random independent columns hold every pair, so the timed search excludes none."""
+    from benchmarks.exclusions_cost import search_seconds
+
+    result = search_seconds(3000, 3, 4)
+    assert result["slots"] == 12 and result["pairs"] == 0 and result["seconds"] >= 0

@@ -9,7 +9,7 @@ import torch
 
 from synthvae import Synthesizer
 from synthvae.errors import ConfigError, ModelFileError
-from synthvae.exclusions import StepExclusions, unseen_pairs
+from synthvae.exclusions import DEPENDENCY_LOGIT, EXCLUDED_LOGIT, StepExclusions, unseen_pairs
 from synthvae.layout import SpanLayout
 from synthvae.sampling import column_steps
 from synthvae.transforms.spans import Span, SpanKind
@@ -66,12 +66,13 @@ def test_an_unseen_pair_with_large_expected_support_is_found_and_a_thin_one_is_n
     codes_b = [0, 1] * 150 + [0, 1, 2] * 100
     data, spans = _encoded(codes_a, codes_b)
     pairs = unseen_pairs(data, spans)
-    assert pairs.tolist() == [[0, 5]]  # position of a=0, position of b=2 (after the scalar)
-    assert unseen_pairs(data, spans, min_expected=101).shape == (0, 2)  # 100 expected: thin
-    assert unseen_pairs(data, spans, min_expected=0).shape == (0, 2)  # 0: off
+    # position of a=0, position of b=2 (after the scalar), the logit the sampler adds
+    assert pairs.tolist() == [[0, 5, EXCLUDED_LOGIT]]
+    assert unseen_pairs(data, spans, min_expected=101).shape == (0, 3)  # 100 expected: thin
+    assert unseen_pairs(data, spans, min_expected=0).shape == (0, 3)  # 0: off
     # too few rows for any expectation of 10: nothing is excluded by chance
     few = unseen_pairs(data[::20], spans)
-    assert few.shape == (0, 2)
+    assert few.shape == (0, 3)
 
 
 def test_when_a_column_determines_another_every_unseen_pair_is_excluded_however_thin():
@@ -81,25 +82,49 @@ def test_when_a_column_determines_another_every_unseen_pair_is_excluded_however_
     borough = zones % 3
     data, spans = _encoded(zones, borough, width_a=10, width_b=3)
     pairs = unseen_pairs(data, spans).tolist()
-    assert len(pairs) == 20  # each zone's two other boroughs
-    assert all(b - 11 != a % 3 for a, b in pairs)  # borough slots start after the scalar
+    assert len(pairs) == 20  # each zone's two other boroughs, ruled out by the dependency
+    assert all(b - 11 != a % 3 and logit == DEPENDENCY_LOGIT for a, b, logit in pairs)
+    # the last zone grouped into an "other" slot of many values: its boroughs are free
+    grouped = unseen_pairs(data, spans, grouped={9}).tolist()
+    assert len(grouped) == 18 and all(a != 9 for a, _, _ in grouped)
     # one zone seen in two boroughs: no longer a dependency, and nothing thin is excluded
     borough[0] = 1
     data, spans = _encoded(zones, borough, width_a=10, width_b=3)
-    assert unseen_pairs(data, spans).shape == (0, 2)
+    assert unseen_pairs(data, spans).shape == (0, 3)
+
+
+def test_a_rule_on_a_determined_value_excludes_the_values_that_determine_it():
+    # pickups (x) 0 never go to borough 2, so they never go to its ten zones either, though
+    # each zone is too thin (10 rows) for independence alone to rule out its pair with x=0
+    rng = np.random.default_rng(0)
+    x = np.repeat([0, 1], 300)
+    zone = np.where(x == 0, rng.choice(20, 600), rng.choice(30, 600))  # zones 20-29: borough 2
+    borough = np.where(zone >= 20, 2, zone % 2)
+    spans = [Span("x", SpanKind.SOFTMAX, 2, "category"),
+             Span("zone", SpanKind.SOFTMAX, 30, "category"),
+             Span("borough", SpanKind.SOFTMAX, 3, "category")]
+    data = torch.zeros((600, 35))
+    for offset, codes in ((0, x), (2, zone), (32, borough)):
+        data[np.arange(600), offset + codes] = 1.0
+    pairs = {(a, b): logit for a, b, logit in unseen_pairs(data, spans).tolist()}
+    assert pairs[(0, 34)] == EXCLUDED_LOGIT  # x=0 & borough 2: 50 rows expected, none seen
+    implied = {b - 2 for (a, b) in pairs if a == 0 and 2 <= b < 32}
+    assert implied == set(range(20, 30))  # every zone of borough 2, none other
+    assert all(pairs[(0, 2 + z)] == EXCLUDED_LOGIT for z in implied)
+    assert not any(a == 1 and b < 32 for a, b in pairs)  # x=1 goes anywhere
 
 
 def test_the_drawer_lowers_only_the_excluded_later_categories_of_the_drawn_one():
     data, spans = _encoded([0, 1], [0, 1])
     layout = SpanLayout.from_spans(spans)
     steps = column_steps(layout, torch.tensor([0, 0, 1, 2, 2, 2]))
-    exclusions = StepExclusions(torch.tensor([[0, 5], [1, 3]]), steps, "cpu")
+    exclusions = StepExclusions(torch.tensor([[0, 5, -30], [1, 3, -60]]), steps, "cpu")
     block = torch.zeros((2, 6))
     block[0, 0] = block[1, 1] = 1.0  # row 0 drew a=0, row 1 drew a=1
     logits = torch.zeros((2, 6))
     exclusions.apply(0, steps[0], block, logits)
     assert logits[0].tolist() == [0, 0, 0, 0, 0, -30.0]
-    assert logits[1].tolist() == [0, 0, 0, -30.0, 0, 0]
+    assert logits[1].tolist() == [0, 0, 0, -60.0, 0, 0]
     before = logits.clone()
     exclusions.apply(1, steps[1], block, logits)  # the scalar's step excludes nothing
     assert torch.equal(logits, before)
@@ -140,8 +165,9 @@ def test_conditions_and_reloaded_models_keep_the_exclusions(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t[EXCLUDED_KEY] + 10_000, "positions outside"),
-    (lambda t: t[EXCLUDED_KEY].flip(1).contiguous(), "not in an earlier column"),
+    (lambda t: t[EXCLUDED_KEY][:, [1, 0, 2]].contiguous(), "not in an earlier column"),
     (lambda t: t[EXCLUDED_KEY].float(), "int64"),
+    (lambda t: t[EXCLUDED_KEY] * torch.tensor([1, 1, -1]), "not negative"),
 ])
 def test_tampered_exclusions_are_refused_on_load(tmp_path, edit, message):
     synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(_household_table(600))

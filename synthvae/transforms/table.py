@@ -146,6 +146,14 @@ class TableTransformer:
         return frozenset(t.spec.name for t in self.transformers_
                          if isinstance(t, ModeSpecificNormalizer) and t.discrete)
 
+    def grouped_positions(self) -> frozenset[int]:
+        """Encoded positions of the slots that hold several values: each high-cardinality
+        categorical's ``other`` (its rare values grouped)."""
+        self._check_fitted()
+        return frozenset(cols.start + len(t.categories_)
+                         for t, cols in zip(self.transformers_, self.slices_)
+                         if isinstance(t, OneHotEncoder) and t.has_other)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "transformers_"):
             raise NotFittedError("This TableTransformer is not fitted yet; call fit(df) first.")
