@@ -51,7 +51,8 @@ def main(argv=None) -> None:
     encoded = torch.as_tensor(synth.transformer_.transform(data.train), dtype=torch.float32)
     started = time.perf_counter()
     pairs = unseen_pairs(encoded, synth.transformer_.spans_,
-                         code_columns=synth.transformer_.code_columns())
+                         code_columns=synth.transformer_.code_columns(),
+                         grouped=synth.transformer_.grouped_positions())
     find_s = time.perf_counter() - started
     excluded = synth.generator_.excluded
     times = {"with": [], "without": []}

@@ -72,7 +72,7 @@ def prior_slot_probabilities(decoder, layout: SpanLayout, z: torch.Tensor,
 
     An autoregressive decoder needs ``draws``: the (uniform, noise) of its column-by-column
     draw for each latent (see :func:`common_draws`). ``floor``: the sampler's low-lift
-    floors (:func:`synthvae.sampling.span_weights`), and ``excluded`` its category pairs
+    floors (:func:`synthvae.sampling.span_weights`), and ``excluded`` its value pairs
     never drawn together (:mod:`synthvae.exclusions`), applied as when sampling."""
     total = torch.zeros(len(layout.slot_index), device=z.device)
     if getattr(decoder, "autoregression", None) is not None:

@@ -231,7 +231,7 @@ class ConditionalSampler:
         self.model = model
         self.offsets = offsets  # marginal calibration (synthvae.calibration), or None
         self.floor = floor  # low-lift floors (synthvae.sampling.span_weights), or None
-        self.excluded = excluded  # category pairs never drawn together, or None
+        self.excluded = excluded  # value pairs never drawn together, or None
         self.layout = layout
         self.prior = prior
         self.conditions = [c.to(device) for c in conditions]

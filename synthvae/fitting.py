@@ -185,7 +185,7 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
               released: np.ndarray | None = None) -> dict | None:
-    """Set the sampler's low-lift floors (``min_lift``) and the category pairs it never
+    """Set the sampler's low-lift floors (``min_lift``) and the value pairs it never
     draws together (``unseen_pairs``), and calibrate its logit offsets
     (synthvae/calibration.py) on the rows drawn with them, all from the training rows; the
     calibration's summary, or None when off. ``trained_rows`` (epochs x rows) sizes the

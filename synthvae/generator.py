@@ -30,7 +30,7 @@ DECODERS = (None, "autoregressive", "factorized")
 MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
 OFFSETS_KEY = "sampler.logit_offsets"  # tensor key of the calibration's offsets
 FLOOR_KEY = "sampler.low_lift_floor"  # ... of the low-lift floors
-EXCLUDED_KEY = "sampler.excluded_pairs"  # ... and of the category pairs never drawn together
+EXCLUDED_KEY = "sampler.excluded_pairs"  # ... and of the value pairs never drawn together
 
 
 class Generator(Protocol):
@@ -253,7 +253,7 @@ class VAEGenerator:
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
         floor = _load_floor(tensors.get(FLOOR_KEY), config, where)
-        excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, where)
+        excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, layout, where)
         return cls(config, model, layout, device, prior,
                    None if offsets is None else offsets.to(device),
                    None if floor is None else floor.to(device),
@@ -326,17 +326,18 @@ def _load_floor(floor, config: ModelConfig, where: str):
     return floor.float()
 
 
-def _load_excluded(pairs, config: ModelConfig, where: str):
-    """The category pairs the sampler never draws together (absent from older models, DP
+def _load_excluded(pairs, config: ModelConfig, layout: SpanLayout, where: str):
+    """The value pairs the sampler never draws together (absent from older models, DP
     models and factorized decoders)."""
     if pairs is None:
         return None
     from synthvae.exclusions import check_excluded_pairs
 
-    problem = "an autoregressive decoder's column order is missing" \
+    problem = "the model has no autoregressive decoder's column order" \
         if config.column_rank is None else \
-        check_excluded_pairs(pairs, list(config.column_rank), config.data_dim)
+        check_excluded_pairs(pairs, torch.tensor(config.column_rank, dtype=torch.long),
+                             layout.slot_index.cpu())
     if problem is not None:
-        raise ModelFileError(f"{where}: the sampler's excluded category pairs are invalid "
+        raise ModelFileError(f"{where}: the sampler's excluded value pairs are invalid "
                              f"({problem}).")
     return pairs

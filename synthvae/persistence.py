@@ -110,7 +110,7 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
 # Parameters a model file saved before them lacks, with the value its transformer was
 # fitted with then (so ``get_params`` and a refit say what the file holds, not today's
 # default): no value-by-value columns, no log scale, modes kept by weight alone, no
-# category pairs excluded from sampling.
+# value pairs excluded from sampling.
 LEGACY_PARAMS = {"discrete_threshold": 0, "skew_threshold": None, "min_mode_rows": 0,
                  "unseen_pairs": 0}
 

@@ -81,8 +81,8 @@ def sample_matrix(model: VAE, layout: SpanLayout, prior, n: int, generator: torc
     at once. ``offsets`` (width,) are the marginal calibration's logit offsets
     (:mod:`synthvae.calibration`), ``floor`` (width,) the low-lift floor of each slot's
     probability (:func:`span_weights`), ``excluded`` (pairs, 3) the value pairs an
-    autoregressive decoder never draws together, with their logits (:mod:`synthvae.exclusions`); each may be
-    None.
+    autoregressive decoder never draws together, with their logits
+    (:mod:`synthvae.exclusions`); each may be None.
     """
     model.eval()
     z = prior.sample(n, generator, device)  # (n, latent_dim)
@@ -195,7 +195,7 @@ class ColumnDrawer:
         self.floor = floor  # (width,) low-lift floors of the slots' probabilities, or None
         autoregression = decoder.autoregression
         self.steps = column_steps(layout, autoregression.rank, autoregression.value_scalars)
-        # category pairs never drawn together (synthvae.exclusions), or None
+        # value pairs never drawn together (synthvae.exclusions), or None
         self.exclusions = None if excluded is None or len(excluded) == 0 else \
             StepExclusions(excluded, self.steps, autoregression.rank.device)
         if autoregression.n_values:  # (width,) each mode slot's value offset and scale

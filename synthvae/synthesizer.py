@@ -20,12 +20,12 @@ import pandas as pd
 
 from synthvae import toolkit
 from synthvae.errors import NotFittedError
+from synthvae.exclusions import UNSEEN_PAIR_ROWS
 from synthvae.fit_memory import fit_in_memory
 from synthvae.fitting import FITTED_FOR_SAMPLING, atomic_fit
 from synthvae.frames import to_output
 from synthvae.params import validate_params
 from synthvae.preparation import check_frame
-from synthvae.exclusions import UNSEEN_PAIR_ROWS
 from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream

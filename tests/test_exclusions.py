@@ -1,6 +1,7 @@
-"""Category pairs the sampler never draws together (``unseen_pairs``): two categories no
-training row holds together, although independence would put many rows there, stay apart in
-every sampled row (plain, conditional, after a reload), and the marginals stay calibrated."""
+"""Value pairs the sampler never draws together (``unseen_pairs``): two values no training
+row holds together, although independence would put many rows there or one column
+determines the other, stay apart in every sampled row (plain, conditional, decoded, after a
+reload), and the marginals stay calibrated."""
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ YEARS = {"Preschool": 1, "HS-grad": 9, "Bachelors": 13, "Masters": 14, "Doctorat
 
 def _household_table(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
     """``role`` and ``sex`` as in Adult: no Husband is Female and no Wife is Male;
-    ``education`` maps 1:1 onto the number ``years`` (a code column, value by value), whose
+    ``education`` maps 1:1 onto the integer code ``years`` (categorical by detection), whose
     rarest value has too few rows for independence alone to rule out its other pairs; ``y``
     is noise."""
     rng = np.random.default_rng(seed)
@@ -73,6 +74,10 @@ def test_an_unseen_pair_with_large_expected_support_is_found_and_a_thin_one_is_n
     # too few rows for any expectation of 10: nothing is excluded by chance
     few = unseen_pairs(data[::20], spans)
     assert few.shape == (0, 3)
+    # b as a number's modes: taking part only when its column is encoded value by value
+    modes = spans[:2] + [Span("b", SpanKind.SOFTMAX, 3, "mode")]
+    assert unseen_pairs(data, modes).shape == (0, 3)
+    assert unseen_pairs(data, modes, code_columns={"b"}).tolist() == [[0, 5, EXCLUDED_LOGIT]]
 
 
 def test_when_a_column_determines_another_every_unseen_pair_is_excluded_however_thin():
@@ -153,6 +158,8 @@ def test_conditions_and_reloaded_models_keep_the_exclusions(tmp_path):
     synth = Synthesizer(epochs=3, seed=0, verbose=False).fit(_household_table())
     women = synth.sample(2000, seed=2, conditions={"sex": "Female"})
     assert (women["sex"] == "Female").all() and not (women["role"] == "Husband").any()
+    free = Synthesizer(epochs=3, seed=0, verbose=False, unseen_pairs=0).fit(_household_table())
+    assert (free.sample(2000, seed=2, conditions={"sex": "Female"})["role"] == "Husband").any()
     husbands = synth.sample(2000, seed=2, conditions={"role": "Husband"})
     assert (husbands["sex"] == "Male").all()  # the earlier column gives way, by weight
     decoded = synth.decode(np.random.default_rng(0).normal(size=(2000, 128)) * 3)
@@ -164,7 +171,9 @@ def test_conditions_and_reloaded_models_keep_the_exclusions(tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t[EXCLUDED_KEY] + 10_000, "positions outside"),
+    (lambda t: t[EXCLUDED_KEY] + 10_000, "position 100.. outside 0"),
+    (lambda t: t[EXCLUDED_KEY].index_fill(1, torch.tensor([1]), 7),  # age's scalar
+     "holds no category or mode slot"),
     (lambda t: t[EXCLUDED_KEY][:, [1, 0, 2]].contiguous(), "not in an earlier column"),
     (lambda t: t[EXCLUDED_KEY].float(), "int64"),
     (lambda t: t[EXCLUDED_KEY] * torch.tensor([1, 1, -1]), "not negative"),
@@ -173,7 +182,7 @@ def test_tampered_exclusions_are_refused_on_load(tmp_path, edit, message):
     synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(_household_table(600))
     path = synth.save(tmp_path / "m.safetensors")
     _rewrite(path, lambda meta, t: t.update({EXCLUDED_KEY: edit(t)}))
-    with pytest.raises(ModelFileError, match=f"excluded category pairs.*{message}"):
+    with pytest.raises(ModelFileError, match=f"excluded value pairs.*{message}"):
         Synthesizer.load(path)
 
 
@@ -181,8 +190,26 @@ def test_no_exclusions_for_the_factorized_decoder_or_under_differential_privacy(
     df = _household_table(600)
     assert Synthesizer(epochs=1, verbose=False, decoder="factorized"
                        ).fit(df).generator_.excluded is None
-    private = Synthesizer(epochs=1, verbose=False, epsilon=10.0).fit(_household_table())
-    assert private.generator_.excluded is None  # finding them would read the private rows
+    # the autoregressive decoder, which would use them, and a budget that releases the rows'
+    # categories: still none (finding them would read the private rows)
+    private = Synthesizer(epochs=1, verbose=False, epsilon=10.0, decoder="autoregressive"
+                          ).fit(_household_table())
+    assert private.generator_.model.decoder.autoregression is not None
+    assert private.generator_.excluded is None
+
+
+def test_grouped_slots_and_code_columns_come_from_the_fitted_transformer():
+    from synthvae import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    df = _household_table(1500)
+    df["city"] = [f"c{i % 300}" for i in range(len(df))]  # 300 values: rare ones grouped
+    with pytest.warns(UserWarning, match="city"):
+        table = TableTransformer(detect_schema(df), max_categories=50).fit(df)
+    city = next(cols for t, cols in zip(table.transformers_, table.slices_)
+                if t.spec.name == "city")
+    assert table.grouped_positions() == {city.start + 49}  # 49 kept, then "other"
+    assert table.code_columns() == {"age"}  # value by value (years: a categorical code)
 
 
 def test_a_negative_unseen_pairs_is_refused_naming_the_parameter():
