@@ -324,6 +324,11 @@ class Synthesizer:
         """The most likely row for each latent (rows, latent_dim): no sampling noise."""
         return toolkit.decode(self, latents)
 
+    def excluded_pairs(self) -> pd.DataFrame:
+        """The value pairs the sampler never draws together (``unseen_pairs``): columns,
+        values and the rule, one row each (docs/training.md)."""
+        return toolkit.excluded_pairs(self)
+
     def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
                     ) -> pd.DataFrame:
         """Rows decoded along the straight latent path from one row to another.

@@ -44,6 +44,27 @@ def decode(synth, latents) -> pd.DataFrame:
         matrix.cpu().numpy(), np.random.default_rng(synth.seed or 0)))[0]
 
 
+def excluded_pairs(synth) -> pd.DataFrame:
+    """The value pairs the sampler never draws together (``unseen_pairs``), one row each:
+    ``column_1``, ``value_1`` (the column drawn first), ``column_2``, ``value_2`` and the
+    ``rule`` that excludes them: "dependency" (one column determines the other) or
+    "zero support" (independence expects rows there). Columns as modelled: a fixed
+    combination's columns are one."""
+    from synthvae.exclusions import DEPENDENCY_LOGIT
+
+    synth._check_fitted()
+    pairs = synth.generator_.excluded
+    columns = ["column_1", "value_1", "column_2", "value_2", "rule"]
+    if pairs is None:
+        return pd.DataFrame(columns=columns)
+    pairs = pairs.cpu()
+    first = synth.transformer_.slot_values(pairs[:, 0])
+    second = synth.transformer_.slot_values(pairs[:, 1])
+    rules = np.where(pairs[:, 2].numpy() == DEPENDENCY_LOGIT, "dependency", "zero support")
+    return pd.DataFrame([(*a, *b, rule) for a, b, rule in zip(first, second, rules)],
+                        columns=columns)
+
+
 def interpolate(synth, start: pd.DataFrame, end: pd.DataFrame, steps: int) -> pd.DataFrame:
     """``steps`` rows decoded along the straight latent path from ``start`` to ``end``, with
     a leading column ``t`` from 0 to 1."""

@@ -215,3 +215,17 @@ def test_grouped_slots_and_code_columns_come_from_the_fitted_transformer():
 def test_a_negative_unseen_pairs_is_refused_naming_the_parameter():
     with pytest.raises(ConfigError, match="'unseen_pairs' parameter of Synthesizer"):
         Synthesizer(epochs=1, verbose=False, unseen_pairs=-1).fit(_household_table(200))
+
+
+def test_the_excluded_pairs_are_listed_by_column_value_and_rule():
+    df = _household_table()
+    df["years"] = df["years"].astype(float) + 0.5  # a number, value by value
+    synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(df)
+    listed = synth.excluded_pairs()
+    assert list(listed.columns) == ["column_1", "value_1", "column_2", "value_2", "rule"]
+    assert len(listed) == len(synth.generator_.excluded)
+    rows = set(map(tuple, listed.to_numpy().tolist()))
+    assert ("sex", "Female", "role", "Husband", "zero support") in rows
+    assert ("education", "Doctorate", "years", 9.5, "dependency") in rows  # 16.5 it is
+    assert not any(v1 == "Male" and v2 == "Husband" for _, v1, _, v2, _ in rows)
+    assert Synthesizer(epochs=1, verbose=False, unseen_pairs=0).fit(df).excluded_pairs().empty

@@ -83,6 +83,12 @@ class ColumnTransformer(abc.ABC):
     def width(self) -> int:
         return sum(s.width for s in self.spans())
 
+    def slot_value(self, slot: int):
+        """The value that encoded position ``slot`` of this column's block stands for (a
+        category, or a value-by-value number's value), for listings such as
+        ``Synthesizer.excluded_pairs``; columns without such slots have none."""
+        raise NotImplementedError(f"column {self.spec.name!r} has no value slots")
+
     # ------------------------------------------------------------------ transform
     @abc.abstractmethod
     def transform(self, series: pd.Series, rng: np.random.Generator | None = None

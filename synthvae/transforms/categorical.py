@@ -97,6 +97,12 @@ class OneHotEncoder(ColumnTransformer):
     def spans(self) -> list[Span]:
         return [Span(self.spec.name, SpanKind.SOFTMAX, self.width, "category")]
 
+    def slot_value(self, slot: int):
+        """A category; ``"(other)"`` for the grouped rare values; None for missing."""
+        if slot < len(self.categories_):
+            return _scalar(self.categories_[slot])
+        return "(other)" if self.has_other and slot == len(self.categories_) else None
+
     # ------------------------------------------------------------------ transform
     def codes(self, series: pd.Series) -> np.ndarray:
         """Slot index of each row; -1 for a value that has no slot."""

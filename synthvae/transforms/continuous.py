@@ -306,6 +306,13 @@ class ModeSpecificNormalizer(ColumnTransformer):
     def width(self) -> int:
         return sum(s.width for s in self.spans())
 
+    def slot_value(self, slot: int):
+        """The value of mode slot ``slot`` (1 .. n_modes) of a column encoded value by value,
+        in the column's units and dtype."""
+        if not (self.discrete and 1 <= slot <= self.n_modes):
+            return super().slot_value(slot)
+        return self.from_numbers(self.means_[slot - 1:slot]).iloc[0]
+
     def value_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """(width,) ``offset`` and ``scale`` of the encoded block such that the value in
         mode ``k`` with scalar ``s`` is ``offset[k] + scale[k] * s`` in the column's standard

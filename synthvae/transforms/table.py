@@ -146,6 +146,19 @@ class TableTransformer:
         return frozenset(t.spec.name for t in self.transformers_
                          if isinstance(t, ModeSpecificNormalizer) and t.discrete)
 
+    def slot_values(self, positions) -> list[tuple[str, object]]:
+        """(column, value) that each encoded slot position stands for (a category, or a
+        value-by-value number's value; see ``ColumnTransformer.slot_value``)."""
+        self._check_fitted()
+        starts = np.array([cols.start for cols in self.slices_])
+        found = []
+        for position in np.asarray(positions, dtype=np.int64).tolist():  # a listing, not a hot path
+            number = int(np.searchsorted(starts, position, side="right")) - 1
+            transformer = self.transformers_[number]
+            found.append((transformer.spec.name,
+                          transformer.slot_value(position - int(starts[number]))))
+        return found
+
     def grouped_positions(self) -> frozenset[int]:
         """Encoded positions of the slots that hold several values: each high-cardinality
         categorical's ``other`` (its rare values grouped)."""
