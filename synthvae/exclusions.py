@@ -37,8 +37,8 @@ import torch
 from synthvae.transforms.spans import SpanKind
 
 UNSEEN_PAIR_ROWS = 10.0  # expected rows under independence from which an unseen pair counts
-# A column determines another (a functional dependency, as the report finds them): each of its
-# values' most common partner covers this share of the rows, it has this many rows per value
+# A column determines another (a functional dependency, as the report finds them): its values'
+# most common partners together cover this share of its rows, it has this many rows per value
 # on average, and the other column is not this share one value.
 MIN_SUPPORT = 0.995
 MIN_ROWS_PER_VALUE = 5.0
@@ -158,12 +158,13 @@ def determined_columns(counts: torch.Tensor, column: torch.Tensor, single: torch
     return determined & ~torch.eye(n_columns, dtype=torch.bool, device=counts.device)
 
 
-def check_excluded_pairs(pairs: torch.Tensor, rank: torch.Tensor, slots: torch.Tensor
+def check_excluded_pairs(pairs: torch.Tensor, rank: torch.Tensor, slots: list[int]
                          ) -> str | None:
     """What is wrong with ``pairs`` for a layout whose positions belong to the columns
-    ``rank`` (one column number per position) and whose softmax slots are at ``slots``, or
-    None: a (pairs, 3) int64 tensor of two slot positions, the first in an earlier column
-    than the second, and a negative logit."""
+    ``rank`` (one column number per position) and whose value slots (:func:`code_positions`)
+    are ``slots``, or None: a (pairs, 3) int64 tensor of two value slots, the first in an
+    earlier column than the second, and the logit of a rule (``EXCLUDED_LOGIT`` or
+    ``DEPENDENCY_LOGIT``)."""
     if pairs.ndim != 2 or pairs.shape[1] != 3 or pairs.dtype != torch.long:
         return f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}, expected (pairs, 3) int64"
     if len(pairs) == 0:
@@ -174,18 +175,21 @@ def check_excluded_pairs(pairs: torch.Tensor, rank: torch.Tensor, slots: torch.T
     if outside.any():
         return f"position {int(pairs[:, :2][outside][0])} outside 0..{width - 1}"
     is_slot = torch.zeros(width, dtype=torch.bool)
-    is_slot[slots] = True
-    not_slot = ~(is_slot[first] & is_slot[second])
+    is_slot[torch.tensor(slots, dtype=torch.long)] = True
+    not_slot = ~is_slot[pairs[:, :2]]
     if not_slot.any():
-        a, b = pairs[not_slot][0, :2].tolist()
-        return f"the pair ({a}, {b}) names a position that holds no category or mode slot"
+        position = int(pairs[:, :2][not_slot][0])
+        return (f"position {position} (of column {int(rank[position])}) holds no category and "
+                f"no value of a number encoded value by value")
     unordered = rank[first] >= rank[second]
     if unordered.any():
         a, b = pairs[unordered][0, :2].tolist()
         return (f"the pair ({a}, {b}) whose first position is not in an earlier column than "
                 f"its second")
-    if (logit >= 0).any():
-        return f"the logit {int(logit[logit >= 0][0])}, which is not negative"
+    known = (logit == EXCLUDED_LOGIT) | (logit == DEPENDENCY_LOGIT)
+    if not known.all():
+        return (f"the logit {int(logit[~known][0])}, where {EXCLUDED_LOGIT} or "
+                f"{DEPENDENCY_LOGIT} is expected")
     return None
 
 

@@ -241,9 +241,11 @@ class VAEGenerator:
 
     @classmethod
     def from_state(cls, config: ModelConfig, prior_kind: str, tensors: dict,
-                   layout: SpanLayout, device: torch.device, where: str) -> "VAEGenerator":
+                   layout: SpanLayout, device: torch.device, where: str,
+                   value_slots: list[int] = ()) -> "VAEGenerator":
         """The generator a model file holds, every tensor checked (``where`` names the
-        file in errors)."""
+        file in errors; ``value_slots``: the positions excluded pairs may name,
+        :meth:`TableTransformer.value_slot_positions`)."""
         if layout.width != config.data_dim:
             raise ModelFileError(f"{where} is inconsistent: the transformer encodes "
                                  f"{layout.width} columns but the model expects "
@@ -253,7 +255,7 @@ class VAEGenerator:
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
         floor = _load_floor(tensors.get(FLOOR_KEY), config, where)
-        excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, layout, where)
+        excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, value_slots, where)
         return cls(config, model, layout, device, prior,
                    None if offsets is None else offsets.to(device),
                    None if floor is None else floor.to(device),
@@ -326,7 +328,7 @@ def _load_floor(floor, config: ModelConfig, where: str):
     return floor.float()
 
 
-def _load_excluded(pairs, config: ModelConfig, layout: SpanLayout, where: str):
+def _load_excluded(pairs, config: ModelConfig, value_slots: list[int], where: str):
     """The value pairs the sampler never draws together (absent from older models, DP
     models and factorized decoders)."""
     if pairs is None:
@@ -336,7 +338,7 @@ def _load_excluded(pairs, config: ModelConfig, layout: SpanLayout, where: str):
     problem = "the model has no autoregressive decoder's column order" \
         if config.column_rank is None else \
         check_excluded_pairs(pairs, torch.tensor(config.column_rank, dtype=torch.long),
-                             layout.slot_index.cpu())
+                             list(value_slots))
     if problem is not None:
         raise ModelFileError(f"{where}: the sampler's excluded value pairs are invalid "
                              f"({problem}).")

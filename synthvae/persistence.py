@@ -152,7 +152,8 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
     synth.device_ = resolve_device(device)
     layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
     synth.generator_ = VAEGenerator.from_state(model_config, state.get("prior", "normal"),
-                                               tensors, layout, synth.device_, where)
+                                               tensors, layout, synth.device_, where,
+                                               synth.transformer_.value_slot_positions())
     return synth
 
 

@@ -87,7 +87,8 @@ class ColumnTransformer(abc.ABC):
         """The value that encoded position ``slot`` of this column's block stands for (a
         category, or a value-by-value number's value), for listings such as
         ``Synthesizer.excluded_pairs``; columns without such slots have none."""
-        raise NotImplementedError(f"column {self.spec.name!r} has no value slots")
+        raise ValueError(f"slot {slot} of column {self.spec.name!r} names no value (a "
+                         f"category, or an exact value of a number encoded value by value)")
 
     # ------------------------------------------------------------------ transform
     @abc.abstractmethod

@@ -146,13 +146,27 @@ class TableTransformer:
         return frozenset(t.spec.name for t in self.transformers_
                          if isinstance(t, ModeSpecificNormalizer) and t.discrete)
 
+    def value_slot_positions(self) -> list[int]:
+        """Encoded positions of the slots that name a value (categories, and the modes of
+        the numbers encoded value by value), up to the first ``MAX_PAIR_SLOTS``: what
+        excluded value pairs name (:func:`synthvae.exclusions.code_positions`)."""
+        from synthvae.exclusions import code_positions
+
+        self._check_fitted()
+        return code_positions(self.spans_, self.code_columns())[0]
+
     def slot_values(self, positions) -> list[tuple[str, object]]:
-        """(column, value) that each encoded slot position stands for (a category, or a
-        value-by-value number's value; see ``ColumnTransformer.slot_value``)."""
+        """(column, value) that each encoded value slot (``value_slot_positions``) stands
+        for (a category, or a value-by-value number's value; see
+        ``ColumnTransformer.slot_value``)."""
         self._check_fitted()
         starts = np.array([cols.start for cols in self.slices_])
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.output_width_):
+            raise ValueError(f"encoded positions run 0..{self.output_width_ - 1}; got "
+                             f"{positions.min()}..{positions.max()}")
         found = []
-        for position in np.asarray(positions, dtype=np.int64).tolist():  # a listing, not a hot path
+        for position in positions.tolist():  # a listing, not a hot path
             number = int(np.searchsorted(starts, position, side="right")) - 1
             transformer = self.transformers_[number]
             found.append((transformer.spec.name,
