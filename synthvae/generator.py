@@ -242,10 +242,10 @@ class VAEGenerator:
     @classmethod
     def from_state(cls, config: ModelConfig, prior_kind: str, tensors: dict,
                    layout: SpanLayout, device: torch.device, where: str,
-                   value_slots: list[int] = ()) -> "VAEGenerator":
+                   value_slots: list[int] | None = None) -> "VAEGenerator":
         """The generator a model file holds, every tensor checked (``where`` names the
         file in errors; ``value_slots``: the positions excluded pairs may name,
-        :meth:`TableTransformer.value_slot_positions`)."""
+        :meth:`TableTransformer.value_slot_positions`; None: any softmax slot)."""
         if layout.width != config.data_dim:
             raise ModelFileError(f"{where} is inconsistent: the transformer encodes "
                                  f"{layout.width} columns but the model expects "
@@ -255,6 +255,8 @@ class VAEGenerator:
         prior = _load_prior(prior_kind, config, tensors, where).to(device)
         offsets = _load_offsets(tensors.get(OFFSETS_KEY), config, where)
         floor = _load_floor(tensors.get(FLOOR_KEY), config, where)
+        if value_slots is None:
+            value_slots = layout.slot_index.tolist()
         excluded = _load_excluded(tensors.get(EXCLUDED_KEY), config, value_slots, where)
         return cls(config, model, layout, device, prior,
                    None if offsets is None else offsets.to(device),

@@ -52,7 +52,8 @@ def test_a_generator_rebuilt_from_its_state_samples_the_same_rows(fitted):
     assert (rank is None) == (fitted.decoder_ == "factorized")
     rebuilt = VAEGenerator.from_state(ModelConfig.from_dict(state["model_config"]),
                                       state["prior"], tensors, generator.layout,
-                                      generator.device, "'test'")
+                                      generator.device, "'test'",
+                                      fitted.transformer_.value_slot_positions())
     first = generator.sample(40, torch.Generator().manual_seed(3))
     again = rebuilt.sample(40, torch.Generator().manual_seed(3))
     assert torch.equal(first, again)
