@@ -2,10 +2,10 @@
 
 Two categories of two categorical columns that no training row holds together, although the
 columns' shares would put at least ``unseen_pairs`` rows there were the columns independent
-(``relationship=Husband & sex=Female`` in the bundled 8,000-row Adult slice: about 1,070 rows
-expected, none held), are
-a rule of the table, not chance: were the columns independent, no row would hold the pair
-with a probability under e^-10 at the default 10 rows. So is every unseen pair of two
+(``relationship=Husband & sex=Female`` in the bundled 8,000-row Adult slice: about 1,070
+rows expected, none held), are a rule of the table, not chance: were the columns
+independent, no row would hold the pair with a probability under e^-10 at the default 10
+rows. So is every unseen pair of two
 columns one of which determines the other (``pickup_zone -> pickup_borough``: a zone of 20
 rows in Manhattan is in no other borough, however few rows independence would put there).
 The report's rules section finds the same rules (:mod:`synthvae.reports.rules`, the same
@@ -18,9 +18,9 @@ has a negative logit added (``EXCLUDED_LOGIT``, its weight times ~1e-13; twice t
 ``DEPENDENCY_LOGIT``, where a dependency rules the pair out), so it is drawn only where
 every value of that column is excluded, and then mostly among the values that break the
 fewest and weakest rules (a pickup zone's own borough that the drop-off zone rules out: the
-dependency wins). The exclusions are data: a ``(pairs, 3)`` tensor of two encoded positions and the
-logit (the model file's ``sampler.excluded_pairs``); :class:`StepExclusions` turns them into
-one small product per drawing step. A factorized decoder draws every column at once and
+dependency wins). The exclusions are data: a ``(pairs, 3)`` tensor of two encoded positions
+and the logit (the model file's ``sampler.excluded_pairs``); :class:`StepExclusions` turns
+them into one small product per drawing step. A factorized decoder draws every column at once and
 does not use them. A categorical's ``other`` slot (its rare values grouped, new values on
 the way out) holds several values, so no dependency is read from it or applied to it.
 

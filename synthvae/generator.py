@@ -209,8 +209,8 @@ class VAEGenerator:
         training rows ``data`` holds although independence expects ``min_expected`` rows,
         or one column determines the other (:func:`synthvae.exclusions.unseen_pairs`;
         categorical columns and the numeric ``code_columns``; ``grouped``: the positions of
-        slots holding several values); only an autoregressive
-        decoder draws in an order that can keep them, and ``min_expected`` 0 removes them."""
+        slots holding several values); only an autoregressive decoder draws in an order
+        that can keep them, and ``min_expected`` 0 removes them."""
         from synthvae.exclusions import unseen_pairs
 
         pairs = unseen_pairs(data, spans, min_expected, code_columns, grouped) \

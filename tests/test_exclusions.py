@@ -234,3 +234,10 @@ def test_the_excluded_pairs_are_listed_by_column_value_and_rule():
     assert ("education", "Doctorate", "years", 9.5, "dependency") in rows  # 16.5 it is
     assert not any(v1 == "Male" and v2 == "Husband" for _, v1, _, v2, _ in rows)
     assert Synthesizer(epochs=1, verbose=False, unseen_pairs=0).fit(df).excluded_pairs().empty
+
+
+def test_listing_the_excluded_pairs_before_fit_says_to_fit_first():
+    from synthvae.errors import NotFittedError
+
+    with pytest.raises(NotFittedError, match="fit"):
+        Synthesizer().excluded_pairs()

@@ -38,7 +38,7 @@ from synthvae.exclusions import UNSEEN_PAIR_ROWS as MIN_EXPECTED_ROWS
 from synthvae.reports._util import as_float
 from synthvae.schema import ColumnKind, Schema
 
-# MIN_SUPPORT: A -> B holds when each A value's majority B covers this share of rows;
+# MIN_SUPPORT: A -> B holds when A's values' majority Bs together cover this share of rows;
 # MIN_ROWS_PER_VALUE: mean rows per A value, so that A is not near-unique;
 # MIN_EXPECTED_ROWS: a zero cell counts when independence expects this many rows there.
 MAX_NUMERIC_VALUES = 100  # numeric columns with at most this many exact values are candidates
