@@ -224,11 +224,12 @@ def _median(values: list[float]) -> float:
 # ----------------------------------------------------------------------------- main
 
 
-def main(argv=None) -> None:
+def main(argv=None, command: str = "python -m benchmarks.structure") -> None:
+    """``command``: how the run was started, for the header (a wrapper names itself)."""
     args = parse_args(argv)
     lines_path = RESULTS / f"structure-{args.name}.jsonl"
     header = {"name": args.name, "seeds": args.seeds, "machine": _machine_text(),
-              "command": " ".join(["python -m benchmarks.structure", *(argv or sys.argv[1:])])}
+              "command": " ".join([command, *(argv or sys.argv[1:])])}
     if args.merge:
         _merge(args.merge.split(","), lines_path)
     elif not args.summary:

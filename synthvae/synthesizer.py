@@ -112,8 +112,9 @@ class Synthesizer:
         categorical.
     mixture_max_rows : rows sampled to fit each continuous column's Gaussian mixture.
     discrete_threshold : continuous and datetime columns with at most this many distinct
-        values are encoded value by value (one exact mode per value, see docs/schema.md);
-        0 = always a Gaussian mixture. Not used under differential privacy.
+        values, each held by at least 5 rows on average, are encoded value by value (one
+        exact mode per value, see docs/schema.md); 0 = always a Gaussian mixture. Not used
+        under differential privacy.
     skew_threshold : other continuous columns whose sample skewness exceeds this (in absolute
         value) are modelled on a signed log scale (heavy tails: payments, durations; see
         docs/schema.md); None = never. Not used under differential privacy.

@@ -373,3 +373,32 @@ def test_exclusions_cost_times_the_search_on_independent_random_columns():
 
     result = search_seconds(3000, 3, 4)
     assert result["slots"] == 12 and result["pairs"] == 0 and result["seconds"] >= 0
+
+
+def test_the_bundled_small_tables_split_with_their_target_as_labels_and_keep_every_row():
+    from benchmarks.data import SKLEARN, TEST_FRACTION_SMALL, load_dataset, sklearn_table
+
+    for name, (_, target, task) in SKLEARN.items():
+        data, whole = load_dataset(name), sklearn_table(name)
+        assert data.target == target and data.task == task and target in data.train
+        assert len(data.train) + len(data.test) == len(whole)
+        assert len(data.test) == round(len(whole) * TEST_FRACTION_SMALL)
+    assert set(load_dataset("wine").train["cultivar"]) == {"class_0", "class_1", "class_2"}
+    assert load_dataset("diabetes").train["progression"].dtype == np.float64
+
+
+def test_discrete_rows_benchmark_sets_the_rule_for_its_run_only(tmp_path, monkeypatch):
+    import benchmarks.discrete_rows as probe
+    import benchmarks.structure as structure
+    import synthvae.transforms.continuous as continuous
+
+    seen = {}
+
+    def fake_structure(argv, command):
+        seen.update(argv=argv, command=command, rows=continuous.DISCRETE_VALUE_ROWS)
+
+    monkeypatch.setattr(structure, "main", fake_structure)
+    probe.main(["0", "--datasets", "wine", "--name", "x"])
+    assert seen == {"argv": ["--datasets", "wine", "--name", "x"],
+                    "command": "python -m benchmarks.discrete_rows 0", "rows": 0.0}
+    assert continuous.DISCRETE_VALUE_ROWS == 5

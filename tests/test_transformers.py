@@ -13,6 +13,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from synthvae.schema import ColumnKind, detect_column, detect_schema
 from synthvae.transforms.base import ColumnTransformer
+from synthvae.transforms.continuous import DISCRETE_THRESHOLD, DISCRETE_VALUE_ROWS
 from synthvae.transforms.table import TRANSFORMERS, TableTransformer, make_column_transformer
 
 from conftest import dataset
@@ -346,6 +347,26 @@ def test_columns_with_few_values_are_encoded_value_by_value():
         block[:, 0] = rng.uniform(-1, 1, len(block))  # the scalar carries nothing: ignored
         restored = transformer.inverse_transform(block)
         assert restored.dtype == series.dtype and (restored == series).all()
+
+
+def test_a_small_tables_measurements_are_not_encoded_value_by_value():
+    # 125 measurements to two decimals: 89 distinct values, few only because the rows are
+    # few (the wine table's alcohol levels). Value by value, each would be a category of one
+    # or two rows.
+    alcohol = pd.Series(np.random.default_rng(0).normal(13, 0.5, 125).round(2), name="alcohol")
+    assert alcohol.nunique() <= DISCRETE_THRESHOLD
+    transformer, _ = fitted(alcohol)
+    assert not transformer.discrete and transformer.n_modes <= 2  # a mixture, min_mode_rows
+    # Codes repeat: 16 values in 300 rows stay exact values.
+    codes = pd.Series(np.random.default_rng(1).integers(1, 17, 300) * 1.5, name="grade")
+    assert fitted(codes)[0].discrete
+
+
+@pytest.mark.parametrize("rows, discrete", [(150, True), (149, False)])
+def test_a_column_is_discrete_from_discrete_value_rows_values_per_distinct_value(rows, discrete):
+    values = pd.Series((np.arange(rows) % 30) * 0.7, name="x")  # 30 distinct values
+    assert DISCRETE_VALUE_ROWS == 5
+    assert fitted(values)[0].discrete is discrete
 
 
 def test_a_discrete_column_decodes_only_values_seen_and_maps_unseen_ones_to_the_nearest():
