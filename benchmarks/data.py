@@ -66,9 +66,9 @@ class Dataset:
 
 
 def load_dataset(name: str) -> Dataset:
-    """``name`` is a key of SPECS or SKLEARN, "adult-quick" (a seeded 3,000 / 1,000-row slice), or
-    ``<key>@<rows>``: a seeded ``rows``-row sample of the key's train split (the test split
-    kept whole), for small-table runs."""
+    """``name`` is a key of SPECS or SKLEARN, "adult-quick" (a seeded 3,000 / 1,000-row
+    slice), or ``<key>@<rows>``: a seeded ``rows``-row sample of the key's train split (the
+    test split kept whole), for small-table runs."""
     if "@" in name:
         base, _, rows = name.partition("@")
         full = load_dataset(base)

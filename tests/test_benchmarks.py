@@ -387,7 +387,7 @@ def test_the_bundled_small_tables_split_with_their_target_as_labels_and_keep_eve
     assert load_dataset("diabetes").train["progression"].dtype == np.float64
 
 
-def test_discrete_rows_benchmark_sets_the_rule_for_its_run_only(tmp_path, monkeypatch):
+def test_discrete_rows_benchmark_sets_the_rule_for_its_run_only(monkeypatch):
     import benchmarks.discrete_rows as probe
     import benchmarks.structure as structure
     import synthvae.transforms.continuous as continuous

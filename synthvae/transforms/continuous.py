@@ -94,7 +94,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def is_discrete(self, series: pd.Series) -> bool:
         """Whether ``series`` has few enough distinct values to encode each exactly: at most
-        ``discrete_threshold``, each repeated DISCRETE_VALUE_ROWS times on average. A small
+        ``discrete_threshold``, held by DISCRETE_VALUE_ROWS rows each on average. A small
         table's measurements (125 wines, 94 distinct alcohol levels) have few distinct values
         only because they have few rows; encoded value by value, each value would be a
         category of one or two rows, and the model would learn neither the values' order
