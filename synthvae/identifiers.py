@@ -10,7 +10,12 @@ Detection (used by :func:`synthvae.schema.detect_column`):
   ``tailnum`` at 1.2 %;
 * an **integer identifier** has integer values only, at least ``MIN_ROWS_FOR_IDENTIFIER`` of
   them, all distinct; missing cells are allowed (a float column of whole numbers *with
-  missing cells* is one too: that is how pandas reads an integer id column with gaps).
+  missing cells* is one too: that is how pandas reads an integer id column with gaps). Its
+  name says so (a word such as ``id``, ``no`` or ``key``: ``CustomerID``, ``order_no``) or
+  its values fill their grid like a counter (at most ``SEQUENCE_SPAN`` grid steps per value:
+  1..500, or 5, 18, 31, ... in steps of 13). A small table's measurements are distinct by
+  chance: 80 diamonds' prices or 50 bills are all different, and as identifiers they were
+  not modelled at all.
 
 Identifier columns are never modelled: they are regenerated as new unique values of the same
 form (:class:`synthvae.transforms.passthrough.IdentifierGenerator`) and keep their share of
@@ -26,11 +31,16 @@ generated values; ``synthvae info`` and the report show it.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 MIN_ROWS_FOR_IDENTIFIER = 50  # non-empty cells; fewer cannot tell an id from a category
 IDENTIFIER_UNIQUE_SHARE = 0.9  # distinct values / non-empty cells of a text identifier
+SEQUENCE_SPAN = 2.0  # unique integers spanning at most this many grid steps per value
+ID_WORDS = frozenset({"id", "ids", "key", "uuid", "guid", "no", "nr", "num", "number", "code",
+                      "index", "idx", "ref"})
 
 
 def is_text_identifier(values: pd.Series) -> bool:
@@ -39,8 +49,9 @@ def is_text_identifier(values: pd.Series) -> bool:
     return n >= MIN_ROWS_FOR_IDENTIFIER and values.nunique() >= IDENTIFIER_UNIQUE_SHARE * n
 
 
-def is_integer_identifier(values: pd.Series, nullable: bool) -> bool:
-    """``values``: the non-null cells of a numeric column; ``nullable``: it had missing cells."""
+def is_integer_identifier(values: pd.Series, nullable: bool, name: str = "") -> bool:
+    """``values``: the non-null cells of a numeric column named ``name``; ``nullable``: it had
+    missing cells."""
     n = len(values)
     if n < MIN_ROWS_FOR_IDENTIFIER or pd.api.types.is_bool_dtype(values.dtype):
         return False
@@ -50,7 +61,25 @@ def is_integer_identifier(values: pd.Series, nullable: bool) -> bool:
         numbers = values.to_numpy(dtype=np.float64)
         if not (np.isfinite(numbers).all() and np.all(numbers == np.round(numbers))):
             return False
-    return values.nunique() == n
+    if values.nunique() != n:
+        return False
+    return names_an_identifier(name) or fills_its_grid(values)
+
+
+def names_an_identifier(name: str) -> bool:
+    """Whether one word of ``name`` (split at case changes, digits and punctuation) is an
+    identifier's: ``CustomerID``, ``order_no``, ``Key`` but not ``width`` or ``idle``."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))
+    return any(word.lower() in ID_WORDS for word in words)
+
+
+def fills_its_grid(values: pd.Series) -> bool:
+    """Whether distinct whole numbers span at most SEQUENCE_SPAN steps of their grid (the
+    greatest common divisor of their gaps) per value, as a counter's do."""
+    numbers = np.unique(values.to_numpy(dtype=np.float64)).astype(np.int64)
+    gaps = np.diff(numbers)
+    step = int(np.gcd.reduce(gaps)) if len(gaps) else 1
+    return (numbers[-1] - numbers[0]) / max(step, 1) + 1 <= SEQUENCE_SPAN * len(numbers)
 
 
 # ----------------------------------------------------------------------------- exposure

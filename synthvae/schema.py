@@ -357,7 +357,7 @@ def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSp
     n_unique = values.nunique()
     if integer and n_unique <= threshold:
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
-    if is_integer_identifier(values, common["nullable"]):
+    if is_integer_identifier(values, common["nullable"], common["name"]):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, integer=True, **common)
     return ColumnSpec(kind=ColumnKind.CONTINUOUS, integer=integer,
                       decimals=0 if integer else count_decimals(finite), **common)

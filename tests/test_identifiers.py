@@ -252,3 +252,31 @@ def test_numeric_extremes_are_listed_as_stored_outside_dp_only(tmp_path):
     private = {e["column"] for e in value_exposure(state["schema"]["columns"],
                                                    state["transformer"]["columns"], True)}
     assert "pay" not in private
+
+
+# ----------------------------------------------------------------------------- small tables
+
+
+def test_a_small_tables_distinct_measurements_are_numbers_and_counters_stay_identifiers():
+    rng = np.random.default_rng(0)
+    prices = pd.Series(rng.choice(np.arange(300, 19_000), 80, replace=False), name="price")
+    assert prices.is_unique and detect_column(prices).kind is ColumnKind.CONTINUOUS
+    named = pd.Series(rng.choice(10**9, 80, replace=False), name="OrderNo")
+    counter = pd.Series(rng.permutation(np.arange(1, 81)) * 10, name="row")
+    assert detect_column(named).kind is ColumnKind.IDENTIFIER  # its name says so
+    assert detect_column(counter).kind is ColumnKind.IDENTIFIER  # 80 values on 80 steps
+    assert detect_column(named.rename("total")).kind is ColumnKind.CONTINUOUS
+
+
+def test_an_80_row_tables_prices_are_modelled_with_what_sets_them():
+    # 80 distinct prices were an identifier: regenerated as random unique numbers, unrelated
+    # to the carats that set them.
+    rng = np.random.default_rng(1)
+    carat = rng.uniform(0.3, 2.0, 80).round(2)
+    price = (4000 * carat ** 1.5 + rng.normal(0, 200, 80)).round().astype(np.int64) + \
+        np.arange(80)  # distinct
+    df = pd.DataFrame({"carat": carat, "price": price})
+    assert df["price"].is_unique
+    rows = Synthesizer(verbose=False).fit(df).sample(1000, seed=1)
+    assert rows["price"].dtype == np.int64
+    assert rows[["carat", "price"]].corr(method="spearman").iloc[0, 1] > 0.8  # real 0.99
