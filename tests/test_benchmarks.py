@@ -402,3 +402,18 @@ def test_discrete_rows_benchmark_sets_the_rule_for_its_run_only(monkeypatch):
     assert seen == {"argv": ["--datasets", "wine", "--name", "x"],
                     "command": "python -m benchmarks.discrete_rows 0", "rows": 0.0}
     assert continuous.DISCRETE_VALUE_ROWS == 5
+
+
+def test_wide_budget_table_is_correlated_and_its_scores_react_to_shuffled_rows():
+    from benchmarks.wide_budget import factor_table, scores
+
+    df = factor_table(400, 12)
+    assert df.shape == (400, 12) and (df["x2"] > 0).all()  # every third column skewed
+    same = scores(df, df)
+    assert same["column_shapes"] == 1 and same["pair_trends"] == 1
+    assert same["strong_pair_error"] == 0
+    rng = np.random.default_rng(0)
+    shuffled = df.apply(lambda column: rng.permutation(column.to_numpy()))
+    broken = scores(df, shuffled)  # same marginals, no correlation left
+    assert broken["column_shapes"] == 1 and broken["pair_trends"] < 0.9
+    assert broken["strong_pair_error"] > 0.1
