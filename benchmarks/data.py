@@ -46,12 +46,12 @@ SPECS = {
 # Tables bundled with scikit-learn (no download; 150 to 1,797 rows), held out of every choice
 # before the tenth step of issue 16: a blind check of small tables. A tenth of 150 rows is
 # too few to score on, so these keep TEST_FRACTION_SMALL of their rows for the test split.
-SKLEARN = {
-    "iris": ("load_iris", "species", "classification"),
-    "wine": ("load_wine", "cultivar", "classification"),
-    "cancer": ("load_breast_cancer", "diagnosis", "classification"),
-    "diabetes": ("load_diabetes", "progression", "regression"),
-    "digits": ("load_digits", "digit", "classification"),  # 8 x 8 pixels, values 0-16
+SKLEARN = {  # name: (loader, target, task, the loader's options)
+    "iris": ("load_iris", "species", "classification", {}),
+    "wine": ("load_wine", "cultivar", "classification", {}),
+    "cancer": ("load_breast_cancer", "diagnosis", "classification", {}),
+    "diabetes": ("load_diabetes", "progression", "regression", {"scaled": False}),
+    "digits": ("load_digits", "digit", "classification", {}),  # 8 x 8 pixels, values 0-16
 }
 TEST_FRACTION_SMALL = 0.3
 
@@ -78,7 +78,7 @@ def load_dataset(name: str) -> Dataset:
         return Dataset(name, _rows(full.train, QUICK_ROWS[0]), _rows(full.test, QUICK_ROWS[1]),
                        full.target, full.task)
     if name in SKLEARN:
-        target, task = SKLEARN[name][1:]
+        target, task = SKLEARN[name][1:3]
         return Dataset(name, *split(sklearn_table(name), TEST_FRACTION_SMALL), target, task)
     spec = SPECS[name]
     df = _cleaned(load(spec.file), spec)
@@ -94,9 +94,8 @@ def sklearn_table(name: str) -> pd.DataFrame:
     classification target (so the schema finds a categorical column), numbers otherwise."""
     import sklearn.datasets
 
-    loader, target, task = SKLEARN[name]
-    bunch = getattr(sklearn.datasets, loader)(as_frame=True, scaled=False) \
-        if name == "diabetes" else getattr(sklearn.datasets, loader)(as_frame=True)
+    loader, target, task, options = SKLEARN[name]
+    bunch = getattr(sklearn.datasets, loader)(as_frame=True, **options)
     df = bunch.data.copy()
     y = bunch.target
     df[target] = np.asarray(bunch.target_names)[y] if task == "classification" else y

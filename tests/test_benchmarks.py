@@ -378,7 +378,7 @@ def test_exclusions_cost_times_the_search_on_independent_random_columns():
 def test_the_bundled_small_tables_split_with_their_target_as_labels_and_keep_every_row():
     from benchmarks.data import SKLEARN, TEST_FRACTION_SMALL, load_dataset, sklearn_table
 
-    for name, (_, target, task) in SKLEARN.items():
+    for name, (_, target, task, _) in SKLEARN.items():
         data, whole = load_dataset(name), sklearn_table(name)
         assert data.target == target and data.task == task and target in data.train
         assert len(data.train) + len(data.test) == len(whole)

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dataset
+from conftest import DATASETS, dataset
 
 from synthvae import Synthesizer
 from synthvae.schema import ColumnKind, detect_column, detect_schema
@@ -280,3 +280,22 @@ def test_an_80_row_tables_prices_are_modelled_with_what_sets_them():
     rows = Synthesizer(verbose=False).fit(df).sample(1000, seed=1)
     assert rows["price"].dtype == np.int64
     assert rows[["carat", "price"]].corr(method="spearman").iloc[0, 1] > 0.8  # real 0.99
+
+
+@pytest.mark.parametrize("name", ["diamonds", "adult_train", "default"])
+def test_a_50_to_80_row_slice_of_a_shared_table_has_no_identifier(name):
+    # diamonds' price, adult's fnlwgt and default's BILL_AMT1 are all distinct in so few
+    # rows; they are measurements, and diamonds' price is its target.
+    for rows in (50, 80):
+        kinds = {c.kind for c in detect_schema(dataset(name, rows=rows)).columns}
+        assert ColumnKind.IDENTIFIER not in kinds
+
+
+@pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not available")
+def test_the_shared_tables_identifiers_are_beijings_row_number_alone():
+    from conftest import all_dataset_names
+
+    found = {(name, c.name) for name in all_dataset_names()
+             for c in detect_schema(dataset(name, rows=5000)).columns
+             if c.kind is ColumnKind.IDENTIFIER}
+    assert found <= {("beijing", "No")}
