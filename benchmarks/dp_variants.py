@@ -10,7 +10,8 @@ scores its rows (same public schema, delta, seeds and scores)::
   (negative noisy counts set to 0, each span divided by its sum);
 * ``even``: the calibration release with the same noise on every span (no span weights);
 * ``nogap``: the released modes alone, without the modes that reach the bounds;
-* ``ar``: ``decoder="autoregressive"``;
+* ``ar``: ``decoder="autoregressive"`` (the default since the ninth step);
+* ``fact``: ``decoder="factorized"`` (the default under DP before it);
 * ``calP``: ``calibration_share=P``;
 * ``epochsN``: ``epochs=N`` (the default is automatic).
 
@@ -60,7 +61,7 @@ def even_span_noise(enabled: bool):
                    enabled)
 
 
-SWITCHES = ("default", "clamp", "even", "nogap", "ar")
+SWITCHES = ("default", "clamp", "even", "nogap", "ar", "fact")
 
 
 def variant_params(parts: list[str]) -> dict:
@@ -71,8 +72,12 @@ def variant_params(parts: list[str]) -> dict:
         raise SystemExit(f"Unknown variant part(s) {unknown}; known: {', '.join(SWITCHES)}, "
                          f"calP, epochsN.")
     params = {}
+    if "ar" in parts and "fact" in parts:
+        raise SystemExit("Variant parts 'ar' and 'fact' are two decoders; choose one.")
     if "ar" in parts:
         params["decoder"] = "autoregressive"
+    if "fact" in parts:
+        params["decoder"] = "factorized"
     for part in parts:
         if part.startswith("cal"):
             params["calibration_share"] = float(part[3:])

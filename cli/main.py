@@ -59,8 +59,8 @@ def fit(
              "--epsilon).")] = 0.0,
     decoder: Annotated[Optional[str], typer.Option(
         help="autoregressive (columns also depend on earlier columns) or factorized "
-             "(TVAE's; faster sampling). Default: autoregressive, factorized under "
-             "--epsilon and for very wide tables (see docs/training.md).")] = None,
+             "(TVAE's; faster sampling). Default: autoregressive, factorized for very "
+             "wide tables (see docs/training.md).")] = None,
     calibrate: Annotated[bool, typer.Option(
         "--calibrate/--no-calibrate",
         help="Match the training rows' category and mode frequencies when sampling (under "

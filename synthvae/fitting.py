@@ -128,7 +128,7 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
     """Set ``generator_`` (an untrained VAE for the fitted transformer's layout) and
     ``train_config_``; return the encoded rows ``matrix`` on the device."""
     layout = SpanLayout.from_spans(synth.transformer_.spans_, synth.device_)
-    decoder = resolved_decoder(synth.decoder, synth.fit_plan_.private, layout.width)
+    decoder = resolved_decoder(synth.decoder, layout.width)
     positions, offset, scale = synth.transformer_.value_inputs()
     config = vae_config(layout, synth.transformer_.spans_, synth.fit_plan_.latent_dim,
                         synth.hidden, decoder,

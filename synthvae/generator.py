@@ -62,17 +62,17 @@ class Generator(Protocol):
         """Every tensor to save, by its model-file key."""
 
 
-def resolved_decoder(decoder: str | None, private: bool, width: int) -> str:
+def resolved_decoder(decoder: str | None, width: int) -> str:
     """``decoder``, or its default: autoregressive unless the table is too wide for the
-    column-by-column term (its cost per step grows with the width) or the fit is private
-    (under DP-SGD the masked term scored as the factorized decoder at 1.6x the time;
-    benchmarks/results/dp.md). A table with no modelled column (identifiers and constants
-    only) has nothing to draw in order."""
+    column-by-column term (its cost per step grows with the width), with or without
+    differential privacy (benchmarks/results/dp.md, ninth step: under DP-SGD too it keeps
+    more of each pair and of the target). A table with no modelled column (identifiers and
+    constants only) has nothing to draw in order."""
     if width == 0:
         return "factorized"
     if decoder is not None:
         return decoder
-    return "factorized" if private or width > MAX_AUTOREGRESSIVE_WIDTH else "autoregressive"
+    return "factorized" if width > MAX_AUTOREGRESSIVE_WIDTH else "autoregressive"
 
 
 def column_rank(spans) -> tuple[int, ...]:

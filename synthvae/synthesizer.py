@@ -84,7 +84,7 @@ class Synthesizer:
     decoder : "autoregressive" (each column also depends on the columns before it, see
         docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
         latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
-        columns, "factorized" beyond and under differential privacy.
+        columns (with or without differential privacy), "factorized" beyond.
     latent_swap : autoregressive decoder only: share of each training batch trained beside
         another row's latent (docs/training.md); None = 0.25 from 5,000 rows on, else 0.
     lr, weight_decay : Adam settings; lr None = 1e-3, or 3e-3 under differential privacy.

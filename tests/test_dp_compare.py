@@ -103,5 +103,8 @@ def test_dp_variants_turn_parts_of_the_release_back_only_inside_their_block():
     assert privacy.span_noise_weights is weighted
     assert variant_params("ar+cal0.2+clamp+epochs90".split("+")) == {
         "decoder": "autoregressive", "calibration_share": 0.2, "epochs": 90}
+    assert variant_params(["fact"]) == {"decoder": "factorized"}
     with pytest.raises(SystemExit, match="nogaps"):
         variant_params(["nogaps"])
+    with pytest.raises(SystemExit, match="two decoders"):
+        variant_params(["ar", "fact"])

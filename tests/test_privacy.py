@@ -514,13 +514,14 @@ def test_zero_noise_no_clipping_equals_plain_training(small):
         assert theirs.kl == pytest.approx(ours.kl, rel=1e-5)
 
 
-@pytest.mark.parametrize("decoder", ["factorized", "autoregressive"])
+@pytest.mark.parametrize("decoder", ["factorized", "autoregressive", "autoregressive+values"])
 def test_ghost_clipping_releases_the_clipped_per_row_gradients(small, decoder):
     """One DP step's gradient before the optimizer's update, at zero noise and a clip norm
     that most rows exceed, is the sum of each row's own gradient scaled to at most
     max_grad_norm, divided by the expected batch: what DP-SGD's accounting assumes, here
     computed row by row without Opacus. The autoregressive decoder's masked layers have
-    their own norm rule (a plain linear layer's would overstate their norms)."""
+    their own norm rule (a plain linear layer's would overstate their norms); with the
+    numbers' values as inputs (the default decoder, also under DP) the rule holds too."""
     from synthvae.generator import column_rank
     from synthvae.batches import Batch
     from synthvae.layout import SpanLayout
@@ -537,9 +538,15 @@ def test_ghost_clipping_releases_the_clipped_per_row_gradients(small, decoder):
     layout = SpanLayout.from_spans(table.spans_)
     config = TrainConfig(batch_size=10, lr=0.0, weight_decay=0.0, seed=0)  # weights stay put
     torch.manual_seed(0)
-    rank = column_rank(table.spans_) if decoder == "autoregressive" else None
+    rank = column_rank(table.spans_) if decoder.startswith("autoregressive") else None
+    positions, offset, scale = table.value_inputs()
+    values = tuple(positions) if decoder.endswith("values") else ()
+    assert decoder != "autoregressive+values" or values  # the table has numbers
     model = VAE(ModelConfig(layout.width, layout.n_scalars, latent_dim=4, hidden=(8,),
-                            column_rank=rank, autoregressive_hidden=16))
+                            column_rank=rank, autoregressive_hidden=16, value_inputs=values))
+    if values:
+        model.decoder.autoregression.set_value_coefficients(
+            *(torch.as_tensor(c, dtype=torch.float32) for c in (offset, scale)))
     if rank is not None:  # the output weights start at 0: let gradients reach both layers
         torch.nn.init.normal_(model.decoder.autoregression.outer.weight, std=0.5)
     generator = torch.Generator().manual_seed(5)  # the latent noise, drawn chunk by chunk
