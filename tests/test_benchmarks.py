@@ -417,3 +417,14 @@ def test_wide_budget_table_is_correlated_and_its_scores_react_to_shuffled_rows()
     broken = scores(df, shuffled)  # same marginals, no correlation left
     assert broken["column_shapes"] == 1 and broken["pair_trends"] < 0.9
     assert broken["strong_pair_error"] > 0.1
+
+
+def test_dp_step_timing_times_a_plain_and_a_dp_step_on_the_same_model():
+    """benchmarks.dp --speed's step timing runs on a public schema's encoding with the
+    default decoder (autoregressive, reading the numbers' values)."""
+    from benchmarks.dp import adult_public_schema, step_ms
+
+    rows = pd.read_csv(ROOT / "examples" / "adult.csv.gz", nrows=300)
+    schema = adult_public_schema(rows, rows)
+    times = step_ms(rows, schema, steps=2, batch=100)
+    assert set(times) == {"plain", "dp"} and min(times.values()) > 0
