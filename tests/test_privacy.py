@@ -45,6 +45,17 @@ def test_dp_bounds_cover_the_bulk_and_categories_drop_rare_values():
     assert dp_categories(series, epsilon=1.0, delta=1e-6, rng=rng) == ["a", "b"]
 
 
+def test_dp_bounds_are_not_set_by_noise_far_from_the_data():
+    """At a small epsilon an empty bin the noise lifts past the threshold used to set a
+    bound (about one column in two: whole numbers 1-16 got a maximum of 1.4e17); a lone
+    bin must now clear a threshold that noise passes once in 10,000 columns."""
+    rng = np.random.default_rng(0)
+    values = rng.integers(1, 17, 8000).astype(float)
+    bounds = np.array([dp_bounds(values, epsilon=0.1, rng=rng) for _ in range(50)])
+    assert bounds[:, 0].min() >= 0.5 and bounds[:, 1].max() <= 64
+    assert (bounds[:, 0] <= 1).all() and (bounds[:, 1] >= 16).all()  # the data is covered
+
+
 def test_public_schema_reads_no_values():
     df = pd.DataFrame({"x": [1.5, 2.5], "n": [1, 2], "s": ["u", "v"], "b": [True, False]})
     schema = public_schema(df, None)
