@@ -428,3 +428,12 @@ def test_dp_step_timing_times_a_plain_and_a_dp_step_on_the_same_model():
     schema = adult_public_schema(rows, rows)
     times = step_ms(rows, schema, steps=2, batch=100)
     assert set(times) == {"plain", "dp"} and min(times.values()) > 0
+
+
+def test_dp_bounds_check_counts_bounds_far_beyond_the_data():
+    from benchmarks.dp_bounds import far, single_threshold
+
+    values = np.array([1.0, 5.0, 16.0])
+    assert not far(0.0, 32.0, values) and far(0.0, 128.0, values) and far(-8.0, 32.0, values)
+    noisy = np.array([0.0, 100.0, 3.0])
+    assert single_threshold(noisy, 1.0).tolist() == [False, True, False]

@@ -47,7 +47,8 @@ def test_dp_bounds_cover_the_bulk_and_categories_drop_rare_values():
 
 def test_dp_bounds_are_not_set_by_noise_far_from_the_data():
     """At a small epsilon an empty bin the noise lifts past the threshold used to set a
-    bound (in about two columns of five: whole numbers 1-16 got a maximum of 1.4e17); a lone
+    bound (in about one release of five on Adult's numbers, benchmarks.dp_bounds; whole
+    numbers 1-16 got a maximum of 1.4e17); a lone
     bin must now clear a threshold that noise passes once in 10,000 columns."""
     rng = np.random.default_rng(0)
     values = rng.integers(1, 17, 8000).astype(float)
