@@ -435,5 +435,5 @@ def test_dp_bounds_check_counts_bounds_far_beyond_the_data():
 
     values = np.array([1.0, 5.0, 16.0])
     assert not far(0.0, 32.0, values) and far(0.0, 128.0, values) and far(-8.0, 32.0, values)
-    noisy = np.array([0.0, 100.0, 3.0])
+    noisy = np.array([0.0, 100.0, 2.0])  # threshold 1 + ln(3) = 2.1
     assert single_threshold(noisy, 1.0).tolist() == [False, True, False]
