@@ -55,6 +55,10 @@ def test_dp_bounds_are_not_set_by_noise_far_from_the_data():
     bounds = np.array([dp_bounds(values, epsilon=0.1, rng=rng) for _ in range(50)])
     assert bounds[:, 0].min() >= 0.5 and bounds[:, 1].max() <= 64
     assert (bounds[:, 0] <= 1).all() and (bounds[:, 1] >= 16).all()  # the data is covered
+    # data in one bin far from the rest (zeros and amounts of 1,024-2,047) has no neighbour
+    # over the threshold: it clears the higher one alone and still sets the bound
+    amounts = np.where(rng.random(8000) < 0.9, 0.0, rng.uniform(1024, 2047, 8000))
+    assert dp_bounds(amounts, epsilon=0.1, rng=rng) == (0.0, 2048.0)
 
 
 def test_public_schema_reads_no_values():
