@@ -1,7 +1,7 @@
 """synthvae: private tables in, statistically faithful synthetic tables out."""
 
-from synthvae.constraints import (FixedCombinations, FixedIncrements, Inequality, Negative,
-                                  OneHot, Positive, Predicate, Range, Unique)
+from synthvae.constraints import (FixedCombinations, FixedIncrements, Formula, Inequality,
+                                  Negative, OneHot, Positive, Predicate, Range, Unique)
 from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
                              PosteriorCollapseWarning, PostTrainingError, PostTrainingWarning,
                              SchemaError, SynthvaeError, SynthvaeWarning, TrainingError)
@@ -21,8 +21,8 @@ def evaluate(real, synthetic, holdout=None, target=None, schema=None, **options)
     return _evaluate(real, synthetic, holdout=holdout, target=target, schema=schema, **options)
 
 __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "detect_schema",
-           "FixedCombinations", "FixedIncrements", "Inequality", "Negative", "OneHot",
-           "Positive", "Predicate", "Range", "Unique",
+           "FixedCombinations", "FixedIncrements", "Formula", "Inequality", "Negative",
+           "OneHot", "Positive", "Predicate", "Range", "Unique",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
            "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
            "PostTrainingError", "PostTrainingWarning", "__version__"]

@@ -6,11 +6,12 @@ plain dicts) or in the schema JSON (a top-level ``"constraints"`` list). The lay
 reverses it after sampling, so that most rules hold by construction.
 """
 
-from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Inequality,
-                                           Negative, OneHot, Positive, Predicate, Range, Unique,
-                                           parse_constraint, parse_constraints, to_dict)
+from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Formula,
+                                           Inequality, Negative, OneHot, Positive, Predicate,
+                                           Range, Unique, parse_constraint, parse_constraints,
+                                           to_dict)
 from synthvae.constraints.layer import ConstraintLayer, PredicateNotSavedWarning
 
-__all__ = ["FixedCombinations", "FixedIncrements", "Inequality", "Negative", "OneHot",
-           "Positive", "Predicate", "Range", "Unique", "ConstraintLayer",
+__all__ = ["FixedCombinations", "FixedIncrements", "Formula", "Inequality", "Negative",
+           "OneHot", "Positive", "Predicate", "Range", "Unique", "ConstraintLayer",
            "PredicateNotSavedWarning", "parse_constraint", "parse_constraints", "to_dict"]

@@ -12,6 +12,7 @@ list, a constraint is a dict with a ``"kind"``::
     {"kind": "fixed_increments", "column": "price", "increment": 5}
     {"kind": "one_hot", "columns": ["is_a", "is_b", "is_c"]}
     {"kind": "unique", "column": "account"}
+    {"kind": "formula", "column": "total", "expression": "price * quantity"}
 
 An optional ``"note"`` key is kept and ignored (suggested constraints carry one). SDV's
 constraint dicts (``{"constraint_class": "FixedCombinations", "constraint_parameters":
@@ -26,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from synthvae.constraints.formula import parse as parse_formula
 from synthvae.errors import ConfigError
 
 Bound = Any  # a column name (str) or a constant number
@@ -149,6 +151,31 @@ class Unique:
 
 
 @dataclass(frozen=True)
+class Formula:
+    """``column`` equals ``expression``, arithmetic over other columns (``"price *
+    quantity"``, ``"sched_dep_time // 100"``), rounded to the column's grid: the column is
+    not modelled but computed from the sampled columns (see
+    :mod:`synthvae.constraints.formula` for what an expression may hold)."""
+
+    column: str
+    expression: str
+    note: str | None = None
+    kind = "formula"
+
+    def __post_init__(self):
+        _check_column(self, "column")
+        where = f"the formula constraint on {self.column!r}"
+        reads = parse_formula(self.expression, where).columns
+        if not reads:
+            raise ConfigError(f"The expression {self.expression!r} of {where} reads no "
+                              f"column; a column of one value needs no formula.")
+        if self.column in reads:
+            raise ConfigError(f"The expression {self.expression!r} of {where} reads "
+                              f"{self.column!r} itself; a formula computes a column from "
+                              f"other columns.")
+
+
+@dataclass(frozen=True)
 class Predicate:
     """A rule written in Python: ``function(frame)`` returns one bool per row (True = the
     row is allowed), vectorized over a DataFrame with the table's columns. Not saved with
@@ -169,7 +196,7 @@ class Predicate:
 
 
 KINDS = {cls.kind: cls for cls in (FixedCombinations, Inequality, Range, Positive, Negative,
-                                   FixedIncrements, OneHot, Unique, Predicate)}
+                                   FixedIncrements, OneHot, Unique, Formula, Predicate)}
 DECLARED = tuple(KINDS.values())
 
 

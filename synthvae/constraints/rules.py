@@ -16,6 +16,8 @@ bound (x >= c)         ``x`` itself, clipped at c on the way back (a no-op for
                        columns whose decoded range already respects it)
 increments             ``x / k`` as whole numbers; multiplied back
 unique                 an identifier: regenerated unique values of the column's form
+formula                nothing: the column is computed from the columns it reads,
+                       on its grid (checked again: a bound on it may move it)
 predicate              nothing: rows it refuses are redrawn (bounded)
 =====================  =========================================================
 
@@ -33,6 +35,7 @@ from synthvae.constraints import declared as d
 from synthvae.constraints.columns import (NUMERIC, at_least, at_most, check_numeric,
                                           condition_checker, from_numbers, grid_step, numbers,
                                           show, unique_name)
+from synthvae.constraints.formula import parse as parse_formula
 from synthvae.errors import ConfigError
 from synthvae.schema import ColumnKind, ColumnSpec
 from synthvae.transforms.categorical import OneHotEncoder
@@ -530,6 +533,79 @@ class UniqueRule(Rule):
         return self
 
 
+class FormulaRule(Rule):
+    """``column = expression``: the column is not modelled; after sampling it is computed
+    from the restored columns the expression reads and put on the column's grid (whole
+    numbers, its decimals). Checked on sampled rows too: another rule (a bound) may move it
+    after it is computed, and such rows are redrawn."""
+
+    TOLERANCE = 1e-9  # relative: a value this close to the formula's holds it
+    COMPUTED = (ColumnKind.CONTINUOUS, ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
+
+    def __init__(self, source):
+        super().__init__(source)
+        self.column = source.column
+        self.expression = parse_formula(source.expression, f"the {describe(source)} constraint")
+        self.consumes, self.reads = (source.column,), self.expression.columns
+
+    def fit(self, frame, specs, taken):
+        super().fit(frame, specs, taken)
+        spec = self.specs_[self.column]
+        if spec.kind not in self.COMPUTED:
+            raise ConfigError(f"The {self.describe()} constraint computes {self.column!r}, "
+                              f"which is {spec.kind.value}; a formula computes numbers (a "
+                              f"continuous column, or a category column of numbers).")
+        for name in self.reads:
+            if self.specs_[name].kind is ColumnKind.IDENTIFIER:
+                raise ConfigError(f"The {self.describe()} constraint reads {name!r}, an "
+                                  f"identifier (regenerated unique, not modelled); a formula "
+                                  f"can read only modelled columns.")
+        for name in self.columns:
+            check_numeric(self.specs_[name], frame[name], self.describe())
+        values = numbers(spec, frame[self.column])
+        step = grid_step(spec, values)
+        present = values[~np.isnan(values)]
+        if step == 0 and len(present) and np.all(present == np.round(present)):
+            step = 1.0  # a category column of whole numbers
+        self.step_ = step
+        return self
+
+    def computed(self, frame) -> np.ndarray:
+        """(rows,) the expression over ``frame``'s columns, on the column's grid; NaN where
+        an input is missing or the result is not a finite number."""
+        values = self.expression.evaluate(
+            {name: numbers(self.specs_[name], frame[name]) for name in self.reads})
+        return np.round(values / self.step_) * self.step_ if self.step_ > 0 else values
+
+    def violations(self, frame):
+        expected = self.computed(frame)
+        actual = numbers(self.specs_[self.column], frame[self.column])
+        known = ~np.isnan(expected)
+        with np.errstate(invalid="ignore"):
+            off = np.abs(actual - expected) > self.TOLERANCE * np.fmax(1.0, np.abs(expected))
+        return np.where(known, np.isnan(actual) | off, ~np.isnan(actual))
+
+    def reverse(self, model, restored):
+        frame = pd.DataFrame({name: restored[name] for name in self.reads})
+        return {self.column: from_numbers(self.specs_[self.column], self.computed(frame),
+                                          self.step_)}
+
+    def conditions(self, wanted):
+        checker = condition_checker(self.specs_[self.column])
+        for value in wanted.values():
+            if value is not None:
+                checker.range_bounds(value)  # a malformed condition fails now
+        return {}, dict(wanted)
+
+    def get_state(self):
+        return {"step": self.step_}
+
+    def set_state(self, state, specs):
+        super().set_state(state, specs)
+        self.step_ = float(state["step"])
+        return self
+
+
 class PredicateRule(Rule):
     """A user function over rows; rows it refuses are redrawn."""
 
@@ -575,6 +651,8 @@ def expand(constraint) -> list[Rule]:
         return [IncrementRule(constraint, constraint.column, constraint.increment)]
     if isinstance(constraint, d.Unique):
         return [UniqueRule(constraint, constraint.column)]
+    if isinstance(constraint, d.Formula):
+        return [FormulaRule(constraint)]
     if isinstance(constraint, d.Predicate):
         return [PredicateRule(constraint)]
     raise ConfigError(f"Unknown constraint {constraint!r}.")
@@ -618,6 +696,8 @@ def describe(constraint) -> str:
         return f"{constraint.column} in multiples of {show(float(constraint.increment))}"
     if isinstance(constraint, d.Unique):
         return f"unique {constraint.column}"
+    if isinstance(constraint, d.Formula):
+        return f"{constraint.column} = {constraint.expression}"
     if isinstance(constraint, d.Predicate):
         return f"predicate {constraint.name!r}"
     return repr(constraint)
