@@ -117,6 +117,19 @@ def test_a_near_unique_column_determines_nothing():
     assert discover_rules(canonical_frame(real, schema), schema).functional_dependencies == ()
 
 
+def test_a_clock_time_of_hundreds_of_values_determines_its_hour():
+    rng = np.random.default_rng(0)
+    n = 6_000
+    hhmm = rng.choice([h * 100 + m for h in range(5, 23) for m in range(0, 60, 2)], n)
+    real = pd.DataFrame({"sched": hhmm, "hour": hhmm // 100, "late": rng.normal(0, 9, n)})
+    assert real["sched"].nunique() > 500
+    broken = real.assign(hour=np.where(np.arange(n) < 600, (real["hour"] + 1) % 24,
+                                       real["hour"]))
+    found = section(real, broken)
+    rule = listed(found, "functional_dependencies", determinant="sched", dependent="hour")
+    assert rule["synthetic_violation_share"] == pytest.approx(0.1)
+
+
 def test_adult_slice_education_determines_education_num_and_husbands_are_male(adult_small):
     found = section(adult_small, adult_small)
     pairs = {(d["determinant"], d["dependent"]) for d in found["functional_dependencies"]}
