@@ -102,6 +102,10 @@ def test_saved_models_keep_the_formulas_as_text_and_give_the_same_rows(fitted, t
 def test_conditions_on_a_computed_column_and_on_its_inputs(fitted):
     out = fitted.sample(4_000, seed=2, conditions={"total": (100, 400)})
     assert out["total"].between(100, 400).all() and broken_rows(out)["total"] == 0
+    out = fitted.sample(4_000, seed=2, conditions={"hour": [8, 20]})  # one of several
+    assert set(out["hour"]) == {8, 20} and (out["hour"] == out["slot"] // 100).all()
+    with pytest.raises(ConfigError, match="'hour' holds numbers"):
+        fitted.sample(100, conditions={"hour": "noon"})
     out = fitted.sample(4_000, seed=3, conditions={"price": (50, 60)})
     assert out["price"].between(50, 60).all()
     assert broken_rows(out) == dict.fromkeys(broken_rows(out), 0)

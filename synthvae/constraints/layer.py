@@ -188,7 +188,7 @@ class ConstraintLayer:
         for rule, wanted in groups.values():
             mapped, left = rule.conditions(wanted)
             model.update(mapped)
-            residual += [(name, condition_checker(specs[name]), value)
+            residual += [(name, rule.condition_checker(name), value)
                          for name, value in left.items()]
         return model, residual
 

@@ -99,6 +99,11 @@ class Rule:
     def check_condition(self, column: str, wanted) -> None:
         """Raise ConfigError when no row can meet ``wanted`` on a modified column."""
 
+    def condition_checker(self, column: str):
+        """What answers ``contains(series, wanted)`` for a condition on a consumed
+        ``column`` checked on the restored rows."""
+        return condition_checker(self.specs_[column])
+
     def get_state(self) -> dict:
         return {}
 
@@ -591,11 +596,16 @@ class FormulaRule(Rule):
                                           self.step_)}
 
     def conditions(self, wanted):
-        checker = condition_checker(self.specs_[self.column])
+        checker = self.condition_checker(self.column)
         for value in wanted.values():
             if value is not None:
-                checker.range_bounds(value)  # a malformed condition fails now
+                checker.contains(pd.Series([np.nan]), value)  # a malformed one fails now
         return {}, dict(wanted)
+
+    def condition_checker(self, column):
+        if self.specs_[column].kind is ColumnKind.CATEGORICAL:
+            return NumberCategories(column)
+        return super().condition_checker(column)
 
     def get_state(self):
         return {"step": self.step_}
@@ -604,6 +614,26 @@ class FormulaRule(Rule):
         super().set_state(state, specs)
         self.step_ = float(state["step"])
         return self
+
+
+class NumberCategories:
+    """Conditions on a computed category column of numbers, as on any category column: one
+    value, or a list of values any of which will do; ``None`` asks for a missing cell."""
+
+    def __init__(self, column: str):
+        self.column = column
+
+    def contains(self, series: pd.Series, wanted) -> np.ndarray:
+        values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan),
+                               errors="coerce").to_numpy(np.float64)
+        if wanted is None:
+            return np.isnan(values)
+        options = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
+        numbers = pd.to_numeric(pd.Series(options, dtype=object), errors="coerce")
+        if numbers.isna().any() or any(isinstance(v, bool) for v in options):
+            raise ConfigError(f"Column {self.column!r} holds numbers; the condition's value "
+                              f"{wanted!r} is not one (or a list of them).")
+        return np.isin(values, numbers.to_numpy(np.float64))
 
 
 class PredicateRule(Rule):
