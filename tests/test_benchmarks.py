@@ -437,3 +437,26 @@ def test_dp_bounds_check_counts_bounds_far_beyond_the_data():
     assert not far(0.0, 32.0, values) and far(0.0, 128.0, values) and far(-8.0, 32.0, values)
     noisy = np.array([0.0, 100.0, 2.0])  # threshold 1 + ln(3) = 2.1
     assert single_threshold(noisy, 1.0).tolist() == [False, True, False]
+
+
+def test_flights_formulas_hold_on_consistent_rows_and_broken_ones_are_counted():
+    from benchmarks.formulas import VARIANTS, broken_shares
+    from synthvae.constraints.formula import parse
+
+    rng = np.random.default_rng(0)
+    n = 400
+    sched = rng.integers(5, 24, n) * 100 + rng.integers(0, 60, n)
+    delay = rng.integers(-20, 300, n).astype(float)
+    clock = (sched // 100 * 60 + sched % 100 + delay - 1) % 1440 + 1
+    frame = pd.DataFrame({"sched_dep_time": sched, "hour": sched // 100, "minute": sched % 100,
+                          "dep_delay": delay, "dep_time": clock // 60 * 100 + clock % 60,
+                          "sched_arr_time": sched, "arr_delay": delay,
+                          "arr_time": clock // 60 * 100 + clock % 60})
+    assert broken_shares(frame) == dict.fromkeys(broken_shares(frame), 0.0)
+    columns = {c: frame[c].to_numpy(float) for c in frame.columns}
+    for formulas in filter(None, VARIANTS.values()):
+        for formula in formulas:
+            computed = parse(formula.expression, "a test").evaluate(columns)
+            assert np.array_equal(computed, columns[formula.column]), formula
+    late = frame.assign(hour=np.where(np.arange(n) < 100, frame["hour"] + 1, frame["hour"]))
+    assert broken_shares(late)["hour"] == 0.25 and broken_shares(late)["any"] == 0.25
