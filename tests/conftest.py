@@ -54,3 +54,25 @@ def fitted_adult(adult_small):
     from synthvae import Synthesizer
 
     return Synthesizer(epochs=3, verbose=False, seed=0).fit(adult_small)
+
+
+def cli_fit_and_sample(data: Path, schema: dict, rows: int, where: list[str],
+                       tmp_path: Path) -> pd.DataFrame:
+    """``synthvae fit DATA --schema`` (2 epochs) then ``synthvae sample -n ROWS --where ...``
+    into a CSV, each asserted to exit 0; the sampled rows."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    runner, model, out = CliRunner(), tmp_path / "m.safetensors", tmp_path / "out.csv"
+    result = runner.invoke(app, ["fit", str(data), "--schema", str(tmp_path / "schema.json"),
+                                 "-o", str(model), "--epochs", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    options = [arg for condition in where for arg in ("--where", condition)]
+    result = runner.invoke(app, ["sample", "-n", str(rows), "-m", str(model), "-o", str(out),
+                                 *options, "-q"])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out)

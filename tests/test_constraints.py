@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from conftest import cli_fit_and_sample
 from synthvae import (FixedCombinations, FixedIncrements, Inequality, Negative, OneHot,
                       Positive, Predicate, Range, Schema, Synthesizer, Unique)
 from synthvae.constraints import PredicateNotSavedWarning
@@ -211,16 +212,7 @@ def test_schema_json_carries_constraints_and_cli_fit_and_where_use_them(real, tm
         {"kind": "fixed_increments", "column": "price", "increment": 5,
          "note": "kept and ignored"}]}
     assert Schema.from_dict(Schema.from_dict(schema).to_dict()) == Schema.from_dict(schema)
-    (tmp_path / "s.json").write_text(json.dumps(schema))
-    runner, model = CliRunner(), tmp_path / "m.safetensors"
-    result = runner.invoke(app, ["fit", str(data), "--schema", str(tmp_path / "s.json"),
-                                 "-o", str(model), "--epochs", "2", "-q"])
-    assert result.exit_code == 0, result.output
-    out_file = tmp_path / "out.csv"
-    result = runner.invoke(app, ["sample", "-n", "20000", "-m", str(model), "-o", str(out_file),
-                                 "--where", "country=FR", "--where", "end=20..40", "-q"])
-    assert result.exit_code == 0, result.output
-    out = pd.read_csv(out_file)
+    out = cli_fit_and_sample(data, schema, 20_000, ["country=FR", "end=20..40"], tmp_path)
     assert len(out) == 20_000 and set(out["city"]) <= {"Paris", "Lyon"}
     assert out["end"].between(20, 40).all() and (out["end"] >= out["start"]).all()
     assert (out["price"] % 5 == 0).all()

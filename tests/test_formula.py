@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from conftest import cli_fit_and_sample
 from synthvae import Formula, Positive, Schema, Synthesizer
 from synthvae.constraints.formula import parse
 from synthvae.errors import ConfigError, DataError, SchemaError
@@ -63,6 +64,12 @@ def broken_rows(out: pd.DataFrame) -> dict:
             "hour": count(out["hour"], out["slot"] // 100)}
 
 
+def fit(data: pd.DataFrame, rules) -> Synthesizer:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a 3-epoch model of few rows warns of its fit
+        return Synthesizer(constraints=rules, **FAST).fit(data)
+
+
 @pytest.fixture(scope="module")
 def real():
     return orders()
@@ -70,9 +77,7 @@ def real():
 
 @pytest.fixture(scope="module")
 def fitted(real):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Synthesizer(constraints=FORMULAS, **FAST).fit(real)
+    return fit(real, FORMULAS)
 
 
 def test_every_formula_holds_with_the_tables_dtypes_and_missing_cells(real, fitted):
@@ -115,7 +120,7 @@ def test_a_bound_on_a_computed_column_holds_with_the_formula(real):
     rules = [Formula("total", "price * quantity - 40"), Positive("total")]
     data = real.assign(total=real["price"] * real["quantity"] - 40)
     data = data[~(data["total"] < 0)]
-    out = Synthesizer(constraints=rules, **FAST).fit(data).sample(10_000, seed=4)
+    out = fit(data, rules).sample(10_000, seed=4)
     assert (out["total"].dropna() >= 0).all()
     expected = out["price"] * out["quantity"] - 40
     assert np.allclose(out["total"].dropna(), expected[out["total"].notna()])
@@ -190,22 +195,13 @@ def test_schema_json_and_the_cli_fit_and_sample_with_a_formula(real, tmp_path):
         {"kind": "formula", "column": "hour", "expression": "slot // 100",
          "note": "kept and ignored"}]}
     assert Schema.from_dict(Schema.from_dict(schema).to_dict()) == Schema.from_dict(schema)
-    (tmp_path / "s.json").write_text(json.dumps(schema))
-    runner, model = CliRunner(), tmp_path / "m.safetensors"
-    result = runner.invoke(app, ["fit", str(data), "--schema", str(tmp_path / "s.json"),
-                                 "-o", str(model), "--epochs", "2", "-q"])
-    assert result.exit_code == 0, result.output
-    out_file = tmp_path / "out.csv"
-    result = runner.invoke(app, ["sample", "-n", "5000", "-m", str(model), "-o", str(out_file),
-                                 "--where", "total=50..200", "-q"])
-    assert result.exit_code == 0, result.output
-    out = pd.read_csv(out_file)
+    out = cli_fit_and_sample(data, schema, 5_000, ["total=50..200"], tmp_path)
     assert len(out) == 5_000 and out["total"].between(50, 200).all()
     assert np.allclose(out["total"], out["price"] * out["quantity"])
     assert (out["hour"] == out["slot"] // 100).all()
     bad = dict(schema, constraints=[{"kind": "formula", "column": "total",
                                      "expression": "price.real"}])
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    result = runner.invoke(app, ["fit", str(data), "--schema", str(tmp_path / "bad.json"),
-                                 "-o", str(model), "-q"])
+    result = CliRunner().invoke(app, ["fit", str(data), "--schema", str(tmp_path / "bad.json"),
+                                      "-o", str(tmp_path / "bad.safetensors"), "-q"])
     assert result.exit_code != 0 and "an attribute" in result.output
