@@ -111,6 +111,7 @@ def summary() -> str:
              "synthetic / real | delays' Pearson synthetic / real | fit s |",
              "|" + "---|" * 10]
     groups: dict = {}
+    seed = lambda row: row["seed"]  # noqa: E731
     for row in rows:
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
     order = {name: i for i, name in enumerate(VARIANTS)}
@@ -119,12 +120,13 @@ def summary() -> str:
         med = lambda get: statistics.median(get(r) for r in group)  # noqa: E731
         broken = " / ".join(f"{100 * med(lambda r, k=k: r['broken'][k]):.2f} %"
                             for k in ("hour", "minute", "departure", "arrival", "any"))
+        seeds = ",".join(str(r["seed"]) for r in sorted(group, key=seed))
         lines.append(
-            f"| {dataset} | {variant} | {','.join(str(r['seed']) for r in group)} | {broken} | "
+            f"| {dataset} | {variant} | {seeds} | {broken} | "
             f"{med(lambda r: r['column_shapes']):.3f} | "
             f"{med(lambda r: r['column_pair_trends']):.3f} | "
             f"{med(lambda r: r['column_pair_trends_strong']):.3f} | "
-            f"{med(lambda r: r['ml']['synthetic']):.3f} / {group[0]['ml']['real']:.3f} | "
+            f"{med(lambda r: r['ml']['synthetic']):.3f} / {med(lambda r: r['ml']['real']):.3f} | "
             f"{med(lambda r: r['delay_pearson']['synthetic']):.3f} / "
             f"{group[0]['delay_pearson']['real']:.3f} | {med(lambda r: r['fit_s']):.0f} |")
     return "\n".join(lines)
