@@ -205,3 +205,22 @@ def test_schema_json_and_the_cli_fit_and_sample_with_a_formula(real, tmp_path):
     result = CliRunner().invoke(app, ["fit", str(data), "--schema", str(tmp_path / "bad.json"),
                                       "-o", str(tmp_path / "bad.safetensors"), "-q"])
     assert result.exit_code != 0 and "an attribute" in result.output
+
+
+def test_parquet_fits_compute_the_formulas_and_refuse_a_row_group_breaking_one(real, tmp_path):
+    path = tmp_path / "orders.parquet"
+    real.to_parquet(path, row_group_size=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        synth = Synthesizer(constraints=FORMULAS, **FAST).fit_parquet(path, sample_rows=600)
+    out = synth.sample(5_000, seed=7)
+    assert broken_rows(out) == dict.fromkeys(broken_rows(out), 0)
+    shards = pd.concat([synth.sample(5_000, seed=7, shard=(i, 3)) for i in range(3)],
+                       ignore_index=True)
+    assert broken_rows(shards) == dict.fromkeys(broken_rows(shards), 0)
+    broken = real.copy()
+    row = broken.index[broken["quantity"].notna()][-1]  # in the last row group
+    broken.loc[row, "total"] += 5
+    broken.to_parquet(path, row_group_size=300)
+    with pytest.raises(DataError, match=r"row group .*total = price \* quantity"):
+        Synthesizer(constraints=FORMULAS, **FAST).fit_parquet(path, sample_rows=100)
