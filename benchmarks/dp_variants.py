@@ -13,7 +13,8 @@ scores its rows (same public schema, delta, seeds and scores)::
 * ``ar``: ``decoder="autoregressive"`` (the default since the ninth step);
 * ``fact``: ``decoder="factorized"`` (the default under DP before it);
 * ``calP``: ``calibration_share=P``;
-* ``epochsN``: ``epochs=N`` (the default is automatic).
+* ``epochsN``: ``epochs=N`` (the default is automatic);
+* ``arhN``: the autoregressive decoder's masked layer N units wide (256 by default).
 
 Appends one JSON line to ``--out`` (default ``benchmarks/results/dp-variants.jsonl``).
 """
@@ -61,16 +62,32 @@ def even_span_noise(enabled: bool):
                    enabled)
 
 
+def masked_width(parts: list[str]):
+    """With an ``arhN`` part, the autoregressive decoder of fits in this block has a masked
+    layer of N units."""
+    import dataclasses
+
+    from synthvae import fitting
+
+    width = next((int(p[3:]) for p in parts if p.startswith("arh")), None)
+    original = fitting.vae_config
+
+    def config(*args, **kwargs):
+        return dataclasses.replace(original(*args, **kwargs), autoregressive_hidden=width)
+
+    return patched(fitting, "vae_config", config, width is not None)
+
+
 SWITCHES = ("default", "clamp", "even", "nogap", "ar", "fact")
 
 
 def variant_params(parts: list[str]) -> dict:
     """Synthesizer parameters the variant's parts set; an unknown part is refused."""
     unknown = [p for p in parts if p not in SWITCHES
-               and not p.startswith(("cal", "epochs"))]
+               and not p.startswith(("cal", "epochs", "arh"))]
     if unknown:
         raise SystemExit(f"Unknown variant part(s) {unknown}; known: {', '.join(SWITCHES)}, "
-                         f"calP, epochsN.")
+                         f"calP, epochsN, arhN.")
     params = {}
     if "ar" in parts and "fact" in parts:
         raise SystemExit("Variant parts 'ar' and 'fact' are two decoders; choose one.")
@@ -98,7 +115,7 @@ def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
     schema = public_schema(data)
     delta = 0.1 / len(data.train)
     with clipped_frequencies("clamp" in parts), even_span_noise("even" in parts), \
-            gap_modes_enabled("nogap" not in parts):
+            gap_modes_enabled("nogap" not in parts), masked_width(parts):
         synth, seconds = timed(lambda: Synthesizer(
             epsilon=epsilon, delta=delta, schema=schema, seed=seed, verbose=False,
             **params).fit(data.train))

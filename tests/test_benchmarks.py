@@ -460,3 +460,20 @@ def test_flights_formulas_hold_on_consistent_rows_and_broken_ones_are_counted():
             assert np.array_equal(computed, columns[formula.column]), formula
     late = frame.assign(hour=np.where(np.arange(n) < 100, frame["hour"] + 1, frame["hour"]))
     assert broken_shares(late)["hour"] == 0.25 and broken_shares(late)["any"] == 0.25
+
+
+def test_dp_variant_masked_width_sets_the_layer_for_its_block_only():
+    from benchmarks.dp_variants import masked_width
+    from synthvae import Synthesizer
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"a": rng.choice(list("xyz"), 300), "b": rng.normal(size=300)})
+
+    def width() -> int:
+        synth = Synthesizer(epochs=1, hidden=(16,), latent_dim=4, decoder="autoregressive",
+                            verbose=False, seed=0).fit(table)
+        return synth.model_.decoder.autoregression.inner.weight.shape[0]
+
+    with masked_width(["arh32"]):
+        assert width() == 32
+    assert width() == 256
