@@ -224,3 +224,40 @@ def test_parquet_fits_compute_the_formulas_and_refuse_a_row_group_breaking_one(r
     broken.to_parquet(path, row_group_size=300)
     with pytest.raises(DataError, match=r"row group .*total = price \* quantity"):
         Synthesizer(constraints=FORMULAS, **FAST).fit_parquet(path, sample_rows=100)
+
+
+def composed(n: int = 800, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    hour, minute = rng.integers(5, 23, n), rng.integers(0, 60, n)
+    price = rng.integers(100, 5_000, n) / 100
+    tax = np.round(price * rng.choice([0.0, 0.07, 0.2], n), 2)
+    width, height = rng.integers(1, 30, n), rng.integers(1, 30, n)
+    return pd.DataFrame({"total": np.round(price + tax, 2), "hhmm": hour * 100 + minute,
+                         "price": price, "tax": tax, "hour": hour, "minute": minute,
+                         "width": width, "height": height, "area": width * height,
+                         "noise": rng.normal(size=n), "count": rng.integers(0, 9, n)})
+
+
+def test_schema_suggestions_propose_the_composites_as_formulas_that_fit_and_hold():
+    from synthvae import detect_schema
+    from synthvae.constraints.suggest import suggest_constraints
+
+    real = composed()
+    suggested = suggest_constraints(real, detect_schema(real))
+    formulas = {c["column"]: c["expression"] for c in suggested if c["kind"] == "formula"}
+    assert formulas == {"total": "price + tax", "hhmm": "hour * 100 + minute",
+                        "area": "width * height"}  # the composite from its parts
+    out = fit(real, suggested).sample(5_000, seed=1)
+    assert np.allclose(out["total"], out["price"] + out["tax"])
+    assert (out["hhmm"] == out["hour"] * 100 + out["minute"]).all()
+    assert (out["area"] == out["width"] * out["height"]).all()
+
+
+def test_a_relation_one_row_breaks_is_not_proposed():
+    from synthvae import detect_schema
+    from synthvae.constraints.suggest import suggest_constraints
+
+    real = composed()
+    real.loc[500, "area"] += 1
+    suggested = suggest_constraints(real, detect_schema(real))
+    assert "area" not in {c.get("column") for c in suggested if c["kind"] == "formula"}

@@ -11,7 +11,13 @@ ignores: move the entries you want into ``"constraints"`` (see docs/constraints.
   about the rows (random pairs of values would break them);
 * **fixed increments**: whole-number (or fixed-decimal) columns whose values are all
   multiples of a step above the smallest unit (prices in steps of 5);
-* **positive / negative** continuous columns.
+* **positive / negative** continuous columns;
+* **formulas** a column obeys exactly in every row: the sum, difference or product of two
+  other columns (``total = price * quantity``), or two columns' digits put together
+  (``sched_dep_time = hour * 100 + minute``): the composite computed from its parts, the
+  direction that keeps the parts' modelled distribution (benchmarks/results/formulas.md).
+  Searched among the first ``MAX_FORMULA_COLUMNS`` numeric columns, on rows where all three
+  are present (at least ``MIN_FORMULA_ROWS``).
 
 Every proposal holds in the rows it was found in, and the proposals fit together: no
 column is modelled through two of them.
@@ -19,18 +25,23 @@ column is modelled through two of them.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pandas as pd
 
-from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Inequality,
-                                           Negative, Positive, to_dict)
+from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Formula,
+                                           Inequality, Negative, Positive, to_dict)
 from synthvae.frames import model_frame
 from synthvae.schema import ColumnKind, Schema
 
 MAX_COMBINATIONS = 200  # a proposed fixed combination has at most this many value tuples
 MAX_INCREMENT_DECIMALS = 4
+MAX_FORMULA_COLUMNS = 30  # numeric columns searched for formulas (triples grow as the cube)
+MIN_FORMULA_ROWS = 20  # rows holding all three columns, for a formula to be proposed
+DIGIT_SHIFTS = (10, 100, 1_000, 10_000)  # a = high * shift + low with 0 <= low < shift
+SCREEN_ROWS = 256  # rows every candidate is checked on before all rows are
 
 
 def suggest_constraints(df: pd.DataFrame, schema: Schema) -> list[dict]:
@@ -42,7 +53,8 @@ def suggest_constraints(df: pd.DataFrame, schema: Schema) -> list[dict]:
     canonical = canonical_frame(frame, schema)
     found = discover_rules(canonical, schema)
     consumed: set = set()
-    out = _combinations(found, canonical, consumed)
+    out = _formulas(frame, schema, consumed)
+    out += _combinations(found, canonical, consumed)
     out += _inequalities(found, consumed)
     out += _increments(frame, schema, consumed)
     out += _signs(frame, schema)
@@ -59,6 +71,7 @@ def _combinations(found, canonical: pd.DataFrame, consumed: set) -> list:
                                       f"{rule.columns[1]}={rule.values[1]!r} (independence "
                                       f"expects {rule.expected_rows:,.0f})")
     pairs += list(seen.items())
+    pairs = [(columns, note) for columns, note in pairs if not set(columns) & consumed]
     groups: list[tuple[list, list]] = []  # (columns, notes)
     for columns, note in pairs:
         _add_pair(groups, list(columns), note, canonical)
@@ -146,3 +159,94 @@ def _signs(frame: pd.DataFrame, schema: Schema) -> list:
 
 def _show(value: float) -> str:
     return f"{value:g}" if math.isfinite(value) else str(value)
+
+
+# ----------------------------------------------------------------------------- formulas
+
+
+def _formulas(frame: pd.DataFrame, schema: Schema, consumed: set) -> list:
+    """Formulas every row obeys (see the module docstring); a column is computed by at most
+    one, and no computed column is read by another."""
+    numbers = _formula_columns(frame, schema)
+    out, read = [], set()
+    for target, expression, inputs, note in _exact_relations(numbers):
+        if target in consumed or target in read or set(inputs) & consumed:
+            continue
+        consumed.add(target)
+        read.update(inputs)
+        out.append(Formula(target, expression, note=note))
+    return out
+
+
+def _formula_columns(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
+    """The varying numeric columns (continuous, or categories of numbers) as float64."""
+    out = {}
+    for spec in schema.columns:
+        if spec.kind not in (ColumnKind.CONTINUOUS, ColumnKind.CATEGORICAL) or \
+                len(out) >= MAX_FORMULA_COLUMNS:
+            continue
+        values = pd.to_numeric(frame[spec.name], errors="coerce")
+        if values.isna().sum() > frame[spec.name].isna().sum():  # text among the values
+            continue
+        if values.nunique() >= 2:
+            out[spec.name] = values.to_numpy(np.float64)
+    return out
+
+
+def _exact_relations(numbers: dict[str, np.ndarray]):
+    """(target, expression, inputs, note) of each relation that holds in every row: digit
+    compositions, then sums, products and differences (so that ``total = price + tax`` is
+    proposed rather than ``tax = total - price``)."""
+    names = list(numbers)
+    matrix = np.column_stack([numbers[n] for n in names]) if names else np.zeros((0, 0))
+    screen = matrix[:SCREEN_ROWS]
+    candidates = [(high, f"* {shift} +", low, numbers[high] * shift + numbers[low])
+                  for high in names for low in names if high != low
+                  for shift in DIGIT_SHIFTS if _digits_fit(numbers[low], shift)]
+    pairs = list(itertools.combinations(names, 2))
+    candidates += [(a, "+", b, numbers[a] + numbers[b]) for a, b in pairs]
+    candidates += [(a, "*", b, numbers[a] * numbers[b]) for a, b in pairs]
+    candidates += [(a, "-", b, numbers[a] - numbers[b])
+                   for a in names for b in names if a != b]
+    for first, operator, second, values in candidates:
+        for target in _equal_columns(values, screen, matrix, names, (first, second)):
+            text = f"{first} {operator} {second}"
+            yield (target, f"{_name(first)} {operator} {_name(second)}", (first, second),
+                   f"{target} = {text} in every row")
+
+
+def _digits_fit(low: np.ndarray, shift: int) -> bool:
+    """``low`` holds whole numbers in [0, shift), several of them: a digit field."""
+    present = low[~np.isnan(low)]
+    return bool(len(present)) and present.min() >= 0 and present.max() < shift and \
+        bool(np.all(present == np.round(present))) and present.max() >= shift // 10
+
+
+def _equal_columns(values: np.ndarray, screen: np.ndarray, matrix: np.ndarray,
+                   names: list[str], inputs: tuple[str, str]) -> list[str]:
+    """The columns other than ``inputs`` that equal ``values`` in every row where both are
+    present (at least MIN_FORMULA_ROWS rows; a missing value must meet a missing one)."""
+    rows = len(screen)
+    with np.errstate(invalid="ignore"):
+        close = _matches(values[:rows, None], screen)
+    found = []
+    for j in np.flatnonzero(close.all(axis=0)):
+        if names[j] in inputs:
+            continue
+        column = matrix[:, j]
+        both = ~np.isnan(values) & ~np.isnan(column)
+        if both.sum() >= MIN_FORMULA_ROWS and _matches(values, column).all():
+            found.append(names[j])
+    return found
+
+
+def _matches(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Equal to a relative 1e-9, or both missing (broadcasting)."""
+    with np.errstate(invalid="ignore"):
+        near = np.abs(actual - expected) <= 1e-9 * np.fmax(1.0, np.abs(expected))
+    return near | (np.isnan(actual) & np.isnan(expected))
+
+
+def _name(column: str) -> str:
+    """A column name as an expression reads it (backticks unless a plain name)."""
+    return column if column.isidentifier() else f"`{column}`"
