@@ -196,23 +196,33 @@ def _formula_columns(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarra
 def _exact_relations(numbers: dict[str, np.ndarray]):
     """(target, expression, inputs, note) of each relation that holds in every row: digit
     compositions, then sums, products and differences (so that ``total = price + tax`` is
-    proposed rather than ``tax = total - price``)."""
+    proposed rather than ``tax = total - price``). Each candidate is screened on the first
+    SCREEN_ROWS rows; only what passes is computed over every row."""
     names = list(numbers)
     matrix = np.column_stack([numbers[n] for n in names]) if names else np.zeros((0, 0))
-    screen = matrix[:SCREEN_ROWS]
-    candidates = [(high, f"* {shift} +", low, numbers[high] * shift + numbers[low])
-                  for high in names for low in names if high != low
-                  for shift in DIGIT_SHIFTS if _digits_fit(numbers[low], shift)]
     pairs = list(itertools.combinations(names, 2))
-    candidates += [(a, "+", b, numbers[a] + numbers[b]) for a, b in pairs]
-    candidates += [(a, "*", b, numbers[a] * numbers[b]) for a, b in pairs]
-    candidates += [(a, "-", b, numbers[a] - numbers[b])
-                   for a in names for b in names if a != b]
-    for first, operator, second, values in candidates:
-        for target in _equal_columns(values, screen, matrix, names, (first, second)):
-            text = f"{first} {operator} {second}"
-            yield (target, f"{_name(first)} {operator} {_name(second)}", (first, second),
-                   f"{target} = {text} in every row")
+    ordered = [(a, b) for a in names for b in names if a != b]
+    candidates = [(high, f"* {shift} +", low, lambda x, y, k=shift: x * k + y)
+                  for high, low in ordered for shift in DIGIT_SHIFTS
+                  if _digits_fit(numbers[low], shift)]
+    candidates += [(a, "+", b, np.add) for a, b in pairs]
+    candidates += [(a, "*", b, np.multiply) for a, b in pairs]
+    candidates += [(a, "-", b, np.subtract) for a, b in ordered]
+    screen = matrix[:SCREEN_ROWS]
+    for first, operator, second, apply in candidates:
+        inputs = (first, second)
+        head = apply(numbers[first][:SCREEN_ROWS], numbers[second][:SCREEN_ROWS])
+        passed = [j for j in np.flatnonzero(_matches(head[:, None], screen).all(axis=0))
+                  if names[j] not in inputs]
+        if not passed:
+            continue
+        values = apply(numbers[first], numbers[second])
+        for j in passed:
+            both = ~np.isnan(values) & ~np.isnan(matrix[:, j])
+            if both.sum() >= MIN_FORMULA_ROWS and _matches(values, matrix[:, j]).all():
+                target, text = names[j], f"{first} {operator} {second}"
+                yield (target, f"{_name(first)} {operator} {_name(second)}", inputs,
+                       f"{target} = {text} in every row")
 
 
 def _digits_fit(low: np.ndarray, shift: int) -> bool:
@@ -220,24 +230,6 @@ def _digits_fit(low: np.ndarray, shift: int) -> bool:
     present = low[~np.isnan(low)]
     return bool(len(present)) and present.min() >= 0 and present.max() < shift and \
         bool(np.all(present == np.round(present))) and present.max() >= shift // 10
-
-
-def _equal_columns(values: np.ndarray, screen: np.ndarray, matrix: np.ndarray,
-                   names: list[str], inputs: tuple[str, str]) -> list[str]:
-    """The columns other than ``inputs`` that equal ``values`` in every row where both are
-    present (at least MIN_FORMULA_ROWS rows; a missing value must meet a missing one)."""
-    rows = len(screen)
-    with np.errstate(invalid="ignore"):
-        close = _matches(values[:rows, None], screen)
-    found = []
-    for j in np.flatnonzero(close.all(axis=0)):
-        if names[j] in inputs:
-            continue
-        column = matrix[:, j]
-        both = ~np.isnan(values) & ~np.isnan(column)
-        if both.sum() >= MIN_FORMULA_ROWS and _matches(values, column).all():
-            found.append(names[j])
-    return found
 
 
 def _matches(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
