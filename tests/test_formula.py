@@ -178,6 +178,8 @@ def test_expressions_compute_like_numpy():
     ("", "non-empty formula"),
     ("total + 1", "reads 'total' itself"),
     ("2 * 3", "reads no column"),
+    ("-" * 1_500 + "price", "nests too deeply"),
+    ("price" + " + price" * 400, "at most 2,000"),
 ])
 def test_expressions_outside_the_grammar_are_refused(expression, message):
     with pytest.raises(ConfigError, match=message):

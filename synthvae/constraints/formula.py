@@ -44,6 +44,7 @@ OPERATORS: dict[type, Callable] = {
     ast.FloorDiv: np.floor_divide, ast.Mod: np.mod, ast.Pow: np.power,
 }
 SIGNS: dict[type, Callable] = {ast.USub: np.negative, ast.UAdd: np.positive}
+MAX_LENGTH = 2_000  # characters: a formula is a line of arithmetic, not a program
 _QUOTED = re.compile(r"`([^`]+)`")
 
 
@@ -78,15 +79,21 @@ def parse(text: str, where: str) -> Expression:
         names[token] = match.group(1)
         return token
 
+    if len(text) > MAX_LENGTH:
+        raise ConfigError(f"The expression of {where} has {len(text):,} characters; a formula "
+                          f"has at most {MAX_LENGTH:,}.")
     source = _QUOTED.sub(placeholder, text)
+    columns: list[str] = []
     try:
         tree = ast.parse(source.strip(), mode="eval").body
+        _check(tree, names, columns, text, where)
     except SyntaxError:
         raise ConfigError(f"The expression {text!r} of {where} is not a formula (numbers, "
                           f"column names, + - * / // % ** and the functions "
                           f"{sorted(FUNCTIONS)}).") from None
-    columns: list[str] = []
-    _check(tree, names, columns, text, where)
+    except RecursionError:
+        raise ConfigError(f"The expression of {where} nests too deeply to be a formula.") \
+            from None
     return Expression(text=text, tree=_renamed(tree, names), columns=tuple(dict.fromkeys(columns)))
 
 
