@@ -57,11 +57,12 @@ def strong_pairs(real: pd.DataFrame, synthetic: pd.DataFrame) -> list[tuple]:
 
 def main(argv=None) -> None:
     name, seed, tag, *settings = argv or sys.argv[1:]
-    seed, params = int(seed), {}
+    seed, params, patches = int(seed), {}, []
     for setting in settings:
         key, value = setting.split("=", 1)
         if key == "patch":
             apply_patch(value)
+            patches.append(value)
         else:
             params[key] = ast.literal_eval(value)
     warnings.simplefilter("ignore")
@@ -75,7 +76,8 @@ def main(argv=None) -> None:
     pairs = strong_pairs(data.train, synthetic)
     error = float(np.mean([abs(r - s) for *_, r, s in pairs])) / 2 if pairs else None
     print(json.dumps({
-        "table": name, "seed": seed, "tag": tag, "params": params, "fit_s": round(fit_s, 1),
+        "table": name, "seed": seed, "tag": tag, "params": params, "patches": patches,
+        "fit_s": round(fit_s, 1),
         "ml": ml_efficacy_scores(data, synthetic, schema, seed),
         **quality(data.train, synthetic, schema.to_sdmetrics_metadata()),
         "pearson_strong_err": None if error is None else round(error, 4),

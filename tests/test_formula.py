@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from conftest import cli_fit_and_sample
-from synthvae import Formula, Positive, Schema, Synthesizer
+from synthvae import FixedIncrements, Formula, Positive, Schema, Synthesizer
 from synthvae.constraints.formula import parse
 from synthvae.errors import ConfigError, DataError, SchemaError
 
@@ -142,7 +142,7 @@ def test_data_breaking_a_formula_is_an_error_naming_the_rows(real):
 @pytest.mark.parametrize("rules, message", [
     ([Formula("total", "price * nope")], "column 'nope', which the table does not have"),
     ([Formula("price", "total / quantity"), Formula("total", "price * quantity")], "cycle"),
-    ([Formula("checkout", "checkin + 86400")], "computes 'checkout', which is datetime"),
+    ([Formula("checkout", "checkin + 86400")], "computes 'checkout', which holds datetime"),
 ])
 def test_formulas_the_table_cannot_hold_are_config_errors(real, rules, message):
     with pytest.raises(ConfigError, match=message):
@@ -179,6 +179,10 @@ def test_expressions_compute_like_numpy():
     ("total + 1", "reads 'total' itself"),
     ("2 * 3", "reads no column"),
     ("-" * 1_500 + "price", "nests too deeply"),
+    ("-" * 150 + "price", "at most 100 levels"),
+    ("price * 1" + "0" * 400, "too large for a float64"),
+    ("round(price, 16)", "from 0 to 15"),
+    ("`price``quantity`", "is not a formula"),
     ("price" + " + price" * 400, "at most 2,000"),
 ])
 def test_expressions_outside_the_grammar_are_refused(expression, message):
@@ -262,4 +266,55 @@ def test_a_relation_one_row_breaks_is_not_proposed():
     real = composed()
     real.loc[500, "area"] += 1
     suggested = suggest_constraints(real, detect_schema(real))
-    assert "area" not in {c.get("column") for c in suggested if c["kind"] == "formula"}
+    assert {c["column"] for c in suggested if c["kind"] == "formula"} == {"total", "hhmm"}
+
+
+def test_suggested_formulas_quote_names_an_expression_cannot_read_bare():
+    from synthvae import detect_schema
+    from synthvae.constraints.suggest import suggest_constraints
+
+    rng = np.random.default_rng(0)
+    start, length = rng.integers(0, 50, 300), rng.integers(1, 9, 300)
+    real = pd.DataFrame({"from": start, "length": length, "to end": start + length})
+    suggested = suggest_constraints(real, detect_schema(real))
+    assert {"kind": "formula", "column": "to end", "expression": "`from` + length",
+            "note": "to end = from + length in every row"} in suggested
+
+
+@pytest.mark.parametrize("rules", [
+    [FixedIncrements("total", 5), Formula("total", "price * quantity")],
+    [Formula("total", "price * quantity"), Formula("total", "quantity * price")],
+])
+def test_a_column_modelled_by_an_earlier_constraint_cannot_also_be_computed(real, rules):
+    with pytest.raises(ConfigError, match="computes 'total', which a constraint declared "
+                                          "before it already models"):
+        Synthesizer(constraints=rules, **FAST).fit(real)
+
+
+def test_a_formula_declared_first_is_checked_by_the_later_rule(real):
+    out = fit(real, [Formula("total", "price * quantity"), FixedIncrements("total", 5)]
+              ).sample(5_000, seed=3)
+    assert broken_rows(out)["total"] == 0 and (out["total"].dropna() % 5 == 0).all()
+
+
+def test_decimal_grids_round_as_numpy_and_pandas_do():
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 200, 2_000) / 100
+    data = pd.DataFrame({"x": x, "y": (pd.Series(x) * 1.5).round(2)})
+    assert (np.round(data["x"] * 1.5 / 0.01) * 0.01 != data["y"]).any()  # halves differ
+    out = fit(data, [Formula("y", "x * 1.5")]).sample(2_000, seed=1)
+    assert (out["y"] == (out["x"] * 1.5).round(2)).all()
+
+
+@pytest.mark.parametrize("dtype", ["category", "object"])
+def test_a_computed_column_must_hold_numbers_in_a_number_dtype(real, dtype):
+    data = real.assign(hour=(real["slot"] // 100).astype(dtype))
+    if dtype == "object":
+        data["hour"] = data["hour"].map(lambda v: f"{v:02d}")
+    with pytest.raises(ConfigError, match=f"computes 'hour', which holds dtype"):
+        Synthesizer(constraints=[Formula("hour", "slot // 100")], **FAST).fit(data)
+
+
+def test_conditions_on_a_computed_category_column_may_ask_for_missing_cells(fitted):
+    out = fitted.sample(2_000, seed=4, conditions={"hour": (8, 9, None)})
+    assert set(out["hour"]) <= {8, 9}

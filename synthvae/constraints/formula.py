@@ -45,6 +45,8 @@ OPERATORS: dict[type, Callable] = {
 }
 SIGNS: dict[type, Callable] = {ast.USub: np.negative, ast.UAdd: np.positive}
 MAX_LENGTH = 2_000  # characters: a formula is a line of arithmetic, not a program
+MAX_DEPTH = 100  # nested operations: evaluation recursion stays bounded whoever calls it
+MAX_DIGITS = 15  # round(x, digits): float64 holds about 15 significant decimals
 _QUOTED = re.compile(r"`([^`]+)`")
 
 
@@ -73,11 +75,14 @@ def parse(text: str, where: str) -> Expression:
         raise ConfigError(f"The 'expression' of {where} must be a non-empty formula such as "
                           f"'price * quantity'. Got {text!r} instead.")
     names: dict[str, str] = {}
+    prefix = "__column_"
+    while prefix in text:  # placeholders no column name in the text can equal
+        prefix += "_"
 
     def placeholder(match: re.Match) -> str:
-        token = f"__column_{len(names)}__"
+        token = f"{prefix}{len(names)}"
         names[token] = match.group(1)
-        return token
+        return f" {token} "  # spaced: two quoted names in a row are not one name
 
     if len(text) > MAX_LENGTH:
         raise ConfigError(f"The expression of {where} has {len(text):,} characters; a formula "
@@ -86,40 +91,55 @@ def parse(text: str, where: str) -> Expression:
     columns: list[str] = []
     try:
         tree = ast.parse(source.strip(), mode="eval").body
-        _check(tree, names, columns, text, where)
+        _check(tree, names, columns, text, where, depth=0)
     except SyntaxError:
         raise ConfigError(f"The expression {text!r} of {where} is not a formula (numbers, "
                           f"column names, + - * / // % ** and the functions "
                           f"{sorted(FUNCTIONS)}).") from None
     except RecursionError:
-        raise ConfigError(f"The expression of {where} nests too deeply to be a formula.") \
-            from None
+        raise ConfigError(f"The expression of {where} nests too deeply to be a formula (at "
+                          f"most {MAX_DEPTH} levels).") from None
     return Expression(text=text, tree=_renamed(tree, names), columns=tuple(dict.fromkeys(columns)))
 
 
-def _check(node: ast.AST, names: dict, columns: list, text: str, where: str) -> None:
+def _check(node: ast.AST, names: dict, columns: list, text: str, where: str,
+           depth: int) -> None:
     """Refuse every node outside the grammar; collect the column names read."""
+    if depth > MAX_DEPTH:
+        raise RecursionError  # reported by parse, like the parser's own limit
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise _refused(f"the constant {node.value!r}", text, where)
+        _check_constant(node.value, text, where)
         return
     if isinstance(node, ast.Name):
         columns.append(names.get(node.id, node.id))
         return
     if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
-        _check(node.left, names, columns, text, where)
-        _check(node.right, names, columns, text, where)
+        _check(node.left, names, columns, text, where, depth + 1)
+        _check(node.right, names, columns, text, where, depth + 1)
         return
     if isinstance(node, ast.UnaryOp) and type(node.op) in SIGNS:
-        _check(node.operand, names, columns, text, where)
+        _check(node.operand, names, columns, text, where, depth + 1)
         return
     if isinstance(node, ast.Call):
-        _check_call(node, names, columns, text, where)
+        _check_call(node, names, columns, text, where, depth + 1)
         return
     raise _refused(_what(node), text, where)
 
 
-def _check_call(node: ast.Call, names: dict, columns: list, text: str, where: str) -> None:
+def _check_constant(value, text: str, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _refused(f"the constant {value!r}", text, where)
+    try:
+        finite = np.isfinite(float(value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ConfigError(f"The expression {text!r} of {where} holds a number too large for "
+                          f"a float64.")
+
+
+def _check_call(node: ast.Call, names: dict, columns: list, text: str, where: str,
+                depth: int) -> None:
     name = node.func.id if isinstance(node.func, ast.Name) else None
     if name not in FUNCTIONS:
         raise _refused(f"a call of {ast.unparse(node.func)!r}", text, where)
@@ -132,12 +152,14 @@ def _check_call(node: ast.Call, names: dict, columns: list, text: str, where: st
             f"{fewest} to {most}" if most is not None else f"at least {fewest}"
         raise ConfigError(f"The expression {text!r} of {where} calls {name}() with {count} "
                           f"argument(s); it takes {wanted}.")
-    if name == "round" and count == 2 and not (isinstance(node.args[1], ast.Constant)
-                                               and type(node.args[1].value) is int):
+    if name == "round" and count == 2 and not (
+            isinstance(node.args[1], ast.Constant) and type(node.args[1].value) is int
+            and 0 <= node.args[1].value <= MAX_DIGITS):
         raise ConfigError(f"The expression {text!r} of {where}: round()'s digits must be a "
-                          f"whole number, not {ast.unparse(node.args[1])!r}.")
+                          f"whole number from 0 to {MAX_DIGITS}, not "
+                          f"{ast.unparse(node.args[1])!r}.")
     for argument in node.args:
-        _check(argument, names, columns, text, where)
+        _check(argument, names, columns, text, where, depth)
 
 
 def _what(node: ast.AST) -> str:

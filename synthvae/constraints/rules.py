@@ -37,6 +37,7 @@ from synthvae.constraints.columns import (NUMERIC, at_least, at_most, check_nume
                                           show, unique_name)
 from synthvae.constraints.formula import parse as parse_formula
 from synthvae.errors import ConfigError
+from synthvae.frames import model_dtype
 from synthvae.schema import ColumnKind, ColumnSpec
 from synthvae.transforms.categorical import OneHotEncoder
 from synthvae.transforms.dtypes import restore_categorical
@@ -553,13 +554,21 @@ class FormulaRule(Rule):
         self.expression = parse_formula(source.expression, f"the {describe(source)} constraint")
         self.consumes, self.reads = (source.column,), self.expression.columns
 
+    def make_check_only(self) -> None:
+        raise ConfigError(f"The {self.describe()} constraint computes {self.column!r}, which "
+                          f"a constraint declared before it already models; a computed "
+                          f"column is not modelled: declare the formula first (the other "
+                          f"rule is then checked on the computed values), or drop one.")
+
     def fit(self, frame, specs, taken):
         super().fit(frame, specs, taken)
         spec = self.specs_[self.column]
-        if spec.kind not in self.COMPUTED:
+        dtype = model_dtype(spec.dtype) if spec.dtype else "float64"
+        if spec.kind not in self.COMPUTED or not dtype.startswith(("int", "uint", "float")):
+            what = spec.kind.value if spec.kind not in self.COMPUTED else f"dtype {dtype}"
             raise ConfigError(f"The {self.describe()} constraint computes {self.column!r}, "
-                              f"which is {spec.kind.value}; a formula computes numbers (a "
-                              f"continuous column, or a category column of numbers).")
+                              f"which holds {what}; a formula computes a column of numbers "
+                              f"(an int or float dtype).")
         for name in self.reads:
             if self.specs_[name].kind is ColumnKind.IDENTIFIER:
                 raise ConfigError(f"The {self.describe()} constraint reads {name!r}, an "
@@ -579,8 +588,8 @@ class FormulaRule(Rule):
         """(rows,) the expression over ``frame``'s columns, on the column's grid; NaN where
         an input is missing or the result is not a finite number."""
         values = self.expression.evaluate(
-            {name: numbers(self.specs_[name], frame[name]) for name in self.reads})
-        return np.round(values / self.step_) * self.step_ if self.step_ > 0 else values
+            {name: numbers(self.specs_[name], frame[name]) for name in self.expression.columns})
+        return on_grid(values, self.step_)
 
     def violations(self, frame):
         expected = self.computed(frame)
@@ -591,7 +600,7 @@ class FormulaRule(Rule):
         return np.where(known, np.isnan(actual) | off, ~np.isnan(actual))
 
     def reverse(self, model, restored):
-        frame = pd.DataFrame({name: restored[name] for name in self.reads})
+        frame = pd.DataFrame({name: restored[name] for name in self.expression.columns})
         return {self.column: from_numbers(self.specs_[self.column], self.computed(frame),
                                           self.step_)}
 
@@ -616,9 +625,24 @@ class FormulaRule(Rule):
         return self
 
 
+def on_grid(values: np.ndarray, step: float) -> np.ndarray:
+    """``values`` rounded to a grid of ``step`` (0: as they are): decimal grids as
+    ``np.round(values, decimals)`` rounds (and pandas), so that data rounded that way holds
+    its formula."""
+    if step <= 0:
+        return values
+    if step < 1:
+        decimals = round(-math.log10(step))
+        if math.isclose(10.0 ** -decimals, step):
+            return np.round(values, decimals)
+    return np.round(values / step) * step
+
+
 class NumberCategories:
     """Conditions on a computed category column of numbers, as on any category column: one
-    value, or a list of values any of which will do; ``None`` asks for a missing cell."""
+    value, or a list (or tuple, or set) of values any of which will do; ``None`` (alone or
+    in the list) asks for a missing cell. The values a formula can give are not known in
+    advance: one it never gives is found by the bounded redraws, not refused up front."""
 
     def __init__(self, column: str):
         self.column = column
@@ -626,14 +650,14 @@ class NumberCategories:
     def contains(self, series: pd.Series, wanted) -> np.ndarray:
         values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan),
                                errors="coerce").to_numpy(np.float64)
-        if wanted is None:
-            return np.isnan(values)
         options = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
-        numbers = pd.to_numeric(pd.Series(options, dtype=object), errors="coerce")
-        if numbers.isna().any() or any(isinstance(v, bool) for v in options):
+        present = [v for v in options if v is not None]
+        wanted_numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+        if wanted_numbers.isna().any() or any(isinstance(v, bool) for v in present):
             raise ConfigError(f"Column {self.column!r} holds numbers; the condition's value "
                               f"{wanted!r} is not one (or a list of them).")
-        return np.isin(values, numbers.to_numpy(np.float64))
+        found = np.isin(values, wanted_numbers.to_numpy(np.float64))
+        return found | np.isnan(values) if len(present) < len(options) else found
 
 
 class PredicateRule(Rule):

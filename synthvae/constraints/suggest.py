@@ -26,6 +26,7 @@ column is modelled through two of them.
 from __future__ import annotations
 
 import itertools
+import keyword
 import math
 
 import numpy as np
@@ -179,17 +180,18 @@ def _formulas(frame: pd.DataFrame, schema: Schema, consumed: set) -> list:
 
 
 def _formula_columns(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
-    """The varying numeric columns (continuous, or categories of numbers) as float64."""
+    """The varying columns of an int or float dtype (continuous, or categories of numbers)
+    as float64; a name holding a backtick cannot be written in an expression."""
     out = {}
     for spec in schema.columns:
         if spec.kind not in (ColumnKind.CONTINUOUS, ColumnKind.CATEGORICAL) or \
                 len(out) >= MAX_FORMULA_COLUMNS:
             continue
-        values = pd.to_numeric(frame[spec.name], errors="coerce")
-        if values.isna().sum() > frame[spec.name].isna().sum():  # text among the values
-            continue
-        if values.nunique() >= 2:
-            out[spec.name] = values.to_numpy(np.float64)
+        column = frame[spec.name]
+        numeric = pd.api.types.is_numeric_dtype(column) and not \
+            pd.api.types.is_bool_dtype(column)
+        if numeric and "`" not in spec.name and column.nunique() >= 2:  # else not writable
+            out[spec.name] = column.to_numpy(np.float64, na_value=np.nan)
     return out
 
 
@@ -241,4 +243,5 @@ def _matches(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 def _name(column: str) -> str:
     """A column name as an expression reads it (backticks unless a plain name)."""
-    return column if column.isidentifier() else f"`{column}`"
+    return column if column.isidentifier() and not keyword.iskeyword(column) \
+        else f"`{column}`"
