@@ -331,6 +331,17 @@ def info(
     _print_info(details)
 
 
+def _print_constraints(constraints: list[dict]) -> None:
+    from rich.table import Table
+
+    if not constraints:
+        return
+    table = Table("constraint", "kind", title="Rules every sampled row meets")
+    for item in constraints:
+        table.add_row(item["rule"], item["kind"])
+    out.print(table)
+
+
 def _print_info(details: dict) -> None:
     from rich.table import Table
 
@@ -344,6 +355,7 @@ def _print_info(details: dict) -> None:
         table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
     out.print(table)
     _print_exposure(details.get("value_exposure") or [])
+    _print_constraints(details.get("constraints") or [])
     _print_diagnostics(details)
     privacy = details.get("privacy")
     if privacy is None:

@@ -181,7 +181,29 @@ def model_info(path: Path) -> dict:
         "diagnostics": state.get("diagnostics"),
         "diagnostics_note": diagnostics_note(state),
         "value_exposure": _value_exposure(state, path),
+        "constraints": _described_constraints(state, path),
     }
+
+
+def _described_constraints(state: dict, path: Path) -> list[dict]:
+    """The declared constraints as saved, each with ``rule``: how a user would write it."""
+    from synthvae.constraints.declared import parse_constraint
+    from synthvae.constraints.rules import describe
+
+    out = []
+    for item in (state.get("constraints") or {}).get("constraints", []):
+        if not isinstance(item, dict):
+            raise ModelFileError(f"{str(path)!r} has an invalid constraint {item!r}.")
+        if item.get("kind") == "predicate":
+            rule = f"predicate {item.get('name')!r} (Python code, not saved)"
+        else:
+            try:
+                rule = describe(parse_constraint(item))
+            except SynthvaeError as exc:
+                raise ModelFileError(f"{str(path)!r} has an invalid constraint ({exc}).") \
+                    from None
+        out.append({**item, "rule": rule})
+    return out
 
 
 def _described_config(config: dict) -> dict:

@@ -102,6 +102,12 @@ def test_saved_models_keep_the_formulas_as_text_and_give_the_same_rows(fitted, t
     assert b"price * quantity" in header and b"pickle" not in header.lower()
     loaded = Synthesizer.load(path)
     assert loaded.sample(3_000, seed=5).equals(fitted.sample(3_000, seed=5))
+    shown = CliRunner().invoke(app, ["info", str(path)], terminal_width=200)
+    assert shown.exit_code == 0 and "net = round(total * (1 - `discount rate`), 2)" in \
+        shown.output
+    described = json.loads(CliRunner().invoke(app, ["info", str(path), "--json"]).output)
+    assert {"kind": "formula", "column": "total", "expression": "price * quantity",
+            "rule": "total = price * quantity"} in described["constraints"]
 
 
 def test_conditions_on_a_computed_column_and_on_its_inputs(fitted):
