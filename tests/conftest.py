@@ -76,3 +76,16 @@ def cli_fit_and_sample(data: Path, schema: dict, rows: int, where: list[str],
                                  *options, "-q"])
     assert result.exit_code == 0, result.output
     return pd.read_csv(out)
+
+
+def rewrite_model_file(path: Path, edit) -> None:
+    """Rewrite a saved model in place after ``edit(metadata, tensors)`` changed them (a
+    tampered or damaged file)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    edit(meta, tensors)
+    save_file(tensors, str(path), metadata=meta)

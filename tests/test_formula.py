@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from conftest import cli_fit_and_sample
+from conftest import cli_fit_and_sample, rewrite_model_file
 from synthvae import FixedIncrements, Formula, Positive, Schema, Synthesizer
 from synthvae.constraints.formula import parse
 from synthvae.errors import ConfigError, DataError, SchemaError
@@ -322,5 +322,36 @@ def test_a_computed_column_must_hold_numbers_in_a_number_dtype(real, dtype):
 
 
 def test_conditions_on_a_computed_category_column_may_ask_for_missing_cells(fitted):
-    out = fitted.sample(2_000, seed=4, conditions={"hour": (8, 9, None)})
+    out = fitted.sample(2_000, seed=4, conditions={"hour": [8, 9, None]})
     assert set(out["hour"]) <= {8, 9}
+
+
+def test_a_model_file_whose_formula_was_altered_is_refused_by_name(fitted, tmp_path):
+    path = fitted.save(tmp_path / "m.safetensors")
+
+    def alter(meta, tensors):
+        state = json.loads(meta["state"])
+        for item in state["constraints"]["constraints"]:
+            if item["column"] == "total":
+                item["expression"] = "price.__class__"
+        meta["state"] = json.dumps(state)
+
+    rewrite_model_file(path, alter)
+    with pytest.raises(ConfigError, match="'price.__class__' of the formula constraint on "
+                                          "'total' holds an attribute"):
+        Synthesizer.load(path)
+    shown = CliRunner().invoke(app, ["info", str(path)])
+    assert shown.exit_code != 0 and "holds an attribute" in shown.output
+
+
+@pytest.mark.parametrize("column, message", [
+    ("code", "reads 'code', an identifier"),
+    ("label", "needs numbers in column 'label', but it holds '(a1|b2)'"),
+])
+def test_a_formula_reading_a_column_that_is_not_a_number_is_refused(real, column, message):
+    rng = np.random.default_rng(0)
+    data = real.assign(code=[f"ORD-{i:05d}" for i in range(len(real))],
+                       label=rng.choice(["a1", "b2"], len(real)))
+    data["total"] = data["price"]
+    with pytest.raises(ConfigError, match=message):
+        Synthesizer(constraints=[Formula("total", f"price + 0 * {column}")], **FAST).fit(data)

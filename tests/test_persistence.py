@@ -9,6 +9,7 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
+from conftest import rewrite_model_file
 from synthvae import ModelFileError, Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,19 +50,9 @@ def test_foreign_files_are_refused(tmp_path):
         Synthesizer.load(tmp_path / "missing.safetensors")
 
 
-def _rewrite(path: Path, edit) -> None:
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as handle:
-        meta = handle.metadata()
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    edit(meta, tensors)
-    save_file(tensors, str(path), metadata=meta)
-
-
 def test_newer_format_version_is_refused(fitted_adult, tmp_path):
     path = fitted_adult.save(tmp_path / "m.safetensors")
-    _rewrite(path, lambda meta, t: meta.update(format_version="99"))
+    rewrite_model_file(path, lambda meta, t: meta.update(format_version="99"))
     with pytest.raises(ModelFileError, match="newer than this synthvae reads"):
         Synthesizer.load(path)
 
@@ -69,7 +60,7 @@ def test_newer_format_version_is_refused(fitted_adult, tmp_path):
 def test_tampered_shapes_and_state_are_refused(fitted_adult, tmp_path):
     path = fitted_adult.save(tmp_path / "m.safetensors")
     key = "model.decoder.out.weight"
-    _rewrite(path, lambda meta, t: t.update({key: t[key][:, :3].contiguous()}))
+    rewrite_model_file(path, lambda meta, t: t.update({key: t[key][:, :3].contiguous()}))
     with pytest.raises(ModelFileError, match="decoder.out.weight"):
         Synthesizer.load(path)
     path = fitted_adult.save(tmp_path / "m2.safetensors")
@@ -79,7 +70,7 @@ def test_tampered_shapes_and_state_are_refused(fitted_adult, tmp_path):
         state["transformer"]["columns"] = state["transformer"]["columns"][:2]
         meta["state"] = json.dumps(state)
 
-    _rewrite(path, break_state)
+    rewrite_model_file(path, break_state)
     with pytest.raises(ModelFileError, match="invalid model state"):
         Synthesizer.load(path)
 
@@ -110,7 +101,7 @@ def test_a_bad_log_scale_in_the_file_is_refused_on_load(tmp_path):
         state["transformer"]["columns"][0]["log_scale"] = -1.0
         meta["state"] = json.dumps(state)
 
-    _rewrite(path, break_scale)
+    rewrite_model_file(path, break_scale)
     with pytest.raises(ModelFileError, match="log_scale"):
         Synthesizer.load(path)
 
@@ -118,7 +109,7 @@ def test_a_bad_log_scale_in_the_file_is_refused_on_load(tmp_path):
 def test_calibration_offsets_of_the_wrong_width_are_refused_on_load(fitted_adult, tmp_path):
     path = fitted_adult.save(tmp_path / "m.safetensors")
     key = "sampler.logit_offsets"
-    _rewrite(path, lambda meta, t: t.update({key: t[key][:5].contiguous()}))
+    rewrite_model_file(path, lambda meta, t: t.update({key: t[key][:5].contiguous()}))
     with pytest.raises(ModelFileError, match="logit offsets have shape"):
         Synthesizer.load(path)
 
@@ -136,7 +127,7 @@ def test_a_file_saved_before_a_transform_parameter_loads_with_what_it_was_fitted
         meta["state"] = json.dumps(state)
         tensors.pop("sampler.excluded_pairs", None)  # nor sampled with excluded pairs
 
-    _rewrite(path, as_before)
+    rewrite_model_file(path, as_before)
     loaded = Synthesizer.load(path)
     params = loaded.get_params()
     assert (params["discrete_threshold"], params["skew_threshold"],

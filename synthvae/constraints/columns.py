@@ -38,8 +38,8 @@ def check_numeric(spec: ColumnSpec, series: pd.Series, what: str) -> None:
     values = numbers(spec, series)
     bad = series.notna().to_numpy() & np.isnan(values)
     if bad.any():
-        raise ConfigError(f"The {what} constraint compares column {spec.name!r} with numbers, "
-                          f"but it holds {series[bad].iloc[0]!r}.")
+        raise ConfigError(f"The {what} constraint needs numbers in column {spec.name!r}, but "
+                          f"it holds {series[bad].iloc[0]!r}.")
 
 
 def grid_step(spec: ColumnSpec, values: np.ndarray) -> float:
@@ -53,6 +53,19 @@ def grid_step(spec: ColumnSpec, values: np.ndarray) -> float:
     if spec.decimals is not None:
         return 10.0 ** -spec.decimals
     return 0.0
+
+
+def on_grid(values: np.ndarray, step: float) -> np.ndarray:
+    """``values`` rounded to a grid of ``step`` (0: as they are); a decimal grid as
+    ``np.round(values, decimals)`` and pandas round it (not ``round(values / step) * step``,
+    which differs at halves), so that data rounded that way stays on its values."""
+    if step <= 0:
+        return values
+    if step < 1:
+        decimals = round(-math.log10(step))
+        if math.isclose(10.0 ** -decimals, step):
+            return np.round(values, decimals)
+    return np.round(values / step) * step
 
 
 def from_numbers(spec: ColumnSpec, values: np.ndarray, step: float) -> pd.Series:

@@ -47,6 +47,7 @@ SIGNS: dict[type, Callable] = {ast.USub: np.negative, ast.UAdd: np.positive}
 MAX_LENGTH = 2_000  # characters: a formula is a line of arithmetic, not a program
 MAX_DEPTH = 100  # nested operations: evaluation recursion stays bounded whoever calls it
 MAX_DIGITS = 15  # round(x, digits): float64 holds about 15 significant decimals
+TOLERANCE = 1e-9  # relative: a value this close to a formula's holds it
 _QUOTED = re.compile(r"`([^`]+)`")
 
 
@@ -67,6 +68,14 @@ class Expression:
         result = np.broadcast_to(result, (length,)).copy()
         result[~np.isfinite(result)] = np.nan
         return result
+
+
+def agree(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Where ``actual`` holds ``expected`` (broadcasting): equal to a relative
+    ``TOLERANCE``, or both missing; a value where the other is missing disagrees."""
+    with np.errstate(invalid="ignore"):
+        near = np.abs(actual - expected) <= TOLERANCE * np.fmax(1.0, np.abs(expected))
+    return near | (np.isnan(actual) & np.isnan(expected))
 
 
 def parse(text: str, where: str) -> Expression:

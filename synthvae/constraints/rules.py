@@ -34,7 +34,8 @@ import pandas as pd
 from synthvae.constraints import declared as d
 from synthvae.constraints.columns import (NUMERIC, at_least, at_most, check_numeric,
                                           condition_checker, from_numbers, grid_step, numbers,
-                                          show, unique_name)
+                                          on_grid, show, unique_name)
+from synthvae.constraints.formula import agree
 from synthvae.constraints.formula import parse as parse_formula
 from synthvae.errors import ConfigError
 from synthvae.frames import model_dtype
@@ -545,7 +546,6 @@ class FormulaRule(Rule):
     numbers, its decimals). Checked on sampled rows too: another rule (a bound) may move it
     after it is computed, and such rows are redrawn."""
 
-    TOLERANCE = 1e-9  # relative: a value this close to the formula's holds it
     COMPUTED = (ColumnKind.CONTINUOUS, ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
 
     def __init__(self, source):
@@ -592,12 +592,8 @@ class FormulaRule(Rule):
         return on_grid(values, self.step_)
 
     def violations(self, frame):
-        expected = self.computed(frame)
-        actual = numbers(self.specs_[self.column], frame[self.column])
-        known = ~np.isnan(expected)
-        with np.errstate(invalid="ignore"):
-            off = np.abs(actual - expected) > self.TOLERANCE * np.fmax(1.0, np.abs(expected))
-        return np.where(known, np.isnan(actual) | off, ~np.isnan(actual))
+        return ~agree(self.computed(frame), numbers(self.specs_[self.column],
+                                                    frame[self.column]))
 
     def reverse(self, model, restored):
         frame = pd.DataFrame({name: restored[name] for name in self.expression.columns})
@@ -613,7 +609,7 @@ class FormulaRule(Rule):
 
     def condition_checker(self, column):
         if self.specs_[column].kind is ColumnKind.CATEGORICAL:
-            return NumberCategories(column)
+            return NumberCategories(self.specs_[column])
         return super().condition_checker(column)
 
     def get_state(self):
@@ -625,38 +621,24 @@ class FormulaRule(Rule):
         return self
 
 
-def on_grid(values: np.ndarray, step: float) -> np.ndarray:
-    """``values`` rounded to a grid of ``step`` (0: as they are): decimal grids as
-    ``np.round(values, decimals)`` rounds (and pandas), so that data rounded that way holds
-    its formula."""
-    if step <= 0:
-        return values
-    if step < 1:
-        decimals = round(-math.log10(step))
-        if math.isclose(10.0 ** -decimals, step):
-            return np.round(values, decimals)
-    return np.round(values / step) * step
-
-
 class NumberCategories:
     """Conditions on a computed category column of numbers, as on any category column: one
-    value, or a list (or tuple, or set) of values any of which will do; ``None`` (alone or
-    in the list) asks for a missing cell. The values a formula can give are not known in
-    advance: one it never gives is found by the bounded redraws, not refused up front."""
+    value, or a list (or set) of values any of which will do; ``None`` (alone or in the
+    list) asks for a missing cell. The values a formula can give are not known in advance:
+    one it never gives is found by the bounded redraws, not refused up front."""
 
-    def __init__(self, column: str):
-        self.column = column
+    def __init__(self, spec: ColumnSpec):
+        self.spec = spec
 
     def contains(self, series: pd.Series, wanted) -> np.ndarray:
-        values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan),
-                               errors="coerce").to_numpy(np.float64)
-        options = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
+        options = list(wanted) if isinstance(wanted, (list, set, frozenset)) else [wanted]
         present = [v for v in options if v is not None]
-        wanted_numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
-        if wanted_numbers.isna().any() or any(isinstance(v, bool) for v in present):
-            raise ConfigError(f"Column {self.column!r} holds numbers; the condition's value "
-                              f"{wanted!r} is not one (or a list of them).")
-        found = np.isin(values, wanted_numbers.to_numpy(np.float64))
+        asked = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+        if asked.isna().any() or any(isinstance(v, bool) for v in present):
+            raise ConfigError(f"Column {self.spec.name!r} holds numbers; the condition's "
+                              f"value {wanted!r} is not one (or a list of them).")
+        values = numbers(self.spec, series)
+        found = np.isin(values, asked.to_numpy(np.float64))
         return found | np.isnan(values) if len(present) < len(options) else found
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from synthvae.constraints.declared import (FixedCombinations, FixedIncrements, Formula,
                                            Inequality, Negative, Positive, to_dict)
+from synthvae.constraints.formula import agree
 from synthvae.frames import model_frame
 from synthvae.schema import ColumnKind, Schema
 
@@ -214,14 +215,14 @@ def _exact_relations(numbers: dict[str, np.ndarray]):
     for first, operator, second, apply in candidates:
         inputs = (first, second)
         head = apply(numbers[first][:SCREEN_ROWS], numbers[second][:SCREEN_ROWS])
-        passed = [j for j in np.flatnonzero(_matches(head[:, None], screen).all(axis=0))
+        passed = [j for j in np.flatnonzero(agree(head[:, None], screen).all(axis=0))
                   if names[j] not in inputs]
         if not passed:
             continue
         values = apply(numbers[first], numbers[second])
         for j in passed:
             both = ~np.isnan(values) & ~np.isnan(matrix[:, j])
-            if both.sum() >= MIN_FORMULA_ROWS and _matches(values, matrix[:, j]).all():
+            if both.sum() >= MIN_FORMULA_ROWS and agree(values, matrix[:, j]).all():
                 target, text = names[j], f"{first} {operator} {second}"
                 yield (target, f"{_name(first)} {operator} {_name(second)}", inputs,
                        f"{target} = {text} in every row")
@@ -232,13 +233,6 @@ def _digits_fit(low: np.ndarray, shift: int) -> bool:
     present = low[~np.isnan(low)]
     return bool(len(present)) and present.min() >= 0 and present.max() < shift and \
         bool(np.all(present == np.round(present))) and present.max() >= shift // 10
-
-
-def _matches(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Equal to a relative 1e-9, or both missing (broadcasting)."""
-    with np.errstate(invalid="ignore"):
-        near = np.abs(actual - expected) <= 1e-9 * np.fmax(1.0, np.abs(expected))
-    return near | (np.isnan(actual) & np.isnan(expected))
 
 
 def _name(column: str) -> str:
