@@ -15,7 +15,7 @@ from synthvae.layout import SpanLayout
 from synthvae.sampling import column_steps
 from synthvae.transforms.spans import Span, SpanKind
 
-from test_persistence import _rewrite
+from conftest import rewrite_model_file
 
 EXCLUDED_KEY = "sampler.excluded_pairs"
 
@@ -186,7 +186,7 @@ def test_tampered_exclusions_are_refused_on_load(tmp_path, edit, message):
     y = synth.transformer_.slices_[-1]  # y: a mixture's modes, not values one by one
     message = message.replace("-1", str(y.stop - 1))
     path = synth.save(tmp_path / "m.safetensors")
-    _rewrite(path, lambda meta, t: t.update({EXCLUDED_KEY: edit(t)}))
+    rewrite_model_file(path, lambda meta, t: t.update({EXCLUDED_KEY: edit(t)}))
     with pytest.raises(ModelFileError, match=f"excluded value pairs.*{message}"):
         Synthesizer.load(path)
 

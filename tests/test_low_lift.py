@@ -12,7 +12,7 @@ from synthvae.errors import ConfigError, ModelFileError
 from synthvae.layout import SpanLayout
 from synthvae.sampling import draw_from_weights, span_weights
 
-from test_persistence import _rewrite
+from conftest import rewrite_model_file
 
 FLOOR_KEY = "sampler.low_lift_floor"
 
@@ -94,7 +94,7 @@ def test_the_floors_are_saved_with_the_model_and_checked_on_load(tmp_path):
     loaded = Synthesizer.load(path)
     assert torch.equal(loaded.generator_.floor, synth.generator_.floor)
     pd.testing.assert_frame_equal(loaded.sample(500, seed=2), synth.sample(500, seed=2))
-    _rewrite(path, lambda meta, t: t.update({FLOOR_KEY: t[FLOOR_KEY] + 2.0}))
+    rewrite_model_file(path, lambda meta, t: t.update({FLOOR_KEY: t[FLOOR_KEY] + 2.0}))
     with pytest.raises(ModelFileError, match="low-lift floors"):
         Synthesizer.load(path)
 
