@@ -18,7 +18,16 @@ code), sdmetrics Column Shapes / all-pairs / strong-pair trends, ML efficacy (RÂ
     python -m benchmarks.formulas --dataset flights@20000 --seeds 0 --variants without,composites
     python -m benchmarks.formulas --summary     # the table of results/formulas.md
 
-Runs append to ``results/formulas-<dataset>.jsonl`` (so seeds can run in parallel).
+Runs append to ``results/formulas-<dataset>.jsonl`` (so seeds can run in parallel). Two more
+measurements:
+
+    python -m benchmarks.formulas --speed     # sample(100,000) without / with the formulas
+    python -m benchmarks.formulas --suggest flights,adult,...   # what `synthvae schema`
+                                                                # proposes, and its seconds
+
+``--speed`` fits both models briefly (``--epochs``, sampling cost does not depend on training
+length) and times ``sample(--rows)`` alternating between them, medians of ``--repeats``
+(``results/formulas-speed.json``); ``--suggest`` writes ``results/formulas-suggest.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import RESULTS, machine, ml_efficacy_scores, quality
+from benchmarks.common import (RESULTS, machine, ml_efficacy_scores, quality, timed,
+                               write_json)
 from benchmarks.data import load_dataset
 from synthvae import Formula, Synthesizer, detect_schema
 
@@ -132,15 +142,70 @@ def summary() -> str:
     return "\n".join(lines)
 
 
+def speed(dataset: str, epochs: int, rows: int, repeats: int) -> dict:
+    """Seconds of ``sample(rows)`` without and with the composites' formulas, alternating."""
+    data = load_dataset(dataset)
+    models = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for variant in ("without", "composites"):
+            models[variant] = Synthesizer(seed=0, epochs=epochs, verbose=False,
+                                          constraints=VARIANTS[variant]).fit(data.train)
+    for model in models.values():
+        model.sample(1_000, seed=99)  # warm up
+    seconds = {variant: [] for variant in models}
+    for _ in range(repeats):
+        for variant, model in models.items():
+            seconds[variant].append(round(timed(model.sample, rows, seed=1)[1], 3))
+    medians = {variant: statistics.median(times) for variant, times in seconds.items()}
+    return {"dataset": dataset, "epochs": epochs, "rows": rows, "seconds": seconds,
+            "median_seconds": medians,
+            "ratio_with_to_without": round(medians["composites"] / medians["without"], 3),
+            "machine": machine()}
+
+
+def suggested(tables: list[str]) -> dict:
+    """The formulas ``suggest_constraints`` proposes on each table's training split, the
+    seconds every suggestion took, and the rules report's functional dependencies."""
+    from synthvae.constraints.suggest import suggest_constraints
+    from synthvae.reports.encoding import canonical_frame
+    from synthvae.reports.rules import discover_rules
+
+    out = {}
+    for name in tables:
+        data = load_dataset(name).train
+        schema = detect_schema(data)
+        found, seconds = timed(suggest_constraints, data, schema)
+        rules = discover_rules(canonical_frame(data, schema), schema)
+        out[name] = {"rows": len(data), "seconds": round(seconds, 2),
+                     "formulas": [f"{c['column']} = {c['expression']}" for c in found
+                                  if c["kind"] == "formula"],
+                     "dependencies": [f"{d.determinant} -> {d.dependent}"
+                                      for d in rules.functional_dependencies]}
+    return {"tables": out, "machine": machine()}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="flights@20000")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--variants", default="without,composites")
     parser.add_argument("--summary", action="store_true", help="only print the table")
+    parser.add_argument("--speed", action="store_true", help="time sampling instead")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--suggest", help="comma-separated tables: list the suggestions")
     args = parser.parse_args(argv)
     if args.summary:
         print(summary())
+        return
+    if args.speed or args.suggest:
+        name, result = ("formulas-speed", speed(args.dataset, args.epochs, args.rows,
+                                                args.repeats)) if args.speed else \
+            ("formulas-suggest", suggested(args.suggest.split(",")))
+        write_json(name, result)
+        print(json.dumps(result), flush=True)
         return
     path = RESULTS / f"formulas-{args.dataset.replace('@', '-')}.jsonl"
     for seed in (int(s) for s in args.seeds.split(",")):
