@@ -234,6 +234,8 @@ def _modelled_columns(state: dict, path: Path) -> list[dict]:
     try:
         layer = ConstraintLayer.from_state(state["constraints"], schema, _AnyPredicates(),
                                            repr(str(path)))
+    except ModelFileError:
+        raise
     except SynthvaeError as exc:
         raise ModelFileError(f"{str(path)!r} has invalid constraints ({exc}).") from None
     return [c.to_dict() for c in layer.model_schema_.columns]

@@ -89,3 +89,15 @@ def rewrite_model_file(path: Path, edit) -> None:
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     edit(meta, tensors)
     save_file(tensors, str(path), metadata=meta)
+
+
+def rewrite_model_state(path: Path, edit) -> None:
+    """Rewrite a saved model's JSON state in place after ``edit(state)`` changed it."""
+    import json
+
+    def edit_metadata(meta, tensors):
+        state = json.loads(meta["state"])
+        edit(state)
+        meta["state"] = json.dumps(state)
+
+    rewrite_model_file(path, edit_metadata)

@@ -8,11 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from safetensors import safe_open
-from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from cli.main import app
+from conftest import rewrite_model_state
 from synthvae import ModelFileError, PosteriorCollapseWarning, Synthesizer, SynthvaeWarning
 from synthvae.diagnostics import normalized_error
 
@@ -89,19 +88,9 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _rewrite_state(path, edit):
-    with safe_open(str(path), "pt") as handle:
-        meta = handle.metadata()
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    state = json.loads(meta["state"])
-    edit(state)
-    meta["state"] = json.dumps(state)
-    save_file(tensors, str(path), metadata=meta)
-
-
 def test_models_saved_before_diagnostics_still_load_and_say_so(learned, tmp_path):
     path = learned[0].save(tmp_path / "old.safetensors")
-    _rewrite_state(path, lambda state: state.pop("diagnostics"))
+    rewrite_model_state(path, lambda state: state.pop("diagnostics"))
     assert Synthesizer.load(path).diagnostics_ is None
     shown = CliRunner().invoke(app, ["info", str(path)])
     assert "Training diagnostics: none: saved by a synthvae without" in flat(shown.output)
@@ -109,7 +98,7 @@ def test_models_saved_before_diagnostics_still_load_and_say_so(learned, tmp_path
 
 def test_tampered_diagnostics_are_refused(learned, tmp_path):
     path = learned[0].save(tmp_path / "bad.safetensors")
-    _rewrite_state(path, lambda state: state["diagnostics"].update(kl_per_dim=[0.1, 0.2]))
+    rewrite_model_state(path, lambda state: state["diagnostics"].update(kl_per_dim=[0.1, 0.2]))
     with pytest.raises(ModelFileError, match="invalid training diagnostics"):
         Synthesizer.load(path)
     assert CliRunner().invoke(app, ["info", str(path)]).exit_code == 1

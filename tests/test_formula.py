@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from conftest import cli_fit_and_sample, rewrite_model_file
+from conftest import cli_fit_and_sample, rewrite_model_state
 from synthvae import FixedIncrements, Formula, Positive, Schema, Synthesizer
 from synthvae.constraints.formula import parse
-from synthvae.errors import ConfigError, DataError, SchemaError
+from synthvae.errors import ConfigError, DataError, ModelFileError, SchemaError
 
 pytestmark = pytest.mark.filterwarnings("ignore::synthvae.errors.PosteriorCollapseWarning")
 FAST = dict(epochs=3, hidden=(32, 32), latent_dim=8, batch_size=250, verbose=False, seed=0)
@@ -329,19 +329,20 @@ def test_conditions_on_a_computed_category_column_may_ask_for_missing_cells(fitt
 def test_a_model_file_whose_formula_was_altered_is_refused_by_name(fitted, tmp_path):
     path = fitted.save(tmp_path / "m.safetensors")
 
-    def alter(meta, tensors):
-        state = json.loads(meta["state"])
+    def alter(state):
         for item in state["constraints"]["constraints"]:
             if item["column"] == "total":
                 item["expression"] = "price.__class__"
-        meta["state"] = json.dumps(state)
 
-    rewrite_model_file(path, alter)
-    with pytest.raises(ConfigError, match="'price.__class__' of the formula constraint on "
-                                          "'total' holds an attribute"):
+    rewrite_model_state(path, alter)
+    with pytest.raises(ModelFileError, match="has an invalid constraint: The expression "
+                                             "'price.__class__' of "
+                                             "the formula constraint on 'total' holds an "
+                                             "attribute"):
         Synthesizer.load(path)
     shown = CliRunner().invoke(app, ["info", str(path)])
     assert shown.exit_code != 0 and "holds an attribute" in shown.output
+    assert shown.output.count("m.safetensors") == 1, shown.output
 
 
 @pytest.mark.parametrize("column, message", [

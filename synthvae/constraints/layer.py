@@ -21,7 +21,8 @@ import pandas as pd
 from synthvae.constraints.columns import condition_checker
 from synthvae.constraints.declared import Predicate, parse_constraints, to_dict
 from synthvae.constraints.rules import Rule, describe, expand
-from synthvae.errors import ConfigError, DataError, ModelFileError, SynthvaeWarning
+from synthvae.errors import (ConfigError, DataError, ModelFileError, SchemaError,
+                             SynthvaeWarning)
 from synthvae.frames import model_frame, restore_frame
 from synthvae.schema import ColumnKind, Schema
 
@@ -215,9 +216,12 @@ class ConstraintLayer:
                     if isinstance(item, dict) and item.get("kind") == "predicate" else item
                     for item in (state or {}).get("constraints", [])]
         layer = cls(declared)
-        layer.declared_ = parse_constraints(declared)
-        layer.schema_ = schema
-        layer.rules_ = layer._build_rules()
+        try:
+            layer.declared_ = parse_constraints(declared)
+            layer.schema_ = schema
+            layer.rules_ = layer._build_rules()
+        except (ConfigError, SchemaError) as exc:  # the file was altered: it is the file's fault
+            raise ModelFileError(f"{where} has an invalid constraint: {exc}") from None
         saved = (state or {}).get("rules", [])
         if len(saved) != len(layer.rules_):
             raise ModelFileError(f"{where} has constraint states that do not match its "
