@@ -8,9 +8,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthvae import Schema, detect_schema
 from synthvae.reports import Report, evaluate
+from synthvae.reports import rules
 from synthvae.reports.encoding import canonical_frame
 from synthvae.reports.rules import discover_rules, rules_section
 
@@ -128,6 +131,41 @@ def test_a_clock_time_of_hundreds_of_values_determines_its_hour():
     found = section(real, broken)
     rule = listed(found, "functional_dependencies", determinant="sched", dependent="hour")
     assert rule["synthetic_violation_share"] == pytest.approx(0.1)
+
+
+def test_a_code_of_thousands_of_values_determines_its_city():
+    rng = np.random.default_rng(0)
+    n = 12_000
+    zips = rng.integers(10_000, 12_200, n)  # ~2,200 values: ~5.5 rows each
+    real = pd.DataFrame({"zip": zips.astype(str), "city": (zips // 20).astype(str),
+                         "amount": np.round(rng.gamma(2, 50, n))})
+    assert real["zip"].nunique() > 2_000
+    broken = real.assign(city=np.where(np.arange(n) < 1_200, "Nowhere", real["city"]))
+    found = section(real, broken)
+    rule = listed(found, "functional_dependencies", determinant="zip", dependent="city")
+    assert rule["synthetic_violation_share"] == pytest.approx(0.1)
+    assert not any(d["determinant"] == "amount" for d in found["functional_dependencies"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n_a=st.integers(1, 600), n_b=st.integers(1, 40),
+       exceptions=st.floats(0, 0.02), head_first=st.booleans())
+def test_the_sparse_pair_count_finds_what_the_dense_table_finds(seed, n_a, n_b, exceptions,
+                                                                head_first):
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    a = (n_a * rng.random(n) ** 3).astype(int)  # skewed: rare A values, ties among their Bs
+    b = np.where(rng.random(n) < exceptions, rng.integers(0, n_b, n), a % n_b)
+    if head_first:  # every exception in the first rows, where the sparse count screens
+        order = np.argsort(b == a % n_b, kind="stable")
+        a, b = a[order], b[order]
+    columns = (rules.CodedColumn.of(pd.Series(a, name="a")),
+               rules.CodedColumn.of(pd.Series(b, name="b")))
+    dense = [rules._dependency(x, y, n) for x, y in (columns, columns[::-1])]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rules, "DENSE_PAIR_CELLS", 0)
+        sparse = [rules._dependency(x, y, n) for x, y in (columns, columns[::-1])]
+    assert sparse == dense
 
 
 def test_adult_slice_education_determines_education_num_and_husbands_are_male(adult_small):

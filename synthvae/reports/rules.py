@@ -6,8 +6,10 @@ Discovery (:func:`discover_rules`) reads only the real table and finds three kin
   least ``MIN_SUPPORT`` of the rows (``education -> education-num`` in Adult). A has at least
   ``MIN_ROWS_PER_VALUE`` rows per value on average (so a near-unique A does not "determine"
   everything) and B's most common value covers less than ``MIN_SUPPORT`` of the rows (so a
-  near-constant B is not "determined" by anything). Candidates are categorical columns and
-  numeric columns with at most ``MAX_NUMERIC_VALUES`` exact values; a missing value is a value.
+  near-constant B is not "determined" by anything). Candidates are categorical, numeric and
+  datetime columns whose exact values are few enough to take part (at most the rows over
+  ``MIN_ROWS_PER_VALUE`` plus the exceptions ``MIN_SUPPORT`` allows); a missing value is a
+  value.
 * **zero-support combinations** of two categorical columns: value pairs that no real row
   holds although independence would put at least ``MIN_EXPECTED_ROWS`` rows there
   (``relationship=Husband & sex=Female``). Column pairs joined by a dependency are left out:
@@ -20,8 +22,9 @@ Discovery (:func:`discover_rules`) reads only the real table and finds three kin
 Measurement (:func:`rule_violations`) gives the share of synthetic rows that break each rule
 and the totals. On wide tables only the first ``MAX_RULE_COLUMNS`` candidate columns of each
 kind (in table order) are examined, so the cost stays bounded (pairs grow with the square).
-Everything is vectorised per column pair (``np.bincount`` over pair codes); there is no loop
-over rows. The rules are plain dataclasses so a later constraint layer can reuse them.
+Everything is vectorised per column pair (``np.bincount`` over pair codes, or a hashed count
+of them when the pair table would exceed ``DENSE_PAIR_CELLS``); there is no loop over rows.
+The rules are plain dataclasses so a later constraint layer can reuse them.
 """
 
 from __future__ import annotations
@@ -41,15 +44,16 @@ from synthvae.schema import ColumnKind, Schema
 # MIN_SUPPORT: A -> B holds when A's values' majority Bs together cover this share of rows;
 # MIN_ROWS_PER_VALUE: mean rows per A value, so that A is not near-unique;
 # MIN_EXPECTED_ROWS: a zero cell counts when independence expects this many rows there.
-# Numeric columns with at most this many exact values are candidates: a clock time in HHMM
-# (sched_dep_time: 913 values in 20,000 flights, 1,019 in the full table, over it) determines
-# its hour; MIN_ROWS_PER_VALUE keeps a near-unique number from determining anything.
-MAX_NUMERIC_VALUES = 1_000
-MAX_CATEGORY_VALUES = 1_000  # candidates have at most this many values (pair tables stay small)
+# Zero-support candidates have at most this many values (their pair tables stay small).
+MAX_CATEGORY_VALUES = 1_000
+# A dependency's pair counts are a dense (values, values) table up to this many cells, sorted
+# pair codes above it: a zip code of 30,000 values may determine its city.
+DENSE_PAIR_CELLS = 4_000_000
 MIN_INDEPENDENT_BREAKS = 0.01  # share of random a, b pairs with a > b, for an inequality
 MAX_RULE_COLUMNS = 40  # candidate columns examined per rule kind on wide tables
 MAX_LISTED = 50  # rules of each kind listed in the report (all count in the totals)
 _NUMERIC_KINDS = (ColumnKind.CONTINUOUS, ColumnKind.DATETIME)
+_DEPENDENCY_KINDS = (ColumnKind.CATEGORICAL, *_NUMERIC_KINDS)
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,14 @@ class CodedColumn:
     name: str
     values: pd.Index  # distinct real values, in order of first appearance
     codes: np.ndarray  # (n_rows,) int64 index into values
+    top_rows: np.ndarray  # rows of the k most common values together, k = 1, 2, ...
 
     @classmethod
     def of(cls, series: pd.Series) -> "CodedColumn":
         codes, values = pd.factorize(series, use_na_sentinel=False)
-        return cls(str(series.name), pd.Index(values), codes.astype(np.int64))
+        counts = np.bincount(codes, minlength=len(values))
+        return cls(str(series.name), pd.Index(values), codes.astype(np.int64),
+                   np.cumsum(np.sort(counts)[::-1]))
 
     def encode(self, series: pd.Series) -> np.ndarray:
         """Codes of another table's values; -1 for values the real column never holds."""
@@ -134,11 +141,12 @@ def discover_rules(real: pd.DataFrame, schema: Schema,
 
 
 def dependency_candidates(real: pd.DataFrame, schema: Schema) -> list[str]:
-    """Categorical columns, and numeric ones with few exact values, that vary."""
-    limit = {ColumnKind.CATEGORICAL: MAX_CATEGORY_VALUES,
-             ColumnKind.CONTINUOUS: MAX_NUMERIC_VALUES, ColumnKind.DATETIME: MAX_NUMERIC_VALUES}
-    return [c.name for c in schema.columns if c.kind in limit and c.name in real
-            and 2 <= real[c.name].nunique(dropna=False) <= limit[c.kind]]
+    """Columns that vary and have few enough values to take part in a dependency: a
+    determinant has at most ``rows / MIN_ROWS_PER_VALUE`` values, and its dependent at most
+    that many more than the exceptions ``MIN_SUPPORT`` allows."""
+    most = len(real) * (1 / MIN_ROWS_PER_VALUE + (1 - MIN_SUPPORT))
+    return [c.name for c in schema.columns if c.kind in _DEPENDENCY_KINDS and c.name in real
+            and 2 <= real[c.name].nunique(dropna=False) <= most]
 
 
 def categorical_candidates(real: pd.DataFrame, schema: Schema) -> list[str]:
@@ -163,17 +171,52 @@ def functional_dependencies(real: pd.DataFrame, names: list[str]) -> list[Functi
 
 
 def _dependency(a: CodedColumn, b: CodedColumn, n_rows: int) -> FunctionalDependency | None:
-    if n_rows / len(a.values) < MIN_ROWS_PER_VALUE:
+    if not _may_determine(a, b, n_rows):
         return None
-    if np.bincount(b.codes).max() >= MIN_SUPPORT * n_rows:  # B (nearly) constant: trivial
+    found = majorities(a, b, n_rows)
+    if found is None:
         return None
-    counts = pair_counts(a.codes, b.codes, len(a.values), len(b.values))  # (n_a, n_b)
-    support = counts.max(axis=1).sum() / n_rows
+    majority_rows, majority = found
+    support = majority_rows.sum() / n_rows
     if support < MIN_SUPPORT:
         return None
-    majority = counts.argmax(axis=1)
     return FunctionalDependency(a.name, b.name, tuple(a.values), tuple(b.values[majority]),
                                 float(support))
+
+
+def _may_determine(a: CodedColumn, b: CodedColumn, n_rows: int) -> bool:
+    """What the value counts alone allow: A is not near-unique, B not near-constant, and B's
+    ``len(A)`` most common values cover ``MIN_SUPPORT`` (the rows A's majorities can reach)."""
+    n_a = len(a.values)
+    return (n_rows / n_a >= MIN_ROWS_PER_VALUE
+            and b.top_rows[0] < MIN_SUPPORT * n_rows
+            and b.top_rows[min(n_a, len(b.top_rows)) - 1] >= MIN_SUPPORT * n_rows)
+
+
+def majorities(a: CodedColumn, b: CodedColumn,
+               n_rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each value of A (in code order): the rows of its most common B value, and that B
+    value's code (the first in code order among ties). None when some rows hold more distinct
+    (A, B) pairs than A -> B allows (their A values plus every exception ``MIN_SUPPORT``
+    allows), which only the sparse count looks at."""
+    n_a, n_b = len(a.values), len(b.values)
+    if n_a * n_b <= DENSE_PAIR_CELLS:
+        counts = pair_counts(a.codes, b.codes, n_a, n_b)  # (n_a, n_b)
+        return counts.max(axis=1), counts.argmax(axis=1)
+    exceptions = (1 - MIN_SUPPORT) * n_rows
+    head = slice(0, int(20 * exceptions) + 1)  # a tenth of the rows: a cheap, exact screen
+    if len(pd.unique(a.codes[head] * n_b + b.codes[head])) > \
+            len(pd.unique(a.codes[head])) + exceptions:
+        return None
+    pair_codes, pairs = pd.factorize(a.codes * n_b + b.codes)  # hashed: the rows stay unsorted
+    if len(pairs) > n_a + exceptions:
+        return None
+    counts = np.bincount(pair_codes)
+    a_of, b_of = np.divmod(pairs, n_b)
+    by_count = np.lexsort((b_of, -counts, a_of))  # each A value's most common B first
+    firsts = np.unique(a_of[by_count], return_index=True)[1]  # every A value occurs
+    top = by_count[firsts]
+    return counts[top], b_of[top]
 
 
 def zero_support_pairs(real: pd.DataFrame, names: list[str],
@@ -249,7 +292,6 @@ def rule_violations(rules: Rules, synthetic: pd.DataFrame) -> dict:
         "columns_examined": rules.columns_examined,
         "columns_skipped": rules.columns_skipped,
         "thresholds": {"min_support": MIN_SUPPORT, "min_rows_per_value": MIN_ROWS_PER_VALUE,
-                       "max_numeric_values": MAX_NUMERIC_VALUES,
                        "min_expected_rows": MIN_EXPECTED_ROWS,
                        "min_independent_breaks": MIN_INDEPENDENT_BREAKS,
                        "max_rule_columns": MAX_RULE_COLUMNS, "max_listed": MAX_LISTED},
