@@ -291,11 +291,13 @@ def schema_command(
 
 
 def _json_scalar(value):
+    """Numbers as numbers; any other value JSON has no type for (an interval, a date) as the
+    text pandas shows for it."""
     import numpy as np
 
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return str(value)
 
 
 def _note_pii(schema) -> None:
@@ -326,7 +328,7 @@ def info(
         plot_training_curves(details.get("history") or [], plot)
         err.print(f"Training curves written to {plot}")
     if as_json:
-        typer.echo(json.dumps(details, indent=2))
+        typer.echo(json.dumps(details, indent=2, default=_json_scalar))
         return
     _print_info(details)
 

@@ -113,15 +113,37 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
     writer, rows = None, 0
     try:
         for chunk in chunks:
-            table = pa.Table.from_pandas(_arrow_strings(chunk), preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table.cast(writer.schema))
+            try:
+                table = pa.Table.from_pandas(_arrow_strings(chunk), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                if not table.schema.equals(writer.schema):  # a chunk whose column is all null
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+            except pa.ArrowException as exc:
+                raise _parquet_error(chunk, exc) from None
             rows += len(chunk)
     finally:
         if writer is not None:
             writer.close()
     return rows
+
+
+def _parquet_error(chunk: pd.DataFrame, exc: Exception) -> DataError:
+    """A DataError naming the first column Parquet cannot hold (found by writing each alone)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for name in chunk.columns:
+        try:
+            pq.write_table(pa.Table.from_pandas(chunk[[name]], preserve_index=False),
+                           pa.BufferOutputStream())
+        except pa.ArrowException:
+            kind = type(chunk[name].dropna().iloc[0]).__name__ if chunk[name].notna().any() \
+                else str(chunk[name].dtype)
+            return DataError(f"Column {name!r} holds {kind} values, which Parquet cannot store "
+                             f"({str(exc).splitlines()[0]}); write a CSV file instead.")
+    return DataError(f"The table cannot be written as Parquet ({str(exc).splitlines()[0]}).")
 
 
 def _arrow_strings(chunk: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,8 @@ from safetensors.torch import save_file
 from synthvae.devices import resolve_device
 from synthvae.diagnostics import PRIVATE_REASON, check_diagnostics
 from synthvae.constraints.layer import ConstraintLayer
-from synthvae.errors import ModelFileError, SynthvaeError
+from synthvae import json_values
+from synthvae.errors import DataError, ModelFileError, SynthvaeError
 from synthvae.generator import VAEGenerator
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
@@ -59,20 +60,51 @@ def save_synthesizer(synth, path: Path) -> Path:
         "privacy": getattr(synth, "privacy_", None),
     }
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
-                "state": json.dumps(state, default=_json_default)}
+                "state": state_json(state, synth.transformer_.schema.names)}
     with atomic_path(path) as tmp:
         save_file(synth.generator_.tensors(), str(tmp), metadata=metadata)
     return path
 
 
-def _json_default(value):
-    import numpy as np
+def state_json(state: dict, modelled: list[str]) -> str:
+    """The JSON of a model's state; values JSON has no type for are tagged (json_values). A
+    value of a type no tag covers is a DataError naming the column that holds it
+    (``modelled``: the names of the transformer's columns, in order)."""
+    try:
+        return json.dumps(state, default=json_values.encode)
+    except json_values.UnstorableValue as exc:
+        column = _column_holding(state, modelled)
+        where = f"Column {column!r} holds" if column else "The model holds"
+        raise DataError(f"{where} values of type {type(exc.value).__name__} ({exc.value!r}), "
+                        f"which a model file cannot store; convert them to text (for example "
+                        f"df[{column or 'column'!r}].astype(str)) before fitting.") from None
 
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+def _column_holding(state: dict, modelled: list[str]) -> str | None:
+    """The first column whose schema entry or transformer state JSON cannot store."""
+    for column in state["schema"]["columns"]:
+        if not _storable(column):
+            return column["name"]
+    for name, column_state in zip(modelled, state["transformer"]["columns"]):
+        if not _storable(column_state):
+            return name
+    return None
+
+
+def _storable(part) -> bool:
+    try:
+        json.dumps(part, default=json_values.encode)
+    except json_values.UnstorableValue:
+        return False
+    return True
+
+
+def state_from_json(text: str) -> dict:
+    """The state :func:`state_json` wrote (``ValueError`` when it is not valid)."""
+    state = json.loads(text, object_hook=json_values.decode)
+    if not isinstance(state, dict):
+        raise ValueError("the state is not a JSON object")
+    return state
 
 
 def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -98,8 +130,8 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ModelFileError(f"{str(path)!r} uses model format version {version}, newer than "
                              f"this synthvae reads ({FORMAT_VERSION}); upgrade synthvae.")
     try:
-        state = json.loads(metadata["state"])
-    except (KeyError, json.JSONDecodeError):
+        state = state_from_json(metadata["state"])
+    except (KeyError, ValueError, RecursionError):
         raise ModelFileError(f"{str(path)!r} has no valid JSON state in its header.") from None
     missing = {"schema", "transformer", "model_config", "train_config", "params"} - set(state)
     if missing:
@@ -295,7 +327,7 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
         "param_groups": state.optimizer_state["param_groups"],
     }
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
-                "state": json.dumps(meta, default=_json_default)}
+                "state": state_json(meta, synth.transformer_.schema.names)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return path
@@ -310,8 +342,8 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-        state = json.loads(metadata["state"])
-    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError):
+        state = state_from_json(metadata["state"])
+    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, RecursionError):
         raise ModelFileError(f"{str(path)!r} is not a readable synthvae checkpoint.") from None
     if metadata.get("format") != CHECKPOINT_FORMAT or \
             int(metadata.get("format_version", "0")) > FORMAT_VERSION:

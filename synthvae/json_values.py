@@ -1,0 +1,99 @@
+"""Table values that JSON has no type for, kept in model files as tagged objects.
+
+A category column may hold values that are not text or numbers: ``pd.cut``'s intervals, dates
+and times from Parquet, decimals, UUIDs. A model file stores its categories (and any value a
+constraint names) in its JSON state, so :func:`encode` writes each such value as a small
+object ``{"__value__": kind, ...}`` and :func:`decode` (a ``json.loads`` object hook) turns it
+back into the same value. Nothing is evaluated: every kind is rebuilt by its own parser, and a
+malformed object is a ``ValueError`` (the loader's "invalid model file"). A value of any other
+type is :class:`UnstorableValue`, so the caller can name the column that holds it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+
+import numpy as np
+import pandas as pd
+
+TAG = "__value__"
+
+
+class UnstorableValue(TypeError):
+    """A value of a type a model file cannot store; ``.value`` is the value."""
+
+    def __init__(self, value):
+        super().__init__(f"{type(value).__name__} is not JSON serializable")
+        self.value = value
+
+
+def encode(value):
+    """The JSON form of ``value`` (a ``json.dumps`` default hook)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, pd.Interval):
+        return {TAG: "interval", "left": value.left, "right": value.right,
+                "closed": value.closed}
+    if isinstance(value, pd.Timestamp):
+        return {TAG: "timestamp", "iso": value.isoformat()}
+    if isinstance(value, datetime.datetime):
+        return {TAG: "datetime", "iso": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {TAG: "date", "iso": value.isoformat()}
+    if isinstance(value, datetime.time):
+        return {TAG: "time", "iso": value.isoformat()}
+    if isinstance(value, pd.Timedelta):
+        return {TAG: "timedelta", "ns": value.value}
+    if isinstance(value, datetime.timedelta):
+        return {TAG: "timedelta", "ns": int(pd.Timedelta(value).value)}
+    if isinstance(value, decimal.Decimal):
+        return {TAG: "decimal", "text": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {TAG: "uuid", "text": str(value)}
+    raise UnstorableValue(value)
+
+
+def decode(obj: dict):
+    """The value a tagged object stands for; any other object as it is."""
+    if TAG not in obj:
+        return obj
+    kind = obj[TAG]
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ValueError(f"unknown stored value kind {kind!r}")
+    try:
+        return parser(obj)
+    except (KeyError, TypeError, ValueError, decimal.InvalidOperation) as exc:
+        raise ValueError(f"invalid stored {kind} value {obj!r} ({exc})") from None
+
+
+def _interval(obj: dict) -> pd.Interval:
+    return pd.Interval(obj["left"], obj["right"], closed=obj["closed"])
+
+
+def _text(obj: dict, key: str) -> str:
+    if not isinstance(obj[key], str):
+        raise TypeError(f"{key} is not text")
+    return obj[key]
+
+
+def _whole(obj: dict, key: str) -> int:
+    if not isinstance(obj[key], int) or isinstance(obj[key], bool):
+        raise TypeError(f"{key} is not a whole number")
+    return obj[key]
+
+
+_PARSERS = {
+    "interval": _interval,
+    "timestamp": lambda obj: pd.Timestamp(_text(obj, "iso")),
+    "datetime": lambda obj: datetime.datetime.fromisoformat(_text(obj, "iso")),
+    "date": lambda obj: datetime.date.fromisoformat(_text(obj, "iso")),
+    "time": lambda obj: datetime.time.fromisoformat(_text(obj, "iso")),
+    "timedelta": lambda obj: pd.Timedelta(_whole(obj, "ns"), unit="ns"),
+    "decimal": lambda obj: decimal.Decimal(_text(obj, "text")),
+    "uuid": lambda obj: uuid.UUID(_text(obj, "text")),
+}
