@@ -74,9 +74,8 @@ def _validate_kinds(params) -> None:
     if not isinstance(params.calibrate, bool):
         raise ConfigError(f"The 'calibrate' parameter of Synthesizer must be True or False. "
                           f"Got {params.calibrate!r} instead.")
-    if params.seed is not None and not isinstance(params.seed, (int, np.integer)):
-        raise ConfigError(f"The 'seed' parameter of Synthesizer must be an int or None. "
-                          f"Got {params.seed!r} instead.")
+    if params.seed is not None:
+        check_seed(params.seed, "The 'seed' parameter of Synthesizer")
 
 
 def _validate_transforms(params) -> None:
@@ -209,6 +208,18 @@ def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float,
     steps_per_epoch = math.ceil(max(1, n_rows * (1 - validation_fraction)) / batch_size)
     cap = MAX_AUTO_EPOCHS if max_epochs is None else max_epochs
     return int(min(cap, max(10, math.ceil(AUTO_STEPS / steps_per_epoch))))
+
+
+MAX_SEED = 2**32 - 1  # what torch, numpy and scikit-learn's random_state all take
+
+
+def check_seed(value, what: str = "seed") -> int:
+    """``value`` as a seed: a whole number from 0 to MAX_SEED (``what`` names it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{what} must be a whole number from 0 to 2**32 - 1 (or None). "
+                          f"Got {value!r} instead.")
+    return int(value)
 
 
 def check_positive_int(name: str, value) -> None:

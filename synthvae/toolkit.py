@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError, DataError
-from synthvae.params import check_number
+from synthvae.params import check_number, check_seed
 from synthvae.preparation import check_frame
 
 
@@ -85,7 +85,7 @@ def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFra
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
     data = encoded_rows(synth, df)
-    seed = (synth.seed or 0) if seed is None else int(seed)
+    seed = (synth.seed or 0) if seed is None else check_seed(seed, "The scoring seed")
     generator = torch.Generator(device=synth.device_).manual_seed(seed)
     elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
     return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),

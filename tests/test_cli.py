@@ -125,6 +125,13 @@ def test_errors_are_one_line_with_non_zero_exit(workdir):
     assert "format" in one_line_error(invoke("fit", "data.xlsx"))
 
 
+def test_bad_seeds_are_one_line_errors(workdir):
+    assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1"))
+    invoke("fit", "data.csv", "--epochs", "1", "-q")
+    for seed in ("-1", "99999999999999999999999"):
+        assert "sampling seed" in one_line_error(invoke("sample", "-n", "5", "--seed", seed))
+
+
 def test_failed_sample_leaves_no_partial_file(workdir):
     invoke("fit", "data.csv", "--epochs", "1", "-q")
     one_line_error(invoke("sample", "-n", "10", "-o", "nofolder/out.csv"))

@@ -154,6 +154,10 @@ def test_sample_before_fit_says_what_to_call():
     ({"discrete_threshold": True}, "'discrete_threshold'"),
     ({"skew_threshold": -1.0}, "'skew_threshold' parameter of Synthesizer must be a number >= 0"),
     ({"skew_threshold": "high"}, "'skew_threshold'"),
+    ({"seed": -1}, r"'seed' parameter of Synthesizer must be a whole number from 0 to 2\*\*32"),
+    ({"seed": 2**64}, "'seed' parameter"),
+    ({"seed": 1.5}, "'seed' parameter"),
+    ({"seed": True}, "'seed' parameter"),
 ])
 def test_bad_parameters_are_refused_with_the_parameter_named(params, match, adult_small):
     with pytest.raises(ConfigError, match=match):
@@ -173,6 +177,19 @@ def test_bad_n_is_refused(fitted_adult):
     with pytest.raises(ConfigError, match="non-negative int"):
         fitted_adult.sample(-1)
     assert len(fitted_adult.sample(0)) == 0
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "x", True])
+def test_bad_sampling_and_scoring_seeds_are_refused(fitted_adult, adult_small, seed):
+    with pytest.raises(ConfigError, match="The sampling seed must be a whole number from 0"):
+        fitted_adult.sample(5, seed=seed)
+    with pytest.raises(ConfigError, match="The scoring seed must be a whole number from 0"):
+        fitted_adult.score(adult_small.head(3), seed=seed)
+
+
+def test_the_largest_seed_fits_and_samples(adult_small):
+    synth = Synthesizer(seed=2**32 - 1, epochs=1, verbose=False).fit(adult_small.head(300))
+    assert len(synth.sample(5, seed=2**32 - 1)) == 5
 
 
 @pytest.mark.parametrize("name", ["adult_train", "default", "shoppers", "magic", "beijing",
