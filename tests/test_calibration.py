@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from synthvae import ConfigError, Synthesizer
-from synthvae.calibration import fit_logit_offsets, prior_slot_probabilities, slot_frequencies
+from synthvae.calibration import (UNSEEN_OFFSET, fit_logit_offsets, prior_slot_probabilities,
+                                  slot_frequencies)
 from synthvae.layout import SpanLayout
 from synthvae.prior import StandardNormalPrior
 from synthvae.transforms.spans import Span, SpanKind
@@ -41,12 +42,17 @@ def test_offsets_move_every_span_onto_its_target_frequencies():
     assert summary["max_frequency_error_after"] < 0.005 < summary["max_frequency_error_before"]
 
 
-def test_a_slot_no_row_holds_keeps_its_logit():
+def test_a_slot_no_row_holds_is_not_drawn_and_the_others_take_its_share():
     layout, decoder, prior = _layout(), _biased_decoder(), StandardNormalPrior(4)
     target = torch.tensor([0.6, 0.4, 0.0, 0.5, 0.5])
-    offsets, _ = fit_logit_offsets(decoder, layout, prior, target,
-                                   torch.Generator().manual_seed(1), rows=5_000)
-    assert offsets[3] == 0 and torch.isfinite(offsets).all()
+    offsets, summary = fit_logit_offsets(decoder, layout, prior, target,
+                                         torch.Generator().manual_seed(1), rows=5_000)
+    assert offsets[3] == UNSEEN_OFFSET and torch.isfinite(offsets).all()
+    probs = prior_slot_probabilities(decoder, layout, prior.sample(
+        20_000, torch.Generator().manual_seed(2), "cpu"), offsets)
+    assert probs[2] < 1e-6
+    assert torch.allclose(probs, target, atol=0.02)
+    assert summary["max_frequency_error_before"] > 0.1  # the decoder alone, before the offsets
 
 
 def test_slot_frequencies_are_the_one_hot_shares():
@@ -144,3 +150,16 @@ def test_fit_sizes_its_calibration_by_the_layouts_slots(monkeypatch):
     slots = len(synth.layout_.slot_index)
     assert slots == 6
     assert synth.training_summary_["calibration"]["rows"] == 9_000 // 6  # the budget binds
+
+
+def test_declared_categories_no_training_row_uses_are_never_sampled():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=400),
+                          "c": pd.Categorical(rng.choice(["a", "b"], 400),
+                                              categories=["a", "b", "c", "d"])})
+    short = Synthesizer(epochs=1, verbose=False, seed=0).fit(table)  # decoder alone: ~1/3 c, d
+    rows = short.sample(4_000, seed=1)
+    assert set(rows["c"]) == {"a", "b"}
+    assert list(rows["c"].cat.categories) == ["a", "b", "c", "d"]  # the dtype is kept
+    uncalibrated = Synthesizer(epochs=1, verbose=False, seed=0, calibrate=False).fit(table)
+    assert uncalibrated.sample(4_000, seed=1)["c"].isin(["c", "d"]).mean() > 0.05
