@@ -18,6 +18,7 @@ column is drawn on its own given z. The autoregressive term learns those relatio
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -139,7 +140,9 @@ class OutputSigma(nn.Module):
 
     def __init__(self, n: int, init: float):
         super().__init__()
-        self.raw = nn.Linear(1, n, bias=False)
+        with warnings.catch_warnings():  # n = 0 on a table without numbers: nothing to set
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
+            self.raw = nn.Linear(1, n, bias=False)
         p = (init - SIGMA_MIN) / (SIGMA_MAX - SIGMA_MIN)
         nn.init.constant_(self.raw.weight, float(torch.logit(torch.tensor(p))))
 

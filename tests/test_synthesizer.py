@@ -1,10 +1,13 @@
 """What a pandas user feels: fit, sample, same schema back, same seed same rows."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae import ConfigError, DataError, NotFittedError, SchemaError, Synthesizer
+from synthvae import (ConfigError, DataError, NotFittedError, SchemaError, Synthesizer,
+                      SynthvaeWarning)
 
 from conftest import dataset
 
@@ -201,3 +204,13 @@ def test_every_shared_dataset_fits_and_samples_with_its_schema(name):
     synthetic = synth.sample(500, seed=0)
     assert list(synthetic.columns) == list(df.columns)
     assert synthetic.dtypes.to_dict() == df.dtypes.to_dict()
+
+
+def test_a_table_without_numbers_fits_and_samples_without_foreign_warnings(tmp_path):
+    table = pd.DataFrame({"a": ["x", "y"] * 100, "b": ["p", "q", "r", "s"] * 50})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        synth = Synthesizer(epochs=1, verbose=False).fit(table)
+        Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(10)
+    foreign = [w for w in caught if not issubclass(w.category, SynthvaeWarning)]
+    assert not foreign, [str(w.message) for w in foreign]
