@@ -231,7 +231,9 @@ def sample(
     chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
                                shard=shard)
     total = n if shard is None else shard.rows(n)[1] - shard.rows(n)[0]
-    rows = write_table_chunks(_with_progress(chunks, total, quiet), output)
+    whole = [c.name for c in synth.schema_.columns  # as CSV held them: 579, not 579.0
+             if c.integer or c.kind.value == "categorical"]
+    rows = write_table_chunks(_with_progress(chunks, total, quiet), output, whole)
     out.print(f"Wrote {rows:,} rows to {output}")
 
 

@@ -89,11 +89,15 @@ def atomic_path(final: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
-    """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written."""
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
+                       whole_numbers: Iterable[str] = ()) -> int:
+    """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written.
+    In CSV, the float columns named in ``whole_numbers`` (whole numbers that pandas holds as
+    floats because some are missing) are written as ``579``, not ``579.0``."""
     path = Path(path)
     fmt = table_format(path)
     rows = 0
+    whole_numbers = set(whole_numbers)
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             rows = _write_parquet(chunks, tmp)
@@ -101,9 +105,23 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
             opener = gzip.open if path.name.lower().endswith(".gz") else open
             with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
                 for i, chunk in enumerate(chunks):
-                    chunk.to_csv(handle, header=(i == 0), index=False)
+                    _as_whole_numbers(chunk, whole_numbers).to_csv(handle, header=(i == 0),
+                                                                   index=False)
                     rows += len(chunk)
     return rows
+
+
+def _as_whole_numbers(chunk: pd.DataFrame, names: set) -> pd.DataFrame:
+    """The float columns of ``names`` as nullable integers, where every value is a whole
+    number small enough to be exact (below 2**53)."""
+    whole = {}
+    for name in names & set(chunk.columns):
+        values = chunk[name]
+        if pd.api.types.is_float_dtype(values.dtype):
+            present = values.dropna().to_numpy(np.float64)
+            if (np.abs(present) < 2.0**53).all() and (present == np.round(present)).all():
+                whole[name] = "Int64"
+    return chunk.astype(whole) if whole else chunk
 
 
 def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -123,6 +124,27 @@ def test_errors_are_one_line_with_non_zero_exit(workdir):
     assert "'nope'" in one_line_error(invoke("schema", "data.csv", "--schema", "bad.json"))
     (workdir / "data.xlsx").write_bytes(b"PK")
     assert "format" in one_line_error(invoke("fit", "data.xlsx"))
+
+
+def test_whole_numbers_with_blanks_come_back_as_whole_numbers_in_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    count = rng.integers(0, 1_000, 300).astype(float)
+    count[::7] = np.nan
+    level = rng.integers(1, 5, 300).astype(float)
+    level[::5] = np.nan
+    lines = ["count,level,share"] + [
+        f"{'' if np.isnan(c) else int(c)},{'' if np.isnan(v) else int(v)},{s:.2f}"
+        for c, v, s in zip(count, level, rng.random(300))]
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    model, out = tmp_path / "m.safetensors", tmp_path / "out.csv"
+    assert invoke("fit", tmp_path / "in.csv", "-o", model, "--epochs", "1", "-q").exit_code == 0
+    assert invoke("sample", "-m", model, "-n", "500", "-o", out, "-q").exit_code == 0
+    written = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    counts = [row[0] for row in written if row[0]]
+    assert counts and all(value.isdigit() for value in counts)  # 579, not 579.0
+    assert all(row[1] in {"", "1", "2", "3", "4"} for row in written)
+    assert any("." in row[2] for row in written)  # decimals stay decimals
+    assert pd.read_csv(out)["count"].isna().any()
 
 
 def test_bad_seeds_are_one_line_errors(workdir):
