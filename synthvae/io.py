@@ -51,6 +51,11 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
         raise  # already says what is wrong (a repeated name, a bad --sep)
     except pd.errors.EmptyDataError:
         raise DataError(f"Input file {str(path)!r} is empty.") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start:exc.start + 1].hex()
+        raise DataError(f"Cannot read {str(path)!r}: it is not UTF-8 text (it holds the byte "
+                        f"0x{byte}); save it as UTF-8 (e.g. 'iconv -f latin1 -t utf-8 in.csv "
+                        f"> out.csv', or pandas' to_csv).") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Cannot read {str(path)!r} as {fmt.upper()}: {first}") from None

@@ -124,6 +124,9 @@ def test_errors_are_one_line_with_non_zero_exit(workdir):
     assert "'nope'" in one_line_error(invoke("schema", "data.csv", "--schema", "bad.json"))
     (workdir / "data.xlsx").write_bytes(b"PK")
     assert "format" in one_line_error(invoke("fit", "data.xlsx"))
+    (workdir / "latin1.csv").write_bytes("name,x\ncafé,1\nb,2\n".encode("latin1"))
+    assert "is not UTF-8 text (it holds the byte 0xe9); save it as UTF-8" in one_line_error(
+        invoke("fit", "latin1.csv"))
 
 
 def test_whole_numbers_with_blanks_come_back_as_whole_numbers_in_csv(tmp_path):
