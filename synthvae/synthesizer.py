@@ -29,7 +29,8 @@ from synthvae.preparation import check_frame
 from synthvae.sampling import MIN_LIFT
 from synthvae.schema import CATEGORICAL_THRESHOLD, Schema
 from synthvae.streaming import fit_stream
-from synthvae.table_sampling import SAMPLE_BATCH_ROWS, check_n, rechunk, sample_stream
+from synthvae.table_sampling import (SAMPLE_BATCH_ROWS, check_n, check_output_memory, rechunk,
+                                     sample_stream)
 from synthvae.threads import cpu_threads
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS
@@ -295,6 +296,7 @@ class Synthesizer:
         or "polars" (a Polars DataFrame; needs the ``polars`` extra).
         """
         to_output(pd.DataFrame(), output)  # a wrong kind fails before sampling
+        check_output_memory(self, n, shard)
         return to_output(pd.concat(list(self.iter_sample(n, seed=seed, conditions=conditions,
                                                          shard=shard)), ignore_index=True),
                          output)

@@ -149,6 +149,40 @@ def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
             buffered = len(rest)
 
 
+MEMORY_CHECK_ROWS = 1_000_000  # sample() estimates its DataFrame's memory from this many rows
+MEMORY_PROBE_ROWS = 2_000  # ... on this many rows drawn first
+
+
+def check_output_memory(synth, n: int, shard: tuple[int, int] | None) -> None:
+    """Refuse, before drawing, a ``sample(n)`` whose DataFrame would not fit in memory: its
+    chunks and their concatenation are held at once, about twice the frame. The bytes per row
+    are measured on ``MEMORY_PROBE_ROWS`` rows."""
+    from synthvae.devices import available_memory
+    from synthvae.sharding import check_shard
+
+    rows = check_n(n)
+    checked = check_shard(shard)
+    if checked is not None:
+        start, stop = checked.rows(rows)
+        rows = stop - start
+    if rows < MEMORY_CHECK_ROWS:
+        return
+    available = available_memory(torch.device("cpu"))
+    if available is None:
+        return
+    probe = pd.concat(list(sample_stream(synth, MEMORY_PROBE_ROWS, MEMORY_PROBE_ROWS, 0, None,
+                                         None)))
+    per_row = probe.memory_usage(deep=True, index=False).sum() / len(probe)
+    needed = 2 * rows * per_row
+    if needed > 0.8 * available:
+        raise ConfigError(
+            f"sample({rows:,}) would hold about {needed / 2**30:,.1f} GiB ({rows:,} rows x "
+            f"~{per_row:,.0f} bytes, twice while its chunks are joined) but "
+            f"{available / 2**30:,.1f} GiB is free; draw the rows in chunks with "
+            f"iter_sample(n, chunk_size=...) or write them to a file with 'synthvae sample "
+            f"-n N -o rows.parquet', which streams.")
+
+
 def check_n(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ConfigError(f"The number of rows to sample must be a non-negative int. "

@@ -214,3 +214,16 @@ def test_a_table_without_numbers_fits_and_samples_without_foreign_warnings(tmp_p
         Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(10)
     foreign = [w for w in caught if not issubclass(w.category, SynthvaeWarning)]
     assert not foreign, [str(w.message) for w in foreign]
+
+
+def test_a_sample_too_large_for_memory_is_refused_before_drawing(fitted_adult, monkeypatch):
+    import synthvae.devices
+
+    monkeypatch.setattr(synthvae.devices, "available_memory", lambda device: 100 * 2**20)
+    with pytest.raises(ConfigError, match=r"sample\(5,000,000\) would hold about .* GiB .* but "
+                                          r"0\.1 GiB is free; draw the rows in chunks with "
+                                          r"iter_sample"):
+        fitted_adult.sample(5_000_000)
+    with pytest.raises(ConfigError, match=r"sample\(2,500,000\)"):  # the shard's rows
+        fitted_adult.sample(5_000_000, shard=(0, 2))
+    assert len(next(fitted_adult.iter_sample(5_000_000, chunk_size=100))) == 100  # streams
