@@ -28,6 +28,15 @@ MAX_ROWS = 10_000
 ALPHAS = np.linspace(0.0, 1.0, 31)
 
 
+def rows_reason(real_rows: int) -> str | None:
+    """Why the scores cannot be computed (no real row has another real row); None if they can."""
+    if real_rows >= 2:
+        return None
+    return (f"alpha-precision, beta-recall and authenticity were not computed: they compare "
+            f"each real row with its nearest other real row, so they need at least 2 real rows;"
+            f" found {real_rows}.")
+
+
 def alpha_precision_beta_recall(real: np.ndarray, synthetic: np.ndarray, seed: int) -> dict:
     """The three scores, the curves (for plots) and the rows used, from embedded tables."""
     rng = np.random.default_rng(seed)

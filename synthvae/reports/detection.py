@@ -23,6 +23,30 @@ from synthvae.reports._util import as_float, limited_threads, quiet_sdmetrics, s
 
 FOLDS = 3
 MAX_ROWS = 50_000  # per side; a larger table is subsampled for the classifier
+# per side: each of the FOLDS folds needs rows of both sides, and so does the validation
+# split (a tenth of a fold's training rows) that early stopping holds out
+MIN_ROWS = 10
+SDMETRICS_SDTYPES = ("numerical", "datetime", "categorical")  # what LogisticDetection reads
+
+
+def rows_reason(real_rows: int, synthetic_rows: int) -> str | None:
+    """Why detection cannot be cross-validated on tables this small; None when it can."""
+    if min(real_rows, synthetic_rows) >= MIN_ROWS:
+        return None
+    return (f"Detection was not computed: it needs at least {MIN_ROWS} rows in each table "
+            f"to cross-validate a classifier; found {real_rows} real and {synthetic_rows} "
+            f"synthetic rows.")
+
+
+def logistic_reason(real: pd.DataFrame, metadata: dict) -> str | None:
+    """Why sdmetrics' LogisticDetection has no feature to learn from; None when it has one.
+    It leaves out boolean and id columns, and scikit-learn drops columns without a value."""
+    if any(meta.get("sdtype") in SDMETRICS_SDTYPES and real[name].notna().any()
+           for name, meta in metadata["columns"].items()):
+        return None
+    return ("LogisticDetection was not computed: sdmetrics' detection reads only numerical, "
+            "datetime and categorical columns with values, and the real table has none "
+            "(boolean, identifier and empty columns are left out).")
 
 
 def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
@@ -30,6 +54,7 @@ def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: di
     from sdmetrics.single_table import LogisticDetection
 
     synthetic, replaced = _only_seen_categories(real, synthetic, metadata)
+    real, synthetic = _signed_integers(real), _signed_integers(synthetic)
     with quiet_sdmetrics(), limited_threads():
         score = LogisticDetection.compute(real, synthetic, metadata)
     return {"score": as_float(score), "unseen_values_replaced": replaced}
@@ -49,6 +74,13 @@ def _only_seen_categories(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
             synthetic.loc[unseen, name] = column.mode().iloc[0]
             replaced += int(unseen.sum())
     return synthetic, replaced
+
+
+def _signed_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Unsigned integer columns as float64: sdmetrics 0.32's encoder knows the kinds "i" and
+    "f" but not "u", and fails with a KeyError on a uint8 column."""
+    unsigned = [name for name in frame.columns if frame[name].dtype.kind == "u"]
+    return frame.astype({name: np.float64 for name in unsigned}) if unsigned else frame
 
 
 def boosting_detection(real: np.ndarray, synthetic: np.ndarray, categorical: np.ndarray,

@@ -19,6 +19,8 @@ from synthvae.reports._util import limited_threads
 from synthvae.reports.encoding import TreeEncoding, category_text
 from synthvae.schema import ColumnKind, Schema
 
+MIN_ROWS = 2  # with a target value, per table: R² and AUC compare at least two rows
+
 
 def task_of(schema: Schema, target: str) -> str:
     kind = schema[target].kind
@@ -29,6 +31,19 @@ def task_of(schema: Schema, target: str) -> str:
     raise ConfigError(f"The 'target' parameter names column {target!r} of kind "
                       f"{kind.value!r}; expected a categorical (classification) or continuous "
                       f"(regression) column.")
+
+
+def rows_reason(tables: dict[str, pd.DataFrame], target: str) -> str | None:
+    """Why ``target`` cannot be learned or tested on these tables; None when it can."""
+    counts = {name: int(tables[name][target].notna().sum())
+              for name in ("real", "synthetic", "holdout")}
+    if min(counts.values()) >= MIN_ROWS:
+        return None
+    found = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    return (f"ML efficacy for target {target!r} was not computed: it needs at least {MIN_ROWS} "
+            f"rows with a value in {target!r} in each of the real, synthetic and holdout tables; "
+            f"found "
+            f"{found}.")
 
 
 def ml_efficacy(tables: dict[str, pd.DataFrame], schema: Schema, target: str,

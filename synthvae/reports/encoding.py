@@ -36,6 +36,11 @@ def modelled_columns(schema: Schema) -> list[str]:
     return [c.name for c in schema.columns if c.kind is not ColumnKind.IDENTIFIER]
 
 
+def empty_columns(canonical: pd.DataFrame) -> list[str]:
+    """Columns of a canonical frame without a single value."""
+    return [name for name in canonical.columns if not canonical[name].notna().any()]
+
+
 def numeric_columns(schema: Schema) -> list[str]:
     return [c.name for c in schema.columns if c.kind in _NUMERIC_KINDS]
 

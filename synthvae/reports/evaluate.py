@@ -5,7 +5,9 @@ of the same population that it never saw. Fidelity compares synthetic with real;
 learning efficacy needs a ``target`` (one column or several) and the holdout; the privacy
 attacks need the holdout as their "not a member" reference; the rules section (functional
 dependencies, zero-support combinations, inequalities of the real table) needs neither.
-Sections that cannot run are ``None`` and ``notes`` says why.
+Sections and metrics that cannot run (the inputs above missing, too few rows, no column that
+tells rows apart) are ``None`` and ``notes`` says why. The synthetic and holdout tables are
+first put in the real table's column types (see ``conform``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthvae.reports import (coverage, detection, disclosure, distributions, efficacy,
-                              fidelity, inputs, membership, privacy, rules)
-from synthvae.reports.encoding import (Embedding, TreeEncoding, canonical_frame, numeric_columns,
-                                       row_hashes, without_rows)
+from synthvae.reports import (conform, coverage, detection, disclosure, distributions,
+                              efficacy, fidelity, inputs, membership, privacy, rules)
+from synthvae.reports.encoding import (Embedding, TreeEncoding, canonical_frame, empty_columns,
+                                       numeric_columns, row_hashes, without_rows)
 from synthvae.reports.report import Report
 from synthvae.reports.summary import headline
-from synthvae.schema import Schema
+from synthvae.schema import ColumnKind, Schema
 
 # Every section timed, in order; a section that does not run keeps None.
 SECTIONS = ("encoding", "quality", "diagnostic", "logistic_detection", "gb_detection",
@@ -84,7 +86,7 @@ def _checked_frames(real, synthetic, holdout, schema) -> tuple[dict, Schema]:
     given = {"real": real, "synthetic": synthetic, "holdout": holdout}
     frames = {name: inputs.align_columns(inputs.check_frame(df, name), list(real.columns), name)
               for name, df in given.items() if df is not None}
-    return frames, schema
+    return conform.conform_tables(frames, schema), schema
 
 
 class _Run:
@@ -96,6 +98,7 @@ class _Run:
         self.timing = {f"{name}_seconds": None for name in (*SECTIONS, "total")}
         self.notes = []
         self.canonical, self.embedded = self.timed("encoding", self._encode)
+        self.comparable = self._has_comparable_columns()
         self.has_holdout = "holdout" in frames
         # the attacks and the train/holdout DCR share need enough unseen rows to compare with
         self.attack_holdout = (self.embedded["holdout"] if self.has_holdout and len(
@@ -122,6 +125,26 @@ class _Run:
         self.frames["real"] = self.frames["real"][keep].reset_index(drop=True)
         canonical["real"] = canonical["real"][keep].reset_index(drop=True)
 
+    def _has_comparable_columns(self) -> bool:
+        """Whether some column tells rows apart; noted when none does (every row would then
+        be an exact copy at distance 0 of every other)."""
+        empty = empty_columns(self.canonical["real"])
+        if len(self.canonical["real"].columns) > len(empty):
+            return True
+        ids = [c.name for c in self.schema.columns if c.kind is ColumnKind.IDENTIFIER]
+        why = [f"identifier columns {ids} are regenerated, so they are left out"] if ids else []
+        why += [f"columns {empty} are empty in the real table"] if empty else []
+        self.notes.append(f"Detection, coverage, exact copies, DCR and membership inference "
+                          f"were not computed: no column can tell rows apart "
+                          f"({'; '.join(why)}).")
+        return False
+
+    def can_run(self, reason: str | None) -> bool:
+        """False, with ``reason`` noted, when a section cannot run on these tables."""
+        if reason is not None:
+            self.notes.append(reason)
+        return reason is None
+
     def timed(self, name: str, function, *args, **kwargs):
         start = time.perf_counter()
         try:
@@ -135,16 +158,45 @@ def _fidelity(run: _Run, targets: list[str]) -> dict:
     out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata)
     out["diagnostic"] = run.timed("diagnostic", fidelity.diagnostic, real, synthetic,
                                   run.metadata)
-    out["detection"] = {
-        "logistic": run.timed("logistic_detection", detection.logistic_detection, real,
-                              synthetic, run.metadata),
-        "gradient_boosting": run.timed("gb_detection", _boosting, run)}
+    out["detection"] = _detection(run)
     by_target = _ml_efficacy(run, targets)
     out["ml_efficacy"] = by_target[0] if by_target else None  # the first target: the headline
     out["ml_efficacy_by_target"] = by_target
-    out["coverage"] = run.timed("coverage", coverage.alpha_precision_beta_recall,
-                                run.embedded["real"], run.embedded["synthetic"], run.seed)
+    out["coverage"] = _coverage(run)
     return out
+
+
+def _detection(run: _Run) -> dict:
+    """Both classifiers, or both None (noted) when the tables are too small to cross-validate
+    or hold no column to tell rows apart by."""
+    real, synthetic = run.frames["real"], run.frames["synthetic"]
+    if not (run.comparable and run.can_run(detection.rows_reason(len(real), len(synthetic)))):
+        return {"logistic": None, "gradient_boosting": None}
+    return {"logistic": _logistic(run),
+            "gradient_boosting": run.timed("gb_detection", _boosting, run)}
+
+
+def _logistic(run: _Run) -> dict | None:
+    """sdmetrics' score; None, noted, where it has no feature or says it cannot fit."""
+    from sdmetrics.errors import IncomputableMetricError
+
+    real, synthetic = run.frames["real"], run.frames["synthetic"]
+    if not run.can_run(detection.logistic_reason(real, run.metadata)):
+        return None
+    try:
+        return run.timed("logistic_detection", detection.logistic_detection, real, synthetic,
+                         run.metadata)
+    except IncomputableMetricError as exc:
+        run.notes.append(f"LogisticDetection was not computed: {str(exc).splitlines()[0]}")
+        return None
+
+
+def _coverage(run: _Run) -> dict | None:
+    real = run.embedded["real"]
+    if not (run.comparable and run.can_run(coverage.rows_reason(len(real)))):
+        return None
+    return run.timed("coverage", coverage.alpha_precision_beta_recall, real,
+                     run.embedded["synthetic"], run.seed)
 
 
 def _boosting(run: _Run) -> dict:
@@ -162,18 +214,21 @@ def _ml_efficacy(run: _Run, targets: list[str]) -> list[dict] | None:
     if not run.has_holdout:
         run.notes.append("ML efficacy was not computed: it needs holdout rows to test on.")
         return None
-    return run.timed("ml_efficacy", lambda: [
-        efficacy.ml_efficacy(run.canonical, run.schema, name, run.seed) for name in targets])
+    return run.timed("ml_efficacy", lambda: [_target_efficacy(run, name) for name in targets])
+
+
+def _target_efficacy(run: _Run, target: str) -> dict | None:
+    if not run.can_run(efficacy.rows_reason(run.canonical, target)):
+        return None
+    return efficacy.ml_efficacy(run.canonical, run.schema, target, run.seed)
 
 
 def _privacy(run: _Run, keys: list[str], sensitive: list[str], dp: dict) -> dict:
-    emb = run.embedded
-    hashes = {n: row_hashes(df) for n, df in run.canonical.items()}
     return {
-        "exact_copies": run.timed("exact_copies", privacy.exact_copies, hashes["real"],
-                                  hashes["synthetic"], hashes.get("holdout")),
-        "dcr": run.timed("dcr", privacy.distance_to_closest_record, emb["real"],
-                         emb["synthetic"], run.attack_holdout, run.seed),
+        "exact_copies": _exact_copies(run),
+        "dcr": run.timed("dcr", privacy.distance_to_closest_record, run.embedded["real"],
+                         run.embedded["synthetic"], run.attack_holdout, run.seed)
+        if run.comparable else None,
         "membership_inference": _membership(run),
         "attribute_inference": _attribute(run, keys, sensitive),
         "differential_privacy": dp,
@@ -181,7 +236,17 @@ def _privacy(run: _Run, keys: list[str], sensitive: list[str], dp: dict) -> dict
     }
 
 
+def _exact_copies(run: _Run) -> dict | None:
+    if not run.comparable:
+        return None
+    hashes = {n: row_hashes(df) for n, df in run.canonical.items()}
+    return run.timed("exact_copies", privacy.exact_copies, hashes["real"], hashes["synthetic"],
+                     hashes.get("holdout"))
+
+
 def _membership(run: _Run) -> dict | None:
+    if not run.comparable:
+        return None
     if run.attack_holdout is None:
         run.notes.append(f"Membership inference and the DCR baseline and train/holdout share "
                          f"were not computed: they need at least {membership.MIN_HOLDOUT_ROWS} "

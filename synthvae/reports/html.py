@@ -20,6 +20,7 @@ from synthvae.reports.report import HEADLINES, Report, format_value
 REAL, SYNTHETIC = "#2f5d8a", "#e07b39"
 PLOT_COLUMNS = 4  # distribution plots per row
 RULES_SHOWN = 10  # most-broken rules of each kind shown on the page (all are in the JSON)
+NOT_COMPUTED = "not computed on these tables (see the notes)"
 TEMPLATE = "plotly_white"
 CONFIG = {"displayModeBar": False, "responsive": True}
 STYLE = """
@@ -146,7 +147,7 @@ def _rows(rows: list[tuple]) -> str:
 def _fidelity_rows(report: Report) -> list[tuple]:
     s, f = report.summary, report.fidelity
     thresholds = f["column_pair_trends"]["thresholds"]
-    gb = f["detection"]["gradient_boosting"]
+    gb = (f.get("detection") or {}).get("gradient_boosting")  # None: not computed (notes)
     return [
         ("Column Shapes", format_value("", s["column_shapes"]),
          "mean of KSComplement (numbers) / TVComplement (categories) per column"),
@@ -162,9 +163,11 @@ def _fidelity_rows(report: Report) -> list[tuple]:
          "values inside the real ranges / categories"),
         ("LogisticDetection", format_value("", s["logistic_detection"]),
          "sdmetrics: 1 − (2·max(AUC, 0.5) − 1); 1 = cannot tell real from synthetic"),
-        ("Gradient-boosting detection", f"AUC {gb['auc']:.3f} · score {gb['score']:.3f}",
-         f"{gb['folds']}-fold CV AUC; score = 1 − |2·AUC − 1|"),
-        ("alpha-precision / beta-recall", f"{s['alpha_precision']:.3f} / {s['beta_recall']:.3f}",
+        ("Gradient-boosting detection",
+         f"AUC {gb['auc']:.3f} · score {gb['score']:.3f}" if gb else "n/a",
+         f"{gb['folds']}-fold CV AUC; score = 1 − |2·AUC − 1|" if gb else NOT_COMPUTED),
+        ("alpha-precision / beta-recall", f"{format_value('', s['alpha_precision'])} / "
+                                          f"{format_value('', s['beta_recall'])}",
          "Alaa et al. 2022; two real samples score about 0.5 on beta-recall"),
         ("Authenticity", format_value("", s["authenticity"]),
          "share of synthetic rows not closer to a real row than its real neighbour"),
@@ -223,13 +226,15 @@ def _share(value) -> str:
 
 def _privacy_rows(report: Report) -> list[tuple]:
     p = report.privacy
-    copies, dcr = p["exact_copies"], p["dcr"]
+    copies, dcr = p.get("exact_copies") or {}, p.get("dcr") or {}
     rows = [("Exact copies of training rows",
-             f"{copies['count']:,} ({100 * copies['share']:.2f} %)",
-             _baseline_text(copies["holdout_share"], "holdout rows equal to a training row"))]
-    rows.append(("Median DCR, synthetic → train", format_value("", dcr["synthetic_median"]),
-                 _baseline_text(dcr["holdout_median"], "holdout → train median", pct=False)))
-    if dcr["train_share"] is not None:
+             f"{copies['count']:,} ({100 * copies['share']:.2f} %)" if copies else "n/a",
+             _baseline_text(copies["holdout_share"], "holdout rows equal to a training row")
+             if copies else NOT_COMPUTED)]
+    rows.append(("Median DCR, synthetic → train", format_value("", dcr.get("synthetic_median")),
+                 _baseline_text(dcr["holdout_median"], "holdout → train median", pct=False)
+                 if dcr else NOT_COMPUTED))
+    if dcr.get("train_share") is not None:
         rows.append(("Nearest row is a training row", format_value("", dcr["train_share"]),
                      "vs an equal-size holdout sample; 0.5 ideal, 1 = copying"))
     mia = p.get("membership_inference")
