@@ -55,6 +55,7 @@ def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: di
 
     synthetic, replaced = _only_seen_categories(real, synthetic, metadata)
     real, synthetic = _signed_integers(real), _signed_integers(synthetic)
+    (real, synthetic), metadata = _datetimes_in_utc((real, synthetic), metadata)
     with quiet_sdmetrics(), limited_threads():
         score = LogisticDetection.compute(real, synthetic, metadata)
     return {"score": as_float(score), "unseen_values_replaced": replaced}
@@ -74,6 +75,22 @@ def _only_seen_categories(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
             synthetic.loc[unseen, name] = column.mode().iloc[0]
             replaced += int(unseen.sum())
     return synthetic, replaced
+
+
+def _datetimes_in_utc(frames: tuple, metadata: dict) -> tuple[tuple, dict]:
+    """Text datetimes parsed, as naive UTC, for sdmetrics: it parses them with their format
+    alone, and text whose UTC offsets differ (across daylight saving) stays objects there."""
+    columns = {name: meta for name, meta in metadata["columns"].items()
+               if meta.get("sdtype") == "datetime" and meta.get("datetime_format")}
+    if not columns:
+        return frames, metadata
+    parsed = tuple(frame.assign(**{
+        name: pd.to_datetime(frame[name], format=meta["datetime_format"], errors="coerce",
+                             utc=True).dt.tz_localize(None)
+        for name, meta in columns.items() if name in frame}) for frame in frames)
+    plain = {name: {k: v for k, v in meta.items() if k != "datetime_format"}
+             for name, meta in columns.items()}
+    return parsed, {**metadata, "columns": {**metadata["columns"], **plain}}
 
 
 def _signed_integers(frame: pd.DataFrame) -> pd.DataFrame:

@@ -71,7 +71,7 @@ def datetime_seconds(series: pd.Series, fmt: str | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         stamps = series
     else:
-        stamps = pd.to_datetime(series, format=fmt, errors="coerce")
+        stamps = pd.to_datetime(series, format=fmt, errors="coerce", utc=True)  # offsets vary
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     return (stamps - pd.Timestamp(0)) / pd.Timedelta(seconds=1)

@@ -3,8 +3,9 @@
 Text columns keep their strftime format; ``datetime64`` columns keep their time zone. A
 number column declared datetime (``20190904`` with ``dtype: int64``) is read as the text of
 its digits in ``datetime_format`` (default ``%Y%m%d``) and written back as numbers of its
-dtype. The inverse rounds to the coarsest unit the training values used (days, hours,
-minutes, seconds).
+dtype. Text with UTC offsets (a format ending ``%z``) is read as instants and written back
+in the column's time zone with ``+01:00`` offsets. The inverse rounds to the coarsest unit
+the training values used (days, hours, minutes, seconds).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from synthvae.errors import DataError, SchemaError
 from synthvae.frames import model_dtype
+from synthvae.schema import OFFSET
 from synthvae.transforms.continuous import ModeSpecificNormalizer
 
 RESOLUTIONS = (86_400, 3_600, 60, 1)
@@ -80,8 +82,8 @@ class DatetimeTransformer(ModeSpecificNormalizer):
             uniques = np.char.mod("%d", numbers).astype(object)  # distinct values only
         else:
             codes, uniques = pd.factorize(series)
-        parsed_uniques = pd.to_datetime(pd.Series(list(uniques) or [None], dtype=object),
-                                        format=fmt, errors="coerce").to_numpy()
+        parsed_uniques = parse_text(pd.Series(list(uniques) or [None], dtype=object),
+                                    fmt).to_numpy()
         parsed = pd.Series(np.where(codes >= 0, parsed_uniques[np.maximum(codes, 0)],
                                     np.datetime64("NaT")), index=series.index,
                            dtype="datetime64[ns]")
@@ -99,7 +101,7 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         stamps = pd.Series(nanos.astype("datetime64[ns]"), name=self.spec.name)
         stamps[missing] = pd.NaT
         if self._format:
-            text = stamps.dt.strftime(self._format).astype(object)
+            text = format_text(stamps, self._format, self.spec.timezone).astype(object)
             text[missing] = np.nan
             return self._as_numbers(text, missing) if self._stored_as_number else text
         if self.spec.timezone:
@@ -143,3 +145,26 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         super().set_state(state)
         self.resolution_ = int(state["resolution"])
         return self
+
+
+def parse_text(text: pd.Series, fmt: str) -> pd.Series:
+    """``text`` in strftime format ``fmt`` as naive datetimes, NaT where it does not match;
+    text with UTC offsets (``%z``, which may differ from row to row) as naive UTC."""
+    if OFFSET not in fmt:
+        return pd.to_datetime(text, format=fmt, errors="coerce")
+    return pd.to_datetime(text, format=fmt, errors="coerce", utc=True).dt.tz_localize(None)
+
+
+def format_text(stamps: pd.Series, fmt: str, timezone: str | None) -> pd.Series:
+    """Naive datetimes as text in ``fmt``; with ``%z``, first converted from UTC to
+    ``timezone`` (UTC if None), the offset written ``+01:00`` as pandas' to_csv writes it."""
+    if OFFSET not in fmt:
+        return stamps.dt.strftime(fmt)
+    zoned = stamps.dt.tz_localize("UTC").dt.tz_convert(timezone or "UTC")
+    offsets = zoned.dt.strftime(OFFSET).str.replace(r"^([+-]\d{2})(\d{2})", r"\1:\2",
+                                                     regex=True)
+    pieces = fmt.split(OFFSET)
+    text = zoned.dt.strftime(pieces[0])
+    for piece in pieces[1:]:
+        text = text + offsets + (zoned.dt.strftime(piece) if piece else "")
+    return text

@@ -13,7 +13,8 @@ of a value is its sequence of run classes and other characters: ``user12@example
 
 So the template holds no training value: only characters shared by at least
 ``MIN_GROUP_ROWS`` rows, lengths and shares. When no skeleton is shared by enough rows (free
-text), the template is one run of lower-case letters (or digits, for digit strings).
+text), the template is one run of lower-case letters (or digits, for digit strings). Skeletons
+of dates (``25/12/2020``) are never kept: their counter would write invalid dates.
 
 Generation never reproduces a training value, by construction: in each skeleton one run, the
 *counter run* (the longest varying digit run, else the longest varying run), is one character
@@ -34,6 +35,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from synthvae.schema import DATE_LIKE
 from synthvae.transforms.textpieces import assemble_codes, strings_of
 
 MIN_GROUP_ROWS = 10  # a skeleton (and any text it keeps) is shared by at least this many rows
@@ -41,6 +43,7 @@ CONSTANT_SHARE = 0.98  # a run's text is kept when this share of the skeleton's 
 MAX_GROUPS = 20
 MIXING_ROUNDS = 2  # of the counter's bijection (see _mix)
 MIN_TABLE_PLACES = 64  # counter positions whose mixing tables are drawn at once
+DATE_CHECKS = 20  # values of a skeleton looked at to tell whether it is one of dates
 TEMPLATE_VERSION = 1
 
 CLASSES = {"[0-9]": "0123456789", "[a-z]": "abcdefghijklmnopqrstuvwxyz",
@@ -71,7 +74,8 @@ def learn_template(values, counts=None, seed: int = 0) -> dict:
     for i, skeleton in enumerate(_skeleton(v) for v in values):
         groups.setdefault(skeleton, []).append(i)
     rows = {key: sum(counts[i] for i in members) for key, members in groups.items()}
-    kept = sorted((k for k in groups if rows[k] >= MIN_GROUP_ROWS and _has_class(k)),
+    kept = sorted((k for k in groups if rows[k] >= MIN_GROUP_ROWS and _has_class(k)
+                   and not _dates(values[i] for i in groups[k][:DATE_CHECKS])),
                   key=lambda k: -rows[k])[:MAX_GROUPS]
     template = {"version": TEMPLATE_VERSION,
                 "key": int(np.random.default_rng(seed).integers(0, 2 ** 62))}
@@ -88,6 +92,12 @@ def learn_template(values, counts=None, seed: int = 0) -> dict:
 def _skeleton(value: str) -> str:
     """The value's runs as one string: digit, lower and upper runs become \\x01..\\x03."""
     return _UPPER.sub("\x03", _LOWER.sub("\x02", _DIGITS.sub("\x01", value)))
+
+
+def _dates(values) -> bool:
+    """Whether the values read as dates: a skeleton of dates is not kept, because new digits
+    in a day or month make invalid dates (25/12/2020 -> 644/86/2020)."""
+    return all(DATE_LIKE.match(value) for value in values)
 
 
 def _has_class(skeleton: str) -> bool:

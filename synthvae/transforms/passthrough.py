@@ -104,7 +104,7 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         return rows.astype(dtype) + dtype.type(self.start_)
 
     def _counter_dtype(self) -> np.dtype:
-        dtype = self.spec.dtype or "int64"
+        dtype = model_dtype(self.spec.dtype)  # "UInt64" counts in uint64, as it is sampled
         return np.dtype(dtype if dtype.startswith(("int", "uint")) else "int64")
 
     def _check_counter_fits(self, top: int) -> None:
@@ -198,7 +198,7 @@ class ConstantColumn(ColumnTransformer):
         if missing.any() and dtype.startswith(("int", "uint", "bool")):
             return series  # restore_frame gives the nullable dtype back
         if pd.api.types.is_datetime64_any_dtype(dtype):
-            return pd.to_datetime(series).astype(dtype)
+            return _as_datetimes(series, dtype)
         if dtype == "category" and missing.all():  # as pandas builds an empty categorical:
             series = series.astype(np.float64)  # no category, float64 categories' dtype
         try:
@@ -229,6 +229,16 @@ class ConstantColumn(ColumnTransformer):
     def set_state(self, state: dict):
         self.value_, self.all_missing_ = state["value"], bool(state["all_missing"])
         return self
+
+
+def _as_datetimes(series: pd.Series, dtype: str) -> pd.Series:
+    """The constant (text, or missing) in datetime ``dtype``; all-missing text parses as
+    naive NaT, which a zoned dtype takes by localizing, not by astype."""
+    stamps = pd.to_datetime(series)
+    zone = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
+    if zone is not None and stamps.dt.tz is None:
+        stamps = stamps.dt.tz_localize(zone)
+    return stamps.astype(dtype)
 
 
 def _same_value(wanted, value) -> bool:
