@@ -25,10 +25,13 @@ numbers: the frequencies move only because the offsets do).
 A slot no training row holds (a category the column's dtype or the schema declares but no row
 uses, a mode no row falls in) gets an offset of ``UNSEEN_OFFSET`` and is not drawn: the
 decoder alone would give it a share that shrinks only with training (13 % of rows after one
-epoch on a table whose two of four declared categories were used).
+epoch on a table whose two of four declared categories were used). Only a fit that sees every
+training row knows a slot is unused: a streamed fit calibrates on a sample of its rows, and
+under differential privacy on released frequencies whose zeros may be noise; both leave such
+slots their logit.
 
-The frequencies are statistics of the training rows, so calibration is off under
-differential privacy.
+The frequencies are statistics of the training rows; under differential privacy they are
+the noisy ones released from ``calibration_share`` of the budget (synthvae/privacy.py).
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ CALIBRATION_STEPS = 5  # proportional-fitting steps
 BATCH_ROWS = 8_192  # latents decoded at once
 MAX_STEP = 4.0  # largest change of one logit in one step (nats)
 MIN_FREQUENCY = 1e-6
-# The offset of a slot no training row holds: e^-30 of its odds, as for an excluded pair.
-UNSEEN_OFFSET = -30.0
+# The offset of a slot no training row holds: far below the excluded pairs' -30 and -60, so
+# it is drawn after every value a training row holds.
+UNSEEN_OFFSET = -1e4
 
 
 def calibration_rows(trained_rows: int, n_slots: int = 0) -> int:
@@ -113,11 +117,14 @@ def common_draws(layout: SpanLayout, rows: int, generator: torch.Generator, devi
 def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
                       generator: torch.Generator, rows: int = CALIBRATION_ROWS,
                       steps: int = CALIBRATION_STEPS, floor: torch.Tensor | None = None,
-                      excluded: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                      excluded: torch.Tensor | None = None,
+                      never_drawn: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """(width,) logit offsets (0 outside softmax slots) and a JSON-ready summary of the
     largest slot-frequency error before and after, in absolute share of rows. ``floor`` and
     ``excluded``: the sampler's low-lift floors and excluded pairs, so the frequencies
-    matched are those of the rows drawn."""
+    matched are those of the rows drawn. ``never_drawn``: (n_slots,) bool, the slots no
+    training row holds, offset by ``UNSEEN_OFFSET`` (None: only ``target``'s rows are known,
+    as a streamed fit's sample or a DP release, whose zeros may be noise)."""
     width = layout.width
     device = target.device
     offsets = torch.zeros(width, device=device)
@@ -127,8 +134,9 @@ def fit_logit_offsets(decoder, layout: SpanLayout, prior, target: torch.Tensor,
     log_target = torch.log(target.clamp_min(MIN_FREQUENCY))
     probs = prior_slot_probabilities(decoder, layout, z, offsets, draws, floor, excluded)
     before = (probs - target).abs().max()
-    seen = target > 0  # a slot no training row holds (a declared, unused category) ...
-    offsets[layout.slot_index[~seen]] = UNSEEN_OFFSET  # ... is never drawn
+    seen = target > 0  # a slot no training row holds keeps its logit unless ...
+    if never_drawn is not None:  # ... it is known unused (a declared, unused category)
+        offsets[layout.slot_index[never_drawn]] = UNSEEN_OFFSET
     for _ in range(steps):
         step = (log_target - torch.log(probs.clamp_min(MIN_FREQUENCY))).clamp(-MAX_STEP, MAX_STEP)
         offsets[layout.slot_index] += torch.where(seen, step, torch.zeros_like(step))

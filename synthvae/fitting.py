@@ -141,12 +141,14 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
 
 def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
                rows: int, timings: tuple[float, float, float],
-               released_frequencies: np.ndarray | None = None, **summary) -> None:
+               released_frequencies: np.ndarray | None = None, all_rows: bool = True,
+               **summary) -> None:
     """After training: curves, latent prior, calibration, drift profile, diagnostics and
     the summary; only the prior is essential (see the module docstring).
 
     ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
-    them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head);
+    them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head,
+    ``all_rows`` False);
     under DP only the prior (from no private row) and the calibration (from
     ``released_frequencies``, the DP release, when there is one) are fitted. ``timings``:
     (fit start, transform seconds, training start). The summary counts the table's columns (the
@@ -158,7 +160,7 @@ def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed:
     steps.essential("fitting the latent prior", fit_prior, synth, data, seed)
     calibration = steps.optional(
         "marginal calibration", calibrate, synth, data, seed, len(history) * rows,
-        released_frequencies, without=", sampling uncalibrated (as with calibrate=False)")
+        released_frequencies, all_rows, without=", sampling uncalibrated (as with calibrate=False)")
     synth.monitoring_ = None if private else steps.optional(
         "the drift profile", drift_profile, synth, data, seed,
         without="; drift() needs reference rows")
@@ -184,14 +186,16 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
-              released: np.ndarray | None = None) -> dict | None:
+              released: np.ndarray | None = None, all_rows: bool = True) -> dict | None:
     """Set the sampler's low-lift floors (``min_lift``) and the value pairs it never
     draws together (``unseen_pairs``), and calibrate its logit offsets
     (synthvae/calibration.py) on the rows drawn with them, all from the training rows; the
     calibration's summary, or None when off. ``trained_rows`` (epochs x rows) sizes the
     calibration sample. Under DP the frequencies are ``released``, the noisy ones released
     from ``calibration_share`` of the budget (None when none was: nothing is set), and no
-    pairs are excluded (finding them reads the private rows)."""
+    pairs are excluded (finding them reads the private rows). A slot none of ``data``'s rows
+    holds is never drawn when ``data`` is every training row (``all_rows``) and not under
+    DP, where a released zero may be noise."""
     from synthvae.calibration import calibration_rows, slot_frequencies
 
     if synth.layout_.n_groups == 0:
@@ -211,7 +215,9 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
         return None
     started = time.perf_counter()
     rows = calibration_rows(trained_rows, len(synth.layout_.slot_index))
-    summary = synth.generator_.calibrate(frequencies, seed, rows)
+    known_unused = all_rows and not synth.fit_plan_.private
+    summary = synth.generator_.calibrate(frequencies, seed, rows,
+                                         frequencies == 0 if known_unused else None)
     if synth.fit_plan_.private:
         summary["frequencies"] = "released under DP (calibration_share)"
     return {**summary, "seconds": round(time.perf_counter() - started, 3)}

@@ -178,17 +178,18 @@ class VAEGenerator:
         latents = posterior_latents(self.model, data, generator)
         self.prior = MixturePrior.fit(latents, components, seed).to(self.device)
 
-    def calibrate(self, frequencies: torch.Tensor, seed: int, rows: int) -> dict:
+    def calibrate(self, frequencies: torch.Tensor, seed: int, rows: int,
+                  never_drawn: torch.Tensor | None = None) -> dict:
         """Set the logit offsets that give prior samples the (n_slots,) slot
-        ``frequencies`` over ``rows`` prior latents (synthvae/calibration.py); return their
-        summary."""
+        ``frequencies`` over ``rows`` prior latents (synthvae/calibration.py), the slots of
+        ``never_drawn`` excluded; return their summary."""
         from synthvae import calibration
 
         generator = torch.Generator(device=self.device).manual_seed(seed + 3)
         self.model.eval()
         offsets, summary = calibration.fit_logit_offsets(
             self.model.decoder, self.layout, self.prior, frequencies, generator, rows=rows,
-            floor=self.floor, excluded=self.excluded)
+            floor=self.floor, excluded=self.excluded, never_drawn=never_drawn)
         self.offsets = offsets
         return summary
 

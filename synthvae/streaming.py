@@ -163,7 +163,8 @@ def fit_stream(synth, path: str | Path, sample_rows: int, buffer_rows: int) -> N
     with EpochProgress(synth.train_config_.epochs, enabled=synth.verbose) as progress:
         history = train(step, batches, synth.train_config_, progress.update)
     finish_fit(synth, data, head, history, seed, source.rows, (started, transform_seconds, t0),
-               processes=1, streamed=True, reservoir_rows=min(sample_rows, source.rows))
+               all_rows=False, processes=1, streamed=True,
+               reservoir_rows=min(sample_rows, source.rows))
 
 
 def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int

@@ -46,13 +46,17 @@ def test_a_slot_no_row_holds_is_not_drawn_and_the_others_take_its_share():
     layout, decoder, prior = _layout(), _biased_decoder(), StandardNormalPrior(4)
     target = torch.tensor([0.6, 0.4, 0.0, 0.5, 0.5])
     offsets, summary = fit_logit_offsets(decoder, layout, prior, target,
-                                         torch.Generator().manual_seed(1), rows=5_000)
+                                         torch.Generator().manual_seed(1), rows=5_000,
+                                         never_drawn=target == 0)
     assert offsets[3] == UNSEEN_OFFSET and torch.isfinite(offsets).all()
     probs = prior_slot_probabilities(decoder, layout, prior.sample(
         20_000, torch.Generator().manual_seed(2), "cpu"), offsets)
     assert probs[2] < 1e-6
     assert torch.allclose(probs, target, atol=0.02)
     assert summary["max_frequency_error_before"] > 0.1  # the decoder alone, before the offsets
+    kept, _ = fit_logit_offsets(decoder, layout, prior, target,  # a sample's or a DP zero
+                                torch.Generator().manual_seed(1), rows=5_000)
+    assert kept[3] == 0
 
 
 def test_slot_frequencies_are_the_one_hot_shares():
@@ -163,3 +167,18 @@ def test_declared_categories_no_training_row_uses_are_never_sampled():
     assert list(rows["c"].cat.categories) == ["a", "b", "c", "d"]  # the dtype is kept
     uncalibrated = Synthesizer(epochs=1, verbose=False, seed=0, calibrate=False).fit(table)
     assert uncalibrated.sample(4_000, seed=1)["c"].isin(["c", "d"]).mean() > 0.05
+
+
+def test_a_streamed_fit_leaves_categories_its_sample_missed_drawable(tmp_path, monkeypatch):
+    import synthvae.streaming
+
+    rng = np.random.default_rng(0)
+    n = 4_000
+    table = pd.DataFrame({"x": rng.normal(size=n),
+                          "c": np.where(np.arange(n) % 2_000 == 7, "rare", "common")})
+    table.sample(frac=1, random_state=0).to_parquet(tmp_path / "t.parquet")
+    monkeypatch.setattr(synthvae.streaming, "PRIOR_FIT_ROWS", 200)  # calibrates on 200 rows
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(tmp_path / "t.parquet")
+    assert not (synth.generator_.offsets == UNSEEN_OFFSET).any()
+    in_memory = Synthesizer(epochs=1, verbose=False, seed=0).fit(table)
+    assert not (in_memory.generator_.offsets == UNSEEN_OFFSET).any()  # every category held
