@@ -143,7 +143,7 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
                 if not table.schema.equals(writer.schema):  # a chunk whose column is all null
                     table = table.cast(writer.schema)
                 writer.write_table(table)
-            except pa.ArrowException as exc:
+            except (pa.ArrowException, TypeError, ValueError) as exc:  # e.g. Decimal("inf")
                 raise _parquet_error(chunk, exc) from None
             rows += len(chunk)
     finally:
@@ -161,7 +161,7 @@ def _parquet_error(chunk: pd.DataFrame, exc: Exception) -> DataError:
         try:
             pq.write_table(pa.Table.from_pandas(chunk[[name]], preserve_index=False),
                            pa.BufferOutputStream())
-        except pa.ArrowException:
+        except (pa.ArrowException, TypeError, ValueError):
             kind = type(chunk[name].dropna().iloc[0]).__name__ if chunk[name].notna().any() \
                 else str(chunk[name].dtype)
             return DataError(f"Column {name!r} holds {kind} values, which Parquet cannot store "

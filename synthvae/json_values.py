@@ -39,7 +39,7 @@ def encode(value):
         return {TAG: "interval", "left": value.left, "right": value.right,
                 "closed": value.closed}
     if isinstance(value, pd.Timestamp):
-        return {TAG: "timestamp", "iso": value.isoformat()}
+        return {TAG: "timestamp", "iso": value.isoformat(), "tz": _zone(value)}
     if isinstance(value, datetime.datetime):
         return {TAG: "datetime", "iso": value.isoformat()}
     if isinstance(value, datetime.date):
@@ -57,6 +57,11 @@ def encode(value):
     raise UnstorableValue(value)
 
 
+def _zone(stamp: pd.Timestamp) -> str | None:
+    """A zoned timestamp's zone by name ("Europe/Paris"), which its ISO text (an offset) loses."""
+    return None if stamp.tz is None else str(stamp.tz)
+
+
 def decode(obj: dict):
     """The value a tagged object stands for; any other object as it is."""
     if TAG not in obj:
@@ -66,9 +71,46 @@ def decode(obj: dict):
     if parser is None:
         raise ValueError(f"unknown stored value kind {kind!r}")
     try:
-        return parser(obj)
-    except (KeyError, TypeError, ValueError, decimal.InvalidOperation) as exc:
+        value = parser(obj)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"invalid stored {kind} value {obj!r} ({exc})") from None
+    if _missing(value):  # "NaT", a NaN decimal: a category is a value, never a missing one
+        raise ValueError(f"invalid stored {kind} value {obj!r} (a missing value)")
+    return value
+
+
+def check_storable_keys(state) -> None:
+    """Raise UnstorableKey where a dict of ``state`` has the tag as a key (a column named so):
+    :func:`decode` would read it as a stored value."""
+    if isinstance(state, dict):
+        if TAG in state:
+            raise UnstorableKey(TAG)
+        for item in state.values():
+            check_storable_keys(item)
+    elif isinstance(state, (list, tuple)):
+        for item in state:
+            check_storable_keys(item)
+
+
+class UnstorableKey(ValueError):
+    """A dict key a model file reserves (:data:`TAG`)."""
+
+
+def _missing(value) -> bool:
+    if isinstance(value, decimal.Decimal):
+        return value.is_nan()
+    return value is pd.NaT or (isinstance(value, pd.Timestamp) and pd.isna(value))
+
+
+def _timestamp(obj: dict) -> pd.Timestamp:
+    """Strict ISO text (never "now" or "today"), in its named zone when it had one."""
+    stamp = pd.Timestamp(datetime.datetime.fromisoformat(_text(obj, "iso")))
+    zone = obj.get("tz")
+    if zone is None:
+        return stamp
+    if not isinstance(zone, str):
+        raise TypeError("tz is not text")
+    return stamp.tz_convert(zone)
 
 
 def _interval(obj: dict) -> pd.Interval:
@@ -89,11 +131,11 @@ def _whole(obj: dict, key: str) -> int:
 
 _PARSERS = {
     "interval": _interval,
-    "timestamp": lambda obj: pd.Timestamp(_text(obj, "iso")),
+    "timestamp": _timestamp,
     "datetime": lambda obj: datetime.datetime.fromisoformat(_text(obj, "iso")),
     "date": lambda obj: datetime.date.fromisoformat(_text(obj, "iso")),
     "time": lambda obj: datetime.time.fromisoformat(_text(obj, "iso")),
-    "timedelta": lambda obj: pd.Timedelta(_whole(obj, "ns"), unit="ns"),
+    "timedelta": lambda obj: pd.Timedelta(_whole(obj, "ns"), unit="ns"),  # -2**63 is NaT
     "decimal": lambda obj: decimal.Decimal(_text(obj, "text")),
     "uuid": lambda obj: uuid.UUID(_text(obj, "text")),
 }

@@ -71,6 +71,11 @@ def state_json(state: dict, modelled: list[str]) -> str:
     value of a type no tag covers is a DataError naming the column that holds it
     (``modelled``: the names of the transformer's columns, in order)."""
     try:
+        json_values.check_storable_keys(state)
+    except json_values.UnstorableKey:
+        raise DataError(f"A column or value named {json_values.TAG!r} cannot be stored in a "
+                        f"model file (the name marks stored values); rename it.") from None
+    try:
         return json.dumps(state, default=json_values.encode)
     except json_values.UnstorableValue as exc:
         column = _column_holding(state, modelled)

@@ -105,3 +105,36 @@ def test_the_cli_describes_such_a_model_and_refuses_parquet_it_cannot_write(type
     assert as_csv.exit_code == 0
     assert set(pd.read_csv(tmp_path / "rows.csv")["band"]) <= {"(0, 30]", "(30, 60]",
                                                                  "(60, 100]"}
+
+
+def test_zoned_timestamp_categories_keep_their_named_zone(tmp_path):
+    stamps = pd.to_datetime(["2020-03-20 10:00", "2020-07-01 10:00"] * 150).tz_localize(
+        "Europe/Paris")  # +01:00 and +02:00: a named zone, not an offset
+    table = pd.DataFrame({"x": np.arange(300.0), "when": pd.Categorical(stamps)})
+    fitted = Synthesizer(**FAST).fit(table)
+    loaded = Synthesizer.load(fitted.save(tmp_path / "m.safetensors"))
+    pd.testing.assert_frame_equal(fitted.sample(100, seed=1), loaded.sample(100, seed=1))
+    assert str(loaded.sample(5)["when"].cat.categories.tz) == "Europe/Paris"
+
+
+@pytest.mark.parametrize("stored", [
+    {json_values.TAG: "timestamp", "iso": "now"},
+    {json_values.TAG: "timestamp", "iso": "NaT"},
+    {json_values.TAG: "timedelta", "ns": -2**63},
+    {json_values.TAG: "decimal", "text": "sNaN"},
+    {json_values.TAG: "timestamp", "iso": "2020-01-01T00:00:00", "tz": "Mars/Base"},
+])
+def test_stored_values_that_are_missing_or_not_strict_iso_are_refused(stored):
+    with pytest.raises(ValueError, match="invalid stored"):
+        json_values.decode(stored)
+
+
+def test_a_column_named_as_the_stored_value_tag_is_refused_at_save(tmp_path):
+    from synthvae import FixedCombinations
+
+    table = pd.DataFrame({json_values.TAG: ["a", "b"] * 100, "y": ["p", "q"] * 100,
+                          "x": np.arange(200.0)})
+    fitted = Synthesizer(constraints=[FixedCombinations([json_values.TAG, "y"])],
+                         **FAST).fit(table)
+    with pytest.raises(DataError, match="cannot be stored in a model file"):
+        fitted.save(tmp_path / "m.safetensors")
