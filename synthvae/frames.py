@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 
@@ -24,7 +25,11 @@ from synthvae.errors import ConfigError, DataError
 
 OUTPUTS = ("pandas", "arrow", "polars")
 DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
+DATE = "date"  # the dtype name kept for an object column of datetime.date values
+# Dates a datetime64[ns] column holds (whole days within pandas' nanosecond range).
+_DATE_RANGE = (pd.Timestamp.min.ceil("D").date(), pd.Timestamp.max.floor("D").date())
 _ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
+_ARROW_DICTIONARY = re.compile(r"^dictionary<.*>\[pyarrow\]$")
 _MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
                  "UInt8": "uint8", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
                  "Float32": "float32", "Float64": "float64", "boolean": "bool"}
@@ -57,8 +62,11 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
 
 
 def series_dtype_name(series: pd.Series) -> str:
-    """:func:`dtype_name` of the column, or ``"decimal"`` for objects that are all Decimal."""
-    return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
+    """:func:`dtype_name` of the column, ``"decimal"`` for objects that are all Decimal, or
+    ``"date"`` for objects that are all ``datetime.date`` (not datetimes)."""
+    if _holds_decimals(series):
+        return DECIMAL
+    return DATE if _holds_dates(series) else dtype_name(series.dtype)
 
 
 def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
@@ -68,6 +76,19 @@ def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> boo
     present = values[~(pd.isna(values) if missing is None else missing)]
     return len(present) > 0 and isinstance(present[0], decimal.Decimal) and all(
         isinstance(v, decimal.Decimal) for v in present)  # one look decides for text
+
+
+def _holds_dates(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    """Whether an object column holds only ``datetime.date`` values (a ``datetime`` is a
+    date too, and is not one here), all within the range datetime64[ns] holds."""
+    if series.dtype != object:
+        return False
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    if len(present) == 0 or type(present[0]) is not datetime.date:  # one look for text
+        return False
+    return all(type(v) is datetime.date for v in present) \
+        and _DATE_RANGE[0] <= present.min() and present.max() <= _DATE_RANGE[1]
 
 
 def dtype_name(dtype) -> str:
@@ -109,6 +130,8 @@ def _object_series(series: pd.Series) -> pd.Series:
     missing = series.isna().to_numpy()
     if _holds_decimals(series, missing):  # exact decimals are numbers to the model
         return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
+    if _holds_dates(series, missing):  # dates are midnights to the model
+        return pd.to_datetime(series.where(~missing, None)).astype("datetime64[ns]")
     if pd.api.types.infer_dtype(series.to_numpy()[missing], skipna=False) in ("empty",
                                                                                "floating"):
         return series  # no missing cell, or only NaN
@@ -144,7 +167,8 @@ def model_dtype(name: str | None) -> str:
 
     Integer and boolean columns become float64 and object where they hold missing values;
     the column transformers decide that, this gives the dtype without missing values.
-    ``None`` (a hand-made spec that names no dtype) is ``object``.
+    ``None`` (a hand-made spec that names no dtype) is ``object``; an Arrow dictionary is
+    ``category``.
     """
     if name is None:
         return "object"
@@ -152,6 +176,10 @@ def model_dtype(name: str | None) -> str:
         return _MASKED_NUMPY[name]
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return "float64"
+    if name == DATE:
+        return "datetime64[ns]"
+    if _ARROW_DICTIONARY.match(name):
+        return "category"
     dtype = _pandas_dtype(name)
     if getattr(dtype, "kind", None) == "m":
         return "float64"  # nanoseconds
@@ -187,8 +215,8 @@ def _pandas_dtype(name: str):
 def restore_frame(frame: pd.DataFrame, schema) -> pd.DataFrame:
     """Generated rows (model dtypes) with each column in the dtype its schema entry records.
 
-    A column whose recorded dtype cannot be rebuilt from its name (an Arrow decimal or
-    dictionary type) keeps its model dtype; docs/schema.md lists these.
+    A column whose recorded dtype cannot be rebuilt from its name (an Arrow dictionary
+    type) keeps its model dtype (``category``); docs/schema.md lists these.
     """
     columns = {spec.name: restore_series(frame[spec.name], spec.dtype)
                for spec in schema.columns}
@@ -200,6 +228,8 @@ def restore_series(series: pd.Series, name: str) -> pd.Series:
         return series
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return _decimals(series, name)
+    if name == DATE:
+        return _dates(series)
     dtype = _pandas_dtype(name)
     if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
         return series
@@ -233,6 +263,36 @@ def _decimals(series: pd.Series, name: str) -> pd.Series:
     values[present] = [v.quantize(exponent) for v in values[present]]
     return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.decimal128(
         precision, scale))), index=series.index, name=series.name)
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    """Naive datetimes as ``datetime.date`` objects (None where missing); a column of other
+    values (a date column declared another kind) is left as it is."""
+    if series.dtype.kind != "M" or series.dt.tz is not None:
+        return series
+    present = series.notna().to_numpy()
+    values = np.full(len(series), None, dtype=object)
+    values[present] = series.dt.date.to_numpy()[present]
+    return pd.Series(values, index=series.index, name=series.name)
+
+
+def is_date_name(name: str | None) -> bool:
+    """Whether a recorded dtype holds whole days: ``"date"`` or an Arrow ``date32/64``."""
+    if name == DATE:
+        return True
+    dtype = _pandas_dtype(name) if isinstance(name, str) else None
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_date(dtype.pyarrow_dtype)
+    return False
+
+
+def is_duration_name(name: str | None) -> bool:
+    """Whether a recorded dtype is a duration (``timedelta64``, Arrow ``duration``): the
+    model reads such a column as nanoseconds."""
+    dtype = _pandas_dtype(name) if isinstance(name, str) else None
+    return dtype is not None and _is_duration(dtype)
 
 
 def _is_duration(dtype) -> bool:

@@ -42,6 +42,12 @@ from synthvae.pii import PII_KINDS, detect_pii
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
 MAX_DECIMALS = 6
+# The largest magnitude a numeric column may hold: the mixture fit standardises a column by
+# the sum of its squared deviations in float64, which overflows (a NaN loss) from about
+# 1e154 on a few hundred rows, and sooner on more rows.
+MAX_MAGNITUDE = 1e150
+# Dtype names a schema keeps for object columns of Python values (synthvae.frames).
+OBJECT_DTYPES = ("decimal", "date")
 
 # Candidate text formats for datetime strings, tried in order; the first that parses every
 # sampled value and prints it back unchanged wins.
@@ -91,7 +97,8 @@ class ColumnSpec:
     name: str
     kind: ColumnKind
     nullable: bool = False
-    dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged)
+    dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged;
+    # "decimal" / "date": an object column of decimal.Decimal / datetime.date values)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given
@@ -184,17 +191,18 @@ def _check_decimals(spec: ColumnSpec) -> None:
 
 
 def _check_dtype(spec: ColumnSpec) -> None:
-    """A dtype pandas can build from its name; Arrow types and ``decimal`` as recorded."""
+    """A dtype pandas can build from its name; Arrow types, ``decimal`` and ``date`` as
+    recorded."""
     name = spec.dtype
-    if name is None or name == "decimal" or (isinstance(name, str)
-                                             and name.endswith("[pyarrow]")):
+    if name is None or name in OBJECT_DTYPES or (isinstance(name, str)
+                                                 and name.endswith("[pyarrow]")):
         return
     try:
         pd.api.types.pandas_dtype(name)
     except (TypeError, ValueError):
         raise SchemaError(f"Column {spec.name!r}: 'dtype' must name a pandas dtype (such as "
-                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]') "
-                          f"or be null. Got {name!r} instead.") from None
+                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]', "
+                          f"'date') or be null. Got {name!r} instead.") from None
 
 
 def _check_timezone(spec: ColumnSpec) -> None:
@@ -416,11 +424,12 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
 
 
 def check_values(values: pd.Series, name: str) -> None:
-    """Refuse cells no column kind can model: infinities, nested values, and bytes that are
-    not UTF-8 (bytes are read as the text they encode)."""
-    if pd.api.types.is_float_dtype(values.dtype) and np.isinf(values.to_numpy(float)).any():
-        raise DataError(f"Column {name!r} holds an infinite value; replace +/-inf with a "
-                        f"finite number or an empty cell.")
+    """Refuse cells no column kind can model: complex numbers, infinities, magnitudes beyond
+    ``MAX_MAGNITUDE``, nested values, and bytes that are not UTF-8 (bytes are read as the
+    text they encode)."""
+    check_not_complex(values, name)
+    if pd.api.types.is_float_dtype(values.dtype):
+        check_magnitude(values.to_numpy(float), name)
     if values.dtype == object:
         nested = values.map(lambda v: isinstance(v, (list, dict, set, tuple, np.ndarray)))
         if nested.any():
@@ -428,6 +437,32 @@ def check_values(values: pd.Series, name: str) -> None:
                             f"{type(values[nested].iloc[0]).__name__}); flatten it into "
                             f"scalar columns or drop it.")
         _check_bytes(values, name)
+
+
+def check_not_complex(values: pd.Series, name: str) -> None:
+    """Complex numbers (a ``complex128`` column, or complex objects) would lose their
+    imaginary part as float64: refused."""
+    if values.dtype.kind == "c" or (values.dtype == object and len(values) and isinstance(
+            values.iloc[0], (complex, np.complexfloating))):
+        raise DataError(f"Column {name!r} holds complex numbers (e.g. "
+                        f"{complex(values.iloc[0])}): complex numbers are not supported; "
+                        f"split it into real and "
+                        f"imaginary columns (df[{name!r}].to_numpy().real and .imag).")
+
+
+def check_magnitude(values: np.ndarray, name: str) -> None:
+    """Refuse infinities and finite values beyond ``MAX_MAGNITUDE`` (NaN cells ignored)."""
+    magnitudes = np.abs(values)
+    if np.isinf(magnitudes).any():
+        raise DataError(f"Column {name!r} holds an infinite value; replace +/-inf with a "
+                        f"finite number or an empty cell.")
+    largest = np.nanmax(magnitudes, initial=0.0)
+    if largest > MAX_MAGNITUDE:
+        value = values[np.nanargmax(magnitudes)]
+        raise DataError(f"Column {name!r} holds {value:.4g}: the model standardises numbers "
+                        f"in float64 and takes magnitudes up to {MAX_MAGNITUDE:.0e} (squares "
+                        f"of larger deviations overflow). Rescale the column (divide it by a "
+                        f"power of ten) or store its logarithm.")
 
 
 def _check_exact_integers(values: pd.Series, dtype: str, name: str) -> None:

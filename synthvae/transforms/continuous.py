@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
-from synthvae.schema import ColumnSpec
+from synthvae.frames import is_duration_name
+from synthvae.schema import ColumnSpec, check_magnitude, check_not_complex
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_numeric
+from synthvae.transforms.duration_values import DURATION_EXAMPLES, duration_nanos, show_duration
 from synthvae.transforms.mixture import MixtureFit, fit_mixtures, log_component_densities
 from synthvae.transforms.nulls import decode_nulls, encode_nulls, null_span
 from synthvae.transforms.scaling import (SKEW_THRESHOLD, choose_log_scale, from_log_scale,
@@ -56,16 +58,17 @@ POINT_STD = 1e-6
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing; infinities are refused."""
+    """A numeric column as float64 with NaN for missing; complex numbers, infinities and
+    magnitudes the model cannot standardise are refused (a column declared continuous
+    skips detection's checks)."""
+    check_not_complex(series, series.name)
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = series.notna().to_numpy() & np.isnan(values)
     if bad.any():
         example = series[bad].iloc[0]
         raise DataError(f"Column {series.name!r} is continuous but holds the non-numeric value "
                         f"{example!r}; fix the value or declare the column categorical.")
-    if np.isinf(values).any():
-        raise DataError(f"Column {series.name!r} holds an infinite value; replace +/-inf with "
-                        f"a finite number or an empty cell.")
+    check_magnitude(values, series.name)
     return values
 
 
@@ -474,14 +477,29 @@ class ModeSpecificNormalizer(ColumnTransformer):
         number = self.unit_value(value)
         if not math.isfinite(number):
             raise ConfigError(f"Column {self.spec.name!r} holds {self.value_noun}; the "
-                              f"condition's value {value!r} is not one.")
+                              f"condition's value {value!r} is not one{self.value_hint}.")
         return number
 
-    value_noun = "a number"  # what a condition's value must be, for messages
+    @property
+    def _durations(self) -> bool:
+        """A duration column: its units are nanoseconds, its conditions durations."""
+        return is_duration_name(self.spec.dtype)
+
+    @property
+    def value_noun(self) -> str:
+        """What a condition's value must be, for messages."""
+        return "durations" if self._durations else "a number"
+
+    @property
+    def value_hint(self) -> str:
+        return f" (give {DURATION_EXAMPLES}; a bare number has no unit)" \
+            if self._durations else ""
 
     def unit_value(self, value) -> float:
-        """One value of a condition (a number or its text) in the column's units; NaN when
-        it is not one."""
+        """One value of a condition (a number or its text; a duration for a duration
+        column) in the column's units; NaN when it is not one."""
+        if self._durations:
+            return duration_nanos(value)
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -489,7 +507,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def show_value(self, number: float) -> str:
         """A number in the column's units as a user would write it."""
-        return f"{number:g}"
+        return show_duration(number) if self._durations else f"{number:g}"
 
     def rounding_half_width(self) -> float:
         """Half the rounding step of decoded values, in the column's units: values within

@@ -1,11 +1,12 @@
 """Datetimes: to seconds since the epoch, mode-specific normalized, and back.
 
-Text columns keep their strftime format; ``datetime64`` columns keep their time zone. A
-number column declared datetime (``20190904`` with ``dtype: int64``) is read as the text of
-its digits in ``datetime_format`` (default ``%Y%m%d``) and written back as numbers of its
-dtype. Text with UTC offsets (a format ending ``%z``) is read as instants and written back
-in the column's time zone with ``+01:00`` offsets. The inverse rounds to the coarsest unit
-the training values used (days, hours, minutes, seconds).
+Text columns keep their strftime format; ``datetime64`` columns keep their time zone; an
+``object`` column of ``datetime.date`` values (dtype ``"date"``) is read as midnights and
+written back as dates. A number column declared datetime (``20190904`` with ``dtype:
+int64``) is read as the text of its digits in ``datetime_format`` (default ``%Y%m%d``) and
+written back as numbers of its dtype. Text with UTC offsets (a format ending ``%z``) is read
+as instants and written back in the column's time zone with ``+01:00`` offsets. The inverse
+rounds to the coarsest unit the training values used (days, hours, minutes, seconds).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import DataError, SchemaError
-from synthvae.frames import model_dtype
+from synthvae.frames import is_date_name, model_dtype
 from synthvae.schema import OFFSET
 from synthvae.transforms.continuous import ModeSpecificNormalizer
 
@@ -41,7 +42,8 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         self._check_number_format()
         super().fit_from_spec()
         fmt = self.spec.datetime_format
-        self.resolution_ = 1 if fmt and "%f" not in fmt else 0
+        self.resolution_ = RESOLUTIONS[0] if is_date_name(self.spec.dtype) \
+            else 1 if fmt and "%f" not in fmt else 0
         return self
 
     def unit_numbers(self, series: pd.Series) -> np.ndarray:

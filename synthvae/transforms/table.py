@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import NotFittedError
-from synthvae.frames import model_frame
+from synthvae.frames import is_duration_name, model_frame
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
 from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
@@ -23,6 +23,7 @@ from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS,
                                             MIXTURE_MAX_ROWS, ModeSpecificNormalizer,
                                             fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
+from synthvae.transforms.durations import DurationTransformer
 from synthvae.transforms.passthrough import ConstantColumn, IdentifierGenerator
 from synthvae.transforms.pii import PiiGenerator
 from synthvae.transforms.scaling import SKEW_THRESHOLD
@@ -36,9 +37,14 @@ def _numbers(cls):
                                min_mode_rows=o["min_mode_rows"])
 
 
+def _continuous(spec: ColumnSpec, options: dict) -> ModeSpecificNormalizer:
+    cls = DurationTransformer if is_duration_name(spec.dtype) else ModeSpecificNormalizer
+    return _numbers(cls)(spec, options)
+
+
 # Each column kind's transformer, built from the table's options (a dict of them).
 TRANSFORMERS = {
-    ColumnKind.CONTINUOUS: _numbers(ModeSpecificNormalizer),
+    ColumnKind.CONTINUOUS: _continuous,
     ColumnKind.DATETIME: _numbers(DatetimeTransformer),
     ColumnKind.CATEGORICAL: lambda spec, o: OneHotEncoder(spec, o["max_categories"]),
     ColumnKind.IDENTIFIER: lambda spec, o: (PiiGenerator if spec.pii else

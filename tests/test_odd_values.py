@@ -1,0 +1,212 @@
+"""Odd values in otherwise plain tables: durations in conditions, date objects, complex
+numbers, Arrow dictionaries, and magnitudes too large to standardise."""
+
+import datetime
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from synthvae import Synthesizer
+from synthvae.conditions import parse_where
+from synthvae.errors import ConfigError, DataError
+from synthvae.frames import restore_series
+from synthvae.schema import MAX_MAGNITUDE, ColumnKind, Schema, detect_column, detect_schema
+from synthvae.transforms.durations import DurationTransformer
+from synthvae.transforms.table import make_column_transformer
+
+ROWS = 300
+
+
+def quiet_fit(df: pd.DataFrame, **params) -> Synthesizer:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Synthesizer(epochs=2, verbose=False, seed=0, **params).fit(df)
+
+
+# ---------------------------------------------------------------------------- durations
+
+
+@pytest.fixture(scope="module")
+def waits():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=ROWS),
+                       "t": pd.to_timedelta(rng.integers(0, 3600, ROWS), unit="s")})
+    return df, quiet_fit(df)
+
+
+def test_a_duration_condition_takes_one_duration(waits):
+    _, synth = waits
+    out = synth.sample(5, conditions={"t": pd.Timedelta("10min")})
+    assert (out["t"] == pd.Timedelta("10min")).all() and out["t"].dtype == "timedelta64[ns]"
+
+
+@pytest.mark.parametrize("wanted", [
+    (pd.Timedelta("10min"), pd.Timedelta("20min")),
+    (datetime.timedelta(minutes=10), datetime.timedelta(minutes=20)),
+    (np.timedelta64(600, "s"), "00:20:00"),
+    parse_where(["t=00:10:00..00:20:00"])["t"],  # the CLI's --where text
+], ids=["Timedelta", "datetime.timedelta", "timedelta64 and text", "where"])
+def test_a_duration_range_takes_durations_and_their_text(waits, wanted):
+    _, synth = waits
+    out = synth.sample(20, conditions={"t": wanted})
+    assert out["t"].between(pd.Timedelta("10min"), pd.Timedelta("20min")).all()
+
+
+def test_sampled_durations_keep_the_training_values_unit(waits):
+    _, synth = waits
+    out = synth.sample(200)
+    assert (out["t"].dt.total_seconds() % 1 == 0).all()
+
+
+@pytest.mark.parametrize("wanted", [600, "600", (0, 600)], ids=["int", "text", "range"])
+def test_a_bare_number_on_a_duration_column_is_refused_naming_the_column(waits, wanted):
+    _, synth = waits
+    with pytest.raises(ConfigError, match=r"Column 't' holds durations.*pd\.Timedelta"):
+        synth.sample(5, conditions={"t": wanted})
+
+
+def test_a_duration_range_outside_the_data_is_reported_in_durations(waits):
+    df, synth = waits
+    with pytest.raises(ConfigError) as error:
+        synth.sample(5, conditions={"t": (pd.Timedelta("2h"), None)})
+    message = str(error.value)
+    assert "0 days 02:00:00" in message and str(df["t"].max()) in message
+    assert "e+" not in message  # no nanoseconds
+
+
+def test_a_duration_transformer_loads_a_state_saved_without_its_resolution(waits):
+    df, _ = waits
+    spec = detect_column(df["t"])
+    transformer = make_column_transformer(spec)
+    assert isinstance(transformer, DurationTransformer)
+    state = transformer.fit(df["t"]).get_state()
+    assert state.pop("resolution") == 10**9
+    loaded = make_column_transformer(spec).set_state(state)
+    assert loaded.resolution_ == 1
+
+
+# ---------------------------------------------------------------------------- dates
+
+
+def dates_frame(missing: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=int(d))
+            for d in rng.integers(0, 500, ROWS)]
+    if missing:
+        days[::10] = [None] * len(days[::10])
+    return pd.DataFrame({"x": rng.normal(size=ROWS), "d": pd.Series(days, dtype=object)})
+
+
+@pytest.mark.parametrize("missing", [False, True], ids=["full", "with_gaps"])
+def test_date_objects_come_back_as_date_objects(missing):
+    df = dates_frame(missing)
+    synth = quiet_fit(df)
+    assert synth.schema_["d"].kind is ColumnKind.DATETIME and synth.schema_["d"].dtype == "date"
+    out = synth.sample(300)
+    present = out["d"].dropna()
+    assert out["d"].dtype == object and len(present)
+    assert all(type(v) is datetime.date for v in present)
+    assert present.min() >= df["d"].dropna().min() and present.max() <= df["d"].dropna().max()
+    assert out["d"].isna().any() == missing
+    assert pa.Table.from_pandas(out).schema.field("d").type == pa.date32()
+
+
+def test_datetime_objects_are_not_read_as_dates():
+    values = pd.Series([datetime.datetime(2020, 1, 1, 5), datetime.date(2020, 1, 2)] * 5,
+                       dtype=object, name="d")
+    assert detect_column(values).dtype == "object"
+
+
+def test_a_schema_with_a_date_dtype_reads_back_and_old_schemas_still_load():
+    schema = detect_schema(dates_frame())
+    assert Schema.from_json(schema.to_json())["d"].dtype == "date"
+    old = {"columns": [{"name": "d", "kind": "datetime", "nullable": False, "dtype": "object",
+                        "datetime_format": "%Y-%m-%d"}]}
+    assert Schema.from_dict(old)["d"].datetime_format == "%Y-%m-%d"
+
+
+def test_restoring_dates_leaves_values_that_are_not_datetimes():
+    text = pd.Series(["2020-01-01", None], name="d")
+    assert restore_series(text, "date") is text
+
+
+def test_cli_parquet_round_trip_keeps_date32(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pa.Table.from_pandas(dates_frame(missing=True)).to_pandas().to_parquet("data.parquet")
+    assert pa.parquet.read_schema("data.parquet").field("d").type == pa.date32()
+    runner = CliRunner()
+    for args in (["fit", "data.parquet", "--epochs", "2", "--quiet"],
+                 ["sample", "-n", "50", "-o", "out.parquet", "--quiet"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    assert pa.parquet.read_schema("out.parquet").field("d").type == pa.date32()
+
+
+# ---------------------------------------------------------------------------- complex
+
+
+def complex_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    return pd.DataFrame({"x": rng.normal(size=ROWS),
+                         "z": rng.normal(size=ROWS) + 1j * rng.normal(size=ROWS)})
+
+
+@pytest.mark.parametrize("as_objects", [False, True], ids=["complex128", "objects"])
+def test_complex_numbers_are_refused_at_fit_naming_the_column(as_objects):
+    df = complex_frame()
+    if as_objects:
+        df["z"] = df["z"].astype(object)
+    with pytest.raises(DataError, match="Column 'z'.*complex numbers are not supported; "
+                                        "split it into real and imaginary columns"):
+        quiet_fit(df)
+
+
+def test_complex_numbers_declared_continuous_are_refused_too():
+    schema = {"columns": [{"name": "z", "kind": "continuous"}]}
+    with pytest.raises(DataError, match="Column 'z'.*complex numbers"):
+        quiet_fit(complex_frame(), schema=schema)
+
+
+# ---------------------------------------------------------------------------- Arrow dictionary
+
+
+def test_an_arrow_dictionary_column_comes_back_as_category():
+    rng = np.random.default_rng(3)
+    dictionary = pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))
+    df = pd.DataFrame({"x": rng.normal(size=ROWS),
+                       "k": pd.Series(rng.choice(["a", "b", "c"], ROWS)).astype(dictionary)})
+    out = quiet_fit(df).sample(100)
+    assert isinstance(out["k"].dtype, pd.CategoricalDtype)
+    assert set(out["k"].cat.categories) == {"a", "b", "c"}
+
+
+# ---------------------------------------------------------------------------- magnitudes
+
+
+@pytest.mark.parametrize("top", [1.7e308, -1e200, 2 * MAX_MAGNITUDE])
+def test_values_too_large_to_standardise_are_refused_naming_column_and_value(top):
+    rng = np.random.default_rng(4)
+    values = rng.uniform(0.5, 1.0, ROWS) * abs(top)
+    values[7] = top
+    df = pd.DataFrame({"x": rng.normal(size=ROWS), "big": values})
+    with pytest.raises(DataError, match=re.escape(f"Column 'big' holds {top:.4g}:")):
+        detect_schema(df)
+    with pytest.raises(DataError, match="Column 'big'"):
+        quiet_fit(df, schema={"columns": [{"name": "big", "kind": "continuous"}]})
+
+
+@pytest.mark.parametrize("skew_threshold", [2.0, None], ids=["default", "no_log_scale"])
+def test_values_up_to_the_limit_train_and_sample_in_range(skew_threshold):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"x": rng.normal(size=ROWS),
+                       "big": rng.uniform(-1.0, 1.0, ROWS) * MAX_MAGNITUDE})
+    out = quiet_fit(df, skew_threshold=skew_threshold).sample(200)["big"]
+    assert np.isfinite(out).all()
+    assert out.abs().max() <= MAX_MAGNITUDE
+    assert out.std() > 0.1 * MAX_MAGNITUDE
