@@ -202,3 +202,17 @@ def test_a_report_written_before_the_rules_section_still_renders():
     data = json.loads(evaluate(real, ruled_table(n=400, seed=1)).to_json())
     del data["rules"], data["fidelity"]["ml_efficacy_by_target"]
     assert "Rules of the real table" not in Report.from_dict(data).to_html()
+
+
+def test_on_a_wide_table_codes_are_examined_before_many_valued_numbers():
+    rng = np.random.default_rng(0)
+    n = 12_000
+    amounts = {f"amount{i}": np.round(rng.gamma(2, 300, n)) for i in range(12)}  # ~1,800 each
+    zips = rng.integers(0, 600, n)
+    wide = pd.DataFrame({**amounts, "zip": zips.astype(str), "city": (zips // 6).astype(str)})
+    schema = detect_schema(wide)
+    rules = discover_rules(canonical_frame(wide, schema), schema, max_columns=4)
+    assert rules.columns_examined["functional_dependencies"][:2] == ["zip", "city"]
+    assert len(rules.columns_skipped["functional_dependencies"]) == 10  # amounts: candidates
+    assert ("zip", "city") in {(d.determinant, d.dependent)
+                               for d in rules.functional_dependencies}

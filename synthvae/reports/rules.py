@@ -143,10 +143,15 @@ def discover_rules(real: pd.DataFrame, schema: Schema,
 def dependency_candidates(real: pd.DataFrame, schema: Schema) -> list[str]:
     """Columns that vary and have few enough values to take part in a dependency: a
     determinant has at most ``rows / MIN_ROWS_PER_VALUE`` values, and its dependent at most
-    that many more than the exceptions ``MIN_SUPPORT`` allows."""
+    that many more than the exceptions ``MIN_SUPPORT`` allows. Columns of at most
+    ``MAX_CATEGORY_VALUES`` values come first, in table order, then the others: on a wide
+    table the ``MAX_RULE_COLUMNS`` examined are the codes and categories before the measured
+    numbers."""
     most = len(real) * (1 / MIN_ROWS_PER_VALUE + (1 - MIN_SUPPORT))
-    return [c.name for c in schema.columns if c.kind in _DEPENDENCY_KINDS and c.name in real
-            and 2 <= real[c.name].nunique(dropna=False) <= most]
+    counts = {c.name: real[c.name].nunique(dropna=False) for c in schema.columns
+              if c.kind in _DEPENDENCY_KINDS and c.name in real}
+    varying = [name for name, count in counts.items() if 2 <= count <= most]
+    return sorted(varying, key=lambda name: counts[name] > MAX_CATEGORY_VALUES)  # stable
 
 
 def categorical_candidates(real: pd.DataFrame, schema: Schema) -> list[str]:
