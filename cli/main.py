@@ -207,7 +207,7 @@ def sample(
     from synthvae.errors import ConfigError
     from synthvae.io import table_format, write_table_chunks
     from synthvae.sharding import check_shard, shard_output
-    from synthvae.table_sampling import check_n
+    from synthvae.table_sampling import check_n, whole_number_columns
 
     check_n(n)
     checked_threads(threads)
@@ -231,9 +231,8 @@ def sample(
     chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
                                shard=shard)
     total = n if shard is None else shard.rows(n)[1] - shard.rows(n)[0]
-    whole = [c.name for c in synth.schema_.columns  # as CSV held them: 579, not 579.0
-             if c.integer or c.kind.value == "categorical"]
-    rows = write_table_chunks(_with_progress(chunks, total, quiet), output, whole)
+    rows = write_table_chunks(_with_progress(chunks, total, quiet), output,
+                              whole_number_columns(synth))  # as CSV held them: 579, not 579.0
     out.print(f"Wrote {rows:,} rows to {output}")
 
 

@@ -98,7 +98,8 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
                        whole_numbers: Iterable[str] = ()) -> int:
     """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written.
     In CSV, the float columns named in ``whole_numbers`` (whole numbers that pandas holds as
-    floats because some are missing) are written as ``579``, not ``579.0``."""
+    floats because some are missing; the caller knows them from the model, so every chunk
+    agrees) are written as ``579``, not ``579.0``."""
     path = Path(path)
     fmt = table_format(path)
     rows = 0

@@ -149,6 +149,24 @@ def rechunk(frames: Iterator[pd.DataFrame], n: int, chunk_size: int
             buffered = len(rest)
 
 
+def whole_number_columns(synth) -> list[str]:
+    """The columns whose sampled values are always whole numbers: integer numbers, and
+    category columns whose categories all are (a rating of 1-5 with blanks, floats to
+    pandas), so a CSV writer can write ``2``, not ``2.0``, in every chunk alike."""
+    names = [spec.name for spec in synth.schema_.columns if spec.integer]
+    for column in synth.transformer_.transformers_:
+        categories = getattr(column, "categories_", None)
+        if categories and all(_whole_or_missing(value) for value in categories):
+            names.append(column.spec.name)
+    return names
+
+
+def _whole_or_missing(value) -> bool:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return False
+    return bool(np.isnan(value) or float(value).is_integer())
+
+
 MEMORY_CHECK_ROWS = 1_000_000  # sample() estimates its DataFrame's memory from this many rows
 MEMORY_PROBE_ROWS = 2_000  # ... on this many rows drawn first
 

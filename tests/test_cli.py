@@ -150,6 +150,18 @@ def test_whole_numbers_with_blanks_come_back_as_whole_numbers_in_csv(tmp_path):
     assert pd.read_csv(out)["count"].isna().any()
 
 
+def test_half_steps_are_written_alike_in_every_chunk(tmp_path):
+    stars = np.tile([1.0, 1.5, 2.0, np.nan], 100)
+    pd.DataFrame({"stars": stars, "x": np.arange(400.0)}).to_csv(tmp_path / "in.csv",
+                                                                  index=False)
+    model, out = tmp_path / "m.safetensors", tmp_path / "out.csv"
+    assert invoke("fit", tmp_path / "in.csv", "-o", model, "--epochs", "1", "-q").exit_code == 0
+    assert invoke("sample", "-m", model, "-n", "400", "-o", out, "--chunk-size", "3",
+                  "-q").exit_code == 0
+    written = {line.split(",")[0] for line in out.read_text().splitlines()[1:]}
+    assert written <= {"", "1.0", "1.5", "2.0"}  # never "1" in one chunk, "1.0" in another
+
+
 def test_bad_seeds_are_one_line_errors(workdir):
     assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1"))
     invoke("fit", "data.csv", "--epochs", "1", "-q")
