@@ -109,6 +109,7 @@ def fit(
     from synthvae import Synthesizer
     from synthvae.errors import ConfigError
     from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
+    from synthvae.params import check_seed
     from synthvae.persistence import checkpoint_path
 
     checked_threads(threads)
@@ -117,6 +118,7 @@ def fit(
                           "--checkpoint-every or --resume; fit in memory for those.")
     if schema is not None and metadata is not None:
         raise ConfigError("Give --schema or --metadata, not both.")
+    check_seed(seed, "The 'seed' parameter of Synthesizer")  # before it splits the holdout
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,

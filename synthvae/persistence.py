@@ -25,7 +25,8 @@ from synthvae.devices import resolve_device
 from synthvae.diagnostics import PRIVATE_REASON, check_diagnostics
 from synthvae.constraints.layer import ConstraintLayer
 from synthvae import json_values
-from synthvae.errors import DataError, ModelFileError, SynthvaeError
+from synthvae.errors import ConfigError, DataError, ModelFileError, SynthvaeError
+from synthvae.params import check_seed
 from synthvae.generator import VAEGenerator
 from synthvae.io import atomic_path
 from synthvae.layout import SpanLayout
@@ -158,6 +159,7 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
     gives the functions of its Predicate constraints (code is never saved)."""
     state, tensors = read_model_file(path)
     where = repr(str(path))
+    _check_saved_seed(state, path)
     try:
         params = dict(LEGACY_PARAMS, **state["params"])
         synth = factory(**{k: (tuple(v) if k == "hidden" else v) for k, v in params.items()})
@@ -192,6 +194,17 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
                                                tensors, layout, synth.device_, where,
                                                synth.transformer_.value_slot_positions())
     return synth
+
+
+def _check_saved_seed(state: dict, path: Path) -> None:
+    """The saved ``seed``, which sampling uses when given none, is one a fit accepts."""
+    params = state.get("params")
+    seed = params.get("seed") if isinstance(params, dict) else None
+    if seed is not None:
+        try:
+            check_seed(seed, "its 'seed'")
+        except ConfigError as exc:
+            raise ModelFileError(f"{str(path)!r} has an invalid model state: {exc}") from None
 
 
 def model_info(path: Path) -> dict:

@@ -164,6 +164,10 @@ def test_half_steps_are_written_alike_in_every_chunk(tmp_path):
 
 def test_bad_seeds_are_one_line_errors(workdir):
     assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1"))
+    assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1",
+                                                       "--holdout-fraction", "0.2"))
+    assert "'seed' parameter of evaluate" in one_line_error(invoke(
+        "report", "data.csv", "data.csv", "--seed", str(2**32)))
     invoke("fit", "data.csv", "--epochs", "1", "-q")
     for seed in ("-1", "99999999999999999999999"):
         assert "sampling seed" in one_line_error(invoke("sample", "-n", "5", "--seed", seed))

@@ -138,3 +138,11 @@ def test_a_column_named_as_the_stored_value_tag_is_refused_at_save(tmp_path):
                          **FAST).fit(table)
     with pytest.raises(DataError, match="cannot be stored in a model file"):
         fitted.save(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, 2**70])
+def test_a_model_file_with_an_invalid_seed_is_refused(typed_table, tmp_path, seed):
+    path = Synthesizer(**FAST).fit(typed_table[["age"]]).save(tmp_path / "m.safetensors")
+    rewrite_model_state(path, lambda state: state["params"].update(seed=seed))
+    with pytest.raises(ModelFileError, match="its 'seed' must be a whole number"):
+        Synthesizer.load(path)

@@ -91,6 +91,6 @@ def check_attack_columns(key_columns: list[str], sensitive_columns: list[str]) -
 
 
 def check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"The 'seed' parameter of evaluate must be a non-negative int. "
-                          f"Got {seed!r} instead.")
+    from synthvae.params import check_seed as check_any_seed
+
+    check_any_seed(seed, "The 'seed' parameter of evaluate")
