@@ -32,14 +32,21 @@ def conform_tables(frames: dict[str, pd.DataFrame], schema: Schema) -> dict[str,
     in the real columns' forms; every table checked for infinite numbers."""
     real = frames["real"]
     forms = {spec.name: "duration" if _is_duration(spec.dtype) else column_form(real[spec.name])
-             for spec in schema.columns}
+             for spec in schema.columns if not _alike(frames, spec.name)}
     out = {}
     for table, frame in frames.items():
         columns = {name: conform_column(frame[name], forms[name], real[name], table)
-                   for name in frame.columns}
-        out[table] = pd.DataFrame(columns, index=frame.index)[list(frame.columns)]
+                   for name in frame.columns if name in forms}
+        out[table] = frame.assign(**columns) if columns else frame
         check_finite(out[table], table)
     return out
+
+
+def _alike(frames: dict[str, pd.DataFrame], name: str) -> bool:
+    """The column has one dtype in every table, and not ``object`` (which may hold mixed
+    values): nothing to convert, and no values to look at."""
+    dtypes = {frame[name].dtype for frame in frames.values() if name in frame}
+    return len(dtypes) == 1 and next(iter(dtypes)) != object
 
 
 def _is_duration(dtype: str | None) -> bool:
