@@ -115,6 +115,7 @@ class ColumnSpec:
         _check_decimals(self)
         _check_dtype(self)
         _check_timezone(self)
+        _check_categories(self)
         self._check_pii()
 
     def _check_pii(self) -> None:
@@ -203,6 +204,19 @@ def _check_dtype(spec: ColumnSpec) -> None:
         raise SchemaError(f"Column {spec.name!r}: 'dtype' must name a pandas dtype (such as "
                           f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]', "
                           f"'date') or be null. Got {name!r} instead.") from None
+
+
+def _check_categories(spec: ColumnSpec) -> None:
+    """Known categories are distinct values (a pandas category dtype takes no repeat)."""
+    if spec.categories is None:
+        return
+    try:
+        repeated = pd.Index(list(spec.categories)).duplicated()
+    except TypeError:  # unhashable values: the frame checks say what is wrong with them
+        return
+    if repeated.any():
+        raise SchemaError(f"Column {spec.name!r}: 'categories' must be distinct values. Got "
+                          f"{spec.categories[int(np.argmax(repeated))]!r} more than once.")
 
 
 def _check_timezone(spec: ColumnSpec) -> None:

@@ -213,3 +213,9 @@ def test_integers_beyond_float64_precision_with_missing_cells_are_refused():
     real = pd.DataFrame({"x": np.arange(200.0), "u": values})
     with pytest.raises(DataError, match="'u'.*2\\*\\*53"):
         fit(real)
+
+
+def test_repeated_categories_in_a_schema_are_a_schema_error():
+    with pytest.raises(SchemaError, match="'c': 'categories' must be distinct values. Got 'a' "
+                                          "more than once"):
+        ColumnSpec.from_dict({"name": "c", "kind": "categorical", "categories": ["a", "b", "a"]})
