@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import datetime
 import decimal
 import re
 
@@ -25,9 +24,6 @@ from synthvae.errors import ConfigError, DataError
 
 OUTPUTS = ("pandas", "arrow", "polars")
 DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
-DATE = "date"  # the dtype name kept for an object column of datetime.date values
-# Dates a datetime64[ns] column holds (whole days within pandas' nanosecond range).
-_DATE_RANGE = (pd.Timestamp.min.ceil("D").date(), pd.Timestamp.max.floor("D").date())
 _ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
 _ARROW_DICTIONARY = re.compile(r"^dictionary<.*>\[pyarrow\]$")
 _MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
@@ -62,11 +58,8 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
 
 
 def series_dtype_name(series: pd.Series) -> str:
-    """:func:`dtype_name` of the column, ``"decimal"`` for objects that are all Decimal, or
-    ``"date"`` for objects that are all ``datetime.date`` (not datetimes)."""
-    if _holds_decimals(series):
-        return DECIMAL
-    return DATE if _holds_dates(series) else dtype_name(series.dtype)
+    """:func:`dtype_name` of the column, or ``"decimal"`` for objects that are all Decimal."""
+    return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
 
 
 def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
@@ -76,19 +69,6 @@ def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> boo
     present = values[~(pd.isna(values) if missing is None else missing)]
     return len(present) > 0 and isinstance(present[0], decimal.Decimal) and all(
         isinstance(v, decimal.Decimal) for v in present)  # one look decides for text
-
-
-def _holds_dates(series: pd.Series, missing: np.ndarray | None = None) -> bool:
-    """Whether an object column holds only ``datetime.date`` values (a ``datetime`` is a
-    date too, and is not one here), all within the range datetime64[ns] holds."""
-    if series.dtype != object:
-        return False
-    values = series.to_numpy()
-    present = values[~(pd.isna(values) if missing is None else missing)]
-    if len(present) == 0 or type(present[0]) is not datetime.date:  # one look for text
-        return False
-    return all(type(v) is datetime.date for v in present) \
-        and _DATE_RANGE[0] <= present.min() and present.max() <= _DATE_RANGE[1]
 
 
 def dtype_name(dtype) -> str:
@@ -130,8 +110,6 @@ def _object_series(series: pd.Series) -> pd.Series:
     missing = series.isna().to_numpy()
     if _holds_decimals(series, missing):  # exact decimals are numbers to the model
         return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
-    if _holds_dates(series, missing):  # dates are midnights to the model
-        return pd.to_datetime(series.where(~missing, None)).astype("datetime64[ns]")
     if pd.api.types.infer_dtype(series.to_numpy()[missing], skipna=False) in ("empty",
                                                                                "floating"):
         return series  # no missing cell, or only NaN
@@ -176,8 +154,6 @@ def model_dtype(name: str | None) -> str:
         return _MASKED_NUMPY[name]
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return "float64"
-    if name == DATE:
-        return "datetime64[ns]"
     if _ARROW_DICTIONARY.match(name):
         return "category"
     dtype = _pandas_dtype(name)
@@ -228,8 +204,6 @@ def restore_series(series: pd.Series, name: str) -> pd.Series:
         return series
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return _decimals(series, name)
-    if name == DATE:
-        return _dates(series)
     dtype = _pandas_dtype(name)
     if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
         return series
@@ -265,21 +239,8 @@ def _decimals(series: pd.Series, name: str) -> pd.Series:
         precision, scale))), index=series.index, name=series.name)
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    """Naive datetimes as ``datetime.date`` objects (None where missing); a column of other
-    values (a date column declared another kind) is left as it is."""
-    if series.dtype.kind != "M" or series.dt.tz is not None:
-        return series
-    present = series.notna().to_numpy()
-    values = np.full(len(series), None, dtype=object)
-    values[present] = series.dt.date.to_numpy()[present]
-    return pd.Series(values, index=series.index, name=series.name)
-
-
 def is_date_name(name: str | None) -> bool:
-    """Whether a recorded dtype holds whole days: ``"date"`` or an Arrow ``date32/64``."""
-    if name == DATE:
-        return True
+    """Whether a recorded dtype holds whole days: an Arrow ``date32/64``."""
     dtype = _pandas_dtype(name) if isinstance(name, str) else None
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa

@@ -47,7 +47,7 @@ MAX_DECIMALS = 6
 # 1e154 on a few hundred rows, and sooner on more rows.
 MAX_MAGNITUDE = 1e150
 # Dtype names a schema keeps for object columns of Python values (synthvae.frames).
-OBJECT_DTYPES = ("decimal", "date")
+OBJECT_DTYPES = ("decimal",)
 
 # Candidate text formats for datetime strings, tried in order; the first that parses every
 # sampled value and prints it back unchanged wins.
@@ -98,7 +98,7 @@ class ColumnSpec:
     kind: ColumnKind
     nullable: bool = False
     dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged;
-    # "decimal" / "date": an object column of decimal.Decimal / datetime.date values)
+    # "decimal": an object column of decimal.Decimal values)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given
@@ -192,7 +192,7 @@ def _check_decimals(spec: ColumnSpec) -> None:
 
 
 def _check_dtype(spec: ColumnSpec) -> None:
-    """A dtype pandas can build from its name; Arrow types, ``decimal`` and ``date`` as
+    """A dtype pandas can build from its name; Arrow types and ``decimal`` as
     recorded."""
     name = spec.dtype
     if name is None or name in OBJECT_DTYPES or (isinstance(name, str)
@@ -202,8 +202,8 @@ def _check_dtype(spec: ColumnSpec) -> None:
         pd.api.types.pandas_dtype(name)
     except (TypeError, ValueError):
         raise SchemaError(f"Column {spec.name!r}: 'dtype' must name a pandas dtype (such as "
-                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]', "
-                          f"'date') or be null. Got {name!r} instead.") from None
+                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]') "
+                          f"or be null. Got {name!r} instead.") from None
 
 
 def _check_categories(spec: ColumnSpec) -> None:
