@@ -34,10 +34,13 @@ def sample(model, n: int, partitions: int, seed: int | None = None):
 
         raise ConfigError('synthvae.dask needs Dask: pip install "synthvae[dask]".') from None
 
+    from synthvae.params import check_seed
     from synthvae.synthesizer import Synthesizer
     from synthvae.table_sampling import check_n
 
     n = check_n(n)
+    if seed is not None:  # here, not in a worker at compute time
+        check_seed(seed, "The sampling seed")
     partitions = check_partitions(partitions)
     synth = model if isinstance(model, Synthesizer) else Synthesizer.load(model)
     synth._check_fitted()

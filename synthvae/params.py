@@ -213,13 +213,21 @@ def auto_epochs(n_rows: int, batch_size: int, validation_fraction: float,
 MAX_SEED = 2**32 - 1  # what torch, numpy and scikit-learn's random_state all take
 
 
-def check_seed(value, what: str = "seed") -> int:
-    """``value`` as a seed: a whole number from 0 to MAX_SEED (``what`` names it)."""
+def check_seed(value, what: str = "seed", optional: bool = True) -> int:
+    """``value`` as a seed: a whole number from 0 to MAX_SEED (``what`` names it; ``optional``:
+    the caller also takes None, and the message says so)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
             or not 0 <= value <= MAX_SEED:
-        raise ConfigError(f"{what} must be a whole number from 0 to 2**32 - 1 (or None). "
+        alternative = " (or None)" if optional else ""
+        raise ConfigError(f"{what} must be a whole number from 0 to 2**32 - 1{alternative}. "
                           f"Got {value!r} instead.")
     return int(value)
+
+
+def model_seed(synth) -> int:
+    """The seed a fitted synthesizer draws with when given none (``seed=None`` is 0),
+    checked: it may have been set after the fit."""
+    return check_seed(synth.seed or 0, "The 'seed' parameter of Synthesizer")
 
 
 def check_positive_int(name: str, value) -> None:

@@ -202,7 +202,7 @@ def _check_saved_seed(state: dict, path: Path) -> None:
     seed = params.get("seed") if isinstance(params, dict) else None
     if seed is not None:
         try:
-            check_seed(seed, "its 'seed'")
+            check_seed(seed, "its 'seed'", optional=False)
         except ConfigError as exc:
             raise ModelFileError(f"{str(path)!r} has an invalid model state: {exc}") from None
 

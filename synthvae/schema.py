@@ -456,12 +456,13 @@ def check_values(values: pd.Series, name: str) -> None:
 def check_not_complex(values: pd.Series, name: str) -> None:
     """Complex numbers (a ``complex128`` column, or complex objects) would lose their
     imaginary part as float64: refused."""
-    if values.dtype.kind == "c" or (values.dtype == object and len(values) and isinstance(
-            values.iloc[0], (complex, np.complexfloating))):
-        raise DataError(f"Column {name!r} holds complex numbers (e.g. "
-                        f"{complex(values.iloc[0])}): complex numbers are not supported; "
-                        f"split it into real and "
-                        f"imaginary columns (df[{name!r}].to_numpy().real and .imag).")
+    present = values.dropna()
+    if values.dtype.kind == "c" or (values.dtype == object and len(present) and isinstance(
+            present.iloc[0], (complex, np.complexfloating))):
+        example = f" (e.g. {complex(present.iloc[0])})" if len(present) else ""
+        raise DataError(f"Column {name!r} holds complex numbers{example}: complex numbers are "
+                        f"not supported; split it into real and imaginary columns "
+                        f"(df[{name!r}].to_numpy().real and .imag).")
 
 
 def check_magnitude(values: np.ndarray, name: str) -> None:

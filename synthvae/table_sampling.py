@@ -19,7 +19,7 @@ import torch
 
 from synthvae.constraints.redraw import RejectionGuard, complete
 from synthvae.errors import ConfigError
-from synthvae.params import check_seed
+from synthvae.params import check_seed, model_seed
 from synthvae.threads import threaded
 
 SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once
@@ -114,7 +114,7 @@ def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: 
         modelled, residual = synth.constraints_.split_conditions(conditions)
         bound = bind_conditions(modelled, synth.transformer_, synth.layout_) \
             if modelled or not conditions else []
-    seed = (synth.seed or 0) if seed is None else check_seed(seed, "The sampling seed")
+    seed = model_seed(synth) if seed is None else check_seed(seed, "The sampling seed")
     torch_seed, numpy_seed, start = seed, seed, 0
     if shard is not None:
         start, stop = shard.rows(n)

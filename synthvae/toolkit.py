@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from synthvae.errors import ConfigError, DataError
-from synthvae.params import check_number, check_seed
+from synthvae.params import check_number, check_seed, model_seed
 from synthvae.preparation import check_frame
 
 
@@ -22,7 +22,7 @@ def encoded_rows(synth, df: pd.DataFrame) -> torch.Tensor:
     df = check_frame(df, "encode, score and drift")
     synth.schema_.check_frame(df)
     matrix = synth.transformer_.transform(synth.constraints_.transform(df),
-                                          seed=synth.seed or 0)
+                                          seed=model_seed(synth))
     return torch.as_tensor(matrix, device=synth.device_)
 
 
@@ -41,7 +41,7 @@ def decode(synth, latents) -> pd.DataFrame:
                           f"{tuple(z.shape)} instead.")
     matrix = synth.generator_.decode(z)
     return synth.constraints_.output(synth.transformer_.inverse_transform(
-        matrix.cpu().numpy(), np.random.default_rng(synth.seed or 0)))[0]
+        matrix.cpu().numpy(), np.random.default_rng(model_seed(synth))))[0]
 
 
 def excluded_pairs(synth) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFra
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
     data = encoded_rows(synth, df)
-    seed = (synth.seed or 0) if seed is None else check_seed(seed, "The scoring seed")
+    seed = model_seed(synth) if seed is None else check_seed(seed, "The scoring seed")
     generator = torch.Generator(device=synth.device_).manual_seed(seed)
     elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
     return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
@@ -98,7 +98,7 @@ def drift(synth, df: pd.DataFrame, reference: pd.DataFrame | None, alpha: float)
     from synthvae.monitoring import drift_report, reference_profile, scored
 
     check_number("alpha", alpha, low=0, high=0.5, low_open=True)
-    seed = (synth.seed or 0) + 2
+    seed = model_seed(synth) + 2
     if reference is not None:
         profile = reference_profile(*scored(synth.generator_, encoded_rows(synth, reference),
                                             seed))

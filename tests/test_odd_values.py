@@ -178,3 +178,11 @@ def test_values_up_to_the_limit_train_and_sample_in_range(skew_threshold):
     assert np.isfinite(out).all()
     assert out.abs().max() <= MAX_MAGNITUDE
     assert out.std() > 0.1 * MAX_MAGNITUDE
+
+
+@pytest.mark.parametrize("values", [[None, 1 + 2j, 3 + 0j], [None, None, None]],
+                         ids=["first_missing", "all_missing"])
+def test_complex_objects_after_a_missing_cell_are_refused_too(values):
+    column = pd.Series(values * 100, dtype=complex if values[1] is None else object)
+    with pytest.raises(DataError, match="'z' holds complex numbers"):
+        detect_schema(pd.DataFrame({"z": column, "x": np.arange(300.0)}))

@@ -227,3 +227,11 @@ def test_a_sample_too_large_for_memory_is_refused_before_drawing(fitted_adult, m
     with pytest.raises(ConfigError, match=r"sample\(2,500,000\)"):  # the shard's rows
         fitted_adult.sample(5_000_000, shard=(0, 2))
     assert len(next(fitted_adult.iter_sample(5_000_000, chunk_size=100))) == 100  # streams
+
+
+def test_a_seed_set_after_fit_is_checked_when_it_is_used(adult_small):
+    synth = Synthesizer(seed=3, epochs=1, verbose=False).fit(adult_small.head(200))
+    synth.seed = -5
+    for use in (lambda: synth.sample(5), lambda: synth.score(adult_small.head(3))):
+        with pytest.raises(ConfigError, match="'seed' parameter of Synthesizer must be a whole"):
+            use()

@@ -93,4 +93,4 @@ def check_attack_columns(key_columns: list[str], sensitive_columns: list[str]) -
 def check_seed(seed) -> None:
     from synthvae.params import check_seed as check_any_seed
 
-    check_any_seed(seed, "The 'seed' parameter of evaluate")
+    check_any_seed(seed, "The 'seed' parameter of evaluate", optional=False)
