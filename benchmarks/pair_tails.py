@@ -4,11 +4,14 @@ Pearson of log(1 + |x|) in the real and the synthetic rows, and how the pair beh
 top 1 % of its first column (mean of the second, Pearson within that tail)::
 
     python -m benchmarks.pair_tails shoppers 0
+    python -m benchmarks.pair_tails shoppers 0 min_mode_rows=25   # a setting changed
 
-One JSON line on stdout (``results/pair-tails.jsonl`` holds the runs quoted in structure.md).
+Arguments: TABLE SEED, then Synthesizer settings ``name=value`` (a Python literal). One JSON
+line on stdout (``results/pair-tails.jsonl`` holds the runs quoted in structure.md).
 """
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import time
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.common import strong_pair_trends
 from benchmarks.data import load_dataset
 from synthvae import Synthesizer, detect_schema
 
@@ -43,13 +47,15 @@ def strong_numeric_pairs(real: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def main(argv=None) -> None:
-    name, seed = (argv or sys.argv[1:])[:2]
+    name, seed, *settings = argv or sys.argv[1:]
     seed = int(seed)
+    params = {key: ast.literal_eval(value)
+              for key, value in (setting.split("=", 1) for setting in settings)}
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     data = load_dataset(name)
     start = time.time()
-    synth = Synthesizer(seed=seed, schema=detect_schema(data.train), verbose=False)
+    synth = Synthesizer(seed=seed, schema=detect_schema(data.train), verbose=False, **params)
     synth.fit(data.train)
     fit_s = time.time() - start
     synthetic = synth.sample(len(data.train), seed=seed + 1)
@@ -58,7 +64,10 @@ def main(argv=None) -> None:
         cut = float(data.train[a].quantile(TAIL))
         pairs.append({"pair": [a, b], "real": pair_figures(data.train, a, b, cut),
                       "synthetic": pair_figures(synthetic, a, b, cut)})
-    print(json.dumps({"table": name, "seed": seed, "fit_s": round(fit_s, 1),
+    strong = strong_pair_trends(data.train, synthetic,
+                                detect_schema(data.train).to_sdmetrics_metadata())
+    print(json.dumps({"table": name, "seed": seed, "params": params, "fit_s": round(fit_s, 1),
+                      "strong_pair_trends": strong,
                       "tail_quantile": TAIL, "pairs": pairs}), flush=True)
 
 
