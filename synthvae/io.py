@@ -66,8 +66,20 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
 
 def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
     dialect = sniff_dialect(path, sep, decimal)
-    check_unique_names(header_names(path, dialect.sep), repr(str(path)))
-    return pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, low_memory=False)
+    names = header_names(path, dialect.sep)
+    check_unique_names(names, repr(str(path)))
+    df = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, low_memory=False)
+    return _blank_names_kept(df, names)
+
+
+def _blank_names_kept(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """A blank header cell (a trailing separator) stays a blank name; pandas calls it
+    "Unnamed: 2", which the output would then write."""
+    if len(names) != len(df.columns):
+        return df
+    renamed = [name if name == "" and str(column).startswith("Unnamed: ") else column
+               for column, name in zip(df.columns, names)]
+    return df.set_axis(renamed, axis=1) if renamed != list(df.columns) else df
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -162,6 +162,15 @@ def test_half_steps_are_written_alike_in_every_chunk(tmp_path):
     assert written <= {"", "1.0", "1.5", "2.0"}  # never "1" in one chunk, "1.0" in another
 
 
+def test_a_blank_header_cell_comes_back_blank(tmp_path):
+    rows = "\n".join(f"{i % 7},{i % 3},x{i % 2}" for i in range(60))
+    (tmp_path / "in.csv").write_text(f"a,b,\n{rows}\n")  # the third column has no name
+    model, out = tmp_path / "m.safetensors", tmp_path / "out.csv"
+    assert invoke("fit", tmp_path / "in.csv", "-o", model, "--epochs", "1", "-q").exit_code == 0
+    assert invoke("sample", "-m", model, "-n", "5", "-o", out, "-q").exit_code == 0
+    assert out.read_text().splitlines()[0] == "a,b,"  # not "a,b,Unnamed: 2"
+
+
 def test_bad_seeds_are_one_line_errors(workdir):
     assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1"))
     assert "'seed' parameter" in one_line_error(invoke("fit", "data.csv", "--seed", "-1",
