@@ -154,14 +154,17 @@ def whole_number_columns(synth) -> list[str]:
     category columns whose categories all are (a rating of 1-5 with blanks, floats to
     pandas), so a CSV writer can write ``2``, not ``2.0``, in every chunk alike."""
     names = [spec.name for spec in synth.schema_.columns if spec.integer]
-    for column in synth.transformer_.transformers_:
-        categories = getattr(column, "categories_", None)
-        if categories and all(_whole_or_missing(value) for value in categories):
-            names.append(column.spec.name)
+    values = {column.spec.name: getattr(column, "categories_", None)
+              for column in synth.transformer_.transformers_}
+    values.update(synth.constraints_.combination_values())  # columns a rule models jointly
+    names += [name for name, known in values.items()
+              if known and all(_whole_or_missing(value) for value in known)]
     return names
 
 
 def _whole_or_missing(value) -> bool:
+    if value is None:
+        return True
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return False
     return bool(np.isnan(value) or float(value).is_integer())

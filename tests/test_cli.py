@@ -270,3 +270,15 @@ def test_fit_with_the_factorized_decoder_is_named_by_info(workdir):
                   "-o", "f.safetensors").exit_code == 0
     result = invoke("info", "f.safetensors")
     assert result.exit_code == 0 and "factorized" in result.output
+
+
+def test_whole_number_categories_inside_a_fixed_combination_are_whole_in_csv():
+    from synthvae import FixedCombinations, Synthesizer
+    from synthvae.table_sampling import whole_number_columns
+
+    table = pd.DataFrame({"rating": np.tile([1.0, 2.0, 3.0, np.nan], 100),
+                          "g": np.tile(["a", "b"], 200), "half": np.tile([0.5, 1.0], 200)})
+    synth = Synthesizer(epochs=1, verbose=False,
+                        constraints=[FixedCombinations(["rating", "g"])]).fit(table)
+    assert "rating" in whole_number_columns(synth)
+    assert "half" not in whole_number_columns(synth)

@@ -235,6 +235,11 @@ class ConstraintLayer:
             raise ConfigError(f"predicates names {extra}, which {where} was not fitted with.")
         return layer
 
+    def combination_values(self) -> dict[str, list]:
+        """The values each column a fixed-combinations rule models takes (its only values)."""
+        return {name: list(values) for rule in self.rules_
+                for name, values in (getattr(rule, "table_", None) or {}).items()}
+
     @classmethod
     def none(cls, schema: Schema) -> "ConstraintLayer":
         """The layer of a model without constraints."""
