@@ -317,7 +317,7 @@ def test_a_computed_column_must_hold_numbers_in_a_number_dtype(real, dtype):
     data = real.assign(hour=(real["slot"] // 100).astype(dtype))
     if dtype == "object":
         data["hour"] = data["hour"].map(lambda v: f"{v:02d}")
-    with pytest.raises(ConfigError, match=f"computes 'hour', which holds dtype"):
+    with pytest.raises(ConfigError, match="computes 'hour', which holds dtype"):
         Synthesizer(constraints=[Formula("hour", "slot // 100")], **FAST).fit(data)
 
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from conftest import rewrite_model_state
+from conftest import rewrite_model_file, rewrite_model_state
 from synthvae import DataError, ModelFileError, Synthesizer
 from synthvae import json_values
 
@@ -145,4 +145,29 @@ def test_a_model_file_with_an_invalid_seed_is_refused(typed_table, tmp_path, see
     path = Synthesizer(**FAST).fit(typed_table[["age"]]).save(tmp_path / "m.safetensors")
     rewrite_model_state(path, lambda state: state["params"].update(seed=seed))
     with pytest.raises(ModelFileError, match="its 'seed' must be a whole number"):
+        Synthesizer.load(path)
+
+
+def test_a_model_file_whose_state_is_not_an_object_is_refused(typed_table, tmp_path):
+    path = Synthesizer(**FAST).fit(typed_table[["age"]]).save(tmp_path / "m.safetensors")
+
+    def replace_state(meta, tensors):
+        meta["state"] = "[]"
+
+    rewrite_model_file(path, replace_state)
+    with pytest.raises(ModelFileError, match="has no valid JSON state"):
+        Synthesizer.load(path)
+
+
+def test_a_model_file_with_repeated_categories_is_refused_by_column(typed_table, tmp_path):
+    from synthvae import SchemaError
+
+    path = Synthesizer(**FAST).fit(typed_table[["age", "band"]]).save(tmp_path / "m.safetensors")
+
+    def repeat(state):
+        band = next(c for c in state["schema"]["columns"] if c["name"] == "band")
+        band["categories"][1] = band["categories"][0]
+
+    rewrite_model_state(path, repeat)
+    with pytest.raises(SchemaError, match="'band': 'categories' must be distinct"):
         Synthesizer.load(path)
