@@ -334,3 +334,34 @@ def test_a_resumed_fit_keeps_the_schemas_constraints(real, tmp_path, monkeypatch
     out = resumed.sample(20_000, seed=8)
     assert set(zip(out["city"], out["country"])) <= set(PLACES)
     pd.testing.assert_frame_equal(out, whole.sample(20_000, seed=8))
+
+
+def with_missing_cells(seed: int = 2, n: int = 600) -> pd.DataFrame:
+    """Numbers with empty cells: ``p`` positive, ``lo <= hi``, ``a <= m <= b``."""
+    rng = np.random.default_rng(seed)
+    low = rng.integers(0, 100, n).astype(float)
+    middle = low + rng.integers(0, 10, n)
+    frame = pd.DataFrame({"p": rng.normal(50, 10, n), "lo": low,
+                          "hi": low + rng.integers(1, 10, n), "a": low, "m": middle,
+                          "b": middle + rng.integers(0, 10, n)})
+    for column in ("p", "hi", "m"):
+        frame.loc[rng.random(n) < 0.2, column] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("rule, column", [
+    (Positive("p"), "p"), (Inequality(0, "p"), "p"), (Inequality("p", 100), "p"),
+    (Inequality("lo", "hi"), "hi"), (Range("a", "m", "b"), "m"), (Range(0, "m", 200), "m")])
+def test_a_rule_keeps_a_columns_empty_cells_empty(rule, column):
+    real = with_missing_cells()
+    synthetic = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(4000, seed=1)
+    # the empty cells come back (not replaced by the bound or by the low column's value)
+    assert synthetic[column].isna().mean() == pytest.approx(real[column].isna().mean(),
+                                                            abs=0.06)
+    present = synthetic.dropna(subset=[column])
+    assert not present.empty
+    if column == "hi":
+        assert (synthetic["hi"] == synthetic["lo"]).mean() < 0.05  # real rows: never equal
+    empty = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(
+        10, seed=1, conditions={column: None})
+    assert empty[column].isna().all()

@@ -79,7 +79,7 @@ def from_numbers(spec: ColumnSpec, values: np.ndarray, step: float) -> pd.Series
 
 def at_least(values: np.ndarray, bound, step: float, strict: bool) -> np.ndarray:
     """``values`` on the grid of ``step``, and at least ``bound`` (above it when strict);
-    NaN values and bounds leave a value as it is."""
+    a NaN value (a missing cell) stays NaN, and a NaN bound leaves a value as it is."""
     values = np.asarray(values, dtype=np.float64)
     bound = np.broadcast_to(np.asarray(bound, dtype=np.float64), values.shape)
     with np.errstate(invalid="ignore"):
@@ -93,7 +93,7 @@ def at_least(values: np.ndarray, bound, step: float, strict: bool) -> np.ndarray
             out = np.fmax(values, bound)
             if strict:
                 out = np.where(out <= bound, np.nextafter(bound, np.inf), out)
-    return np.where(np.isnan(bound), values, out)
+    return np.where(np.isnan(bound) | np.isnan(values), values, out)
 
 
 def at_most(values: np.ndarray, bound, step: float, strict: bool) -> np.ndarray:

@@ -324,7 +324,7 @@ class DifferenceRule(Rule):
         low = numbers(self.specs_[self.low], restored[self.low])
         diff = np.asarray(model[self.name_], dtype=np.float64)
         present = ~np.isnan(low)
-        high = np.where(present, low + np.fmax(diff, 0.0), self.reference_ + diff)
+        high = np.where(present, low + np.maximum(diff, 0.0), self.reference_ + diff)  # NaN stays
         high = at_least(high, np.where(present, low, np.nan), self.step_high_, self.strict)
         return {self.high: from_numbers(self.specs_[self.high], high, self.step_high_)}
 
