@@ -290,6 +290,9 @@ def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:
         if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
             raise ModelFileError(f"{where}: weight {key!r} has shape {tuple(tensor.shape)}, "
                                  f"expected {tuple(expected[key].shape)}.")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelFileError(f"{where}: weight {key!r} holds non-finite values (NaN or "
+                                 f"infinity); a fitted model has none.")
     model.load_state_dict(weights)
     return model
 
@@ -305,6 +308,10 @@ def _load_prior(kind: str, config: ModelConfig, tensors: dict, where: str):
                                          for n in ("means", "stds")):
         raise ModelFileError(f"{where}: the latent prior's shapes do not match a "
                              f"{config.latent_dim}-dimensional latent space.")
+    if not all(torch.isfinite(t).all() for t in found.values()) \
+            or (found["weights"] < 0).any() or (found["stds"] <= 0).any():
+        raise ModelFileError(f"{where}: the latent prior holds non-finite values, negative "
+                             f"weights or standard deviations that are not positive.")
     return MixturePrior(found["weights"], found["means"], found["stds"])
 
 

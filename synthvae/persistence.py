@@ -2,9 +2,11 @@
 
 Layout of the file: the generator's tensors (``model.*``, ``prior.*``, the calibration's
 offsets; :mod:`synthvae.generator`) and the metadata keys ``format = "synthvae"``,
-``format_version``, and ``state`` (JSON: schema, transformer state, configs, versions,
-training summary, loss history). Loading parses only JSON and raw tensors, so a model file
-can never execute code; every part is validated before use.
+``format_version``, ``state`` (JSON: schema, transformer state, configs, versions,
+training summary, loss history) and ``tensors_sha256`` (a checksum of the tensors, so a
+file changed or damaged after it was written is refused; files written before it load
+without). Loading parses only JSON and raw tensors, so a model file can never execute
+code; every part is validated before use.
 
 This module reads the estimator's fitted attributes and never imports the estimator's class:
 :func:`load_synthesizer` builds one through the ``factory`` it is given
@@ -13,6 +15,7 @@ This module reads the estimator's fitted attributes and never imports the estima
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -38,6 +41,7 @@ from synthvae.version import __version__
 
 FORMAT_NAME = "synthvae"
 FORMAT_VERSION = 1
+CHECKSUM_KEY = "tensors_sha256"
 
 
 def save_synthesizer(synth, path: Path) -> Path:
@@ -60,11 +64,32 @@ def save_synthesizer(synth, path: Path) -> Path:
         "prior": generator["prior"],
         "privacy": getattr(synth, "privacy_", None),
     }
+    tensors = synth.generator_.tensors()
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
-                "state": state_json(state, synth.transformer_.schema.names)}
+                "state": state_json(state, synth.transformer_.schema.names),
+                CHECKSUM_KEY: tensors_checksum(tensors)}
     with atomic_path(path) as tmp:
-        save_file(synth.generator_.tensors(), str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
+
+
+def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_checksum(metadata: dict, tensors: dict, path: Path, what: str) -> None:
+    """A file's tensors match the checksum written with them (none: an older file)."""
+    written = metadata.get(CHECKSUM_KEY)
+    if written is not None and written != tensors_checksum(tensors):
+        raise ModelFileError(f"{str(path)!r} is damaged: its {what} tensors do not match the "
+                             f"checksum written with them (the file was changed, or corrupted "
+                             f"on disk or in transfer, after it was saved).")
 
 
 def state_json(state: dict, modelled: list[str]) -> str:
@@ -129,6 +154,7 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
                              f"(corrupt or truncated: {str(exc).splitlines()[0]}).") from None
     if metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{str(path)!r} is a safetensors file but not a synthvae model.")
+    check_checksum(metadata, tensors, path, "model")
     version = metadata.get("format_version", "")
     if not version.isdigit():
         raise ModelFileError(f"{str(path)!r} has an invalid format version {version!r}.")
@@ -345,7 +371,8 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
         "param_groups": state.optimizer_state["param_groups"],
     }
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
-                "state": state_json(meta, synth.transformer_.schema.names)}
+                "state": state_json(meta, synth.transformer_.schema.names),
+                CHECKSUM_KEY: tensors_checksum(tensors)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return path
@@ -367,6 +394,7 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
             int(metadata.get("format_version", "0")) > FORMAT_VERSION:
         raise ModelFileError(f"{str(path)!r} is not a synthvae checkpoint of a supported "
                              f"version.")
+    check_checksum(metadata, tensors, path, "checkpoint")
     return state, tensors
 
 

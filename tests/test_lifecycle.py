@@ -201,3 +201,21 @@ def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path,
     assert result.exit_code == 0, result.output
     assert "(2 epochs" in result.output and not (tmp_path / "m.st.ckpt").exists()
     assert Synthesizer.load(tmp_path / "m.st").training_summary_["epochs_run"] == 2
+
+
+def test_a_damaged_checkpoint_is_refused_on_resume(table, tmp_path, monkeypatch):
+    from cli.main import app
+    from synthvae.prior import MixturePrior
+    from test_persistence import flip_one_weight_byte
+
+    monkeypatch.chdir(tmp_path)
+    table.to_csv("data.csv", index=False)
+    fit = ["fit", "data.csv", "--epochs", "2", "--checkpoint-every", "1", "-q", "-o", "m.st"]
+    runner = CliRunner()
+    with monkeypatch.context() as patch:
+        patch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
+        assert runner.invoke(app, fit).exit_code == 1
+    flip_one_weight_byte(tmp_path / "m.st.ckpt")
+    result = runner.invoke(app, fit + ["--resume"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "damaged: its checkpoint tensors do not match" in result.output

@@ -136,3 +136,45 @@ def test_a_file_saved_before_a_transform_parameter_loads_with_what_it_was_fitted
     assert len(loaded.sample(10, seed=0)) == 10
     current = Synthesizer.load(fitted_adult.save(tmp_path / "now.safetensors"))
     assert current.get_params()["min_mode_rows"] == fitted_adult.min_mode_rows == 100
+
+
+def flip_one_weight_byte(path: Path) -> None:
+    """Change one byte in the middle of the file's tensor data, as a disk or a transfer
+    might (the header, and so its JSON, stays as written)."""
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    data[header + (len(data) - header) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_a_file_damaged_after_saving_is_refused_by_its_checksum(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    Synthesizer.load(path)  # as written, it loads
+    flip_one_weight_byte(path)
+    with pytest.raises(ModelFileError, match="damaged: its model tensors do not match"):
+        Synthesizer.load(path)
+
+
+def test_non_finite_weights_are_refused_on_load(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    key = "model.decoder.out.bias"
+    # re-signed by the rewriter: the weight check itself refuses it
+    rewrite_model_file(path, lambda meta, t: t.update({key: torch.full_like(t[key], 1e-3)
+                                                       .index_fill(0, torch.tensor([3]),
+                                                                   float("nan"))}))
+    with pytest.raises(ModelFileError, match="'decoder.out.bias' holds non-finite values"):
+        Synthesizer.load(path)
+
+
+def test_a_prior_with_a_zero_spread_is_refused_on_load(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    rewrite_model_file(path, lambda meta, t: t["prior.stds"].zero_())
+    with pytest.raises(ModelFileError, match="latent prior holds non-finite values"):
+        Synthesizer.load(path)
+
+
+def test_a_file_written_before_checksums_still_loads(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    rewrite_model_file(path, lambda meta, t: meta.pop("tensors_sha256"))
+    pd.testing.assert_frame_equal(Synthesizer.load(path).sample(50, seed=2),
+                                  fitted_adult.sample(50, seed=2))
