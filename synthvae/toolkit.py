@@ -39,6 +39,9 @@ def decode(synth, latents) -> pd.DataFrame:
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
                           f"{tuple(z.shape)} instead.")
+    if not torch.isfinite(z).all():
+        row = int(torch.nonzero(~torch.isfinite(z).all(1))[0])
+        raise ConfigError(f"decode takes finite latents. Got NaN or infinity in row {row}.")
     matrix = synth.generator_.decode(z)
     return synth.constraints_.output(synth.transformer_.inverse_transform(
         matrix.cpu().numpy(), np.random.default_rng(model_seed(synth))))[0]
@@ -70,6 +73,10 @@ def interpolate(synth, start: pd.DataFrame, end: pd.DataFrame, steps: int) -> pd
     a leading column ``t`` from 0 to 1."""
     if not isinstance(steps, int) or steps < 2:
         raise ConfigError(f"steps must be an int >= 2. Got {steps!r} instead.")
+    for name, row in (("start", start), ("end", end)):
+        if isinstance(row, pd.Series):
+            raise DataError(f"interpolate takes one-row DataFrames as 'start' and 'end' "
+                            f"(df.iloc[[i]], not df.iloc[i]). Got a Series as {name!r}.")
     ends = [encode(synth, row) for row in (start, end)]
     for name, z in zip(("start", "end"), ends):
         if len(z) != 1:

@@ -175,6 +175,18 @@ def test_decode_refuses_latents_of_the_wrong_width(synth):
         synth.decode(np.zeros((2, 3)))
 
 
+def test_decode_refuses_non_finite_latents(synth):
+    latents = np.zeros((3, 8))
+    latents[2, 5] = np.nan
+    with pytest.raises(ConfigError, match="finite latents. Got NaN or infinity in row 2"):
+        synth.decode(latents)
+
+
+def test_interpolate_names_itself_when_given_a_series_for_a_row(synth, table):
+    with pytest.raises(DataError, match=r"interpolate takes one-row DataFrames.*'start'"):
+        synth.interpolate(table.iloc[0], table.iloc[[1]])
+
+
 # ---------------------------------------------------------------------------- scores
 
 
