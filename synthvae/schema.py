@@ -418,15 +418,16 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
     check_values(values, name)
     _check_exact_integers(values, dtype, name)
     common = {"name": name, "dtype": dtype, "nullable": nullable}
+    if isinstance(series.dtype, pd.CategoricalDtype):  # kept on output, constant or not
+        common.update(ordered=bool(series.cat.ordered),
+                      categories=tuple(_python_scalar(v) for v in series.cat.categories))
     if values.nunique() <= 1:
         value = _python_scalar(values.iloc[0]) if len(values) else None
         if isinstance(value, pd.Timestamp):
             value = str(value)
         return ColumnSpec(kind=ColumnKind.CONSTANT, value=value, **common)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return ColumnSpec(kind=ColumnKind.CATEGORICAL, ordered=bool(series.cat.ordered),
-                          categories=tuple(_python_scalar(v) for v in series.cat.categories),
-                          **common)
+        return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
     if pd.api.types.is_bool_dtype(series.dtype):
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):

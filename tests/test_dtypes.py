@@ -392,3 +392,17 @@ def test_an_all_missing_category_column_keeps_its_empty_categories_dtype():
     synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
     out = synth.sample(5, seed=0)
     assert same_dtype(out["c0"].dtype, df["c0"].dtype) and out["c0"].isna().all()
+
+
+@pytest.mark.parametrize("column", [
+    pd.Categorical(["lo"] * 40, categories=["lo", "mid", "hi"], ordered=True),
+    pd.Categorical(["lo"] * 36 + [None] * 4, categories=["lo", "mid"]),
+    pd.Categorical([None] * 40, categories=["lo", "hi"], ordered=True)],
+    ids=["constant-ordered", "constant-with-missing", "all-missing-ordered"])
+def test_a_constant_category_column_keeps_its_categories_and_order(column, tmp_path):
+    df = pd.DataFrame({"c": column, "x": np.linspace(0, 1, 40)})
+    synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
+    for out in (synth.sample(20, seed=0),
+                Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(20, seed=0)):
+        assert out["c"].dtype == df["c"].dtype  # same categories, same order flag
+        assert set(out["c"].dropna()) <= set(df["c"].dropna())

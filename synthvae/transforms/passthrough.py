@@ -193,6 +193,9 @@ class ConstantColumn(ColumnTransformer):
             missing = np.zeros(n, dtype=bool)
         values = np.full(n, self.value_, dtype=object)
         values[missing] = np.nan
+        if self.spec.categories:  # a pandas category column: all its categories
+            return pd.Series(pd.Categorical(values, categories=list(self.spec.categories),
+                                            ordered=self.spec.ordered), name=self.spec.name)
         series = pd.Series(values, name=self.spec.name)
         dtype = model_dtype(self.spec.dtype)
         if missing.any() and dtype.startswith(("int", "uint", "bool")):
