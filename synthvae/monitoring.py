@@ -53,22 +53,35 @@ def check_profile(profile: dict, latent_dim: int, where: str) -> dict:
 
 def ks_against_quantiles(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """KS statistic of each column of ``values`` (n, D) against a reference CDF given by its
-    quantiles at LEVELS (D, Q), interpolated linearly; (D,)."""
-    sorted_values = torch.as_tensor(np.sort(values, axis=0).T.copy())  # (D, n)
-    table = torch.as_tensor(quantiles)  # (D, Q)
-    index = torch.searchsorted(table.contiguous(), sorted_values.contiguous(), right=True)
+    quantiles at LEVELS (D, Q), interpolated linearly; (D,).
+
+    Both CDFs are compared at each value and just below it, so that a value many rows
+    share (latents of a table with few distinct rows, the ELBO of a flags-only table: an
+    atom, repeated quantiles in the profile) counts once, as the whole of its mass on both
+    sides; with distinct values this is the usual statistic."""
+    sorted_values = torch.as_tensor(np.sort(values, axis=0).T.copy()).contiguous()  # (D, n)
+    table = torch.as_tensor(quantiles).contiguous()  # (D, Q)
+    n = sorted_values.shape[1]
+    gaps = torch.zeros(sorted_values.shape, dtype=torch.float64)
+    for right in (True, False):  # at the value, and just below it
+        empirical = torch.searchsorted(sorted_values, sorted_values, right=right) / n
+        reference = _reference_cdf(table, sorted_values, right)
+        gaps = torch.maximum(gaps, (empirical - reference).abs())
+    return (gaps.max(1).values - QUANTILE_SLACK).clamp_min(0.0).numpy()
+
+
+def _reference_cdf(table: torch.Tensor, values: torch.Tensor, right: bool) -> torch.Tensor:
+    """The reference CDF at ``values`` (``right``) or its limit from below, interpolated
+    between the quantiles ``table`` (D, Q); a repeated quantile is an atom."""
+    index = torch.searchsorted(table, values, right=right)
     upper = index.clamp(1, table.shape[1] - 1)
     lower = upper - 1
     q_lo, q_hi = table.gather(1, lower), table.gather(1, upper)
-    frac = ((sorted_values - q_lo) / (q_hi - q_lo).clamp_min(1e-300)).clamp(0.0, 1.0)
-    step = 1.0 / (table.shape[1] - 1)
-    cdf = (lower + frac) * step
-    cdf = torch.where(sorted_values < table[:, :1], 0.0, cdf)
-    cdf = torch.where(sorted_values >= table[:, -1:], 1.0, cdf)
-    n = sorted_values.shape[1]
-    ranks = torch.arange(1, n + 1, dtype=cdf.dtype) / n
-    gaps = torch.maximum(ranks - cdf, cdf - (ranks - 1.0 / n))
-    return (gaps.max(1).values - QUANTILE_SLACK).clamp_min(0.0).numpy()
+    frac = ((values - q_lo) / (q_hi - q_lo).clamp_min(1e-300)).clamp(0.0, 1.0)
+    cdf = (lower + frac) / (table.shape[1] - 1)
+    below = values < table[:, :1] if right else values <= table[:, :1]
+    above = values >= table[:, -1:] if right else values > table[:, -1:]
+    return torch.where(below, 0.0, torch.where(above, 1.0, cdf))
 
 
 def ks_p_values(statistics: np.ndarray, n_new: int, n_reference: int) -> np.ndarray:

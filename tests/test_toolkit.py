@@ -271,6 +271,33 @@ def test_shifted_rows_drift(synth):
     assert report["latent"]["drifted_dimensions"] > 0
 
 
+def test_ks_statistic_counts_a_shared_value_once_on_both_sides():
+    from synthvae.monitoring import LEVELS, QUANTILE_SLACK, ks_against_quantiles
+
+    rng = np.random.default_rng(0)
+    reference = (rng.random(5000) < 0.3).astype(float)  # an atom at 0 (70 %) and at 1
+    quantiles = np.quantile(reference, LEVELS)[None]
+    same = (rng.random((400, 1)) < 0.3).astype(float)
+    shifted = (rng.random((400, 1)) < 0.6).astype(float)
+    assert ks_against_quantiles(same, quantiles)[0] < 0.05  # was ~0.6: a false alarm
+    assert ks_against_quantiles(shifted, quantiles)[0] == pytest.approx(
+        abs(0.7 - (shifted == 0).mean()) - QUANTILE_SLACK, abs=0.011)
+    # distinct values: the usual statistic
+    normal = rng.normal(size=(3000, 1))
+    assert ks_against_quantiles(normal, np.quantile(rng.normal(size=20000), LEVELS)[None]
+                                )[0] < 0.03
+
+
+def test_a_flags_only_table_does_not_drift_from_its_own_law():
+    def flags(seed, rows):
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"b": rng.random(rows) < 0.5, "c": rng.random(rows) < 0.1})
+
+    synth = Synthesizer(epochs=3, verbose=False, seed=0).fit(flags(3, 300))
+    assert not any(synth.drift(flags(100 + i, 200))["drift"] for i in range(5))
+    assert synth.drift(flags(9, 200).assign(b=True))["drift"]
+
+
 def test_drift_profile_is_saved_and_validated(synth, model_file, tmp_path):
     loaded = Synthesizer.load(model_file)
     assert loaded.monitoring_ == json.loads(json.dumps(synth.monitoring_))
