@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from cli import report, toolkit
-from cli.app import DEFAULT_MODEL, ModelOption, app, err, out, user_errors
+from cli.app import DEFAULT_MODEL, ModelOption, app, echo, err, out, user_errors
 from cli.options import DecimalOption, SepOption, ThreadsOption, checked_threads
 
 DEFAULT_OUTPUT = Path("synthetic.csv")
@@ -108,7 +108,8 @@ def fit(
     """Learn a synthesizer from DATA and save it (default: ./synthvae-model.safetensors)."""
     from synthvae import Synthesizer
     from synthvae.errors import ConfigError
-    from synthvae.io import holdout_path, read_table, split_holdout, write_table_chunks
+    from synthvae.io import (check_writable, holdout_path, read_table, split_holdout,
+                             write_table_chunks)
     from synthvae.params import check_seed
     from synthvae.persistence import checkpoint_path
 
@@ -119,6 +120,7 @@ def fit(
     if schema is not None and metadata is not None:
         raise ConfigError("Give --schema or --metadata, not both.")
     check_seed(seed, "The 'seed' parameter of Synthesizer")  # before it splits the holdout
+    check_writable(output)  # a folder that takes no file fails now, not after the training
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
@@ -207,7 +209,7 @@ def sample(
     from synthvae import Synthesizer
     from synthvae.conditions import parse_where
     from synthvae.errors import ConfigError
-    from synthvae.io import table_format, write_table_chunks
+    from synthvae.io import check_writable, table_format, write_table_chunks
     from synthvae.sharding import check_shard, shard_output
     from synthvae.table_sampling import check_n, whole_number_columns
 
@@ -228,6 +230,7 @@ def sample(
             raise ConfigError(f"{str(output)!r} is a folder; give a CSV or Parquet file name, "
                               f"or --shards and --shard-index to write a shard into it.")
         table_format(output)  # fail on a bad extension before loading anything
+    check_writable(output)
     synth = Synthesizer.load(model)
     synth.n_threads = threads
     chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
@@ -283,14 +286,14 @@ def schema_command(
     if format == "sdv":
         from synthvae.sdv_metadata import schema_to_sdv
 
-        typer.echo(json.dumps(schema_to_sdv(detected), indent=2))
+        echo(json.dumps(schema_to_sdv(detected), indent=2))
         return
     out = detected.to_dict()
     if suggest:
         from synthvae.constraints.suggest import suggest_constraints
 
         out["suggested_constraints"] = suggest_constraints(table, detected)
-    typer.echo(json.dumps(out, indent=2, default=_json_scalar))
+    echo(json.dumps(out, indent=2, default=_json_scalar))
 
 
 def _json_scalar(value):
@@ -331,7 +334,7 @@ def info(
         plot_training_curves(details.get("history") or [], plot)
         err.print(f"Training curves written to {plot}")
     if as_json:
-        typer.echo(json.dumps(details, indent=2, default=_json_scalar))
+        echo(json.dumps(details, indent=2, default=_json_scalar))
         return
     _print_info(details)
 

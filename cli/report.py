@@ -16,7 +16,6 @@ import typer
 
 from cli.app import err, out, user_errors
 from cli.options import DecimalOption, SepOption
-from synthvae.errors import DataError
 
 DEFAULT_HTML = Path("report.html")
 
@@ -85,10 +84,12 @@ def holdout_next_to(model: Path | None) -> Path | None:
 
 
 def check_writable(path: Path | None) -> None:
-    """Fail before the work, not after it, when an output folder is missing."""
-    if path is not None and not path.parent.is_dir():
-        raise DataError(f"Cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
-                        f"exist.")
+    """Fail before the work, not after it, when ``path`` (if given) cannot be written: a
+    missing folder, a file where a folder should be, no permission."""
+    from synthvae.io import check_writable as check
+
+    if path is not None:
+        check(path)
 
 
 def _write(result, output: Path, json_path: Path | None, out) -> None:

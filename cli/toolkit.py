@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.app import DEFAULT_MODEL, ModelOption, out, user_errors
+from cli.app import DEFAULT_MODEL, ModelOption, echo, out, user_errors
 from cli.options import DecimalOption, SepOption
 
 DRIFT_EXIT_CODE = 3
@@ -28,17 +28,22 @@ def register(app: typer.Typer) -> None:
         app.command(name)(user_errors(command))
 
 
-def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None = None):
+def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None = None,
+          output: Path | None = None):
+    """(model, table); first, where given, the checks that ``output`` can be written, so a
+    bad name or folder fails before the work."""
     from synthvae import Synthesizer
-    from synthvae.io import read_table
+    from synthvae.io import check_writable, read_table, table_format
 
+    if output is not None:
+        table_format(output)
+        check_writable(output)
     return Synthesizer.load(model), read_table(data, sep, decimal)
 
 
 def _write(frame, output: Path) -> None:
-    from synthvae.io import table_format, write_table_chunks
+    from synthvae.io import write_table_chunks
 
-    table_format(output)
     write_table_chunks([frame], output)
     out.print(f"Wrote {len(frame):,} rows to {output}")
 
@@ -54,7 +59,7 @@ def encode(
     """Write the encoder's mean latent of each row of DATA (columns z0, z1, ...)."""
     import pandas as pd
 
-    synth, df = _load(model, data, sep, decimal)
+    synth, df = _load(model, data, sep, decimal, output)
     latents = synth.encode(df)
     _write(pd.DataFrame(latents, columns=[f"z{i}" for i in range(latents.shape[1])]), output)
 
@@ -70,7 +75,7 @@ def score(
     decimal: DecimalOption = None,
 ):
     """Write each row's ELBO and log-likelihood estimate (low = unusual for the model)."""
-    synth, df = _load(model, data, sep, decimal)
+    synth, df = _load(model, data, sep, decimal, output)
     _write(synth.score(df, samples=samples, seed=seed).reset_index(drop=True), output)
 
 
@@ -88,7 +93,7 @@ def interpolate(
     """Decode the straight latent path between two rows of DATA."""
     from synthvae.errors import ConfigError
 
-    synth, df = _load(model, data, sep, decimal)
+    synth, df = _load(model, data, sep, decimal, output)
     for name, row in (("--from", start), ("--to", end)):
         if not 0 <= row < len(df):
             raise ConfigError(f"{name} must be a row number from 0 to {len(df) - 1}. "
@@ -114,7 +119,7 @@ def drift(
     ref = read_table(reference, sep, decimal) if reference is not None else None
     result = synth.drift(df, reference=ref, alpha=alpha)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        echo(json.dumps(result, indent=2))
     else:
         elbo, latent = result["elbo"], result["latent"]
         verdict = "[bold red]drift[/]" if result["drift"] else "[green]no drift[/]"

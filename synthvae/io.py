@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import gzip
 import os
-import tempfile
+import re
+import secrets
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -91,19 +94,108 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``final``; rename it into place only on success."""
+    """Yield a temporary path next to ``final``; rename it into place only on success.
+
+    The file gets the mode of the file it replaces, or a new file's mode under the umask
+    (``0666 & ~umask``), as ``open`` would give it. A folder that takes no file, a full disk
+    and the like are a DataError naming ``final``; no temporary file is left behind.
+    """
     final = Path(final)
-    if final.parent and not final.parent.exists():
-        raise DataError(f"Cannot write {str(final)!r}: folder {str(final.parent)!r} does not "
-                        f"exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
+    tmp = _temporary_file(final)
     try:
-        yield Path(tmp)
+        mode = _mode_for(final, tmp)
+        yield tmp
+        os.chmod(tmp, mode)  # after the writer: safetensors swaps in its own 0600 file
         os.replace(tmp, final)
+    except SynthvaeError:
+        raise
+    except Exception as exc:  # an OSError, or a writer's own error that wraps one
+        number = _os_errno(exc, tmp)
+        if number is None:
+            raise
+        raise _write_error(final, number) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail before the work, not after it: the DataError that writing ``path`` would raise
+    (no such folder, not a folder, permission denied, ...), found by creating and removing a
+    temporary file next to it."""
+    path = Path(path)
+    if path.is_dir():
+        raise _write_error(path, errno.EISDIR)
+    os.unlink(_temporary_file(path))
+    return path
+
+
+def _temporary_file(final: Path) -> Path:
+    """A new empty file next to ``final``, created as ``open`` creates one (mode 0666 under
+    the umask; ``tempfile.mkstemp`` would make it 0600)."""
+    folder = final.parent
+    if not folder.exists():
+        raise DataError(f"Cannot write {str(final)!r}: folder {str(folder)!r} does not exist.")
+    if not folder.is_dir():
+        raise DataError(f"Cannot write {str(final)!r}: {str(folder)!r} is a file, not a "
+                        f"folder.")
+    for _ in range(100):
+        tmp = folder / f".{final.name[:200]}.{secrets.token_hex(4)}.tmp"  # names <= 255
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:  # /proc, /sys: a folder that holds only its own files
+            raise DataError(f"Cannot write {str(final)!r}: folder {str(folder)!r} does not "
+                            f"take new files.") from None
+        except OSError as exc:
+            raise _write_error(final, exc.errno) from None
+    raise _write_error(final, errno.EEXIST)
+
+
+def _mode_for(final: Path, fresh: Path) -> int:
+    """The mode of the file ``final`` replaces (0640 stays 0640), else the one the freshly
+    created ``fresh`` got from the umask."""
+    try:
+        return stat.S_IMODE(os.stat(final).st_mode)
+    except OSError:
+        return stat.S_IMODE(os.stat(fresh).st_mode)
+
+
+_OS_ERROR_IN_TEXT = re.compile(r"\(os error (\d+)\)")
+
+
+def _os_errno(exc: Exception, tmp: Path) -> int | None:
+    """The OS error number of a failed write to ``tmp``: an OSError's (unless it names
+    another file), or the one a Rust writer puts in its message (safetensors: "I/O error:
+    No space left on device (os error 28)"); None for any other error."""
+    if isinstance(exc, OSError):
+        return exc.errno if exc.filename in (None, str(tmp), tmp) else None
+    found = _OS_ERROR_IN_TEXT.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+_WRITE_FAILURES = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on device",
+    getattr(errno, "EDQUOT", -1): "the disk quota is exceeded",  # not on every platform
+    errno.EFBIG: "the file is larger than the file system or the file size limit allows",
+    errno.EISDIR: "it is a folder; give a file name",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "no free temporary file name next to it",
+    errno.ENAMETOOLONG: "the file name is too long",
+}
+
+
+def _write_error(final: Path, number: int | None) -> DataError:
+    """'Cannot write 'out.csv': permission denied.', naming the user's path, never the
+    temporary file."""
+    reason = _WRITE_FAILURES.get(number) or (os.strerror(number).lower() if number
+                                             else "the write failed")
+    return DataError(f"Cannot write {str(final)!r}: {reason}.")
 
 
 def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,

@@ -1,6 +1,11 @@
 """The command line as a user meets it: defaults that chain, one-line errors, exit codes."""
 
 import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -282,3 +287,79 @@ def test_whole_number_categories_inside_a_fixed_combination_are_whole_in_csv():
                         constraints=[FixedCombinations(["rating", "g"])]).fit(table)
     assert "rating" in whole_number_columns(synth)
     assert "half" not in whole_number_columns(synth)
+
+
+def test_bad_command_lines_are_one_line_errors_with_exit_code_1(workdir):
+    """Typer's parse errors read like every other error: no usage box, no exit code 2."""
+    assert "Invalid value for '--seed'" in one_line_error(invoke("sample", "-n", "5",
+                                                                 "--seed", "abc"))
+    line = one_line_error(invoke("sample", "-n", "1.5"))
+    assert "'--num-rows' / '-n'" in line and "See 'synthvae sample --help'." in line
+    assert "is a directory" in one_line_error(invoke("sample", "-n", "5", "-m", "."))
+    assert "Missing option '--num-rows'" in one_line_error(invoke("sample"))
+    assert "No such option: --nope" in one_line_error(invoke("fit", "data.csv", "--nope"))
+    assert "No such command 'nope'" in one_line_error(invoke("nope"))
+    assert "Usage" in invoke().output  # no command at all: the help, as before
+    assert invoke("sample", "--help").exit_code == 0
+
+
+def test_brackets_in_an_error_message_are_kept(workdir):
+    (workdir / "bad.json").write_text('{"columns": [{"name": "[b]", "kind": "continuous"}]}')
+    assert "'[b]'" in one_line_error(invoke("schema", "data.csv", "--schema", "bad.json"))
+
+
+def test_outputs_that_cannot_be_written_are_one_line_errors_naming_the_path(workdir):
+    invoke("fit", "data.csv", "--epochs", "1", "-q")
+    for command in (["sample", "-n", "5", "-q"], ["encode", "data.csv"],
+                    ["report", "data.csv", "data.csv", "-q"]):
+        line = one_line_error(invoke(*command, "-o", "data.csv/out.csv"))
+        assert line == "error: Cannot write 'data.csv/out.csv': 'data.csv' is a file, not a " \
+                       "folder.", line
+    if os.path.isdir("/sys/kernel"):  # sysfs refuses new files, even to root
+        assert one_line_error(invoke("sample", "-n", "5", "-o", "/sys/s.parquet")) == \
+            "error: Cannot write '/sys/s.parquet': permission denied."
+    assert sorted(p.name for p in workdir.iterdir()) == ["data.csv", "synthvae-model.safetensors"]
+
+
+def test_fit_checks_its_output_before_reading_or_training(workdir, monkeypatch):
+    import synthvae.io
+
+    def never(*args, **kwargs):
+        raise AssertionError("the table was read before the output was checked")
+
+    monkeypatch.setattr(synthvae.io, "read_table", never)
+    line = one_line_error(invoke("fit", "data.csv", "-o", "data.csv/m.safetensors"))
+    assert "'data.csv' is a file, not a folder" in line
+    line = one_line_error(invoke("fit", "data.csv", "-o", "nofolder/m.safetensors"))
+    assert "folder 'nofolder' does not exist" in line
+
+
+def test_outputs_get_the_umask_mode_and_a_replaced_file_keeps_its_own(workdir):
+    old = os.umask(0o022)
+    try:
+        assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+        model = workdir / "synthvae-model.safetensors"
+        assert stat.S_IMODE(model.stat().st_mode) == 0o644  # models too: see docs/cli.md
+        assert invoke("sample", "-n", "5", "-q").exit_code == 0
+        assert stat.S_IMODE((workdir / "synthetic.csv").stat().st_mode) == 0o644
+        model.chmod(0o640)
+        (workdir / "synthetic.csv").chmod(0o600)
+        assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+        assert invoke("sample", "-n", "5", "-q").exit_code == 0
+        assert stat.S_IMODE(model.stat().st_mode) == 0o640
+        assert stat.S_IMODE((workdir / "synthetic.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_is_a_one_line_error(workdir):
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "synthvae", "schema", "data.csv",
+                               "--no-suggest"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: Cannot write to standard output: no space left on " \
+                                  "device."

@@ -1,0 +1,164 @@
+"""Writing output files (synthvae/io.py): a write that cannot happen is a DataError naming the
+user's path, never the temporary file, and leaves nothing behind; files get the umask's mode,
+or keep the mode of the file they replace."""
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synthvae.errors import DataError
+from synthvae.io import atomic_path, check_writable, write_table_chunks
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAME = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+
+
+@pytest.fixture()
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask_022, name):
+    write_table_chunks([FRAME], tmp_path / name)
+    assert mode(tmp_path / name) == 0o644  # 0666 & ~0022; mkstemp alone would give 0600
+    os.umask(0o077)
+    write_table_chunks([FRAME], tmp_path / f"private-{name}")
+    assert mode(tmp_path / f"private-{name}") == 0o600
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet"])
+def test_a_replaced_file_keeps_its_mode(tmp_path, umask_022, name):
+    target = tmp_path / name
+    target.write_text("old")
+    target.chmod(0o640)
+    write_table_chunks([FRAME], target)
+    assert mode(target) == 0o640 and len(pd.read_csv(target) if name.endswith("csv")
+                                         else pd.read_parquet(target)) == 3
+
+
+def test_a_folder_that_is_a_file_names_the_users_path(tmp_path):
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    target = tmp_path / "data.csv" / "out.csv"
+    with pytest.raises(DataError) as caught:
+        write_table_chunks([FRAME], target)
+    message = str(caught.value)
+    assert message == f"Cannot write {str(target)!r}: {str(target.parent)!r} is a file, not a " \
+                      f"folder."
+    assert ".tmp" not in message
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        check_writable(target)
+
+
+def test_a_missing_folder_and_a_folder_as_target_are_refused(tmp_path):
+    with pytest.raises(DataError, match=r"folder '.*nofolder' does not exist"):
+        check_writable(tmp_path / "nofolder" / "m.safetensors")
+    with pytest.raises(DataError, match="it is a folder; give a file name"):
+        check_writable(tmp_path)
+    assert check_writable(tmp_path / "ok.csv") == tmp_path / "ok.csv"
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs")
+def test_a_folder_that_refuses_new_files_is_permission_denied():
+    with pytest.raises(DataError, match=r"^Cannot write '/sys/s.parquet': permission denied\.$"):
+        write_table_chunks([FRAME], "/sys/s.parquet")
+    with pytest.raises(DataError, match="permission denied"):
+        check_writable("/sys/m.safetensors")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux procfs")
+def test_proc_is_a_folder_that_takes_no_new_files():
+    with pytest.raises(DataError, match=r"'/proc/s.csv': folder '/proc' does not take new"):
+        write_table_chunks([FRAME], "/proc/s.csv")
+
+
+def test_a_failed_write_names_the_target_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(DataError, match=r"'.*out.csv': no space left on device\.$"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_that_wraps_the_os_error_in_its_message_is_understood(tmp_path):
+    class RustError(Exception):  # safetensors' SafetensorError is a plain Exception
+        pass
+
+    with pytest.raises(DataError, match="disk quota is exceeded"):
+        with atomic_path(tmp_path / "m.safetensors"):
+            raise RustError(f"Error while serializing: I/O error: Disk quota exceeded "
+                            f"(os error {errno.EDQUOT})")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_that_are_not_about_the_write_pass_through(tmp_path):
+    with pytest.raises(KeyError):
+        with atomic_path(tmp_path / "out.csv"):
+            raise KeyError("a bug")
+    with pytest.raises(FileNotFoundError):  # names another file: not the output's failure
+        with atomic_path(tmp_path / "out.csv"):
+            open(tmp_path / "elsewhere" / "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+FULL_DISK = """
+import resource, sys
+import torch
+from safetensors.torch import save_file
+import pandas as pd
+from synthvae.errors import DataError
+from synthvae.io import atomic_path, write_table_chunks
+
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # writes past 4 KB fail with EFBIG
+big = pd.DataFrame({"x": range(20000)})
+for name in ("out.csv", "out.parquet", "m.safetensors"):
+    try:
+        if name == "m.safetensors":
+            with atomic_path(name) as tmp:
+                save_file({"w": torch.zeros(20000)}, str(tmp))
+        else:
+            write_table_chunks([big], name)
+    except DataError as exc:
+        print(exc)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
+def test_a_write_past_the_size_limit_is_one_message_per_writer(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", FULL_DISK], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    reason = "the file is larger than the file system or the file size limit allows."
+    assert done.stdout.splitlines() == [f"Cannot write {name!r}: {reason}"
+                                        for name in ("out.csv", "out.parquet", "m.safetensors")]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_that_swaps_in_its_own_file_still_gets_the_mode(tmp_path, umask_022):
+    """safetensors writes a 0600 file of its own and renames it over the path it is given."""
+    target = tmp_path / "m.safetensors"
+    with atomic_path(target) as tmp:
+        private = tmp_path / "writer-own"
+        private.write_text("weights")
+        private.chmod(0o600)
+        os.replace(private, tmp)
+    assert mode(target) == 0o644
+    target.chmod(0o444)  # read-only: the writer still writes, the mode comes back after
+    with atomic_path(target) as tmp:
+        tmp.write_text("new weights")
+    assert mode(target) == 0o444 and target.read_text() == "new weights"
