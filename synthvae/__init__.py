@@ -4,7 +4,8 @@ from synthvae.constraints import (FixedCombinations, FixedIncrements, Formula, I
                                   Negative, OneHot, Positive, Predicate, Range, Unique)
 from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
                              PosteriorCollapseWarning, PostTrainingError, PostTrainingWarning,
-                             SchemaError, SynthvaeError, SynthvaeWarning, TrainingError)
+                             SchemaError, SynthvaeError, SynthvaeWarning, TrainingError,
+                             ZeroProbabilityWarning)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
 from synthvae.version import __version__
@@ -25,4 +26,4 @@ __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "det
            "OneHot", "Positive", "Predicate", "Range", "Unique",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
            "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
-           "PostTrainingError", "PostTrainingWarning", "__version__"]
+           "PostTrainingError", "PostTrainingWarning", "ZeroProbabilityWarning", "__version__"]

@@ -49,3 +49,9 @@ class PosteriorCollapseWarning(SynthvaeWarning):
 class PostTrainingWarning(SynthvaeWarning):
     """A step after training that the model can do without (calibration, drift profile,
     diagnostics) failed; the fit succeeded without it (see synthvae/fitting.py)."""
+
+
+class ZeroProbabilityWarning(SynthvaeWarning):
+    """Rows given to score or drift hold a value the model gives probability zero (a value
+    no training row held in a column modelled value by value, another value in a constant
+    column, an empty cell in a column that had none); they score -inf."""

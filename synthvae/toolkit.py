@@ -7,23 +7,46 @@ the same names check nothing themselves and delegate here.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
 
-from synthvae.errors import ConfigError, DataError
+from synthvae.errors import ConfigError, DataError, ZeroProbabilityWarning
 from synthvae.params import check_number, check_seed, model_seed
 from synthvae.preparation import check_frame
 
 
-def encoded_rows(synth, df: pd.DataFrame) -> torch.Tensor:
-    """``df`` encoded with the fitted transformer, on the device."""
+def model_rows(synth, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` checked and in the columns the model reads (after the constraints')."""
     synth._check_fitted()
     df = check_frame(df, "encode, score and drift")
     synth.schema_.check_frame(df)
-    matrix = synth.transformer_.transform(synth.constraints_.transform(df),
-                                          seed=model_seed(synth))
+    return synth.constraints_.transform(df)
+
+
+def encoded_rows(synth, df: pd.DataFrame, modelled: bool = False) -> torch.Tensor:
+    """``df`` (already :func:`model_rows` when ``modelled``) encoded with the fitted
+    transformer, on the device."""
+    rows = df if modelled else model_rows(synth, df)
+    matrix = synth.transformer_.transform(rows, seed=model_seed(synth))
     return torch.as_tensor(matrix, device=synth.device_)
+
+
+def zero_probability_rows(synth, rows: pd.DataFrame) -> np.ndarray:
+    """(rows,) which of :func:`model_rows` ``rows`` hold a value the model gives
+    probability zero (:meth:`TableTransformer.impossible`), with one warning per column
+    that holds one."""
+    reasons = synth.transformer_.impossible(rows)
+    flagged = reasons.notna()
+    for column in reasons.columns[flagged.any().to_numpy()]:
+        first = int(np.argmax(flagged[column].to_numpy()))
+        warnings.warn(f"Column {column!r} holds {int(flagged[column].sum())} value(s) the "
+                      f"model gives probability zero (row {first}: "
+                      f"{rows[column].iloc[first]!r}, {reasons[column].iloc[first]}); "
+                      f"their rows score -inf.", ZeroProbabilityWarning, stacklevel=4)
+    return flagged.any(axis=1).to_numpy()
 
 
 def encode(synth, df: pd.DataFrame) -> np.ndarray:
@@ -91,29 +114,40 @@ def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFra
     """Per-row ELBO and IWAE log-likelihood estimate (``samples`` latents a row), nats."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
-    data = encoded_rows(synth, df)
+    rows = model_rows(synth, df)
+    data = encoded_rows(synth, rows, modelled=True)
     seed = model_seed(synth) if seed is None else check_seed(seed, "The scoring seed")
     generator = torch.Generator(device=synth.device_).manual_seed(seed)
     elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
-    return pd.DataFrame({"elbo": elbo.cpu().numpy().astype(np.float64),
-                         "log_likelihood": iwae.cpu().numpy().astype(np.float64)},
-                        index=df.index if isinstance(df, pd.DataFrame) else None)
+    impossible = zero_probability_rows(synth, rows)
+    return pd.DataFrame({"elbo": np.where(impossible, -np.inf, elbo.cpu().numpy()),
+                         "log_likelihood": np.where(impossible, -np.inf, iwae.cpu().numpy())},
+                        index=df.index if isinstance(df, pd.DataFrame) else None
+                        ).astype(np.float64)
 
 
 def drift(synth, df: pd.DataFrame, reference: pd.DataFrame | None, alpha: float) -> dict:
     """``df`` against the fit-time drift profile (or ``reference`` rows' profile)."""
-    from synthvae.monitoring import drift_report, reference_profile, scored
+    from synthvae.monitoring import drift_report, reference_profile
 
     check_number("alpha", alpha, low=0, high=0.5, low_open=True)
     seed = model_seed(synth) + 2
     if reference is not None:
-        profile = reference_profile(*scored(synth.generator_, encoded_rows(synth, reference),
-                                            seed))
+        profile = reference_profile(*scored_rows(synth, reference, seed))
     elif getattr(synth, "monitoring_", None) is not None:
         profile = synth.monitoring_
     else:
         raise ConfigError("This model keeps no drift reference (it was trained with "
                           "differential privacy, by an older synthvae, or its drift "
                           "profile failed at fit); pass reference rows.")
-    return drift_report(profile, *scored(synth.generator_, encoded_rows(synth, df), seed + 1),
-                        alpha)
+    return drift_report(profile, *scored_rows(synth, df, seed + 1), alpha)
+
+
+def scored_rows(synth, df: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ELBO, latent means) of ``df``'s rows for drift (:func:`synthvae.monitoring.scored`),
+    -inf where a row holds a value of probability zero."""
+    from synthvae.monitoring import scored
+
+    rows = model_rows(synth, df)
+    elbo, latents = scored(synth.generator_, encoded_rows(synth, rows, modelled=True), seed)
+    return np.where(zero_probability_rows(synth, rows), -np.inf, elbo), latents

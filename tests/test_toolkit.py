@@ -298,6 +298,41 @@ def test_a_flags_only_table_does_not_drift_from_its_own_law():
     assert synth.drift(flags(9, 200).assign(b=True))["drift"]
 
 
+def test_values_of_probability_zero_score_minus_infinity_with_a_warning(synth, table):
+    from synthvae import ZeroProbabilityWarning
+
+    assert synth.transformer_.transformers_[3].discrete  # 'age' is modelled value by value
+    rows = table.head(40).reset_index(drop=True)
+    broken = rows.assign(age=np.where(rows.index < 10, 200, rows["age"]))
+    broken.loc[30:, "value"] = np.nan  # 'value' had no empty cell at fit
+    with pytest.warns(ZeroProbabilityWarning) as caught:
+        scores = synth.score(broken, samples=4, seed=0)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "Column 'age' holds 10 value(s)" in messages and "200" in messages
+    assert "Column 'value' holds 10 value(s)" in messages and "empty cell" in messages
+    impossible = (broken.index < 10) | (broken.index >= 30)
+    assert np.isneginf(scores.loc[impossible, "elbo"]).all()
+    assert np.isneginf(scores.loc[impossible, "log_likelihood"]).all()
+    assert np.isfinite(scores.loc[~impossible].to_numpy()).all()
+
+
+def test_a_batch_of_impossible_values_drifts(synth):
+    with pytest.warns(Warning, match="'age' holds 1500 value"):
+        report = synth.drift(structured(1500, seed=7).assign(age=200))
+    assert report["drift"] is True and report["elbo"]["zero_probability_rows"] == 1500
+
+
+def test_another_value_in_a_constant_column_has_probability_zero():
+    from synthvae import ZeroProbabilityWarning
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"colour": ["yellow"] * 300, "x": rng.normal(size=300)})
+    synth = Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+    with pytest.warns(ZeroProbabilityWarning, match="other than the column's constant"):
+        scores = synth.score(df.head(4).assign(colour=["yellow", "green", "yellow", "x"]))
+    assert list(np.isneginf(scores["elbo"])) == [False, True, False, True]
+
+
 def test_drift_profile_is_saved_and_validated(synth, model_file, tmp_path):
     loaded = Synthesizer.load(model_file)
     assert loaded.monitoring_ == json.loads(json.dumps(synth.monitoring_))

@@ -102,6 +102,14 @@ class ColumnTransformer(abc.ABC):
         """The column back from a (rows, width) block, with its dtype. ``row_offset`` is the
         index of the block's first row in the whole sample (for generated identifiers)."""
 
+    def impossible(self, series: pd.Series) -> pd.Series:
+        """(rows,) the values the fitted model gives probability zero, as text (None where
+        a value is possible): here, an empty cell in a column that had none at fit. A
+        value the encoding cannot tell apart from a possible one (it snaps it to one)
+        would otherwise score and drift as that value."""
+        return _reasons(series.isna().to_numpy() & (not self.spec.nullable),
+                        "an empty cell (the column had none at fit)")
+
     # ------------------------------------------------------------------ state
     @abc.abstractmethod
     def get_state(self) -> dict:
@@ -123,3 +131,8 @@ class ColumnTransformer(abc.ABC):
         """(rows,) which decoded values meet ``wanted``, compared in the column's units."""
         raise ConfigError(f"Cannot condition on column {self.spec.name!r}: its values are "
                           f"not modelled ({self.spec.kind.value}).")
+
+
+def _reasons(rows: np.ndarray, reason: str) -> pd.Series:
+    """``reason`` where ``rows`` is True, None elsewhere."""
+    return pd.Series(np.where(rows, reason, None), dtype=object)

@@ -363,6 +363,17 @@ class ModeSpecificNormalizer(ColumnTransformer):
         modes[outside] = np.argmin(np.abs(scaled[outside]), axis=1)
         return self._encode(modes, scaled[rows, modes], missing)
 
+    def impossible(self, series: pd.Series) -> pd.Series:
+        """Also, in a column encoded value by value, a value no training row held (the
+        encoding would take the nearest one)."""
+        reasons = super().impossible(series)
+        if self.discrete:
+            values = self.to_numbers(series)
+            unseen = ~np.isnan(values) & ~np.isin(values, self.means_)
+            reasons[unseen] = "a value no training row held (the column is modelled value " \
+                              "by value)"
+        return reasons
+
     def _encode(self, modes: np.ndarray, scalar: np.ndarray, missing: np.ndarray) -> np.ndarray:
         out = np.zeros((len(modes), self.width), dtype=np.float32)
         out[:, 0] = np.clip(scalar, -0.99, 0.99)

@@ -182,6 +182,19 @@ class ConstantColumn(ColumnTransformer):
             return np.zeros((len(series), 0), dtype=np.float32)
         return encode_nulls(series.isna().to_numpy())
 
+    def impossible(self, series: pd.Series) -> pd.Series:
+        """Also any value but the constant (any value at all in a column empty at fit)."""
+        reasons = super().impossible(series)
+        present = series.notna().to_numpy()
+        if self.all_missing_:
+            reasons[present] = "a value in a column that was empty at fit"
+            return reasons
+        values = series.astype(object)
+        same = (values == self.value_).to_numpy(dtype=bool) \
+            | (values.astype(str) == str(self.value_)).to_numpy()
+        reasons[present & ~same] = f"a value other than the column's constant {self.value_!r}"
+        return reasons
+
     def inverse_transform(self, block: np.ndarray, rng=None, row_offset: int = 0
                           ) -> pd.Series:
         n = len(block)

@@ -199,6 +199,17 @@ class TableTransformer:
         blocks = [t.transform(df[t.spec.name], rng) for t in self.transformers_]
         return np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
 
+    def impossible(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The cells of ``df`` the fitted model gives probability zero, as text saying why
+        (None elsewhere), one column per column of the schema (see
+        :meth:`ColumnTransformer.impossible`); a category never seen is not listed: its
+        encoding (no slot) already gives its row probability zero."""
+        self._check_fitted()
+        self.schema.check_frame(df)
+        df = model_frame(df)
+        return pd.DataFrame({t.spec.name: t.impossible(df[t.spec.name]).to_numpy()
+                             for t in self.transformers_}, index=df.index)
+
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None,
                           row_offset: int = 0) -> pd.DataFrame:
         self._check_fitted()
