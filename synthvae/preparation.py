@@ -36,7 +36,9 @@ def check_frame(df, method: str = "fit") -> pd.DataFrame:
     if len(df.columns) == 0:
         raise DataError("The table has no columns.")
     if len(df) == 0:
-        raise DataError("The table has no rows; there is nothing to learn from.")
+        raise DataError("The table has no rows; there is nothing to learn from." if
+                        method == "fit" else f"Synthesizer.{method} takes rows; the table "
+                        f"has none.")
     return df.reset_index(drop=True)
 
 

@@ -182,6 +182,11 @@ def test_decode_refuses_non_finite_latents(synth):
         synth.decode(latents)
 
 
+def test_rows_of_none_are_refused_as_such_not_as_a_fit(synth, table):
+    with pytest.raises(DataError, match="score and drift takes rows; the table has none"):
+        synth.score(table.head(0))
+
+
 def test_interpolate_names_itself_when_given_a_series_for_a_row(synth, table):
     with pytest.raises(DataError, match=r"interpolate takes one-row DataFrames.*'start'"):
         synth.interpolate(table.iloc[0], table.iloc[[1]])
