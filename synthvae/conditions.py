@@ -5,7 +5,9 @@ factorizes over columns given z, so the model's rows that meet conditions C are
 
     p(x | C) = integral of p(z) P(C | z) p(x_rest | z) p(x_C | z, C) dz.
 
-Each condition is bound to its column: the column transformer says where the rows meeting it
+Values are first read as users write them (:func:`normalize_conditions`: NaN, pd.NA and NaT
+are empty cells; a date on a datetime column is its whole day). Each condition is then bound
+to its column: the column transformer says where the rows meeting it
 lie in the encoded block (:meth:`~synthvae.transforms.base.ColumnTransformer.encode_condition`,
 which maps a range in the column's units onto its own scale, log-scaled or not), and a
 :class:`BoundCondition` reads, vectorized over rows,
@@ -39,15 +41,19 @@ invariant.
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
+from synthvae.calibration import UNSEEN_OFFSET
 from synthvae.errors import ConfigError
 from synthvae.sampling import ColumnDrawer, decode_matrix, prior_logits
+from synthvae.schema import ColumnKind
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 
 RANGE_SEPARATOR = ".."
@@ -55,6 +61,8 @@ POOL_FACTORS = (4, 16)  # prior latents per requested row: first try, and when t
 REFRESH_STEPS = 20  # Metropolis steps when the pool's effective sample size is short
 BATCH_ROWS = 4096  # rows decoded at once (the pool is POOL_FACTOR times larger)
 TAIL_START = 5.0  # sds from the mean past which a truncated draw uses the exponential tail
+DATE_TEXT = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*")  # a date without a time: 2019-03-31
+LAST_INSTANT = pd.Timedelta(microseconds=1)  # a day ends this long before the next midnight
 
 
 def parse_where(texts: list[str]) -> dict:
@@ -89,19 +97,168 @@ def bind_conditions(conditions: dict, transformer, layout) -> list:
                           f"(low, high). Got {conditions!r} instead.")
     by_name = {t.spec.name: (t, cols) for t, cols in
                zip(transformer.transformers_, transformer.slices_)}
+    conditions = normalize_conditions(conditions, [t.spec for t, _ in by_name.values()])
     bound = []
     for name, wanted in conditions.items():
         if name not in by_name:
             raise ConfigError(f"Cannot condition on column {name!r}: the model has no such "
                               f"column. Its columns are {list(by_name)}.")
         column, cols = by_name[name]
-        if wanted is None and not column.spec.nullable:
-            raise ConfigError(f"Column {name!r} has no empty cells in the training data, so "
-                              f"no row can meet a condition asking for one.")
-        region = column.encode_condition(wanted)
+        wanted = as_column_reads(column, wanted)
+        region = None if wanted is EVERY_ROW else column.encode_condition(wanted)
         if region is not None:
             bound.append(BoundCondition.bind(column, wanted, region, cols.start, layout))
     return bound
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def normalize_conditions(conditions, columns) -> dict:
+    """``conditions`` with each value read as :func:`condition_value` reads it on its
+    column (``columns``: the table's ColumnSpecs); anything but a dict is returned as is.
+    Meant to run once, before the conditions are checked or mapped: doing it again changes
+    nothing."""
+    if not isinstance(conditions, dict):
+        return conditions
+    specs = {spec.name: spec for spec in columns}
+    return {name: condition_value(specs[name], wanted) if name in specs else wanted
+            for name, wanted in conditions.items()}
+
+
+def condition_value(spec, wanted):
+    """One column's condition as the column transformers read it.
+
+    np.nan, pd.NA and NaT mean what None means (an empty cell; an open end of a range),
+    alone, in a list or set, or at a range's end. On a datetime column a date without a
+    time (text ``YYYY-MM-DD`` or a ``datetime.date``) is a whole day of the column's time
+    zone: a range's low end starts at its first instant, a high end stops at its last, and
+    one date alone is the range of that day. A ``pd.Timestamp`` is an instant even at
+    midnight.
+    """
+    if is_missing(wanted):
+        return None
+    if isinstance(wanted, (set, frozenset)):
+        wanted = {None if is_missing(item) else item for item in wanted}
+    elif isinstance(wanted, (list, tuple)):
+        wanted = type(wanted)(None if is_missing(item) else item for item in wanted)
+    return whole_days(wanted) if spec.kind is ColumnKind.DATETIME else wanted
+
+
+def is_missing(value) -> bool:
+    """Whether a condition's value is a missing-value marker: None, NaN, pd.NA, NaT."""
+    if value is None:
+        return True
+    if not pd.api.types.is_scalar(value) or isinstance(value, str):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def whole_days(wanted):
+    """A datetime condition with its dates (not instants) widened to whole days."""
+    if isinstance(wanted, (tuple, list)) and len(wanted) == 2:  # a range, as columns read it
+        low, high = wanted
+        return (_day_start(low), _day_end(high))
+    if as_date(wanted) is None:
+        return wanted
+    return (_day_start(wanted), _day_end(wanted))
+
+
+def as_date(value) -> datetime.date | None:
+    """The day ``value`` names when it is a date without a time, else None."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, str) and DATE_TEXT.fullmatch(value):
+        try:
+            return pd.Timestamp(value.strip()).date()
+        except ValueError:  # 2019-02-30: left for the column to refuse by name
+            return None
+    return None
+
+
+def _day_start(value):
+    day = as_date(value)
+    return value if day is None else pd.Timestamp(day)
+
+
+def _day_end(value):
+    day = as_date(value)
+    return value if day is None else pd.Timestamp(day) + pd.Timedelta(days=1) - LAST_INSTANT
+
+
+EVERY_ROW = object()  # a condition every row of the column meets: nothing to bind
+
+
+def as_column_reads(column: ColumnTransformer, wanted):
+    """A condition (already normalized) in the form its column's ``encode_condition``
+    takes, refused by name where no form fits: an empty cell on a column without any, an
+    empty list, a range on categories. A list on a constant column becomes its value, an
+    empty cell or ``EVERY_ROW``; a datetime range's ends move onto the column's grid."""
+    spec = column.spec
+    listed = isinstance(wanted, (list, set, frozenset))
+    if (wanted is None or (listed and None in wanted)) and not spec.nullable:
+        raise ConfigError(f"Column {spec.name!r} has no empty cells in the training data, so "
+                          f"no row can meet a condition asking for one.")
+    if listed and not wanted:
+        raise ConfigError(f"Column {spec.name!r}: the condition lists no value; give at "
+                          f"least one (a list means any of its values).")
+    if spec.kind is ColumnKind.CATEGORICAL and isinstance(wanted, tuple):
+        raise ConfigError(_no_range_on_categories(column, wanted))
+    if spec.kind is ColumnKind.CONSTANT and listed:
+        return _constant_choice(column, wanted)
+    if spec.kind is ColumnKind.DATETIME:
+        return on_grid(column, wanted)
+    return wanted
+
+
+def _no_range_on_categories(column: ColumnTransformer, wanted: tuple) -> str:
+    """Why a tuple (a range) is refused on a categorical column, and what to give."""
+    values = [column.slot_value(k) for k in range(column.width)]
+    values = [v for v in values if v is not None and v != "(other)"]
+    numbers = values and all(isinstance(v, (int, float, np.number)) and
+                             not isinstance(v, (bool, np.bool_)) for v in values)
+    hint = " (this one holds numbers: declare it continuous in the schema for ranges)" \
+        if numbers else ""
+    return (f"Column {column.spec.name!r} is categorical: it takes a value or a list of "
+            f"values, and the tuple {wanted!r} asks for a (low, high) range, which needs a "
+            f"continuous, datetime or duration column{hint}. For one of several values give "
+            f"a list: {list(wanted)!r}.")
+
+
+def _constant_choice(column: ColumnTransformer, wanted):
+    """A list (or set) of values on a constant column: each must be its value or an empty
+    cell (the column refuses any other by name); the list asks for its value, an empty
+    cell, or, holding both, for every row."""
+    present = [item for item in wanted if item is not None]
+    for item in present:
+        column.encode_condition(item)
+    if len(present) == len(wanted):
+        return present[0]
+    return EVERY_ROW if present else None
+
+
+def on_grid(column: ColumnTransformer, wanted):
+    """A datetime range with its ends moved onto the instants the column decodes to (whole
+    days, hours, minutes or seconds, as its training values were): the same values meet
+    it, and the range's reach, widened by half a step for rounding, stops short of the
+    next instant, which would be drawn and refused (a whole day asked of a column of dates
+    would lose half its draws so). Left as is when no instant of the grid lies in it."""
+    step = 2 * column.rounding_half_width() if hasattr(column, "rounding_half_width") else 0
+    if not step or not (isinstance(wanted, tuple) and len(wanted) == 2):
+        return wanted
+    low, high = (None if end is None else column.unit_value(end) for end in wanted)
+    if (low is not None and not math.isfinite(low)) or \
+            (high is not None and not math.isfinite(high)):
+        return wanted  # not a datetime: the column refuses it by name
+    low = None if low is None else math.ceil(low / step) * step
+    high = None if high is None else math.floor(high / step) * step
+    if low is not None and high is not None and low > high:
+        return wanted
+    return tuple(None if end is None else pd.Timestamp(int(end), unit="s", tz="UTC")
+                 for end in (low, high))
 
 
 @dataclass
@@ -120,6 +277,7 @@ class BoundCondition:
     scalar_low: torch.Tensor | None  # (k,) allowed scalar interval per slot
     scalar_high: torch.Tensor | None
     exact: torch.Tensor | None  # (k,) point-mass slots: the scalar is 0
+    start: int = 0  # table position of the column's block
 
     @classmethod
     def bind(cls, column: ColumnTransformer, wanted, region: EncodedRegion, start: int,
@@ -137,7 +295,7 @@ class BoundCondition:
         return cls(column, wanted, region.want_null, region.fill, at(region.null),
                    at(region.slots), tensor(region.slot_log_weights), scalar, scalar_index,
                    tensor(region.scalar_low), tensor(region.scalar_high),
-                   tensor(region.exact, torch.bool))
+                   tensor(region.exact, torch.bool), start)
 
     @property
     def position(self) -> int:
@@ -145,6 +303,42 @@ class BoundCondition:
         return min(p for p in (None if self.null is None else self.null.start,
                                None if self.slots is None else self.slots.start,
                                self.scalar) if p is not None)
+
+    def refuse_undrawn(self, never: torch.Tensor) -> "BoundCondition":
+        """Check the condition against the table positions the sampler never draws
+        (``never``, (width,) bool: slots no training row holds, such as declared, unused
+        categories). An empty cell or a value asked by name there is refused, as an unseen
+        value is; a numeric range keeps its other modes, and is refused when none is left."""
+        name = self.column.spec.name
+        if self.want_null and self.null is not None and bool(never[self.null.start + 1]):
+            raise ConfigError(f"Column {name!r} has no empty cells in the training data, so "
+                              f"no row can meet a condition asking for one.")
+        if self.slots is None:
+            return self
+        unseen = never[self.slots] & torch.isfinite(self.slot_log_weights)  # (k,)
+        if not unseen.any():
+            return self
+        if self.scalar is None:  # categories, each asked by name
+            raise ConfigError(self._never_held(int(unseen.nonzero()[0, 0]), never))
+        self.slot_log_weights = torch.where(unseen, -math.inf, self.slot_log_weights)
+        if not torch.isfinite(self.slot_log_weights).any():
+            raise ConfigError(f"Column {name!r}: the model produces no value meeting the "
+                              f"condition {self.wanted!r}; widen it.")
+        return self
+
+    def _never_held(self, slot: int, never: torch.Tensor) -> str:
+        """The refusal of slot ``slot`` (of the deciding span), by the value it stands for."""
+        name, offset = self.column.spec.name, self.slots.start - self.start
+        value = self.column.slot_value(offset + slot)
+        if value is None:
+            return (f"Column {name!r} has no empty cells in the training data, so no row "
+                    f"can meet a condition asking for one.")
+        held = [self.column.slot_value(offset + k) for k in range(len(self.slot_log_weights))
+                if not bool(never[self.slots.start + k])]
+        known = [v for v in held if v is not None and v != "(other)"]
+        return (f"Column {name!r} never holds {value!r} in the training data (a category "
+                f"its dtype or schema declares; the model never draws it); known values "
+                f"include {known[:8]}.")
 
     def to(self, device) -> "BoundCondition":
         for name in ("slot_log_weights", "scalar_low", "scalar_high", "exact"):
@@ -234,7 +428,9 @@ class ConditionalSampler:
         self.excluded = excluded  # value pairs never drawn together, or None
         self.layout = layout
         self.prior = prior
-        self.conditions = [c.to(device) for c in conditions]
+        never = None if offsets is None else offsets.detach().cpu() <= UNSEEN_OFFSET / 2
+        self.conditions = [(c if never is None else c.refuse_undrawn(never)).to(device)
+                           for c in conditions]
         self.device = device
         self.pool_factors = pool_factors
         self.refresh_steps = refresh_steps

@@ -9,6 +9,8 @@ ones fit a small model and ask through ``sample(conditions=...)`` and ``--where`
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from synthvae import Synthesizer
-from synthvae.conditions import bind_conditions, truncated_normal
+from synthvae.calibration import UNSEEN_OFFSET
+from synthvae.conditions import (ConditionalSampler, bind_conditions, parse_where,
+                                 truncated_normal)
 from synthvae.errors import ConfigError
 from synthvae.layout import SpanLayout
 from synthvae.schema import detect_schema
@@ -280,3 +284,141 @@ def test_where_on_a_skewed_column_from_the_command_line(synth, tmp_path):
     rows = pd.read_csv(out)
     assert len(rows) == 200 and rows["pay"].between(50, 500).all()
     assert (rows["group"] == "b").all()
+
+
+# ------------------------------------------------- values as users write them (probe s42)
+
+
+def odd_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Datetimes with times of day (naive and zoned), a category declared but never used,
+    a nullable Float64 column and a constant one."""
+    rng = np.random.default_rng(seed)
+    minutes = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 30 * 1440, n), "min")
+    frame = pd.DataFrame({
+        "ts": minutes,
+        "zoned": minutes.tz_localize("Europe/Paris"),
+        "level": pd.Categorical(rng.choice(["lo", "hi"], n), categories=["lo", "mid", "hi"]),
+        "f": pd.array(rng.normal(size=n), dtype="Float64"),
+        "color": "yellow",
+        "digit": rng.integers(0, 10, n),  # whole numbers modelled as categories
+    })
+    frame.loc[rng.random(n) < 0.1, "f"] = pd.NA
+    frame.loc[rng.random(n) < 0.1, "level"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="module")
+def odd() -> TableTransformer:
+    return fit_transformer(odd_table())
+
+
+def bind(transformer: TableTransformer, conditions: dict) -> list:
+    return bind_conditions(conditions, transformer, SpanLayout.from_spans(transformer.spans_))
+
+
+def held(transformer, conditions: dict, name: str, values) -> list[bool]:
+    """Which of ``values`` (of column ``name``) meet the bound ``conditions``."""
+    (condition,) = bind(transformer, conditions)
+    return condition.holds(pd.DataFrame({name: values})).tolist()
+
+
+STAMPS = pd.to_datetime(["2020-01-04 23:59", "2020-01-05 00:00", "2020-01-05 13:30",
+                         "2020-01-05 23:59", "2020-01-06 00:00"])
+
+
+@pytest.mark.parametrize("wanted", ["2020-01-05", datetime.date(2020, 1, 5),
+                                    ("2020-01-05", "2020-01-05"),
+                                    parse_where(["ts=2020-01-05"])["ts"]],
+                         ids=["text", "date", "range of one day", "where"])
+def test_a_date_without_a_time_is_its_whole_day(odd, wanted):
+    # It was midnight: every row at 00:00:00, a value no training row holds.
+    assert held(odd, {"ts": wanted}, "ts", STAMPS) == [False, True, True, True, False]
+
+
+def test_a_date_as_a_ranges_high_end_keeps_that_day(odd):
+    # ..2020-01-05 stopped at its midnight and lost the day.
+    wanted = parse_where(["ts=2020-01-03..2020-01-05"])["ts"]
+    assert held(odd, {"ts": wanted}, "ts", STAMPS) == [True, True, True, True, False]
+    open_end = {"ts": (None, datetime.date(2020, 1, 5))}
+    assert held(odd, open_end, "ts", STAMPS) == [True, True, True, True, False]
+
+
+def test_a_timestamp_stays_an_instant_and_a_zoned_column_takes_its_own_days(odd):
+    assert held(odd, {"ts": pd.Timestamp("2020-01-05")}, "ts", STAMPS) == \
+        [False, True, False, False, False]
+    local = STAMPS.tz_localize("Europe/Paris")  # the day in the column's time zone
+    assert held(odd, {"zoned": "2020-01-05"}, "zoned", local) == \
+        [False, True, True, True, False]
+
+
+@pytest.mark.parametrize("missing", [np.nan, float("nan"), pd.NA, pd.NaT, None])
+def test_nan_na_and_nat_ask_for_an_empty_cell_as_none_does(odd, missing):
+    (number,) = bind(odd, {"f": missing})
+    assert number.want_null
+    (category,) = bind(odd, {"level": ["lo", missing]})
+    frame = pd.DataFrame({"level": pd.Categorical(["lo", None, "hi"])})
+    assert category.holds(frame).tolist() == [True, True, False]
+
+
+def test_nan_at_a_ranges_end_leaves_it_open(odd):
+    (condition,) = bind(odd, {"f": (np.nan, 0.0)})
+    frame = pd.DataFrame({"f": pd.array([-50.0, 1.0], dtype="Float64")})
+    assert condition.holds(frame).tolist() == [True, False]
+
+
+def test_a_list_or_set_on_a_constant_column_takes_its_value(odd):
+    for wanted in (["yellow"], {"yellow"}):
+        assert bind(odd, {"color": wanted}) == []  # every row holds it: nothing to steer
+    with pytest.raises(ConfigError, match=r"constant \('yellow'\); no row has 'purple'"):
+        bind(odd, {"color": ["yellow", "purple"]})  # as an unseen category in a list is
+    with pytest.raises(ConfigError, match="'color' has no empty cells"):
+        bind(odd, {"color": ["yellow", np.nan]})
+
+
+@pytest.mark.parametrize("conditions, message", [
+    ({"level": ("lo", "hi")}, r"'level' is categorical.*\('lo', 'hi'\) asks for a \(low, "
+                              r"high\) range, which needs a continuous, datetime or duration "
+                              r"column\. .*give a list: \['lo', 'hi'\]"),
+    ({"digit": (2, 4)}, r"'digit' is categorical.*column \(this one holds numbers: declare "
+                        r"it continuous in the schema for ranges\)"),
+    ({"level": []}, "'level': the condition lists no value"),
+])
+def test_a_tuple_or_an_empty_list_on_categories_is_refused_saying_why(odd, conditions,
+                                                                      message):
+    with pytest.raises(ConfigError, match=message):
+        bind(odd, conditions)
+
+
+@pytest.mark.parametrize("wanted", ["mid", ["lo", "mid"]])
+def test_a_declared_category_no_training_row_holds_is_refused(odd, wanted):
+    # Calibration gives such a slot UNSEEN_OFFSET and the sampler never draws it; asked
+    # for, it was drawn on every row.
+    layout = SpanLayout.from_spans(odd.spans_)
+    bound = bind_conditions({"level": wanted}, odd, layout)
+    names = [t.spec.name for t in odd.transformers_]
+    offsets = torch.zeros(layout.width)
+    offsets[odd.slices_[names.index("level")].start + 1] = UNSEEN_OFFSET  # 'mid'
+    with pytest.raises(ConfigError, match=r"'level' never holds 'mid' in the training data"
+                                          r".*known values include \['lo', 'hi'\]"):
+        ConditionalSampler(None, layout, None, bound, torch.device("cpu"), offsets=offsets)
+    ConditionalSampler(None, layout, None, bind_conditions({"level": ["lo", "hi"]}, odd,
+                                                           layout),
+                       torch.device("cpu"), offsets=offsets)  # the used ones are fine
+
+
+@pytest.fixture(scope="module")
+def odd_synth() -> Synthesizer:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Synthesizer(epochs=2, hidden=(32,), latent_dim=4, verbose=False,
+                           seed=0).fit(odd_table())
+
+
+def test_sample_reads_days_missing_markers_and_unused_categories(odd_synth):
+    out = odd_synth.sample(60, seed=1, conditions={"ts": "2020-01-05", "f": pd.NA})
+    assert (out["ts"].dt.date == datetime.date(2020, 1, 5)).all()
+    assert out["ts"].nunique() > 10 and out["f"].isna().all()
+    with pytest.raises(ConfigError, match="'level' never holds 'mid'"):
+        odd_synth.sample(5, conditions={"level": "mid"})
