@@ -109,8 +109,11 @@ def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: 
                           "split ahead of time. Sample the conditional rows unsharded.")
     bound, residual = None, []
     if conditions is not None:
-        from synthvae.conditions import bind_conditions
+        from synthvae.conditions import bind_conditions, normalize_conditions
 
+        # read as users write them (NaN / NA / NaT empty, dates whole days) before the
+        # constraints map any: a constrained column reads them so too
+        conditions = normalize_conditions(conditions, synth.schema_.columns)
         modelled, residual = synth.constraints_.split_conditions(conditions)
         bound = bind_conditions(modelled, synth.transformer_, synth.layout_) \
             if modelled or not conditions else []

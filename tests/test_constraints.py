@@ -365,3 +365,15 @@ def test_a_rule_keeps_a_columns_empty_cells_empty(rule, column):
     empty = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(
         10, seed=1, conditions={column: None})
     assert empty[column].isna().all()
+
+
+def test_a_range_beyond_an_increment_columns_values_is_refused_in_its_own_units(tmp_path):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"p": rng.integers(1, 20, 400) * 5, "x": rng.normal(size=400)})
+    synth = Synthesizer(**FAST, constraints=[FixedIncrements("p", 5)]).fit(df)
+    for model in (synth, Synthesizer.load(synth.save(tmp_path / "m.safetensors"))):
+        with pytest.raises(ConfigError, match=r"asked range 100\.\.150; the model knows "
+                                              r"5\.\.95\."):
+            model.sample(5, conditions={"p": (100, 150)})
+        assert model.sample(20, seed=0, conditions={"p": (20, 30)})["p"].isin(
+            [20, 25, 30]).all()

@@ -430,6 +430,9 @@ class IncrementRule(Rule):
             raise ConfigError(f"The {self.describe()} constraint needs a numeric column; "
                               f"{self.column!r} is {spec.kind.value}.")
         check_numeric(spec, frame[self.column], self.describe())
+        present = numbers(spec, frame[self.column])
+        present = present[~np.isnan(present)]
+        self.span_ = (float(present.min()), float(present.max())) if len(present) else None
         self._set_role()
         return self
 
@@ -463,6 +466,7 @@ class IncrementRule(Rule):
         if value is None:
             return {self.column: None}, {}
         low, high = condition_checker(self.specs_[self.column]).range_bounds(value)
+        self._check_reach(low, high)
         k = self.increment
         low_m = math.ceil(low / k - 1e-9) if math.isfinite(low) else None
         high_m = math.floor(high / k + 1e-9) if math.isfinite(high) else None
@@ -472,8 +476,22 @@ class IncrementRule(Rule):
                               f"constraint cannot both hold.")
         return {self.column: (low_m, high_m)}, {}
 
+    def _check_reach(self, low: float, high: float) -> None:
+        """Refuse a range no training value lies in, in the column's units (the modelled
+        column counts multiples: its own message would give those)."""
+        span = getattr(self, "span_", None)
+        if span is not None and (low > span[1] or high < span[0]):
+            raise ConfigError(f"Column {self.column!r}: no training value lies in the asked "
+                              f"range {show(low)}..{show(high)}; the model knows "
+                              f"{show(span[0])}..{show(span[1])}.")
+
+    def get_state(self):
+        return {"span": None if self.span_ is None else list(self.span_)}
+
     def set_state(self, state, specs):
         super().set_state(state, specs)
+        span = state.get("span")  # models saved before it have none
+        self.span_ = None if span is None else (float(span[0]), float(span[1]))
         self._set_role()
         return self
 
