@@ -313,3 +313,21 @@ def test_cli_report_errors_are_one_line(cli_app, tmp_path):
         assert result.exit_code == 1, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+
+
+def test_alpha_precision_and_beta_recall_count_tied_rows_as_typical():
+    from synthvae.reports.coverage import alpha_precision_beta_recall
+
+    rng = np.random.default_rng(0)
+    # few distinct rows (a flag and a dominant category): distances to the centre tie
+    real = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]]), [250, 45, 5], axis=0)
+    faithful = real[rng.permutation(len(real))]
+    scores = alpha_precision_beta_recall(real, faithful, seed=0)
+    assert scores["alpha_precision"] > 0.95 and scores["beta_recall"] > 0.95  # were 0.28
+    blurred = faithful + rng.normal(0, 1.5, faithful.shape)
+    worse = alpha_precision_beta_recall(real, blurred, seed=0)
+    assert worse["alpha_precision"] < scores["alpha_precision"] - 0.2
+    # distinct values: the diagonal is alpha itself, and a faithful sample scores near 1
+    normal = rng.normal(size=(2000, 3))
+    assert alpha_precision_beta_recall(normal, rng.normal(size=(2000, 3)), seed=0)[
+        "alpha_precision"] > 0.9

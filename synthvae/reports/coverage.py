@@ -9,8 +9,12 @@ With ``c`` the mean real row and alpha in ``ALPHAS`` (0..1):
 * recall curve R(beta): share of real rows whose nearest synthetic row is nearer than the
   real row's own nearest real neighbour *and* lies inside the beta-quantile ball of those
   nearest synthetic rows around the synthetic mean;
-* ``alpha_precision`` / ``beta_recall`` = 1 - 2 * mean |curve - alpha| (1 = the curve
-  follows the diagonal, i.e. the synthetic rows are as typical as the real ones);
+* ``alpha_precision`` / ``beta_recall`` = 1 - 2 * mean |curve - diagonal| (1 = the curve
+  follows the diagonal, i.e. the synthetic rows are as typical as the real ones). The
+  diagonal is the share of the radii's own rows within each quantile radius: alpha itself
+  when the radii are distinct, more where many rows share one (a table of few distinct rows:
+  every row of the common value lies within the smallest ball), so that ties do not score
+  a faithful table 0;
 * ``authenticity``: share of synthetic rows farther from their nearest real row than that
   real row is from its own nearest real neighbour (low = rows sit on top of real rows).
 
@@ -42,11 +46,11 @@ def alpha_precision_beta_recall(real: np.ndarray, synthetic: np.ndarray, seed: i
     rng = np.random.default_rng(seed)
     real, synthetic = subsample(real, MAX_ROWS, rng), subsample(synthetic, MAX_ROWS, rng)
     real_gap = nearest(real, real, k=2)[0][:, -1]  # (n_real,) to the nearest other real row
-    precision = _precision_curve(real, synthetic)
-    recall = _recall_curve(real, synthetic, real_gap)
+    precision, precision_diagonal = _precision_curve(real, synthetic)
+    recall, recall_diagonal = _recall_curve(real, synthetic, real_gap)
     return {
-        "alpha_precision": _integrated(precision),
-        "beta_recall": _integrated(recall),
+        "alpha_precision": _integrated(precision, precision_diagonal),
+        "beta_recall": _integrated(recall, recall_diagonal),
         "authenticity": _authenticity(real, synthetic, real_gap),
         "rows_used": [len(real), len(synthetic)],
         "curve": {"alpha": ALPHAS.tolist(), "precision": precision.tolist(),
@@ -54,20 +58,31 @@ def alpha_precision_beta_recall(real: np.ndarray, synthetic: np.ndarray, seed: i
     }
 
 
-def _precision_curve(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
+def _precision_curve(real: np.ndarray, synthetic: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(curve, its diagonal), each (n_alphas,)."""
     center = real.mean(axis=0)
-    radii = np.quantile(np.linalg.norm(real - center, axis=1), ALPHAS)  # (n_alphas,)
+    real_radius = np.linalg.norm(real - center, axis=1)
+    radii = np.quantile(real_radius, ALPHAS)  # (n_alphas,)
     synthetic_radius = np.linalg.norm(synthetic - center, axis=1)  # (n_synthetic,)
-    return (synthetic_radius[None, :] <= radii[:, None]).mean(axis=1)
+    return _within(synthetic_radius, radii), _within(real_radius, radii)
 
 
-def _recall_curve(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray) -> np.ndarray:
+def _recall_curve(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(curve, its diagonal), each (n_alphas,)."""
     distance, index = nearest(real, synthetic, k=1)
     closest = synthetic[index[:, 0]]  # (n_real, width): each real row's nearest synthetic
     closest_radius = np.linalg.norm(closest - synthetic.mean(axis=0), axis=1)
     radii = np.quantile(closest_radius, ALPHAS)
     covered = distance[:, 0] <= real_gap  # (n_real,)
-    return (covered[None, :] & (closest_radius[None, :] <= radii[:, None])).mean(axis=1)
+    inside = closest_radius[None, :] <= radii[:, None]
+    return (covered[None, :] & inside).mean(axis=1), inside.mean(axis=1)
+
+
+def _within(radius: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """(n_alphas,) share of ``radius`` within each of ``radii``."""
+    return (radius[None, :] <= radii[:, None]).mean(axis=1)
 
 
 def _authenticity(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray) -> float:
@@ -75,6 +90,6 @@ def _authenticity(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray)
     return float(np.mean(distance[:, 0] > real_gap[index[:, 0]]))
 
 
-def _integrated(curve: np.ndarray) -> float:
-    return float(1 - 2 * np.mean(np.abs(curve - ALPHAS)))
+def _integrated(curve: np.ndarray, diagonal: np.ndarray) -> float:
+    return float(1 - 2 * np.mean(np.abs(curve - diagonal)))
 
