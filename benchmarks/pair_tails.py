@@ -46,6 +46,17 @@ def strong_numeric_pairs(real: pd.DataFrame) -> list[tuple[str, str]]:
             if abs(corr.loc[a, b]) >= STRONG]
 
 
+def strong_pair_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> list[dict]:
+    """:func:`pair_figures` of every strong numeric pair, real and synthetic, the tail cut
+    at the real first column's TAIL quantile."""
+    pairs = []
+    for a, b in strong_numeric_pairs(real):
+        cut = float(real[a].quantile(TAIL))
+        pairs.append({"pair": [a, b], "real": pair_figures(real, a, b, cut),
+                      "synthetic": pair_figures(synthetic, a, b, cut)})
+    return pairs
+
+
 def main(argv=None) -> None:
     name, seed, *settings = argv or sys.argv[1:]
     seed = int(seed)
@@ -59,11 +70,7 @@ def main(argv=None) -> None:
     synth.fit(data.train)
     fit_s = time.time() - start
     synthetic = synth.sample(len(data.train), seed=seed + 1)
-    pairs = []
-    for a, b in strong_numeric_pairs(data.train):
-        cut = float(data.train[a].quantile(TAIL))
-        pairs.append({"pair": [a, b], "real": pair_figures(data.train, a, b, cut),
-                      "synthetic": pair_figures(synthetic, a, b, cut)})
+    pairs = strong_pair_figures(data.train, synthetic)
     strong = strong_pair_trends(data.train, synthetic,
                                 detect_schema(data.train).to_sdmetrics_metadata())
     print(json.dumps({"table": name, "seed": seed, "params": params, "fit_s": round(fit_s, 1),

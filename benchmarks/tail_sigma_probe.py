@@ -16,7 +16,7 @@ import torch
 
 from benchmarks.common import strong_pair_trends
 from benchmarks.data import load_dataset
-from benchmarks.pair_tails import TAIL, pair_figures, strong_numeric_pairs
+from benchmarks.pair_tails import strong_pair_figures
 from synthvae import Synthesizer, detect_schema
 
 SCALES = (1.0, 0.5, 1e-6, 2.0)
@@ -35,11 +35,7 @@ def main(argv=None) -> None:
     for scale in SCALES:
         sigma.forward = lambda ones, scale=scale: learned(ones) * scale
         synthetic = synth.sample(len(data.train), seed=seed + 1)
-        pairs = []
-        for a, b in strong_numeric_pairs(data.train):
-            cut = float(data.train[a].quantile(TAIL))
-            pairs.append({"pair": [a, b], "real": pair_figures(data.train, a, b, cut),
-                          "synthetic": pair_figures(synthetic, a, b, cut)})
+        pairs = strong_pair_figures(data.train, synthetic)
         strong = strong_pair_trends(data.train, synthetic, schema.to_sdmetrics_metadata())
         print(json.dumps({"table": name, "seed": seed, "sigma_scale": scale,
                           "strong_pair_trends": strong, "pairs": pairs}), flush=True)

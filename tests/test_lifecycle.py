@@ -184,7 +184,9 @@ def test_cli_fit_survives_failed_diagnostics_and_reports_failed_prior_in_one_lin
     assert "No model was written" in result.output and not (tmp_path / "b.st").exists()
 
 
-def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path, monkeypatch):
+def fit_failing_after_a_checkpoint(table, tmp_path, monkeypatch):
+    """(runner, fit arguments, result) of a CLI fit in ``tmp_path`` whose latent prior
+    fails after training, keeping its checkpoint ``m.st.ckpt``."""
     from cli.main import app
     from synthvae.prior import MixturePrior
 
@@ -194,7 +196,13 @@ def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path,
     runner = CliRunner()
     with monkeypatch.context() as patch:
         patch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
-        result = runner.invoke(app, fit)
+        return runner, fit, runner.invoke(app, fit)
+
+
+def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path, monkeypatch):
+    from cli.main import app
+
+    runner, fit, result = fit_failing_after_a_checkpoint(table, tmp_path, monkeypatch)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "--resume" in result.output and (tmp_path / "m.st.ckpt").exists()
     result = runner.invoke(app, fit + ["--resume"])
@@ -205,16 +213,10 @@ def test_cli_keeps_the_training_for_resume_when_the_prior_fails(table, tmp_path,
 
 def test_a_damaged_checkpoint_is_refused_on_resume(table, tmp_path, monkeypatch):
     from cli.main import app
-    from synthvae.prior import MixturePrior
     from test_persistence import flip_one_weight_byte
 
-    monkeypatch.chdir(tmp_path)
-    table.to_csv("data.csv", index=False)
-    fit = ["fit", "data.csv", "--epochs", "2", "--checkpoint-every", "1", "-q", "-o", "m.st"]
-    runner = CliRunner()
-    with monkeypatch.context() as patch:
-        patch.setattr(MixturePrior, "fit", fail_with(RuntimeError("singular covariance")))
-        assert runner.invoke(app, fit).exit_code == 1
+    runner, fit, result = fit_failing_after_a_checkpoint(table, tmp_path, monkeypatch)
+    assert result.exit_code == 1
     flip_one_weight_byte(tmp_path / "m.st.ckpt")
     result = runner.invoke(app, fit + ["--resume"])
     assert result.exit_code == 1 and "Traceback" not in result.output
