@@ -173,6 +173,12 @@ def _check_bounds(spec: ColumnSpec) -> None:
         if value is not None and not _is_number(value):
             raise SchemaError(f"Column {spec.name!r}: {key!r} must be a number{unit} or null. "
                               f"Got {value!r} instead.")
+    bounded = spec.min is not None or spec.max is not None
+    if bounded and spec.kind not in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+        raise SchemaError(f"Column {spec.name!r}: 'min' and 'max' bound a continuous or "
+                          f"datetime column; this one is {spec.kind.value!r}, whose values "
+                          f"they would not bound. Declare \"kind\": \"continuous\" to bound "
+                          f"its numbers, or drop them.")
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
         raise SchemaError(f"Column {spec.name!r}: 'min' must be at most 'max'. Got min "
                           f"{spec.min!r} and max {spec.max!r} instead.")

@@ -139,3 +139,13 @@ def test_a_partial_override_without_dtype_records_the_dtype_as_detection_would()
     partial = Schema.from_dict({"columns": [{"name": "code", "kind": "categorical"}]})
     assert detect_schema(df, overrides=partial)["code"].dtype == \
         detect_schema(df)["code"].dtype == "string[pyarrow]"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"name": "c", "kind": "categorical", "min": 0, "max": 3},
+     "'c': 'min' and 'max' bound a continuous or datetime column; this one is 'categorical'"),
+    ({"name": "k", "kind": "constant", "max": 3, "value": 1}, "this one is 'constant'"),
+    ({"name": "x", "kind": "continuous", "min": 5, "max": 1}, "'min' must be at most 'max'")])
+def test_bounds_that_would_bound_nothing_or_cross_are_schema_errors(entry, message):
+    with pytest.raises(SchemaError, match=message):
+        Schema.from_dict({"columns": [entry]})

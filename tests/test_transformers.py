@@ -461,3 +461,18 @@ def test_skew_threshold_none_turns_the_log_scale_off_for_the_table():
     restored = TableTransformer.from_state(schema, on.get_state())
     matrix = on.transform(df, seed=0)
     assert np.array_equal(restored.transform(df, seed=0), matrix)
+
+
+def test_declared_bounds_hold_for_a_column_encoded_value_by_value():
+    rng = np.random.default_rng(0)
+    ages = pd.Series(rng.integers(17, 88, 3000), name="age")
+    spec = dataclasses.replace(detect_column(ages), min=20, max=60)
+    column = make_column_transformer(spec).fit(ages)
+    assert column.discrete
+    # values beyond a bound are that bound: neither sampled nor kept in the model's state
+    assert column.means_.min() == 20 and column.means_.max() == 60
+    assert column.weights_[0] == pytest.approx((ages <= 20).mean())
+    block = np.zeros((500, column.width), dtype=np.float32)
+    block[np.arange(500), 1 + rng.integers(0, column.n_modes, 500)] = 1.0
+    back = column.inverse_transform(block, rng)
+    assert back.between(20, 60).all()

@@ -159,7 +159,11 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def _fit_discrete(self, observed: np.ndarray):
         self.log_scale_ = None
-        values, counts = np.unique(observed, return_counts=True)
+        # Declared (public) bounds hold here too: a value beyond one is that bound, so it is
+        # neither sampled nor stored in the model file.
+        low = -np.inf if self.spec.min is None else self._scaled(self.spec.min)
+        high = np.inf if self.spec.max is None else self._scaled(self.spec.max)
+        values, counts = np.unique(np.clip(observed, low, high), return_counts=True)
         self.weights_ = counts / counts.sum()
         self.means_ = values.astype(np.float64)
         self.stds_ = np.full(len(values), POINT_STD)
