@@ -63,12 +63,17 @@ def series_dtype_name(series: pd.Series) -> str:
 
 
 def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    return holds(series, decimal.Decimal, missing)
+
+
+def holds(series: pd.Series, kind: type, missing: np.ndarray | None = None) -> bool:
+    """Whether every present value of an object column is a ``kind``."""
     if series.dtype != object:
         return False
     values = series.to_numpy()
     present = values[~(pd.isna(values) if missing is None else missing)]
-    return len(present) > 0 and isinstance(present[0], decimal.Decimal) and all(
-        isinstance(v, decimal.Decimal) for v in present)  # one look decides for text
+    return len(present) > 0 and isinstance(present[0], kind) and all(
+        isinstance(v, kind) for v in present)  # one look decides for text
 
 
 def dtype_name(dtype) -> str:

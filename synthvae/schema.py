@@ -24,6 +24,7 @@ Every column records whether it is ``nullable``. Users override any of this with
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import json
 import os
@@ -65,6 +66,10 @@ DATETIME_FORMATS = (
     "%Y/%m/%d",
     "%Y/%m/%d %H:%M:%S",
 )
+# Times of day without a date ("13:05:59", as Parquet's time64 is written): text a
+# datetime format keeps, on the date 1900-01-01 that parsing gives them.
+TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f")
+TIME_LIKE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 # A time followed by a UTC offset ("+01:00", as pandas' to_csv writes a zoned column, or
 # "+0100") is the format above of the text before it, plus "%z"; offsets come back "+01:00".
 OFFSET = "%z"
@@ -414,7 +419,7 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
-    from synthvae.frames import model_series, series_dtype_name
+    from synthvae.frames import holds, model_series, series_dtype_name
 
     name = str(series.name)
     dtype = series_dtype_name(series)  # recorded before normalising: restored on output
@@ -441,7 +446,9 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
         return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
     if pd.api.types.is_numeric_dtype(series.dtype):
         return _detect_numeric(values, categorical_threshold, common)
-    return _detect_text(values, common)
+    if holds(values, datetime.time) and values.nunique() <= categorical_threshold:
+        return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)  # times kept as objects
+    return _detect_text(values, common)  # more times: modelled as time text
 
 
 def check_values(values: pd.Series, name: str) -> None:
@@ -560,6 +567,8 @@ def detect_datetime_format(strings: pd.Series, sample_size: int = 500) -> str | 
         return _iso_format(sample)
     if sample.str.match(_DAY_MONTH_LIKE).all():
         return _round_tripping_format(sample, _day_month_formats(strings, sample.iloc[0][2]))
+    if sample.str.match(TIME_LIKE).all():
+        return _round_tripping_format(sample, TIME_FORMATS)
     return None
 
 
@@ -618,8 +627,11 @@ def text_timezone(strings: pd.Series, datetime_format: str) -> str | None:
 
 
 def looks_like_dates(strings: pd.Series, sample_size: int = 500) -> bool:
-    """Whether every (sampled) string reads as a date (``DATE_LIKE``), whatever its format."""
-    return len(strings) > 0 and bool(_sample(strings, sample_size).str.match(DATE_LIKE).all())
+    """Whether every (sampled) string reads as a date (``DATE_LIKE``) or a time of day,
+    whatever its format."""
+    sample = _sample(strings, sample_size)
+    return len(strings) > 0 and bool((sample.str.match(DATE_LIKE)
+                                      | sample.str.match(TIME_LIKE)).all())
 
 
 def _python_scalar(value):

@@ -219,3 +219,21 @@ def test_repeated_categories_in_a_schema_are_a_schema_error():
     with pytest.raises(SchemaError, match="'c': 'categories' must be distinct values. Got 'a' "
                                           "more than once"):
         ColumnSpec.from_dict({"name": "c", "kind": "categorical", "categories": ["a", "b", "a"]})
+
+
+def test_times_of_day_come_back_as_valid_times_never_regenerated_digits():
+    import datetime
+
+    rng = np.random.default_rng(0)
+    seconds = rng.integers(0, 86_400, 600)
+    times = [datetime.time(s // 3600, (s // 60) % 60, s % 60) for s in seconds]
+    df = pd.DataFrame({"x": rng.normal(size=600), "at": times,
+                       "text": [t.isoformat() for t in times],
+                       "few": [datetime.time(i % 4, 30) for i in range(600)]})
+    kinds = {c.name: (c.kind.value, c.datetime_format) for c in detect_schema(df).columns}
+    assert kinds["at"] == kinds["text"] == ("datetime", "%H:%M:%S")  # not identifiers
+    assert kinds["few"] == ("categorical", None)  # few times: kept as the objects they are
+    out = Synthesizer(epochs=2, verbose=False, seed=0).fit(df).sample(300, seed=1)
+    for column in ("at", "text"):  # 13:05:59, never 644:86:69
+        assert pd.to_datetime(out[column], format="%H:%M:%S", errors="coerce").notna().all()
+    assert {type(v) for v in out["few"]} == {datetime.time}

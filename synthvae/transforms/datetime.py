@@ -81,8 +81,9 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         if pd.api.types.is_numeric_dtype(series.dtype):  # 20190904 -> "20190904"
             codes, numbers = pd.factorize(series.to_numpy(dtype=np.float64, na_value=np.nan))
             uniques = np.char.mod("%d", numbers).astype(object)  # distinct values only
-        else:
+        else:  # text, or objects whose text is in the format (datetime.time: 13:05:59)
             codes, uniques = pd.factorize(series)
+            uniques = [u if isinstance(u, str) else str(u) for u in uniques]  # distinct only
         parsed_uniques = parse_text(pd.Series(list(uniques) or [None], dtype=object),
                                     fmt).to_numpy()
         parsed = pd.Series(np.where(codes >= 0, parsed_uniques[np.maximum(codes, 0)],

@@ -35,7 +35,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from synthvae.schema import DATE_LIKE
+from synthvae.schema import DATE_LIKE, TIME_LIKE
 from synthvae.transforms.textpieces import assemble_codes, strings_of
 
 MIN_GROUP_ROWS = 10  # a skeleton (and any text it keeps) is shared by at least this many rows
@@ -95,9 +95,10 @@ def _skeleton(value: str) -> str:
 
 
 def _dates(values) -> bool:
-    """Whether the values read as dates: a skeleton of dates is not kept, because new digits
-    in a day or month make invalid dates (25/12/2020 -> 644/86/2020)."""
-    return all(DATE_LIKE.match(value) for value in values)
+    """Whether the values read as dates or times of day: a skeleton of them is not kept,
+    because new digits in a day, month, hour or minute make invalid ones (25/12/2020 ->
+    644/86/2020, 13:05:59 -> 644:86:69)."""
+    return all(DATE_LIKE.match(value) or TIME_LIKE.match(value) for value in values)
 
 
 def _has_class(skeleton: str) -> bool:
