@@ -142,7 +142,7 @@ def condition_value(spec, wanted):
         wanted = {None if is_missing(item) else item for item in wanted}
     elif isinstance(wanted, (list, tuple)):
         wanted = type(wanted)(None if is_missing(item) else item for item in wanted)
-    return whole_days(wanted) if spec.kind is ColumnKind.DATETIME else wanted
+    return whole_days(wanted, spec.timezone) if spec.kind is ColumnKind.DATETIME else wanted
 
 
 def is_missing(value) -> bool:
@@ -157,14 +157,15 @@ def is_missing(value) -> bool:
         return False
 
 
-def whole_days(wanted):
-    """A datetime condition with its dates (not instants) widened to whole days."""
+def whole_days(wanted, timezone: str | None = None):
+    """A datetime condition with its dates (not instants) widened to whole days of the
+    column's ``timezone`` (None: naive)."""
     if isinstance(wanted, (tuple, list)) and len(wanted) == 2:  # a range, as columns read it
         low, high = wanted
-        return (_day_start(low), _day_end(high))
+        return (_day_start(low, timezone), _day_end(high, timezone))
     if as_date(wanted) is None:
         return wanted
-    return (_day_start(wanted), _day_end(wanted))
+    return (_day_start(wanted, timezone), _day_end(wanted, timezone))
 
 
 def as_date(value) -> datetime.date | None:
@@ -179,14 +180,25 @@ def as_date(value) -> datetime.date | None:
     return None
 
 
-def _day_start(value):
+def _day_start(value, timezone: str | None):
     day = as_date(value)
-    return value if day is None else pd.Timestamp(day)
+    return value if day is None else _midnight(day, timezone)
 
 
-def _day_end(value):
+def _day_end(value, timezone: str | None):
     day = as_date(value)
-    return value if day is None else pd.Timestamp(day) + pd.Timedelta(days=1) - LAST_INSTANT
+    return value if day is None else \
+        _midnight(day + datetime.timedelta(days=1), timezone) - LAST_INSTANT
+
+
+def _midnight(day: datetime.date, timezone: str | None) -> pd.Timestamp:
+    """The first instant of ``day`` in ``timezone``: where a daylight-saving switch makes
+    midnight happen twice or not at all, its first occurrence or the instant the day
+    starts."""
+    stamp = pd.Timestamp(day)
+    if timezone is None:
+        return stamp
+    return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
 
 
 EVERY_ROW = object()  # a condition every row of the column meets: nothing to bind
@@ -198,7 +210,10 @@ def as_column_reads(column: ColumnTransformer, wanted):
     empty list, a range on categories. A list on a constant column becomes its value, an
     empty cell or ``EVERY_ROW``; a datetime range's ends move onto the column's grid."""
     spec = column.spec
-    listed = isinstance(wanted, (list, set, frozenset))
+    # a list is "any of these values" on categories and constants; on a number or a datetime
+    # a two-item list is a (low, high) range as a tuple is, None an open end
+    listed = isinstance(wanted, (list, set, frozenset)) and \
+        spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
     if (wanted is None or (listed and None in wanted)) and not spec.nullable:
         raise ConfigError(f"Column {spec.name!r} has no empty cells in the training data, so "
                           f"no row can meet a condition asking for one.")

@@ -351,6 +351,30 @@ def test_a_timestamp_stays_an_instant_and_a_zoned_column_takes_its_own_days(odd)
         [False, True, True, True, False]
 
 
+def test_a_day_whose_midnight_a_daylight_saving_switch_repeats_or_skips():
+    # Sao Paulo: clocks went back at midnight on 2019-02-17 (23:00-23:59 of the 16th twice)
+    # and forward at midnight on 2018-11-04 (no 00:00-00:59); both raised pytz errors.
+    zone = "America/Sao_Paulo"
+    days = pd.date_range("2018-10-20", "2019-03-01", freq="5h", tz=zone)
+    transformer = fit_transformer(pd.DataFrame({"t": days}))
+    probe = pd.Series(pd.to_datetime(["2019-02-16 12:00", "2019-02-17 12:00",
+                                      "2018-11-04 12:00", "2018-11-03 12:00"])
+                      .tz_localize(zone))
+    assert held(transformer, {"t": "2019-02-16"}, "t", probe) == [True, False, False, False]
+    assert held(transformer, {"t": "2018-11-04"}, "t", probe) == [False, False, True, False]
+    with pytest.raises(ConfigError, match="happens twice or not at all in its time zone"):
+        bind(transformer, {"t": pd.Timestamp("2018-11-04 00:30")})
+
+
+def test_a_two_item_list_on_a_number_is_a_range_with_open_ends(odd):
+    ages = fit_transformer(pd.DataFrame({"age": np.random.default_rng(0).normal(40, 9, 300)}))
+    # [None, 40] was refused as asking for an empty cell on a column that has none
+    for wanted in ([None, 40], [np.nan, 40], (None, 40)):
+        assert held(ages, {"age": wanted}, "age", [25.0, 40.0, 41.0]) == [True, True, False]
+    with pytest.raises(ConfigError, match="no empty cells"):  # categories: any of the list
+        bind(odd, {"digit": [None, 4]})
+
+
 @pytest.mark.parametrize("missing", [np.nan, float("nan"), pd.NA, pd.NaT, None])
 def test_nan_na_and_nat_ask_for_an_empty_cell_as_none_does(odd, missing):
     (number,) = bind(odd, {"f": missing})

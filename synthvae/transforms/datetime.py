@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import DataError, SchemaError
+from synthvae.errors import ConfigError, DataError, SchemaError
 from synthvae.frames import is_date_name, model_dtype
 from synthvae.schema import OFFSET
 from synthvae.transforms.continuous import ModeSpecificNormalizer
@@ -129,7 +129,11 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         if stamp is pd.NaT:
             return math.nan
         if stamp.tz is None and self.spec.timezone:
-            stamp = stamp.tz_localize(self.spec.timezone)
+            stamp = stamp.tz_localize(self.spec.timezone, ambiguous="NaT", nonexistent="NaT")
+            if stamp is pd.NaT:
+                raise ConfigError(f"Column {self.spec.name!r}: {value!s} happens twice or "
+                                  f"not at all in its time zone {self.spec.timezone} (a "
+                                  f"daylight-saving switch); give it with a UTC offset.")
         if stamp.tz is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
         return stamp.value / 1e9
