@@ -3,9 +3,9 @@
 Layout of the file: the generator's tensors (``model.*``, ``prior.*``, the calibration's
 offsets; :mod:`synthvae.generator`) and the metadata keys ``format = "synthvae"``,
 ``format_version``, ``state`` (JSON: schema, transformer state, configs, versions,
-training summary, loss history) and ``tensors_sha256`` (a checksum of the tensors, so a
-file changed or damaged after it was written is refused; files written before it load
-without). Loading parses only JSON and raw tensors, so a model file can never execute
+training summary, loss history) and ``checksum_sha256`` (over the other entries and the
+tensors, so a file changed or damaged after it was written is refused; files written
+before it load without). Loading parses only JSON and raw tensors, so a model file can never execute
 code; every part is validated before use.
 
 This module reads the estimator's fitted attributes and never imports the estimator's class:
@@ -41,7 +41,7 @@ from synthvae.version import __version__
 
 FORMAT_NAME = "synthvae"
 FORMAT_VERSION = 1
-CHECKSUM_KEY = "tensors_sha256"
+CHECKSUM_KEY = "checksum_sha256"
 
 
 def save_synthesizer(synth, path: Path) -> Path:
@@ -65,17 +65,24 @@ def save_synthesizer(synth, path: Path) -> Path:
         "privacy": getattr(synth, "privacy_", None),
     }
     tensors = synth.generator_.tensors()
-    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
-                "state": state_json(state, synth.transformer_.schema.names),
-                CHECKSUM_KEY: tensors_checksum(tensors)}
+    metadata = signed({"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
+                       "state": state_json(state, synth.transformer_.schema.names)}, tensors)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
-def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order."""
+def signed(metadata: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    """``metadata`` with its checksum (CHECKSUM_KEY) over itself and ``tensors``."""
+    return {**metadata, CHECKSUM_KEY: file_checksum(metadata, tensors)}
+
+
+def file_checksum(metadata: dict, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the header's entries (but the checksum) and the tensors' names, dtypes,
+    shapes and bytes, in name order."""
     digest = hashlib.sha256()
+    for key in sorted(set(metadata) - {CHECKSUM_KEY}):
+        digest.update(f"{key}={metadata[key]}\n".encode())
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
@@ -84,12 +91,13 @@ def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def check_checksum(metadata: dict, tensors: dict, path: Path, what: str) -> None:
-    """A file's tensors match the checksum written with them (none: an older file)."""
+    """A file's header and tensors match the checksum written with them (none: a file
+    written before checksums)."""
     written = metadata.get(CHECKSUM_KEY)
-    if written is not None and written != tensors_checksum(tensors):
-        raise ModelFileError(f"{str(path)!r} is damaged: its {what} tensors do not match the "
-                             f"checksum written with them (the file was changed, or corrupted "
-                             f"on disk or in transfer, after it was saved).")
+    if written is not None and written != file_checksum(metadata, tensors):
+        raise ModelFileError(f"{str(path)!r} is damaged: its {what} file does not match the "
+                             f"checksum written with it (it was changed, or corrupted on disk "
+                             f"or in transfer, after it was saved).")
 
 
 def state_json(state: dict, modelled: list[str]) -> str:
@@ -154,13 +162,13 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
                              f"(corrupt or truncated: {str(exc).splitlines()[0]}).") from None
     if metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{str(path)!r} is a safetensors file but not a synthvae model.")
-    check_checksum(metadata, tensors, path, "model")
     version = metadata.get("format_version", "")
     if not version.isdigit():
         raise ModelFileError(f"{str(path)!r} has an invalid format version {version!r}.")
     if int(version) > FORMAT_VERSION:
         raise ModelFileError(f"{str(path)!r} uses model format version {version}, newer than "
                              f"this synthvae reads ({FORMAT_VERSION}); upgrade synthvae.")
+    check_checksum(metadata, tensors, path, "model")
     try:
         state = state_from_json(metadata["state"])
     except (KeyError, ValueError, RecursionError):
@@ -370,9 +378,8 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
         "history": [vars(h) for h in state.history],
         "param_groups": state.optimizer_state["param_groups"],
     }
-    metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
-                "state": state_json(meta, synth.transformer_.schema.names),
-                CHECKSUM_KEY: tensors_checksum(tensors)}
+    metadata = signed({"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
+                       "state": state_json(meta, synth.transformer_.schema.names)}, tensors)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return path

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import resigned
 from synthvae import Synthesizer
 from synthvae.errors import ConfigError
 from synthvae.layout import SpanLayout
@@ -363,7 +364,8 @@ def saved_with_model_config(synth, path, edit):
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     state = json.loads(metadata["state"])
     edit(state["model_config"])
-    save_file(tensors, str(path), metadata=dict(metadata, state=json.dumps(state)))
+    save_file(tensors, str(path), metadata=resigned(dict(metadata, state=json.dumps(state)),
+                                                     tensors))
     return path
 
 

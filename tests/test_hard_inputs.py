@@ -12,6 +12,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 from typer.testing import CliRunner
 
 from cli.main import app
+from conftest import resigned
 from synthvae import DataError, SchemaError, Synthesizer, SynthvaeError
 
 runner = CliRunner()
@@ -245,7 +246,8 @@ def test_resume_from_an_older_checkpoint_names_the_missing_parameter(tmp_path, a
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     state = json.loads(metadata["state"])
     del state["model_config"]["value_inputs"]
-    save_file(tensors, str(ckpt), metadata=dict(metadata, state=json.dumps(state)))
+    save_file(tensors, str(ckpt), metadata=resigned(dict(metadata, state=json.dumps(state)),
+                                                     tensors))
     with pytest.raises(ConfigError, match="earlier synthvae, which had no parameter 'value_inputs'") as caught:
         Synthesizer(epochs=2, verbose=False).fit(adult_small.head(300), checkpoint=ckpt,
                                                  resume=True)

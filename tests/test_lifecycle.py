@@ -220,4 +220,4 @@ def test_a_damaged_checkpoint_is_refused_on_resume(table, tmp_path, monkeypatch)
     flip_one_weight_byte(tmp_path / "m.st.ckpt")
     result = runner.invoke(app, fit + ["--resume"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "damaged: its checkpoint tensors do not match" in result.output
+    assert "damaged: its checkpoint file does not match" in result.output

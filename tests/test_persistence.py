@@ -151,7 +151,18 @@ def test_a_file_damaged_after_saving_is_refused_by_its_checksum(fitted_adult, tm
     path = fitted_adult.save(tmp_path / "m.safetensors")
     Synthesizer.load(path)  # as written, it loads
     flip_one_weight_byte(path)
-    with pytest.raises(ModelFileError, match="damaged: its model tensors do not match"):
+    with pytest.raises(ModelFileError, match="damaged: its model file does not match the checksum"):
+        Synthesizer.load(path)
+
+
+def test_a_value_changed_in_the_header_is_refused_by_the_checksum(fitted_adult, tmp_path):
+    path = fitted_adult.save(tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    at = data.index(b"Female", 0, header)  # a category of 'sex', in the JSON state
+    data[at:at + 6] = b"Femalf"  # as a flipped bit would: the JSON stays valid
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="damaged: its model file does not match"):
         Synthesizer.load(path)
 
 
@@ -175,6 +186,6 @@ def test_a_prior_with_a_zero_spread_is_refused_on_load(fitted_adult, tmp_path):
 
 def test_a_file_written_before_checksums_still_loads(fitted_adult, tmp_path):
     path = fitted_adult.save(tmp_path / "m.safetensors")
-    rewrite_model_file(path, lambda meta, t: meta.pop("tensors_sha256"))
+    rewrite_model_file(path, lambda meta, t: meta.pop("checksum_sha256"))
     pd.testing.assert_frame_equal(Synthesizer.load(path).sample(50, seed=2),
                                   fitted_adult.sample(50, seed=2))
