@@ -2,8 +2,9 @@
 DataError naming the column, and the JSON is always valid.
 
 Tiny tables, a column of ints and strings, tables with no column to compare rows by, a
-synthetic table whose columns came back in other types (a CSV of a Parquet table), and
-infinite synthetic values. Small tables throughout: the whole file runs in about a minute.
+synthetic table whose columns came back in other types (a CSV of a Parquet table, categories
+for text), infinite synthetic values, a synthetic column left empty and a table whose only
+column is the target. Small tables throughout: the whole file runs in about a minute.
 """
 
 from __future__ import annotations
@@ -285,3 +286,111 @@ def test_cli_report_with_infinite_synthetic_values_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: Column 'x' of the synthetic"), \
         result.output
     assert not (tmp_path / "r.json").exists()
+
+
+# ----------------------------------------------------------------------------- empty columns
+
+
+def three_kinds(rows: int, seed: int) -> pd.DataFrame:
+    """Two number columns (so a number pair exists), a text column with missing cells (as
+    Adult's workclass: its categories then hold NaN) and a count."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows).round(3)
+    return pd.DataFrame({"x": x, "y": (x + rng.normal(size=rows)).round(3),
+                         "c": rng.choice(["a", "b", "c", None], rows, p=[0.4, 0.3, 0.25, 0.05]),
+                         "k": rng.integers(0, 30, rows)})
+
+
+@pytest.fixture(scope="module")
+def three_tables():
+    return three_kinds(150, 0), three_kinds(150, 1), three_kinds(60, 2)
+
+
+def conformed(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic table as the report reads it: model dtypes, then the real ones."""
+    from synthvae.reports.conform import conform_tables
+    from synthvae.reports.inputs import align_columns
+    from synthvae.schema import detect_schema
+
+    frames = {"real": real, "synthetic": align_columns(synthetic, list(real.columns), "s")}
+    return conform_tables(frames, detect_schema(real))["synthetic"]
+
+
+@pytest.mark.parametrize("column", ["x", "c"])
+def test_a_synthetic_column_left_empty_scores_badly_and_is_noted(three_tables, column):
+    """Crashed in scipy (number pair) or scikit-learn (text encoder, boosting bins)."""
+    real, synthetic, holdout = three_tables
+    emptied = synthetic.assign(**{column: np.nan})
+    data = valid_json(quiet_evaluate(real, emptied, holdout=holdout, target="k"))
+    shapes = {c["column"]: c["score"] for c in data["fidelity"]["column_shapes"]["columns"]}
+    assert shapes[column] == 0.0
+    others = [score for name, score in shapes.items() if name != column]
+    assert data["summary"]["column_shapes"] == pytest.approx((sum(others)) / len(shapes))
+    assert data["summary"]["column_pair_trends_real_bins"] is not None
+    assert data["summary"]["gb_detection_auc"] > 0.9  # an empty column is easy to tell
+    assert data["fidelity"]["ml_efficacy"]["synthetic"]["r2"] is not None
+    assert any(n.startswith(f"Column {column!r} has no value in the synthetic table")
+               for n in data["notes"])
+
+
+def test_an_empty_synthetic_text_column_takes_the_real_type():
+    real = three_kinds(20, 0)
+    synthetic = conformed(real, real.assign(c=np.nan, x=None))
+    assert synthetic["c"].dtype == object  # was float64: numbers to the encoders
+    assert synthetic["x"].dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- same values
+
+
+def dtype_table(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = pd.to_timedelta(rng.integers(0, 900, rows), "D")
+    return pd.DataFrame({"x": rng.normal(size=rows).round(2), "k": rng.integers(0, 9, rows),
+                         "c": rng.choice(["a", "b", "c"], rows), "d": rng.choice(["u", "v"], rows),
+                         "b": rng.choice([True, False], rows),
+                         "t": pd.Timestamp("2020-01-01") + days})
+
+
+RETYPED = {
+    "text as category": lambda df: df.astype({"c": "category", "d": "category"}),
+    "text as string": lambda df: df.astype({"c": "string"}),
+    "whole numbers as float": lambda df: df.astype({"k": "float64"}),
+    "whole numbers as Int64": lambda df: df.astype({"k": "Int64"}),
+    "flags as objects": lambda df: df.astype({"b": object}),
+    "flags as category": lambda df: df.astype({"b": "category"}),
+    "datetimes in microseconds": lambda df: df.astype({"t": "datetime64[us]"}),
+}
+
+
+@pytest.mark.parametrize("retype", list(RETYPED), ids=list(RETYPED))
+def test_the_other_tables_take_the_real_dtypes_for_the_same_values(retype):
+    real, synthetic = dtype_table(50, 0), dtype_table(50, 1)
+    pd.testing.assert_frame_equal(conformed(real, RETYPED[retype](synthetic)), synthetic)
+
+
+@pytest.mark.parametrize("retype", ["text as category", "datetimes in microseconds"])
+def test_the_same_values_score_the_same_whatever_their_dtype(retype):
+    """A category text column scored data_structure 0.25 instead of 1, and pair trends
+    differed; datetimes in microseconds lost Column Shapes and LogisticDetection."""
+    real, synthetic, holdout = dtype_table(150, 0), dtype_table(150, 1), dtype_table(60, 2)
+    reference = quiet_evaluate(real, synthetic, holdout=holdout).summary
+    retyped = quiet_evaluate(real, RETYPED[retype](synthetic), holdout=holdout).summary
+    # LogisticDetection splits its folds unseeded (sdmetrics), whatever the types
+    for key in (k for k in reference if k != "logistic_detection"):
+        assert retyped[key] == reference[key], key
+    assert retyped["data_structure"] == 1.0
+
+
+# ----------------------------------------------------------------------------- target only
+
+
+@pytest.mark.parametrize("column", ["x", "c"])
+def test_a_table_whose_only_column_is_the_target_has_no_ml_efficacy(three_tables, column):
+    real, synthetic, holdout = (df[[column]] for df in three_tables)
+    data = valid_json(quiet_evaluate(real, synthetic, holdout=holdout, target=column))
+    assert data["fidelity"]["ml_efficacy"] is None
+    assert data["fidelity"]["ml_efficacy_by_target"] == [None]
+    assert any(f"target {column!r} was not computed" in n and "feature column" in n
+               for n in data["notes"])
+    assert data["summary"]["column_shapes"] is not None

@@ -331,3 +331,20 @@ def test_alpha_precision_and_beta_recall_count_tied_rows_as_typical():
     normal = rng.normal(size=(2000, 3))
     assert alpha_precision_beta_recall(normal, rng.normal(size=(2000, 3)), seed=0)[
         "alpha_precision"] > 0.9
+
+
+def test_dcr_train_share_of_copies_is_the_figure_the_report_gives():
+    """A table of copies scores 0.5 + 0.5 * holdout / train, not 1 (the training side is
+    sampled to the holdout's size); the JSON and the HTML give that figure."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=250).round(3), "y": rng.normal(size=250),
+                          "c": rng.choice(list("abcdef"), 250)})
+    train, holdout = table.iloc[:200], table.iloc[200:]
+    report = evaluate(train, train, holdout=holdout)
+    dcr = report.privacy["dcr"]
+    assert dcr["train_share_if_copied"] == pytest.approx(0.5 + 0.5 * 50 / 200)
+    assert dcr["train_share"] == pytest.approx(dcr["train_share_if_copied"], abs=0.07)
+    assert "copies of training rows give about 0.625" in report.to_html()
+    assert "1 = copying" not in report.to_html()
+    equal = evaluate(train.iloc[:50], train.iloc[:50], holdout=holdout).privacy["dcr"]
+    assert equal["train_share_if_copied"] == 1.0 and equal["train_share"] == 1.0

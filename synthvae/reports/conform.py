@@ -82,7 +82,11 @@ def conform_column(series: pd.Series, form: str | None, real: pd.Series,
     column's dtype where that changes no value."""
     if form == "mixed":
         return as_text(series)
-    if table == "real" or form is None:
+    if table == "real":
+        return series
+    if not series.notna().any():
+        return _empty_like(series, real)
+    if form is None:
         return series
     found = column_form(series)
     if found not in (None, form) and (form, found) not in _COMPATIBLE:
@@ -92,12 +96,18 @@ def conform_column(series: pd.Series, form: str | None, real: pd.Series,
 
 def in_real_dtype(series: pd.Series, real: pd.Series) -> pd.Series:
     """``series`` in the real column's dtype where no value changes by it (a CSV reads int8
-    as int64, float32 as float64, categories as text; another time zone); else as it is."""
+    as int64, float32 as float64, categories as text, datetimes in another unit or time zone;
+    a synthesizer returns text as categories, flags as objects); else as it is. sdmetrics
+    reads the dtype itself (Data Structure compares dtypes, the detection encoders and pair
+    metrics treat a category column apart), so the same values must score the same."""
     if series.dtype == real.dtype:
         return series
     if pd.api.types.is_datetime64_any_dtype(real.dtype):
-        return _same_zone(series, real)
-    if real.dtype.kind not in "iuf" and not isinstance(real.dtype, pd.CategoricalDtype):
+        series = _same_zone(series, real)
+    elif real.dtype == object:
+        categorical = isinstance(series.dtype, pd.CategoricalDtype)
+        return series.astype(object) if categorical else series
+    elif real.dtype.kind not in "iufb" and not isinstance(real.dtype, pd.CategoricalDtype):
         return series
     try:
         cast = series.astype(real.dtype)
@@ -112,7 +122,30 @@ def _keeps_values(series: pd.Series, cast: pd.Series) -> bool:
         return finite.sum() == np.isfinite(series.to_numpy(np.float64)).sum()
     if isinstance(cast.dtype, pd.CategoricalDtype):  # a value outside the categories is lost
         return int(cast.isna().sum()) == int(series.isna().sum())
+    if cast.dtype.kind == "M":  # another unit: sub-unit digits or out-of-range dates are lost
+        return bool(cast.isna().equals(series.isna()) and (cast == series)[series.notna()].all())
+    if cast.dtype.kind == "b":  # a missing cell would become True
+        return not series.isna().any() and np.array_equal(cast.to_numpy(object),
+                                                           series.to_numpy(object))
     return np.array_equal(cast.to_numpy(np.float64), series.to_numpy(np.float64))  # ints
+
+
+def _empty_like(series: pd.Series, real: pd.Series) -> pd.Series:
+    """A column without a value (a synthesizer that produced none) in the real column's dtype
+    where that dtype holds missing cells (float64 for ints, objects for flags): read as
+    float64 NaN, an empty text column would reach the encoders as numbers."""
+    dtype = real.dtype
+    if dtype.kind in "iu":
+        dtype = np.dtype(np.float64)
+    elif dtype.kind == "b":
+        dtype = np.dtype(object)
+    if series.dtype == dtype:
+        return series
+    empty = pd.Series(np.nan, index=series.index, name=series.name, dtype=object)
+    try:
+        return empty.astype(dtype)
+    except (TypeError, ValueError):
+        return series
 
 
 def as_text(series: pd.Series) -> pd.Series:

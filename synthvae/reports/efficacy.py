@@ -16,7 +16,8 @@ from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
 from synthvae.errors import ConfigError
 from synthvae.reports._util import limited_threads
-from synthvae.reports.encoding import TreeEncoding, category_text
+from synthvae.reports.encoding import (TreeEncoding, categorical_columns, category_text,
+                                       numeric_columns)
 from synthvae.schema import ColumnKind, Schema
 
 MIN_ROWS = 2  # with a target value, per table: R² and AUC compare at least two rows
@@ -46,6 +47,17 @@ def rows_reason(tables: dict[str, pd.DataFrame], target: str) -> str | None:
             f"{found}.")
 
 
+def features_reason(schema: Schema, target: str) -> str | None:
+    """Why there is nothing to predict ``target`` from; None when another column is there."""
+    features = [name for name in (*numeric_columns(schema), *categorical_columns(schema))
+                if name != target]
+    if features:
+        return None
+    return (f"ML efficacy for target {target!r} was not computed: it needs at least one feature "
+            f"column besides the target (identifier columns are left out); the table has "
+            f"none.")
+
+
 def ml_efficacy(tables: dict[str, pd.DataFrame], schema: Schema, target: str,
                 seed: int) -> dict:
     """``tables`` holds canonical frames under "real", "synthetic" and "holdout"."""
@@ -73,6 +85,7 @@ def _xy(frame: pd.DataFrame, encoding: TreeEncoding, target: str, task: str):
 
 def _fit_score(train_x, train_y, test_x, test_y, task, encoding, seed) -> dict:
     categorical = encoding.categorical_mask
+    train_x = _without_empty_numbers(train_x, categorical)
     options = {"categorical_features": categorical if categorical.any() else None,
                "random_state": seed}
     if task == "regression":
@@ -80,6 +93,18 @@ def _fit_score(train_x, train_y, test_x, test_y, task, encoding, seed) -> dict:
         return {"r2": float(r2_score(test_y, model.predict(test_x))),
                 "train_rows": int(len(train_y))}
     return _classification_scores(train_x, train_y, test_x, test_y, options)
+
+
+def _without_empty_numbers(train_x: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """A number feature without a value in the training rows (a synthetic column left empty)
+    as 0: HistGradientBoosting cannot bin it (scikit-learn fails inside its binning), and a
+    feature without values gives no split either way, so the model learns without it."""
+    empty = ~categorical & np.isnan(train_x).all(axis=0)  # (n_features,)
+    if not empty.any():
+        return train_x
+    train_x = train_x.copy()
+    train_x[:, empty] = 0.0
+    return train_x
 
 
 def _classification_scores(train_x, train_y, test_x, test_y, options) -> dict:

@@ -155,6 +155,7 @@ class _Run:
 
 def _fidelity(run: _Run, targets: list[str]) -> dict:
     real, synthetic = run.frames["real"], run.frames["synthetic"]
+    _note_empty_columns(run)
     out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata)
     out["diagnostic"] = run.timed("diagnostic", fidelity.diagnostic, real, synthetic,
                                   run.metadata)
@@ -164,6 +165,19 @@ def _fidelity(run: _Run, targets: list[str]) -> dict:
     out["ml_efficacy_by_target"] = by_target
     out["coverage"] = _coverage(run)
     return out
+
+
+def _note_empty_columns(run: _Run) -> None:
+    """Say how the metrics treat a synthetic column left empty (a failed synthesizer)."""
+    numbers = {name for name, column in run.metadata["columns"].items()
+               if column["sdtype"] in ("numerical", "datetime")}
+    for name in fidelity.empty_synthetic_columns(run.frames["real"], run.frames["synthetic"]):
+        pairs = ("leaves out its pairs with other numbers (no correlation to compare) and "
+                 "compares its missing cells in the others" if name in numbers else
+                 "compares its missing cells in its pairs")
+        run.notes.append(f"Column {name!r} has no value in the synthetic table although the "
+                         f"real table has values: Column Shapes scores it 0 and Column Pair "
+                         f"Trends {pairs}.")
 
 
 def _detection(run: _Run) -> dict:
@@ -218,7 +232,8 @@ def _ml_efficacy(run: _Run, targets: list[str]) -> list[dict] | None:
 
 
 def _target_efficacy(run: _Run, target: str) -> dict | None:
-    if not run.can_run(efficacy.rows_reason(run.canonical, target)):
+    if not run.can_run(efficacy.features_reason(run.schema, target)
+                       or efficacy.rows_reason(run.canonical, target)):
         return None
     return efficacy.ml_efficacy(run.canonical, run.schema, target, run.seed)
 

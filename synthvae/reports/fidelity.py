@@ -33,7 +33,15 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict
     every = _quality_report(real, synthetic, metadata, all_pairs=True)
     trends = _pair_trends(default, every)
     trends["score_real_bins"] = pair_trends_real_bins(real, synthetic, metadata)
-    return {"column_shapes": _column_shapes(every), "column_pair_trends": trends}
+    shapes = _column_shapes(every, empty_synthetic_columns(real, synthetic))
+    return {"column_shapes": shapes, "column_pair_trends": trends}
+
+
+def empty_synthetic_columns(real: pd.DataFrame, synthetic: pd.DataFrame) -> list[str]:
+    """Columns the synthetic table holds no value in although the real one does: the mark of
+    a synthesizer that failed on them."""
+    return [name for name in real.columns
+            if real[name].notna().any() and not synthetic[name].notna().any()]
 
 
 def pair_trends_real_bins(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict
@@ -58,6 +66,8 @@ def pair_trends_real_bins(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
     with quiet_sdmetrics():
         for pair in map(list, itertools.combinations(kinds, 2)):
             continuous = [c for c in pair if c in numbers]
+            if not _has_values(real[pair], synthetic[pair], continuous):
+                continue
             if len(continuous) == 2:
                 try:
                     score = CorrelationSimilarity.compute(real[pair], synthetic[pair])
@@ -70,6 +80,14 @@ def pair_trends_real_bins(real: pd.DataFrame, synthetic: pd.DataFrame, metadata:
             scores.append(as_float(score))
     scores = [s for s in scores if s is not None]
     return sum(scores) / len(scores) if scores else None
+
+
+def _has_values(real: pd.DataFrame, synthetic: pd.DataFrame, continuous: list[str]) -> bool:
+    """Whether a pair of numbers has a correlation to compare: 2 rows holding both numbers
+    in each table (a synthetic column left empty has none). The QualityReport leaves such a
+    pair out (its metric fails); so does this mean. Other pairs always have a contingency
+    table: missing values are a cell of their own there."""
+    return len(continuous) < 2 or all(len(df.dropna()) >= 2 for df in (real, synthetic))
 
 
 def _datetimes_as_numbers(df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
@@ -112,13 +130,20 @@ def _quality_report(real, synthetic, metadata, all_pairs: bool):
     return report
 
 
-def _column_shapes(report) -> dict:
+def _column_shapes(report, empty: list[str]) -> dict:
+    """sdmetrics' scores, with 0 for a synthetic column without a value: KSComplement and
+    TVComplement compare the values present, fail on none, and sdmetrics then leaves the
+    column out of the mean, so an emptied column would raise the score. None of the real
+    distribution is reproduced there, hence the worst score."""
     details = report.get_details("Column Shapes")
-    return {
-        "score": _property_scores(report).get("Column Shapes"),
-        "columns": [{"column": row["Column"], "metric": row["Metric"],
-                     "score": as_float(row["Score"])} for _, row in details.iterrows()],
-    }
+    columns = [{"column": row["Column"], "metric": row["Metric"],
+                "score": 0.0 if row["Column"] in empty else as_float(row["Score"])}
+               for _, row in details.iterrows()]
+    score = _property_scores(report).get("Column Shapes")
+    if any(column["column"] in empty for column in columns):
+        scores = [column["score"] for column in columns if column["score"] is not None]
+        score = sum(scores) / len(scores)
+    return {"score": score, "columns": columns}
 
 
 def _pair_trends(default, every) -> dict:

@@ -224,6 +224,13 @@ def _share(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
+def _if_copied_text(value: float | None) -> str:
+    """What a table of copies would score (reports saved before the key was added lack it)."""
+    if value is None:
+        return ""
+    return f"; copies of training rows give about {value:.3f} (see exact copies and MIA)"
+
+
 def _privacy_rows(report: Report) -> list[tuple]:
     p = report.privacy
     copies, dcr = p.get("exact_copies") or {}, p.get("dcr") or {}
@@ -236,7 +243,8 @@ def _privacy_rows(report: Report) -> list[tuple]:
                  if dcr else NOT_COMPUTED))
     if dcr.get("train_share") is not None:
         rows.append(("Nearest row is a training row", format_value("", dcr["train_share"]),
-                     "vs an equal-size holdout sample; 0.5 ideal, 1 = copying"))
+                     "training sample of the holdout's size vs the holdout; 0.5 ideal"
+                     + _if_copied_text(dcr.get("train_share_if_copied"))))
     mia = p.get("membership_inference")
     for name in ("distance", "domias") if mia else ():
         rows.append((f"Membership inference ({name})", f"AUC {mia[name]['auc']:.3f}",

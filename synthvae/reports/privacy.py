@@ -12,7 +12,12 @@ copying a row, and only differential privacy bounds what a model reveals.
   row. The baseline is the same distance for each holdout row (real rows the model never
   saw). ``train_share`` is the share of synthetic rows whose nearest row among an equal-size
   random sample of training rows and the holdout rows is a training row (ties count half):
-  0.5 is ideal, 1.0 means the synthetic rows sit on the training rows.
+  0.5 is ideal, higher means the synthetic rows sit nearer the training rows. The sizes must
+  be equal for 0.5 to be the mark of privacy, so a copied row finds its source only when the
+  sample holds it: with fewer holdout than training rows a table of copies scores about
+  ``0.5 + 0.5 * holdout / train`` (``train_share_if_copied``; 0.625 with a 20 % holdout), not
+  1. Exact copies and membership inference are the copy detectors; this share says whether
+  the rows lean towards the training rows at all.
 """
 
 from __future__ import annotations
@@ -52,11 +57,13 @@ def distance_to_closest_record(train: np.ndarray, synthetic: np.ndarray,
     to_holdout = nearest_distance(synthetic, holdout[rng.permutation(len(holdout))[:size]])
     share = float(np.mean(to_sample < to_holdout) + 0.5 * np.mean(to_sample == to_holdout))
     baseline = nearest_distance(subsample(holdout, MAX_QUERY_ROWS, rng), train)
-    return _dcr_summary(np.minimum(to_sample, to_rest), baseline, share)
+    # a copy wins when the training sample holds its source (size / train), else a coin toss
+    if_copied = 0.5 + 0.5 * size / len(train)
+    return _dcr_summary(np.minimum(to_sample, to_rest), baseline, share, if_copied)
 
 
 def _dcr_summary(synthetic: np.ndarray, baseline: np.ndarray | None,
-                 share: float | None) -> dict:
+                 share: float | None, if_copied: float | None = None) -> dict:
     return {
         "synthetic_median": float(np.median(synthetic)),
         "synthetic_p05": float(np.quantile(synthetic, 0.05)),
@@ -66,6 +73,7 @@ def _dcr_summary(synthetic: np.ndarray, baseline: np.ndarray | None,
         "holdout_zero_share": None if baseline is None else float(np.mean(baseline == 0)),
         "median_ratio": _ratio(synthetic, baseline),
         "train_share": share,
+        "train_share_if_copied": if_copied,
         "synthetic_rows_used": int(len(synthetic)),
     }
 

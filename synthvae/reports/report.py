@@ -32,7 +32,7 @@ HEADLINES = (
     ("alpha_precision", "alpha-precision", "fidelity", "1 = ideal"),
     ("beta_recall", "beta-recall", "fidelity", "two real samples: ~0.5"),
     ("exact_copies", "Exact copies", "privacy", "of training rows"),
-    ("dcr_train_share", "DCR train share", "privacy", "0.5 = ideal, 1 = copying"),
+    ("dcr_train_share", "DCR train share", "privacy", "0.5 = ideal; > 0.5 = nearer train"),
     ("dcr_median_ratio", "DCR median ratio", "privacy", "vs holdout; < 1 = closer"),
     ("mia_distance_auc", "MIA AUC, distance", "privacy", "0.5 = ideal"),
     ("mia_domias_auc", "MIA AUC, DOMIAS", "privacy", "0.5 = ideal"),
