@@ -123,8 +123,9 @@ def drift(
     else:
         elbo, latent = result["elbo"], result["latent"]
         verdict = "[bold red]drift[/]" if result["drift"] else "[green]no drift[/]"
+        median = "-inf" if elbo["median"] is None else f"{elbo['median']:.2f}"
         out.print(f"{verdict} at alpha {alpha}: {result['rows']:,} rows; ELBO median "
-                  f"{elbo['median']:.2f} vs {elbo['reference_median']:.2f} (KS "
+                  f"{median} vs {elbo['reference_median']:.2f} (KS "
                   f"{elbo['ks_statistic']:.3f}, p {elbo['p_value']:.2g}); "
                   f"{latent['drifted_dimensions']} of {latent['dimensions']} latent "
                   f"dimensions drifted (largest mean shift {latent['largest_mean_shift_sd']:.2f}"

@@ -54,4 +54,5 @@ class PostTrainingWarning(SynthvaeWarning):
 class ZeroProbabilityWarning(SynthvaeWarning):
     """Rows given to score or drift hold a value the model gives probability zero (a value
     no training row held in a column modelled value by value, another value in a constant
-    column, an empty cell in a column that had none); they score -inf."""
+    column, an empty cell in a number, datetime or constant column that had none); they
+    score -inf."""

@@ -121,7 +121,7 @@ def drift_report(profile: dict, elbo: np.ndarray, latents: np.ndarray,
         "alpha": alpha, "tests": tests, "per_test_level": level,
         "rows": int(len(elbo)), "reference_rows": n_ref,
         "elbo": {"reference_median": float(np.median(elbo_q)),
-                 "median": float(np.median(elbo)) if finite.any() else -math.inf,
+                 "median": _finite_or_none(np.median(elbo)),  # null: most rows impossible
                  "zero_probability_rows": int((~finite).sum()),
                  "ks_statistic": float(elbo_stat[0]), "p_value": elbo_p,
                  "drift": bool(elbo_p < level)},
@@ -133,3 +133,9 @@ def drift_report(profile: dict, elbo: np.ndarray, latents: np.ndarray,
                               "p_value": float(latent_p[d]), "mean_shift_sd": float(shift[d])}
                              for d in worst]},
     }
+
+
+def _finite_or_none(value) -> float | None:
+    """A number for JSON: None where it is not finite (JSON has no infinity)."""
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -37,8 +37,8 @@ def check_frame(df, method: str = "fit") -> pd.DataFrame:
         raise DataError("The table has no columns.")
     if len(df) == 0:
         raise DataError("The table has no rows; there is nothing to learn from." if
-                        method == "fit" else f"Synthesizer.{method} takes rows; the table "
-                        f"has none.")
+                        method == "fit" else f"Synthesizer.{method}: the table has no rows "
+                        f"to read.")
     return df.reset_index(drop=True)
 
 

@@ -34,18 +34,25 @@ def encoded_rows(synth, df: pd.DataFrame, modelled: bool = False) -> torch.Tenso
     return torch.as_tensor(matrix, device=synth.device_)
 
 
-def zero_probability_rows(synth, rows: pd.DataFrame) -> np.ndarray:
-    """(rows,) which of :func:`model_rows` ``rows`` hold a value the model gives
-    probability zero (:meth:`TableTransformer.impossible`), with one warning per column
-    that holds one."""
+def zero_probability_rows(synth, rows: pd.DataFrame, df: pd.DataFrame) -> np.ndarray:
+    """(rows,) which of :func:`model_rows` ``rows`` (of the user's ``df``) hold a value the
+    model gives probability zero (:meth:`TableTransformer.impossible`), with one warning
+    per column that holds one, naming it and its value as ``df`` has them (a column the
+    constraints model, such as an inequality's difference, is said to be one)."""
     reasons = synth.transformer_.impossible(rows)
     flagged = reasons.notna()
     for column in reasons.columns[flagged.any().to_numpy()]:
         first = int(np.argmax(flagged[column].to_numpy()))
-        warnings.warn(f"Column {column!r} holds {int(flagged[column].sum())} value(s) the "
-                      f"model gives probability zero (row {first}: "
-                      f"{rows[column].iloc[first]!r}, {reasons[column].iloc[first]}); "
-                      f"their rows score -inf.", ZeroProbabilityWarning, stacklevel=4)
+        if column in df.columns:
+            where = f"Column {column!r}"
+            value = df[column].iloc[first]
+        else:
+            where = f"The constraints' modelled column {column!r}"
+            value = rows[column].iloc[first]
+        warnings.warn(f"{where} holds {int(flagged[column].sum())} value(s) the model gives "
+                      f"probability zero (row {first}: {value!r}, "
+                      f"{reasons[column].iloc[first]}); their rows score -inf.",
+                      ZeroProbabilityWarning, stacklevel=4)
     return flagged.any(axis=1).to_numpy()
 
 
@@ -119,7 +126,7 @@ def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFra
     seed = model_seed(synth) if seed is None else check_seed(seed, "The scoring seed")
     generator = torch.Generator(device=synth.device_).manual_seed(seed)
     elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
-    impossible = zero_probability_rows(synth, rows)
+    impossible = zero_probability_rows(synth, rows, check_frame(df, "score"))
     return pd.DataFrame({"elbo": np.where(impossible, -np.inf, elbo.cpu().numpy()),
                          "log_likelihood": np.where(impossible, -np.inf, iwae.cpu().numpy())},
                         index=df.index if isinstance(df, pd.DataFrame) else None
@@ -150,4 +157,5 @@ def scored_rows(synth, df: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndar
 
     rows = model_rows(synth, df)
     elbo, latents = scored(synth.generator_, encoded_rows(synth, rows, modelled=True), seed)
-    return np.where(zero_probability_rows(synth, rows), -np.inf, elbo), latents
+    impossible = zero_probability_rows(synth, rows, check_frame(df, "drift"))
+    return np.where(impossible, -np.inf, elbo), latents

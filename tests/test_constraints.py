@@ -377,3 +377,20 @@ def test_a_range_beyond_an_increment_columns_values_is_refused_in_its_own_units(
             model.sample(5, conditions={"p": (100, 150)})
         assert model.sample(20, seed=0, conditions={"p": (20, 30)})["p"].isin(
             [20, 25, 30]).all()
+
+
+def test_an_increment_columns_declared_bounds_keep_its_real_extremes_out_of_the_model():
+    import dataclasses
+
+    from synthvae import detect_schema
+
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"salary": rng.integers(22, 1976, 300) * 500, "x": rng.normal(size=300)})
+    schema = Schema([dataclasses.replace(c, min=0, max=2_000_000) if c.name == "salary" else c
+                     for c in detect_schema(df).columns])
+    synth = Synthesizer(**FAST, schema=schema,
+                        constraints=[FixedIncrements("salary", 500)]).fit(df)
+    (rule,) = synth.constraints_.rules_
+    assert rule.span_ == (0.0, 2_000_000.0)  # the real 11,000 and 987,500 are not stored
+    with pytest.raises(ConfigError, match=r"the model knows 0\.\.2e\+06"):
+        synth.sample(5, conditions={"salary": (3_000_000, 4_000_000)})

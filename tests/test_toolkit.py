@@ -184,7 +184,7 @@ def test_decode_refuses_non_finite_latents(synth):
 
 
 def test_rows_of_none_are_refused_as_such_not_as_a_fit(synth, table):
-    with pytest.raises(DataError, match="score and drift takes rows; the table has none"):
+    with pytest.raises(DataError, match="score and drift: the table has no rows to read"):
         synth.score(table.head(0))
 
 
@@ -322,10 +322,24 @@ def test_values_of_probability_zero_score_minus_infinity_with_a_warning(synth, t
     assert np.isfinite(scores.loc[~impossible].to_numpy()).all()
 
 
+def test_a_zero_probability_warning_names_the_users_column_and_value():
+    from synthvae import FixedIncrements, ZeroProbabilityWarning
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"p": rng.integers(1, 20, 400) * 5, "x": rng.normal(size=400)})
+    synth = Synthesizer(epochs=2, verbose=False, seed=0,
+                        constraints=[FixedIncrements("p", 5)]).fit(df)
+    with pytest.warns(ZeroProbabilityWarning, match=r"Column 'p' holds 1 value.*row 1: "
+                                                    r"np.int64\(5000\)"):
+        synth.score(df.head(3).assign(p=[5, 5000, 10]))
+
+
 def test_a_batch_of_impossible_values_drifts(synth):
     with pytest.warns(Warning, match="'age' holds 1500 value"):
         report = synth.drift(structured(1500, seed=7).assign(age=200))
     assert report["drift"] is True and report["elbo"]["zero_probability_rows"] == 1500
+    assert report["elbo"]["median"] is None  # JSON has no -inf: drift --json stays valid
+    json.loads(json.dumps(report), parse_constant=lambda name: pytest.fail(name))
 
 
 def test_another_value_in_a_constant_column_has_probability_zero():

@@ -432,7 +432,10 @@ class IncrementRule(Rule):
         check_numeric(spec, frame[self.column], self.describe())
         present = numbers(spec, frame[self.column])
         present = present[~np.isnan(present)]
-        self.span_ = (float(present.min()), float(present.max())) if len(present) else None
+        # the schema's public bounds where declared: the model file keeps no real extreme
+        low = spec.min if spec.min is not None else present.min() if len(present) else None
+        high = spec.max if spec.max is not None else present.max() if len(present) else None
+        self.span_ = None if low is None or high is None else (float(low), float(high))
         self._set_role()
         return self
 

@@ -104,7 +104,8 @@ class ColumnTransformer(abc.ABC):
 
     def impossible(self, series: pd.Series) -> pd.Series:
         """(rows,) the values the fitted model gives probability zero, as text (None where
-        a value is possible): here, an empty cell in a column that had none at fit. A
+        a value is possible): here, an empty cell in a column that had none at fit (a
+        categorical column's encoding refuses one before: it has no slot for it). A
         value the encoding cannot tell apart from a possible one (it snaps it to one)
         would otherwise score and drift as that value."""
         return _reasons(series.isna().to_numpy() & (not self.spec.nullable),
