@@ -141,7 +141,7 @@ def fit(
     synth.save(output)
     ckpt.unlink(missing_ok=True)  # the finished model replaces the unfinished state
     if holdout is not None:
-        write_table_chunks([holdout], holdout_path(output))
+        write_table_chunks([holdout], holdout_path(output), private=True)  # real rows
         out.print(f"Kept {len(holdout):,} holdout rows out of training: {holdout_path(output)}")
     summary = synth.training_summary_
     out.print(f"Fitted {summary['rows']:,} rows x {summary['columns']} columns in "

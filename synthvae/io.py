@@ -92,21 +92,28 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+PRIVATE_MODE = 0o600  # a new file that holds real values: readable by its owner only
+
+
 @contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
+def atomic_path(final: Path, private: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it into place only on success.
 
     The file gets the mode of the file it replaces, or a new file's mode under the umask
-    (``0666 & ~umask``), as ``open`` would give it. A folder that takes no file, a full disk
-    and the like are a DataError naming ``final``; no temporary file is left behind.
+    (``0666 & ~umask``), as ``open`` would give it; a new ``private`` file (one that holds
+    real values: a model, a checkpoint, the holdout rows) gets PRIVATE_MODE, within the
+    umask. A folder that takes no file, a full disk and the like are a DataError naming
+    ``final``; no temporary file is left behind.
     """
     final = Path(final)
     tmp = _temporary_file(final)
     try:
-        mode = _mode_for(final, tmp)
+        mode = _mode_for(final, tmp, private)
         yield tmp
-        os.chmod(tmp, mode)  # after the writer: safetensors swaps in its own 0600 file
         os.replace(tmp, final)
+        # after the writer (safetensors swaps in its own 0600 file) and after the rename (a
+        # read-only mode on the temporary file would stop the rename on some systems)
+        os.chmod(final, mode)
     except SynthvaeError:
         raise
     except Exception as exc:  # an OSError, or a writer's own error that wraps one
@@ -154,13 +161,15 @@ def _temporary_file(final: Path) -> Path:
     raise _write_error(final, errno.EEXIST)
 
 
-def _mode_for(final: Path, fresh: Path) -> int:
+def _mode_for(final: Path, fresh: Path, private: bool = False) -> int:
     """The mode of the file ``final`` replaces (0640 stays 0640), else the one the freshly
-    created ``fresh`` got from the umask."""
+    created ``fresh`` got from the umask (for a ``private`` file, no more than
+    PRIVATE_MODE)."""
     try:
         return stat.S_IMODE(os.stat(final).st_mode)
     except OSError:
-        return stat.S_IMODE(os.stat(fresh).st_mode)
+        umask_mode = stat.S_IMODE(os.stat(fresh).st_mode)
+        return umask_mode & PRIVATE_MODE if private else umask_mode
 
 
 _OS_ERROR_IN_TEXT = re.compile(r"\(os error (\d+)\)")
@@ -199,7 +208,7 @@ def _write_error(final: Path, number: int | None) -> DataError:
 
 
 def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
-                       whole_numbers: Iterable[str] = ()) -> int:
+                       whole_numbers: Iterable[str] = (), private: bool = False) -> int:
     """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written.
     In CSV, the float columns named in ``whole_numbers`` (whole numbers that pandas holds as
     floats because some are missing; the caller knows them from the model, so every chunk
@@ -208,7 +217,7 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
     fmt = table_format(path)
     rows = 0
     whole_numbers = set(whole_numbers)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, private) as tmp:
         if fmt == "parquet":
             rows = _write_parquet(chunks, tmp)
         else:

@@ -67,7 +67,7 @@ def save_synthesizer(synth, path: Path) -> Path:
     tensors = synth.generator_.tensors()
     metadata = signed({"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
                        "state": state_json(state, synth.transformer_.schema.names)}, tensors)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, private=True) as tmp:  # it holds real values
         save_file(tensors, str(tmp), metadata=metadata)
     return path
 
@@ -380,7 +380,7 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
     }
     metadata = signed({"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
                        "state": state_json(meta, synth.transformer_.schema.names)}, tensors)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, private=True) as tmp:  # it holds real values
         save_file(tensors, str(tmp), metadata=metadata)
     return path
 

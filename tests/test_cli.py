@@ -337,9 +337,13 @@ def test_fit_checks_its_output_before_reading_or_training(workdir, monkeypatch):
 def test_outputs_get_the_umask_mode_and_a_replaced_file_keeps_its_own(workdir):
     old = os.umask(0o022)
     try:
-        assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+        assert invoke("fit", "data.csv", "--epochs", "1", "-q", "--holdout-fraction",
+                      "0.2").exit_code == 0
         model = workdir / "synthvae-model.safetensors"
-        assert stat.S_IMODE(model.stat().st_mode) == 0o644  # models too: see docs/cli.md
+        # files of real values (the model's categories, the holdout rows): the owner's only
+        assert stat.S_IMODE(model.stat().st_mode) == 0o600
+        holdout = [p for p in workdir.iterdir() if "holdout" in p.name]
+        assert holdout and stat.S_IMODE(holdout[0].stat().st_mode) == 0o600
         assert invoke("sample", "-n", "5", "-q").exit_code == 0
         assert stat.S_IMODE((workdir / "synthetic.csv").stat().st_mode) == 0o644
         model.chmod(0o640)

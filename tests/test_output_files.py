@@ -39,6 +39,14 @@ def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask_022, name):
     assert mode(tmp_path / f"private-{name}") == 0o600
 
 
+def test_a_new_file_of_real_values_is_the_owners_only(tmp_path, umask_022):
+    write_table_chunks([FRAME], tmp_path / "holdout.csv", private=True)
+    assert mode(tmp_path / "holdout.csv") == 0o600
+    (tmp_path / "holdout.csv").chmod(0o640)  # shared deliberately: a rewrite keeps it
+    write_table_chunks([FRAME], tmp_path / "holdout.csv", private=True)
+    assert mode(tmp_path / "holdout.csv") == 0o640
+
+
 @pytest.mark.parametrize("name", ["out.csv", "out.parquet"])
 def test_a_replaced_file_keeps_its_mode(tmp_path, umask_022, name):
     target = tmp_path / name
