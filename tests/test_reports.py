@@ -324,6 +324,9 @@ def test_alpha_precision_and_beta_recall_count_tied_rows_as_typical():
     faithful = real[rng.permutation(len(real))]
     scores = alpha_precision_beta_recall(real, faithful, seed=0)
     assert scores["alpha_precision"] > 0.95 and scores["beta_recall"] > 0.95  # were 0.28
+    # rows piled nearer the centre than any real row (a value no real row holds)
+    central = np.tile(real.mean(axis=0), (len(real), 1))
+    assert alpha_precision_beta_recall(real, central, seed=0)["alpha_precision"] < 0.1
     blurred = faithful + rng.normal(0, 1.5, faithful.shape)
     worse = alpha_precision_beta_recall(real, blurred, seed=0)
     assert worse["alpha_precision"] < scores["alpha_precision"] - 0.2

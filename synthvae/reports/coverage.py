@@ -14,7 +14,9 @@ With ``c`` the mean real row and alpha in ``ALPHAS`` (0..1):
   diagonal is the share of the radii's own rows within each quantile radius: alpha itself
   when the radii are distinct, more where many rows share one (a table of few distinct rows:
   every row of the common value lies within the smallest ball), so that ties do not score
-  a faithful table 0;
+  a faithful table 0. Curve and diagonal are compared within each radius and strictly
+  inside it, so that a tie counts with its whole mass on both sides and rows piled nearer
+  the centre than a tie are seen;
 * ``authenticity``: share of synthetic rows farther from their nearest real row than that
   real row is from its own nearest real neighbour (low = rows sit on top of real rows).
 
@@ -53,14 +55,14 @@ def alpha_precision_beta_recall(real: np.ndarray, synthetic: np.ndarray, seed: i
         "beta_recall": _integrated(recall, recall_diagonal),
         "authenticity": _authenticity(real, synthetic, real_gap),
         "rows_used": [len(real), len(synthetic)],
-        "curve": {"alpha": ALPHAS.tolist(), "precision": precision.tolist(),
-                  "recall": recall.tolist()},
+        "curve": {"alpha": ALPHAS.tolist(), "precision": precision[0].tolist(),
+                  "recall": recall[0].tolist()},
     }
 
 
 def _precision_curve(real: np.ndarray, synthetic: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(curve, its diagonal), each (n_alphas,)."""
+    """(curve, its diagonal), each (2, n_alphas): within each radius, strictly inside."""
     center = real.mean(axis=0)
     real_radius = np.linalg.norm(real - center, axis=1)
     radii = np.quantile(real_radius, ALPHAS)  # (n_alphas,)
@@ -70,19 +72,25 @@ def _precision_curve(real: np.ndarray, synthetic: np.ndarray
 
 def _recall_curve(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(curve, its diagonal), each (n_alphas,)."""
+    """(curve, its diagonal), each (2, n_alphas): within each radius, strictly inside."""
     distance, index = nearest(real, synthetic, k=1)
     closest = synthetic[index[:, 0]]  # (n_real, width): each real row's nearest synthetic
     closest_radius = np.linalg.norm(closest - synthetic.mean(axis=0), axis=1)
     radii = np.quantile(closest_radius, ALPHAS)
     covered = distance[:, 0] <= real_gap  # (n_real,)
-    inside = closest_radius[None, :] <= radii[:, None]
-    return (covered[None, :] & inside).mean(axis=1), inside.mean(axis=1)
+    inside = _inside(closest_radius, radii)  # (2, n_alphas, n_real)
+    return (covered & inside).mean(axis=2), inside.mean(axis=2)
 
 
 def _within(radius: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """(n_alphas,) share of ``radius`` within each of ``radii``."""
-    return (radius[None, :] <= radii[:, None]).mean(axis=1)
+    """(2, n_alphas) share of ``radius`` within each of ``radii``, and strictly inside."""
+    return _inside(radius, radii).mean(axis=2)
+
+
+def _inside(radius: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """(2, n_alphas, n) whether each of ``radius`` is within each of ``radii``, and
+    strictly inside it."""
+    return np.stack([radius[None, :] <= radii[:, None], radius[None, :] < radii[:, None]])
 
 
 def _authenticity(real: np.ndarray, synthetic: np.ndarray, real_gap: np.ndarray) -> float:
