@@ -38,16 +38,28 @@ class OneLineUsageErrors(TyperGroup):
     option or command) as one ``error:`` line and exit code 1, like any other user error,
     instead of click's usage box and exit code 2. ``synthvae`` alone still prints the help."""
 
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)  # synthvae's own options (--bogus)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # synthvae alone: the help
+                raise
+            self._one_line(exc, ctx)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)  # parses the command's arguments, then runs it
         except UsageError as exc:
-            message = exc.format_message().strip()
-            if not message.endswith((".", "!", "?")):
-                message += "."
-            path = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
-            print_error(f"{message} See '{path} --help'.")
-            raise typer.Exit(1) from None
+            self._one_line(exc, ctx)
+
+    @staticmethod
+    def _one_line(exc, ctx):
+        message = exc.format_message().strip()
+        if not message.endswith((".", "!", "?")):
+            message += "."
+        path = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+        print_error(f"{message} See '{path} --help'.")
+        raise typer.Exit(1) from None
 
 
 class _Stdout:

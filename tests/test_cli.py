@@ -299,6 +299,7 @@ def test_bad_command_lines_are_one_line_errors_with_exit_code_1(workdir):
     assert "Missing option '--num-rows'" in one_line_error(invoke("sample"))
     assert "No such option: --nope" in one_line_error(invoke("fit", "data.csv", "--nope"))
     assert "No such command 'nope'" in one_line_error(invoke("nope"))
+    assert "No such option: --nope" in one_line_error(invoke("--nope"))  # synthvae's own
     assert "Usage" in invoke().output  # no command at all: the help, as before
     assert invoke("sample", "--help").exit_code == 0
 
