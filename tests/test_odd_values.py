@@ -186,3 +186,16 @@ def test_complex_objects_after_a_missing_cell_are_refused_too(values):
     column = pd.Series(values * 100, dtype=complex if values[1] is None else object)
     with pytest.raises(DataError, match="'z' holds complex numbers"):
         detect_schema(pd.DataFrame({"z": column, "x": np.arange(300.0)}))
+
+
+def test_a_datetime_column_handed_over_as_objects_scores_like_itself():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"t": pd.Timestamp("2020-01-01")
+                       + pd.to_timedelta(rng.integers(0, 10**6, 300), "s"),
+                       "x": rng.normal(size=300)})
+    df.loc[::10, "t"] = pd.NaT
+    synth = Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+    rows = df.head(5)
+    as_objects = rows.astype({"t": object})
+    as_objects.loc[0, "t"] = None  # raised TypeError (a format of None)
+    pd.testing.assert_frame_equal(synth.score(as_objects, seed=1), synth.score(rows, seed=1))

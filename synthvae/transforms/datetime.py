@@ -77,6 +77,11 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             return series
         fmt = self._format
+        if fmt is None:  # a datetime column handed over as objects (Timestamps and None)
+            parsed = pd.to_datetime(series, errors="coerce",
+                                    utc=self.spec.timezone is not None)
+            self._check_parsed(series, parsed, "a datetime")
+            return parsed
         # Parse each distinct value once: timestamps repeat (flights: 6,910 in 336,776 rows).
         if pd.api.types.is_numeric_dtype(series.dtype):  # 20190904 -> "20190904"
             codes, numbers = pd.factorize(series.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -89,11 +94,14 @@ class DatetimeTransformer(ModeSpecificNormalizer):
         parsed = pd.Series(np.where(codes >= 0, parsed_uniques[np.maximum(codes, 0)],
                                     np.datetime64("NaT")), index=series.index,
                            dtype="datetime64[ns]")
+        self._check_parsed(series, parsed, f"a datetime in format {fmt!r}")
+        return parsed
+
+    def _check_parsed(self, series: pd.Series, parsed: pd.Series, what: str) -> None:
         bad = series.notna() & parsed.isna()
         if bad.any():
-            raise DataError(f"Column {self.spec.name!r} is a datetime in format {fmt!r}, but "
+            raise DataError(f"Column {self.spec.name!r} is {what}, but "
                             f"{series[bad].iloc[0]!r} does not match it.")
-        return parsed
 
     def from_numbers(self, seconds: np.ndarray) -> pd.Series:
         missing = np.isnan(seconds)
