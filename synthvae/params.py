@@ -31,6 +31,7 @@ DEFAULT_LATENT_DIM, DP_LATENT_DIM = 128, 8
 AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300-epoch quality
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 50, 500  # automatic batch size: rows / 10 within these
+MAX_DELTA = 0.01  # largest delta under DP, given or default (privacy.default_delta)
 POSITIVE_INTS = ("patience", "prior_components",
                  "categorical_threshold", "mixture_max_rows", "max_categories")
 
@@ -118,7 +119,7 @@ def _validate_privacy(params) -> None:
             f"would depend on another row and per-row clipping would not bound it.")
     check_number("epsilon", params.epsilon, low=0, low_open=True)
     if params.delta is not None:
-        check_number("delta", params.delta, low=0, high=0.01, low_open=True)
+        check_number("delta", params.delta, low=0, high=MAX_DELTA, low_open=True)
     check_number("max_grad_norm", params.max_grad_norm, low=0, low_open=True)
     check_number("preprocess_share", params.preprocess_share, low=0, high=0.9)
     check_number("calibration_share", params.calibration_share, low=0, high=0.5)

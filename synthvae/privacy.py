@@ -10,8 +10,8 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    continuous column's modes come from a Laplace-noised histogram on a grid fixed by its
    bounds (:func:`dp_modes`), in place of the Gaussian mixture fitted without DP.
 2. **DP-SGD** (:class:`DPStep`, a step strategy of the one training loop): Opacus's
-   ghost clipping of per-sample gradients over the whole VAE (encoder and decoder both see private rows),
-   Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
+   ghost clipping of per-sample gradients over the whole VAE (encoder and decoder both see
+   private rows), Poisson sampling (``batches.PoissonBatches``), clipping, Gaussian noise
    calibrated to the remaining budget over the planned steps, virtual batches for memory.
    No validation, early stopping or model selection touches the private rows.
 3. **Calibration frequencies** (:func:`dp_slot_frequencies`): each category's, mode's and
@@ -21,7 +21,9 @@ Three parts, each charging the same :class:`PrivacyLedger`:
    (:func:`project_span_counts`); the sampler's marginal calibration and low-lift floors
    read these noisy shares (post-processing) instead of the private ones.
 4. **Accounting**: the PRV accountant by default (RDP selectable); basic composition adds
-   the preprocessing and frequency releases to DP-SGD's (epsilon, delta).
+   the preprocessing and frequency releases to DP-SGD's (epsilon, delta). Noise multipliers
+   come from a bounded search (:func:`solve_noise`) that counts what the accountant cannot
+   price as over budget, so it never loops and never claims more than the accountant says.
 """
 
 from __future__ import annotations
@@ -35,17 +37,16 @@ import numpy as np
 import pandas as pd
 import torch
 from opacus.accountants import PRVAccountant, RDPAccountant
-from opacus.accountants.utils import get_noise_multiplier
 from opacus.grad_sample import GradSampleModuleFastGradientClipping, register_norm_sampler
 from opacus.optimizers import DPOptimizerFastGradientClipping
 from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
-from synthvae.errors import ConfigError
+from synthvae.errors import ConfigError, SchemaError, SynthvaeWarning
 from synthvae.layout import SpanLayout
 from synthvae.model import MaskedLinear
+from synthvae.params import MAX_DELTA
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, complete_schema
 
-ACCOUNTANTS = {"prv": PRVAccountant, "rdp": RDPAccountant}
 LOG2_RANGE = 64  # approximate bounds search |x| in [2^-LOG2_RANGE, 2^LOG2_RANGE]
 FALSE_BOUND_RISK = 1e-4  # chance that noise alone makes a lone empty bin set a bound
 MODE_BINS = 64  # equal-width bins of a continuous column's range, before merging
@@ -54,6 +55,12 @@ DP_MODES = 4  # modes of about equal noisy mass made from them (more: fewer pair
 MIN_MODE_WEIGHT = 0.005  # modes this light are dropped (as the mixtures drop them)
 GAP_MODE_WEIGHT = 0.01  # weight of a mode covering a stretch of the range no mode reaches
 MIN_GAP_BINS = 4  # a gap between modes this many bins wide gets a mode (an end: one bin)
+MAX_NOISE = 1e6  # Opacus's MAX_SIGMA: a budget needing more noise is refused
+MAX_ACCOUNTANT_CALLS = 100  # one noise search evaluates the accountant at most this often
+NOISE_PRECISION = 1e-5  # the search stops once the multiplier is known to this share of it
+RANGE_PRECISION = 1e-2  # ... or to this share, where below it the accountant cannot price
+PRV_MAX_LOSS = math.log(np.finfo(np.float64).max)  # ~709.8: exp(t) past it overflows
+PRV_MAX_GRID = 2 ** 23  # points of the PRV's loss grid: ~5 s and ~1.5 GB per evaluation
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,10 @@ class DPConfig:
 
 
 def default_delta(n_rows: int) -> float:
-    """0.1 / n: an order of magnitude below 1/n, the level at which one row could leak."""
-    return 0.1 / max(n_rows, 1)
+    """0.1 / n, an order of magnitude below 1/n (the level at which one row could leak),
+    and never above ``MAX_DELTA``, the limit a given delta is held to (tables under 10 rows
+    would otherwise get more)."""
+    return min(0.1 / max(n_rows, 1), MAX_DELTA)
 
 
 # ----------------------------------------------------------------------------- ledger
@@ -186,6 +195,7 @@ def private_preprocessing(df: pd.DataFrame, schema: Schema, config: DPConfig,
 
     ``numbers(spec, series)`` converts a continuous or datetime column to float64.
     """
+    check_declared_nulls(df, schema)
     share = config.preprocess_share > 0
     n_modes = sum(c.kind is ColumnKind.CONTINUOUS for c in schema.columns) if share else 0
     n_releases = sum(needs_release(c) for c in schema.columns) + n_modes
@@ -197,6 +207,25 @@ def private_preprocessing(df: pd.DataFrame, schema: Schema, config: DPConfig,
         ledger.charge("mode histogram (Laplace)", eps_each, 0.0, spec.name,
                       modes=len(modes[spec.name].weights))
     return schema, modes
+
+
+def check_declared_nulls(df: pd.DataFrame, schema: Schema) -> None:
+    """Refuse a column with missing values that the schema declares not nullable (a schema
+    column's ``nullable`` is false when left out), before anything is released.
+
+    Without DP a column with missing values is made nullable (detection reads the data);
+    under DP nullability comes from the dtype or the schema alone, so a declared column
+    that leaves ``nullable`` out had its missing values dropped (a number's) or failed
+    later with a message about data seen "at fit time" (a category's). The refusal, like
+    any data error, goes to whoever runs the fit, and nothing leaves it.
+    """
+    for spec in schema.columns:
+        if not spec.nullable and spec.name in df and bool(df[spec.name].isna().any()):
+            raise SchemaError(
+                f"Column {spec.name!r} has missing values, but the schema declares it not "
+                f"nullable ('nullable' is false when left out). Under differential privacy "
+                f"the schema must declare \"nullable\": true for a column with missing "
+                f"values: the model cannot look at the data to find out.")
 
 
 def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: PrivacyLedger,
@@ -492,18 +521,100 @@ def noisy_slot_counts(matrix: np.ndarray, layout: SpanLayout, epsilon: float, de
 
 def gaussian_noise_multiplier(epsilon: float, delta: float, accountant: str) -> float:
     """Noise standard deviation per unit of L2 sensitivity for one Gaussian release that
-    the ``accountant`` ("prv" or "rdp") prices at (epsilon, delta)."""
-    with warnings.catch_warnings(), np.errstate(divide="ignore"):  # PRV at rate 1: log(0)
-        warnings.simplefilter("ignore", UserWarning)
+    the ``accountant`` ("prv" or "rdp") prices at (epsilon, delta) or less."""
+    solution = solve_noise(epsilon, delta, 1.0, 1, accountant, tolerance=0.001)
+    if solution is None:
+        other = " or use accountant='prv'" if accountant == "rdp" else ""
+        raise ConfigError(f"The frequency release cannot be priced at epsilon "
+                          f"{epsilon:.3g}, delta {delta:.3g} with the {accountant!r} "
+                          f"accountant (no noise multiplier up to {MAX_NOISE:.0e} fits it); "
+                          f"raise calibration_share{other}.")
+    return solution.noise_multiplier
+
+
+# ----------------------------------------------------------------------------- accounting
+
+
+@dataclass(frozen=True)
+class NoiseSolution:
+    noise_multiplier: float
+    epsilon: float  # what the accountant certifies for it: at most the target
+
+
+def solve_noise(epsilon: float, delta: float, sample_rate: float, steps: int,
+                accountant: str, tolerance: float) -> NoiseSolution | None:
+    """The smallest noise multiplier found whose ``steps`` Poisson-sampled Gaussian steps
+    the ``accountant`` prices at (epsilon, delta) or less, with that price; None when even
+    ``MAX_NOISE`` is priced over it.
+
+    The multipliers tried are those of Opacus's ``get_noise_multiplier`` (doubling from 20,
+    then bisection until the price is within ``tolerance`` under the target), with bounds:
+    a multiplier the accountant cannot price (:func:`certified_epsilon` is inf) counts as
+    over the target, and the bisection also stops once the bracket is narrower than
+    ``NOISE_PRECISION`` of the multiplier (``RANGE_PRECISION`` where its lower end could
+    not be priced: each price there is the slowest), or after ``MAX_ACCOUNTANT_CALLS``
+    prices. Given a target the PRV accountant cannot price (DP-SGD's 800 of epsilon 1,000
+    on 3,000 rows: it returns inf below a noise multiplier of about 0.06), Opacus's loop
+    bisected forever. The price returned is the accountant's own, so it bounds what the
+    release spends even where it falls short of the target.
+    """
+    def price(noise: float) -> float:
+        return certified_epsilon(noise, sample_rate, steps, delta, accountant)
+
+    low, high, spent, calls, unpriced = 0.0, 10.0, math.inf, 0, False
+    while spent > epsilon:
+        high *= 2
+        if high > MAX_NOISE:
+            return None
+        spent, calls = price(high), calls + 1
+    while (epsilon - spent > tolerance and calls < MAX_ACCOUNTANT_CALLS
+           and high - low > (RANGE_PRECISION if unpriced else NOISE_PRECISION) * high):
+        middle = (low + high) / 2
+        priced, calls = price(middle), calls + 1
+        if priced < epsilon:
+            high, spent = middle, priced
+        else:
+            low, unpriced = middle, math.isinf(priced)
+    return NoiseSolution(high, spent)
+
+
+def certified_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
+                      accountant: str) -> float:
+    """The epsilon at ``delta`` that the ``accountant`` certifies for ``steps``
+    Poisson-sampled Gaussian steps, or inf where it cannot price them: an error of the
+    accountant (Opacus's PRV raises "Discrete mean differs significantly from continuous
+    mean" at small noise), a non-finite result, or a PRV grid it cannot compute on
+    (:class:`BoundedPRVAccountant`)."""
+    acc = ACCOUNTANTS[accountant]()
+    acc.history = [(noise_multiplier, sample_rate, steps)]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # PRV at rate 1: log(0)
+        warnings.simplefilter("ignore", UserWarning)  # RDP: "optimal order is the largest"
         try:
-            return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
-                                              sample_rate=1.0, steps=1,
-                                              accountant=accountant, epsilon_tolerance=0.001))
-        except ValueError as exc:
-            raise ConfigError(f"The frequency release cannot be priced at epsilon "
-                              f"{epsilon:.3g}, delta {delta:.3g} with the {accountant!r} "
-                              f"accountant ({exc}); raise calibration_share or use "
-                              f"accountant='prv'.") from exc
+            spent = float(acc.get_epsilon(delta=delta))
+        except (ArithmeticError, RuntimeError, ValueError):
+            return math.inf
+    return spent if math.isfinite(spent) else math.inf
+
+
+class BoundedPRVAccountant(PRVAccountant):
+    """Opacus's PRV accountant, refusing (OverflowError) a grid it cannot compute on.
+
+    It discretises the privacy loss on [-L, L] (L from the RDP bound; the mesh shrinks as
+    sqrt(steps) grows) and evaluates exp(t) over it. L must stay under ``PRV_MAX_LOSS``:
+    past it exp overflows, and the accountant returned inf (a sampling rate of 1/6 over 6
+    steps) or raised (a rate of 1); epsilons up to about 550-650 stay within. The grid must
+    stay under ``PRV_MAX_GRID`` points, or one price would take minutes and gigabytes.
+    """
+
+    def _get_domain(self, *args, **kwargs):
+        domain = super()._get_domain(*args, **kwargs)
+        if max(-domain.t_min, domain.t_max) > PRV_MAX_LOSS or domain.size > PRV_MAX_GRID:
+            raise OverflowError(f"PRV grid [{domain.t_min:.4g}, {domain.t_max:.4g}] of "
+                                f"{domain.size} points")
+        return domain
+
+
+ACCOUNTANTS = {"prv": BoundedPRVAccountant, "rdp": RDPAccountant}
 
 
 # ----------------------------------------------------------------------------- DP-SGD
@@ -520,26 +631,31 @@ class SGDPlan:
 
 def plan_sgd(n_rows: int, batch_size: int, epochs: int, epsilon: float, delta: float,
              accountant: str) -> SGDPlan:
-    """Poisson rate, steps and the noise multiplier that spends (epsilon, delta)."""
+    """Poisson rate, steps and the noise multiplier that spends (epsilon, delta): within
+    ``tolerance`` of it, or less where the accountant cannot price that little noise (the
+    PRV past epsilon 550-650 on a few steps, less on many: :class:`BoundedPRVAccountant`),
+    with a warning; the plan's epsilon is what the accountant certifies."""
     if accountant not in ACCOUNTANTS:
         raise ConfigError(f"The 'accountant' must be one of {sorted(ACCOUNTANTS)}. Got "
                           f"{accountant!r} instead.")
     sample_rate = min(1.0, batch_size / n_rows)
     steps = max(1, epochs * math.ceil(1.0 / sample_rate))
-    with warnings.catch_warnings():  # "optimal order is the largest alpha": a loose bound
-        warnings.simplefilter("ignore", UserWarning)
-        noise = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
-                                     sample_rate=sample_rate, steps=steps,
-                                     accountant=accountant, epsilon_tolerance=0.005)
-        spent = accounted_epsilon(noise, sample_rate, steps, delta, accountant)
-    return SGDPlan(sample_rate, steps, float(noise), spent, delta)
-
-
-def accounted_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
-                      accountant: str) -> float:
-    acc = ACCOUNTANTS[accountant]()
-    acc.history = [(noise_multiplier, sample_rate, steps)]
-    return float(acc.get_epsilon(delta=delta))
+    tolerance = 0.005
+    solution = solve_noise(epsilon, delta, sample_rate, steps, accountant, tolerance)
+    if solution is None:
+        raise ConfigError(f"DP-SGD cannot be priced at epsilon {epsilon:.3g}, delta "
+                          f"{delta:.3g} with the {accountant!r} accountant: {steps} steps at "
+                          f"sampling rate {sample_rate:.3g} cost more even with noise "
+                          f"multiplier {MAX_NOISE:.0e}. Raise epsilon or delta, or train "
+                          f"fewer epochs.")
+    if epsilon - solution.epsilon > max(tolerance, 0.01 * epsilon):
+        other = "; accountant='rdp' prices larger ones" if accountant == "prv" else ""
+        warnings.warn(f"The {accountant!r} accountant can price DP-SGD up to epsilon "
+                      f"{solution.epsilon:.4g} for this plan ({steps} steps at sampling rate "
+                      f"{sample_rate:.3g}), not the {epsilon:.4g} left for it: the fit spends "
+                      f"{solution.epsilon:.4g}, with the least noise priced{other}.",
+                      SynthvaeWarning, stacklevel=2)
+    return SGDPlan(sample_rate, steps, solution.noise_multiplier, solution.epsilon, delta)
 
 
 @register_norm_sampler(MaskedLinear)

@@ -1,14 +1,17 @@
 """Differential privacy: honest accounting, private preprocessing, equivalence, refusals."""
 
+import signal
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from synthvae import ConfigError, Schema, Synthesizer
+from synthvae import ConfigError, Schema, SchemaError, Synthesizer, SynthvaeWarning
 from synthvae.layout import SpanLayout
 from synthvae.transforms.spans import Span, SpanKind
-from synthvae.privacy import (dp_bounds, dp_categories, dp_slot_frequencies,
+from synthvae.privacy import (default_delta, dp_bounds, dp_categories, dp_slot_frequencies,
                               gaussian_noise_multiplier, noisy_slot_counts, plan_sgd,
                               project_span_counts, public_schema)
 
@@ -33,6 +36,55 @@ def test_plan_agrees_with_opacus_accountants():
             accountant.step(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate)
         assert accountant.get_epsilon(delta=1e-6) == pytest.approx(plan.epsilon, rel=0.02)
         assert plan.epsilon <= 3.0 * 1.005
+
+
+@contextmanager
+def within(seconds: int):
+    """Fail, instead of hanging, when the block runs longer than ``seconds``."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_large_epsilon_is_priced_in_bounded_time_and_never_over_its_target():
+    """Opacus's PRV accountant cannot price epsilons past about 600 (exp overflows on its
+    grid): one release at rate 1 raised "Discrete mean differs significantly from
+    continuous mean", and its noise search, given DP-SGD's 800 over 6 steps, bisected
+    forever. The search now stops, and what it returns is priced by the accountant."""
+    from opacus.accountants import PRVAccountant
+
+    noise = gaussian_noise_multiplier(1e5, 1e-6, "prv")
+    accountant = PRVAccountant()
+    accountant.history = [(noise, 1.0, 1)]
+    assert 0 < noise < 0.05 and accountant.get_epsilon(delta=1e-6) <= 1e5
+    with within(60), pytest.warns(SynthvaeWarning, match="accountant='rdp'"):
+        plan = plan_sgd(n_rows=3000, batch_size=500, epochs=1, epsilon=800.0, delta=1e-5,
+                        accountant="prv")
+    accountant.history = [(plan.noise_multiplier, plan.sample_rate, plan.steps)]
+    assert accountant.get_epsilon(delta=1e-5) == pytest.approx(plan.epsilon)
+    assert 300 < plan.epsilon <= 800
+    rdp = plan_sgd(n_rows=3000, batch_size=500, epochs=1, epsilon=800.0, delta=1e-5,
+                   accountant="rdp")  # RDP prices it: the target, spent
+    assert 799 < rdp.epsilon <= 800
+
+
+def test_a_private_fit_at_a_huge_epsilon_fits_within_its_target():
+    """epsilon 1e6 (a sanity check: DP with almost no noise) ended in Opacus's raw
+    RuntimeError from the calibration release."""
+    with pytest.warns(SynthvaeWarning, match="'prv' accountant can price DP-SGD up to"):
+        synth = Synthesizer(epsilon=1e6, epochs=1, verbose=False, seed=0,
+                            schema=RELATED_SCHEMA).fit(related_table(40))
+    ledger = synth.privacy_
+    assert ledger["epsilon"] <= 1e6 and ledger["accountant"] == "prv"
+    assert [e["mechanism"] for e in ledger["entries"]][-1] == "DP-SGD (prv accountant)"
+    assert len(synth.sample(20, seed=0)) == 20
 
 
 def test_dp_bounds_cover_the_bulk_and_categories_drop_rare_values():
@@ -446,6 +498,33 @@ def test_refusals_say_what_to_provide(small):
         Synthesizer(epsilon=-1.0, verbose=False).fit(small)
     with pytest.raises(ConfigError, match="'delta'"):
         Synthesizer(epsilon=1.0, delta=0.5, verbose=False).fit(small)
+
+
+def test_the_default_delta_never_exceeds_the_largest_delta_one_may_give():
+    """0.1 / rows gave a 2-row table delta 0.05, reported as DP, while delta=0.05 was
+    refused (the limit is 0.01)."""
+    assert default_delta(2) == default_delta(10) == 0.01 and default_delta(1000) == 1e-4
+    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, seed=0,
+                        schema=RELATED_SCHEMA).fit(related_table(3))
+    assert synth.privacy_["target_delta"] == 0.01
+    assert synth.privacy_["delta"] <= 0.01 * (1 + 1e-12)  # summed in floating point
+
+
+def test_a_declared_column_with_missing_values_must_declare_nullable():
+    """Under DP nullability cannot be read from the data: a schema column that left out
+    "nullable" failed "was not nullable at fit time" (a category) or lost its missing
+    values (a number). The refusal names the column and what to declare."""
+    table = related_table(40)
+    table.loc[::5, "group"] = None
+    table.loc[::7, "amount"] = np.nan
+    for column in ("group", "amount"):
+        schema = {"columns": [dict(c, nullable=c["name"] != column)
+                              for c in RELATED_SCHEMA["columns"]]}
+        with pytest.raises(SchemaError, match=f"'{column}'.*\"nullable\": true"):
+            Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(table)
+    schema = {"columns": [dict(c, nullable=True) for c in RELATED_SCHEMA["columns"]]}
+    synth = Synthesizer(epsilon=1.0, epochs=1, verbose=False, schema=schema).fit(table)
+    assert len(synth.sample(10, seed=0)) == 10
 
 
 def related_table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
