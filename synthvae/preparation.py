@@ -136,10 +136,10 @@ def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size
         warnings.simplefilter("ignore")
         matrix = transformer.transform(df)
     frequencies = _released_frequencies(matrix, transformer, dp_config, ledger, rng)
-    remaining_delta = dp_config.delta - ledger.delta
+    remaining_delta = ledger.remaining(dp_config.delta, ledger.delta)
     sgd_plan = privacy.plan_sgd(len(df), batch_size, epochs,
-                                dp_config.epsilon - ledger.epsilon, remaining_delta,
-                                params.accountant)
+                                ledger.remaining(dp_config.epsilon, ledger.epsilon),
+                                remaining_delta, params.accountant)
     ledger.charge(f"DP-SGD ({params.accountant} accountant)", sgd_plan.epsilon,
                   remaining_delta, None, noise_multiplier=sgd_plan.noise_multiplier,
                   sample_rate=sgd_plan.sample_rate, steps=sgd_plan.steps,

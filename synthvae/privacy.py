@@ -114,6 +114,15 @@ class PrivacyLedger:
     def delta(self) -> float:
         return float(sum(e.delta for e in self.entries))
 
+    def remaining(self, target: float, spent: float) -> float:
+        """What is left of ``target`` after ``spent`` (the ledger's epsilon or delta so
+        far), rounded down so that adding it gives a total that never exceeds the target
+        in floating point (0.01 - 0.0 + ... could sum to 0.010000000000000002)."""
+        rest = max(target - spent, 0.0)
+        while rest > 0 and spent + rest > target:
+            rest = math.nextafter(rest, 0.0)
+        return rest
+
     def to_dict(self) -> dict:
         return {"epsilon": self.epsilon, "delta": self.delta,
                 "entries": [asdict(e) for e in self.entries]}
