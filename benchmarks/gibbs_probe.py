@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 
 import numpy as np
 import torch
 
 from benchmarks.common import ml_efficacy_scores, quality, strong_pair_trends
-from benchmarks.data import load_dataset
-from benchmarks.pair_tails import strong_pair_figures
-from synthvae import Synthesizer, detect_schema
+from benchmarks.pair_tails import fitted_at_defaults, strong_pair_figures
 from synthvae.sampling import decode_matrix
 
 STEPS = 2
@@ -27,11 +24,7 @@ STEPS = 2
 def main(argv=None) -> None:
     name, seed = (argv or sys.argv[1:])[:2]
     seed = int(seed)
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
-    data = load_dataset(name)
-    schema = detect_schema(data.train)
-    synth = Synthesizer(seed=seed, schema=schema, verbose=False).fit(data.train)
+    data, schema, synth = fitted_at_defaults(name, seed)
     generator, metadata = synth.generator_, schema.to_sdmetrics_metadata()
     draws = torch.Generator().manual_seed(seed + 1)
     encoded = generator.sample(len(data.train), draws)

@@ -57,17 +57,24 @@ def strong_pair_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> list[dic
     return pairs
 
 
+def fitted_at_defaults(name: str, seed: int, **params):
+    """(dataset, detected schema, Synthesizer fitted on its training rows with ``params``
+    beside the defaults), one torch thread, warnings off: what each tail probe starts from."""
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(1)
+    data = load_dataset(name)
+    schema = detect_schema(data.train)
+    synth = Synthesizer(seed=seed, schema=schema, verbose=False, **params).fit(data.train)
+    return data, schema, synth
+
+
 def main(argv=None) -> None:
     name, seed, *settings = argv or sys.argv[1:]
     seed = int(seed)
     params = {key: ast.literal_eval(value)
               for key, value in (setting.split("=", 1) for setting in settings)}
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
-    data = load_dataset(name)
     start = time.time()
-    synth = Synthesizer(seed=seed, schema=detect_schema(data.train), verbose=False, **params)
-    synth.fit(data.train)
+    data, _, synth = fitted_at_defaults(name, seed, **params)
     fit_s = time.time() - start
     synthetic = synth.sample(len(data.train), seed=seed + 1)
     pairs = strong_pair_figures(data.train, synthetic)

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 
 import numpy as np
 import torch
 
-from benchmarks.data import load_dataset
-from synthvae import Synthesizer, detect_schema
+from benchmarks.pair_tails import fitted_at_defaults
 
 TAIL = 0.99
 
@@ -43,11 +41,7 @@ def scalar_agreement(model, x: torch.Tensor, z: torch.Tensor, block: slice,
 
 def main(argv=None) -> None:
     name, seed, first, second = (argv or sys.argv[1:])[:4]
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
-    data = load_dataset(name)
-    synth = Synthesizer(seed=int(seed), schema=detect_schema(data.train), verbose=False)
-    synth.fit(data.train)
+    data, _, synth = fitted_at_defaults(name, int(seed))
     transformer = synth.transformer_
     x = torch.as_tensor(np.asarray(transformer.transform(data.train)), dtype=torch.float32)
     names = [t.spec.name for t in transformer.transformers_]

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
-
-import torch
 
 from benchmarks.common import strong_pair_trends
-from benchmarks.data import load_dataset
-from benchmarks.pair_tails import strong_pair_figures
-from synthvae import Synthesizer, detect_schema
+from benchmarks.pair_tails import fitted_at_defaults, strong_pair_figures
 
 SCALES = (1.0, 0.5, 1e-6, 2.0)
 
@@ -25,11 +20,7 @@ SCALES = (1.0, 0.5, 1e-6, 2.0)
 def main(argv=None) -> None:
     name, seed = (argv or sys.argv[1:])[:2]
     seed = int(seed)
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
-    data = load_dataset(name)
-    schema = detect_schema(data.train)
-    synth = Synthesizer(seed=seed, schema=schema, verbose=False).fit(data.train)
+    data, schema, synth = fitted_at_defaults(name, seed)
     sigma = synth.generator_.model.decoder.sigma
     learned = sigma.forward
     for scale in SCALES:
