@@ -438,6 +438,10 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
             value = str(value)
         return ColumnSpec(kind=ColumnKind.CONSTANT, value=value, **common)
     if isinstance(series.dtype, pd.CategoricalDtype):
+        pii = detect_pii(name, values.astype(str))  # e-mails kept as a category dtype
+        if pii is not None:  # replaced by fakes: neither the values nor the categories kept
+            return ColumnSpec(kind=ColumnKind.IDENTIFIER, pii=pii, name=name, dtype=dtype,
+                              nullable=nullable)
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
     if pd.api.types.is_bool_dtype(series.dtype):
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)

@@ -376,3 +376,23 @@ def test_every_kind_has_a_generator_a_default_and_an_sdv_sdtype():
         spec = ColumnSpec("c", ColumnKind.IDENTIFIER, dtype="object", pii=kind)
         out = PiiGenerator(spec).fit_from_spec().generate(np.arange(100), seed=0)
         assert len(out) == 100 and all(isinstance(v, str) and v for v in out), kind
+
+
+def test_personal_data_held_as_a_category_dtype_is_replaced_too(tmp_path):
+    # As a pandas category (a Parquet dictionary), e-mails and phones were plain categories:
+    # every real value was stored in the model file and sampled back.
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({
+        "email": [f"user{i}.{d}@example.org" for i, d in enumerate(digits(rng, 300, 3))],
+        "phone": [f"(415) 555-{d}" for d in digits(rng, 300, 4)],
+        "age": rng.integers(20, 70, 300)}).astype({"email": "category", "phone": "category"})
+    kinds = {c.name: (c.kind, c.pii) for c in detect_schema(real).columns}
+    assert kinds["email"] == (ColumnKind.IDENTIFIER, "email")
+    assert kinds["phone"] == (ColumnKind.IDENTIFIER, "phone")
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit(real)
+    out = synth.sample(300, seed=1)
+    assert out["email"].dtype == "category"
+    assert not out["email"].isin(real["email"]).any()
+    assert not out["phone"].isin(real["phone"]).any()
+    stored = synth.save(tmp_path / "m.safetensors").read_bytes()
+    assert not any(value.encode() in stored for value in real["email"])
