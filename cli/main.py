@@ -209,7 +209,7 @@ def sample(
     from synthvae import Synthesizer
     from synthvae.conditions import parse_where
     from synthvae.errors import ConfigError
-    from synthvae.io import check_writable, table_format, write_table_chunks
+    from synthvae.io import check_writable, output_format, write_table_chunks
     from synthvae.sharding import check_shard, shard_output
     from synthvae.table_sampling import check_n, whole_number_columns
 
@@ -229,7 +229,7 @@ def sample(
         if output.is_dir():
             raise ConfigError(f"{str(output)!r} is a folder; give a CSV or Parquet file name, "
                               f"or --shards and --shard-index to write a shard into it.")
-        table_format(output)  # fail on a bad extension before loading anything
+        output_format(output)  # fail on a bad extension before loading anything
     check_writable(output)
     synth = Synthesizer.load(model)
     synth.n_threads = threads

@@ -33,10 +33,10 @@ def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None =
     """(model, table); first, where given, the checks that ``output`` can be written, so a
     bad name or folder fails before the work."""
     from synthvae import Synthesizer
-    from synthvae.io import check_writable, read_table, table_format
+    from synthvae.io import check_writable, output_format, read_table
 
     if output is not None:
-        table_format(output)
+        output_format(output)
         check_writable(output)
     return Synthesizer.load(model), read_table(data, sep, decimal)
 

@@ -5,14 +5,19 @@ A failed or interrupted write never leaves a partial file under the final name.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import csv
 import errno
 import gzip
+import io
+import lzma
 import os
 import re
 import secrets
 import stat
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -23,6 +28,16 @@ from synthvae.dialect import check_unique_names, header_names, sniff_dialect
 from synthvae.errors import DataError, SynthvaeError
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def output_format(path: Path) -> str:
+    """:func:`table_format` of a file to write: a zip archive is refused (one CSV streams
+    into gzip, bzip2 or xz, not into a zip's member)."""
+    fmt = table_format(path)
+    if path.name.lower().endswith(".zip"):
+        raise DataError(f"Cannot write {str(path)!r}: a zip archive is not written; name a "
+                        f".csv, .csv.gz, .csv.bz2, .csv.xz or .parquet file.")
+    return fmt
 
 
 def table_format(path: Path) -> str:
@@ -59,6 +74,10 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
         raise DataError(f"Cannot read {str(path)!r}: it is not UTF-8 text (it holds the byte "
                         f"0x{byte}); save it as UTF-8 (e.g. 'iconv -f latin1 -t utf-8 in.csv "
                         f"> out.csv', or pandas' to_csv).") from None
+    except (EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"Cannot read {str(path)!r}: its compressed data is damaged or cut "
+                        f"short (a truncated download?), or it is not compressed as its name "
+                        f"says ({type(exc).__name__}: {exc}).") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Cannot read {str(path)!r} as {fmt.upper()}: {first}") from None
@@ -214,20 +233,38 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
     floats because some are missing; the caller knows them from the model, so every chunk
     agrees) are written as ``579``, not ``579.0``."""
     path = Path(path)
-    fmt = table_format(path)
+    fmt = output_format(path)
     rows = 0
     whole_numbers = set(whole_numbers)
+    sep = "\t" if ".tsv" in path.suffixes[-2:] else ","
     with atomic_path(path, private) as tmp:
         if fmt == "parquet":
             rows = _write_parquet(chunks, tmp)
         else:
-            opener = gzip.open if path.name.lower().endswith(".gz") else open
-            with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
+            with _text_file(tmp, path.name) as handle:
                 for i, chunk in enumerate(chunks):
-                    _as_whole_numbers(chunk, whole_numbers).to_csv(handle, header=(i == 0),
-                                                                   index=False)
+                    _as_whole_numbers(chunk, whole_numbers).to_csv(
+                        handle, header=(i == 0), index=False, sep=sep)
                     rows += len(chunk)
     return rows
+
+
+@contextlib.contextmanager
+def _text_file(tmp: Path, name: str) -> Iterator:
+    """A UTF-8 text handle writing to ``tmp``, compressed as the final ``name`` says
+    (.gz, .bz2, .xz); a gzip header names the final file, not the temporary one."""
+    suffix = name.lower().rsplit(".", 1)[-1]
+    with open(tmp, "wb") as raw:
+        binary = gzip.GzipFile(filename=name, mode="wb", fileobj=raw) if suffix == "gz" \
+            else bz2.BZ2File(raw, "wb") if suffix == "bz2" \
+            else lzma.LZMAFile(raw, "wb") if suffix == "xz" else None
+        handle = io.TextIOWrapper(binary or raw, encoding="utf-8", newline="")
+        try:
+            yield handle
+        finally:
+            handle.detach()  # flushes; ``raw`` is closed by its own block
+            if binary is not None:
+                binary.close()  # the compressed stream's end
 
 
 def _as_whole_numbers(chunk: pd.DataFrame, names: set) -> pd.DataFrame:

@@ -170,3 +170,44 @@ def test_a_writer_that_swaps_in_its_own_file_still_gets_the_mode(tmp_path, umask
     with atomic_path(target) as tmp:
         tmp.write_text("new weights")
     assert mode(target) == 0o444 and target.read_text() == "new weights"
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.csv.bz2", "out.csv.xz",
+                                  "out.tsv"])
+def test_a_csv_is_compressed_and_separated_as_its_name_says_and_reads_back(tmp_path, name):
+    from synthvae.io import read_table
+
+    path = tmp_path / name
+    write_table_chunks([FRAME, FRAME], path)  # bz2 and xz were written uncompressed
+    back = pd.read_csv(path, sep="\t" if ".tsv" in name else ",")  # pandas reads the name
+    pd.testing.assert_frame_equal(back, pd.concat([FRAME, FRAME], ignore_index=True))
+    pd.testing.assert_frame_equal(read_table(path), back)
+
+
+def test_a_gzip_output_names_the_final_file_not_the_temporary_one(tmp_path):
+    import gzip
+
+    write_table_chunks([FRAME], tmp_path / "x.csv.gz")
+    with gzip.GzipFile(tmp_path / "x.csv.gz") as stream:
+        stream.read()
+        assert stream.name.endswith("x.csv.gz")
+    header = (tmp_path / "x.csv.gz").read_bytes()[:64]
+    assert b"x.csv\x00" in header and b".tmp" not in header  # the name gunzip -N restores
+
+
+def test_a_zip_output_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(DataError, match="a zip archive is not written"):
+        write_table_chunks([FRAME], tmp_path / "out.csv.zip")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_damaged_compressed_input_is_a_data_error_naming_the_file(tmp_path):
+    from synthvae.io import read_table
+
+    write_table_chunks([pd.concat([FRAME] * 200)], tmp_path / "x.csv.gz")
+    data = (tmp_path / "x.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])  # a truncated download
+    (tmp_path / "plain.csv.xz").write_text("a,b\n1,2\n")  # not compressed as named
+    for name in ("cut.csv.gz", "plain.csv.xz"):
+        with pytest.raises(DataError, match=f"Cannot read '.*{name}': its compressed data"):
+            read_table(tmp_path / name)
