@@ -16,13 +16,15 @@ def main(real_path: str, synthetic_path: str) -> None:
     console.print(f"real: {len(real):,} rows; synthetic: {len(synthetic):,} rows; "
                   f"same columns: {list(real.columns) == list(synthetic.columns)}; "
                   f"same dtypes: {real.dtypes.equals(synthetic.dtypes)}")
-    from sdmetrics.reports.single_table import QualityReport
-
-    report = QualityReport()
-    report.real_correlation_threshold = 0  # every column pair counts
-    report.real_association_threshold = 0
     with warnings.catch_warnings():
+        # sdmetrics marks its single-table report deprecated (a FutureWarning on import);
+        # it is the one whose thresholds can be set so that every column pair counts
         warnings.simplefilter("ignore")
+        from sdmetrics.reports.single_table import QualityReport
+
+        report = QualityReport()
+        report.real_correlation_threshold = 0  # every column pair counts
+        report.real_association_threshold = 0
         report.generate(real, synthetic.sample(len(real), random_state=0),
                         detect_schema(real).to_sdmetrics_metadata(), verbose=False)
     shapes = report.get_details("Column Shapes")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae import toolkit
-from synthvae.errors import NotFittedError
+from synthvae.errors import ConfigError, NotFittedError
 from synthvae.exclusions import UNSEEN_PAIR_ROWS
 from synthvae.fit_memory import fit_in_memory
 from synthvae.fitting import FITTED_FOR_SAMPLING, atomic_fit
@@ -234,6 +234,19 @@ class Synthesizer:
         defaults = Synthesizer.__init__.__defaults__
         names = Synthesizer.__init__.__code__.co_varnames[1:1 + len(defaults)]
         return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params) -> "Synthesizer":
+        """scikit-learn's ``set_params``: store the given parameters (checked at the next
+        ``fit``, as ``__init__``'s are); returns self. A fitted model keeps its fitted
+        state until it is fitted again."""
+        valid = self.get_params()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ConfigError(f"Synthesizer has no parameter {unknown[0]!r}; its parameters "
+                              f"are {sorted(valid)}.")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     # ------------------------------------------------------------------ fit
     @atomic_fit

@@ -235,3 +235,15 @@ def test_a_seed_set_after_fit_is_checked_when_it_is_used(adult_small):
     for use in (lambda: synth.sample(5), lambda: synth.score(adult_small.head(3))):
         with pytest.raises(ConfigError, match="'seed' parameter of Synthesizer must be a whole"):
             use()
+
+
+def test_set_params_stores_parameters_and_clone_and_grid_search_can_use_it():
+    from sklearn.base import clone
+
+    synth = Synthesizer(epochs=2, verbose=False)
+    assert synth.set_params(epochs=3, beta=0.25) is synth
+    assert synth.get_params()["epochs"] == 3 and synth.get_params()["beta"] == 0.25
+    copy = clone(synth).set_params(seed=7)
+    assert copy.get_params()["seed"] == 7 and synth.get_params()["seed"] != 7
+    with pytest.raises(ConfigError, match="no parameter 'epoch'; its parameters are"):
+        synth.set_params(epoch=3)
