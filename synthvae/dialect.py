@@ -50,6 +50,14 @@ def check_sep(sep: str | None) -> str | None:
     return sep
 
 
+# Text that means a missing number (pandas' defaults but the empty cell). In a column that
+# holds anything but numbers it stays text: "NA" is Namibia, "None" a category, and
+# synthvae writes a missing cell as an empty one (synthvae.io reads tables so).
+NA_TOKENS = frozenset({"#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                       "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                       "nan", "null"})
+
+
 def check_decimal(decimal: str | None) -> str | None:
     if decimal is not None and decimal not in DECIMALS:
         raise ConfigError(f"The decimal mark must be '.' or ','. Got {decimal!r} instead.")
@@ -100,11 +108,12 @@ def _sniff_sep(rows_by_sep: dict[str, list[list[str]]]) -> str:
 
 
 def _sniff_decimal(rows: list[list[str]], sep: str) -> str:
-    """``,`` when some column holds only numbers and at least one has a decimal comma."""
+    """``,`` when some column holds only numbers (and NA_TOKENS) and at least one has a
+    decimal comma."""
     if sep == "," or len(rows) < 2:
         return "."
     for column in zip(*rows[1:]):
-        cells = [c.strip() for c in column if c.strip()]
+        cells = [c.strip() for c in column if c.strip() and c.strip() not in NA_TOKENS]
         commas = [bool(_DECIMAL_COMMA.match(c)) for c in cells]
         if any(commas) and all(m or _PLAIN_NUMBER.match(c) for m, c in zip(commas, cells)):
             return ","

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from synthvae.dialect import check_unique_names, header_names, sniff_dialect
+from synthvae.dialect import NA_TOKENS, check_unique_names, header_names, sniff_dialect
 from synthvae.errors import DataError, SynthvaeError
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
@@ -86,12 +86,50 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
     return df
 
 
+LEADING_ZERO = re.compile(r"^[+-]?0\d")  # 00123, 02134: a code, not the number 123
+CODE_SCAN_ROWS = 5_000  # rows read as text to find columns of such codes
+
+
 def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
+    """Only empty cells are missing, but in a column of numbers, where NA_TOKENS are too;
+    a column whose text has leading zeros (in its first CODE_SCAN_ROWS rows) is read as
+    text, so that codes keep them."""
     dialect = sniff_dialect(path, sep, decimal)
     names = header_names(path, dialect.sep)
     check_unique_names(names, repr(str(path)))
-    df = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, low_memory=False)
+    options = dict(sep=dialect.sep, decimal=dialect.decimal, keep_default_na=False,
+                   na_values=[""])
+    codes = _code_columns(pd.read_csv(path, dtype=str, nrows=CODE_SCAN_ROWS, **options))
+    df = pd.read_csv(path, low_memory=False, dtype={c: str for c in codes} or None,
+                     **options)
+    for position in np.flatnonzero((df.dtypes == object).to_numpy()):
+        if df.columns[position] not in codes:
+            df.isetitem(position, _numbers_with_na_tokens(df.iloc[:, position],
+                                                          dialect.decimal))
     return _blank_names_kept(df, names)
+
+
+def _code_columns(text: pd.DataFrame) -> set:
+    """Columns (read as text) holding a value with a leading zero, such as 00123."""
+    return {column for column in text.columns
+            if text[column].str.match(LEADING_ZERO, na=False).any()}
+
+
+def _numbers_with_na_tokens(column: pd.Series, decimal: str) -> pd.Series:
+    """A text column whose values are numbers apart from NA_TOKENS, as numbers (the tokens
+    missing); any other column as it is."""
+    if column.dtype != object:
+        return column
+    tokens = column.isin(NA_TOKENS)
+    if not tokens.any():
+        return column
+    rest = column[~tokens & column.notna()].astype(str)
+    if decimal != ".":
+        rest = rest.str.replace(decimal, ".", regex=False)
+    numbers = pd.to_numeric(rest, errors="coerce")
+    if numbers.isna().any():
+        return column  # text: its tokens are values ("NA", "None")
+    return numbers.reindex(column.index).astype(np.float64)
 
 
 def _blank_names_kept(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:

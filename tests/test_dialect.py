@@ -134,3 +134,25 @@ def test_column_names_and_order_round_trip_exactly(tmp_path, monkeypatch):
     assert list(read_table("synthetic.csv").columns) == NAMES
     synthetic = Synthesizer(epochs=1, verbose=False).fit(df).sample(10, seed=0)
     assert list(synthetic.columns) == NAMES
+
+
+def test_codes_keep_their_leading_zeros_and_na_text_stays_text_where_it_is_a_value(tmp_path):
+    from synthvae.io import read_table
+
+    path = tmp_path / "codes.csv"
+    path.write_text("code,country,x,n\n00123,NA,1.5,3\n01000,US,NA,4\n00007,None,,5\n"
+                    "12345,null,2.5,6\n")
+    df = read_table(path)
+    assert df["code"].tolist() == ["00123", "01000", "00007", "12345"]  # were 123, 1000, 7
+    assert df["country"].tolist() == ["NA", "US", "None", "null"]  # were missing cells
+    assert df["x"].dtype == "float64" and df["x"].isna().tolist() == [False, True, True, False]
+    assert df["n"].dtype == "int64"
+
+
+def test_na_text_in_a_column_of_numbers_with_a_decimal_comma_is_missing(tmp_path):
+    from synthvae.io import read_table
+
+    path = tmp_path / "comma.csv"
+    path.write_text("x;y\n1,5;a\nNA;b\n2,25;c\n")
+    df = read_table(path)
+    assert df["x"].tolist()[0] == 1.5 and df["x"].isna().tolist() == [False, True, False]
