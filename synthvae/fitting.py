@@ -75,6 +75,7 @@ def atomic_fit(method: Callable) -> Callable:
     def fit(self, *args, **kwargs):
         work = unfitted_copy(self)
         method(work, *args, **kwargs)
+        work.fitted_params_ = work.get_params()  # what a save records, whatever set_params
         adopt_fitted_state(self, work)
         return self
 

@@ -27,7 +27,8 @@ import pandas as pd
 from synthvae.dialect import NA_TOKENS, check_unique_names, header_names, sniff_dialect
 from synthvae.errors import DataError, SynthvaeError
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".tsv", ".txt",
+                  ".parquet", ".pq")
 
 
 def output_format(path: Path) -> str:
@@ -86,50 +87,56 @@ def read_table(path: str | Path, sep: str | None = None, decimal: str | None = N
     return df
 
 
-LEADING_ZERO = re.compile(r"^[+-]?0\d")  # 00123, 02134: a code, not the number 123
+LEADING_ZERO = re.compile(r"^[+-]?0\d+$")  # 00123, 02134: a code, not the number 123
 CODE_SCAN_ROWS = 5_000  # rows read as text to find columns of such codes
+BOOLEAN_WORDS = frozenset({"true", "false"})
 
 
 def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
-    """Only empty cells are missing, but in a column of numbers, where NA_TOKENS are too;
-    a column whose text has leading zeros (in its first CODE_SCAN_ROWS rows) is read as
+    """Only empty cells are missing, but in a column of numbers, dates or true/false values,
+    where NA_TOKENS are too (such columns are read as pandas reads them); a column whose
+    text has whole numbers with leading zeros (in its first CODE_SCAN_ROWS rows) is read as
     text, so that codes keep them."""
     dialect = sniff_dialect(path, sep, decimal)
     names = header_names(path, dialect.sep)
     check_unique_names(names, repr(str(path)))
-    options = dict(sep=dialect.sep, decimal=dialect.decimal, keep_default_na=False,
-                   na_values=[""])
-    codes = _code_columns(pd.read_csv(path, dtype=str, nrows=CODE_SCAN_ROWS, **options))
+    options = dict(sep=dialect.sep, decimal=dialect.decimal)
+    codes = _code_columns(pd.read_csv(path, dtype=str, nrows=CODE_SCAN_ROWS,
+                                      keep_default_na=False, na_values=[""], **options))
     df = pd.read_csv(path, low_memory=False, dtype={c: str for c in codes} or None,
-                     **options)
-    for position in np.flatnonzero((df.dtypes == object).to_numpy()):
-        if df.columns[position] not in codes:
-            df.isetitem(position, _numbers_with_na_tokens(df.iloc[:, position],
-                                                          dialect.decimal))
+                     keep_default_na=False, na_values=[""], **options)
+    valued = [position for position in np.flatnonzero((df.dtypes == object).to_numpy())
+              if df.columns[position] not in codes
+              and _tokens_mean_missing(df.iloc[:, position], dialect.decimal)]
+    if valued:  # read again as pandas reads them: the words missing, the rest typed
+        again = pd.read_csv(path, low_memory=False, usecols=valued, header=0,
+                            names=list(range(len(df.columns))), **options)
+        for position in valued:
+            df.isetitem(position, again[position].set_axis(df.index))
     return _blank_names_kept(df, names)
 
 
 def _code_columns(text: pd.DataFrame) -> set:
-    """Columns (read as text) holding a value with a leading zero, such as 00123."""
+    """Columns (read as text) holding a whole number with a leading zero, such as 00123."""
     return {column for column in text.columns
             if text[column].str.match(LEADING_ZERO, na=False).any()}
 
 
-def _numbers_with_na_tokens(column: pd.Series, decimal: str) -> pd.Series:
-    """A text column whose values are numbers apart from NA_TOKENS, as numbers (the tokens
-    missing); any other column as it is."""
-    if column.dtype != object:
-        return column
+def _tokens_mean_missing(column: pd.Series, decimal: str) -> bool:
+    """Whether a column read as text holds NA_TOKENS beside values that are all numbers,
+    dates (or times) or true/false: there the words mean a missing value."""
+    from synthvae.schema import DATE_LIKE, TIME_LIKE
+
     tokens = column.isin(NA_TOKENS)
     if not tokens.any():
-        return column
-    rest = column[~tokens & column.notna()].astype(str)
-    if decimal != ".":
-        rest = rest.str.replace(decimal, ".", regex=False)
-    numbers = pd.to_numeric(rest, errors="coerce")
-    if numbers.isna().any():
-        return column  # text: its tokens are values ("NA", "None")
-    return numbers.reindex(column.index).astype(np.float64)
+        return False
+    rest = column[~tokens & column.notna()].astype(str).str.strip()
+    if rest.empty:
+        return True
+    numbers = rest.str.replace(decimal, ".", regex=False) if decimal != "." else rest
+    return bool(pd.to_numeric(numbers, errors="coerce").notna().all()
+                or rest.str.lower().isin(BOOLEAN_WORDS).all()
+                or (rest.str.match(DATE_LIKE) | rest.str.match(TIME_LIKE)).all())
 
 
 def _blank_names_kept(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -163,7 +170,7 @@ def atomic_path(final: Path, private: bool = False) -> Iterator[Path]:
     ``final``; no temporary file is left behind.
     """
     final = Path(final)
-    tmp = _temporary_file(final)
+    tmp = _temporary_file(final, private)
     try:
         mode = _mode_for(final, tmp, private)
         yield tmp
@@ -194,9 +201,10 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-def _temporary_file(final: Path) -> Path:
+def _temporary_file(final: Path, private: bool = False) -> Path:
     """A new empty file next to ``final``, created as ``open`` creates one (mode 0666 under
-    the umask; ``tempfile.mkstemp`` would make it 0600)."""
+    the umask; ``tempfile.mkstemp`` would make it 0600), or PRIVATE_MODE under it for a
+    ``private`` file: readable by its owner only from its first byte."""
     folder = final.parent
     if not folder.exists():
         raise DataError(f"Cannot write {str(final)!r}: folder {str(folder)!r} does not exist.")
@@ -206,7 +214,8 @@ def _temporary_file(final: Path) -> Path:
     for _ in range(100):
         tmp = folder / f".{final.name[:200]}.{secrets.token_hex(4)}.tmp"  # names <= 255
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             PRIVATE_MODE if private else 0o666))
             return tmp
         except FileExistsError:
             continue
@@ -274,7 +283,7 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
     fmt = output_format(path)
     rows = 0
     whole_numbers = set(whole_numbers)
-    sep = "\t" if ".tsv" in path.suffixes[-2:] else ","
+    sep = "\t" if path.name.lower().endswith(".tsv") else ","
     with atomic_path(path, private) as tmp:
         if fmt == "parquet":
             rows = _write_parquet(chunks, tmp)

@@ -44,12 +44,18 @@ FORMAT_VERSION = 1
 CHECKSUM_KEY = "checksum_sha256"
 
 
+def fitted_params(synth) -> dict:
+    """The parameters the model was fitted with (``set_params`` since changes the next fit,
+    not what the file says of this one)."""
+    return dict(synth.get_params(), **getattr(synth, "fitted_params_", {}))
+
+
 def save_synthesizer(synth, path: Path) -> Path:
     generator = synth.generator_.to_dict()
     state = {
         "synthvae_version": __version__,
         "torch_version": torch.__version__,
-        "params": {k: v for k, v in synth.get_params().items()  # n_threads: the machine's
+        "params": {k: v for k, v in fitted_params(synth).items()  # n_threads: the machine's
                    if k not in ("schema", "constraints", "n_threads")},
         "schema": synth.schema_.to_dict(),
         "constraints": synth.constraints_.get_state(),
@@ -197,6 +203,7 @@ def load_synthesizer(path: Path, device: str | None = None, predicates: dict | N
     try:
         params = dict(LEGACY_PARAMS, **state["params"])
         synth = factory(**{k: (tuple(v) if k == "hidden" else v) for k, v in params.items()})
+        synth.fitted_params_ = synth.get_params()
         synth.schema_ = Schema.from_dict(state["schema"])
         synth.constraints_ = ConstraintLayer.from_state(state.get("constraints"), synth.schema_,
                                                         predicates, where)

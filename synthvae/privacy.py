@@ -572,9 +572,9 @@ def solve_noise(epsilon: float, delta: float, sample_rate: float, steps: int,
 
     low, high, spent, calls, unpriced = 0.0, 10.0, math.inf, 0, False
     while spent > epsilon:
-        high *= 2
-        if high > MAX_NOISE:
+        if high >= MAX_NOISE:
             return None
+        high = min(high * 2, MAX_NOISE)  # MAX_NOISE itself is tried last
         spent, calls = price(high), calls + 1
     while (epsilon - spent > tolerance and calls < MAX_ACCOUNTANT_CALLS
            and high - low > (RANGE_PRECISION if unpriced else NOISE_PRECISION) * high):

@@ -149,6 +149,20 @@ def test_codes_keep_their_leading_zeros_and_na_text_stays_text_where_it_is_a_val
     assert df["n"].dtype == "int64"
 
 
+def test_na_text_in_a_column_of_dates_or_flags_is_missing_and_padded_decimals_are_numbers(
+        tmp_path):
+    from synthvae.io import read_table
+
+    path = tmp_path / "r.csv"  # as R's write.csv writes missing values
+    path.write_text("day,flag,money,word\n2024-01-05,True,000123.45,a\nNA,NA,12.5,NA\n"
+                    "2024-01-07,False,1.25,b\n")
+    df = read_table(path)
+    assert df["day"].isna().tolist() == [False, True, False]
+    assert df["flag"].isna().tolist() == [False, True, False]
+    assert df["money"].tolist() == [123.45, 12.5, 1.25]  # a number, not a code
+    assert df["word"].tolist() == ["a", "NA", "b"]
+
+
 def test_na_text_in_a_column_of_numbers_with_a_decimal_comma_is_missing(tmp_path):
     from synthvae.io import read_table
 

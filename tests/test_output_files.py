@@ -39,6 +39,20 @@ def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask_022, name):
     assert mode(tmp_path / f"private-{name}") == 0o600
 
 
+def test_a_file_of_real_values_is_the_owners_only_from_its_first_byte(tmp_path, umask_022):
+    with atomic_path(tmp_path / "holdout.csv", private=True) as tmp:
+        assert mode(tmp) == 0o600  # was 0644 until after the rename
+        tmp.write_text("real rows")
+    assert mode(tmp_path / "holdout.csv") == 0o600
+
+
+def test_a_tsv_is_told_by_its_name_in_any_case(tmp_path):
+    write_table_chunks([FRAME], tmp_path / "X.TSV")
+    assert "\t" in (tmp_path / "X.TSV").read_text().splitlines()[0]
+    write_table_chunks([FRAME], tmp_path / "x.tsv.csv")
+    assert "\t" not in (tmp_path / "x.tsv.csv").read_text()
+
+
 def test_a_new_file_of_real_values_is_the_owners_only(tmp_path, umask_022):
     write_table_chunks([FRAME], tmp_path / "holdout.csv", private=True)
     assert mode(tmp_path / "holdout.csv") == 0o600

@@ -247,3 +247,11 @@ def test_set_params_stores_parameters_and_clone_and_grid_search_can_use_it():
     assert copy.get_params()["seed"] == 7 and synth.get_params()["seed"] != 7
     with pytest.raises(ConfigError, match="no parameter 'epoch'; its parameters are"):
         synth.set_params(epoch=3)
+
+
+def test_a_saved_model_records_the_parameters_it_was_fitted_with(tmp_path):
+    df = pd.DataFrame({"x": np.random.default_rng(0).normal(size=200)})
+    synth = Synthesizer(epochs=2, verbose=False, seed=3).fit(df)
+    synth.set_params(epochs=50, seed=-1)  # for a next fit: not what this model was fitted with
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))  # seed -1 was refused
+    assert loaded.get_params()["epochs"] == 2 and loaded.get_params()["seed"] == 3
