@@ -690,3 +690,11 @@ def test_a_private_fit_of_a_table_without_numeric_columns_trains_and_samples():
     rows = synth.sample(500, seed=1)
     assert set(rows["g"].dropna()) <= {"a", "b", "c"} and len(rows) == 500
     assert synth.privacy_["epsilon"] <= 5.0 + 1e-9
+
+
+def test_a_budget_no_noise_can_meet_is_a_config_error_naming_the_release():
+    with pytest.raises(ConfigError, match="DP-SGD cannot be priced at epsilon 1e-09"):
+        plan_sgd(n_rows=100, batch_size=100, epochs=1, epsilon=1e-9, delta=1e-12,
+                 accountant="rdp")
+    with pytest.raises(ConfigError, match="frequency release cannot be priced.*up to 1e\\+06"):
+        gaussian_noise_multiplier(1e-9, 1e-12, "rdp")

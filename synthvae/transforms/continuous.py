@@ -561,3 +561,24 @@ def merged_intervals(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, n
     starts = np.concatenate([[True], lows[1:] > highs[:-1]])  # a gap before the interval
     ends = np.concatenate([starts[1:], [True]])
     return lows[starts], highs[ends]
+
+
+class OnResolutionGrid(ModeSpecificNormalizer):
+    """A number decoded onto the grid of its training values' unit, ``resolution_`` (a
+    datetime's seconds, a duration's nanoseconds), kept in the column's state.
+    ``DEFAULT_RESOLUTION``: before the fit, and for a state saved without one (None: such
+    a state is refused)."""
+
+    DEFAULT_RESOLUTION: int | None = None
+
+    def rounding_half_width(self) -> float:
+        return getattr(self, "resolution_", self.DEFAULT_RESOLUTION or 0) / 2
+
+    def get_state(self) -> dict:
+        return dict(super().get_state(), resolution=self.resolution_)
+
+    def set_state(self, state: dict):
+        super().set_state(state)
+        self.resolution_ = int(state["resolution"] if self.DEFAULT_RESOLUTION is None
+                               else state.get("resolution", self.DEFAULT_RESOLUTION))
+        return self

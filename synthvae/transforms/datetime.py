@@ -18,13 +18,13 @@ import pandas as pd
 from synthvae.errors import ConfigError, DataError, SchemaError
 from synthvae.frames import is_date_name, model_dtype
 from synthvae.schema import OFFSET
-from synthvae.transforms.continuous import ModeSpecificNormalizer
+from synthvae.transforms.continuous import OnResolutionGrid
 
 RESOLUTIONS = (86_400, 3_600, 60, 1)
 NUMBER_DATE_FORMAT = "%Y%m%d"  # dates written as numbers: 20190904
 
 
-class DatetimeTransformer(ModeSpecificNormalizer):
+class DatetimeTransformer(OnResolutionGrid):
     """Datetime column <-> the continuous layout, through seconds since 1970-01-01."""
 
     log_scalable = False  # seconds since 1970 are not a heavy-tailed quantity
@@ -149,16 +149,6 @@ class DatetimeTransformer(ModeSpecificNormalizer):
     def show_value(self, number: float) -> str:
         return str(pd.Timestamp(number, unit="s")) if math.isfinite(number) else f"{number:g}"
 
-    def rounding_half_width(self) -> float:
-        return getattr(self, "resolution_", 0) / 2
-
-    def get_state(self) -> dict:
-        return dict(super().get_state(), resolution=self.resolution_)
-
-    def set_state(self, state: dict):
-        super().set_state(state)
-        self.resolution_ = int(state["resolution"])
-        return self
 
 
 def parse_text(text: pd.Series, fmt: str) -> pd.Series:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthvae.transforms.continuous import ModeSpecificNormalizer
+from synthvae.transforms.continuous import OnResolutionGrid
 from synthvae.transforms.dtypes import restore_numeric
 from synthvae.transforms.scaling import from_log_scale
 
@@ -16,11 +16,13 @@ from synthvae.transforms.scaling import from_log_scale
 RESOLUTIONS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
 
-class DurationTransformer(ModeSpecificNormalizer):
+class DurationTransformer(OnResolutionGrid):
     """Duration column <-> the continuous layout, in nanoseconds; decoded values are rounded
     to the coarsest unit every training value is a whole number of (days, hours, minutes,
     seconds, milliseconds, microseconds), as datetimes are, so whole-second durations come
     back whole seconds and a condition on one duration can be met."""
+
+    DEFAULT_RESOLUTION = 1  # a state saved before durations were rounded: nanoseconds
 
     def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
         super().fit(series, seed=seed, mixture=mixture)
@@ -40,13 +42,3 @@ class DurationTransformer(ModeSpecificNormalizer):
         return restore_numeric(np.round(nanos / self.resolution_) * self.resolution_,
                                self.spec)
 
-    def rounding_half_width(self) -> float:
-        return getattr(self, "resolution_", 1) / 2
-
-    def get_state(self) -> dict:
-        return dict(super().get_state(), resolution=self.resolution_)
-
-    def set_state(self, state: dict):
-        super().set_state(state)
-        self.resolution_ = int(state.get("resolution", 1))  # absent before it existed
-        return self
