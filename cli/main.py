@@ -43,6 +43,9 @@ def fit(
     delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
+    accountant: Annotated[Optional[str], typer.Option(
+        help="Under --epsilon: privacy accountant, prv (default, tighter) or rdp (see "
+             "docs/privacy.md).")] = None,
     calibration_share: Annotated[Optional[float], typer.Option(
         help="Under --epsilon: share of the budget for the noisy frequencies that calibrate "
              "sampling (default 0.1; 0 = uncalibrated; see docs/privacy.md).")] = None,
@@ -126,7 +129,7 @@ def fit(
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
               "min_lift": min_lift, "unseen_pairs": unseen_pairs,
               "min_mode_rows": min_mode_rows, "latent_swap": latent_swap,
-              "calibration_share": calibration_share}
+              "calibration_share": calibration_share, "accountant": accountant}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,
                         verbose=not quiet, epsilon=epsilon, delta=delta,

@@ -151,9 +151,9 @@ def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
 
     text = dtype_name(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
-        return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text, ordered=bool(dtype.ordered),
-                          categories=tuple(v.item() if isinstance(v, np.generic) else v
-                                           for v in dtype.categories))
+        # pandas builds a category dtype's list from the values (astype("category")), so it
+        # is not public: the list is released like any other (declare it in the schema)
+        return ColumnSpec(name, ColumnKind.CATEGORICAL, True, text, ordered=bool(dtype.ordered))
     if pd.api.types.is_bool_dtype(dtype):
         return ColumnSpec(name, ColumnKind.CATEGORICAL, text != "bool", text,
                           categories=(False, True))
@@ -266,7 +266,8 @@ def private_schema(df: pd.DataFrame, schema: Schema, config: DPConfig, ledger: P
             columns.append(replace(spec, min=spec.min if spec.min is not None else low,
                                    max=spec.max if spec.max is not None else high))
         else:
-            categories = dp_categories(df[spec.name], eps_each, delta_each, rng)
+            categories = in_declared_order(dp_categories(df[spec.name], eps_each, delta_each,
+                                                         rng), df[spec.name].dtype)
             ledger.charge("thresholded noisy histogram", eps_each, delta_each, spec.name)
             if not categories:
                 raise ConfigError(
@@ -415,12 +416,29 @@ def _kept_modes(weights, means, stds, point) -> Modes:
     return Modes(kept, means[keep], stds[keep], point[keep])
 
 
+def in_declared_order(released: list, dtype) -> list:
+    """``released`` categories of a category dtype in its order if ordered (low < mid <
+    high is the column's meaning, kept among the released values), else sorted as pandas
+    sorts them (a function of the released set; the dtype's own order may be the rows'
+    order of appearance); other columns' as released."""
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return released
+    if dtype.ordered:
+        rank = {v: i for i, v in enumerate(dtype.categories)}
+        return sorted(released, key=rank.__getitem__)
+    try:
+        return sorted(released)
+    except TypeError:  # values of several types
+        return released
+
+
 def dp_categories(series: pd.Series, epsilon: float, delta: float, rng: np.random.Generator
                   ) -> list:
     """(epsilon, delta)-DP category list: values whose Laplace-noised count passes
     1 + ln(1 / (2 delta)) / epsilon (stability-based histogram; unseen values are never
     released, so the domain needs no public list)."""
     counts = series.value_counts(dropna=True)
+    counts = counts[counts > 0]  # a category dtype's unused categories are not candidates
     noisy = counts.to_numpy(float) + rng.laplace(0.0, 1.0 / epsilon, size=len(counts))
     threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
     kept = counts.index[noisy > threshold]

@@ -221,10 +221,14 @@ def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
     assert "'epsilon'" in one_line_error(invoke("fit", EXAMPLE_ADULT, "--epsilon", "0"))
     assert "calibration_share" in one_line_error(
         invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--calibration-share", "0.7"))
+    assert "'accountant'" in one_line_error(
+        invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--accountant", "gdp"))
+    assert "DP-SGD (prv accountant)" in info.output
     result = invoke("fit", EXAMPLE_ADULT, "--epsilon", "8", "--epochs", "1", "-q",
-                    "--calibration-share", "0")
+                    "--calibration-share", "0", "--accountant", "rdp")
     assert result.exit_code == 0, result.output
-    assert "slot frequencies" not in invoke("info").output
+    info = invoke("info")
+    assert "slot frequencies" not in info.output and "DP-SGD (rdp accountant)" in info.output
 
 
 def test_fit_passes_min_mode_rows_to_the_model(workdir):

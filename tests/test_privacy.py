@@ -132,6 +132,35 @@ def test_public_schema_keeps_nulls_of_nullable_and_arrow_integers():
     assert schema["text"].dtype == "string[pyarrow]" and schema["arrow"].dtype == "int64[pyarrow]"
 
 
+def test_a_category_dtypes_list_is_released_not_taken_as_public(tmp_path):
+    """pandas builds a category dtype's list from the values (astype("category")): taking
+    it as public stored every real e-mail of a category column in a DP model file and
+    sampled them back. The list is now released like an object column's: values too rare
+    for the threshold are not, an ordered dtype keeps its order among the released values,
+    an unordered one comes back sorted as pandas sorts it."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    grade = pd.Categorical(rng.choice(["low", "mid", "high"], n, p=[0.5, 0.3, 0.2]),
+                           categories=["low", "mid", "high"], ordered=True)
+    letters = pd.Categorical(np.r_[rng.choice(list("dcab"), n - 1), ["rare"]])
+    df = pd.DataFrame({"grade": grade, "letter": letters, "x": rng.normal(size=n)})
+    assert public_schema(df, None)["letter"].categories is None
+    synth = Synthesizer(epsilon=3.0, epochs=1, verbose=False, seed=0).fit(df)
+    released = [e["column"] for e in synth.privacy_["entries"]
+                if e["mechanism"] == "thresholded noisy histogram"]
+    assert released == ["grade", "letter"]
+    out = synth.sample(500, seed=1)
+    assert out["grade"].cat.categories.tolist() == ["low", "mid", "high"]
+    assert out["grade"].cat.ordered
+    assert out["letter"].cat.categories.tolist() == ["a", "b", "c", "d"]  # no "rare"
+    synth.save(tmp_path / "m.safetensors")
+    assert b"rare" not in (tmp_path / "m.safetensors").read_bytes()
+
+    emails = df.assign(email=pd.Categorical([f"user{i}@example.com" for i in range(n)]))
+    with pytest.raises(ConfigError, match="'email': no category is frequent enough"):
+        Synthesizer(epsilon=3.0, epochs=1, verbose=False, seed=0).fit(emails)
+
+
 def test_fit_with_epsilon_stays_within_budget_and_saves_the_ledger(small, tmp_path):
     synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, seed=0).fit(small)
     ledger = synth.privacy_

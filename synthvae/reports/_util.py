@@ -29,6 +29,19 @@ def quiet_sdmetrics():
         yield
 
 
+@contextlib.contextmanager
+def seeded_global_numpy(seed: int):
+    """NumPy's global random state seeded with ``seed`` inside the block and restored after:
+    for library code that draws from it (sdmetrics' LogisticDetection shuffles its folds
+    with an unseeded StratifiedKFold, so the same report gave another score each run)."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def limited_threads():
     """Cap the BLAS and OpenMP thread pools of scikit-learn code at half the cores.
 

@@ -1,6 +1,7 @@
 """Detection: how well a classifier tells real rows from synthetic rows.
 
-* ``logistic``: sdmetrics' ``LogisticDetection`` (its own encoding and unseeded 3-fold split):
+* ``logistic``: sdmetrics' ``LogisticDetection`` (its own encoding and 3-fold split, whose
+  shuffle draws from NumPy's global state: seeded with the report's seed for the call):
   ``1 - mean(2 * max(AUC, 0.5) - 1)``; 1 = indistinguishable, 0 = perfectly separable.
   Synthetic categories the real table lacks are replaced first (see ``_only_seen_categories``).
 * ``gradient_boosting``: scikit-learn's HistGradientBoostingClassifier with native
@@ -19,7 +20,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from synthvae.reports._util import as_float, limited_threads, quiet_sdmetrics, subsample
+from synthvae.reports._util import (as_float, limited_threads, quiet_sdmetrics,
+                                   seeded_global_numpy, subsample)
 
 FOLDS = 3
 MAX_ROWS = 50_000  # per side; a larger table is subsampled for the classifier
@@ -49,14 +51,16 @@ def logistic_reason(real: pd.DataFrame, metadata: dict) -> str | None:
             "(boolean, identifier and empty columns are left out).")
 
 
-def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict) -> dict:
-    """sdmetrics' score; ``unseen_values_replaced`` counts the workaround described below."""
+def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict,
+                       seed: int = 0) -> dict:
+    """sdmetrics' score, the same for the same ``seed``; ``unseen_values_replaced`` counts
+    the workaround described below."""
     from sdmetrics.single_table import LogisticDetection
 
     synthetic, replaced = _only_seen_categories(real, synthetic, metadata)
     real, synthetic = _signed_integers(real), _signed_integers(synthetic)
     (real, synthetic), metadata = _datetimes_in_utc((real, synthetic), metadata)
-    with quiet_sdmetrics(), limited_threads():
+    with quiet_sdmetrics(), limited_threads(), seeded_global_numpy(seed):
         score = LogisticDetection.compute(real, synthetic, metadata)
     return {"score": as_float(score), "unseen_values_replaced": replaced}
 

@@ -199,7 +199,7 @@ def _logistic(run: _Run) -> dict | None:
         return None
     try:
         return run.timed("logistic_detection", detection.logistic_detection, real, synthetic,
-                         run.metadata)
+                         run.metadata, run.seed)
     except IncomputableMetricError as exc:
         run.notes.append(f"LogisticDetection was not computed: {str(exc).splitlines()[0]}")
         return None
