@@ -16,6 +16,7 @@ import torch
 from synthvae.errors import ConfigError, DataError, ZeroProbabilityWarning
 from synthvae.params import check_number, check_seed, model_seed
 from synthvae.preparation import check_frame
+from synthvae.transforms.categorical import OneHotEncoder
 
 
 def model_rows(synth, df: pd.DataFrame) -> pd.DataFrame:
@@ -34,13 +35,18 @@ def encoded_rows(synth, df: pd.DataFrame, modelled: bool = False) -> torch.Tenso
     return torch.as_tensor(matrix, device=synth.device_)
 
 
-def zero_probability_rows(synth, rows: pd.DataFrame, df: pd.DataFrame) -> np.ndarray:
-    """(rows,) which of :func:`model_rows` ``rows`` (of the user's ``df``) hold a value the
-    model gives probability zero (:meth:`TableTransformer.impossible`), with one warning
-    per column that holds one, naming it and its value as ``df`` has them (a column the
-    constraints model, such as an inequality's difference, is said to be one)."""
+def zero_probability_rows(synth, rows: pd.DataFrame, df: pd.DataFrame
+                          ) -> tuple[np.ndarray, pd.DataFrame]:
+    """((rows,) which of :func:`model_rows` ``rows`` (of the user's ``df``) hold a value
+    the model gives probability zero (:meth:`TableTransformer.impossible`), ``rows`` ready
+    to encode), with one warning per column that holds one, naming it and its value as
+    ``df`` has them (a column the constraints model, such as an inequality's difference,
+    is said to be one). Such a cell that the encoding has no slot for (an empty cell in a
+    category column that had none) is set to one of the column's categories in the rows
+    returned, so that the rest of the batch encodes; its row scores -inf all the same."""
     reasons = synth.transformer_.impossible(rows)
     flagged = reasons.notna()
+    rows = _slotted(synth, rows, flagged)
     for column in reasons.columns[flagged.any().to_numpy()]:
         first = int(np.argmax(flagged[column].to_numpy()))
         if column in df.columns:
@@ -53,7 +59,23 @@ def zero_probability_rows(synth, rows: pd.DataFrame, df: pd.DataFrame) -> np.nda
                       f"probability zero (row {first}: {value!r}, "
                       f"{reasons[column].iloc[first]}); their rows score -inf.",
                       ZeroProbabilityWarning, stacklevel=4)
-    return flagged.any(axis=1).to_numpy()
+    return flagged.any(axis=1).to_numpy(), rows
+
+
+def _slotted(synth, rows: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the flagged empty cells of category columns without an empty slot
+    set to the column's first category (the encoding refuses an empty cell there)."""
+    slotless = [t for t in synth.transformer_.transformers_
+                if isinstance(t, OneHotEncoder) and not t.has_null_ and len(t.categories_)
+                and flagged[t.spec.name].any()]
+    if not slotless:
+        return rows
+    rows = rows.copy()
+    for t in slotless:  # one assignment per column holding such cells
+        column = rows[t.spec.name]
+        fill = flagged[t.spec.name].to_numpy() & column.isna().to_numpy()
+        rows[t.spec.name] = column.astype(object).mask(fill, t.categories_[0])
+    return rows
 
 
 def encode(synth, df: pd.DataFrame) -> np.ndarray:
@@ -121,12 +143,12 @@ def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFra
     """Per-row ELBO and IWAE log-likelihood estimate (``samples`` latents a row), nats."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
-    rows = model_rows(synth, df)
-    data = encoded_rows(synth, rows, modelled=True)
     seed = model_seed(synth) if seed is None else check_seed(seed, "The scoring seed")
+    impossible, rows = zero_probability_rows(synth, model_rows(synth, df),
+                                             check_frame(df, "score"))
+    data = encoded_rows(synth, rows, modelled=True)
     generator = torch.Generator(device=synth.device_).manual_seed(seed)
     elbo, iwae = synth.generator_.log_likelihood(data, samples, generator)
-    impossible = zero_probability_rows(synth, rows, check_frame(df, "score"))
     return pd.DataFrame({"elbo": np.where(impossible, -np.inf, elbo.cpu().numpy()),
                          "log_likelihood": np.where(impossible, -np.inf, iwae.cpu().numpy())},
                         index=df.index if isinstance(df, pd.DataFrame) else None
@@ -155,7 +177,7 @@ def scored_rows(synth, df: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndar
     -inf where a row holds a value of probability zero."""
     from synthvae.monitoring import scored
 
-    rows = model_rows(synth, df)
+    impossible, rows = zero_probability_rows(synth, model_rows(synth, df),
+                                             check_frame(df, "drift"))
     elbo, latents = scored(synth.generator_, encoded_rows(synth, rows, modelled=True), seed)
-    impossible = zero_probability_rows(synth, rows, check_frame(df, "drift"))
     return np.where(impossible, -np.inf, elbo), latents

@@ -311,15 +311,19 @@ def test_values_of_probability_zero_score_minus_infinity_with_a_warning(synth, t
     rows = table.head(40).reset_index(drop=True)
     broken = rows.assign(age=np.where(rows.index < 10, 200, rows["age"]))
     broken.loc[30:, "value"] = np.nan  # 'value' had no empty cell at fit
+    broken.loc[20:21, "group"] = None  # nor the category 'group' (a DataError for the call)
     with pytest.warns(ZeroProbabilityWarning) as caught:
         scores = synth.score(broken, samples=4, seed=0)
     messages = " ".join(str(w.message) for w in caught)
     assert "Column 'age' holds 10 value(s)" in messages and "200" in messages
     assert "Column 'value' holds 10 value(s)" in messages and "empty cell" in messages
-    impossible = (broken.index < 10) | (broken.index >= 30)
+    assert "Column 'group' holds 2 value(s)" in messages
+    impossible = (broken.index < 10) | (broken.index >= 30) | broken.index.isin([20, 21])
     assert np.isneginf(scores.loc[impossible, "elbo"]).all()
     assert np.isneginf(scores.loc[impossible, "log_likelihood"]).all()
     assert np.isfinite(scores.loc[~impossible].to_numpy()).all()
+    clean = synth.score(rows, samples=4, seed=0)  # the other rows score as without them
+    assert np.allclose(scores.loc[~impossible, "elbo"], clean.loc[~impossible, "elbo"])
 
 
 def test_a_zero_probability_warning_names_the_users_column_and_value():
@@ -339,6 +343,8 @@ def test_a_batch_of_impossible_values_drifts(synth):
         report = synth.drift(structured(1500, seed=7).assign(age=200))
     assert report["drift"] is True and report["elbo"]["zero_probability_rows"] == 1500
     assert report["elbo"]["median"] is None  # JSON has no -inf: drift --json stays valid
+    with pytest.warns(Warning, match="'group' holds 1500 value"):
+        assert synth.drift(structured(1500, seed=7).assign(group=None))["drift"] is True
     json.loads(json.dumps(report), parse_constant=lambda name: pytest.fail(name))
 
 
