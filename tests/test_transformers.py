@@ -243,6 +243,17 @@ def test_a_small_column_keeps_only_modes_its_rows_can_fill_and_still_round_trips
     assert np.allclose(full.inverse_transform(block).to_numpy(), values, atol=1e-6)
 
 
+def test_folded_modes_keep_the_spread_of_large_values_with_small_spread():
+    """The folding pooled the variance as E[x^2] - E[x]^2: on 1e9 + clusters of spread 1
+    that lost every digit (a std of 16 for values of spread ~4), and decoded rows piled up
+    at the column's bounds. Pooled about the pooled mean, it is the column's spread."""
+    series = three_clusters() / 10 + 1e9  # clusters of std 0.1 at 1e9 - 4, 1e9, 1e9 + 4
+    full = make_column_transformer(detect_column(series), discrete_threshold=0,
+                                   min_mode_rows=100).fit(series)
+    assert full.n_modes == 1
+    assert full.stds_[0] == pytest.approx(series.std(), rel=0.1)
+
+
 def test_min_mode_rows_counts_values_so_large_columns_keep_their_modes():
     big = three_clusters((40_000, 6_000, 4_000))  # every cluster far above 100 values
     spec = detect_column(big)

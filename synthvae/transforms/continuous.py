@@ -205,14 +205,18 @@ class ModeSpecificNormalizer(ColumnTransformer):
         weights, means, stds = self.weights_, self.means_, self.stds_
         kept = np.flatnonzero(~self.point_ & ~light)
         moved = np.flatnonzero(light)
-        target = kept[np.argmin(np.abs(means[moved, None] - means[kept]) / stds[kept], axis=1)]
-        pooled = [weights.copy(), weights * means, weights * (stds ** 2 + means ** 2)]
-        for total in pooled:
-            np.add.at(total, target, total[moved])
-        weight, first, second = pooled
-        mean = np.where(self.point_, means, first / weight)
-        std = np.where(self.point_, stds, np.sqrt(np.maximum(second / weight - mean ** 2,
-                                                             1e-12)))
+        into = np.arange(len(weights))  # (modes,) the mode each one is pooled into
+        into[moved] = kept[np.argmin(np.abs(means[moved, None] - means[kept]) / stds[kept],
+                                     axis=1)]
+        weight = np.bincount(into, weights, minlength=len(weights))
+        pooled_mean = np.bincount(into, weights * means, minlength=len(weights)) / \
+            np.where(weight > 0, weight, 1.0)
+        # centred on the pooled mean: E[x^2] - E[x]^2 loses every digit on large values of
+        # small spread (1e9 + N(0, 1) pooled to a std of 16, its rows decoded to the bounds)
+        spread = np.bincount(into, weights * (stds ** 2 + (means - pooled_mean[into]) ** 2),
+                             minlength=len(weights)) / np.where(weight > 0, weight, 1.0)
+        mean = np.where(self.point_, means, pooled_mean)
+        std = np.where(self.point_, stds, np.sqrt(np.maximum(spread, 1e-12)))
         keep = ~light
         self.weights_ = weight[keep] / weight[keep].sum()
         self.means_, self.stds_, self.point_ = mean[keep], std[keep], self.point_[keep]
