@@ -128,18 +128,10 @@ def _via_arrow(series: pd.Series) -> pd.Series:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     values = array.to_pandas(date_as_object=False)
-    if values.dtype.kind in "mM":  # Arrow keeps its unit (us, ms, s); the model reads ns
-        values = values.astype(_ns(values.dtype))
+    if values.dtype.kind == "m":  # Arrow keeps its unit (us, ms, s); durations read ns
+        values = values.astype("timedelta64[ns]")  # (datetimes keep it: years past 2262)
     out = pd.Series(values.array, index=series.index, name=series.name)
     return model_series(out) if out.dtype == object or out.dtype.kind == "m" else out
-
-
-def _ns(dtype) -> str:
-    """The same datetime / timedelta dtype in nanoseconds (time zone kept)."""
-    tz = getattr(dtype, "tz", None)
-    if dtype.kind == "m":
-        return "timedelta64[ns]"
-    return f"datetime64[ns, {tz}]" if tz is not None else "datetime64[ns]"
 
 
 # ---------------------------------------------------------------------------- out
@@ -177,8 +169,9 @@ def _arrow_model_dtype(dtype: pd.ArrowDtype) -> str:
     arrow = dtype.pyarrow_dtype
     if pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_boolean(arrow):
         return np.dtype(arrow.to_pandas_dtype()).name
-    if pa.types.is_timestamp(arrow):
-        return f"datetime64[ns, {arrow.tz}]" if arrow.tz else "datetime64[ns]"
+    if pa.types.is_timestamp(arrow):  # in its unit: timestamp[ms] holds years past 2262
+        return f"datetime64[{arrow.unit}, {arrow.tz}]" if arrow.tz else \
+            f"datetime64[{arrow.unit}]"
     if pa.types.is_date(arrow):
         return "datetime64[ns]"
     if pa.types.is_duration(arrow):

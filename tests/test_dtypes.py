@@ -406,3 +406,26 @@ def test_a_constant_category_column_keeps_its_categories_and_order(column, tmp_p
                 Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(20, seed=0)):
         assert out["c"].dtype == df["c"].dtype  # same categories, same order flag
         assert set(out["c"].dropna()) <= set(df["c"].dropna())
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[s]", "datetime64[ms]", "timestamp[ms][pyarrow]",
+                                   "datetime64[s, Europe/Paris]"])
+def test_datetimes_past_2262_keep_their_century(dtype, tmp_path):
+    """datetime64[s] / [ms] and Arrow timestamps hold years nanoseconds cannot: the
+    open-ended 9999-12-31 of a validity table came back as 1816-03-29 (read and written
+    through nanoseconds), an Arrow column raised pandas' OutOfBoundsDatetime. They are
+    read and written in their own unit."""
+    rng = np.random.default_rng(0)
+    start = np.datetime64("2020-01-01", "s") + rng.integers(0, 86_400 * 900, 400).astype(
+        "timedelta64[s]")
+    stamps = pd.Series(np.where(rng.random(400) < 0.5, np.datetime64("9999-12-31", "s"),
+                                start), dtype="datetime64[s]")
+    stamps = stamps.dt.tz_localize("Europe/Paris") if "Paris" in dtype else stamps.astype(dtype)
+    df = pd.DataFrame({"valid_to": stamps, "x": rng.normal(size=400)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False, prior_components=2).fit, df)
+    for out in (synth.sample(300, seed=0),
+                Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(300, seed=0)):
+        assert out["valid_to"].dtype == df["valid_to"].dtype
+        assert out["valid_to"].min() >= df["valid_to"].min()
+        assert out["valid_to"].max() <= df["valid_to"].max()
+        assert out["valid_to"].max().year == 9999  # the sentinel is drawn

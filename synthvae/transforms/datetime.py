@@ -11,6 +11,7 @@ rounds to the coarsest unit the training values used (days, hours, minutes, seco
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -51,8 +52,11 @@ class DatetimeTransformer(OnResolutionGrid):
         stamps = self._parse(series)
         if stamps.dt.tz is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        nanos = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
-        return np.where(stamps.isna().to_numpy(), np.nan, nanos / 1e9)
+        ticks = stamps.to_numpy()  # in the column's own unit: datetime64[s] holds 9999-12-31
+        if ticks.dtype.kind != "M":
+            ticks = stamps.to_numpy(dtype="datetime64[ns]")
+        seconds = ticks.view(np.int64) / _ticks_per_second(np.datetime_data(ticks.dtype)[0])
+        return np.where(stamps.isna().to_numpy(), np.nan, seconds)
 
     @property
     def _stored_as_number(self) -> bool:
@@ -107,8 +111,10 @@ class DatetimeTransformer(OnResolutionGrid):
         missing = np.isnan(seconds)
         if self.resolution_:
             seconds = np.round(seconds / self.resolution_) * self.resolution_
-        nanos = np.where(missing, 0, np.round(seconds * 1e9)).astype(np.int64)
-        stamps = pd.Series(nanos.astype("datetime64[ns]"), name=self.spec.name)
+        unit = self._unit
+        ticks = np.where(missing, 0, np.round(seconds * _ticks_per_second(unit)))
+        stamps = pd.Series(ticks.astype(np.int64).astype(f"datetime64[{unit}]"),
+                           name=self.spec.name)
         stamps[missing] = pd.NaT
         if self._format:
             text = format_text(stamps, self._format, self.spec.timezone).astype(object)
@@ -120,6 +126,14 @@ class DatetimeTransformer(OnResolutionGrid):
             return stamps.astype(model_dtype(self.spec.dtype))
         except (TypeError, ValueError):
             return stamps
+
+    @property
+    def _unit(self) -> str:
+        """The column's own unit (``datetime64[s]`` and Arrow ``timestamp[ms]`` columns hold
+        years past 2262 that nanoseconds cannot); nanoseconds for text and numbers."""
+        found = re.match(r"(?:datetime64|timestamp)\[(s|ms|us|ns)\b",
+                         model_dtype(self.spec.dtype or ""))
+        return found.group(1) if found else "ns"
 
     def _as_numbers(self, text: pd.Series, missing: np.ndarray) -> pd.Series:
         numbers = pd.to_numeric(text).astype(np.float64)
@@ -149,6 +163,10 @@ class DatetimeTransformer(OnResolutionGrid):
     def show_value(self, number: float) -> str:
         return str(pd.Timestamp(number, unit="s")) if math.isfinite(number) else f"{number:g}"
 
+
+
+def _ticks_per_second(unit: str) -> float:
+    return float(np.timedelta64(1, "s") / np.timedelta64(1, unit))
 
 
 def parse_text(text: pd.Series, fmt: str) -> pd.Series:
