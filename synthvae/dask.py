@@ -44,7 +44,7 @@ def sample(model, n: int, partitions: int, seed: int | None = None):
     partitions = check_partitions(partitions)
     synth = model if isinstance(model, Synthesizer) else Synthesizer.load(model)
     synth._check_fitted()
-    source = str(model) if isinstance(model, (str, Path)) else synth
+    source = (str(model), fingerprint(model)) if isinstance(model, (str, Path)) else synth
     meta = synth.sample(0)
     shards = [Shard(i, partitions) for i in range(partitions)]
     starts = [shard.rows(n)[0] for shard in shards]
@@ -57,23 +57,46 @@ def _partition(shard: Shard, source, n: int, seed: int | None) -> pd.DataFrame:
     """Shard ``shard`` of the ``n``-row sample, indexed by its global row numbers."""
     from synthvae.synthesizer import Synthesizer
 
-    synth = source if isinstance(source, Synthesizer) else _load(source)
+    synth = source if isinstance(source, Synthesizer) else _load(*source)
     frame = synth.sample(n, seed=seed, shard=shard)
     start, stop = shard.rows(n)
     frame.index = pd.RangeIndex(start, stop)
     return frame
 
 
-_LOADED: dict[str, object] = {}
+_LOADED: dict[tuple[str, str], object] = {}
 
 
-def _load(path: str):
-    """A saved model, loaded once per worker process."""
+def _load(path: str, expected: str):
+    """The saved model whose :func:`fingerprint` is ``expected``, loaded once per worker
+    process. A file replaced since (a refit saved to the same path) is loaded afresh and
+    refused: its rows would not be the graph's (the cache was keyed by the path alone, and
+    a second ``sample`` after a refit computed the old model's rows)."""
     from synthvae.synthesizer import Synthesizer
 
-    if path not in _LOADED:
-        _LOADED[path] = Synthesizer.load(path)
-    return _LOADED[path]
+    key = (path, expected)
+    if key not in _LOADED:
+        synth = Synthesizer.load(path)
+        if fingerprint(path) != expected:
+            raise ConfigError(f"Model file {path!r} changed after synthvae.dask.sample built "
+                              f"its graph; call synthvae.dask.sample again.")
+        _LOADED[key] = synth
+    return _LOADED[key]
+
+
+def fingerprint(path) -> str:
+    """The model file's checksum from its header (no tensor is read), or its modification
+    time and size for a file written before checksums."""
+    from safetensors import safe_open
+
+    from synthvae.persistence import CHECKSUM_KEY
+
+    with safe_open(str(path), "pt") as f:
+        checksum = (f.metadata() or {}).get(CHECKSUM_KEY)
+    if checksum:
+        return checksum
+    stat = Path(path).stat()
+    return f"{stat.st_mtime_ns}-{stat.st_size}"
 
 
 def check_partitions(partitions) -> int:

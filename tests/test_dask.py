@@ -67,3 +67,21 @@ def test_more_partitions_than_rows_and_bad_counts(model_path, client):
     assert len(few) == 2
     with pytest.raises(ConfigError, match="partitions must be a positive int"):
         synthvae.dask.sample(model_path, 10, partitions=0)
+
+
+def test_a_model_refitted_to_the_same_path_is_sampled_afresh(client, tmp_path):
+    """Workers cached a loaded model by its path: after a refit saved to the same file, a
+    new graph computed the old model's rows (15 columns where the new model has 2)."""
+    rng = np.random.default_rng(1)
+    path = tmp_path / "model.safetensors"
+    first = pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], 200)})
+    Synthesizer(epochs=1, verbose=False, seed=0).fit(first).save(path)
+    assert list(synthvae.dask.sample(path, 50, partitions=2, seed=1).compute()) == ["a", "b"]
+    second = pd.DataFrame({"c": rng.integers(0, 5, 200)})
+    Synthesizer(epochs=1, verbose=False, seed=0).fit(second).save(path)
+    assert list(synthvae.dask.sample(path, 50, partitions=2, seed=1).compute()) == ["c"]
+    Synthesizer(epochs=1, verbose=False, seed=1).fit(first).save(path)
+    graph = synthvae.dask.sample(path, 50, partitions=2, seed=1)  # for this file...
+    Synthesizer(epochs=1, verbose=False, seed=2).fit(first).save(path)  # ...replaced
+    with pytest.raises(ConfigError, match="changed after synthvae.dask.sample built"):
+        graph.compute()
