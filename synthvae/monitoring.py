@@ -28,7 +28,14 @@ QUANTILE_SLACK = 0.5 / (len(LEVELS) - 1)  # CDF error of interpolating between q
 
 
 def reference_profile(elbo: np.ndarray, latents: np.ndarray) -> dict:
-    """Aggregates of reference rows: ELBO (rows,) and latent means (rows, latent_dim)."""
+    """Aggregates of reference rows: ELBO (rows,) and latent means (rows, latent_dim).
+
+    Rows of probability zero (ELBO -inf) are an atom one nat below the lowest finite ELBO,
+    where :func:`drift_report` puts new rows of probability zero: their quantiles were
+    -inf and NaN (-inf interpolated with a finite value), and the test never fired."""
+    finite = np.isfinite(elbo)
+    floor = (float(elbo[finite].min()) if finite.any() else 0.0) - 1.0
+    elbo = np.where(finite, elbo, floor)
     return {"rows": int(len(elbo)), "score_samples": SCORE_SAMPLES,
             "elbo_quantiles": np.quantile(elbo, LEVELS).tolist(),
             "latent_mean": latents.mean(0).tolist(),

@@ -348,6 +348,19 @@ def test_a_batch_of_impossible_values_drifts(synth):
     json.loads(json.dumps(report), parse_constant=lambda name: pytest.fail(name))
 
 
+def test_reference_rows_of_probability_zero_keep_the_elbo_test_working(synth):
+    """One impossible row in the reference made its ELBO quantiles -inf and NaN: the test's
+    statistic was NaN, it never fired, and `drift --json` printed bare NaN."""
+    reference = structured(1500, seed=8)
+    reference.loc[0, "age"] = 200  # no training row is 200: probability zero
+    with pytest.warns(Warning, match="'age' holds 1 value"):
+        same = synth.drift(structured(1500, seed=9), reference=reference)
+        moved = synth.drift(structured(1500, seed=9).assign(age=200), reference=reference)
+    for report in (same, moved):
+        json.loads(json.dumps(report), parse_constant=lambda name: pytest.fail(name))
+    assert same["elbo"]["drift"] is False and moved["elbo"]["drift"] is True
+
+
 def test_another_value_in_a_constant_column_has_probability_zero():
     from synthvae import ZeroProbabilityWarning
 
