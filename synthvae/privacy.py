@@ -143,7 +143,8 @@ def public_schema(df: pd.DataFrame, overrides: Schema | None) -> Schema:
     schema says otherwise. Declare integer codes, datetime
     strings, identifiers and constants in the schema.
     """
-    return complete_schema(df, overrides, lambda name: _spec_from_dtype(name, df[name].dtype))
+    return complete_schema(df, overrides, lambda name: _spec_from_dtype(name, df[name].dtype),
+                           read_values=False)
 
 
 def _spec_from_dtype(name: str, dtype) -> ColumnSpec:

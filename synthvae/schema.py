@@ -382,26 +382,48 @@ def detect_schema(df: pd.DataFrame, categorical_threshold: int = CATEGORICAL_THR
 
 def complete_schema(df: pd.DataFrame, overrides: Schema | None,
                     detect: Callable[[str], ColumnSpec],
-                    adjust: Callable[[ColumnSpec], ColumnSpec] = lambda spec: spec) -> Schema:
+                    adjust: Callable[[ColumnSpec], ColumnSpec] = lambda spec: spec,
+                    read_values: bool = True) -> Schema:
     """The table's columns in its order: ``adjust(override)`` for the columns ``overrides``
-    names, ``detect(name)`` for the others; an override's missing dtype is the column's."""
+    names, ``detect(name)`` for the others; an override's missing dtype is the column's.
+    Without ``read_values`` (differential privacy) only dtypes are read."""
     check_column_names(df.columns)
     if overrides is None:
         return Schema(columns=tuple(detect(name) for name in df.columns))
     overrides.check_columns_exist(df)
     given = {c.name: c for c in overrides.columns}
     return Schema(columns=tuple(
-        adjust(_with_dtype(given[name], df[name])) if name in given else detect(name)
+        adjust(_with_dtype(given[name], df[name], read_values)) if name in given
+        else detect(name)
         for name in df.columns), constraints=overrides.constraints)
 
 
-def _with_dtype(spec: ColumnSpec, series: pd.Series) -> ColumnSpec:
-    """An override without a dtype takes the column's, recorded as detection records it."""
+def _with_dtype(spec: ColumnSpec, series: pd.Series, read_values: bool = True
+                ) -> ColumnSpec:
+    """An override without a dtype takes the column's, recorded as detection records it;
+    a declared identifier of whole numbers is an integer counter, as a detected one."""
     from synthvae.frames import series_dtype_name
 
-    if spec.dtype is not None:
-        return spec
-    return dataclasses.replace(spec, dtype=series_dtype_name(series))
+    if spec.dtype is None:
+        spec = dataclasses.replace(spec, dtype=series_dtype_name(series))
+    if _whole_number_identifier(spec, series, read_values):
+        spec = dataclasses.replace(spec, integer=True)
+    return spec
+
+
+def _whole_number_identifier(spec: ColumnSpec, series: pd.Series, read_values: bool) -> bool:
+    """A declared identifier (not personal data) held as numbers that are all whole: keys
+    with blanks read as floats came back as text ``1741302554.0`` without this. Without
+    ``read_values``, integer dtypes only."""
+    if spec.kind is not ColumnKind.IDENTIFIER or spec.pii is not None or spec.integer \
+            or pd.api.types.is_bool_dtype(series.dtype) \
+            or not pd.api.types.is_numeric_dtype(series.dtype):
+        return False
+    if pd.api.types.is_integer_dtype(series.dtype) or not read_values:
+        return pd.api.types.is_integer_dtype(series.dtype)
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    return bool(len(finite)) and bool(np.all(finite == np.round(finite)))
 
 
 def check_column_names(names: Iterable) -> None:

@@ -299,3 +299,35 @@ def test_the_shared_tables_identifiers_are_beijings_row_number_alone():
              for c in detect_schema(dataset(name, rows=5000)).columns
              if c.kind is ColumnKind.IDENTIFIER}
     assert found <= {("beijing", "No")}
+
+
+def test_a_declared_identifier_of_whole_numbers_with_blanks_stays_whole_numbers(tmp_path):
+    """A key column with blanks (pandas reads it as floats; Int64 in Python) declared
+    `{"kind": "identifier"}` came back as text ("1741302554.0", "'5422.0'"): the declared
+    spec lacked the integer flag detection sets. Now it is an integer counter in its dtype;
+    under DP (dtypes only) an Int64 column is one too."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    rng = np.random.default_rng(0)
+    keys = rng.choice(10**9, 300, replace=False)
+    df = pd.DataFrame({"cust": pd.array([int(k) if i % 10 else None for i, k in enumerate(keys)],
+                                        dtype="Int64"), "x": rng.normal(size=300)})
+    schema = {"columns": [{"name": "cust", "kind": "identifier"}]}
+    out = Synthesizer(epochs=1, verbose=False, schema=schema).fit(df).sample(50, seed=0)
+    assert out["cust"].dtype == "Int64" and out["cust"].dropna().is_unique
+    private_schema = {"columns": [{"name": "cust", "kind": "identifier", "nullable": True}]}
+    private = Synthesizer(epochs=1, verbose=False, schema=private_schema, epsilon=8).fit(df)
+    assert private.schema_["cust"].integer
+    df.to_csv(tmp_path / "keys.csv", index=False)
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    runner = CliRunner()
+    for args in (["fit", str(tmp_path / "keys.csv"), "--schema", str(tmp_path / "schema.json"),
+                  "--epochs", "1", "-q", "-o", str(tmp_path / "m.safetensors")],
+                 ["sample", "-m", str(tmp_path / "m.safetensors"), "-n", "40", "-q",
+                  "-o", str(tmp_path / "out.csv")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    written = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    assert all(re.fullmatch(r"\d*,[-0-9.e]+", line) for line in written), written[:3]
