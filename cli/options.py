@@ -15,7 +15,7 @@ DecimalOption = Annotated[Optional[str], typer.Option(
 
 ThreadsOption = Annotated[Optional[int], typer.Option(
     "--threads", help="CPU threads for torch (default: the idle CPUs this process may use; "
-                      "see docs/training.md#cpu-threads).")]
+                      "see docs/training.md#cpu-threads-n_threads).")]
 
 
 def checked_threads(threads: int | None) -> int | None:
