@@ -40,7 +40,8 @@ def fit(
     epsilon: Annotated[Optional[float], typer.Option(
         help="Train with differential privacy at this total epsilon (see docs/privacy.md).")]
     = None,
-    delta: Annotated[Optional[float], typer.Option(help="DP delta (default 0.1 / rows).")]
+    delta: Annotated[Optional[float], typer.Option(
+        help="DP delta (default 0.1 / rows, at most 0.01).")]
     = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP-SGD clipping norm.")] = 1.0,
     accountant: Annotated[Optional[str], typer.Option(

@@ -11,7 +11,7 @@ between columns through the latent; a column that is (nearly) a function of anot
 (``education`` -> ``education-num``, a zip code -> its city) or a combination that never
 occurs (``Husband`` & ``Female``) then leaks in a few percent of sampled rows, because each
 column is drawn on its own given z. The autoregressive term learns those relations directly
-(docs/training.md#the-decoder). Training is one pass with the real values of earlier columns
+(docs/training.md#the-decoder-decoder). Training is one pass with the real values of earlier columns
 (teacher forcing); sampling draws the columns one after the other
 (:mod:`synthvae.sampling`).
 """

@@ -79,11 +79,12 @@ class Synthesizer:
         steps, between 10 and 300 epochs). Early stopping on a held-out ELBO may end sooner.
     batch_size : rows per optimisation step; None = a tenth of the training rows within
         [50, 500] (500, TVAE's, from 5,000 training rows up; always 500 under differential
-        privacy): small tables get more, noisier steps (docs/training.md#small-tables).
+        privacy): small tables get more, noisier steps
+        (docs/training.md#small-tables-batch_sizenone).
     latent_dim, hidden : architecture (TVAE's defaults: 128 and (128, 128)); latent_dim None
         = 128, or 8 under differential privacy (see docs/privacy.md).
     decoder : "autoregressive" (each column also depends on the columns before it, see
-        docs/training.md#the-decoder), "factorized" (TVAE's: columns independent given the
+        docs/training.md#the-decoder-decoder), "factorized" (TVAE's: columns independent given the
         latent), or None: "autoregressive" up to ``MAX_AUTOREGRESSIVE_WIDTH`` encoded
         columns (with or without differential privacy), "factorized" beyond.
     latent_swap : autoregressive decoder only: share of each training batch trained beside

@@ -17,7 +17,7 @@ from synthvae.diagnostics import normalized_error
 
 # Small and quick, but long enough to use its latents. The factorized decoder: it must carry
 # the columns' dependence through the latents (the autoregressive one leans on them less, so
-# a short fit reconstructs less through them; see docs/training.md#the-decoder). 20 epochs:
+# a short fit reconstructs less through them; see docs/training.md#the-decoder-decoder). 20 epochs:
 # with the two or three modes 1,000 rows now get (min_mode_rows), 10 reconstructed `c` from
 # the latents at 58 % accuracy, 20 at 70 % (10 modes each: 73 % after 10).
 LEARNS = dict(epochs=20, batch_size=100, latent_dim=16, hidden=(64, 64), seed=0,
