@@ -66,7 +66,16 @@ def report(
                           key_columns=key_columns,
                           sensitive_columns=sensitive_columns, model_path=model, seed=seed)
     out.print(result.rich_table())
+    _print_notes(result.notes)
     _write(result, output, json_path, out)
+
+
+def _print_notes(notes: list) -> None:
+    """Why a section asked for is missing (ML efficacy without holdout rows, ...), on
+    stderr: the table leaves the section out, and the JSON alone said why."""
+    for note in notes:
+        if "not computed" in note:
+            err.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def holdout_next_to(model: Path | None) -> Path | None:

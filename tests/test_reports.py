@@ -315,6 +315,18 @@ def test_cli_report_errors_are_one_line(cli_app, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error:"), result.output
 
 
+def test_cli_report_says_why_a_target_got_no_ml_efficacy(cli_app, tmp_path):
+    """Without holdout rows the table left ML efficacy out and only the JSON said why."""
+    from typer.testing import CliRunner
+
+    table = tmp_path / "t.csv"
+    small_table().to_csv(table, index=False)
+    result = CliRunner().invoke(cli_app, ["report", str(table), str(table), "--target", "b",
+                                          "-q", "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "note: ML efficacy was not computed: it needs holdout rows" in result.output
+
+
 def test_alpha_precision_and_beta_recall_count_tied_rows_as_typical():
     from synthvae.reports.coverage import alpha_precision_beta_recall
 

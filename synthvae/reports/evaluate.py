@@ -226,7 +226,8 @@ def _ml_efficacy(run: _Run, targets: list[str]) -> list[dict] | None:
         run.notes.append("ML efficacy was not computed: it needs a target column.")
         return None
     if not run.has_holdout:
-        run.notes.append("ML efficacy was not computed: it needs holdout rows to test on.")
+        run.notes.append("ML efficacy was not computed: it needs holdout rows to test on "
+                         "(give them, or fit with a holdout fraction).")
         return None
     return run.timed("ml_efficacy", lambda: [_target_efficacy(run, name) for name in targets])
 
