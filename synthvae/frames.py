@@ -66,6 +66,13 @@ def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> boo
     return holds(series, decimal.Decimal, missing)
 
 
+def holds_numbers(series: pd.Series) -> bool:
+    """Every present value of an object column a real number (int or float, Python or
+    NumPy; not a bool)."""
+    return holds(series, (int, float, np.integer, np.floating)) and not any(
+        isinstance(v, (bool, np.bool_)) for v in series.dropna().to_numpy())
+
+
 def holds(series: pd.Series, kind: type, missing: np.ndarray | None = None) -> bool:
     """Whether every present value of an object column is a ``kind``."""
     if series.dtype != object:
@@ -192,14 +199,16 @@ def restore_frame(frame: pd.DataFrame, schema) -> pd.DataFrame:
     A column whose recorded dtype cannot be rebuilt from its name (an Arrow dictionary
     type) keeps its model dtype (``category``); docs/schema.md lists these.
     """
-    columns = {spec.name: restore_series(frame[spec.name], spec.dtype)
+    columns = {spec.name: restore_series(frame[spec.name], spec.dtype, spec.integer)
                for spec in schema.columns}
     return pd.DataFrame(columns, index=frame.index)
 
 
-def restore_series(series: pd.Series, name: str) -> pd.Series:
+def restore_series(series: pd.Series, name: str, integer: bool = False) -> pd.Series:
     if str(series.dtype) == name or dtype_name(series.dtype) == name:
         return series
+    if name == "object" and integer and series.dtype.kind == "f":  # Python ints, as given
+        return _python_integers(series)
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return _decimals(series, name)
     dtype = _pandas_dtype(name)
@@ -216,6 +225,14 @@ def restore_series(series: pd.Series, name: str) -> pd.Series:
         if type(exc).__module__.startswith("pyarrow"):
             return series
         raise
+
+
+def _python_integers(series: pd.Series) -> pd.Series:
+    """Whole float values as Python ints in an object column, None where missing."""
+    present = series.notna().to_numpy()
+    values = np.full(len(series), None, dtype=object)
+    values[present] = series.to_numpy()[present].astype(np.int64).tolist()
+    return pd.Series(values, index=series.index, name=series.name)
 
 
 def _decimals(series: pd.Series, name: str) -> pd.Series:

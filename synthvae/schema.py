@@ -441,7 +441,7 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
-    from synthvae.frames import holds, model_series, series_dtype_name
+    from synthvae.frames import holds, holds_numbers, model_series, series_dtype_name
 
     name = str(series.name)
     dtype = series_dtype_name(series)  # recorded before normalising: restored on output
@@ -472,6 +472,10 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
         return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
     if pd.api.types.is_numeric_dtype(series.dtype):
         return _detect_numeric(values, categorical_threshold, common)
+    if holds_numbers(values):  # Python numbers in an object column (JSON, astype(object))
+        spec = _detect_numeric(pd.to_numeric(values), categorical_threshold, common)
+        if spec.kind is not ColumnKind.CATEGORICAL:  # few codes stay categories (ints kept)
+            return spec  # many: numbers, not text identifiers with regenerated digits
     if holds(values, datetime.time) and values.nunique() <= categorical_threshold:
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)  # times kept as objects
     return _detect_text(values, common)  # more times: modelled as time text

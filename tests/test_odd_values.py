@@ -199,3 +199,26 @@ def test_a_datetime_column_handed_over_as_objects_scores_like_itself():
     as_objects = rows.astype({"t": object})
     as_objects.loc[0, "t"] = None  # raised TypeError (a format of None)
     pd.testing.assert_frame_equal(synth.score(as_objects, seed=1), synth.score(rows, seed=1))
+
+
+def test_python_numbers_in_an_object_column_come_back_as_numbers(tmp_path):
+    """Floats in an object column (JSON, astype(object)) were text identifiers whose
+    digits were regenerated ('-2.8885177068862994780'); more ints than categories took the
+    "other" slot's text ('0041', '9915', above the real maximum). They are numbers now, ints
+    as ints; a few integer codes stay categories (ints kept)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "amount": pd.Series(list(rng.normal(size=300) * 10), dtype=object),
+        "count": pd.Series([int(v) if i % 5 else None
+                            for i, v in enumerate(rng.integers(2, 900, 300))], dtype=object),
+        "code": pd.Series(list(rng.integers(1, 4, 300)), dtype=object)})
+    synth = Synthesizer(epochs=2, verbose=False, seed=0).fit(df)
+    out = Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(500, seed=1)
+    assert (out.dtypes == object).all()
+    amounts = out["amount"]
+    assert amounts.map(type).eq(float).all()
+    assert amounts.min() >= min(df["amount"]) and amounts.max() <= max(df["amount"])
+    counts = out["count"].dropna()
+    assert counts.map(type).eq(int).all() and 2 <= counts.min() and counts.max() < 900
+    assert out["count"].isna().any()
+    assert out["code"].map(type).eq(int).all() and set(out["code"]) <= {1, 2, 3}
