@@ -429,3 +429,15 @@ def test_datetimes_past_2262_keep_their_century(dtype, tmp_path):
         assert out["valid_to"].min() >= df["valid_to"].min()
         assert out["valid_to"].max() <= df["valid_to"].max()
         assert out["valid_to"].max().year == 9999  # the sentinel is drawn
+
+
+def test_a_zoned_column_of_dates_comes_back_as_local_midnights():
+    """Local midnights across a daylight-saving switch are 22:00 or 23:00 UTC: the unit was
+    found on UTC instants (hours), and 196 of 200 sampled dates had a random hour."""
+    days = pd.Series(pd.date_range("2021-01-01", "2021-12-31", freq="D", tz="Europe/Paris"))
+    df = pd.DataFrame({"day": days.sample(400, replace=True, random_state=0).to_numpy(),
+                       "x": np.random.default_rng(0).normal(size=400)})
+    out = quiet(Synthesizer(epochs=2, verbose=False, prior_components=2).fit, df).sample(
+        300, seed=1)
+    assert str(out["day"].dt.tz) == "Europe/Paris"
+    assert (out["day"] == out["day"].dt.normalize()).all()

@@ -35,7 +35,8 @@ class DatetimeTransformer(OnResolutionGrid):
         super().fit(series, seed=seed, mixture=mixture)
         seconds = self.unit_numbers(series)
         seconds = seconds[~np.isnan(seconds)]
-        self.resolution_ = next((r for r in RESOLUTIONS if np.all(seconds % r == 0)), 0)
+        wall = seconds + self._utc_offsets(seconds)  # local midnights of a zoned column
+        self.resolution_ = next((r for r in RESOLUTIONS if np.all(wall % r == 0)), 0)
         return self
 
     def fit_from_spec(self):
@@ -109,8 +110,10 @@ class DatetimeTransformer(OnResolutionGrid):
 
     def from_numbers(self, seconds: np.ndarray) -> pd.Series:
         missing = np.isnan(seconds)
-        if self.resolution_:
-            seconds = np.round(seconds / self.resolution_) * self.resolution_
+        if self.resolution_:  # on the column's wall clock: a zoned column's days stay days
+            offsets = self._utc_offsets(np.where(missing, 0.0, seconds))
+            seconds = np.round((seconds + offsets) / self.resolution_) * self.resolution_ \
+                - offsets
         unit = self._unit
         ticks = np.where(missing, 0, np.round(seconds * _ticks_per_second(unit)))
         stamps = pd.Series(ticks.astype(np.int64).astype(f"datetime64[{unit}]"),
@@ -126,6 +129,19 @@ class DatetimeTransformer(OnResolutionGrid):
             return stamps.astype(model_dtype(self.spec.dtype))
         except (TypeError, ValueError):
             return stamps
+
+    def _utc_offsets(self, seconds: np.ndarray) -> np.ndarray | float:
+        """The column's time zone's UTC offset, in seconds, at each instant ``seconds``
+        (0 without a zone). Resolutions are found and kept on the wall clock: local
+        midnights across a daylight-saving switch are 22:00 or 23:00 UTC, and a zoned
+        column of dates came back with random hours."""
+        if not self.spec.timezone or not len(seconds):
+            return 0.0
+        unit = self._unit
+        ticks = np.round(seconds * _ticks_per_second(unit)).astype(np.int64)
+        utc = pd.Series(ticks.astype(f"datetime64[{unit}]"))
+        wall = utc.dt.tz_localize("UTC").dt.tz_convert(self.spec.timezone).dt.tz_localize(None)
+        return (wall - utc).dt.total_seconds().to_numpy()
 
     @property
     def _unit(self) -> str:
