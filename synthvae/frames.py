@@ -109,6 +109,8 @@ def model_series(series: pd.Series) -> pd.Series:
         return _via_arrow(series)
     if dtype == object:
         return _object_series(series)
+    if isinstance(dtype, pd.PeriodDtype):  # months, quarters...: datetimes of their starts
+        return series.dt.to_timestamp()
     if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
         return pd.Series(series.to_numpy(dtype="timedelta64[ns]").astype(np.int64)
                          .astype(np.float64), index=series.index, name=series.name

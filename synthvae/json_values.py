@@ -1,12 +1,13 @@
 """Table values that JSON has no type for, kept in model files as tagged objects.
 
-A category column may hold values that are not text or numbers: ``pd.cut``'s intervals, dates
-and times from Parquet, decimals, UUIDs. A model file stores its categories (and any value a
-constraint names) in its JSON state, so :func:`encode` writes each such value as a small
-object ``{"__value__": kind, ...}`` and :func:`decode` (a ``json.loads`` object hook) turns it
-back into the same value. Nothing is evaluated: every kind is rebuilt by its own parser, and a
-malformed object is a ``ValueError`` (the loader's "invalid model file"). A value of any other
-type is :class:`UnstorableValue`, so the caller can name the column that holds it.
+A category column may hold values that are not text or numbers: ``pd.cut``'s intervals,
+periods (months, quarters), dates and times from Parquet, decimals, UUIDs. A model file
+stores its categories (and any value a constraint names) in its JSON state, so
+:func:`encode` writes each such value as a small object ``{"__value__": kind, ...}`` and
+:func:`decode` (a ``json.loads`` object hook) turns it back into the same value. Nothing is
+evaluated: every kind is rebuilt by its own parser, and a malformed object is a
+``ValueError`` (the loader's "invalid model file"). A value of any other type is
+:class:`UnstorableValue`, so the caller can name the column that holds it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def encode(value):
     if isinstance(value, pd.Interval):
         return {TAG: "interval", "left": value.left, "right": value.right,
                 "closed": value.closed}
+    if isinstance(value, pd.Period):  # monthly, quarterly, yearly, weekly categories
+        return {TAG: "period", "ordinal": int(value.ordinal), "freq": value.freqstr}
     if isinstance(value, pd.Timestamp):
         return {TAG: "timestamp", "iso": value.isoformat(), "tz": _zone(value)}
     if isinstance(value, datetime.datetime):
@@ -131,6 +134,7 @@ def _whole(obj: dict, key: str) -> int:
 
 _PARSERS = {
     "interval": _interval,
+    "period": lambda obj: pd.Period(ordinal=_whole(obj, "ordinal"), freq=_text(obj, "freq")),
     "timestamp": _timestamp,
     "datetime": lambda obj: datetime.datetime.fromisoformat(_text(obj, "iso")),
     "date": lambda obj: datetime.date.fromisoformat(_text(obj, "iso")),

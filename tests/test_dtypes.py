@@ -441,3 +441,17 @@ def test_a_zoned_column_of_dates_comes_back_as_local_midnights():
         300, seed=1)
     assert str(out["day"].dt.tz) == "Europe/Paris"
     assert (out["day"] == out["day"].dt.normalize()).all()
+
+
+@pytest.mark.parametrize("freq, periods", [("M", 300), ("Q", 20), ("W", 60), ("D", 400)])
+def test_period_columns_come_back_as_periods_of_their_frequency(freq, periods, tmp_path):
+    """Monthly, quarterly and weekly periods were categories a model file could not store
+    (save refused after the fit), or, past 200 of them, identifiers whose digits were
+    regenerated ('99693-13'). They are modelled as the datetimes of their starts."""
+    values = pd.Series(pd.period_range("2000-01", periods=periods, freq=freq))
+    df = pd.DataFrame({"p": values.sample(400, replace=True, random_state=0).to_numpy(),
+                       "x": np.random.default_rng(0).normal(size=400)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False, prior_components=2).fit, df)
+    out = Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(300, seed=1)
+    assert out["p"].dtype == df["p"].dtype
+    assert out["p"].min() >= df["p"].min() and out["p"].max() <= df["p"].max()

@@ -171,3 +171,10 @@ def test_a_model_file_with_repeated_categories_is_refused_by_column(typed_table,
     rewrite_model_state(path, repeat)
     with pytest.raises(SchemaError, match="'band': 'categories' must be distinct"):
         Synthesizer.load(path)
+
+
+def test_period_categories_are_stored_and_read_back():
+    for value in (pd.Period("2000Q3", freq="Q"), pd.Period("2000-03-13", freq="W-WED")):
+        stored = json.loads(json.dumps(value, default=json_values.encode),
+                            object_hook=json_values.decode)
+        assert stored == value and stored.freqstr == value.freqstr
