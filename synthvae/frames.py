@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 
@@ -85,11 +86,30 @@ def holds(series: pd.Series, kind: type, missing: np.ndarray | None = None) -> b
 
 def dtype_name(dtype) -> str:
     """The text a schema keeps for a column's dtype; ``pandas_dtype`` reads it back."""
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime64[{dtype.unit}, {zone_name(dtype.tz)}]"
     if isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
         return f"string[{dtype.storage}]"
     if isinstance(dtype, pd.ArrowDtype) and str(dtype) == "string[pyarrow]":
         return "utf8[pyarrow]"  # Arrow's string type; "string[pyarrow]" names StringDtype's
     return str(dtype)
+
+
+def zone_name(tz) -> str:
+    """A time zone as a name pandas reads back: its IANA key (pytz, zoneinfo, dateutil's
+    zone files) or, for a fixed offset (``pytz.FixedOffset(-180)``, dateutil's ``tzutc()``),
+    ``UTC-03:00`` / ``UTC``. ``str`` of dateutil's and pytz's fixed zones named nothing
+    pandas can read, so such columns were refused with a message about a schema dtype."""
+    key = getattr(tz, "zone", None) or getattr(tz, "key", None)
+    filename = getattr(tz, "_filename", None)
+    if not key and isinstance(filename, str) and "zoneinfo/" in filename:
+        key = filename.split("zoneinfo/", 1)[1]
+    if key:
+        return str(key)
+    offset = tz.utcoffset(None) if tz is not None else None
+    if offset is not None and tz.utcoffset(datetime.datetime(2000, 7, 1)) == offset:
+        return "UTC" if not offset else str(datetime.timezone(offset))
+    return str(tz)
 
 
 def model_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -148,7 +148,7 @@ def public_schema(df: pd.DataFrame, overrides: Schema | None) -> Schema:
 
 
 def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
-    from synthvae.frames import dtype_name
+    from synthvae.frames import dtype_name, zone_name
 
     text = dtype_name(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
@@ -159,7 +159,7 @@ def _spec_from_dtype(name: str, dtype) -> ColumnSpec:
         return ColumnSpec(name, ColumnKind.CATEGORICAL, text != "bool", text,
                           categories=(False, True))
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        tz = str(dtype.tz) if getattr(dtype, "tz", None) is not None else None
+        tz = zone_name(dtype.tz) if getattr(dtype, "tz", None) is not None else None
         return ColumnSpec(name, ColumnKind.DATETIME, True, text, timezone=tz)
     if pd.api.types.is_numeric_dtype(dtype):
         # A NumPy integer dtype cannot hold a missing value: its non-nullness is public

@@ -441,7 +441,8 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
-    from synthvae.frames import holds, holds_numbers, model_series, series_dtype_name
+    from synthvae.frames import (holds, holds_numbers, model_series, series_dtype_name,
+                                 zone_name)
 
     name = str(series.name)
     dtype = series_dtype_name(series)  # recorded before normalising: restored on output
@@ -468,7 +469,7 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
     if pd.api.types.is_bool_dtype(series.dtype):
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        tz = str(series.dt.tz) if series.dt.tz is not None else None
+        tz = zone_name(series.dt.tz) if series.dt.tz is not None else None
         return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
     if pd.api.types.is_numeric_dtype(series.dtype):
         return _detect_numeric(values, categorical_threshold, common)

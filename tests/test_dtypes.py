@@ -455,3 +455,22 @@ def test_period_columns_come_back_as_periods_of_their_frequency(freq, periods, t
     out = Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(300, seed=1)
     assert out["p"].dtype == df["p"].dtype
     assert out["p"].min() >= df["p"].min() and out["p"].max() <= df["p"].max()
+
+
+@pytest.mark.parametrize("zone", ["dateutil", "pytz-fixed", "dateutil-utc"])
+def test_dateutil_and_fixed_offset_zones_are_kept_by_name(zone):
+    """str() of dateutil's zone files and of pytz's fixed offsets names nothing pandas
+    reads back: such columns were refused with a message about a schema dtype the user
+    never wrote. They are recorded as Europe/Paris, UTC-03:00, UTC."""
+    import dateutil.tz
+    import pytz
+
+    tz, name = {"dateutil": (dateutil.tz.gettz("Europe/Paris"), "Europe/Paris"),
+                "pytz-fixed": (pytz.FixedOffset(-180), "UTC-03:00"),
+                "dateutil-utc": (dateutil.tz.tzutc(), "UTC")}[zone]
+    stamps = pd.Series(pd.date_range("2021-03-01", periods=300, freq="7h")).dt.tz_localize(tz)
+    df = pd.DataFrame({"t": stamps, "x": np.random.default_rng(0).normal(size=300)})
+    synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
+    assert synth.schema_["t"].timezone == name
+    out = synth.sample(50, seed=0)
+    assert str(out["t"].dt.tz) == name and out["t"].min() >= df["t"].min()
