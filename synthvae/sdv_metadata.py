@@ -83,6 +83,10 @@ def schema_from_sdv(metadata: dict | str | Path, data: pd.DataFrame | None = Non
     constraints, unmapped = _constraints(table)
     _warn_unapplied(dict(table, constraints=unmapped))
     primary_key = table.get("primary_key")
+    if primary_key is not None and not isinstance(primary_key, str):
+        raise SchemaError(f"The SDV primary key must be one column name; got "
+                          f"{primary_key!r} (a composite key is not supported: declare its "
+                          f"columns' sdtypes and leave primary_key out).")
     if primary_key is not None and primary_key not in columns:
         raise SchemaError(f"The SDV primary key {primary_key!r} is not one of the metadata's "
                           f"columns {list(columns)}.")

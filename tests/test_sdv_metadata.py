@@ -85,6 +85,8 @@ def test_primary_key_is_an_identifier_and_a_missing_one_is_an_error():
     assert Schema.from_sdv(meta)["k"].kind is ColumnKind.IDENTIFIER
     with pytest.raises(SchemaError, match="primary key 'nope'"):
         Schema.from_sdv(dict(meta, primary_key="nope"))
+    with pytest.raises(SchemaError, match="one column name.*composite key"):  # a TypeError
+        Schema.from_sdv(dict(meta, primary_key=["k", "v"]))
 
 
 def test_with_data_the_dtypes_and_nulls_come_from_the_table():
