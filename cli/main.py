@@ -184,6 +184,25 @@ def _run_fit(synth, data, sample_rows: int, ckpt: Path, checkpoint_every: int,
                 else "No model was written (--checkpoint-every N keeps the training state "
                      "for --resume).")
         raise PostTrainingError(f"{exc} {kept}") from None
+    except KeyboardInterrupt:
+        if not (checkpoint_every or resume) or not ckpt.exists():
+            raise  # cli.app: "interrupted; nothing was written."
+        err.print(f"interrupted; no model was written. {_checkpoint_held(ckpt)}",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def _checkpoint_held(ckpt: Path) -> str:
+    """What an interrupted fit's checkpoint holds, and how to continue from it."""
+    from synthvae.errors import SynthvaeError
+    from synthvae.persistence import load_checkpoint
+
+    try:
+        state, _ = load_checkpoint(ckpt)
+    except SynthvaeError as exc:
+        return f"The checkpoint {ckpt} cannot be resumed from: {exc}"
+    return (f"The checkpoint {ckpt} holds epoch {state['epoch']} of "
+            f"{state['train_config']['epochs']}; resume with --resume.")
 
 
 @app.command()

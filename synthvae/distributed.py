@@ -64,7 +64,36 @@ def wanted(requested: bool | None) -> bool:
     (never), None (when launched by torchrun with more than one process)."""
     if requested is not None:
         return requested
-    return launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1
+    return launched_by_torchrun() and launcher_number("WORLD_SIZE", 1) > 1
+
+
+def launcher_number(name: str, low: int, high: int | None = None) -> int:
+    """The launcher's environment variable ``name`` as a whole number from ``low`` (to
+    ``high``), else a ConfigError naming it (another tool may have set it)."""
+    text = os.environ[name]
+    value = int(text) if text.strip().isascii() and text.strip().isdigit() else None
+    if value is None or value < low or (high is not None and value > high):
+        expected = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ConfigError(f"The environment variable {name} must be a whole number {expected} "
+                          f"for a distributed fit (torchrun sets it); got {text!r}. Launch "
+                          f"with 'torchrun', or unset RANK and WORLD_SIZE (or pass "
+                          f"distributed=False, --no-distributed) for a plain fit.")
+    return value
+
+
+def check_rendezvous() -> None:
+    """A process group synthvae starts meets at MASTER_ADDR:MASTER_PORT; torchrun sets both,
+    and RANK and WORLD_SIZE alone come from other launchers or a job's environment."""
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(f"A distributed fit needs MASTER_ADDR and MASTER_PORT in the "
+                          f"environment: RANK and WORLD_SIZE are set ({os.environ['RANK']!r}, "
+                          f"{os.environ['WORLD_SIZE']!r}) but {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not. Launch with 'torchrun "
+                          f"--nproc-per-node N -m synthvae fit ...' (see docs/scale.md), or "
+                          f"unset RANK and WORLD_SIZE (or pass distributed=False, "
+                          f"--no-distributed) for a plain fit.")
+    launcher_number("MASTER_PORT", 1, 65535)
 
 
 def start(requested: bool | None, device: torch.device) -> DistributedContext | None:
@@ -77,9 +106,12 @@ def start(requested: bool | None, device: torch.device) -> DistributedContext | 
         raise ConfigError("distributed=True needs a launcher that sets RANK, WORLD_SIZE, "
                           "MASTER_ADDR and MASTER_PORT: run 'torchrun --nproc-per-node N "
                           "-m synthvae fit ...' (see docs/scale.md).")
-    world_size, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+    world_size = launcher_number("WORLD_SIZE", 1)
+    rank = launcher_number("RANK", 0, world_size - 1)
+    local_rank = launcher_number("LOCAL_RANK", 0) if "LOCAL_RANK" in os.environ else rank
     owns = not dist.is_initialized()
     if owns:
+        check_rendezvous()
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return DistributedContext(rank, world_size, int(os.environ.get("LOCAL_RANK", rank)), owns)
+    return DistributedContext(rank, world_size, local_rank, owns)

@@ -11,6 +11,8 @@ estimator it is given: an unfitted copy that ``fit`` adopts only if all of it su
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -18,13 +20,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthvae import distributed
+from synthvae import distributed, json_values
+from synthvae.constraints import Predicate, parse_constraints
+from synthvae.constraints import to_dict as constraint_to_dict
 from synthvae.devices import resolve_device
-from synthvae.errors import ConfigError, DataError
+from synthvae.errors import ConfigError, DataError, ModelFileError
 from synthvae.fitting import finish_fit, start_generator
 from synthvae.params import batch_size, fit_plan, fit_seed, train_config
 from synthvae.preparation import check_memory, learn_transformer, prepare_private
 from synthvae.progress import EpochProgress
+from synthvae.schema import schema_from_any
 from synthvae.training import EpochStats, holdout_split, memory_loop, train
 
 
@@ -47,17 +52,16 @@ def _fit(synth, df, context, checkpoint, checkpoint_every, resume, started) -> N
     check_distributed(synth, context, checkpoint_every, resume)
     if context is not None:
         synth.device_ = context.device(synth.device_)
-    saved = check_checkpointing(synth.fit_plan_.private, checkpoint, checkpoint_every, resume,
-                                df)
+    check_checkpointing(synth.fit_plan_.private, checkpoint, checkpoint_every, resume)
+    identity = fit_identity(synth, df) if checkpoint_every or resume else None
+    saved = resumable(checkpoint, identity) if resume else None
     t0 = time.perf_counter()
     matrix, modelled, released = _encode(synth, df, seed, saved)
     transform_seconds = time.perf_counter() - t0
     data = start_generator(synth, matrix, seed, len(df))
     state = restore(synth, saved, checkpoint) if saved is not None else None
     t0 = time.perf_counter()
-    # the checkpoint fingerprints the table as given, not as the constraints model it
-    history = _train(synth, data, state, checkpoint, checkpoint_every, data_fingerprint(df),
-                     context)
+    history = _train(synth, data, state, checkpoint, checkpoint_every, identity, context)
     finish_fit(synth, data, modelled, history, seed, len(df),
                (started, transform_seconds, t0), released_frequencies=released,
                processes=1 if context is None else context.world_size)
@@ -101,10 +105,8 @@ def check_distributed(synth, context, checkpoint_every: int, resume: bool) -> No
                           "Use checkpoint_every and resume in a single-process fit.")
 
 
-def check_checkpointing(private: bool, checkpoint, every, resume, df):
-    """Validate checkpoint options; the checkpoint's (state, tensors) when resuming."""
-    from synthvae.persistence import load_checkpoint
-
+def check_checkpointing(private: bool, checkpoint, every, resume) -> None:
+    """Refuse checkpoint options that do not go together."""
     if (every or resume) and checkpoint is None:
         raise ConfigError("checkpoint_every and resume need a checkpoint path.")
     if not isinstance(every, int) or every < 0:
@@ -112,13 +114,108 @@ def check_checkpointing(private: bool, checkpoint, every, resume, df):
     if (every or resume) and private:
         raise ConfigError("Checkpoints are not available with differential privacy: the "
                           "budget is planned for one uninterrupted run.")
-    if not resume:
-        return None
+
+
+# Parameters that say where and how visibly a fit runs, not what it learns: a resume may
+# change them (a fit interrupted on one machine continues on another).
+RUN_ONLY_PARAMS = ("verbose", "n_threads", "device", "distributed")
+
+
+def fit_identity(synth, df: pd.DataFrame) -> dict:
+    """What a checkpoint records to match a resume to its fit: the table's fingerprint (the
+    table as given, not as the constraints model it) and every parameter that decides
+    what the fit learns (``params``), as JSON."""
+    return {"fingerprint": data_fingerprint(df), "params": resume_params(synth)}
+
+
+def resume_params(synth) -> dict:
+    """The parameters but RUN_ONLY_PARAMS, as a checkpoint's JSON holds them: the schema and
+    the constraints by content (a schema file is read), tuples as lists."""
+    params = {k: v for k, v in synth.get_params().items() if k not in RUN_ONLY_PARAMS}
+    schema = schema_from_any(synth.schema)
+    params["schema"] = None if schema is None else schema.to_dict()
+    params["constraints"] = [_constraint_json(c) for c in parse_constraints(synth.constraints)]
+    return json.loads(json.dumps(params, default=json_values.encode),
+                      object_hook=json_values.decode)
+
+
+def _constraint_json(constraint) -> dict:
+    """A declared constraint's JSON form; a predicate (code) by its name."""
+    if isinstance(constraint, Predicate):
+        return {"kind": "predicate", "name": constraint.name}
+    return constraint_to_dict(constraint)
+
+
+def resumable(checkpoint, identity: dict):
+    """The checkpoint's (state, tensors), when it was written by a fit of the same table,
+    rows in the same order, and the same parameters as ``identity`` says this one is."""
+    from synthvae.persistence import load_checkpoint
+
     saved = load_checkpoint(Path(checkpoint))
-    if saved[0]["fingerprint"] != data_fingerprint(df):
-        raise DataError(f"The checkpoint {str(checkpoint)!r} was made from another table; "
-                        f"resume with the same data, or start afresh without resume.")
+    check_same_table(saved[0]["fingerprint"], identity["fingerprint"], checkpoint)
+    theirs, mine = saved[0]["params"], identity["params"]
+    changed = [k for k in mine if k not in theirs or _json(theirs[k]) != _json(mine[k])]
+    if changed:
+        raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "
+                          + _param_difference(changed[0], theirs, mine[changed[0]]))
     return saved
+
+
+def check_same_table(theirs: str, mine: str, checkpoint) -> None:
+    """Refuse another table; say so when it holds the same rows in another order."""
+    if theirs == mine:
+        return
+    if theirs.rsplit(":", 1)[0] == mine.rsplit(":", 1)[0]:  # all but the order agree
+        raise DataError(f"The checkpoint {str(checkpoint)!r} was made from the same rows in "
+                        f"another order; the held-out rows and the batches follow the row "
+                        f"order, so resume with the rows in the interrupted fit's order (sort "
+                        f"them the same way), or start afresh without resume.")
+    raise DataError(f"The checkpoint {str(checkpoint)!r} was made from another table; "
+                    f"resume with the same data, or start afresh without resume.")
+
+
+def _json(value) -> str:
+    """``value``'s JSON text: equal values compare equal, NaN included."""
+    return json.dumps(value, sort_keys=True, default=json_values.encode)
+
+
+def _param_difference(key: str, theirs: dict, now) -> str:
+    """Why parameter ``key`` (``now``) stops a resume from a checkpoint recording ``theirs``;
+    a schema by the first column declared otherwise."""
+    if key not in theirs:
+        return _difference(key, theirs, now)
+    if key == "schema":
+        then_shown, now_shown = _schema_change(theirs[key], now)
+    else:
+        then_shown, now_shown = _shown(theirs[key]), _shown(now)
+    return (f"parameter {key!r} differs from the interrupted fit ({then_shown} then, "
+            f"{now_shown} now); pass the interrupted fit's value, or start afresh without "
+            f"resume.")
+
+
+def _schema_change(then: dict | None, now: dict | None) -> tuple[str, str]:
+    """(then, now) of the first column two schema parameters declare otherwise; the whole
+    schemas when only their constraints or version differ."""
+    before, after = _declared_columns(then), _declared_columns(now)
+    for name in list(before) + [n for n in after if n not in before]:
+        if _json(before.get(name)) != _json(after.get(name)):
+            return (f"column {name!r} {_declared(before.get(name))}",
+                    _declared(after.get(name)))
+    return _shown(then), _shown(now)
+
+
+def _declared_columns(schema: dict | None) -> dict:
+    return {c["name"]: c for c in (schema or {}).get("columns", [])}
+
+
+def _declared(column: dict | None) -> str:
+    if column is None:
+        return "not declared"
+    return repr({k: v for k, v in column.items() if k != "name"})
+
+
+def _shown(value) -> str:
+    return "unset" if value is None else repr(value)
 
 
 def restore(synth, saved, checkpoint):
@@ -133,9 +230,30 @@ def restore(synth, saved, checkpoint):
         if changed:
             raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "
                               + _difference(changed[0], theirs, mine[changed[0]]))
+    check_training_state(synth, state, tensors, checkpoint)
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    synth.model_.load_state_dict(weights)
-    return train_state_from_checkpoint(state, tensors, synth.device_)
+    try:
+        synth.model_.load_state_dict(weights)
+    except RuntimeError as exc:  # names that are not the model's, or other shapes
+        raise ModelFileError(f"{str(checkpoint)!r} holds weights that do not fit the model "
+                             f"({str(exc).splitlines()[0]}).") from None
+    return train_state_from_checkpoint(state, tensors, synth.device_, repr(str(checkpoint)))
+
+
+def check_training_state(synth, state: dict, tensors: dict, checkpoint) -> None:
+    """The checkpoint's optimizer covers the model's parameters, and its random state is
+    one a generator on this fit's device takes."""
+    where = repr(str(checkpoint))
+    listed = [i for group in state["param_groups"] for i in group.get("params", [])]
+    if listed != list(range(len(list(synth.model_.parameters())))):
+        raise ModelFileError(f"{where} has an optimizer state that does not match the "
+                             f"model's parameters.")
+    try:
+        torch.Generator(device=synth.device_).set_state(tensors["rng"])
+    except (RuntimeError, TypeError) as exc:
+        raise ModelFileError(f"{where} has a random state a generator on "
+                             f"{synth.device_} cannot take ({str(exc).splitlines()[0]}); "
+                             f"resume on the device the fit was interrupted on.") from None
 
 
 def _difference(key: str, theirs: dict, now) -> str:
@@ -148,18 +266,22 @@ def _difference(key: str, theirs: dict, now) -> str:
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
-    """A hash of a table's values and column names (to match a checkpoint to its data)."""
-    values = int(pd.util.hash_pandas_object(df, index=False).sum()) % 2**64
+    """A hash of a table's values, column names and row order (to match a checkpoint to its
+    data): ``rows x columns:names:values:order``, where ``values`` ignores the row order and
+    ``order`` does not, so a resume can tell the same rows shuffled from another table."""
+    rows = pd.util.hash_pandas_object(df, index=False).to_numpy()  # (rows,) uint64
+    values = int(rows.sum(dtype=np.uint64))
     names = int(pd.util.hash_pandas_object(pd.Series(list(map(str, df.columns)))).sum()) % 2**64
-    return f"{len(df)}x{len(df.columns)}:{values:016x}:{names:016x}"
+    order = hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+    return f"{len(df)}x{len(df.columns)}:{names:016x}:{values:016x}:{order}"
 
 
 def _train(synth, data: torch.Tensor, state, checkpoint, checkpoint_every: int,
-           fingerprint: str, context) -> list[EpochStats]:
+           identity: dict | None, context) -> list[EpochStats]:
     def save(train_state):
         from synthvae.persistence import save_checkpoint
 
-        save_checkpoint(synth, train_state, Path(checkpoint), fingerprint)
+        save_checkpoint(synth, train_state, Path(checkpoint), identity)
 
     source, step, held_out = _loop(synth, data, context)
     verbose = synth.verbose and synth.rank_ == 0

@@ -26,6 +26,7 @@ import pandas as pd
 
 from synthvae.dialect import NA_TOKENS, check_unique_names, header_names, sniff_dialect
 from synthvae.errors import DataError, SynthvaeError
+from synthvae.frames import as_pandas
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".tsv", ".txt",
                   ".parquet", ".pq")
@@ -153,7 +154,18 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     check_unique_names(pq.read_schema(path).names, repr(str(path)))
-    return pd.read_parquet(path)
+    return parquet_frame(pq.read_table(path))
+
+
+def parquet_frame(table) -> pd.DataFrame:
+    """Parquet rows (an Arrow table or record batch) as pandas: a file pandas wrote as pandas
+    reads it (its metadata gives the dtypes back); any other (Spark, DuckDB, Polars,
+    pyarrow) as ``Synthesizer.fit`` reads an Arrow Table, in Arrow types. pandas' own
+    reading turned integers with missing cells into floats and narrowed decimals' precision
+    and large strings, so the synthetic file differed."""
+    if table.schema.pandas_metadata is not None:
+        return table.to_pandas()
+    return as_pandas(table, "synthvae")
 
 
 PRIVATE_MODE = 0o600  # a new file that holds real values: readable by its owner only

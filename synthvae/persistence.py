@@ -15,6 +15,8 @@ This module reads the estimator's fitted attributes and never imports the estima
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -107,16 +109,16 @@ def check_checksum(metadata: dict, tensors: dict, path: Path, what: str) -> None
 
 
 def state_json(state: dict, modelled: list[str]) -> str:
-    """The JSON of a model's state; values JSON has no type for are tagged (json_values). A
-    value of a type no tag covers is a DataError naming the column that holds it
-    (``modelled``: the names of the transformer's columns, in order)."""
+    """The JSON of a model's state; values JSON has no type for are tagged (json_values, and
+    bytes: :func:`encode_value`). A value of a type no tag covers is a DataError naming the
+    column that holds it (``modelled``: the names of the transformer's columns, in order)."""
     try:
         json_values.check_storable_keys(state)
     except json_values.UnstorableKey:
         raise DataError(f"A column or value named {json_values.TAG!r} cannot be stored in a "
                         f"model file (the name marks stored values); rename it.") from None
     try:
-        return json.dumps(state, default=json_values.encode)
+        return json.dumps(state, default=encode_value)
     except json_values.UnstorableValue as exc:
         column = _column_holding(state, modelled)
         where = f"Column {column!r} holds" if column else "The model holds"
@@ -138,7 +140,7 @@ def _column_holding(state: dict, modelled: list[str]) -> str | None:
 
 def _storable(part) -> bool:
     try:
-        json.dumps(part, default=json_values.encode)
+        json.dumps(part, default=encode_value)
     except json_values.UnstorableValue:
         return False
     return True
@@ -146,10 +148,35 @@ def _storable(part) -> bool:
 
 def state_from_json(text: str) -> dict:
     """The state :func:`state_json` wrote (``ValueError`` when it is not valid)."""
-    state = json.loads(text, object_hook=json_values.decode)
+    state = json.loads(text, object_hook=decode_value)
     if not isinstance(state, dict):
         raise ValueError("the state is not a JSON object")
     return state
+
+
+BYTES = "bytes"  # the stored kind of a bytes value (a Parquet binary column's categories)
+
+
+def encode_value(value):
+    """:func:`json_values.encode`, and bytes as ``{"__value__": "bytes", "base64": ...}``:
+    docs/schema.md promises that bytes come back as bytes, through a saved model too."""
+    if isinstance(value, bytes):
+        return {json_values.TAG: BYTES, "base64": base64.b64encode(value).decode("ascii")}
+    return json_values.encode(value)
+
+
+def decode_value(obj: dict):
+    """:func:`json_values.decode`, and the bytes :func:`encode_value` stored (a malformed
+    one is a ``ValueError``, the loader's "invalid model file")."""
+    if obj.get(json_values.TAG) != BYTES:
+        return json_values.decode(obj)
+    text = obj.get("base64")
+    if not isinstance(text, str):
+        raise ValueError(f"invalid stored bytes value {obj!r:.80} (base64 is not text)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError(f"invalid stored bytes value {obj!r:.80} (not base64)") from None
 
 
 def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -365,8 +392,10 @@ def checkpoint_path(model_path: str | Path) -> Path:
     return model_path.with_name(model_path.name + ".ckpt")
 
 
-def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
-    """Model, optimizer and random state of an unfinished fit, atomically (no pickle)."""
+def save_checkpoint(synth, state, path: Path, identity: dict) -> Path:
+    """Model, optimizer and random state of an unfinished fit, atomically (no pickle), with
+    its ``identity`` (the table's fingerprint and the fit's parameters, which a resume must
+    match; synthvae.fit_memory.fit_identity) and the names of its tensors."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous()
                for k, v in synth.model_.state_dict().items()}
     if state.best_state is not None:
@@ -379,11 +408,13 @@ def save_checkpoint(synth, state, path: Path, fingerprint: str) -> Path:
     meta = {
         "schema": synth.schema_.to_dict(), "transformer": synth.transformer_.get_state(),
         "model_config": synth.model_config_.to_dict(),
-        "train_config": synth.train_config_.to_dict(), "fingerprint": fingerprint,
+        "train_config": synth.train_config_.to_dict(),
+        "fingerprint": identity["fingerprint"], "params": identity["params"],
         "epoch": state.epoch, "best": state.best if math.isfinite(state.best) else None,
         "stopping": state.stopping.state_dict() if state.stopping is not None else None,
         "history": [vars(h) for h in state.history],
         "param_groups": state.optimizer_state["param_groups"],
+        "tensors": sorted(tensors),
     }
     metadata = signed({"format": CHECKPOINT_FORMAT, "format_version": str(FORMAT_VERSION),
                        "state": state_json(meta, synth.transformer_.schema.names)}, tensors)
@@ -404,33 +435,116 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
         state = state_from_json(metadata["state"])
     except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, RecursionError):
         raise ModelFileError(f"{str(path)!r} is not a readable synthvae checkpoint.") from None
-    if metadata.get("format") != CHECKPOINT_FORMAT or \
-            int(metadata.get("format_version", "0")) > FORMAT_VERSION:
+    version = metadata.get("format_version", "")
+    if metadata.get("format") != CHECKPOINT_FORMAT or not version.isascii() or \
+            not version.isdigit() or int(version) > FORMAT_VERSION:
         raise ModelFileError(f"{str(path)!r} is not a synthvae checkpoint of a supported "
                              f"version.")
     check_checksum(metadata, tensors, path, "checkpoint")
+    check_checkpoint_parts(state, tensors, repr(str(path)))
     return state, tensors
 
 
-def train_state_from_checkpoint(state: dict, tensors: dict, device):
+# The parts of a checkpoint's JSON state and the type each has; NEWER_PARTS are those a
+# checkpoint written before synthvae checked resumes against them lacks.
+CHECKPOINT_PARTS = {"schema": dict, "transformer": dict, "model_config": dict,
+                    "train_config": dict, "fingerprint": str, "params": dict, "epoch": int,
+                    "history": list, "param_groups": list, "tensors": list}
+NEWER_PARTS = {"params", "tensors"}
+JSON_TYPES = {dict: "a JSON object", str: "a string", int: "a whole number", list: "a list"}
+
+
+def check_checkpoint_parts(state: dict, tensors: dict, where: str) -> None:
+    """Every part a resume reads is there, of its type, and every tensor the checkpoint
+    lists (the weights, the optimizer's moments, the random state) is in the file."""
+    missing = [name for name in CHECKPOINT_PARTS if name not in state]
+    if missing and set(missing) <= NEWER_PARTS:
+        raise ModelFileError(f"{where} was written by an earlier synthvae, which did not record "
+                             f"{' and '.join(missing)} for a resume to be checked against; "
+                             f"start afresh without resume.")
+    if missing:
+        raise ModelFileError(f"{where} is not a complete checkpoint: it lacks the parts "
+                             f"{missing}.")
+    for name, kind in CHECKPOINT_PARTS.items():
+        if not isinstance(state[name], kind) or isinstance(state[name], bool):
+            raise ModelFileError(f"{where} has an invalid {name!r}: expected "
+                                 f"{JSON_TYPES[kind]}, found {state[name]!r:.60}.")
+    _check_progress(state, where)
+    _check_listed_tensors(state["tensors"], tensors, where)
+
+
+def _check_progress(state: dict, where: str) -> None:
+    """The epochs done: one history entry each, no more than the fit's epochs."""
+    epochs = state["train_config"].get("epochs")
+    if not 0 < state["epoch"] <= (epochs if isinstance(epochs, int) else 0) or \
+            len(state["history"]) != state["epoch"]:
+        raise ModelFileError(f"{where} has an invalid 'epoch' ({state['epoch']!r}): expected "
+                             f"1 to the fit's {epochs!r} epochs, one history entry each "
+                             f"({len(state['history'])} found).")
+    if not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+               for g in state["param_groups"]):
+        raise ModelFileError(f"{where} has invalid optimizer parameter groups.")
+
+
+# What a resume continues from, by the prefix of its tensors' names.
+CHECKPOINT_TENSORS = {"model.": "weights", "optim.": "optimizer state", "rng": "random state"}
+
+
+def _check_listed_tensors(listed: list, tensors: dict, where: str) -> None:
+    """The tensors are those the state lists, and none of CHECKPOINT_TENSORS is absent."""
+    missing = sorted(set(map(str, listed)) - set(tensors))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ModelFileError(f"{where} lacks tensors it lists: {missing[:3]}{more}; a resume "
+                             f"continues from them.")
+    unlisted = sorted(set(tensors) - set(map(str, listed)))
+    if unlisted:
+        raise ModelFileError(f"{where} holds tensors it does not list: {unlisted[:3]}.")
+    for prefix, what in CHECKPOINT_TENSORS.items():
+        if not any(name.startswith(prefix) for name in tensors):
+            raise ModelFileError(f"{where} lacks its {what} ({prefix.rstrip('.')}...), which "
+                                 f"a resume continues from.")
+
+
+def train_state_from_checkpoint(state: dict, tensors: dict, device,
+                                where: str = "the checkpoint"):
     """Rebuild the training loop's state; tensors move to ``device``."""
-    from synthvae.stopping import EarlyStopping
-    from synthvae.training import EpochStats, TrainState
+    from synthvae.training import TrainState
 
-    def prefixed(prefix):
-        return {k[len(prefix):]: v.to(device) for k, v in tensors.items()
-                if k.startswith(prefix)}
+    try:
+        return TrainState(
+            epoch=state["epoch"], history=_history(state["history"]),
+            best=math.inf if state.get("best") is None else float(state["best"]),
+            best_state=_prefixed(tensors, "best.", device) or None,
+            stopping=_stopping(state.get("stopping")),
+            optimizer_state={"state": _optimizer_slots(tensors, device),
+                             "param_groups": state["param_groups"]},
+            generator_state=tensors["rng"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where} has an invalid training state ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}).") from None
 
+
+def _prefixed(tensors: dict, prefix: str, device) -> dict:
+    return {k[len(prefix):]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _optimizer_slots(tensors: dict, device) -> dict[int, dict]:
+    """{parameter index: {slot name: tensor}} from the ``optim.<index>.<slot>`` tensors."""
     slots: dict[int, dict] = {}
-    for key, value in prefixed("optim.").items():
+    for key, value in _prefixed(tensors, "optim.", device).items():
         index, name = key.split(".", 1)
         slots.setdefault(int(index), {})[name] = value
-    best = prefixed("best.")
-    return TrainState(
-        epoch=int(state["epoch"]), history=[EpochStats(**h) for h in state["history"]],
-        best=math.inf if state["best"] is None else float(state["best"]),
-        best_state=best or None,
-        stopping=EarlyStopping.from_state_dict(state["stopping"]) if state.get("stopping")
-        else None,
-        optimizer_state={"state": slots, "param_groups": state["param_groups"]},
-        generator_state=tensors["rng"])
+    return slots
+
+
+def _history(entries: list) -> list:
+    from synthvae.training import EpochStats
+
+    return [EpochStats(**entry) for entry in entries]
+
+
+def _stopping(saved):
+    from synthvae.stopping import EarlyStopping
+
+    return EarlyStopping.from_state_dict(saved) if saved else None

@@ -5,13 +5,21 @@ streams row groups through pyarrow in a shuffled order, through a bounded shuffl
 Memory holds the reservoir, one row group and the shuffle buffer, never the table.
 :func:`fit_stream` is ``Synthesizer.fit_parquet``: no rows are held out (every epoch runs);
 differential privacy and distributed training are refused.
+
+A folder is read as pandas reads it: Hive partition keys (``col=value/`` folders) are
+columns. Files whose types for a column differ where one type holds the other (a part where
+it is all empty, integer widths, integers and floats) are read in that type; other
+differences are a DataError naming the column, the types and the files.
+The reservoir pass reads every row, so it also records which columns have a missing cell
+anywhere: those are nullable even where the reservoir holds none.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -24,10 +32,12 @@ from synthvae.devices import resolve_device
 from synthvae.dialect import check_unique_names
 from synthvae.errors import ConfigError, DataError
 from synthvae.fitting import finish_fit, start_generator
+from synthvae.io import parquet_frame
 from synthvae.params import (auto_epochs, batch_size, check_positive_int, fit_plan,
                              fit_seed)
 from synthvae.preparation import check_frame, learn_transformer
 from synthvae.progress import EpochProgress
+from synthvae.schema import Schema, detect_column, schema_from_any
 from synthvae.training import train
 
 PRIOR_FIT_ROWS = 50_000  # reservoir rows encoded for the prior and profile
@@ -36,12 +46,19 @@ BUFFER_ROWS = 100_000  # encoded rows shuffled together before batching
 READ_ROWS = 65_536  # rows converted to pandas at once
 
 
+@dataclass(frozen=True)
+class ReservoirSample:
+    """The reservoir pass's result: ``rows``, a uniform sample in random order, and
+    ``missing``, the columns with a missing cell in any row of the whole table."""
+
+    rows: pd.DataFrame
+    missing: frozenset[str]
+
+
 class ParquetSource:
     """A Parquet file, or a folder of them, read through ``pyarrow.dataset``."""
 
     def __init__(self, path: str | Path):
-        import pyarrow.dataset as ds
-
         path = Path(path)
         if not path.exists():
             raise DataError(f"Input {str(path)!r} does not exist.")
@@ -49,11 +66,13 @@ class ParquetSource:
             raise DataError(f"Streaming reads Parquet: a .parquet file or a folder of them. "
                             f"Got {str(path)!r}; convert it first (see docs/scale.md).")
         try:
-            self.dataset = ds.dataset(str(path), format="parquet")
+            self.dataset = open_dataset(path)
             self.rows = self.dataset.count_rows()
+        except DataError:
+            raise  # files whose types disagree: already names them
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"Cannot read {str(path)!r} as Parquet: {first}") from None
+            raise DataError(f"Cannot read {str(path)!r} as Parquet: {_first_line(exc)}") \
+                from None
         if self.rows == 0:
             raise DataError(f"Input {str(path)!r} has no rows; there is nothing to learn from.")
         check_unique_names(self.dataset.schema.names, repr(str(path)))
@@ -64,8 +83,9 @@ class ParquetSource:
         return [piece for fragment in self.dataset.get_fragments()
                 for piece in fragment.split_by_row_group()]
 
-    def reservoir(self, k: int, seed: int) -> pd.DataFrame:
-        """A uniform sample of ``min(k, rows)`` rows in random order, in one pass.
+    def reservoir(self, k: int, seed: int) -> ReservoirSample:
+        """A uniform sample of ``min(k, rows)`` rows in random order, in one pass that also
+        finds the columns with a missing cell anywhere.
 
         Every row gets a uniform key; the rows with the ``k`` smallest keys are kept
         (a batch-wise reservoir), so memory holds ``k`` rows plus one read batch.
@@ -73,8 +93,9 @@ class ParquetSource:
         import pyarrow as pa
 
         rng = np.random.default_rng(seed)
-        kept, keys = None, np.empty(0)
-        for batch in self.dataset.to_batches(batch_size=READ_ROWS):
+        kept, keys, missing = None, np.empty(0), set()
+        for batch in self._scan():
+            missing |= missing_columns(batch)
             batch_keys = rng.random(batch.num_rows)
             if kept is not None and len(keys) >= k:  # only rows that beat the k-th key
                 chosen = np.flatnonzero(batch_keys < keys.max())
@@ -86,7 +107,18 @@ class ParquetSource:
                 best = np.argpartition(keys, k)[:k]
                 kept, keys = kept.take(pa.array(best)), keys[best]
         order = np.argsort(keys, kind="stable")  # random order: any prefix is uniform too
-        return kept.take(pa.array(order)).to_pandas()
+        return ReservoirSample(parquet_frame(kept.take(pa.array(order))), frozenset(missing))
+
+    def _scan(self) -> Iterator:
+        """Every row in read batches; a value the dataset's types cannot hold (a cast that
+        would lose it) is a DataError naming the input, before any training."""
+        import pyarrow as pa
+
+        try:
+            yield from self.dataset.to_batches(batch_size=READ_ROWS)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"Cannot read {str(self.path)!r} as one table: "
+                            f"{_first_line(exc)}") from None
 
     def encoded_batches(self, transformer, batch_size: int, buffer_rows: int,
                         rng: np.random.Generator, device) -> Iterator[torch.Tensor]:
@@ -96,8 +128,10 @@ class ParquetSource:
         pending: list[np.ndarray] = []
         buffered = 0
         for i in rng.permutation(len(pieces)):
-            for batch in pieces[i].to_batches(batch_size=READ_ROWS):
-                matrix = _transform(transformer, batch.to_pandas(), rng)
+            # the dataset's schema: partition keys as columns, the parts' types unified
+            for batch in pieces[i].to_batches(schema=self.dataset.schema,
+                                              batch_size=READ_ROWS):
+                matrix = _transform(transformer, parquet_frame(batch), rng)
                 pending.append(matrix)
                 buffered += len(matrix)
                 if buffered >= buffer_rows:
@@ -106,6 +140,102 @@ class ParquetSource:
                     buffered = sum(len(m) for m in pending)
         _, tail = _shuffled_batches(pending, batch_size, rng, keep_tail=False)
         yield from (torch.from_numpy(b).to(device) for b in tail)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def missing_columns(batch) -> set[str]:
+    """The names of a record batch's columns holding a missing cell: a null, or a NaN
+    in a float column (pandas reads both as missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return {name for name, column in zip(batch.schema.names, batch.columns)
+            if column.null_count or (pa.types.is_floating(column.type)
+                                     and pc.any(pc.is_nan(column)).as_py())}
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+def open_dataset(path: Path):
+    """The Parquet file or folder as one ``pyarrow.dataset``: Hive partition keys
+    (``col=value/`` folders, as Spark, Dask and ``write_to_dataset`` write them) are columns,
+    as pandas reads them, and each column has the type that holds every file's."""
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+    parts = [(fragment.path, fragment.physical_schema)
+             for fragment in dataset.get_fragments()]
+    unified = unified_schema(dataset.schema, parts)
+    if unified.equals(dataset.schema, check_metadata=True):
+        return dataset
+    return ds.dataset(str(path), format="parquet", partitioning="hive", schema=unified)
+
+
+def unified_schema(first, parts: list[tuple[str, object]]):
+    """One schema for the files' schemas (``parts``: (file, schema)), starting from
+    ``first`` (the first file's, with the partition keys): a column all-empty in one file
+    takes the others' type, integers and floats become floats, narrow numbers wide; a
+    column missing from a file is empty there. Types that do not unify (text in one file,
+    numbers in another) are a DataError naming the column, the types and the files."""
+    import pyarrow as pa
+
+    try:
+        unified = pa.unify_schemas([first] + [schema for _, schema in parts],
+                                   promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        raise type_conflict(parts) from None
+    changed = {field.name for field in first
+               if unified.field(field.name).type != field.type}
+    return _without_pandas_dtypes(unified, changed)
+
+
+def type_conflict(parts: list[tuple[str, object]]) -> DataError:
+    """The DataError for files whose types of one column do not unify: the column, the
+    first file of the type held so far and the file that breaks it."""
+    held: dict[str, tuple[object, str]] = {}  # name -> (type unified so far, file giving it)
+    for file, schema in parts:
+        for field in schema:
+            kind, source = held.setdefault(field.name, (field.type, file))
+            merged = _merged_type(kind, field.type)
+            if merged is None:
+                return DataError(
+                    f"Column {field.name!r} is {kind} in {source!r} but {field.type} in "
+                    f"{file!r}: the files of a streamed folder must agree on each column's "
+                    f"type (all-empty parts and number types are unified); cast the column "
+                    f"to one type in every file.")
+            if merged != kind:
+                held[field.name] = (merged, file)
+    return DataError(f"The files {[file for file, _ in parts][:3]} have column types that do "
+                     f"not unify; cast each column to one type in every file.")
+
+
+def _merged_type(a, b):
+    """The type holding ``a`` and ``b`` (pyarrow's permissive promotion), or None."""
+    import pyarrow as pa
+
+    try:
+        return pa.unify_schemas([pa.schema([("c", a)]), pa.schema([("c", b)])],
+                                promote_options="permissive").field("c").type
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return None
+
+
+def _without_pandas_dtypes(schema, names: set[str]):
+    """``schema`` without the pandas dtypes the first file recorded for ``names`` (columns
+    whose type unification changed: its ``Int64`` would not hold the other files'
+    decimals); pandas then reads them by their Arrow type."""
+    pandas = (schema.metadata or {}).get(b"pandas")
+    if not names or pandas is None:
+        return schema
+    recorded = json.loads(pandas)
+    recorded["columns"] = [column for column in recorded.get("columns", [])
+                           if column.get("name") not in names]
+    return schema.with_metadata({**schema.metadata, b"pandas": json.dumps(recorded).encode()})
 
 
 def _transform(transformer, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -172,8 +302,10 @@ def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int
     """Schema, constraints, column transforms, a new generator and the training config, from
     a reservoir sample; returns the rows the prior and drift profile read (modelled, as the
     constraints transform them, and encoded on the device)."""
-    learned = learn_transformer(synth, check_frame(source.reservoir(sample_rows, seed)),
-                                seed, None)
+    sample = source.reservoir(sample_rows, seed)
+    rows = check_frame(sample.rows)
+    overrides = streamed_overrides(synth, rows, sample.missing)
+    learned = learn_transformer(_WithSchema(synth, overrides), rows, seed, None)
     synth.schema_, synth.constraints_ = learned.schema, learned.constraints
     synth.transformer_ = learned.transformer
     synth.privacy_, synth.rank_ = None, 0
@@ -184,6 +316,51 @@ def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int
         source.rows, batch_size(synth, synth.fit_plan_, source.rows, 0.0), 0.0)
     synth.train_config_ = replace(synth.train_config_, validation_fraction=0.0, epochs=epochs)
     return head, data
+
+
+class _WithSchema:
+    """The synthesizer's parameters as :func:`learn_transformer` reads them, with the
+    streamed fit's ``schema`` overrides; the user's ``schema`` parameter stays as given."""
+
+    def __init__(self, params, schema: Schema | None):
+        self._params, self.schema = params, schema
+
+    def __getattr__(self, name: str):
+        return getattr(self._params, name)
+
+
+def streamed_overrides(params, rows: pd.DataFrame, missing: frozenset[str]
+                       ) -> Schema | None:
+    """The schema overrides of a streamed fit: the user's (SDV metadata read with the
+    reservoir ``rows``, as the in-memory fit reads it with the table), and every column with
+    a missing cell in the whole table (``missing``) but none in the reservoir declared
+    nullable, so that such a cell met while training is encoded, not an error."""
+    overrides = _sdv_read_with(schema_from_any(params.schema), rows)
+    given = {spec.name: spec for spec in overrides.columns} if overrides else {}
+    late = [name for name in rows.columns if name in missing and not rows[name].isna().any()]
+    if not late:
+        return overrides
+    for name in late:
+        spec = given.get(name) or detect_column(rows[name], params.categorical_threshold)
+        given[name] = replace(spec, nullable=True)
+    return Schema(columns=tuple(given.values()),
+                  constraints=overrides.constraints if overrides else (),
+                  extra=overrides.extra if overrides else {})
+
+
+def _sdv_read_with(overrides: Schema | None, rows: pd.DataFrame) -> Schema | None:
+    """A schema read from SDV metadata without the table (the CLI's ``--stream --metadata``:
+    every column nullable, dtypes from the sdtypes) read again with the reservoir ``rows``,
+    as ``--metadata`` is read with the table in memory; any other schema as it is."""
+    from synthvae.sdv_metadata import schema_from_sdv
+
+    sdv = overrides.extra.get("sdv") if overrides is not None else None
+    if not isinstance(sdv, dict) or not isinstance(sdv.get("columns"), dict):
+        return overrides
+    metadata = {"columns": sdv["columns"], "primary_key": sdv.get("primary_key")}
+    if schema_from_sdv(metadata).columns != overrides.columns:
+        return overrides  # read with a table already, or edited since
+    return replace(schema_from_sdv(metadata, rows), constraints=overrides.constraints)
 
 
 def check_streamable(params) -> None:

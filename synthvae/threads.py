@@ -105,7 +105,8 @@ def auto_threads() -> int | None:
     global _last_probe
     pinned = os.environ.get(THREADS_ENV)
     if pinned:
-        if not pinned.isdigit() or int(pinned) < 1:
+        # isdigit alone takes '²', which int() does not
+        if not (pinned.isascii() and pinned.isdigit()) or int(pinned) < 1:
             raise ConfigError(f"{THREADS_ENV} must be a positive number of CPU threads; got "
                               f"{pinned!r}.")
         return int(pinned)
@@ -127,11 +128,17 @@ def auto_threads() -> int | None:
     return max(1, min(free, torch.get_num_threads()))
 
 
+def chosen_threads(n_threads: int | None) -> int | None:
+    """``n_threads`` checked (it may have been set since the last fit, or after a load), or
+    :func:`auto_threads` when it is None."""
+    return check_n_threads(n_threads) if n_threads is not None else auto_threads()
+
+
 @contextmanager
 def cpu_threads(n_threads: int | None):
     """Run the block with ``n_threads`` torch threads (None: :func:`auto_threads`), and
     restore torch's setting after it."""
-    chosen = n_threads if n_threads is not None else auto_threads()
+    chosen = chosen_threads(n_threads)
     previous = torch.get_num_threads()
     if chosen is None or chosen == previous:
         yield previous
@@ -144,9 +151,12 @@ def cpu_threads(n_threads: int | None):
 
 
 def threaded(frames, n_threads: int | None):
-    """Iterate ``frames`` computing each item with :func:`cpu_threads` (chosen once), and
-    torch's own setting between items, while the caller has them."""
-    chosen = n_threads if n_threads is not None else auto_threads()
+    """Iterate ``frames`` computing each item with :func:`cpu_threads` (chosen and checked
+    once), and torch's own setting between items, while the caller has them."""
+    return _threaded(frames, chosen_threads(n_threads))
+
+
+def _threaded(frames, chosen: int | None):
     iterator = iter(frames)
     while True:
         with cpu_threads(chosen if chosen is not None else torch.get_num_threads()):

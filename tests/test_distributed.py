@@ -110,3 +110,36 @@ def test_rank_shares_split_every_batch_between_the_ranks():
             parts = torch.cat([share[i].data for share in shares])
             assert sorted(parts[:, 0].tolist()) == sorted(batch.data[:, 0].tolist())
             assert all(share[i].size == len(batch.data) for share in shares)
+
+
+@pytest.mark.parametrize("environment, message", [
+    ({"RANK": "0", "WORLD_SIZE": "2"}, "needs MASTER_ADDR and MASTER_PORT .* but MASTER_ADDR "
+                                       "and MASTER_PORT are not"),
+    ({"RANK": "0", "WORLD_SIZE": "abc"}, "WORLD_SIZE must be a whole number >= 1 .* got 'abc'"),
+    ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK must be a whole number from 0 to 1 .* got '2'"),
+])
+def test_launcher_variables_set_by_another_tool_are_named(titanic, monkeypatch, environment,
+                                                          message):
+    """RANK and WORLD_SIZE exported by a job environment (not torchrun) make a plain fit
+    distributed; what is missing or malformed used to reach torch as a raw traceback."""
+    for name in ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        Synthesizer(epochs=1, verbose=False).fit(titanic)
+
+
+def test_cli_fit_with_rank_but_no_master_address_is_one_line(tmp_path, monkeypatch, titanic):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    titanic.to_csv("data.csv", index=False)
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(app, ["fit", "data.csv", "--epochs", "1", "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "MASTER_ADDR" in result.output and "--no-distributed" in result.output

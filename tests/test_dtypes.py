@@ -474,3 +474,58 @@ def test_dateutil_and_fixed_offset_zones_are_kept_by_name(zone):
     assert synth.schema_["t"].timezone == name
     out = synth.sample(50, seed=0)
     assert str(out["t"].dt.tz) == name and out["t"].min() >= df["t"].min()
+
+
+def arrow_written_parquet(path, columns: dict) -> None:
+    """A Parquet file as Spark, DuckDB, Polars or pyarrow write it: no pandas metadata."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)
+
+
+def test_cli_keeps_the_arrow_types_of_a_parquet_file_pandas_did_not_write(tmp_path):
+    """pd.read_parquet read nullable integers of such files as floats (the synthetic file
+    had `double`), narrowed decimal128(10, 2) to the sample's precision and wrote
+    large_string as string; the CLI reads them as fit(pa.Table) does."""
+    rng = np.random.default_rng(0)
+    blanks = rng.random(ROWS) < 0.2
+    arrow_written_parquet(tmp_path / "d.parquet", {
+        "x": pa.array(rng.normal(size=ROWS)),
+        "count": pa.array([None if b else int(v) for b, v in
+                           zip(blanks, rng.integers(0, 900, ROWS))], pa.int64()),
+        "big": pa.array([None if b else int(v) for b, v in
+                         zip(blanks[::-1], rng.integers(0, 2**40, ROWS))], pa.uint64()),
+        "price": pa.array([decimal.Decimal(f"{v:.2f}") for v in rng.uniform(0, 90, ROWS)],
+                          pa.decimal128(10, 2)),
+        "label": pa.array(list(rng.choice(["a", "b", "c"], ROWS)), pa.large_string()),
+    })
+    invoke("fit", tmp_path / "d.parquet", "-q", "--epochs", 1, "-o", tmp_path / "m.safetensors")
+    invoke("sample", "-n", 200, "-m", tmp_path / "m.safetensors", "-o", tmp_path / "s.parquet",
+           "-q")
+    import pyarrow.parquet as pq
+
+    given, written = pq.read_schema(tmp_path / "d.parquet"), pq.read_schema(tmp_path / "s.parquet")
+    assert {f.name: f.type for f in written} == {f.name: f.type for f in given}
+    assert pq.read_table(tmp_path / "s.parquet")["count"].null_count > 0
+
+
+def test_a_binary_column_is_saved_and_comes_back_as_bytes(tmp_path):
+    """A model with bytes categories (a Parquet `binary` column) trained to the end, then
+    could not be saved ("holds values of type bytes ... which a model file cannot store")."""
+    rng = np.random.default_rng(1)
+    codes = [bytes(v, "ascii") for v in rng.choice(["ab", "cd", "ef"], ROWS)]
+    arrow_written_parquet(tmp_path / "b.parquet", {"code": pa.array(codes, pa.binary()),
+                                                   "x": pa.array(rng.normal(size=ROWS))})
+    invoke("fit", tmp_path / "b.parquet", "-q", "--epochs", 1, "-o", tmp_path / "m.safetensors")
+    invoke("sample", "-n", 100, "-m", tmp_path / "m.safetensors", "-o", tmp_path / "s.parquet",
+           "-q")
+    import pyarrow.parquet as pq
+
+    sampled = pq.read_table(tmp_path / "s.parquet")
+    assert sampled.schema.field("code").type == pa.binary()
+    assert set(sampled["code"].to_pylist()) <= set(codes)
+    df = pd.DataFrame({"code": pd.Series(codes, dtype=object), "x": rng.normal(size=ROWS)})
+    synth = quiet(Synthesizer(epochs=1, verbose=False, prior_components=2).fit, df)
+    loaded = Synthesizer.load(synth.save(tmp_path / "api.safetensors"))
+    pd.testing.assert_frame_equal(loaded.sample(50, seed=2), synth.sample(50, seed=2))
+    assert {type(v) for v in loaded.sample(50, seed=2)["code"]} == {bytes}

@@ -221,3 +221,105 @@ def test_a_damaged_checkpoint_is_refused_on_resume(table, tmp_path, monkeypatch)
     result = runner.invoke(app, fit + ["--resume"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "damaged: its checkpoint file does not match" in result.output
+
+
+# ------------------------------------------------------------- resuming an interrupted fit
+
+RESUMED = dict(epochs=3, verbose=False, n_threads=1)
+
+
+def interrupted_at(epoch: int):
+    """A stand-in for persistence.save_checkpoint that writes, then stops the fit (Ctrl-C)
+    once the checkpoint of ``epoch`` is on disk."""
+    from synthvae import persistence
+
+    real_save = persistence.save_checkpoint
+
+    def save_then_stop(synth, state, path, identity):
+        real_save(synth, state, path, identity)
+        if state.epoch == epoch:
+            raise KeyboardInterrupt
+
+    return save_then_stop
+
+
+@pytest.fixture(scope="module")
+def interrupted(table, tmp_path_factory):
+    """The checkpoint of a fit of ``table`` with RESUMED options, stopped after epoch 1."""
+    from synthvae import persistence
+
+    checkpoint = tmp_path_factory.mktemp("resume") / "fit.ckpt"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(persistence, "save_checkpoint", interrupted_at(1))
+        with pytest.raises(KeyboardInterrupt):
+            Synthesizer(**RESUMED).fit(table, checkpoint=checkpoint, checkpoint_every=1)
+    return checkpoint
+
+
+@pytest.mark.parametrize("name", ["max_categories", "discrete_threshold", "min_mode_rows",
+                                  "mixture_max_rows", "categorical_threshold"])
+def test_resume_refuses_a_changed_transform_option_naming_both_values(table, interrupted,
+                                                                       name):
+    """These options shape the column transforms, which a resume takes from the checkpoint:
+    accepting a new value would silently ignore it (they used to be accepted)."""
+    from synthvae import ConfigError
+
+    before = Synthesizer().get_params()[name]
+    with pytest.raises(ConfigError, match=f"parameter '{name}' differs from the interrupted "
+                                          f"fit \\({before!r} then, {before + 1!r} now\\)"):
+        Synthesizer(**RESUMED, **{name: before + 1}).fit(table, checkpoint=interrupted,
+                                                         resume=True)
+
+
+def test_resume_refuses_a_changed_schema_naming_the_column(table, interrupted):
+    """Bounds declared only for the resume used to be accepted and ignored: sampled ages
+    fell outside them."""
+    from synthvae import ConfigError
+
+    schema = {"columns": [{"name": "age", "kind": "continuous", "min": 30, "max": 50}]}
+    with pytest.raises(ConfigError, match="parameter 'schema' differs from the interrupted "
+                                          "fit \\(column 'age' not declared then, .*'min': 30, "
+                                          "'max': 50.* now\\)"):
+        Synthesizer(**RESUMED, schema=schema).fit(table, checkpoint=interrupted, resume=True)
+
+
+def test_resume_refuses_the_same_rows_in_another_order(table, interrupted):
+    """The held-out rows and batches follow the row order: shuffled rows used to resume into
+    a model equal to neither uninterrupted fit."""
+    from synthvae import DataError
+
+    shuffled = table.sample(frac=1, random_state=1).reset_index(drop=True)
+    with pytest.raises(DataError, match="same rows in another order"):
+        Synthesizer(**RESUMED).fit(shuffled, checkpoint=interrupted, resume=True)
+
+
+def test_resume_with_the_same_options_continues(table, interrupted, tmp_path):
+    """What the checks leave possible: same table, same options (the run-only ones may
+    change) resume to the uninterrupted fit."""
+    import shutil
+
+    checkpoint = shutil.copy(interrupted, tmp_path / "fit.ckpt")
+    whole = Synthesizer(**RESUMED).fit(table)
+    resumed = Synthesizer(**dict(RESUMED, verbose=True, n_threads=None)).fit(
+        table, checkpoint=checkpoint, resume=True)
+    pd.testing.assert_frame_equal(resumed.sample(100, seed=3), whole.sample(100, seed=3))
+
+
+def test_cli_interrupt_says_which_epoch_the_checkpoint_holds(table, tmp_path, monkeypatch):
+    """Ctrl-C after a checkpoint used to say "nothing was written" although MODEL.ckpt was
+    there to resume from."""
+    from cli.main import app
+    from synthvae import persistence
+
+    monkeypatch.chdir(tmp_path)
+    table.to_csv("data.csv", index=False)
+    fit = ["fit", "data.csv", "--epochs", "3", "--checkpoint-every", "1", "-q", "-o", "m.st"]
+    with monkeypatch.context() as patch:
+        patch.setattr(persistence, "save_checkpoint", interrupted_at(2))
+        result = CliRunner().invoke(app, fit)
+    assert result.exit_code == 130 and "nothing was written" not in result.output
+    assert "the checkpoint m.st.ckpt holds epoch 2 of 3; resume with --resume" in \
+        " ".join(result.output.split()).lower()
+    result = CliRunner().invoke(app, fit + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert Synthesizer.load(tmp_path / "m.st").training_summary_["epochs_run"] == 3

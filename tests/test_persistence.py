@@ -189,3 +189,65 @@ def test_a_file_written_before_checksums_still_loads(fitted_adult, tmp_path):
     rewrite_model_file(path, lambda meta, t: meta.pop("checksum_sha256"))
     pd.testing.assert_frame_equal(Synthesizer.load(path).sample(50, seed=2),
                                   fitted_adult.sample(50, seed=2))
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+CHECKPOINTED = dict(epochs=2, verbose=False, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def checkpointed(adult_small, tmp_path_factory):
+    """(table, checkpoint) of a fit that wrote a checkpoint after each epoch."""
+    table = adult_small.head(200)[["age", "sex", "hours-per-week", "income"]]
+    checkpoint = tmp_path_factory.mktemp("ckpt") / "fit.ckpt"
+    Synthesizer(**CHECKPOINTED).fit(table, checkpoint=checkpoint, checkpoint_every=1)
+    return table, checkpoint
+
+
+def _edited_state(edit):
+    def rewrite(meta, tensors):
+        state = json.loads(meta["state"])
+        edit(state)
+        meta["state"] = json.dumps(state)
+    return rewrite
+
+
+def _without_optimizer_state(meta, tensors):
+    for name in [n for n in tensors if n.startswith("optim.")]:
+        del tensors[name]
+
+
+CHECKPOINT_EDITS = {  # edit(metadata, tensors), what the refusal says
+    "optimizer state removed": (_without_optimizer_state,
+                                r"lacks tensors it lists: \['optim\.0\."),
+    "random state removed": (lambda meta, t: t.pop("rng"), r"lacks tensors it lists: \['rng'\]"),
+    "fingerprint removed": (_edited_state(lambda s: s.pop("fingerprint")),
+                            r"lacks the parts \['fingerprint'\]"),
+    "history removed": (_edited_state(lambda s: s.pop("history")),
+                        r"lacks the parts \['history'\]"),
+    "epoch not a number": (_edited_state(lambda s: s.update(epoch="two")),
+                           "invalid 'epoch': expected a whole number, found 'two'"),
+    "epoch past the fit's epochs": (_edited_state(lambda s: s.update(epoch=9)),
+                                    r"invalid 'epoch' \(9\): expected 1 to the fit's 2"),
+    "format version not a number": (lambda meta, t: meta.update(format_version="x"),
+                                    "not a synthvae checkpoint of a supported version"),
+}
+
+
+@pytest.mark.parametrize("edit", CHECKPOINT_EDITS)
+def test_an_edited_and_resigned_checkpoint_is_refused_naming_the_part(checkpointed, tmp_path,
+                                                                      edit):
+    """A checkpoint rewritten by a tool (its checksum signed again) used to give a raw
+    KeyError or ValueError, and one without its optimizer state resumed with a fresh Adam:
+    not the uninterrupted fit's result."""
+    import shutil
+
+    from conftest import rewrite_model_file
+
+    table, original = checkpointed
+    checkpoint = shutil.copy(original, tmp_path / "fit.ckpt")
+    change, message = CHECKPOINT_EDITS[edit]
+    rewrite_model_file(checkpoint, change)
+    with pytest.raises(ModelFileError, match=message):
+        Synthesizer(**CHECKPOINTED).fit(table, checkpoint=checkpoint, resume=True)

@@ -35,14 +35,14 @@ class FirstColumn:
 
 def test_reservoir_is_a_uniform_sample_without_repeats(numbered):
     source = ParquetSource(numbered)
-    sample = source.reservoir(2_000, seed=1)
+    sample = source.reservoir(2_000, seed=1).rows
     assert len(sample) == 2_000 and sample["i"].is_unique
     # uniform over the file: each tenth of it holds about a tenth of the sample
     counts = np.bincount(sample["i"] // 1_000, minlength=10)
     assert counts.min() > 120 and counts.max() < 280
-    pd.testing.assert_frame_equal(sample, source.reservoir(2_000, seed=1))
-    assert not sample["i"].equals(source.reservoir(2_000, seed=2)["i"])
-    assert sorted(source.reservoir(50_000, seed=0)["i"]) == list(range(10_000))
+    pd.testing.assert_frame_equal(sample, source.reservoir(2_000, seed=1).rows)
+    assert not sample["i"].equals(source.reservoir(2_000, seed=2).rows["i"])
+    assert sorted(source.reservoir(50_000, seed=0).rows["i"]) == list(range(10_000))
 
 
 def test_an_epoch_streams_every_row_once_in_shuffled_batches(numbered):
@@ -117,3 +117,90 @@ def test_streaming_a_missing_or_non_parquet_file_is_a_clear_error(tmp_path, name
     (tmp_path / "table.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match=message):
         Synthesizer(verbose=False).fit_parquet(tmp_path / name)
+
+
+def test_a_hive_partitioned_folder_keeps_its_partition_columns(adult_small, tmp_path):
+    folder = tmp_path / "hive"
+    pq.write_to_dataset(pa.Table.from_pandas(adult_small.iloc[:400], preserve_index=False),
+                        folder, partition_cols=["sex"])  # sex=Male/, sex=Female/ folders
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(folder, sample_rows=300)
+    synthetic = synth.sample(200, seed=0)
+    assert set(synthetic.columns) == set(pd.read_parquet(folder).columns)  # as pandas reads
+    assert set(synthetic["sex"].dropna()) <= {"Male", "Female"}
+    assert synthetic["sex"].nunique() == 2
+
+
+def test_a_missing_cell_outside_the_reservoir_is_encoded_not_a_crash(adult_small, tmp_path):
+    df = adult_small.iloc[:600].copy()
+    df["workclass"] = df["workclass"].fillna("Private")
+    df.loc[597, "workclass"] = None  # the table's one empty cell in this column
+    path = write_parquet(df, tmp_path / "one-empty.parquet", 150)
+    reservoir = ParquetSource(path).reservoir(50, seed=0)
+    assert reservoir.rows["workclass"].notna().all() and "workclass" in reservoir.missing
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(path, sample_rows=50)
+    assert synth.schema_["workclass"].nullable and not synth.schema_["age"].nullable
+
+
+def test_stream_with_sdv_metadata_reads_the_schema_the_in_memory_fit_reads(adult_small,
+                                                                          tmp_path):
+    data = tmp_path / "adult.parquet"
+    adult_small.iloc[:300].to_parquet(data)
+    runner = CliRunner()
+    metadata = runner.invoke(app, ["schema", str(data), "--format", "sdv"])
+    assert metadata.exit_code == 0, metadata.output
+    (tmp_path / "m.json").write_text(metadata.output)
+    schemas = []
+    for stream in ([], ["--stream"]):
+        model = tmp_path / f"m{len(schemas)}.safetensors"
+        result = runner.invoke(app, ["fit", str(data), *stream, "--metadata",
+                                     str(tmp_path / "m.json"), "--epochs", "1", "-q",
+                                     "-o", str(model)])
+        assert result.exit_code == 0, result.output
+        schemas.append([(c.name, c.nullable, c.dtype)
+                        for c in Synthesizer.load(model).schema_.columns])
+    assert schemas[1] == schemas[0]  # nullable only where the data has missing cells
+    assert ("age", False, "int64") in schemas[1]
+
+
+def write_parts(folder, parts):
+    folder.mkdir()
+    for i, part in enumerate(parts):
+        part.to_parquet(folder / f"part-{i}.parquet")
+    return folder
+
+
+def test_parts_whose_types_differ_compatibly_are_read_in_one_type(adult_small, tmp_path):
+    first, second = adult_small.iloc[:300].copy(), adult_small.iloc[300:600].copy()
+    first["note"] = None  # all empty here: Arrow type null
+    second["note"] = ["kept" if i % 3 else None for i in range(300)]
+    second["hours-per-week"] = second["hours-per-week"] + 0.5  # int64 here, double there
+    folder = write_parts(tmp_path / "parts", [first, second])
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(folder, sample_rows=400)
+    synthetic = synth.sample(300, seed=0)
+    assert set(synthetic["note"].dropna()) == {"kept"}
+    assert synthetic["hours-per-week"].dtype == np.float64
+
+
+def test_parts_whose_types_disagree_are_one_line_naming_column_and_files(adult_small,
+                                                                         tmp_path):
+    first, second = adult_small.iloc[:300].copy(), adult_small.iloc[300:600].copy()
+    second["age"] = second["age"].astype(str)  # text in one file, numbers in the other
+    second.iloc[0, second.columns.get_loc("age")] = "unknown"
+    folder = write_parts(tmp_path / "parts", [first, second])
+    with pytest.raises(DataError, match=r"Column 'age' is int64 in .*part-0\.parquet.* but "
+                                        r"string in .*part-1\.parquet"):
+        Synthesizer(epochs=1, verbose=False).fit_parquet(folder)
+    result = CliRunner().invoke(app, ["fit", str(folder), "--stream", "--epochs", "1", "-q",
+                                      "-o", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Column 'age' is int64" in result.output
+
+
+def test_a_parquet_file_pandas_did_not_write_streams_in_its_arrow_types(tmp_path):
+    rng = np.random.default_rng(0)
+    counts = [None if i % 5 == 0 else int(v) for i, v in enumerate(rng.integers(0, 90, 400))]
+    pq.write_table(pa.table({"count": pa.array(counts, pa.int64()),  # no pandas metadata
+                             "x": pa.array(rng.normal(size=400))}), tmp_path / "a.parquet")
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(tmp_path / "a.parquet")
+    column = synth.sample(200, seed=0, output="arrow")["count"]
+    assert column.type == pa.int64() and column.null_count > 0  # not double

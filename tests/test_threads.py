@@ -132,3 +132,32 @@ def test_an_environment_variable_pins_the_default(monkeypatch, torch_threads):
     monkeypatch.setenv("SYNTHVAE_THREADS", "two")
     with pytest.raises(ConfigError, match="SYNTHVAE_THREADS must be a positive number"):
         threads.auto_threads()
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return Synthesizer(epochs=1, n_threads=1, verbose=False).fit(
+        pd.DataFrame({"x": range(100), "k": ["a", "b"] * 50}))
+
+
+@pytest.mark.parametrize("bad", [0, -3, "2"])
+def test_a_bad_thread_count_set_after_fitting_is_refused_when_sampling(tiny_model, bad,
+                                                                       torch_threads):
+    """n_threads is not saved, so it is set after a load; a bad value used to reach torch
+    (a raw RuntimeError) at sample time."""
+    tiny_model.set_params(n_threads=bad)
+    try:
+        with pytest.raises(ConfigError, match="n_threads must be None .* or a positive int"):
+            tiny_model.sample(10)
+        with pytest.raises(ConfigError, match="n_threads must be None .* or a positive int"):
+            next(tiny_model.iter_sample(10))
+    finally:
+        tiny_model.set_params(n_threads=1)
+    assert torch.get_num_threads() == 4
+
+
+def test_a_digit_python_reads_as_no_number_is_refused(monkeypatch, torch_threads):
+    """'²' is a digit to str.isdigit but not to int(): it used to be a raw ValueError."""
+    monkeypatch.setenv("SYNTHVAE_THREADS", "²")
+    with pytest.raises(ConfigError, match="SYNTHVAE_THREADS must be a positive number .* '²'"):
+        threads.auto_threads()
