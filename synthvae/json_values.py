@@ -1,7 +1,7 @@
 """Table values that JSON has no type for, kept in model files as tagged objects.
 
 A category column may hold values that are not text or numbers: ``pd.cut``'s intervals,
-periods (months, quarters), dates and times from Parquet, decimals, UUIDs. A model file
+periods (months, quarters), dates and times from Parquet, decimals, UUIDs, bytes. A model file
 stores its categories (and any value a constraint names) in its JSON state, so
 :func:`encode` writes each such value as a small object ``{"__value__": kind, ...}`` and
 :func:`decode` (a ``json.loads`` object hook) turns it back into the same value. Nothing is
@@ -12,6 +12,8 @@ evaluated: every kind is rebuilt by its own parser, and a malformed object is a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import decimal
 import uuid
@@ -57,6 +59,8 @@ def encode(value):
         return {TAG: "decimal", "text": str(value)}
     if isinstance(value, uuid.UUID):
         return {TAG: "uuid", "text": str(value)}
+    if isinstance(value, bytes):  # a Parquet binary column's categories come back as bytes
+        return {TAG: "bytes", "base64": base64.b64encode(value).decode("ascii")}
     raise UnstorableValue(value)
 
 
@@ -132,8 +136,16 @@ def _whole(obj: dict, key: str) -> int:
     return obj[key]
 
 
+def _bytes(obj: dict) -> bytes:
+    try:
+        return base64.b64decode(_text(obj, "base64"), validate=True)
+    except binascii.Error:
+        raise ValueError("base64 is not valid") from None
+
+
 _PARSERS = {
     "interval": _interval,
+    "bytes": _bytes,
     "period": lambda obj: pd.Period(ordinal=_whole(obj, "ordinal"), freq=_text(obj, "freq")),
     "timestamp": _timestamp,
     "datetime": lambda obj: datetime.datetime.fromisoformat(_text(obj, "iso")),

@@ -15,8 +15,6 @@ This module reads the estimator's fitted attributes and never imports the estima
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
@@ -109,16 +107,16 @@ def check_checksum(metadata: dict, tensors: dict, path: Path, what: str) -> None
 
 
 def state_json(state: dict, modelled: list[str]) -> str:
-    """The JSON of a model's state; values JSON has no type for are tagged (json_values, and
-    bytes: :func:`encode_value`). A value of a type no tag covers is a DataError naming the
-    column that holds it (``modelled``: the names of the transformer's columns, in order)."""
+    """The JSON of a model's state; values JSON has no type for are tagged (json_values). A
+    value of a type no tag covers is a DataError naming the column that holds it
+    (``modelled``: the names of the transformer's columns, in order)."""
     try:
         json_values.check_storable_keys(state)
     except json_values.UnstorableKey:
         raise DataError(f"A column or value named {json_values.TAG!r} cannot be stored in a "
                         f"model file (the name marks stored values); rename it.") from None
     try:
-        return json.dumps(state, default=encode_value)
+        return json.dumps(state, default=json_values.encode)
     except json_values.UnstorableValue as exc:
         column = _column_holding(state, modelled)
         where = f"Column {column!r} holds" if column else "The model holds"
@@ -140,7 +138,7 @@ def _column_holding(state: dict, modelled: list[str]) -> str | None:
 
 def _storable(part) -> bool:
     try:
-        json.dumps(part, default=encode_value)
+        json.dumps(part, default=json_values.encode)
     except json_values.UnstorableValue:
         return False
     return True
@@ -148,35 +146,10 @@ def _storable(part) -> bool:
 
 def state_from_json(text: str) -> dict:
     """The state :func:`state_json` wrote (``ValueError`` when it is not valid)."""
-    state = json.loads(text, object_hook=decode_value)
+    state = json.loads(text, object_hook=json_values.decode)
     if not isinstance(state, dict):
         raise ValueError("the state is not a JSON object")
     return state
-
-
-BYTES = "bytes"  # the stored kind of a bytes value (a Parquet binary column's categories)
-
-
-def encode_value(value):
-    """:func:`json_values.encode`, and bytes as ``{"__value__": "bytes", "base64": ...}``:
-    docs/schema.md promises that bytes come back as bytes, through a saved model too."""
-    if isinstance(value, bytes):
-        return {json_values.TAG: BYTES, "base64": base64.b64encode(value).decode("ascii")}
-    return json_values.encode(value)
-
-
-def decode_value(obj: dict):
-    """:func:`json_values.decode`, and the bytes :func:`encode_value` stored (a malformed
-    one is a ``ValueError``, the loader's "invalid model file")."""
-    if obj.get(json_values.TAG) != BYTES:
-        return json_values.decode(obj)
-    text = obj.get("base64")
-    if not isinstance(text, str):
-        raise ValueError(f"invalid stored bytes value {obj!r:.80} (base64 is not text)")
-    try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raise ValueError(f"invalid stored bytes value {obj!r:.80} (not base64)") from None
 
 
 def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -69,12 +69,15 @@ class LearnedTable:
     modelled: pd.DataFrame
 
 
-def learn_transformer(params, df: pd.DataFrame, seed: int, saved) -> LearnedTable:
+def learn_transformer(params, df: pd.DataFrame, seed: int, saved,
+                      overrides: Schema | None = None) -> LearnedTable:
     """Schema, constraints layer and table transformer: learned from ``df``, or as a
     checkpoint's (state, tensors) ``saved`` left them (the constraints are refitted: they
     depend on the rows alone); the schema's ``"constraints"`` add to ``params.constraints``.
+    ``overrides`` replaces ``params.schema`` when given (a streamed fit's, completed from
+    its whole pass over the rows).
     """
-    overrides = schema_from_any(params.schema)
+    overrides = overrides if overrides is not None else schema_from_any(params.schema)
     detected = Schema.from_dict(saved[0]["schema"]) if saved is not None else \
         detect_schema(df, params.categorical_threshold, overrides)
     schema = without_constraints(detected)

@@ -305,7 +305,7 @@ def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int
     sample = source.reservoir(sample_rows, seed)
     rows = check_frame(sample.rows)
     overrides = streamed_overrides(synth, rows, sample.missing)
-    learned = learn_transformer(_WithSchema(synth, overrides), rows, seed, None)
+    learned = learn_transformer(synth, rows, seed, None, overrides)
     synth.schema_, synth.constraints_ = learned.schema, learned.constraints
     synth.transformer_ = learned.transformer
     synth.privacy_, synth.rank_ = None, 0
@@ -316,17 +316,6 @@ def _fit_reservoir(synth, source: ParquetSource, sample_rows: int, seed: int
         source.rows, batch_size(synth, synth.fit_plan_, source.rows, 0.0), 0.0)
     synth.train_config_ = replace(synth.train_config_, validation_fraction=0.0, epochs=epochs)
     return head, data
-
-
-class _WithSchema:
-    """The synthesizer's parameters as :func:`learn_transformer` reads them, with the
-    streamed fit's ``schema`` overrides; the user's ``schema`` parameter stays as given."""
-
-    def __init__(self, params, schema: Schema | None):
-        self._params, self.schema = params, schema
-
-    def __getattr__(self, name: str):
-        return getattr(self._params, name)
 
 
 def streamed_overrides(params, rows: pd.DataFrame, missing: frozenset[str]

@@ -81,6 +81,9 @@ def test_a_tampered_stored_value_makes_the_file_invalid(typed_table, tmp_path):
     {json_values.TAG: "date", "iso": 20200101},
     {json_values.TAG: "timedelta", "ns": "5"},
     {json_values.TAG: "decimal", "text": "one"},
+    {json_values.TAG: "bytes", "base64": "not base64!"},
+    {json_values.TAG: "bytes", "base64": 12},
+    {json_values.TAG: "period", "ordinal": "5", "freq": "M"},
 ])
 def test_unknown_or_malformed_stored_values_are_refused(stored):
     with pytest.raises(ValueError, match="stored value kind|invalid stored"):
