@@ -19,6 +19,9 @@ model ``synthvae[<variant>]``; the default's rows come from ``python -m benchmar
   residual (``h + relu(W h)``, a unit reading units of its degree or lower: a ResMADE
   block); drawn by one masked forward pass per column (:class:`NaiveDrawer`, which gives
   the default drawer's rows for the default model).
+* ``scalarw0.5`` / ``scalarw0.2``: the numeric scalars' Gaussian NLL weighted by 0.5 or 0.2
+  in the objective of a fit without DP (DP fits weigh it by ``DP_SCALAR_WEIGHT`` since
+  issue 18's eleventh step; dp.md), probed on the ML gap (structure.md, sixteenth step).
 """
 
 from __future__ import annotations
@@ -148,7 +151,23 @@ def target_last():
         yield
 
 
-VARIANTS = {"target-last": target_last, "lr-cos": lambda: scheduled_learning_rate("lr-cos"),
+@contextmanager
+def scalar_weight(weight: float):
+    """A block in which fits without DP weigh the numbers' NLL by ``weight``."""
+    from synthvae import fit_memory
+
+    plan = fit_memory.fit_plan
+
+    def weighted(params):
+        found = plan(params)
+        return found if found.private else dataclasses.replace(found, scalar_weight=weight)
+
+    with patched(fit_memory, "fit_plan", weighted):
+        yield
+
+
+VARIANTS = {"scalarw0.5": lambda: scalar_weight(0.5), "scalarw0.2": lambda: scalar_weight(0.2),
+            "target-last": target_last, "lr-cos": lambda: scheduled_learning_rate("lr-cos"),
             "lr-tail": lambda: scheduled_learning_rate("lr-tail"), "deep": deep_decoder}
 
 

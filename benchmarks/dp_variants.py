@@ -14,7 +14,9 @@ scores its rows (same public schema, delta, seeds and scores)::
 * ``fact``: ``decoder="factorized"`` (the default under DP before it);
 * ``calP``: ``calibration_share=P``;
 * ``epochsN``: ``epochs=N`` (the default is automatic);
-* ``arhN``: the autoregressive decoder's masked layer N units wide (256 by default).
+* ``arhN``: the autoregressive decoder's masked layer N units wide (256 by default);
+* ``scalarwW``: the numeric scalars' NLL weighted by W in training (``DP_SCALAR_WEIGHT``,
+  0.2 by default since the eleventh step; ``scalarw1`` is the objective before it).
 
 Appends one JSON line to ``--out`` (default ``benchmarks/results/dp-variants.jsonl``).
 """
@@ -84,10 +86,10 @@ SWITCHES = ("default", "clamp", "even", "nogap", "ar", "fact")
 def variant_params(parts: list[str]) -> dict:
     """Synthesizer parameters the variant's parts set; an unknown part is refused."""
     unknown = [p for p in parts if p not in SWITCHES
-               and not p.startswith(("cal", "epochs", "arh"))]
+               and not p.startswith(("cal", "epochs", "arh", "scalarw"))]
     if unknown:
         raise SystemExit(f"Unknown variant part(s) {unknown}; known: {', '.join(SWITCHES)}, "
-                         f"calP, epochsN, arhN.")
+                         f"calP, epochsN, arhN, scalarwW.")
     params = {}
     if "ar" in parts and "fact" in parts:
         raise SystemExit("Variant parts 'ar' and 'fact' are two decoders; choose one.")
@@ -103,6 +105,14 @@ def variant_params(parts: list[str]) -> dict:
     return params
 
 
+def scalar_weight(parts: list[str]):
+    """With a ``scalarwW`` part, DP fits in this block weigh the numbers' NLL by W."""
+    from synthvae import params
+
+    weight = next((float(p[7:]) for p in parts if p.startswith("scalarw")), None)
+    return patched(params, "DP_SCALAR_WEIGHT", weight, weight is not None)
+
+
 def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
     import torch
 
@@ -115,7 +125,8 @@ def run(table: str, epsilon: float, seed: int, variant: str) -> dict:
     schema = public_schema(data)
     delta = 0.1 / len(data.train)
     with clipped_frequencies("clamp" in parts), even_span_noise("even" in parts), \
-            gap_modes_enabled("nogap" not in parts), masked_width(parts):
+            gap_modes_enabled("nogap" not in parts), masked_width(parts), \
+            scalar_weight(parts):
         synth, seconds = timed(lambda: Synthesizer(
             epsilon=epsilon, delta=delta, schema=schema, seed=seed, verbose=False,
             **params).fit(data.train))

@@ -17,16 +17,24 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, sigma: torch.Tenso
     Scalar spans: Gaussian with mean tanh(logit) and a learned per-column sigma.
     Softmax spans: cross-entropy of the one-hot target.
     """
-    nll = logits.new_zeros(logits.shape[0])
+    scalars, spans = nll_parts(logits, x, sigma, layout)
+    return scalars + spans
+
+
+def nll_parts(logits: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
+              layout: SpanLayout) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the numeric scalars' Gaussian NLL, the softmax spans' cross-entropy) of each row,
+    each (batch,): :func:`reconstruction_nll` in its two parts."""
+    scalars = logits.new_zeros(logits.shape[0])
     if layout.n_scalars:
         mean = torch.tanh(torch.index_select(logits, 1, layout.scalar_index))  # (batch, scalars)
         target = torch.index_select(x, 1, layout.scalar_index)
         gauss = 0.5 * ((target - mean) / sigma) ** 2 + torch.log(sigma) \
             + 0.5 * math.log(2 * math.pi)
-        nll = nll + gauss.sum(1)
-    if layout.n_groups:
-        nll = nll + SpanCrossEntropy.apply(logits, x, layout)
-    return nll
+        scalars = scalars + gauss.sum(1)
+    spans = SpanCrossEntropy.apply(logits, x, layout) if layout.n_groups \
+        else logits.new_zeros(logits.shape[0])
+    return scalars, spans
 
 
 class SpanCrossEntropy(torch.autograd.Function):
@@ -90,26 +98,39 @@ class Terms(NamedTuple):
     kl: torch.Tensor  # mean KL (the true one: free bits do not change it)
 
 
+def fitted_terms(outputs, x: torch.Tensor, layout: SpanLayout, config
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the reconstruction term the optimiser sees, the true reconstruction NLL, the KL
+    per latent dimension), each per row. They differ where ``config.scalar_weight`` is not
+    1: the numeric scalars' Gaussian NLL is weighted by it (under differential privacy: see
+    synthvae.params.DP_SCALAR_WEIGHT)."""
+    logits, sigma, mu, logvar = outputs
+    scalars, spans = nll_parts(logits, x, sigma, layout)
+    recon = scalars + spans
+    fitted = recon if config.scalar_weight == 1.0 else spans + config.scalar_weight * scalars
+    return fitted, recon, gaussian_kl(mu, logvar)
+
+
 def objective(outputs, x: torch.Tensor, layout: SpanLayout, config, weight: float | None = None,
               rows: int | None = None) -> Terms:
     """The training objective of one batch: ``loss_factor * NLL + weight * KL``, per row.
 
     ``outputs`` is the VAE's ``(logits, sigma, mu, logvar)`` for the rows ``x``; ``config``
-    gives ``loss_factor``, ``beta`` (the default ``weight``) and ``free_bits``. The terms are
-    sums over ``x`` divided by ``rows`` (default ``len(x)``, the batch mean; a distributed
-    rank passes the global batch size, so the ranks' terms add up to the global means).
-    With ``free_bits`` > 0 the loss counts each latent dimension's batch-mean KL as at least
-    ``free_bits`` nats (Kingma et al. 2016), so dimensions below it get no gradient to
-    collapse further.
+    gives ``loss_factor``, ``scalar_weight`` (see :func:`fitted_terms`), ``beta`` (the
+    default ``weight``) and ``free_bits``. The terms are sums over ``x`` divided by ``rows``
+    (default ``len(x)``, the batch mean; a distributed rank passes the global batch size, so
+    the ranks' terms add up to the global means). With ``free_bits`` > 0 the loss counts
+    each latent dimension's batch-mean KL as at least ``free_bits`` nats (Kingma et al.
+    2016), so dimensions below it get no gradient to collapse further.
     """
-    logits, sigma, mu, logvar = outputs
     rows = len(x) if rows is None else rows
-    recon = reconstruction_nll(logits, x, sigma, layout).sum() / rows
-    kl_dims = gaussian_kl(mu, logvar).sum(0) / rows  # (latent,)
+    fitted, recon, kl_rows = fitted_terms(outputs, x, layout, config)
+    kl_dims = kl_rows.sum(0) / rows  # (latent,)
     kl = kl_dims.sum()
     penalised = kl_dims.clamp(min=config.free_bits).sum() if config.free_bits > 0 else kl
     weight = config.beta if weight is None else weight
-    return Terms(config.loss_factor * recon + weight * penalised, recon, kl)
+    return Terms(config.loss_factor * fitted.sum() / rows + weight * penalised,
+                 recon.sum() / rows, kl)
 
 
 def row_objective(outputs, x: torch.Tensor, layout: SpanLayout, config,
@@ -117,10 +138,10 @@ def row_objective(outputs, x: torch.Tensor, layout: SpanLayout, config,
     """The objective of each row, before averaging: ``Terms`` of (batch,) tensors whose
     means are :func:`objective`'s terms without free bits (which couple the rows of a batch;
     DP-SGD's per-row clipping needs each row's loss on its own)."""
-    logits, sigma, mu, logvar = outputs
-    recon, kl = elbo_terms(logits, x, sigma, mu, logvar, layout)
+    fitted, recon, kl_rows = fitted_terms(outputs, x, layout, config)
+    kl = kl_rows.sum(1)
     weight = config.beta if weight is None else weight
-    return Terms(config.loss_factor * recon + weight * kl, recon, kl)
+    return Terms(config.loss_factor * fitted + weight * kl, recon, kl)
 
 
 def elbo_loss(terms: Terms, config) -> torch.Tensor:

@@ -140,7 +140,8 @@ class Synthesizer:
         (docs/training.md); 0 = off. Kept by the autoregressive decoder (the default up to
         1,024 encoded columns); not used under differential privacy.
     epsilon : train with differential privacy at this total budget (None = no DP). Under DP
-        the prior is N(0, I), nothing is held out, and no loss history is kept.
+        the prior is N(0, I), nothing is held out, no loss history is kept, and the
+        numbers' NLL is weighted down in training (docs/privacy.md).
     delta : total DP delta; None = 0.1 / rows.
     max_grad_norm : DP-SGD per-sample clipping norm.
     accountant : "prv" (default) or "rdp".

@@ -33,6 +33,7 @@ class TrainConfig:
     kl_anneal_epochs: int = 0  # linear: ramp length; cyclical: cycle length (epochs)
     free_bits: float = 0.0  # nats per latent dimension not penalised (0 = off)
     loss_factor: float = 2.0  # TVAE's weight of the reconstruction term
+    scalar_weight: float = 1.0  # weight of the numeric scalars' NLL within it (DP: below 1)
     validation_fraction: float = 0.1  # held-out rows for early stopping (0 = none)
     patience: int = 20  # epochs without a better held-out ELBO (at least PATIENCE_STEPS steps)
     seed: int = 0
@@ -112,6 +113,7 @@ class FitPlan:
     beta: float  # KL weight after annealing
     lr: float = 1e-3  # Adam learning rate
     latent_dim: int = 128  # latent dimensions of the VAE
+    scalar_weight: float = 1.0  # weight of the numeric scalars' NLL in the objective
 
     @property
     def keeps_row_statistics(self) -> bool:

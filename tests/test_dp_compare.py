@@ -108,3 +108,22 @@ def test_dp_variants_turn_parts_of_the_release_back_only_inside_their_block():
         variant_params(["nogaps"])
     with pytest.raises(SystemExit, match="two decoders"):
         variant_params(["ar", "fact"])
+
+
+def test_dp_variants_scalar_weight_part_sets_the_dp_fits_weight_inside_its_block():
+    """``scalarwW`` (the eleventh step's probe): DP fits in the block weigh the numbers' NLL
+    by W, read by the fit plan; the default comes back after it."""
+    from benchmarks.dp_variants import scalar_weight, variant_params
+    from synthvae import params
+    from synthvae import Synthesizer
+    from synthvae.params import DP_SCALAR_WEIGHT, fit_plan
+
+    private = Synthesizer(epsilon=1.0)
+    assert variant_params(["scalarw1"]) == {}
+    with scalar_weight(["default", "scalarw1"]):
+        assert fit_plan(private).scalar_weight == 1.0
+        assert fit_plan(Synthesizer()).scalar_weight == 1.0
+    assert params.DP_SCALAR_WEIGHT == DP_SCALAR_WEIGHT
+    assert fit_plan(private).scalar_weight == DP_SCALAR_WEIGHT
+    with scalar_weight(["default"]):
+        assert fit_plan(private).scalar_weight == DP_SCALAR_WEIGHT

@@ -118,6 +118,49 @@ def test_annealing_works_under_differential_privacy():
     assert synth.privacy_["epsilon"] <= 5.0 + 1e-9
 
 
+def test_scalar_weight_scales_the_numbers_nll_in_the_loss_and_not_the_reported_nll():
+    """``scalar_weight`` reweighs the numeric scalars' Gaussian NLL in what the optimiser
+    minimises (per batch and per row, as DP-SGD clips it); the reconstruction NLL reported
+    and compared by early stopping stays the model's true one."""
+    from synthvae.losses import nll_parts, objective, row_objective
+    from synthvae.schema import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    df = correlated(300)
+    table = TableTransformer(detect_schema(df)).fit(df)
+    x = torch.as_tensor(table.transform(df.iloc[:40]))
+    layout = SpanLayout.from_spans(table.spans_)
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(layout.width, layout.n_scalars, latent_dim=4, hidden=(8,)))
+    outputs = model(x, torch.randn(len(x), 4))
+    scalars, spans = nll_parts(outputs[0], x, outputs[1], layout)
+    assert float(scalars.abs().min()) > 0 and float(spans.min()) > 0  # both parts present
+    plain, weighted = TrainConfig(), TrainConfig(scalar_weight=0.2)
+    for terms in (objective(outputs, x, layout, plain),
+                  row_objective(outputs, x, layout, plain)):
+        torch.testing.assert_close(terms.recon.sum() / terms.recon.numel(),
+                                   (scalars + spans).mean())
+    full, part = objective(outputs, x, layout, plain), objective(outputs, x, layout, weighted)
+    torch.testing.assert_close(full.recon, part.recon)
+    torch.testing.assert_close(full.loss - part.loss, 2.0 * 0.8 * scalars.mean())
+    rows = row_objective(outputs, x, layout, weighted)
+    torch.testing.assert_close(rows.loss - rows.kl, 2.0 * (spans + 0.2 * scalars))
+
+
+def test_dp_fits_weigh_the_numbers_nll_down_and_plain_fits_do_not(tmp_path):
+    """Under DP-SGD the scalars' gradients used to fill each row's clipped norm (see
+    synthvae.params.DP_SCALAR_WEIGHT); a plain fit keeps the likelihood's own weights. The
+    weight is saved with the model."""
+    from synthvae.params import DP_SCALAR_WEIGHT
+
+    plain = Synthesizer(epochs=1, verbose=False).fit(correlated(200))
+    private = Synthesizer(epochs=1, verbose=False, epsilon=5.0).fit(correlated(200))
+    assert plain.train_config_.scalar_weight == 1.0
+    assert private.train_config_.scalar_weight == DP_SCALAR_WEIGHT < 1.0
+    loaded = Synthesizer.load(private.save(tmp_path / "m.safetensors"))
+    assert loaded.train_config_.scalar_weight == DP_SCALAR_WEIGHT
+
+
 def test_beta_defaults_to_half_and_an_explicit_value_is_kept():
     default = Synthesizer(epochs=1, verbose=False).fit(correlated(200))
     explicit = Synthesizer(epochs=1, verbose=False, beta=1.0).fit(correlated(200))

@@ -361,18 +361,22 @@ def test_a_frequency_release_the_accountant_cannot_price_is_refused_naming_the_s
 
 def test_noisy_calibration_brings_the_private_fits_category_shares_closer(small):
     """With the same budget, a private fit calibrated on released frequencies samples
-    categories at shares nearer the real ones than one sampled uncalibrated."""
-    def worst_share_error(calibration_share):
+    categories at shares nearer the real ones than one sampled uncalibrated: each category
+    column's largest share error (missing values counted as a share, as the calibration
+    counts its null slots), averaged over the columns. (The worst column alone no longer
+    separates them since the numbers' NLL is weighted down under DP: the uncalibrated fit's
+    own shares came closer, 0.35 -> 0.18 at worst, while the calibrated ones stayed at 0.16.)"""
+    def mean_share_error(calibration_share):
         synth = Synthesizer(epsilon=5.0, epochs=1, verbose=False, seed=0,
                             calibration_share=calibration_share).fit(small)
         synthetic = synth.sample(8_000, seed=1)
-        errors = [(synthetic[c].value_counts(normalize=True)
-                   .sub(small[c].value_counts(normalize=True), fill_value=0).abs().max())
-                  for c in small.columns if small[c].dtype == object]
-        return max(errors)
+        errors = [(synthetic[c].value_counts(normalize=True, dropna=False)
+                   .sub(small[c].value_counts(normalize=True, dropna=False), fill_value=0)
+                   .abs().max()) for c in small.columns if small[c].dtype == object]
+        return float(np.mean(errors))
 
-    calibrated, uncalibrated = worst_share_error(0.1), worst_share_error(0.0)
-    assert calibrated < 0.6 * uncalibrated, (calibrated, uncalibrated)
+    calibrated, uncalibrated = mean_share_error(0.1), mean_share_error(0.0)
+    assert calibrated < 0.75 * uncalibrated, (calibrated, uncalibrated)  # 0.083 vs 0.138
 
 
 def test_shares_that_leave_dp_sgd_under_a_tenth_are_refused(small):
@@ -600,6 +604,34 @@ def test_dp_rows_keep_the_direction_and_most_of_a_strong_relation():
     amount_gap = fake["amount"][yes].mean() - fake["amount"][~yes].mean()
     assert share_gap > 0.5, share_gap  # real: +0.8
     assert amount_gap < -10.0, amount_gap  # real: -20
+
+
+def test_dp_rows_keep_a_one_to_one_code_map_beside_heavy_tailed_numbers():
+    """Issue 18: each row's DP-SGD gradient is clipped as a whole, and the numbers' Gaussian
+    NLL (gradients up to (x - mean) / sigma^2) took nearly all of its norm, so the softmax
+    spans, where a category's code is learned, trained on the remainder: Adult's
+    education -> education-num map held in 46 % of rows at epsilon 1. With the scalars'
+    NLL weighted down (DP_SCALAR_WEIGHT) the map holds in ~37 % of these rows instead of
+    ~21 % (chance: 17 %), seeds 0-2 measured before the change."""
+    rng = np.random.default_rng(0)
+    n, grades = 4000, list("ABCDEFGH")
+    code = rng.choice(8, n, p=[0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.04])
+    real = pd.DataFrame({"grade": np.array(grades)[code], "code": code + 1,
+                         "amount": np.round(rng.lognormal(8, 1.2, n)),
+                         "days": rng.integers(0, 400, n),
+                         "score": rng.normal(600, 80, n).round(1)})
+    number = {"kind": "continuous", "nullable": False}
+    schema = {"columns": [
+        {"name": "grade", "kind": "categorical", "dtype": "object", "nullable": False,
+         "categories": grades},
+        {"name": "code", **number, "dtype": "int64", "integer": True, "min": 1, "max": 8},
+        {"name": "amount", **number, "dtype": "float64", "min": 0, "max": 2e6},
+        {"name": "days", **number, "dtype": "int64", "integer": True, "min": 0, "max": 400},
+        {"name": "score", **number, "dtype": "float64", "min": 200, "max": 1000}]}
+    synth = Synthesizer(epsilon=10.0, epochs=40, schema=schema, seed=0, verbose=False)
+    fake = synth.fit(real).sample(4000, seed=0)
+    kept = (fake["code"] == fake["grade"].map({g: i + 1 for i, g in enumerate(grades)}))
+    assert kept.mean() > 0.3, kept.mean()
 
 
 def trained_with(step_kind: str, data, layout, config):
