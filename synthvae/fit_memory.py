@@ -15,6 +15,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,9 @@ from synthvae.constraints import to_dict as constraint_to_dict
 from synthvae.devices import resolve_device
 from synthvae.errors import ConfigError, DataError, ModelFileError
 from synthvae.fitting import finish_fit, start_generator
-from synthvae.params import batch_size, fit_plan, fit_seed, train_config
+from synthvae.generator import resolved_decoder
+from synthvae.params import (batch_size, fit_plan, fit_seed, resolved_latent_swap,
+                             train_config)
 from synthvae.preparation import check_memory, learn_transformer, prepare_private
 from synthvae.progress import EpochProgress
 from synthvae.schema import schema_from_any
@@ -54,7 +57,7 @@ def _fit(synth, df, context, checkpoint, checkpoint_every, resume, started) -> N
         synth.device_ = context.device(synth.device_)
     check_checkpointing(synth.fit_plan_.private, checkpoint, checkpoint_every, resume)
     identity = fit_identity(synth, df) if checkpoint_every or resume else None
-    saved = resumable(checkpoint, identity) if resume else None
+    saved = resumable(checkpoint, identity, len(df)) if resume else None
     t0 = time.perf_counter()
     matrix, modelled, released = _encode(synth, df, seed, saved)
     transform_seconds = time.perf_counter() - t0
@@ -146,19 +149,69 @@ def _constraint_json(constraint) -> dict:
     return constraint_to_dict(constraint)
 
 
-def resumable(checkpoint, identity: dict):
+def resumable(checkpoint, identity: dict, n_rows: int):
     """The checkpoint's (state, tensors), when it was written by a fit of the same table,
-    rows in the same order, and the same parameters as ``identity`` says this one is."""
+    rows in the same order, and the same parameters as ``identity`` says this one is: the
+    same once resolved for this table of ``n_rows`` rows (see :func:`effective_params`), so
+    ``lr=None`` and ``lr=1e-3`` are the same fit. A checkpoint holds the parameters as
+    given (those written before this comparison too), and both sides resolve alike."""
     from synthvae.persistence import load_checkpoint
 
     saved = load_checkpoint(Path(checkpoint))
     check_same_table(saved[0]["fingerprint"], identity["fingerprint"], checkpoint)
     theirs, mine = saved[0]["params"], identity["params"]
-    changed = [k for k in mine if k not in theirs or _json(theirs[k]) != _json(mine[k])]
+    width = _encoded_width(saved[0]["model_config"])  # the transformer is the checkpoint's
+    then, now = effective_params(theirs, n_rows, width), effective_params(mine, n_rows, width)
+    changed = [k for k in mine if k not in theirs or not _same(then[k], now[k])]
     if changed:
+        key = changed[0]
         raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "
-                          + _param_difference(changed[0], theirs, mine[changed[0]]))
+                          + _param_difference(key, theirs, mine[key], (then[key], now[key])))
     return saved
+
+
+def effective_params(params: dict, n_rows: int, width: int | None) -> dict:
+    """``params`` (as a checkpoint's JSON holds them) with those a fit resolves replaced by
+    what a fit of ``n_rows`` rows, encoded ``width`` wide (None: unknown, the decoder stays
+    as given), resolves them to: lr, beta and latent_dim (fit_plan), epochs, batch_size,
+    kl_anneal_epochs and seed (train_config), latent_swap and decoder. ``params`` unchanged
+    where they cannot be resolved: a checkpoint of an earlier synthvae lacking one of them
+    (which the comparison then names). No DP branch: checkpoints are refused under DP."""
+    view = SimpleNamespace(**params)
+    try:
+        plan = fit_plan(view)
+        config = train_config(view, plan, fit_seed(view), n_rows)
+        swap = resolved_latent_swap(view.latent_swap, n_rows)
+        decoder = view.decoder if width is None else resolved_decoder(view.decoder, width)
+    except (AttributeError, TypeError, ValueError):
+        return params
+    return dict(params, lr=plan.lr, beta=plan.beta, latent_dim=plan.latent_dim,
+                epochs=config.epochs, batch_size=config.batch_size,
+                kl_anneal_epochs=config.kl_anneal_epochs, seed=config.seed,
+                latent_swap=swap, decoder=decoder)
+
+
+def _encoded_width(model_config: dict) -> int | None:
+    """The encoded width a checkpoint's model was built for (the decoder's default depends
+    on it); None where the checkpoint does not say."""
+    width = model_config.get("data_dim")
+    return width if isinstance(width, int) and not isinstance(width, bool) else None
+
+
+def _same(then, now) -> bool:
+    """Whether two parameter values (JSON forms) give the same fit: NaN equals NaN, and a
+    whole number the float of the same value (``loss_factor=2`` is ``loss_factor=2.0``)."""
+    return _json(_whole_as_float(then)) == _json(_whole_as_float(now))
+
+
+def _whole_as_float(value):
+    if isinstance(value, int) and not isinstance(value, bool) and float(value) == value:
+        return float(value)
+    if isinstance(value, list):
+        return [_whole_as_float(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_as_float(v) for k, v in value.items()}
+    return value
 
 
 def check_same_table(theirs: str, mine: str, checkpoint) -> None:
@@ -179,15 +232,16 @@ def _json(value) -> str:
     return json.dumps(value, sort_keys=True, default=json_values.encode)
 
 
-def _param_difference(key: str, theirs: dict, now) -> str:
+def _param_difference(key: str, theirs: dict, now, effective: tuple) -> str:
     """Why parameter ``key`` (``now``) stops a resume from a checkpoint recording ``theirs``;
-    a schema by the first column declared otherwise."""
+    a schema by the first column declared otherwise; a parameter left at None by the value
+    the fit resolved it to (``effective``: then, now)."""
     if key not in theirs:
         return _difference(key, theirs, now)
     if key == "schema":
         then_shown, now_shown = _schema_change(theirs[key], now)
     else:
-        then_shown, now_shown = _shown(theirs[key]), _shown(now)
+        then_shown, now_shown = _shown(theirs[key], effective[0]), _shown(now, effective[1])
     return (f"parameter {key!r} differs from the interrupted fit ({then_shown} then, "
             f"{now_shown} now); pass the interrupted fit's value, or start afresh without "
             f"resume.")
@@ -214,8 +268,11 @@ def _declared(column: dict | None) -> str:
     return repr({k: v for k, v in column.items() if k != "name"})
 
 
-def _shown(value) -> str:
-    return "unset" if value is None else repr(value)
+def _shown(value, effective=None) -> str:
+    """A parameter's value as given; one left at None by what it resolved to, if anything."""
+    if value is not None:
+        return repr(value)
+    return "unset" if effective is None else f"{effective!r} by default"
 
 
 def restore(synth, saved, checkpoint):

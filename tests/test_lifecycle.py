@@ -305,6 +305,73 @@ def test_resume_with_the_same_options_continues(table, interrupted, tmp_path):
     pd.testing.assert_frame_equal(resumed.sample(100, seed=3), whole.sample(100, seed=3))
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(table) -> Synthesizer:
+    """The fit ``interrupted`` was stopped in, run to its end."""
+    return Synthesizer(**RESUMED).fit(table)
+
+
+# What the fit of ``table`` with RESUMED options resolved each parameter left at None to
+# (kl_anneal_epochs: nothing, without a KL schedule; loss_factor: 2.0 given as a whole number).
+RESOLVED = {"lr": lambda fit: fit.train_config_.lr, "beta": lambda fit: fit.train_config_.beta,
+            "batch_size": lambda fit: fit.train_config_.batch_size,
+            "latent_dim": lambda fit: fit.model_config_.latent_dim,
+            "latent_swap": lambda fit: fit.model_config_.latent_swap,
+            "decoder": lambda fit: fit.decoder_, "seed": lambda fit: None,
+            "kl_anneal_epochs": lambda fit: 7, "loss_factor": lambda fit: 2}
+
+
+@pytest.mark.parametrize("name", sorted(RESOLVED))
+def test_resume_accepts_a_parameter_given_as_the_value_it_resolved_to(
+        table, interrupted, uninterrupted, tmp_path, name):
+    """A fit started with lr=None (resolved to 1e-3) used to refuse a resume with lr=1e-3
+    ("'lr' differs ... unset then, 0.001 now") although the fit is the same."""
+    import shutil
+
+    checkpoint = shutil.copy(interrupted, tmp_path / "fit.ckpt")
+    value = RESOLVED[name](uninterrupted)
+    resumed = Synthesizer(**RESUMED, **{name: value}).fit(table, checkpoint=checkpoint,
+                                                          resume=True)
+    pd.testing.assert_frame_equal(resumed.sample(100, seed=3),
+                                  uninterrupted.sample(100, seed=3))
+
+
+def test_resume_accepts_epochs_given_as_the_automatic_count(table, tmp_path):
+    """epochs=None trains for a count set from the table size; giving that count on resume
+    is the same fit. The resumed fit is stopped after its next epoch (the count is 300)."""
+    from synthvae import persistence
+
+    checkpoint = tmp_path / "fit.ckpt"
+    automatic = dict(RESUMED, epochs=None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(persistence, "save_checkpoint", interrupted_at(1))
+        with pytest.raises(KeyboardInterrupt):
+            Synthesizer(**automatic).fit(table, checkpoint=checkpoint, checkpoint_every=1)
+        epochs = persistence.load_checkpoint(checkpoint)[0]["train_config"]["epochs"]
+        patch.setattr(persistence, "save_checkpoint", interrupted_at(2))
+        with pytest.raises(KeyboardInterrupt):  # not a ConfigError: it trained on
+            Synthesizer(**dict(automatic, epochs=epochs)).fit(
+                table, checkpoint=checkpoint, checkpoint_every=1, resume=True)
+    state = persistence.load_checkpoint(checkpoint)[0]
+    assert (state["epoch"], state["train_config"]["epochs"]) == (2, epochs)
+
+
+@pytest.mark.parametrize("change, shown", [
+    ({"lr": 2e-3}, "'lr' differs from the interrupted fit (0.001 by default then, 0.002 now)"),
+    ({"beta": 1.0}, "'beta' differs from the interrupted fit (0.5 by default then, 1.0 now)"),
+    ({"epochs": None}, "'epochs' differs from the interrupted fit (3 then, 300 by default now)"),
+])
+def test_resume_refuses_a_parameter_that_resolves_otherwise_naming_both_values(
+        table, interrupted, change, shown):
+    """Compared as resolved, a real change is still refused, with the value a parameter
+    left at None resolved to (it used to say "unset")."""
+    from synthvae import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        Synthesizer(**dict(RESUMED, **change)).fit(table, checkpoint=interrupted, resume=True)
+    assert shown in str(caught.value)
+
+
 def test_cli_interrupt_says_which_epoch_the_checkpoint_holds(table, tmp_path, monkeypatch):
     """Ctrl-C after a checkpoint used to say "nothing was written" although MODEL.ckpt was
     there to resume from."""
@@ -323,3 +390,31 @@ def test_cli_interrupt_says_which_epoch_the_checkpoint_holds(table, tmp_path, mo
     result = CliRunner().invoke(app, fit + ["--resume"])
     assert result.exit_code == 0, result.output
     assert Synthesizer.load(tmp_path / "m.st").training_summary_["epochs_run"] == 3
+
+
+def test_cli_interrupt_says_when_the_checkpoint_cannot_be_resumed_from(table, tmp_path,
+                                                                       monkeypatch):
+    """A damaged checkpoint lies where a fresh --checkpoint-every fit would write; Ctrl-C
+    before that fit's first checkpoint leaves it there: the message says it cannot be
+    resumed from, and why, in one line, instead of offering --resume."""
+    from cli.main import app
+    from synthvae import persistence
+    from test_persistence import flip_one_weight_byte
+
+    monkeypatch.chdir(tmp_path)
+    table.to_csv("data.csv", index=False)
+    fit = ["fit", "data.csv", "--epochs", "3", "--checkpoint-every", "1", "-q", "-o", "m.st"]
+    with monkeypatch.context() as patch:
+        patch.setattr(persistence, "save_checkpoint", interrupted_at(1))
+        assert CliRunner().invoke(app, fit).exit_code == 130
+    flip_one_weight_byte(tmp_path / "m.st.ckpt")
+    with monkeypatch.context() as patch:
+        patch.setattr(persistence, "save_checkpoint", fail_with(KeyboardInterrupt()))
+        result = CliRunner().invoke(app, fit)
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("interrupted; no model was written. The checkpoint m.st.ckpt "
+                               "cannot be resumed from: 'm.st.ckpt' is damaged: its "
+                               "checkpoint file does not match the checksum"), lines[0]
+    assert "--resume" not in lines[0]
