@@ -5,7 +5,7 @@ from synthvae.constraints import (FixedCombinations, FixedIncrements, Formula, I
 from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
                              PosteriorCollapseWarning, PostTrainingError, PostTrainingWarning,
                              SchemaError, SynthvaeError, SynthvaeWarning, TrainingError,
-                             ZeroProbabilityWarning)
+                             UnseenCombinationWarning, ZeroProbabilityWarning)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
 from synthvae.version import __version__
@@ -26,4 +26,5 @@ __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "det
            "OneHot", "Positive", "Predicate", "Range", "Unique",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
            "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
-           "PostTrainingError", "PostTrainingWarning", "ZeroProbabilityWarning", "__version__"]
+           "PostTrainingError", "PostTrainingWarning", "UnseenCombinationWarning",
+           "ZeroProbabilityWarning", "__version__"]

@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ import pandas as pd
 import torch
 
 from synthvae.calibration import UNSEEN_OFFSET
-from synthvae.errors import ConfigError
+from synthvae.errors import ConfigError, UnseenCombinationWarning
 from synthvae.sampling import ColumnDrawer, decode_matrix, prior_logits
 from synthvae.schema import ColumnKind
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
@@ -109,6 +110,67 @@ def bind_conditions(conditions: dict, transformer, layout) -> list:
         if region is not None:
             bound.append(BoundCondition.bind(column, wanted, region, cols.start, layout))
     return bound
+
+
+# ---------------------------------------------------------------------------- excluded pairs
+
+LISTED_PAIRS = 5  # unseen pairs a warning names (then "and N more")
+
+
+def forced_excluded_pairs(bound: list, excluded: torch.Tensor | None) -> torch.Tensor:
+    """(pairs, 2) int64: the sampler's excluded value pairs (``excluded``, (pairs, 3) as
+    :func:`synthvae.exclusions.unseen_pairs` gives them, or None) that the ``bound``
+    conditions force into every row: both values allowed by the conditions on their two
+    columns, and every combination those conditions allow of the two columns excluded
+    (``relationship=Husband`` with ``sex=Female``; ``["Husband", "Wife"]`` with
+    ``Female`` leaves Wife, so none). One pass over the pairs, no loop over rows."""
+    deciding = [c for c in bound if c.slots is not None]
+    if excluded is None or len(excluded) == 0 or len(deciding) < 2:
+        return torch.zeros((0, 2), dtype=torch.long)
+    pairs = torch.unique(excluded[:, :2].detach().cpu(), dim=0)
+    width = max(int(pairs.max()) + 1, max(c.slots.stop for c in deciding))
+    owner = torch.full((width,), -1, dtype=torch.long)  # the condition deciding a position
+    allowed = torch.zeros(width, dtype=torch.bool)
+    for number, condition in enumerate(deciding):  # a handful of user-named columns
+        owner[condition.slots] = number
+        allowed[condition.slots] = torch.isfinite(condition.slot_log_weights.cpu())
+    first, second = owner[pairs[:, 0]], owner[pairs[:, 1]]
+    asked = (first >= 0) & (second >= 0) & allowed[pairs[:, 0]] & allowed[pairs[:, 1]]
+    k = len(deciding)
+    key = (first * k + second).clamp_min(0)  # (pairs,) which two conditions, in column order
+    hits = torch.bincount(key[asked], minlength=k * k)  # (k * k,) excluded asked combinations
+    choices = torch.stack([torch.isfinite(c.slot_log_weights.cpu()).sum() for c in deciding])
+    forced = (hits > 0) & (hits == torch.outer(choices, choices).flatten())
+    return pairs[asked & forced[key]]
+
+
+def warn_excluded_pairs(bound: list, excluded: torch.Tensor | None, n: int) -> None:
+    """Warn, once, where the conditions force value pairs no training row holds
+    (:func:`forced_excluded_pairs`): the ``n`` rows are drawn as asked, but follow a
+    combination the model never saw."""
+    pairs = forced_excluded_pairs(bound, excluded)
+    if len(pairs) == 0:
+        return
+    named = [f"{_slot_text(bound, a)} with {_slot_text(bound, b)}"
+             for a, b in pairs[:LISTED_PAIRS].tolist()]
+    more = f" and {len(pairs) - LISTED_PAIRS} more pairs" if len(pairs) > LISTED_PAIRS else ""
+    warnings.warn(
+        f"The conditions ask for {'; '.join(named)}{more}: the training table has no row "
+        f"holding {'this pair' if len(pairs) == 1 else 'these pairs'} (the sampler never "
+        f"draws {'it' if len(pairs) == 1 else 'them'} unasked; see excluded_pairs()). The "
+        f"{n:,} rows hold the values as asked, but follow a combination the model never saw, "
+        f"so their other columns are its guess.", UnseenCombinationWarning, stacklevel=3)
+
+
+def _slot_text(bound: list, position: int) -> str:
+    """``sex='Female'``: the column and value at table ``position``, a value slot of one of
+    the ``bound`` conditions (a rare value behind ``other``: the value asked)."""
+    condition = next(c for c in bound if c.slots is not None
+                     and c.slots.start <= position < c.slots.stop)
+    value = condition.fill[0] if condition.fill else \
+        condition.column.slot_value(position - condition.start)
+    value = value.item() if isinstance(value, np.generic) else value  # 9, not np.int64(9)
+    return f"{condition.column.spec.name}={value!r}"
 
 
 # ---------------------------------------------------------------------------- values

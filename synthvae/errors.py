@@ -56,3 +56,9 @@ class ZeroProbabilityWarning(SynthvaeWarning):
     no training row held in a column modelled value by value, another value in a constant
     column, an empty cell in a number, datetime or constant column that had none); they
     score -inf."""
+
+
+class UnseenCombinationWarning(SynthvaeWarning):
+    """Conditions ask for two values that no training row holds together (a pair the
+    sampler never draws unasked, ``Synthesizer.excluded_pairs()``); the rows hold them as
+    asked, but follow a combination the model never saw (see synthvae/conditions.py)."""

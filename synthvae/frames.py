@@ -25,6 +25,11 @@ from synthvae.errors import ConfigError, DataError
 
 OUTPUTS = ("pandas", "arrow", "polars")
 DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
+DATE = "date"  # ... of datetime.date values (modelled as the ISO text of their days)
+TIMEDELTA = "timedelta"  # ... of datetime.timedelta values (modelled as nanoseconds)
+TIMEDELTA_TEXT = "text[timedelta]"  # ... of durations as to_csv writes them: "0 days 00:01:02"
+# The text pandas writes for a duration (str(pd.Timedelta), to_csv): "-1 days +23:59:59.5".
+_TIMEDELTA_TEXT = re.compile(r"^-?\d+ days [+-]?\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
 _ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
 _ARROW_DICTIONARY = re.compile(r"^dictionary<.*>\[pyarrow\]$")
 _MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
@@ -59,12 +64,44 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
 
 
 def series_dtype_name(series: pd.Series) -> str:
-    """:func:`dtype_name` of the column, or ``"decimal"`` for objects that are all Decimal."""
-    return DECIMAL if _holds_decimals(series) else dtype_name(series.dtype)
+    """:func:`dtype_name` of the column; for an object column whose present values are all
+    of one Python kind, that kind: ``"decimal"``, ``"date"`` (``datetime.date``, not
+    datetimes), ``"timedelta"`` (``datetime.timedelta``) or ``"text[timedelta]"`` (text in
+    the form pandas writes durations)."""
+    if series.dtype != object:
+        return dtype_name(series.dtype)
+    missing = pd.isna(series.to_numpy())
+    kinds = ((DECIMAL, _holds_decimals), (DATE, _holds_dates),
+             (TIMEDELTA, _holds_timedeltas), (TIMEDELTA_TEXT, _holds_timedelta_text))
+    return next((name for name, test in kinds if test(series, missing)), "object")
 
 
 def _holds_decimals(series: pd.Series, missing: np.ndarray | None = None) -> bool:
     return holds(series, decimal.Decimal, missing)
+
+
+def _holds_dates(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    """Only ``datetime.date`` values (a ``datetime`` is a date too, and not one here)."""
+    return holds(series, datetime.date, missing) and not holds_any(
+        series, datetime.datetime, missing)
+
+
+def _holds_timedeltas(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    return holds(series, datetime.timedelta, missing)  # pd.Timedelta is one too
+
+
+def _holds_timedelta_text(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    """Text that all reads as pandas writes a duration ("0 days 00:01:02"), and parses."""
+    if series.dtype != object:
+        return False
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    if not len(present) or not isinstance(present[0], str) \
+            or not _TIMEDELTA_TEXT.match(present[0]):  # one look decides for other text
+        return False
+    text = pd.Series(present, dtype=object)
+    return holds(text, str) and bool(text.str.fullmatch(_TIMEDELTA_TEXT).all()) \
+        and bool(pd.to_timedelta(text, errors="coerce").notna().all())
 
 
 def holds_numbers(series: pd.Series) -> bool:
@@ -82,6 +119,13 @@ def holds(series: pd.Series, kind: type, missing: np.ndarray | None = None) -> b
     present = values[~(pd.isna(values) if missing is None else missing)]
     return len(present) > 0 and isinstance(present[0], kind) and all(
         isinstance(v, kind) for v in present)  # one look decides for text
+
+
+def holds_any(series: pd.Series, kind: type, missing: np.ndarray | None = None) -> bool:
+    """Whether some present value of an object column is a ``kind``."""
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    return any(isinstance(v, kind) for v in present)
 
 
 def dtype_name(dtype) -> str:
@@ -112,23 +156,30 @@ def zone_name(tz) -> str:
     return str(tz)
 
 
-def model_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with every column as :func:`model_series` gives it (unchanged columns shared)."""
-    columns = {name: model_series(df[name]) for name in df.columns}
+def model_frame(df: pd.DataFrame, schema=None) -> pd.DataFrame:
+    """``df`` with every column as :func:`model_series` gives it (unchanged columns shared).
+    With ``schema``, each column as its recorded dtype says (see :func:`model_series`)."""
+    recorded = {} if schema is None else {c.name: c.dtype for c in schema.columns}
+    columns = {name: model_series(df[name], recorded.get(name)) for name in df.columns}
     if all(columns[name] is df[name] for name in df.columns):
         return df
     return pd.DataFrame(columns, index=df.index)[list(df.columns)]
 
 
-def model_series(series: pd.Series) -> pd.Series:
-    """One column in a NumPy-backed dtype, missing cells as NaN / NaT (None in text)."""
+def model_series(series: pd.Series, recorded: str | None = None) -> pd.Series:
+    """One column in a NumPy-backed dtype, missing cells as NaN / NaT (None in text).
+
+    ``recorded``: the dtype name a schema keeps for the column, where known. Durations held
+    as objects or text become nanoseconds unless it is another name: a column recorded as
+    plain ``"object"`` (a DP fit's public schema, which reads no value, or a declaration)
+    stays the text or objects it holds, a category like any other."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return series
     if isinstance(dtype, (pd.ArrowDtype, pd.StringDtype)) or str(dtype) in _MASKED_NUMPY:
         return _via_arrow(series)
     if dtype == object:
-        return _object_series(series)
+        return _object_series(series, recorded is None or is_duration_name(recorded))
     if isinstance(dtype, pd.PeriodDtype):  # months, quarters...: datetimes of their starts
         return series.dt.to_timestamp()
     if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
@@ -138,16 +189,28 @@ def model_series(series: pd.Series) -> pd.Series:
     return series
 
 
-def _object_series(series: pd.Series) -> pd.Series:
-    """Decimals as float64; ``pd.NA``, ``None`` and ``NaT`` cells as NaN. Copies only
-    when something changes (most text columns pass through untouched)."""
+def _object_series(series: pd.Series, durations: bool = True) -> pd.Series:
+    """Decimals as float64, durations (``datetime.timedelta`` objects, or text as pandas
+    writes them) as float64 nanoseconds; ``pd.NA``, ``None`` and ``NaT`` cells as NaN.
+    Copies only when something changes (most text columns pass through untouched)."""
     missing = series.isna().to_numpy()
     if _holds_decimals(series, missing):  # exact decimals are numbers to the model
         return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
+    if durations and (_holds_timedeltas(series, missing)
+                      or _holds_timedelta_text(series, missing)):
+        return _nanoseconds(series, missing)
     if pd.api.types.infer_dtype(series.to_numpy()[missing], skipna=False) in ("empty",
                                                                                "floating"):
         return series  # no missing cell, or only NaN
     return series.where(~missing, np.nan)
+
+
+def _nanoseconds(series: pd.Series, missing: np.ndarray) -> pd.Series:
+    """Durations (timedelta objects or their text) as float64 nanoseconds, NaN where
+    missing, as a ``timedelta64`` column is read."""
+    spans = pd.to_timedelta(series.where(~missing, None)).to_numpy(dtype="timedelta64[ns]")
+    return pd.Series(np.where(missing, np.nan, spans.astype(np.int64).astype(np.float64)),
+                     index=series.index, name=series.name)
 
 
 def _via_arrow(series: pd.Series) -> pd.Series:
@@ -178,8 +241,10 @@ def model_dtype(name: str | None) -> str:
         return "object"
     if name in _MASKED_NUMPY:
         return _MASKED_NUMPY[name]
-    if name == DECIMAL or _ARROW_DECIMAL.match(name):
-        return "float64"
+    if name in (DECIMAL, TIMEDELTA, TIMEDELTA_TEXT) or _ARROW_DECIMAL.match(name):
+        return "float64"  # numbers, durations in nanoseconds
+    if name == DATE:
+        return "object"  # the dates' ISO text, as a text column of dates
     if _ARROW_DICTIONARY.match(name):
         return "category"
     dtype = _pandas_dtype(name)
@@ -233,6 +298,8 @@ def restore_series(series: pd.Series, name: str, integer: bool = False) -> pd.Se
         return _python_integers(series)
     if name == DECIMAL or _ARROW_DECIMAL.match(name):
         return _decimals(series, name)
+    if name in _PYTHON_VALUES:
+        return _PYTHON_VALUES[name](series)
     dtype = _pandas_dtype(name)
     if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
         return series
@@ -276,8 +343,64 @@ def _decimals(series: pd.Series, name: str) -> pd.Series:
         precision, scale))), index=series.index, name=series.name)
 
 
+def _timedelta_values(series: pd.Series) -> pd.Series:
+    """Nanoseconds (or durations) as ``datetime.timedelta`` objects, None where missing;
+    any other column (declared another kind) as it is."""
+    spans = _spans(series)
+    if spans is None:
+        return series
+    return _objects(series, spans.to_pytimedelta())
+
+
+def _timedelta_text(series: pd.Series) -> pd.Series:
+    """Nanoseconds (or durations) as the text pandas writes for them ("0 days 00:01:02",
+    "1 days 02:03:04.500000"), None where missing; text (a category) as it is."""
+    spans = _spans(series)
+    if spans is None:
+        return series
+    return _objects(series, spans.astype(str).to_numpy(dtype=object))
+
+
+def _spans(series: pd.Series) -> pd.TimedeltaIndex | None:
+    if series.dtype.kind in "iuf":
+        return pd.TimedeltaIndex(pd.to_timedelta(series.to_numpy(np.float64), unit="ns"))
+    if series.dtype.kind == "m":
+        return pd.TimedeltaIndex(series)
+    return None
+
+
+def _date_values(series: pd.Series) -> pd.Series:
+    """Dates (their ISO text, or datetimes at midnight) as ``datetime.date`` objects, None
+    where missing; a column of other values is left as it is."""
+    present = series.notna().to_numpy()
+    if series.dtype.kind == "M" and series.dt.tz is None:
+        stamps = pd.DatetimeIndex(series)
+    elif series.dtype == object and holds(series, (str, datetime.date), ~present):
+        stamps = pd.DatetimeIndex(pd.to_datetime(series.where(present, None), errors="coerce",
+                                                 format="ISO8601"))
+    else:
+        return series
+    if (stamps.isna() & present).any() or (stamps[present] != stamps[present].normalize()).any():
+        return series  # not all dates: nothing is changed (or lost)
+    return _objects(series, stamps.date)
+
+
+def _objects(series: pd.Series, values: np.ndarray) -> pd.Series:
+    """``values`` in an object column like ``series``, None where ``series`` is missing."""
+    out = np.asarray(values, dtype=object).copy()
+    out[series.isna().to_numpy()] = None
+    return pd.Series(out, index=series.index, name=series.name, dtype=object)
+
+
+# Dtype names of object columns of Python values -> how generated values become them.
+_PYTHON_VALUES = {DATE: _date_values, TIMEDELTA: _timedelta_values,
+                  TIMEDELTA_TEXT: _timedelta_text}
+
+
 def is_date_name(name: str | None) -> bool:
-    """Whether a recorded dtype holds whole days: an Arrow ``date32/64``."""
+    """Whether a recorded dtype holds whole days: ``"date"`` or an Arrow ``date32/64``."""
+    if name == DATE:
+        return True
     dtype = _pandas_dtype(name) if isinstance(name, str) else None
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
@@ -288,7 +411,10 @@ def is_date_name(name: str | None) -> bool:
 
 def is_duration_name(name: str | None) -> bool:
     """Whether a recorded dtype is a duration (``timedelta64``, Arrow ``duration``): the
-    model reads such a column as nanoseconds."""
+    model reads such a column as nanoseconds. Durations held as Python objects or as text
+    (``"timedelta"``, ``"text[timedelta]"``) are too."""
+    if name in (TIMEDELTA, TIMEDELTA_TEXT):
+        return True
     dtype = _pandas_dtype(name) if isinstance(name, str) else None
     return dtype is not None and _is_duration(dtype)
 
@@ -301,6 +427,42 @@ def _is_duration(dtype) -> bool:
     return getattr(dtype, "kind", None) == "m"
 
 
+ARROW_SCHEMA_KEY = "synthvae.arrow_schema"  # DataFrame.attrs key: an empty frame's schema
+
+
+def declare_arrow_schema(empty: pd.DataFrame, schema) -> pd.DataFrame:
+    """``empty`` (no rows) carrying the Arrow ``schema`` a sample's rows get, for
+    :func:`with_declared_types`: Arrow reads no type from no values, so an empty text column
+    would otherwise be written as the null type. Kept in ``DataFrame.attrs`` as base64 text
+    (pandas writes attrs to Parquet as JSON)."""
+    import base64
+
+    empty.attrs[ARROW_SCHEMA_KEY] = base64.b64encode(schema.serialize().to_pybytes()
+                                                     ).decode("ascii")
+    return empty
+
+
+def with_declared_types(table, frame: pd.DataFrame):
+    """``table`` (Arrow, made from ``frame``); where ``frame`` has no rows and carries a
+    declared schema (:func:`declare_arrow_schema`), each column Arrow read as null (no
+    values: no type) takes its declared type, and the table the declared pandas metadata
+    where the columns and types then agree; a column changed or added since keeps the type
+    its dtype gives."""
+    declared = frame.attrs.get(ARROW_SCHEMA_KEY) if len(frame) == 0 else None
+    if not isinstance(declared, str):
+        return table
+    import base64
+
+    import pyarrow as pa
+
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(declared)))
+    by_name = {field.name: field for field in schema}
+    fields = [by_name.get(found.name, found) if pa.types.is_null(found.type) else found
+              for found in table.schema]
+    agrees = pa.schema(fields).equals(schema)  # metadata aside
+    return table.cast(pa.schema(fields, schema.metadata if agrees else table.schema.metadata))
+
+
 def to_output(frame: pd.DataFrame, output: str):
     """``frame`` as the kind asked: "pandas" (itself), "arrow" (a Table) or "polars"."""
     if output == "pandas":
@@ -310,7 +472,7 @@ def to_output(frame: pd.DataFrame, output: str):
                           f"instead.")
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = with_declared_types(pa.Table.from_pandas(frame, preserve_index=False), frame)
     if output == "arrow":
         return table
     try:

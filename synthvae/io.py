@@ -26,7 +26,7 @@ import pandas as pd
 
 from synthvae.dialect import NA_TOKENS, check_unique_names, header_names, sniff_dialect
 from synthvae.errors import DataError, SynthvaeError
-from synthvae.frames import as_pandas
+from synthvae.frames import as_pandas, with_declared_types
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".tsv", ".txt",
                   ".parquet", ".pq")
@@ -339,6 +339,15 @@ def _as_whole_numbers(chunk: pd.DataFrame, names: set) -> pd.DataFrame:
     return chunk.astype(whole) if whole else chunk
 
 
+def arrow_table(chunk: pd.DataFrame):
+    """``chunk`` as an Arrow table, as the Parquet writer stores it; a chunk without rows
+    takes the types its declared schema gives (:func:`synthvae.frames.with_declared_types`)."""
+    import pyarrow as pa
+
+    return with_declared_types(pa.Table.from_pandas(_arrow_strings(chunk),
+                                                    preserve_index=False), chunk)
+
+
 def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -347,7 +356,7 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], tmp: Path) -> int:
     try:
         for chunk in chunks:
             try:
-                table = pa.Table.from_pandas(_arrow_strings(chunk), preserve_index=False)
+                table = arrow_table(chunk)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 if not table.schema.equals(writer.schema):  # a chunk whose column is all null

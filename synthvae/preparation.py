@@ -132,8 +132,8 @@ def prepare_private(params, df: pd.DataFrame, seed: int, epochs: int, batch_size
                           "the combinations and bounds they learn from the rows would be "
                           "releases outside the budget. Fit without epsilon, or drop the "
                           "constraints.")
-    schema, modes = privacy.private_preprocessing(model_frame(df), public, dp_config, ledger,
-                                                  _column_numbers, rng)
+    schema, modes = privacy.private_preprocessing(model_frame(df, public), public, dp_config,
+                                                  ledger, _column_numbers, rng)
     transformer = TableTransformer(schema, seed=seed).fit_from_schema(modes)
     with warnings.catch_warnings():  # values outside the released categories are expected
         warnings.simplefilter("ignore")

@@ -48,7 +48,7 @@ MAX_DECIMALS = 6
 # 1e154 on a few hundred rows, and sooner on more rows.
 MAX_MAGNITUDE = 1e150
 # Dtype names a schema keeps for object columns of Python values (synthvae.frames).
-OBJECT_DTYPES = ("decimal",)
+OBJECT_DTYPES = ("decimal", "date", "timedelta", "text[timedelta]")
 
 # Candidate text formats for datetime strings, tried in order; the first that parses every
 # sampled value and prints it back unchanged wins.
@@ -103,7 +103,8 @@ class ColumnSpec:
     kind: ColumnKind
     nullable: bool = False
     dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged;
-    # "decimal": an object column of decimal.Decimal values)
+    # "decimal" / "date" / "timedelta": an object column of decimal.Decimal / datetime.date
+    # / datetime.timedelta values; "text[timedelta]": text as to_csv writes durations)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given
@@ -203,8 +204,8 @@ def _check_decimals(spec: ColumnSpec) -> None:
 
 
 def _check_dtype(spec: ColumnSpec) -> None:
-    """A dtype pandas can build from its name; Arrow types and ``decimal`` as
-    recorded."""
+    """A dtype pandas can build from its name; Arrow types and the object dtypes of
+    ``OBJECT_DTYPES`` as recorded."""
     name = spec.dtype
     if name is None or name in OBJECT_DTYPES or (isinstance(name, str)
                                                  and name.endswith("[pyarrow]")):
@@ -213,8 +214,9 @@ def _check_dtype(spec: ColumnSpec) -> None:
         pd.api.types.pandas_dtype(name)
     except (TypeError, ValueError):
         raise SchemaError(f"Column {spec.name!r}: 'dtype' must name a pandas dtype (such as "
-                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]') "
-                          f"or be null. Got {name!r} instead.") from None
+                          f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]'), "
+                          f"one of {list(OBJECT_DTYPES)} or be null. Got {name!r} "
+                          f"instead.") from None
 
 
 def _check_categories(spec: ColumnSpec) -> None:
@@ -400,12 +402,15 @@ def complete_schema(df: pd.DataFrame, overrides: Schema | None,
 
 def _with_dtype(spec: ColumnSpec, series: pd.Series, read_values: bool = True
                 ) -> ColumnSpec:
-    """An override without a dtype takes the column's, recorded as detection records it;
-    a declared identifier of whole numbers is an integer counter, as a detected one."""
-    from synthvae.frames import series_dtype_name
+    """An override without a dtype takes the column's, recorded as detection records it
+    (without ``read_values``, from the dtype alone: an ``object`` column's values would say
+    whether it holds decimals, dates or durations); a declared identifier of whole numbers
+    is an integer counter, as a detected one."""
+    from synthvae.frames import dtype_name, series_dtype_name
 
     if spec.dtype is None:
-        spec = dataclasses.replace(spec, dtype=series_dtype_name(series))
+        found = series_dtype_name(series) if read_values else dtype_name(series.dtype)
+        spec = dataclasses.replace(spec, dtype=found)
     if _whole_number_identifier(spec, series, read_values):
         spec = dataclasses.replace(spec, integer=True)
     return spec
@@ -441,8 +446,8 @@ def check_column_names(names: Iterable) -> None:
 
 def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_THRESHOLD
                   ) -> ColumnSpec:
-    from synthvae.frames import (holds, holds_numbers, model_series, series_dtype_name,
-                                 zone_name)
+    from synthvae.frames import (holds, holds_numbers, is_duration_name, model_series,
+                                 series_dtype_name, zone_name)
 
     name = str(series.name)
     dtype = series_dtype_name(series)  # recorded before normalising: restored on output
@@ -472,7 +477,8 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
         tz = zone_name(series.dt.tz) if series.dt.tz is not None else None
         return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return _detect_numeric(values, categorical_threshold, common)
+        spec = _detect_numeric(values, categorical_threshold, common)
+        return _as_duration(spec) if is_duration_name(dtype) else spec
     if holds_numbers(values):  # Python numbers in an object column (JSON, astype(object))
         spec = _detect_numeric(pd.to_numeric(values), categorical_threshold, common)
         if spec.kind is not ColumnKind.CATEGORICAL:  # few codes stay categories (ints kept)
@@ -564,6 +570,14 @@ def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSp
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, integer=True, **common)
     return ColumnSpec(kind=ColumnKind.CONTINUOUS, integer=integer,
                       decimals=0 if integer else count_decimals(finite), **common)
+
+
+def _as_duration(spec: ColumnSpec) -> ColumnSpec:
+    """Distinct durations are measurements, never an identifier whose new values would not
+    be durations of the data (a column of distinct whole-second waits filled its grid)."""
+    if spec.kind is not ColumnKind.IDENTIFIER:
+        return spec
+    return dataclasses.replace(spec, kind=ColumnKind.CONTINUOUS, decimals=0)
 
 
 def count_decimals(values: np.ndarray, limit: int = MAX_DECIMALS) -> int | None:

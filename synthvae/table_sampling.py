@@ -23,6 +23,7 @@ from synthvae.params import check_seed, model_seed
 from synthvae.threads import threaded
 
 SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once
+EMPTY_TEMPLATE_ROWS = 256  # rows drawn to read an empty sample's dtypes and Arrow types
 
 
 class TableSampler:
@@ -54,9 +55,16 @@ class TableSampler:
             yield complete(draw, rows, offset + start, self.constraints.id_columns, guard)
 
     def empty(self) -> pd.DataFrame:
-        """No rows, with the columns and dtypes of a sample."""
+        """No rows, with the columns and dtypes of a sample, and the Arrow schema its rows
+        get (:func:`synthvae.frames.declare_arrow_schema`), read off ``EMPTY_TEMPLATE_ROWS``
+        rows drawn for the purpose (enough that a column with empty cells shows a value),
+        so an empty Parquet file has the types of a full one."""
+        from synthvae.frames import declare_arrow_schema
+        from synthvae.io import arrow_table
+
         generator = torch.Generator(device=self.generator.device).manual_seed(0)
-        return next(self.frames(1, generator, np.random.default_rng(0))).iloc[:0]
+        rows = next(self.frames(EMPTY_TEMPLATE_ROWS, generator, np.random.default_rng(0)))
+        return declare_arrow_schema(rows.iloc[:0].copy(), arrow_table(rows).schema)
 
     def conditional(self, n: int, generator: torch.Generator, rng: np.random.Generator,
                     bound: list, conditions: dict, residual=()) -> Iterator[pd.DataFrame]:
@@ -127,6 +135,10 @@ def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: 
     if n == 0:
         yield sampler.empty()
         return
+    if bound:
+        from synthvae.conditions import warn_excluded_pairs
+
+        warn_excluded_pairs(bound, synth.generator_.excluded, n)  # once, before drawing
     generator = torch.Generator(device=synth.device_).manual_seed(torch_seed)
     rng = np.random.default_rng(numpy_seed)
     frames = sampler.conditional(n, generator, rng, bound, conditions, residual) \

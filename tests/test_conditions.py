@@ -446,3 +446,33 @@ def test_sample_reads_days_missing_markers_and_unused_categories(odd_synth):
     assert out["ts"].nunique() > 10 and out["f"].isna().all()
     with pytest.raises(ConfigError, match="'level' never holds 'mid'"):
         odd_synth.sample(5, conditions={"level": "mid"})
+
+
+def test_only_pairs_every_allowed_combination_of_which_is_excluded_are_forced():
+    """Columns a (positions 0-2), a scalar (3), b (4-5) and c (6-8); the excluded pairs
+    (a0, b4), (a1, b4), (a0, c6): a condition pair is forced only where the conditions
+    leave no combination of their two columns outside the excluded pairs."""
+    from types import SimpleNamespace
+
+    from synthvae.conditions import forced_excluded_pairs
+
+    excluded = torch.tensor([[0, 4, -30], [1, 4, -30], [0, 6, -60]])
+    inf = float("-inf")
+
+    def asks(start: int, weights: list) -> SimpleNamespace:
+        return SimpleNamespace(slots=slice(start, start + len(weights)),
+                               slot_log_weights=torch.tensor(weights))
+
+    def forced(*bound) -> list:
+        return sorted(map(tuple, forced_excluded_pairs(list(bound), excluded).tolist()))
+
+    b4 = asks(4, [0.0, inf])
+    assert forced(asks(0, [0.0, inf, inf]), b4) == [(0, 4)]
+    assert forced(asks(0, [0.0, -1.5, inf]), b4) == [(0, 4), (1, 4)]  # both of a's excluded
+    assert forced(asks(0, [0.0, 0.0, 0.0]), b4) == []  # a2 with b4 was seen
+    assert forced(asks(0, [0.0, inf, inf]), asks(4, [0.0, 0.0])) == []  # a0 with b5 was seen
+    assert forced(asks(0, [0.0, inf, inf]), b4, asks(6, [0.0, inf, inf])) == [(0, 4), (0, 6)]
+    assert forced(b4, asks(6, [0.0, inf, inf])) == []  # no pair of theirs is excluded
+    assert forced(asks(0, [0.0, inf, inf])) == []  # one condition forces no pair
+    assert forced(asks(0, [0.0, inf, inf]), SimpleNamespace(slots=None), b4) == [(0, 4)]
+    assert forced_excluded_pairs([asks(0, [0.0, inf, inf]), b4], None).shape == (0, 2)

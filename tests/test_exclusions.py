@@ -241,3 +241,80 @@ def test_listing_the_excluded_pairs_before_fit_says_to_fit_first():
 
     with pytest.raises(NotFittedError, match="fit"):
         Synthesizer().excluded_pairs()
+
+
+# ---------------------------------------------------------------------------- conditions
+# asking for an excluded pair: honoured, with one warning naming it
+
+@pytest.fixture(scope="module")
+def household():
+    return Synthesizer(epochs=3, seed=0, verbose=False).fit(_household_table())
+
+
+def _unseen_warnings(record) -> list[str]:
+    from synthvae.errors import UnseenCombinationWarning
+
+    return [str(w.message) for w in record if issubclass(w.category, UnseenCombinationWarning)]
+
+
+@pytest.mark.parametrize("conditions, named", [
+    ({"role": "Husband", "sex": "Female"}, "sex='Female' with role='Husband'"),
+    ({"role": {"Husband"}, "sex": ["Female"]}, "sex='Female' with role='Husband'"),
+    ({"education": "Doctorate", "years": 9}, "education='Doctorate' with years=9"),
+])
+def test_conditions_forcing_an_excluded_pair_are_honoured_with_one_warning_naming_it(
+        household, conditions, named):
+    import warnings
+
+    from synthvae.errors import SynthvaeWarning, UnseenCombinationWarning
+
+    assert issubclass(UnseenCombinationWarning, SynthvaeWarning)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        rows = household.sample(5000, seed=2, conditions=conditions)  # two batches
+        chunks = list(household.iter_sample(300, chunk_size=50, seed=2, conditions=conditions))
+    assert len(rows) == 5000 and sum(map(len, chunks)) == 300
+    for column, value in conditions.items():  # the values asked, in every row
+        wanted = next(iter(value)) if isinstance(value, (set, list)) else value
+        assert (rows[column] == wanted).all()
+    messages = _unseen_warnings(record)
+    assert len(messages) == 2  # once per call, not per batch or chunk
+    assert named in messages[0] and "no row" in messages[0] and "never saw" in messages[0]
+    assert "5,000 rows" in messages[0] and "\n" not in messages[0]
+
+
+@pytest.mark.parametrize("conditions", [
+    {"sex": "Female"},
+    {"role": "Husband"},
+    {"role": ["Husband", "Wife"], "sex": "Female"},  # Wife & Female is a real pair
+    {"role": "Husband", "sex": "Male"},
+    {"education": "Doctorate", "years": 16},
+    {"age": (30, 40), "sex": "Female", "y": (0, None)},
+])
+def test_ordinary_conditions_do_not_warn_of_unseen_combinations(household, conditions):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        household.sample(200, seed=2, conditions=conditions)
+    assert _unseen_warnings(record) == []
+
+
+def test_the_cli_prints_the_unseen_combination_warning_as_one_line(household, tmp_path,
+                                                                    monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    household.save("model.safetensors")
+    result = CliRunner().invoke(app, ["sample", "-m", "model.safetensors", "-n", "40", "-q",
+                                      "--where", "role=Husband", "--where", "sex=Female",
+                                      "-o", "rows.csv"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "role='Husband'" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: The conditions ask for "
+                                                   "sex='Female' with role='Husband'")
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert len(rows) == 40 and (rows["role"] == "Husband").all() and \
+        (rows["sex"] == "Female").all()

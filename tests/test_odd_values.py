@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from synthvae import Synthesizer
 from synthvae.conditions import parse_where
 from synthvae.errors import ConfigError, DataError, SchemaError
@@ -101,19 +103,152 @@ def dates_frame(missing: bool = False) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("missing", [False, True], ids=["full", "with_gaps"])
-def test_date_objects_are_modelled_as_dates_and_come_back_as_iso_text(missing):
+def test_date_objects_come_back_as_date_objects_from_a_saved_model_too(missing, tmp_path):
+    """datetime.date objects (Parquet date32 read by pandas) came back as ISO text."""
     df = dates_frame(missing)
     synth = quiet_fit(df)
-    assert synth.schema_["d"].kind is ColumnKind.DATETIME
-    present = synth.sample(300)["d"].dropna()
-    assert len(present) and present.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
-    days = pd.to_datetime(present).dt.date
-    assert days.min() >= df["d"].dropna().min() and days.max() <= df["d"].dropna().max()
+    assert synth.schema_["d"].kind is ColumnKind.DATETIME and synth.schema_["d"].dtype == "date"
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for out in (synth.sample(300, seed=1), loaded.sample(300, seed=1)):
+        present = out["d"].dropna()
+        assert out["d"].dtype == object and len(present)
+        assert present.map(type).eq(datetime.date).all()
+        assert present.min() >= df["d"].dropna().min()
+        assert present.max() <= df["d"].dropna().max()
+        assert out["d"].isna().any() == missing
 
 
-def test_date_is_not_a_schema_dtype():
+def test_datetime_objects_are_not_read_as_dates():
+    values = pd.Series([datetime.datetime(2020, 1, 1, 5), datetime.date(2020, 1, 2)] * 5,
+                       dtype=object, name="d")
+    assert detect_column(values).dtype == "object"
+
+
+def test_declared_categorical_dates_stay_dates_and_iso_text_stays_text():
+    df = dates_frame(missing=True)
+    df["d"] = df["d"].where(df["d"].isna(), datetime.date(2020, 1, 2))
+    df.loc[1::3, "d"] = datetime.date(2020, 1, 3)
+    schema = {"columns": [{"name": "d", "kind": "categorical"}]}
+    out = quiet_fit(df, schema=schema).sample(200)["d"]
+    assert set(out.dropna()) <= {datetime.date(2020, 1, 2), datetime.date(2020, 1, 3)}
+    text = pd.DataFrame({"d": df["d"].astype(str).where(df["d"].notna()), "x": df["x"]})
+    assert detect_column(text["d"]).dtype == "object"  # ISO text stays text
+
+
+def test_date_and_durations_are_schema_dtypes_and_others_are_not():
+    for dtype in ("date", "timedelta", "text[timedelta]"):
+        spec = {"columns": [{"name": "d", "kind": "continuous", "dtype": dtype}]}
+        assert Schema.from_json(Schema.from_dict(spec).to_json())["d"].dtype == dtype
     with pytest.raises(SchemaError, match="'dtype' must name a pandas dtype"):
-        Schema.from_dict({"columns": [{"name": "d", "kind": "datetime", "dtype": "date"}]})
+        Schema.from_dict({"columns": [{"name": "d", "kind": "datetime", "dtype": "dates"}]})
+
+
+# ---------------------------------------------------------------------------- durations as
+# Python objects and as text
+
+
+def waits_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    t = pd.to_timedelta(rng.integers(0, 10**5, ROWS), unit="s")
+    t = pd.Series(t).where(np.arange(ROWS) % 10 != 0)
+    return pd.DataFrame({"x": rng.normal(size=ROWS), "t": t})
+
+
+def test_timedelta_objects_are_durations_and_come_back_as_timedelta_objects(tmp_path):
+    """datetime.timedelta objects were a text identifier: '1 day, 8:644:00'."""
+    df = waits_frame()
+    df["t"] = pd.Series([v.to_pytimedelta() if pd.notna(v) else None for v in df["t"]],
+                        dtype=object)
+    synth = quiet_fit(df)
+    assert synth.schema_["t"].kind is ColumnKind.CONTINUOUS
+    assert synth.schema_["t"].dtype == "timedelta"
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for out in (synth.sample(300, seed=1), loaded.sample(300, seed=1)):
+        present = out["t"].dropna()
+        assert out["t"].dtype == object and out["t"].isna().any()
+        assert present.map(type).eq(datetime.timedelta).all()
+        real = df["t"].dropna()
+        assert present.min() >= real.min() and present.max() <= real.max()
+        assert all(v.microseconds == 0 for v in present)  # whole seconds, as trained
+
+
+def test_durations_written_by_to_csv_come_back_in_that_text(tmp_path):
+    """A timedelta64 column written to CSV ('0 days 00:01:02') and read back was an
+    identifier whose digits were regenerated: '8 days 644:00:76'."""
+    df = waits_frame()
+    df.loc[1, "t"] = pd.Timedelta("1 days 02:03:04.5")
+    df.to_csv(tmp_path / "data.csv", index=False)
+    csv = pd.read_csv(tmp_path / "data.csv")
+    assert csv["t"].dtype == object
+    synth = quiet_fit(csv)
+    assert synth.schema_["t"].kind is ColumnKind.CONTINUOUS
+    assert synth.schema_["t"].dtype == "text[timedelta]"
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for out in (synth.sample(300, seed=1), loaded.sample(300, seed=1)):
+        out.to_csv(tmp_path / "out.csv", index=False)
+        text = pd.read_csv(tmp_path / "out.csv")["t"]
+        assert text.isna().any() and text.dropna().map(type).eq(str).all()
+        assert text.dropna().str.fullmatch(r"\d+ days \d{2}:\d{2}:\d{2}(\.\d{6})?").all()
+        spans = pd.to_timedelta(text)
+        assert spans.min() >= df["t"].min() and spans.max() <= df["t"].max()
+
+
+def test_under_dp_duration_text_and_objects_stay_the_categories_they_are(tmp_path):
+    """A DP fit's schema reads no value, so such a column is a category of its own values:
+    they came back as nanoseconds (60000000000.0) when reading durations out of objects
+    and text ignored the schema; now as the text (or timedelta objects) given, from a saved
+    model too."""
+    rng = np.random.default_rng(0)
+    spans = pd.to_timedelta(rng.choice([60, 120, 300], 3000), unit="s")
+    df = pd.DataFrame({"text": spans.astype(str),
+                       "objects": pd.Series(list(spans.to_pytimedelta()), dtype=object),
+                       "x": rng.normal(size=3000)})
+    synth = Synthesizer(epsilon=5.0, epochs=2, verbose=False, seed=0).fit(df)
+    assert synth.schema_["text"].kind is ColumnKind.CATEGORICAL
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for out in (synth.sample(200, seed=1), loaded.sample(200, seed=1)):
+        text, objects = out["text"].dropna(), out["objects"].dropna()
+        assert len(text) and text.isin(set(df["text"])).all()
+        assert len(objects) and objects.map(lambda v: isinstance(v, datetime.timedelta)).all()
+        assert set(objects) <= set(df["objects"])
+
+
+def test_under_dp_a_declared_column_without_dtype_does_not_read_its_values_for_one():
+    """Whether an object column holds decimals, dates or durations is a fact about every
+    private row: a DP fit recorded it for a declared column without a ``dtype``."""
+    import decimal
+
+    rng = np.random.default_rng(0)
+    amounts = [decimal.Decimal(int(v)) / 100 for v in rng.integers(100, 900, 3000)]
+    df = pd.DataFrame({"amount": pd.Series(amounts, dtype=object), "x": rng.normal(size=3000)})
+    declared = {"columns": [{"name": "amount", "kind": "continuous", "min": 1, "max": 9}]}
+    private = Synthesizer(epsilon=5.0, epochs=1, verbose=False, schema=declared).fit(df)
+    plain = Synthesizer(epochs=1, verbose=False, schema=declared).fit(df)
+    assert private.schema_["amount"].dtype == "object"
+    assert plain.schema_["amount"].dtype == "decimal"
+    assert private.sample(50, seed=0)["amount"].between(1, 9).all()
+
+
+@pytest.mark.parametrize("values", [
+    ["0 days 00:01:02", "soon", "1 days 00:00:00"],  # not every value a duration
+    ["00:01:02", "00:02:03", "01:00:00"],  # times of day, not pandas' duration text
+    ["1h", "2h", "30min"],  # durations pandas reads, but not in the form it writes
+], ids=["mixed", "times", "units"])
+def test_other_text_is_not_read_as_durations(values):
+    column = pd.Series(values * 100, name="t", dtype=object)
+    assert detect_column(column).dtype == "object"
+
+
+def test_cli_csv_round_trip_keeps_durations_as_their_text(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    waits_frame().to_csv("data.csv", index=False)
+    runner = CliRunner()
+    for args in (["fit", "data.csv", "--epochs", "2", "--quiet"],
+                 ["sample", "-n", "100", "-o", "out.csv", "--quiet"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    text = pd.read_csv("out.csv")["t"].dropna()
+    assert len(text) and text.str.fullmatch(r"\d+ days \d{2}:\d{2}:\d{2}").all()
 
 
 # ---------------------------------------------------------------------------- complex

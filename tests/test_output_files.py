@@ -225,3 +225,82 @@ def test_damaged_compressed_input_is_a_data_error_naming_the_file(tmp_path):
     for name in ("cut.csv.gz", "plain.csv.xz"):
         with pytest.raises(DataError, match=f"Cannot read '.*{name}': its compressed data"):
             read_table(tmp_path / name)
+
+
+# ---------------------------------------------------------------------------- empty samples
+# an empty Parquet output has the Arrow schema of a full one
+
+@pytest.fixture(scope="module")
+def typed_synth():
+    import numpy as np
+
+    from synthvae import Synthesizer
+
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame({
+        "order_id": [f"ORD{i:05d}" for i in range(n)],
+        "shop": pd.Categorical(rng.choice(["north", "south"], n),
+                               categories=["east", "north", "south"]),
+        "city": rng.choice(["Oslo", "Rome", "Lima"], n),
+        "note": np.where(rng.random(n) < 0.3, None, rng.choice(["a", "b"], n)),
+        "items": rng.integers(1, 40, n),
+        "rating": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(1, 6, n)),
+                           dtype="Int64"),
+        "amount": rng.lognormal(3, 1, n).round(2),
+        "flag": rng.random(n) < 0.5,
+        "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D")})
+    return Synthesizer(epochs=1, seed=0, verbose=False).fit(df)
+
+
+def _parquet_schema(path):
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+def test_an_empty_sample_written_to_parquet_has_the_schema_of_a_full_one(tmp_path, typed_synth):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    full, empty = tmp_path / "full.parquet", tmp_path / "empty.parquet"
+    assert write_table_chunks(typed_synth.iter_sample(200, seed=1), full) == 200
+    assert write_table_chunks(typed_synth.iter_sample(0), empty) == 0
+    schema = _parquet_schema(full)
+    assert "null" not in map(str, schema.types)  # text columns are strings, not null
+    assert _parquet_schema(empty).equals(schema, check_metadata=True)
+    back, rows = pd.read_parquet(empty), pd.read_parquet(full)
+    assert len(back) == 0 and back.dtypes.drop("shop").equals(rows.dtypes.drop("shop"))
+    # a category column stays one; its categories are data, which no Parquet row holds
+    assert isinstance(back["shop"].dtype, pd.CategoricalDtype)
+    assert list(rows["shop"].cat.categories) == ["east", "north", "south"]
+    typed_synth.save(tmp_path / "model.safetensors")  # the CLI: sample -n 0
+    result = CliRunner().invoke(app, ["sample", "-m", str(tmp_path / "model.safetensors"),
+                                      "-n", "0", "-q", "-o", str(tmp_path / "cli.parquet")])
+    assert result.exit_code == 0, result.output
+    assert _parquet_schema(tmp_path / "cli.parquet").equals(schema, check_metadata=True)
+
+
+def test_an_empty_arrow_sample_has_the_types_of_a_full_one(typed_synth):
+    """``sample(0, output="arrow")`` gave text columns Arrow's null type."""
+    empty, full = typed_synth.sample(0, output="arrow"), typed_synth.sample(50, output="arrow")
+    assert empty.num_rows == 0 and empty.schema.types == full.schema.types
+
+
+def test_a_declared_schema_fills_in_only_the_types_no_rows_tell(tmp_path):
+    from synthvae.frames import declare_arrow_schema
+    from synthvae.io import arrow_table
+
+    rows = pd.DataFrame({"text": ["x", None], "n": [1, 2],
+                         "c": pd.Categorical(["p", "p"], categories=["p", "q"])})
+    empty = declare_arrow_schema(rows.iloc[:0].copy(), arrow_table(rows).schema)
+    assert str(arrow_table(rows.iloc[:0]).schema.field("text").type) == "null"  # no rows
+    assert arrow_table(empty).schema.equals(arrow_table(rows).schema, check_metadata=True)
+    assert arrow_table(empty).column("c").chunk(0).dictionary.to_pylist() == ["p", "q"]
+    changed = empty.astype({"n": "float64"}).assign(extra=pd.Series([], dtype=object))
+    types = dict(zip(arrow_table(changed).schema.names, map(str, arrow_table(changed).schema
+                                                            .types)))
+    assert types == {"text": "string", "n": "double", "c": types["c"], "extra": "null"}
+    assert len(pd.concat([empty], ignore_index=True).attrs) == 1  # sample(0) keeps it
+    pd.concat([empty]).to_parquet(tmp_path / "own.parquet")  # pandas writes attrs as JSON

@@ -135,3 +135,17 @@ def test_cli_refuses_a_file_where_the_shard_folder_should_be(model_file):
     (model_file.parent / "out").write_text("not a folder")
     result = sample_shard("-n", 100, "--shards", 2, "--shard-index", 0, "-o", "out")
     assert result.exit_code == 1 and "is a file" in result.output
+
+
+def test_cli_an_empty_shard_file_has_the_schema_of_a_full_one(model_file):
+    import pyarrow.parquet as pq
+
+    for i in (0, 1):  # 1 row in 2 shards: shard 0 is empty, shard 1 holds it
+        result = sample_shard("-n", 1, "--shards", 2, "--shard-index", i, "-o", "out/")
+        assert result.exit_code == 0, result.output
+    folder = model_file.parent / "out"
+    empty, full = (pq.read_schema(folder / f"part-0000{i}-of-00002.parquet") for i in (0, 1))
+    assert str(full.field("order_id").type) == "string" and str(full.field("shop").type) \
+        == "string"
+    assert empty.equals(full, check_metadata=True)
+    assert len(pd.read_parquet(folder)) == 1  # the dataset reads back whole

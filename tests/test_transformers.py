@@ -304,6 +304,19 @@ def test_min_mode_rows_is_part_of_the_table_state():
     assert TableTransformer.from_state(detect_schema(df), state).min_mode_rows == 0
 
 
+def test_subnormal_values_beside_an_ordinary_one_encode_finite_and_come_back():
+    """Found by the property test below: the signed log scale's s (1 % of the median
+    magnitude) was 2.2e-311 here, and 1.0 / s overflowed to inf, encoded as NaN."""
+    df = pd.DataFrame({"x": [1.0] + [2.225074e-309] * 6, "k": list("abababa")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = TableTransformer(detect_schema(df)).fit(df)
+        matrix = table.transform(df)
+        restored = table.inverse_transform(matrix, np.random.default_rng(0))
+    assert np.isfinite(matrix).all()
+    assert restored["x"].between(0, 1).all() and restored["x"].max() == 1.0
+
+
 # ----------------------------------------------------------------------------- property tests
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

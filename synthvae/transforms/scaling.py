@@ -19,6 +19,9 @@ import numpy as np
 
 SKEW_THRESHOLD = 2.0  # |sample skewness| above this: the column gets the log scale
 SCALE_SHARE = 0.01  # s = this share of the median non-zero |x|
+# ... but never so small that the largest |x| / s overflows: a column of subnormal values
+# (2.2e-309) beside a 1.0 got s = 2.2e-311, and 1.0 / s = inf encoded as NaN
+MAX_SCALE_RATIO = 1e300
 
 
 def skewness(values: np.ndarray) -> float:
@@ -35,7 +38,8 @@ def choose_log_scale(observed: np.ndarray, threshold: float | None) -> float | N
     magnitudes = np.abs(observed[observed != 0])
     if len(magnitudes) == 0:
         return None
-    return float(SCALE_SHARE * np.median(magnitudes))
+    return float(max(SCALE_SHARE * np.median(magnitudes), magnitudes.max() / MAX_SCALE_RATIO,
+                     np.finfo(np.float64).tiny))
 
 
 def to_log_scale(values: np.ndarray, scale: float) -> np.ndarray:

@@ -87,7 +87,7 @@ class TableTransformer:
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
-        df = model_frame(df)
+        df = model_frame(df, self.schema)
         self.transformers_ = [make_column_transformer(spec, self.mixture_max_rows,
                                                       self.max_categories,
                                                       self.discrete_threshold,
@@ -194,7 +194,7 @@ class TableTransformer:
     def transform(self, df: pd.DataFrame, seed: int | None = None) -> np.ndarray:
         self._check_fitted()
         self.schema.check_frame(df)
-        df = model_frame(df)
+        df = model_frame(df, self.schema)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         blocks = [t.transform(df[t.spec.name], rng) for t in self.transformers_]
         return np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
@@ -206,7 +206,7 @@ class TableTransformer:
         encoding (no slot) already gives its row probability zero."""
         self._check_fitted()
         self.schema.check_frame(df)
-        df = model_frame(df)
+        df = model_frame(df, self.schema)
         return pd.DataFrame({t.spec.name: t.impossible(df[t.spec.name]).to_numpy()
                              for t in self.transformers_}, index=df.index)
 
