@@ -275,14 +275,21 @@ def _shown(value, effective=None) -> str:
     return "unset" if effective is None else f"{effective!r} by default"
 
 
+# Training settings a checkpoint of an earlier synthvae lacks, as every fit then trained
+# (a plain fit's objective has always weighed the numbers' NLL by 1; DP fits have no
+# checkpoints): such a checkpoint resumes instead of being refused for the missing key.
+LEGACY_TRAIN_CONFIG = {"scalar_weight": 1.0}
+
+
 def restore(synth, saved, checkpoint):
     """Load the interrupted fit's weights into the generator; its training loop's state."""
     from synthvae.persistence import train_state_from_checkpoint
 
     state, tensors = saved
-    for name, mine in (("model_config", synth.model_config_.to_dict()),
-                       ("train_config", synth.train_config_.to_dict())):
-        theirs = state[name]
+    for name, mine, legacy in (("model_config", synth.model_config_.to_dict(), {}),
+                               ("train_config", synth.train_config_.to_dict(),
+                                LEGACY_TRAIN_CONFIG)):
+        theirs = dict(legacy, **state[name])
         changed = sorted(k for k in mine if k not in theirs or mine[k] != theirs[k])
         if changed:
             raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "

@@ -29,8 +29,8 @@ DP_BETA = 1.0  # under DP: the N(0, I) prior is sampled as trained, without cali
 DEFAULT_LR, DP_LR = 1e-3, 3e-3
 DEFAULT_LATENT_DIM, DP_LATENT_DIM = 128, 8
 # Under DP-SGD each row's gradient is clipped as a whole, and the numeric scalars' Gaussian
-# NLL (gradient (x - mean) / sigma^2) held ~97 % of its squared norm on Adult: the softmax
-# spans (categories, modes), where the relations between columns are learned, got ~3 % of
+# NLL (gradient (x - mean) / sigma^2) held ~96 % of its squared norm on Adult: the softmax
+# spans (categories, modes), where the relations between columns are learned, got ~4 % of
 # the clipped budget. Weighting the scalars' NLL gives the spans a fair share: Adult's
 # all-pairs trends at epsilon 1 0.927 -> 0.941 (benchmarks/results/dp.md, eleventh step).
 DP_SCALAR_WEIGHT = 0.2

@@ -477,3 +477,28 @@ def test_dp_variant_masked_width_sets_the_layer_for_its_block_only():
     with masked_width(["arh32"]):
         assert width() == 32
     assert width() == 256
+
+
+def test_dp_gradient_share_splits_the_output_gradient_and_scores_a_code_map():
+    """benchmarks.dp_gradient_share (dp.md's eleventh step): on one model, the numbers'
+    part of the output gradient scales with the weight and the spans' part does not; the
+    row norms are what clipping sees; a 1:1 map kept in every row scores 1."""
+    from benchmarks.dp_gradient_share import (output_gradient_parts, pair_agreement,
+                                              row_gradient_norms)
+    from synthvae import Synthesizer
+
+    rng = np.random.default_rng(0)
+    grade = rng.choice(list("abc"), 300)
+    table = pd.DataFrame({"grade": grade, "code": pd.Series(grade).map({"a": 1, "b": 2,
+                                                                        "c": 3}),
+                          "amount": rng.lognormal(3, 1, 300)})
+    synth = Synthesizer(epochs=1, epsilon=5.0, seed=0, verbose=False).fit(table)
+    full = output_gradient_parts(synth, table.head(50), 1.0)
+    fifth = output_gradient_parts(synth, table.head(50), 0.2)
+    assert fifth["spans_median"] == full["spans_median"] > 0
+    assert fifth["scalars_median"] == pytest.approx(0.2 * full["scalars_median"], rel=0.01)
+    assert 0 < fifth["scalar_share_of_squared_norm"] < full["scalar_share_of_squared_norm"] < 1
+    norms = row_gradient_norms(synth, table.head(5))
+    assert norms.shape == (5,) and np.isfinite(norms).all() and (norms > 0).all()
+    assert pair_agreement(table, table, "grade", "code") == 1.0
+    assert pair_agreement(table, table.assign(code=4 - table["code"]), "grade", "code") < 0.5

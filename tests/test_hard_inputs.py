@@ -254,6 +254,34 @@ def test_resume_from_an_older_checkpoint_names_the_missing_parameter(tmp_path, a
     assert "None" not in str(caught.value)
 
 
+def test_resume_from_a_checkpoint_written_before_the_scalar_weight(tmp_path, adult_small):
+    """Checkpoints written before ``TrainConfig.scalar_weight`` existed trained with weight 1
+    (DP fits have no checkpoints): they resume to the uninterrupted fit's model instead of
+    being refused for the missing setting."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    rows, ckpt = adult_small.head(300), tmp_path / "m.ckpt"
+    whole = Synthesizer(epochs=2, seed=0, verbose=False).fit(rows)
+    interrupted = Synthesizer(epochs=1, seed=0, verbose=False)
+    interrupted.fit(rows, checkpoint=ckpt, checkpoint_every=1)
+    with safe_open(str(ckpt), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    state = json.loads(metadata["state"])
+    assert state["train_config"].pop("scalar_weight") == 1.0
+    state["train_config"]["epochs"] = 2  # as if the 2-epoch fit had stopped after one
+    state["params"]["epochs"] = 2
+    save_file(tensors, str(ckpt), metadata=resigned(dict(metadata, state=json.dumps(state)),
+                                                     tensors))
+    resumed = Synthesizer(epochs=2, seed=0, verbose=False).fit(rows, checkpoint=ckpt,
+                                                               resume=True)
+    assert resumed.train_config_.scalar_weight == 1.0
+    pd.testing.assert_frame_equal(resumed.sample(50, seed=3), whole.sample(50, seed=3))
+
+
 def test_cli_checkpoint_then_resume(tmp_path, monkeypatch, adult_small):
     monkeypatch.chdir(tmp_path)
     adult_small.head(300).to_csv("d.csv", index=False)

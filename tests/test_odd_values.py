@@ -154,6 +154,16 @@ def waits_frame() -> pd.DataFrame:
     return pd.DataFrame({"x": rng.normal(size=ROWS), "t": t})
 
 
+def test_distinct_durations_are_measurements_not_an_identifier():
+    """A timedelta64 column of all-distinct waits on a grid (whole multiples of 7 s), with
+    gaps, was detected as an identifier, as distinct whole numbers filling their grid are:
+    new values were counters, not waits; durations are continuous."""
+    waits = pd.Series(pd.to_timedelta(np.random.default_rng(0).permutation(5000) * 7 + 3,
+                                      unit="s"), name="wait")
+    spec = detect_column(waits.where(np.arange(5000) % 10 != 0))
+    assert spec.kind is ColumnKind.CONTINUOUS and spec.dtype == "timedelta64[ns]"
+
+
 def test_timedelta_objects_are_durations_and_come_back_as_timedelta_objects(tmp_path):
     """datetime.timedelta objects were a text identifier: '1 day, 8:644:00'."""
     df = waits_frame()
