@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 from contextlib import ExitStack, contextmanager
 
@@ -180,21 +179,9 @@ def main(argv=None) -> None:
     p.add_argument("seeds", help="comma-separated seeds")
     p.add_argument("--name", required=True, help="results/structure-<name>.jsonl")
     args = p.parse_args(argv)
-    out = structure.RESULTS / f"structure-{args.name}.jsonl"
-    if not out.exists():
-        out.write_text(json.dumps({"header": {
-            "name": args.name, "seeds": args.seeds, "machine": structure._machine_text(),
-            "command": f"python -m benchmarks.decoder_probes {args.variant} {args.tables} "
-                       f"{args.seeds} --name {args.name}"}}) + "\n")
-    for seed in (int(s) for s in args.seeds.split(",")):
-        for table in args.tables.split(","):
-            with VARIANTS[args.variant]():
-                record = structure.table_run(table, seed, "synthvae")
-            record["model"] = f"synthvae[{args.variant}]"
-            with open(out, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(table, seed, args.variant, record["ml_efficacy"], record["quality"],
-                  flush=True)
+    structure.probe_runs(args.name, f"python -m benchmarks.decoder_probes {args.variant} "
+                         f"{args.tables} {args.seeds} --name {args.name}", args.variant,
+                         args.tables, args.seeds, VARIANTS[args.variant])
 
 
 if __name__ == "__main__":

@@ -273,6 +273,25 @@ def _append(path: Path, record: dict) -> None:
           file=sys.stderr, flush=True)
 
 
+def probe_runs(name: str, command: str, label: str, tables: str, seeds: str, block) -> None:
+    """A probe's fits: ``table_run`` at the defaults for each seed and table (comma-separated
+    ``seeds`` and ``tables``) inside ``block()`` (a context manager that makes the change),
+    each appended to ``results/structure-<name>.jsonl`` as model ``synthvae[<label>]``."""
+    out = RESULTS / f"structure-{name}.jsonl"
+    if not out.exists():
+        out.write_text(json.dumps({"header": {"name": name, "seeds": seeds,
+                                              "machine": _machine_text(),
+                                              "command": command}}) + "\n")
+    for seed in (int(s) for s in seeds.split(",")):
+        for table in tables.split(","):
+            with block():
+                record = table_run(table, seed, "synthvae")
+            record["model"] = f"synthvae[{label}]"
+            with open(out, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            print(table, seed, label, record["ml_efficacy"], record["quality"], flush=True)
+
+
 def _machine_text() -> str:
     info = machine()
     return f"{info['cores']}-core {info['cpu_model']}, no GPU" if not info["gpu"] else info["gpu"]

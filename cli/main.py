@@ -81,6 +81,9 @@ def fit(
         help="Keep a continuous column's mode only if it holds at least this many rows "
              "(default 100: small tables get fewer, fuller modes; 0 = off; see "
              "docs/training.md).")] = None,
+    tail_share: Annotated[Optional[float], typer.Option(
+        help="A heavy-tailed column's largest and smallest values, this share on each side, "
+             "are modes of their own (default 0.01; 0 = off; see docs/training.md).")] = None,
     latent_swap: Annotated[Optional[float], typer.Option(
         help="Autoregressive decoder: share of each training batch trained beside another "
              "row's latent (0 = off; default 0.25 from 5,000 rows on, else 0; see "
@@ -129,7 +132,8 @@ def fit(
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
               "min_lift": min_lift, "unseen_pairs": unseen_pairs,
-              "min_mode_rows": min_mode_rows, "latent_swap": latent_swap,
+              "min_mode_rows": min_mode_rows, "tail_share": tail_share,
+              "latent_swap": latent_swap,
               "calibration_share": calibration_share, "accountant": accountant}
     params = {k: v for k, v in chosen.items() if v is not None}  # the rest: library defaults
     synth = Synthesizer(schema=_schema_from_options(schema, metadata, df), device=device, seed=seed,

@@ -97,8 +97,8 @@ def value_exposure(schema_columns: list[dict], transformer_columns: list[dict],
     "values_stored", "detail"}`` for identifier and categorical columns, and for continuous
     and datetime columns: their exact values (discrete columns, point masses such as 0) and,
     outside DP and unless the schema gave both bounds, the exact smallest and largest
-    training values, which the decoder clips to and so can sample back.
-    """
+    training values, which the decoder clips to and so can sample back, and the edges of
+    tail modes (quantiles of the training values, clipped to likewise)."""
     out = []
     for spec, state in zip(schema_columns, transformer_columns):
         kind = spec.get("kind")
@@ -116,14 +116,19 @@ def value_exposure(schema_columns: list[dict], transformer_columns: list[dict],
 def _number_exposure(spec: dict, state: dict, private: bool) -> dict | None:
     exact = int(sum(bool(p) for p in state.get("point") or []))
     extremes = not private and (spec.get("min") is None or spec.get("max") is None)
-    if not exact and not extremes:
+    edges = len({v for key in ("mode_low", "mode_high") for v in state.get(key) or []
+                 if v is not None})
+    if not exact and not extremes and not edges:
         return None
     parts = [f"{exact} exact values (a discrete column or point masses)"] if exact else []
     if extremes:
         parts.append("the exact smallest and largest training values (sampled values are "
                      "clipped to them, so they can reappear)")
+    if edges:
+        parts.append(f"{edges} tail-mode edges (quantiles of the training values, which "
+                     "decoded values are clipped to)")
     return {"column": spec["name"], "kind": spec["kind"], "exposure": VERBATIM,
-            "values_stored": exact + 2 * extremes,
+            "values_stored": exact + 2 * extremes + edges,
             "detail": " and ".join(parts) + " are stored and sampled back"}
 
 

@@ -88,6 +88,11 @@ def _validate_kinds(params) -> None:
 def _validate_transforms(params) -> None:
     check_non_negative_int("discrete_threshold", params.discrete_threshold)
     check_non_negative_int("min_mode_rows", params.min_mode_rows)
+    check_number("tail_share", params.tail_share, low=0)
+    if params.tail_share >= 0.5:
+        raise ConfigError("The 'tail_share' parameter of Synthesizer must be below 0.5 (the "
+                          f"share of a column in each tail mode). Got {params.tail_share!r} "
+                          "instead.")
     if params.skew_threshold is not None:
         check_number("skew_threshold", params.skew_threshold, low=0)
     if params.max_categories < 2:

@@ -188,9 +188,9 @@ def read_model_file(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
 # Parameters a model file saved before them lacks, with the value its transformer was
 # fitted with then (so ``get_params`` and a refit say what the file holds, not today's
 # default): no value-by-value columns, no log scale, modes kept by weight alone, no
-# value pairs excluded from sampling.
+# value pairs excluded from sampling, no tail modes.
 LEGACY_PARAMS = {"discrete_threshold": 0, "skew_threshold": None, "min_mode_rows": 0,
-                 "unseen_pairs": 0}
+                 "unseen_pairs": 0, "tail_share": 0.0}
 
 
 def load_synthesizer(path: Path, device: str | None = None, predicates: dict | None = None,

@@ -92,7 +92,8 @@ def learn_transformer(params, df: pd.DataFrame, seed: int, saved,
         transformer = TableTransformer(constraints.model_schema_, params.mixture_max_rows,
                                        params.max_categories, seed, params.discrete_threshold,
                                        params.skew_threshold,
-                                       params.min_mode_rows).fit(modelled)
+                                       params.min_mode_rows,
+                                       params.tail_share).fit(modelled)
     return LearnedTable(schema, constraints, transformer, modelled)
 
 

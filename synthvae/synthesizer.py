@@ -33,7 +33,8 @@ from synthvae.table_sampling import (SAMPLE_BATCH_ROWS, check_n, check_output_me
                                      sample_stream)
 from synthvae.threads import cpu_threads
 from synthvae.transforms.categorical import MAX_CATEGORIES
-from synthvae.transforms.continuous import DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS
+from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS,
+                                           TAIL_SHARE)
 from synthvae.transforms.scaling import SKEW_THRESHOLD
 
 # Importable from here as before; they live in the modules that own them.
@@ -124,6 +125,10 @@ class Synthesizer:
         many of its values (and 0.5 %), lighter ones folded into the closest kept mode: small
         tables get fewer, fuller modes (docs/training.md); 0 = the 0.5 % rule alone. Not
         used under differential privacy.
+    tail_share : a log-scaled (heavy-tailed) column's largest and smallest values, this share
+        of them on each side, are modes of their own when they number at least
+        ``min_mode_rows``, so the decoder relates one column's extremes to another's
+        (docs/training.md, "Tail modes"); 0 = none. Not used under differential privacy.
     max_categories : categorical columns keep at most this many slots (rare values grouped).
     prior : latent distribution to sample from: "gmm" (a diagonal Gaussian mixture fitted to
         the training rows' latents, the default) or "normal" (N(0, I), as TVAE).
@@ -172,7 +177,7 @@ class Synthesizer:
                  mixture_max_rows: int = MIXTURE_MAX_ROWS, max_categories: int = MAX_CATEGORIES,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
                  skew_threshold: float | None = SKEW_THRESHOLD,
-                 min_mode_rows: int = MIN_MODE_ROWS,
+                 min_mode_rows: int = MIN_MODE_ROWS, tail_share: float = TAIL_SHARE,
                  prior: str = "gmm", prior_components: int = 10, calibrate: bool = True,
                  min_lift: float = MIN_LIFT, unseen_pairs: float = UNSEEN_PAIR_ROWS,
                  epsilon: float | None = None, delta: float | None = None,
@@ -203,6 +208,7 @@ class Synthesizer:
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
         self.min_mode_rows = min_mode_rows
+        self.tail_share = tail_share
         self.prior = prior
         self.prior_components = prior_components
         self.calibrate = calibrate

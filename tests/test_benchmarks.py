@@ -345,6 +345,55 @@ def test_probe_drawer_gives_the_default_drawers_rows_and_draws_a_deeper_term(adu
     assert list(rows.columns) == list(df.columns) and len(rows) == 200
 
 
+def test_tail_levels_probe_cuts_nested_tails_and_fits_inside_its_block_only():
+    from benchmarks.tail_levels import nested_tails
+    from synthvae.schema import detect_schema
+    from synthvae.transforms.continuous import tail_intervals
+    from synthvae.transforms.table import TableTransformer
+
+    rng = np.random.default_rng(0)
+    spread = rng.lognormal(5, 1.5, 20_000)
+    intervals = tail_intervals(spread, [0.1, 0.03, 0.01, 0.003], min_rows=100)
+    upper = sorted(i for i in intervals if i[1] > np.median(spread))
+    # 0.3 % of 20,000 rows is 60, under 100: that edge is merged into the next one in
+    assert [round(float(np.mean(spread >= low)), 3) for low, _ in upper] == [0.1, 0.03, 0.01]
+    assert upper[-1][1] == np.inf and all(a[1] == b[0] for a, b in zip(upper, upper[1:]))
+    df = pd.DataFrame({"pay": spread})
+    with nested_tails([0.1, 0.03, 0.01]):
+        nested = TableTransformer(detect_schema(df)).fit(df).transformers_[0]
+    default = TableTransformer(detect_schema(df)).fit(df).transformers_[0]
+    assert nested._tail_modes.sum() == 6 and default._tail_modes.sum() == 2
+
+
+def test_probe_runs_write_a_header_and_one_line_per_fit_made_inside_the_block(tmp_path,
+                                                                             monkeypatch):
+    from contextlib import contextmanager
+
+    from benchmarks import structure
+
+    entered = []
+
+    @contextmanager
+    def block():
+        entered.append(True)
+        yield
+
+    def fake_run(table, seed, model):
+        assert entered and model == "synthvae"
+        return {"dataset": table, "seed": seed, "model": model, "ml_efficacy": {},
+                "quality": {}}
+
+    monkeypatch.setattr(structure, "RESULTS", tmp_path)
+    monkeypatch.setattr(structure, "table_run", fake_run)
+    structure.probe_runs("p", "python -m x", "v=1", "a,b@100", "0,1", block)
+    lines = [json.loads(line) for line in (tmp_path / "structure-p.jsonl").read_text()
+             .splitlines()]
+    assert lines[0]["header"]["command"] == "python -m x" and len(entered) == 4
+    assert [(r["dataset"], r["seed"], r["model"]) for r in lines[1:]] == [
+        ("a", 0, "synthvae[v=1]"), ("b@100", 0, "synthvae[v=1]"), ("a", 1, "synthvae[v=1]"),
+        ("b@100", 1, "synthvae[v=1]")]
+
+
 def test_probe_learning_rate_schedules_start_at_lr_and_end_at_the_floor():
     from benchmarks.decoder_probes import LR_FLOOR, learning_rate_share
 

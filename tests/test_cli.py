@@ -231,14 +231,15 @@ def test_fit_with_epsilon_reports_the_ledger(tmp_path, monkeypatch):
     assert "slot frequencies" not in info.output and "DP-SGD (rdp accountant)" in info.output
 
 
-def test_fit_passes_min_mode_rows_to_the_model(workdir):
+@pytest.mark.parametrize("name, bad", [("min_mode_rows", "-1"), ("tail_share", "0.7")])
+def test_fit_passes_mode_options_to_the_model(workdir, name, bad):
     from synthvae import Synthesizer
 
-    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--min-mode-rows", "0")
+    option = "--" + name.replace("_", "-")
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", option, "0")
     assert result.exit_code == 0, result.output
-    assert Synthesizer.load("synthvae-model.safetensors").min_mode_rows == 0
-    assert "min_mode_rows" in one_line_error(
-        invoke("fit", "data.csv", "--epochs", "1", "-q", "--min-mode-rows", "-1"))
+    assert getattr(Synthesizer.load("synthvae-model.safetensors"), name) == 0
+    assert name in one_line_error(invoke("fit", "data.csv", "--epochs", "1", "-q", option, bad))
 
 
 def test_fit_passes_unseen_pairs_to_the_model(workdir):

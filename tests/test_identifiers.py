@@ -254,6 +254,19 @@ def test_numeric_extremes_are_listed_as_stored_outside_dp_only(tmp_path):
     assert "pay" not in private
 
 
+def test_tail_mode_edges_are_listed_as_stored_values():
+    from synthvae.identifiers import value_exposure
+
+    schema = [{"name": "pay", "kind": "continuous", "min": 0.0, "max": 1e6}]  # bounds given
+    state = {"point": [False, False, False], "mode_low": [None, 9.2, None],
+             "mode_high": [None, None, 0.4]}
+    (entry,) = value_exposure(schema, [state])
+    assert entry["values_stored"] == 2
+    assert "2 tail-mode edges (quantiles of the training values" in entry["detail"]
+    older = {"point": [False, False]}  # no tail modes: nothing listed for bounded columns
+    assert value_exposure(schema, [older]) == []
+
+
 # ----------------------------------------------------------------------------- small tables
 
 

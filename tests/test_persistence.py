@@ -122,7 +122,8 @@ def test_a_file_saved_before_a_transform_parameter_loads_with_what_it_was_fitted
 
     def as_before(meta, tensors):
         state = json.loads(meta["state"])
-        for key in ("discrete_threshold", "skew_threshold", "min_mode_rows", "unseen_pairs"):
+        for key in ("discrete_threshold", "skew_threshold", "min_mode_rows", "unseen_pairs",
+                    "tail_share"):
             del state["params"][key]
         meta["state"] = json.dumps(state)
         tensors.pop("sampler.excluded_pairs", None)  # nor sampled with excluded pairs
@@ -131,7 +132,8 @@ def test_a_file_saved_before_a_transform_parameter_loads_with_what_it_was_fitted
     loaded = Synthesizer.load(path)
     params = loaded.get_params()
     assert (params["discrete_threshold"], params["skew_threshold"],
-            params["min_mode_rows"], params["unseen_pairs"]) == (0, None, 0, 0)
+            params["min_mode_rows"], params["unseen_pairs"], params["tail_share"]) == \
+        (0, None, 0, 0, 0)
     assert loaded.generator_.excluded is None
     assert len(loaded.sample(10, seed=0)) == 10
     current = Synthesizer.load(fitted_adult.save(tmp_path / "now.safetensors"))

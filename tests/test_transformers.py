@@ -500,3 +500,95 @@ def test_declared_bounds_hold_for_a_column_encoded_value_by_value():
     block[np.arange(500), 1 + rng.integers(0, column.n_modes, 500)] = 1.0
     back = column.inverse_transform(block, rng)
     assert back.between(20, 60).all()
+
+
+# ----------------------------------------------------------------------------- tail modes
+
+def tail_intervals(transformer) -> list[tuple[int, float, float]]:
+    """(mode, low, high) of each tail mode, on the modelling scale."""
+    return [(int(k), float(transformer.mode_low_[k]), float(transformer.mode_high_[k]))
+            for k in np.flatnonzero(transformer._tail_modes)]
+
+
+def test_a_heavy_tailed_columns_extremes_are_modes_of_their_own_and_round_trip():
+    series = heavy_tailed(20_000, seed=3)
+    transformer, spec = fitted(series)
+    tails = tail_intervals(transformer)
+    assert len(tails) == 2  # the largest payments and the largest refunds
+    numbers = transformer.to_numbers(series)
+    block = transformer.transform(series, np.random.default_rng(0))
+    modes = block[:, 1:1 + transformer.n_modes].argmax(1)
+    for mode, low, high in tails:
+        inside = (numbers >= low) & (numbers < high)
+        # every value in the interval takes the tail mode, and no other value does
+        assert np.array_equal(modes == mode, inside)
+    spread = numbers[numbers != 0]  # the zeros are a point mass, outside the tails
+    upper = max(tails, key=lambda t: t[1])
+    assert (modes == upper[0]).sum() == pytest.approx(0.01 * len(spread), rel=0.05)
+    assert transformer.inverse_transform(block).equals(series)
+    # decoded from a tail mode, a value stays in its interval (up to the column's rounding
+    # to whole numbers) whatever the scalar
+    noisy = block.copy()
+    noisy[:, 0] = np.random.default_rng(1).uniform(-1, 1, len(block))
+    decoded = transformer.inverse_transform(noisy).to_numpy()
+    half = transformer.rounding_half_width()
+    for mode, low, high in tails:
+        at = modes == mode
+        low, high = (transformer._unscaled(v) if np.isfinite(v) else v for v in (low, high))
+        assert (decoded[at] >= low - half).all() and (decoded[at] <= high + half).all()
+
+
+def test_tail_modes_need_a_log_scale_and_enough_rows_and_tail_share_turns_them_off():
+    symmetric = pd.Series(np.random.default_rng(0).normal(50, 10, 20_000), name="x")
+    assert tail_intervals(fitted(symmetric)[0]) == []  # not heavy-tailed
+    assert tail_intervals(fitted(heavy_tailed(5000))[0]) == []  # 1 % is under 100 rows
+    series = heavy_tailed(20_000, seed=3)
+    spec = detect_column(series)
+    off = make_column_transformer(spec, tail_share=0).fit(series)
+    assert tail_intervals(off) == []
+    assert off.n_modes == fitted(series)[0].n_modes - 2
+    wider = make_column_transformer(spec, tail_share=0.05).fit(series)
+    assert len(tail_intervals(wider)) == 2
+    assert wider.weights_[wider._tail_modes].sum() > \
+        fitted(series)[0].weights_[fitted(series)[0]._tail_modes].sum()
+
+
+def test_tail_modes_are_part_of_the_state_and_older_or_broken_states_are_handled():
+    series = heavy_tailed(20_000, seed=3)
+    transformer, spec = fitted(series)
+    state = json.loads(json.dumps(transformer.get_state()))  # infinite ends travel as null
+    restored = make_column_transformer(spec).set_state(state)
+    assert tail_intervals(restored) == tail_intervals(transformer)
+    block = transformer.transform(series, np.random.default_rng(0))
+    assert np.array_equal(restored.transform(series, np.random.default_rng(0)), block)
+    older = {k: v for k, v in state.items() if k not in ("mode_low", "mode_high")}
+    assert tail_intervals(make_column_transformer(spec).set_state(older)) == []
+    with pytest.raises(ValueError, match="'payment': mode_low must list"):
+        make_column_transformer(spec).set_state(dict(state, mode_low=state["mode_low"][:-1]))
+    with pytest.raises(ValueError, match="'payment': a mode's interval is empty"):
+        make_column_transformer(spec).set_state(dict(state, mode_low=[  # [high, high)
+            low if high is None else high for low, high in zip(state["mode_low"],
+                                                                state["mode_high"])]))
+
+
+def test_tail_share_is_part_of_the_table_state():
+    df = pd.DataFrame({"payment": heavy_tailed(20_000, seed=3)})
+    table = TableTransformer(detect_schema(df), tail_share=0.02).fit(df)
+    state = json.loads(json.dumps(table.get_state()))
+    restored = TableTransformer.from_state(detect_schema(df), state)
+    assert restored.tail_share == 0.02
+    assert np.array_equal(restored.transform(df, seed=0), table.transform(df, seed=0))
+    del state["tail_share"]  # a model saved before tail modes
+    assert TableTransformer.from_state(detect_schema(df), state).tail_share == 0
+
+
+def test_a_range_condition_below_the_upper_tail_never_draws_it():
+    series = heavy_tailed(20_000, seed=3)
+    transformer, _ = fitted(series)
+    mode, low, _ = max(tail_intervals(transformer), key=lambda t: t[1])
+    edge = float(transformer.from_numbers(np.array([low])).iloc[0])
+    below = transformer.encode_condition((0, edge * 0.9))
+    assert below.slot_log_weights[mode] == -np.inf
+    assert np.isfinite(below.slot_log_weights).any()
+    above = transformer.encode_condition((edge * 1.1, None))
+    assert above.slot_log_weights[mode] == 0.0

@@ -18,7 +18,13 @@ instead of a mixture position that rounding and clipping would distort (its scal
 A column whose values are skewed past ``skew_threshold`` (heavy tails: payments, durations)
 is modelled on a signed log scale (:mod:`synthvae.transforms.scaling`): the mixture, the
 modes, the bounds and the decoded values all live on that scale, and ``from_numbers`` maps
-back to the column's units.
+back to the column's units. Its extreme values on each side (the top and bottom
+``TAIL_SHARE``, when they hold at least ``min_mode_rows`` values) are **tail modes** of their
+own: a mode with a hard interval that every value inside it takes and no other value does,
+decoded within it. The mixture's outermost mode would hold them beside ten times as many
+bulk values, with the position inside it a scalar; as a mode of its own, "this payment is
+among the largest" is a category, which the decoder relates to the other columns' (a large
+bill next to a large previous bill) as it does categories (docs/training.md, "Tail modes").
 
 Conditions are stated in the column's units and mapped onto the modelling scale here
 (:meth:`ModeSpecificNormalizer.encode_range`): the bounds go through the same scale as the
@@ -55,6 +61,7 @@ POINT_MASS_WIDTH = 0.05  # "narrow": mode std below this share of the column's s
 DISCRETE_THRESHOLD = 100  # at most this many distinct values: one point mass per value
 DISCRETE_VALUE_ROWS = 5  # ... each held by at least this many rows on average
 POINT_STD = 1e-6
+TAIL_SHARE = 0.01  # a heavy-tailed column's top and bottom 1 % are modes of their own
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -88,12 +95,13 @@ class ModeSpecificNormalizer(ColumnTransformer):
     def __init__(self, spec: ColumnSpec, max_rows: int = MIXTURE_MAX_ROWS,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
                  skew_threshold: float | None = SKEW_THRESHOLD,
-                 min_mode_rows: int = MIN_MODE_ROWS):
+                 min_mode_rows: int = MIN_MODE_ROWS, tail_share: float = TAIL_SHARE):
         self.spec = spec
         self.max_rows = max_rows
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
         self.min_mode_rows = min_mode_rows
+        self.tail_share = tail_share
 
     def is_discrete(self, series: pd.Series) -> bool:
         """Whether ``series`` has few enough distinct values to encode each exactly: at most
@@ -154,7 +162,10 @@ class ModeSpecificNormalizer(ColumnTransformer):
         # Values decoded from a spread (non-point) mode stay within the spread values' range.
         self.spread_min_ = max(float(spread.min()), self.min_)
         self.spread_max_ = min(float(spread.max()), self.max_)
-        self._cover_values(spread)
+        self._no_tail_modes()
+        if self._log_scale is not None and not self.point_.all():
+            self._add_tail_modes(spread, len(observed))
+        self._cover_values(spread[self._tail_mode_of(spread) < 0])
         return self
 
     def _fit_discrete(self, observed: np.ndarray):
@@ -172,6 +183,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.max_ = float(values[-1]) if self.spec.max is None else float(self.spec.max)
         self.fill_ = float(np.median(observed))
         self.spread_min_, self.spread_max_ = self.min_, self.max_
+        self._no_tail_modes()
         return self
 
     @property
@@ -230,6 +242,57 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.stds_ = np.append(self.stds_, max(float(np.std(spread)), 1e-6))
         self.point_ = np.append(self.point_, False)
 
+    def _no_tail_modes(self) -> None:
+        """Every mode unbounded: no tail modes (discrete columns, DP, older model files)."""
+        self.mode_low_ = np.full(len(self.means_), -np.inf)
+        self.mode_high_ = np.full(len(self.means_), np.inf)
+
+    def _add_tail_modes(self, spread: np.ndarray, n_observed: int) -> None:
+        """Append the tail modes: the spread values at or above the ``1 - tail_share``
+        quantile and those below the ``tail_share`` quantile (:func:`tail_intervals`,
+        :meth:`_append_interval_modes`)."""
+        if 0 < self.tail_share < 0.5:
+            self._append_interval_modes(
+                spread, n_observed, tail_intervals(spread, [self.tail_share],
+                                                   self.min_mode_rows))
+
+    def _append_interval_modes(self, spread: np.ndarray, n_observed: int,
+                               intervals: list[tuple[float, float]]) -> None:
+        """Append a mode for each interval ``[low, high)`` of the spread values that holds at
+        least ``min_mode_rows`` of them (not all equal, and fewer than half), owning it. The
+        mixture's modes keep their shape (their weights shrink by the new modes' share);
+        each new mode is its values' mean and spread, wide enough to reach all of them."""
+        members = [spread[(spread >= low) & (spread < high)] for low, high in intervals]
+        kept = [(bounds, values) for bounds, values in zip(intervals, members)
+                if len(values) >= max(self.min_mode_rows, 1) and np.ptp(values) > 0
+                and len(values) < len(spread) / 2]
+        if not kept:
+            return
+        shares = np.array([len(values) / n_observed for _, values in kept])
+        means = np.array([values.mean() for _, values in kept])
+        reach = np.array([np.abs(values - values.mean()).max() for _, values in kept])
+        stds = np.maximum(np.array([values.std() for _, values in kept]),
+                          reach / (STD_MULTIPLIER * 0.99))
+        self.weights_ = np.append(self.weights_ * (1 - shares.sum()), shares)
+        self.means_ = np.append(self.means_, means)
+        self.stds_ = np.append(self.stds_, np.maximum(stds, 1e-6))
+        self.point_ = np.append(self.point_, np.zeros(len(kept), dtype=bool))
+        self.mode_low_ = np.append(self.mode_low_, [bounds[0] for bounds, _ in kept])
+        self.mode_high_ = np.append(self.mode_high_, [bounds[1] for bounds, _ in kept])
+
+    @property
+    def _tail_modes(self) -> np.ndarray:
+        """(modes,) whether each mode is a tail mode (owns an interval)."""
+        return np.isfinite(self.mode_low_) | np.isfinite(self.mode_high_)
+
+    def _tail_mode_of(self, values: np.ndarray) -> np.ndarray:
+        """(n,) the tail mode whose interval holds each value, -1 for none (the bulk)."""
+        tails = np.flatnonzero(self._tail_modes)
+        inside = (values[:, None] >= self.mode_low_[tails]) & \
+            (values[:, None] < self.mode_high_[tails])  # (n, tails)
+        return np.where(inside.any(axis=1), tails[np.argmax(inside, axis=1)], -1) \
+            if len(tails) else np.full(len(values), -1)
+
     def _cover_values(self, spread: np.ndarray) -> None:
         """Widen modes so that every value off the point masses encodes without clipping:
         a value no mode reaches (``STD_MULTIPLIER`` stds) widens its closest mode, in units
@@ -239,7 +302,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
         if self.point_.all():
             return
         reach = STD_MULTIPLIER * 0.99
-        modes = np.flatnonzero(~self.point_)
+        modes = np.flatnonzero(~self.point_ & ~self._tail_modes)
         lows, highs = merged_intervals(self.means_[modes] - reach * self.stds_[modes],
                                         self.means_[modes] + reach * self.stds_[modes])
         at = np.searchsorted(lows, spread, side="right") - 1
@@ -266,6 +329,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
             self.point_ = np.asarray(modes.point, dtype=bool)
         self.min_, self.max_, self.fill_ = low, high, low + half
         self.spread_min_, self.spread_max_ = low, high
+        self._no_tail_modes()
         return self
 
     def set_mixture(self, weights, means, stds, threshold: float = WEIGHT_THRESHOLD) -> None:
@@ -360,16 +424,32 @@ class ModeSpecificNormalizer(ColumnTransformer):
         on_point = (filled[:, None] == self.means_[None]) & self.point_  # (n, K)
         if self.point_.any() and not self.point_.all():
             log_dens[:, self.point_] = -np.inf  # other values never take a point mode
+        barred = self._barred_modes(filled)
+        log_dens[barred] = -np.inf
         modes = _sample_rows(log_dens, rng)  # (n,) mode drawn from each row's posterior
         exact = on_point.any(axis=1)
         modes[exact] = np.argmax(on_point[exact], axis=1)
         scaled = (filled[:, None] - self.means_) / (STD_MULTIPLIER * self.stds_)  # (n, K)
         scaled[:, self.point_] = np.where(on_point[:, self.point_], 0.0, np.inf)
+        scaled[barred & ~on_point] = np.inf
         rows = np.arange(len(values))
         # A value too far from its drawn mode to encode exactly takes its closest mode.
         outside = np.abs(scaled[rows, modes]) > 0.99
         modes[outside] = np.argmin(np.abs(scaled[outside]), axis=1)
         return self._encode(modes, scaled[rows, modes], missing)
+
+    def _barred_modes(self, values: np.ndarray) -> np.ndarray:
+        """(n, K) the modes each value may not take: a value in a tail mode's interval takes
+        that mode only, and no other value takes a tail mode."""
+        barred = np.zeros((len(values), self.n_modes), dtype=bool)
+        if not self._tail_modes.any():
+            return barred
+        tail = self._tail_mode_of(values)
+        barred[:, self._tail_modes] = True
+        in_tail = np.flatnonzero(tail >= 0)
+        barred[in_tail] = True
+        barred[in_tail, tail[in_tail]] = False
+        return barred
 
     def impossible(self, series: pd.Series) -> pd.Series:
         """Also, in a column encoded value by value, a value no training row held (the
@@ -395,11 +475,18 @@ class ModeSpecificNormalizer(ColumnTransformer):
         modes = span_argmax(block[:, 1:1 + self.n_modes])
         scalar = np.clip(block[:, 0], -1.0, 1.0)
         values = scalar * STD_MULTIPLIER * self.stds_[modes] + self.means_[modes]
-        values = np.clip(values, self.spread_min_, self.spread_max_)
+        clip_low, clip_high = self._decoded_range()
+        values = np.clip(values, clip_low[modes], clip_high[modes])
         values = np.where(self.point_[modes], self.means_[modes], values)
         if self.spec.nullable:
             values = np.where(decode_nulls(block[:, -2:]), np.nan, values)
         return self.from_numbers(values)
+
+    def _decoded_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K,) low and high ends of each spread mode's decoded values: the spread values'
+        range, and a tail mode's interval within it."""
+        return (np.maximum(self.spread_min_, self.mode_low_),
+                np.minimum(self.spread_max_, self.mode_high_))
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
@@ -407,7 +494,9 @@ class ModeSpecificNormalizer(ColumnTransformer):
                 "stds": self.stds_.tolist(), "min": self.min_, "max": self.max_,
                 "fill": self.fill_, "point": self.point_.tolist(),
                 "spread_min": self.spread_min_, "spread_max": self.spread_max_,
-                "log_scale": self._log_scale}
+                "log_scale": self._log_scale,
+                "mode_low": [None if np.isinf(v) else float(v) for v in self.mode_low_],
+                "mode_high": [None if np.isinf(v) else float(v) for v in self.mode_high_]}
 
     def set_state(self, state: dict):
         self.weights_ = np.asarray(state["weights"], dtype=np.float64)
@@ -423,7 +512,28 @@ class ModeSpecificNormalizer(ColumnTransformer):
             raise ValueError(f"column {self.spec.name!r}: log_scale must be a positive number "
                              f"or null, not {scale!r}")
         self.log_scale_ = None if scale is None else float(scale)
+        self._set_mode_bounds(state)
         return self
+
+    def _set_mode_bounds(self, state: dict) -> None:
+        """The tail modes' intervals (absent from models saved before them: none)."""
+        self._no_tail_modes()
+        for key, attribute, infinite in (("mode_low", "mode_low_", -np.inf),
+                                         ("mode_high", "mode_high_", np.inf)):
+            bounds = state.get(key)
+            if bounds is None:
+                continue
+            if not isinstance(bounds, list) or len(bounds) != len(self.means_) or not all(
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and math.isfinite(v)) for v in bounds):
+                raise ValueError(f"column {self.spec.name!r}: {key} must list a finite number "
+                                 f"or null per mode ({len(self.means_)}), not {bounds!r}")
+            setattr(self, attribute, np.array([infinite if v is None else float(v)
+                                               for v in bounds], dtype=np.float64))
+        if np.any(self.mode_low_ >= self.mode_high_):
+            raise ValueError(f"column {self.spec.name!r}: a mode's interval is empty "
+                             f"(mode_low {state.get('mode_low')!r}, mode_high "
+                             f"{state.get('mode_high')!r})")
 
     # ------------------------------------------------------------------ conditions
     def encode_condition(self, wanted) -> EncodedRegion:
@@ -447,11 +557,12 @@ class ModeSpecificNormalizer(ColumnTransformer):
                 f"{self.show_value(self._unscaled(self.max_))}.")
         half = self.rounding_half_width()
         reach_lo, reach_hi = self._scaled(low - half), self._scaled(high + half)
-        # Spread modes decode clipped to the spread range: a bound past it is open, and a
-        # range beside it is out of their reach.
-        lo_value = -math.inf if low_m <= self.spread_min_ else reach_lo
-        hi_value = math.inf if high_m >= self.spread_max_ else reach_hi
-        meets_spread = high_m >= self.spread_min_ and low_m <= self.spread_max_
+        # Spread modes decode clipped to the spread range (a tail mode to its interval too):
+        # a bound past it is open, and a range beside it is out of their reach.
+        clip_low, clip_high = self._decoded_range()  # (K,)
+        lo_value = np.where(low_m <= clip_low, -math.inf, reach_lo)
+        hi_value = np.where(high_m >= clip_high, math.inf, reach_hi)
+        meets_spread = (high_m >= clip_low) & (low_m <= clip_high)
         scale = STD_MULTIPLIER * self.stds_
         lo, hi = (lo_value - self.means_) / scale, (hi_value - self.means_) / scale  # (K,)
         on_point = (self.means_ >= low_m) & (self.means_ <= high_m)  # decoded exactly
@@ -539,6 +650,25 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def _null_slice(self) -> slice | None:
         return slice(self.width - 2, self.width) if self.spec.nullable else None
+
+
+def tail_intervals(spread: np.ndarray, shares, min_rows: int) -> list[tuple[float, float]]:
+    """``[low, high)`` intervals cutting each tail of ``spread`` at the quantiles of the given
+    ``shares`` (the top and bottom ``share`` of the values), from the outermost in; an edge is
+    kept when the values between it and the last kept edge (or the end) number at least
+    ``min_rows``, so a cut too far out for the rows is merged into the next one in."""
+    intervals = []
+    for upper in (True, False):
+        outer = np.inf if upper else -np.inf
+        for share in sorted(shares):
+            edge = float(np.quantile(spread, 1 - share if upper else share))
+            inside = (spread >= edge) & (spread < outer) if upper else \
+                (spread >= outer) & (spread < edge)
+            if np.count_nonzero(inside) < max(min_rows, 1) or edge == outer:
+                continue
+            intervals.append((edge, outer) if upper else (outer, edge))
+            outer = edge
+    return intervals
 
 
 def _nearest(means: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from synthvae.frames import is_duration_name, model_frame
 from synthvae.schema import ColumnKind, ColumnSpec, Schema
 from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.categorical import MAX_CATEGORIES, OneHotEncoder
-from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS,
+from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS, TAIL_SHARE,
                                             MIXTURE_MAX_ROWS, ModeSpecificNormalizer,
                                             fit_column_mixtures)
 from synthvae.transforms.datetime import DatetimeTransformer
@@ -34,7 +34,8 @@ def _numbers(cls):
     return lambda spec, o: cls(spec, max_rows=o["mixture_max_rows"],
                                discrete_threshold=o["discrete_threshold"],
                                skew_threshold=o["skew_threshold"],
-                               min_mode_rows=o["min_mode_rows"])
+                               min_mode_rows=o["min_mode_rows"],
+                               tail_share=o["tail_share"])
 
 
 def _continuous(spec: ColumnSpec, options: dict) -> ModeSpecificNormalizer:
@@ -57,10 +58,11 @@ def make_column_transformer(spec: ColumnSpec, mixture_max_rows: int = MIXTURE_MA
                             max_categories: int = MAX_CATEGORIES,
                             discrete_threshold: int = DISCRETE_THRESHOLD,
                             skew_threshold: float | None = SKEW_THRESHOLD,
-                            min_mode_rows: int = MIN_MODE_ROWS) -> ColumnTransformer:
+                            min_mode_rows: int = MIN_MODE_ROWS,
+                            tail_share: float = TAIL_SHARE) -> ColumnTransformer:
     options = {"mixture_max_rows": mixture_max_rows, "max_categories": max_categories,
                "discrete_threshold": discrete_threshold, "skew_threshold": skew_threshold,
-               "min_mode_rows": min_mode_rows}
+               "min_mode_rows": min_mode_rows, "tail_share": tail_share}
     return TRANSFORMERS[spec.kind](spec, options)
 
 
@@ -76,7 +78,7 @@ class TableTransformer:
                  max_categories: int = MAX_CATEGORIES, seed: int = 0,
                  discrete_threshold: int = DISCRETE_THRESHOLD,
                  skew_threshold: float | None = SKEW_THRESHOLD,
-                 min_mode_rows: int = MIN_MODE_ROWS):
+                 min_mode_rows: int = MIN_MODE_ROWS, tail_share: float = TAIL_SHARE):
         self.schema = schema
         self.mixture_max_rows = mixture_max_rows
         self.max_categories = max_categories
@@ -84,6 +86,7 @@ class TableTransformer:
         self.discrete_threshold = discrete_threshold
         self.skew_threshold = skew_threshold
         self.min_mode_rows = min_mode_rows
+        self.tail_share = tail_share
 
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         self.schema.check_frame(df)
@@ -92,7 +95,7 @@ class TableTransformer:
                                                       self.max_categories,
                                                       self.discrete_threshold,
                                                       self.skew_threshold,
-                                                      self.min_mode_rows)
+                                                      self.min_mode_rows, self.tail_share)
                               for spec in self.schema.columns]
         mixtures = self._fit_mixtures(df)
         for t in self.transformers_:
@@ -226,7 +229,7 @@ class TableTransformer:
         return {"mixture_max_rows": self.mixture_max_rows, "max_categories": self.max_categories,
                 "seed": self.seed, "discrete_threshold": self.discrete_threshold,
                 "skew_threshold": self.skew_threshold,
-                "min_mode_rows": self.min_mode_rows,
+                "min_mode_rows": self.min_mode_rows, "tail_share": self.tail_share,
                 "columns": [t.get_state() for t in self.transformers_]}
 
     @classmethod
@@ -234,14 +237,16 @@ class TableTransformer:
         table = cls(schema, state["mixture_max_rows"], state["max_categories"], state["seed"],
                     state.get("discrete_threshold", 0),  # models before it had none
                     state.get("skew_threshold"),  # nor this: no column was log-scaled
-                    state.get("min_mode_rows", 0))  # nor this: modes kept by weight alone
+                    state.get("min_mode_rows", 0),  # nor this: modes kept by weight alone
+                    state.get("tail_share", 0.0))  # nor this: no tail modes
         if len(state["columns"]) != len(schema.columns):
             raise ValueError("transformer state does not match the schema's columns")
         table.transformers_ = [
             make_column_transformer(spec, table.mixture_max_rows, table.max_categories,
                                     table.discrete_threshold,
                                     table.skew_threshold,
-                                    table.min_mode_rows).set_state(column_state)
+                                    table.min_mode_rows,
+                                    table.tail_share).set_state(column_state)
             for spec, column_state in zip(schema.columns, state["columns"])]
         table._set_layout()
         return table
