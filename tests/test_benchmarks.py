@@ -363,6 +363,11 @@ def test_tail_levels_probe_cuts_nested_tails_and_fits_inside_its_block_only():
         nested = TableTransformer(detect_schema(df)).fit(df).transformers_[0]
     default = TableTransformer(detect_schema(df)).fit(df).transformers_[0]
     assert nested._tail_modes.sum() == 6 and default._tail_modes.sum() == 2
+    small = df.head(5000)  # its top 1 % is 50 values: a gate of 1 % keeps no tail mode
+    for gate, expected in ((0.0, 4), (0.01, 0)):  # ungated: cut at 10 and 3 %
+        with nested_tails([0.1, 0.03, 0.01], gate):
+            column = TableTransformer(detect_schema(small)).fit(small).transformers_[0]
+        assert column._tail_modes.sum() == expected
 
 
 def test_probe_runs_write_a_header_and_one_line_per_fit_made_inside_the_block(tmp_path,
