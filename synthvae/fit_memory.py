@@ -155,18 +155,21 @@ def resumable(checkpoint, identity: dict, n_rows: int):
     same once resolved for this table of ``n_rows`` rows (see :func:`effective_params`), so
     ``lr=None`` and ``lr=1e-3`` are the same fit. A checkpoint holds the parameters as
     given (those written before this comparison too), and both sides resolve alike."""
-    from synthvae.persistence import load_checkpoint
+    from synthvae.persistence import LEGACY_PARAMS, load_checkpoint
 
     saved = load_checkpoint(Path(checkpoint))
     check_same_table(saved[0]["fingerprint"], identity["fingerprint"], checkpoint)
-    theirs, mine = saved[0]["params"], identity["params"]
+    # a transform parameter the checkpoint predates: the value its transformer was fitted
+    # with then (as for a saved model), compared like any other
+    theirs, mine = dict(LEGACY_PARAMS, **saved[0]["params"]), identity["params"]
     width = _encoded_width(saved[0]["model_config"])  # the transformer is the checkpoint's
     then, now = effective_params(theirs, n_rows, width), effective_params(mine, n_rows, width)
     changed = [k for k in mine if k not in theirs or not _same(then[k], now[k])]
     if changed:
         key = changed[0]
         raise ConfigError(f"Cannot resume from {str(checkpoint)!r}: "
-                          + _param_difference(key, theirs, mine[key], (then[key], now[key])))
+                          + _param_difference(key, theirs, mine[key],
+                                              (then.get(key), now.get(key))))
     return saved
 
 

@@ -12,7 +12,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 from typer.testing import CliRunner
 
 from cli.main import app
-from conftest import resigned
+from conftest import resigned, rewrite_model_state
 from synthvae import DataError, SchemaError, Synthesizer, SynthvaeError
 
 runner = CliRunner()
@@ -252,6 +252,25 @@ def test_resume_from_an_older_checkpoint_names_the_missing_parameter(tmp_path, a
         Synthesizer(epochs=2, verbose=False).fit(adult_small.head(300), checkpoint=ckpt,
                                                  resume=True)
     assert "None" not in str(caught.value)
+
+
+def test_a_checkpoint_written_before_tail_modes_resumes_only_as_it_was_fitted(tmp_path):
+    """A checkpoint's parameters lacking ``tail_share`` (written before tail modes) crashed
+    the resume with a KeyError; its transformer has no tail modes, so it compares as
+    ``tail_share=0``: refused at the new default, naming both values, resumed at 0."""
+    from synthvae import ConfigError
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300), "k": rng.choice(list("ab"), 300)})
+    ckpt = tmp_path / "m.ckpt"
+    Synthesizer(epochs=2, verbose=False).fit(df, checkpoint=ckpt, checkpoint_every=1)
+    rewrite_model_state(ckpt, lambda state: state["params"].pop("tail_share"))
+    with pytest.raises(ConfigError, match=r"'tail_share' differs from the interrupted fit "
+                                          r"\(0\.0 then, 0\.01 now\)"):
+        Synthesizer(epochs=2, verbose=False).fit(df, checkpoint=ckpt, resume=True)
+    resumed = Synthesizer(epochs=2, tail_share=0, verbose=False).fit(df, checkpoint=ckpt,
+                                                                     resume=True)
+    assert len(resumed.sample(10, seed=0)) == 10
 
 
 def test_resume_from_a_checkpoint_written_before_the_scalar_weight(tmp_path, adult_small):

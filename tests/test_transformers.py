@@ -565,10 +565,18 @@ def test_tail_modes_are_part_of_the_state_and_older_or_broken_states_are_handled
     assert tail_intervals(make_column_transformer(spec).set_state(older)) == []
     with pytest.raises(ValueError, match="'payment': mode_low must list"):
         make_column_transformer(spec).set_state(dict(state, mode_low=state["mode_low"][:-1]))
-    with pytest.raises(ValueError, match="'payment': a mode's interval is empty"):
+    with pytest.raises(ValueError, match="'payment': the tail modes' intervals must be"):
         make_column_transformer(spec).set_state(dict(state, mode_low=[  # [high, high)
             low if high is None else high for low, high in zip(state["mode_low"],
                                                                 state["mode_high"])]))
+    point = int(np.flatnonzero(transformer.point_)[0])  # the zeros
+    for broken in (dict(state, mode_high=[5.0 if k == point else v  # a point mass as a tail
+                                          for k, v in enumerate(state["mode_high"])]),
+                   dict(state, mode_low=[None if v is None else -1e9  # overlapping tails
+                                         for v in state["mode_low"]]),
+                   dict(state, mode_low=[10 ** 400] + state["mode_low"][1:])):  # no float
+        with pytest.raises(ValueError, match="'payment': "):
+            make_column_transformer(spec).set_state(broken)
 
 
 def test_tail_share_is_part_of_the_table_state():
@@ -580,6 +588,19 @@ def test_tail_share_is_part_of_the_table_state():
     assert np.array_equal(restored.transform(df, seed=0), table.transform(df, seed=0))
     del state["tail_share"]  # a model saved before tail modes
     assert TableTransformer.from_state(detect_schema(df), state).tail_share == 0
+
+
+def test_declared_bounds_hold_for_tail_modes():
+    """The tails were cut from the raw values: with a declared ``min`` above the lower
+    tail's edge, every value decoded from that tail came out at the edge, below the min."""
+    series = heavy_tailed(20_000, seed=3)  # 2 % negative refunds below a declared 0
+    spec = dataclasses.replace(detect_column(series), min=0.0,
+                               max=float(np.floor(series.quantile(0.999))))
+    transformer = make_column_transformer(spec).fit(series)
+    assert transformer._tail_modes.any()
+    noisy = np.random.default_rng(0).normal(0, 3, (4000, transformer.width)).astype(np.float32)
+    decoded = transformer.inverse_transform(noisy)
+    assert decoded.min() >= 0 and decoded.max() <= spec.max
 
 
 def test_a_range_condition_below_the_upper_tail_never_draws_it():

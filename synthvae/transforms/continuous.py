@@ -20,8 +20,8 @@ is modelled on a signed log scale (:mod:`synthvae.transforms.scaling`): the mixt
 modes, the bounds and the decoded values all live on that scale, and ``from_numbers`` maps
 back to the column's units. Its extreme values on each side (the top and bottom
 ``TAIL_SHARE``, when they hold at least ``min_mode_rows`` values) are **tail modes** of their
-own: a mode with a hard interval that every value inside it takes and no other value does,
-decoded within it. The mixture's outermost mode would hold them beside ten times as many
+own: a mode with a hard interval that every value inside it takes (a point mass's value
+aside, which keeps its exact mode) and no other value does, decoded within it. The mixture's outermost mode would hold them beside ten times as many
 bulk values, with the position inside it a scalar; as a mode of its own, "this payment is
 among the largest" is a category, which the decoder relates to the other columns' (a large
 bill next to a large previous bill) as it does categories (docs/training.md, "Tail modes").
@@ -164,7 +164,9 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.spread_max_ = min(float(spread.max()), self.max_)
         self._no_tail_modes()
         if self._log_scale is not None and not self.point_.all():
-            self._add_tail_modes(spread, len(observed))
+            # within the declared bounds: a tail past one would decode beyond it
+            self._add_tail_modes(np.clip(spread, self.spread_min_, self.spread_max_),
+                                 len(observed))
         self._cover_values(spread[self._tail_mode_of(spread) < 0])
         return self
 
@@ -440,7 +442,8 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def _barred_modes(self, values: np.ndarray) -> np.ndarray:
         """(n, K) the modes each value may not take: a value in a tail mode's interval takes
-        that mode only, and no other value takes a tail mode."""
+        that mode only (or its point mass: ``transform`` gives exact values theirs), and no
+        other value takes a tail mode."""
         barred = np.zeros((len(values), self.n_modes), dtype=bool)
         if not self._tail_modes.any():
             return barred
@@ -485,8 +488,8 @@ class ModeSpecificNormalizer(ColumnTransformer):
     def _decoded_range(self) -> tuple[np.ndarray, np.ndarray]:
         """(K,) low and high ends of each spread mode's decoded values: the spread values'
         range, and a tail mode's interval within it."""
-        return (np.maximum(self.spread_min_, self.mode_low_),
-                np.minimum(self.spread_max_, self.mode_high_))
+        return (np.clip(self.mode_low_, self.spread_min_, self.spread_max_),
+                np.clip(self.mode_high_, self.spread_min_, self.spread_max_))
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
@@ -524,16 +527,18 @@ class ModeSpecificNormalizer(ColumnTransformer):
             if bounds is None:
                 continue
             if not isinstance(bounds, list) or len(bounds) != len(self.means_) or not all(
-                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                  and math.isfinite(v)) for v in bounds):
+                    v is None or _finite_number(v) for v in bounds):
                 raise ValueError(f"column {self.spec.name!r}: {key} must list a finite number "
                                  f"or null per mode ({len(self.means_)}), not {bounds!r}")
             setattr(self, attribute, np.array([infinite if v is None else float(v)
                                                for v in bounds], dtype=np.float64))
-        if np.any(self.mode_low_ >= self.mode_high_):
-            raise ValueError(f"column {self.spec.name!r}: a mode's interval is empty "
-                             f"(mode_low {state.get('mode_low')!r}, mode_high "
-                             f"{state.get('mode_high')!r})")
+        tails = np.flatnonzero(self._tail_modes)
+        order = tails[np.argsort(self.mode_low_[tails])]
+        if np.any(self.mode_low_ >= self.mode_high_) or self.point_[tails].any() or \
+                np.any(self.mode_high_[order[:-1]] > self.mode_low_[order[1:]]):
+            raise ValueError(f"column {self.spec.name!r}: the tail modes' intervals must be "
+                             f"non-empty, disjoint and on spread modes (mode_low "
+                             f"{state.get('mode_low')!r}, mode_high {state.get('mode_high')!r})")
 
     # ------------------------------------------------------------------ conditions
     def encode_condition(self, wanted) -> EncodedRegion:
@@ -650,6 +655,16 @@ class ModeSpecificNormalizer(ColumnTransformer):
 
     def _null_slice(self) -> slice | None:
         return slice(self.width - 2, self.width) if self.spec.nullable else None
+
+
+def _finite_number(value) -> bool:
+    """A finite int or float (not a bool; a JSON integer too large for a float is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def tail_intervals(spread: np.ndarray, shares, min_rows: int) -> list[tuple[float, float]]:
