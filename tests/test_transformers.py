@@ -574,7 +574,8 @@ def test_tail_modes_are_part_of_the_state_and_older_or_broken_states_are_handled
                                           for k, v in enumerate(state["mode_high"])]),
                    dict(state, mode_low=[None if v is None else -1e9  # overlapping tails
                                          for v in state["mode_low"]]),
-                   dict(state, mode_low=[10 ** 400] + state["mode_low"][1:])):  # no float
+                   dict(state, mode_low=[10 ** 400] + state["mode_low"][1:]),  # no float
+                   dict(state, log_scale=10 ** 400)):  # raised OverflowError before
         with pytest.raises(ValueError, match="'payment': "):
             make_column_transformer(spec).set_state(broken)
 

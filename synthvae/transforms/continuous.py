@@ -21,10 +21,11 @@ modes, the bounds and the decoded values all live on that scale, and ``from_numb
 back to the column's units. Its extreme values on each side (the top and bottom
 ``TAIL_SHARE``, when they hold at least ``min_mode_rows`` values) are **tail modes** of their
 own: a mode with a hard interval that every value inside it takes (a point mass's value
-aside, which keeps its exact mode) and no other value does, decoded within it. The mixture's outermost mode would hold them beside ten times as many
-bulk values, with the position inside it a scalar; as a mode of its own, "this payment is
-among the largest" is a category, which the decoder relates to the other columns' (a large
-bill next to a large previous bill) as it does categories (docs/training.md, "Tail modes").
+aside, which keeps its exact mode) and no other value does, decoded within it. The
+mixture's outermost mode would hold them beside ten times as many bulk values, with the
+position inside it a scalar; as a mode of its own, "this payment is among the largest" is a
+category, which the decoder relates to the other columns' (a large bill next to a large
+previous bill) as it does categories (docs/training.md, "Tail modes").
 
 Conditions are stated in the column's units and mapped onto the modelling scale here
 (:meth:`ModeSpecificNormalizer.encode_range`): the bounds go through the same scale as the
@@ -510,8 +511,7 @@ class ModeSpecificNormalizer(ColumnTransformer):
         self.spread_min_ = float(state.get("spread_min", self.min_))
         self.spread_max_ = float(state.get("spread_max", self.max_))
         scale = state.get("log_scale")  # absent from models saved before it existed
-        if scale is not None and not (isinstance(scale, (int, float)) and np.isfinite(scale)
-                                      and scale > 0):
+        if scale is not None and not (_finite_number(scale) and scale > 0):
             raise ValueError(f"column {self.spec.name!r}: log_scale must be a positive number "
                              f"or null, not {scale!r}")
         self.log_scale_ = None if scale is None else float(scale)
