@@ -370,6 +370,34 @@ def test_tail_levels_probe_cuts_nested_tails_and_fits_inside_its_block_only():
         assert column._tail_modes.sum() == expected
 
 
+def test_coupled_modes_probe_keeps_each_columns_modes_and_couples_them_inside_its_block():
+    from benchmarks.coupled_modes import coupled_draw, coupled_modes
+    from synthvae.schema import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    rng = np.random.default_rng(0)
+    posterior = np.log(np.tile([0.2, 0.3, 0.5], (100_000, 1)))
+    drawn = coupled_draw(posterior, np.array([2, 0, 1]), rng.random(100_000))
+    assert np.allclose(np.bincount(drawn) / 100_000, [0.2, 0.3, 0.5], atol=0.01)
+    a = rng.lognormal(size=5000)
+    df = pd.DataFrame({"a": a, "b": a * rng.lognormal(0, 0.05, 5000)})
+    transformer = TableTransformer(detect_schema(df)).fit(df)
+
+    def same_ranked_mode(matrix):
+        first, second = transformer.transformers_
+        ranks = []
+        for column, start in ((first, 0), (second, first.width)):
+            modes = matrix[:, start + 1:start + 1 + column.n_modes].argmax(1)
+            ranks.append(np.argsort(np.argsort(column.means_))[modes])
+        return float(np.mean(ranks[0] == ranks[1]))
+
+    with coupled_modes():
+        coupled = transformer.transform(df, seed=0)
+    independent = transformer.transform(df, seed=0)  # the block is left: as before
+    assert same_ranked_mode(coupled) > 0.8 > 0.5 > same_ranked_mode(independent)
+    assert np.array_equal(independent, transformer.transform(df, seed=0))
+
+
 def test_probe_runs_write_a_header_and_one_line_per_fit_made_inside_the_block(tmp_path,
                                                                              monkeypatch):
     from contextlib import contextmanager
