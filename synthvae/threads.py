@@ -110,9 +110,13 @@ def auto_threads() -> int | None:
             raise ConfigError(f"{THREADS_ENV} must be a positive number of CPU threads; got "
                               f"{pinned!r}.")
         return int(pinned)
+    if torch.get_num_threads() <= 1:
+        return 1  # nothing to choose: no probe (it sleeps PROBE_SECONDS)
     cpus = usable_cpus()
     if cpus is None:
         return None
+    if len(cpus) <= 1:
+        return 1
     now = time.monotonic()
     if _last_probe is not None and now - _last_probe[0] < PROBE_REUSE_SECONDS:
         idle = _last_probe[1]

@@ -67,6 +67,16 @@ def test_a_recent_probe_is_reused(monkeypatch, torch_threads):
     assert len(probes) == 1
 
 
+def test_no_probe_when_there_is_one_thread_or_one_cpu_to_use(monkeypatch, torch_threads):
+    # the probe sleeps PROBE_SECONDS: a one-thread process pays nothing for a choice it lacks
+    monkeypatch.setattr(threads, "idle_cpus", lambda cpus: pytest.fail("no probe needed"))
+    monkeypatch.setattr(threads, "usable_cpus", lambda: {0})
+    assert threads.auto_threads() == 1  # torch may use 4, this process one CPU
+    monkeypatch.setattr(threads, "usable_cpus", lambda: {0, 1, 2})
+    torch.set_num_threads(1)
+    assert threads.auto_threads() == 1
+
+
 def test_without_proc_stat_torch_setting_is_kept(monkeypatch, torch_threads):
     monkeypatch.setattr(threads, "usable_cpus", lambda: None)
     with threads.cpu_threads(None) as used:
