@@ -398,6 +398,21 @@ def test_coupled_modes_probe_keeps_each_columns_modes_and_couples_them_inside_it
     assert np.array_equal(independent, transformer.transform(df, seed=0))
 
 
+def test_argmax_ab_switches_the_inverse_argmax_and_the_rows_stay_the_same():
+    from benchmarks.argmax_ab import numpy_argmax, with_numpy_argmax
+    from synthvae import Synthesizer
+    from synthvae.transforms import categorical, continuous
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.lognormal(size=400), "k": rng.choice(list("abcde"), 400)})
+    synth = Synthesizer(epochs=2, seed=0, n_threads=1, verbose=False).fit(df)
+    with with_numpy_argmax(True):
+        assert continuous.span_argmax is categorical.span_argmax is numpy_argmax
+        before = synth.sample(3000, seed=1)
+    assert continuous.span_argmax is not numpy_argmax
+    assert before.equals(synth.sample(3000, seed=1))
+
+
 def test_probe_runs_write_a_header_and_one_line_per_fit_made_inside_the_block(tmp_path,
                                                                              monkeypatch):
     from contextlib import contextmanager

@@ -614,3 +614,20 @@ def test_a_range_condition_below_the_upper_tail_never_draws_it():
     assert np.isfinite(below.slot_log_weights).any()
     above = transformer.encode_condition((edge * 1.1, None))
     assert above.slot_log_weights[mode] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 9), st.integers(0, 2**32 - 1),
+       st.sampled_from([np.float32, np.float64]), st.booleans())
+def test_span_argmax_of_a_column_major_block_is_numpys_argmax(n, k, seed, dtype, with_nan):
+    # the sampler's blocks are column-major: there the index is read off column reductions
+    from synthvae.transforms.spans import span_argmax
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(-1, 3, (n, k)).astype(dtype)  # few values: many ties
+    scores[rng.random((n, k)) < 0.1] = -np.inf
+    if with_nan and n:
+        scores[rng.integers(n), rng.integers(k)] = np.nan
+    wide = np.asfortranarray(np.hstack([scores, scores]))
+    for block in (scores, np.asfortranarray(scores), wide[:, :k]):
+        assert np.array_equal(span_argmax(block), np.argmax(scores, axis=1))

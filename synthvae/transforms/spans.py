@@ -43,9 +43,18 @@ class Span:
 
 def span_argmax(block: np.ndarray) -> np.ndarray:
     """(n, k) scores of one softmax span -> (n,) index of each row's largest (the first on
-    ties). numpy's row-wise argmax over a strided view of a row-major matrix runs several
-    times slower than over a contiguous block (sampled matrices are column-major, so their
-    spans are), and it is the bulk of an inverse transform at sampling scale."""
-    if not block.flags.f_contiguous:
-        block = np.ascontiguousarray(block)
-    return np.argmax(block, axis=1)
+    ties, or the first NaN: numpy's ``argmax``), the bulk of an inverse transform at sampling
+    scale. Sampled matrices are column-major, so their spans are column-major blocks, where
+    numpy's row-wise ``argmax`` runs a short loop per row (7.6 ms for 65,536 rows of 42
+    slots); there the index is read off column-wise reductions instead (1.8 ms; 0.07 ms
+    against 0.8 ms at 2 slots): each row's maximum, then the first slot that holds it."""
+    if block.ndim != 2 or not block.flags.f_contiguous or block.shape[1] < 2:
+        return np.argmax(np.ascontiguousarray(block), axis=1)
+    k = block.shape[1]
+    hit = block == block.max(axis=1, keepdims=True)
+    # the first hit holds the largest of k, k - 1, ..., 1; a row without one held a NaN
+    first = k - (hit * np.arange(k, 0, -1, dtype=np.int32)).max(axis=1)
+    undecided = np.flatnonzero(first == k)
+    if len(undecided):
+        first[undecided] = np.argmax(block[undecided], axis=1)
+    return first.astype(np.intp, copy=False)
