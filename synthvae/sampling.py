@@ -115,8 +115,9 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
     sigma = model.decoder.sigma(z.new_ones((1, 1)))  # (1, n_scalars)
     # Column-major: each column's span is then one contiguous block for the inverse transform
     # (a row-major span is a strided view that numpy reads several times slower).
-    out = torch.zeros((layout.width, n), device=device).T
+    out = torch.empty((layout.width, n), device=device).T  # every row is written
     if model.decoder.autoregression is not None:
+        out.zero_()  # the drawer writes the drawn slots only
         drawer = ColumnDrawer(model.decoder, layout, floor, excluded)
         chunk = CPU_AUTOREGRESSIVE_CHUNK_ROWS if device.type == "cpu" else max(n, 1)
         for start in range(0, n, chunk):
@@ -131,7 +132,9 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
         rows = slice(start, start + chunk)
         scalars, slots = span_logits(model, layout, z[rows],
                                      None if logits is None else logits[rows], offsets)
-        block = out[rows]  # a view: written in place
+        # written row-major, then copied in: scattered into the column-major matrix, each
+        # row's values land a column apart (6.6x slower at 5,272 encoded columns)
+        block = out.new_zeros((len(scalars), layout.width))
         if layout.n_scalars:
             mean = torch.tanh(scalars)
             if noise is not None:
@@ -141,6 +144,7 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
             chosen = layout.group_sample(slots, uniform[rows], None if floor is None
                                          else floor[layout.slot_index])  # (rows, n_groups)
             block.scatter_(1, layout.slot_index[chosen], 1.0)
+        out[rows] = block
     return out
 
 

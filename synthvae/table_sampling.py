@@ -22,7 +22,12 @@ from synthvae.errors import ConfigError
 from synthvae.params import check_seed, model_seed
 from synthvae.threads import threaded
 
-SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once
+SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once, at most
+# ... and at most this many encoded cells (512 MiB of float32): a wide table's batch of
+# 65,536 rows would be several GiB (31,697 encoded columns: 8.3 GB). Fewer rows a batch
+# only from 2,049 encoded columns up, in whole multiples of SAMPLE_BATCH_ALIGN rows.
+SAMPLE_BATCH_CELLS = 2**27
+SAMPLE_BATCH_ALIGN = 4_096  # the decoder's CPU chunks divide it
 EMPTY_TEMPLATE_ROWS = 256  # rows drawn to read an empty sample's dtypes and Arrow types
 
 
@@ -50,8 +55,9 @@ class TableSampler:
                 matrix.cpu().numpy(), rng, row_offset=row_offset), residual)
 
         guard = RejectionGuard(conditions)
-        for start in range(0, n, SAMPLE_BATCH_ROWS):
-            rows = min(SAMPLE_BATCH_ROWS, n - start)
+        batch = sample_batch_rows(self.generator.layout.width)
+        for start in range(0, n, batch):
+            rows = min(batch, n - start)
             yield complete(draw, rows, offset + start, self.constraints.id_columns, guard)
 
     def empty(self) -> pd.DataFrame:
@@ -100,6 +106,16 @@ class TableSampler:
             produced += len(frame)
             yield frame
         self.effective_sizes = sampler.effective_sizes
+
+
+def sample_batch_rows(width: int) -> int:
+    """Encoded rows drawn and decoded at once for a layout ``width`` columns wide:
+    ``SAMPLE_BATCH_ROWS``, or fewer where that many would hold more than
+    ``SAMPLE_BATCH_CELLS`` cells. The rows of a seed depend on it (each batch draws its
+    random numbers in turn), so it is a function of the model alone: every process that
+    samples the model, sharded or not, batches alike."""
+    fitting = SAMPLE_BATCH_CELLS // max(width, 1) // SAMPLE_BATCH_ALIGN * SAMPLE_BATCH_ALIGN
+    return min(SAMPLE_BATCH_ROWS, max(SAMPLE_BATCH_ALIGN, fitting))
 
 
 def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: dict | None,
