@@ -382,3 +382,48 @@ def test_logistic_detection_gives_the_same_score_for_the_same_seed():
     scores = [logistic_detection(real, synthetic, metadata, seed=5)["score"] for _ in range(3)]
     assert scores[0] == scores[1] == scores[2]
     assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_a_wide_tables_pair_trends_are_those_of_a_random_subset_of_its_columns(monkeypatch):
+    # 3,000 columns' 4.5 million pairs would take a day: a wide table's pairs are sampled
+    from synthvae.reports import fidelity
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(400, 3))
+    real = pd.DataFrame({f"x{j}": base[:, j % 3] + rng.normal(0, 0.5, 400) for j in range(7)})
+    real["k"] = np.where(real["x0"] > 0, "up", "down")
+    synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    synthetic["x1"] = rng.permutation(synthetic["x1"].to_numpy())  # its relations broken
+    metadata = {"columns": {**{f"x{j}": {"sdtype": "numerical"} for j in range(7)},
+                            "k": {"sdtype": "categorical"}}}
+    whole = fidelity.quality(real, synthetic, metadata)
+    assert whole["column_pair_trends"]["sampled_columns"] is None
+    monkeypatch.setattr(fidelity, "MAX_PAIR_COLUMNS", 4)
+    sampled = fidelity.quality(real, synthetic, metadata, seed=3)
+    columns = sampled["column_pair_trends"]["sampled_columns"]
+    assert len(columns) == 4 and columns == [c for c in real.columns if c in columns]
+    assert columns == fidelity.pair_columns(metadata, 3) != fidelity.pair_columns(metadata, 4)
+    pairs = {(p["column_1"], p["column_2"]): p["score"]
+             for p in whole["column_pair_trends"]["pairs"]}
+    assert len(sampled["column_pair_trends"]["pairs"]) == 6
+    for pair in sampled["column_pair_trends"]["pairs"]:  # each scored as in the whole run
+        assert pair["score"] == pytest.approx(pairs[(pair["column_1"], pair["column_2"])])
+    assert sampled["column_shapes"] == whole["column_shapes"]  # every column, the same way
+    with_x1 = next(seed for seed in range(50) if "x1" in fidelity.pair_columns(metadata, seed))
+    without = next(seed for seed in range(50) if "x1" not in fidelity.pair_columns(metadata, seed))
+    trends = {seed: fidelity.quality(real, synthetic, metadata, seed)["column_pair_trends"]
+              for seed in (with_x1, without)}
+    assert trends[with_x1]["score_all_pairs"] < trends[without]["score_all_pairs"] == 1.0
+
+
+def test_a_report_says_when_its_pair_trends_are_sampled(monkeypatch):
+    from synthvae.reports import fidelity
+
+    monkeypatch.setattr(fidelity, "MAX_PAIR_COLUMNS", 3)
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(rng.normal(size=(300, 5)), columns=list("abcde"))
+    report = evaluate(real, real.sample(frac=1.0, random_state=0).reset_index(drop=True))
+    assert len(report.fidelity["column_pair_trends"]["sampled_columns"]) == 3
+    assert any("Column Pair Trends are over the 3 pairs of 3 columns drawn at random" in note
+               for note in report.notes)
+    assert len(report.fidelity["column_shapes"]["columns"]) == 5

@@ -156,7 +156,13 @@ class _Run:
 def _fidelity(run: _Run, targets: list[str]) -> dict:
     real, synthetic = run.frames["real"], run.frames["synthetic"]
     _note_empty_columns(run)
-    out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata)
+    out = run.timed("quality", fidelity.quality, real, synthetic, run.metadata, run.seed)
+    sampled = out["column_pair_trends"]["sampled_columns"]
+    if sampled is not None:
+        pairs = len(sampled) * (len(sampled) - 1) // 2
+        run.notes.append(f"Column Pair Trends are over the {pairs:,} pairs of {len(sampled)} "
+                         f"columns drawn at random (seed {run.seed}), not over every pair of "
+                         f"this wide table: their mean estimates the whole's (docs/reports.md).")
     out["diagnostic"] = run.timed("diagnostic", fidelity.diagnostic, real, synthetic,
                                   run.metadata)
     out["detection"] = _detection(run)
