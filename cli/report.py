@@ -71,10 +71,11 @@ def report(
 
 
 def _print_notes(notes: list) -> None:
-    """Why a section asked for is missing (ML efficacy without holdout rows, ...), on
-    stderr: the table leaves the section out, and the JSON alone said why."""
+    """Why a section asked for is missing (ML efficacy without holdout rows, ...), and that
+    a wide table's pair trends are a sample of its pairs, on stderr: the table shows the
+    figures without either, and the JSON alone said so."""
     for note in notes:
-        if "not computed" in note:
+        if "not computed" in note or "drawn at random" in note:
             err.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 

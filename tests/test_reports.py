@@ -416,14 +416,24 @@ def test_a_wide_tables_pair_trends_are_those_of_a_random_subset_of_its_columns(m
     assert trends[with_x1]["score_all_pairs"] < trends[without]["score_all_pairs"] == 1.0
 
 
-def test_a_report_says_when_its_pair_trends_are_sampled(monkeypatch):
+def test_a_report_says_when_its_pair_trends_are_sampled(monkeypatch, cli_app, tmp_path):
+    from typer.testing import CliRunner
+
     from synthvae.reports import fidelity
 
     monkeypatch.setattr(fidelity, "MAX_PAIR_COLUMNS", 3)
     rng = np.random.default_rng(0)
     real = pd.DataFrame(rng.normal(size=(300, 5)), columns=list("abcde"))
-    report = evaluate(real, real.sample(frac=1.0, random_state=0).reset_index(drop=True))
+    synthetic = real.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    report = evaluate(real, synthetic)
     assert len(report.fidelity["column_pair_trends"]["sampled_columns"]) == 3
-    assert any("Column Pair Trends are over the 3 pairs of 3 columns drawn at random" in note
-               for note in report.notes)
+    said = "Column Pair Trends are over the 3 pairs of 3 columns drawn at random"
+    assert any(said in note for note in report.notes)
     assert len(report.fidelity["column_shapes"]["columns"]) == 5
+    real.to_csv(tmp_path / "real.csv", index=False)
+    synthetic.to_csv(tmp_path / "synthetic.csv", index=False)
+    result = CliRunner().invoke(cli_app, ["report", str(tmp_path / "real.csv"),
+                                          str(tmp_path / "synthetic.csv"), "-q",
+                                          "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert f"note: {said}" in " ".join(result.output.split())
