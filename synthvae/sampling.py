@@ -132,9 +132,10 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
         rows = slice(start, start + chunk)
         scalars, slots = span_logits(model, layout, z[rows],
                                      None if logits is None else logits[rows], offsets)
-        # written row-major, then copied in: scattered into the column-major matrix, each
-        # row's values land a column apart (6.6x slower at 5,272 encoded columns)
-        block = out.new_zeros((len(scalars), layout.width))
+        # on the CPU written row-major, then copied in: scattered into the column-major
+        # matrix, each row's values land a column apart (6.6x slower at 5,272 columns)
+        block = out.new_zeros((len(scalars), layout.width)) if device.type == "cpu" \
+            else out[rows].zero_()
         if layout.n_scalars:
             mean = torch.tanh(scalars)
             if noise is not None:
@@ -144,7 +145,8 @@ def decode_matrix(model: VAE, layout: SpanLayout, z: torch.Tensor, generator: to
             chosen = layout.group_sample(slots, uniform[rows], None if floor is None
                                          else floor[layout.slot_index])  # (rows, n_groups)
             block.scatter_(1, layout.slot_index[chosen], 1.0)
-        out[rows] = block
+        if device.type == "cpu":
+            out[rows] = block
     return out
 
 

@@ -53,7 +53,8 @@ def span_argmax(block: np.ndarray) -> np.ndarray:
     k = block.shape[1]
     hit = block == block.max(axis=1, keepdims=True)
     # the first hit holds the largest of k, k - 1, ..., 1; a row without one held a NaN
-    first = k - (hit * np.arange(k, 0, -1, dtype=np.int32)).max(axis=1)
+    weight = np.uint8 if k < 256 else np.int16 if k < 32_768 else np.int32
+    first = k - (hit * np.arange(k, 0, -1, dtype=weight)).max(axis=1).astype(np.intp)
     undecided = np.flatnonzero(first == k)
     if len(undecided):
         first[undecided] = np.argmax(block[undecided], axis=1)
