@@ -413,6 +413,21 @@ def test_argmax_ab_switches_the_inverse_argmax_and_the_rows_stay_the_same():
     assert before.equals(synth.sample(3000, seed=1))
 
 
+def test_survey_tables_answer_in_five_levels_and_their_scores_see_broken_relations():
+    from benchmarks.survey_decoders import ANSWERS, survey_scores, survey_table
+
+    table = survey_table(600, 12)
+    assert table.shape == (600, 12) and set(np.unique(table.to_numpy())) <= set(ANSWERS)
+    same = survey_scores(table, table)
+    assert same["column_shapes"] == same["pair_trends"] == same["strong_pair_trends"] == 1.0
+    assert same["strong_pairs"] > 0  # the factors relate some questions
+    rng = np.random.default_rng(0)  # each column its own order: the relations are gone
+    shuffled = table.apply(lambda column: rng.permutation(column.to_numpy()))
+    broken = survey_scores(table, shuffled)
+    assert broken["column_shapes"] == 1.0  # the same answers, unrelated
+    assert broken["strong_pair_trends"] < broken["pair_trends"] < 1.0
+
+
 def test_probe_runs_write_a_header_and_one_line_per_fit_made_inside_the_block(tmp_path,
                                                                              monkeypatch):
     from contextlib import contextmanager
