@@ -15,14 +15,12 @@ import argparse
 import os
 import statistics
 import time
-import warnings
 from contextlib import ExitStack
 
 import numpy as np
-import torch
 
-from benchmarks.common import machine, patched, write_json
-from benchmarks.data import load_dataset
+from benchmarks.common import (adult_one_epoch, alternating_sample_seconds, machine, patched,
+                               write_json)
 
 
 def numpy_argmax(block: np.ndarray) -> np.ndarray:
@@ -41,26 +39,15 @@ def with_numpy_argmax(when: bool) -> ExitStack:
 
 
 def main(argv=None) -> None:
-    from synthvae import Synthesizer, detect_schema
-
     p = argparse.ArgumentParser(prog="python -m benchmarks.argmax_ab")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--name", default="sampling-argmax")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    data = load_dataset("adult")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        synth = Synthesizer(epochs=1, seed=0, n_threads=1, verbose=False,
-                            schema=detect_schema(data.train)).fit(data.train)
-    times = {"numpy_argmax": [], "column_reductions": []}
-    for _ in range(args.repeats):
-        for label in times:
-            with with_numpy_argmax(label == "numpy_argmax"):
-                start = time.perf_counter()
-                synth.sample(args.rows, seed=1)
-                times[label].append(round(time.perf_counter() - start, 3))
+    synth = adult_one_epoch()
+    times = alternating_sample_seconds(synth, args.rows, args.repeats, {
+        "numpy_argmax": lambda: with_numpy_argmax(True),
+        "column_reductions": lambda: with_numpy_argmax(False)})
     with with_numpy_argmax(True):
         before = synth.sample(args.rows, seed=1)
     medians = {label: statistics.median(runs) for label, runs in times.items()}

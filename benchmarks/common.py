@@ -177,3 +177,36 @@ def gap_modes_enabled(enabled: bool):
     from synthvae import privacy
 
     return patched(privacy, "_with_gap_modes", lambda modes, edges: modes, not enabled)
+
+
+def adult_one_epoch():
+    """A Synthesizer fitted one epoch on adult's training split, one torch thread: what the
+    sampling A/B scripts draw from (sampling cost depends on the encoded layout, not on the
+    training length)."""
+    import warnings
+
+    import torch
+
+    from benchmarks.data import load_dataset
+    from synthvae import Synthesizer, detect_schema
+
+    torch.set_num_threads(1)
+    data = load_dataset("adult")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a one-epoch fit warns of posterior collapse
+        return Synthesizer(epochs=1, seed=0, n_threads=1, verbose=False,
+                           schema=detect_schema(data.train)).fit(data.train)
+
+
+def alternating_sample_seconds(synth, rows: int, repeats: int, blocks: dict) -> dict:
+    """Seconds of ``synth.sample(rows, seed=1)`` inside each of ``blocks`` (label -> a
+    function returning a context manager), the labels alternating, ``repeats`` rounds, so
+    that load drift hits all alike."""
+    seconds = {label: [] for label in blocks}
+    for _ in range(repeats):
+        for label, block in blocks.items():
+            with block():
+                start = time.perf_counter()
+                synth.sample(rows, seed=1)
+                seconds[label].append(round(time.perf_counter() - start, 3))
+    return seconds

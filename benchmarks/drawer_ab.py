@@ -16,12 +16,12 @@ import argparse
 import os
 import statistics
 import time
-import warnings
+from contextlib import nullcontext
 
 import torch
 
-from benchmarks.common import machine, patched, write_json
-from benchmarks.data import load_dataset
+from benchmarks.common import (adult_one_epoch, alternating_sample_seconds, machine, patched,
+                               write_json)
 
 
 def per_column_drawer_class():
@@ -64,27 +64,17 @@ def per_column_drawer_class():
 
 def main(argv=None) -> None:
     import synthvae.sampling as sampling
-    from synthvae import Synthesizer, detect_schema
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.drawer_ab")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--name", default="sampling-drawer-feed")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    data = load_dataset("adult")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        synth = Synthesizer(epochs=1, seed=0, n_threads=1, verbose=False,
-                            schema=detect_schema(data.train)).fit(data.train)
+    synth = adult_one_epoch()
     reference = per_column_drawer_class()
-    times = {"per_column": [], "feed_later": []}
-    for _ in range(args.repeats):
-        for label in times:
-            with patched(sampling, "ColumnDrawer", reference, when=label == "per_column"):
-                start = time.perf_counter()
-                synth.sample(args.rows, seed=1)
-                times[label].append(round(time.perf_counter() - start, 3))
+    times = alternating_sample_seconds(synth, args.rows, args.repeats, {
+        "per_column": lambda: patched(sampling, "ColumnDrawer", reference),
+        "feed_later": nullcontext})
     with patched(sampling, "ColumnDrawer", reference):
         before = synth.sample(args.rows, seed=1)
     after = synth.sample(args.rows, seed=1)

@@ -47,10 +47,13 @@ def survey_scores(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     r, s = (np.corrcoef(df.apply(lambda col: col.map(codes)).to_numpy(float).T)
             for df in (real, synthetic))
     upper = np.triu_indices(len(r), 1)
-    gap, strong = np.abs(r[upper] - s[upper]), np.abs(r[upper]) > STRONG
+    # a constant synthetic column has no correlation: its pairs count as the worst gap, 2
+    gap = np.nan_to_num(np.abs(r[upper] - s[upper]), nan=2.0)
+    strong = np.abs(r[upper]) > STRONG
     return {"column_shapes": round(float(shapes), 4),
             "pair_trends": round(float(1 - gap.mean() / 2), 4),
-            "strong_pair_trends": round(float(1 - gap[strong].mean() / 2), 4),
+            "strong_pair_trends": round(float(1 - gap[strong].mean() / 2), 4)
+            if strong.any() else None,
             "strong_pairs": int(strong.sum())}
 
 

@@ -631,3 +631,16 @@ def test_span_argmax_of_a_column_major_block_is_numpys_argmax(n, k, seed, dtype,
     wide = np.asfortranarray(np.hstack([scores, scores]))
     for block in (scores, np.asfortranarray(scores), wide[:, :k]):
         assert np.array_equal(span_argmax(block), np.argmax(scores, axis=1))
+
+
+@pytest.mark.parametrize("k", [255, 256, 32_767, 32_768])
+def test_span_argmax_of_many_slots_keeps_the_last_and_first_slot_apart(k):
+    # the weights' integer type widens with the span (uint8, int16, int32)
+    from synthvae.transforms.spans import span_argmax
+
+    scores = np.zeros((4, k), dtype=np.float32, order="F")
+    scores[0, k - 1] = scores[1, 0] = 1.0
+    scores[2, [3, k - 1]] = 2.0  # a tie: the first
+    scores[3, 0] = np.nan
+    assert span_argmax(scores).tolist() == np.argmax(np.ascontiguousarray(scores), 1).tolist() \
+        == [k - 1, 0, 3, 0]

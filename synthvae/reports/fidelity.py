@@ -79,7 +79,7 @@ def _column_shapes_alone(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: 
     from sdmetrics.reports.single_table._properties import ColumnShapes  # sdmetrics < 0.33
 
     shapes = ColumnShapes()
-    real, synthetic = real.copy(), synthetic.copy()
+    real, synthetic = real.copy(deep=False), synthetic.copy(deep=False)  # columns replaced
     with quiet_sdmetrics():
         # as the report's generate() does first: datetimes held as text parsed by format
         BaseReport.convert_datetimes(real, synthetic, metadata)
