@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import ROOT
 from synthvae import Synthesizer
@@ -87,3 +88,10 @@ def test_factorized_draws_are_written_column_major_as_one_unchunked_draw_gives_t
     assert torch.equal(out[:, slot_columns], expected[:, slot_columns])
     assert torch.allclose(out[:, layout.scalar_index], expected[:, layout.scalar_index],
                           atol=1e-6)
+    # the GPU's way, written in place into the column-major matrix: the same values
+    import synthvae.sampling as sampling
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampling, "writes_row_major", lambda device: False)
+        in_place = decode_matrix(model, layout, z, torch.Generator().manual_seed(7))
+    assert torch.equal(in_place, out) and in_place.stride() == (1, n)
