@@ -41,19 +41,17 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: dict, seed: i
     table with more than ``MAX_PAIR_COLUMNS`` columns that form pairs, the pair trends are
     those of a random subset of that many (``column_pair_trends["sampled_columns"]``)."""
     sampled = pair_columns(metadata, seed)
-    if sampled is None:
-        default = _quality_report(real, synthetic, metadata, all_pairs=False)
-        every = _quality_report(real, synthetic, metadata, all_pairs=True)
-        shapes = _column_shapes(every.get_details("Column Shapes"),
-                                _property_scores(every).get("Column Shapes"),
-                                empty_synthetic_columns(real, synthetic))
-    else:
+    if sampled is not None:  # every column's shape; the drawn columns' pairs below
         shapes = _column_shapes_alone(real, synthetic, metadata)
         real, synthetic = real[sampled], synthetic[sampled]
         metadata = {**metadata, "columns": {name: metadata["columns"][name]
                                             for name in sampled}}
-        default = _quality_report(real, synthetic, metadata, all_pairs=False)
-        every = _quality_report(real, synthetic, metadata, all_pairs=True)
+    default = _quality_report(real, synthetic, metadata, all_pairs=False)
+    every = _quality_report(real, synthetic, metadata, all_pairs=True)
+    if sampled is None:
+        shapes = _column_shapes(every.get_details("Column Shapes"),
+                                _property_scores(every).get("Column Shapes"),
+                                empty_synthetic_columns(real, synthetic))
     trends = _pair_trends(default, every)
     trends["score_real_bins"] = pair_trends_real_bins(real, synthetic, metadata)
     trends["sampled_columns"] = sampled

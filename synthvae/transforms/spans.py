@@ -58,4 +58,4 @@ def span_argmax(block: np.ndarray) -> np.ndarray:
     undecided = np.flatnonzero(first == k)
     if len(undecided):
         first[undecided] = np.argmax(block[undecided], axis=1)
-    return first.astype(np.intp, copy=False)
+    return first
