@@ -430,42 +430,50 @@ class BoundCondition:
             return logits.new_zeros(len(logits))
         return torch.log_softmax(logits[:, self.null], dim=1)[:, int(self.want_null)]
 
-    def _scalar_stats(self, logits, sigma) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoder's scalar mean and sigma, (batch, 1) each."""
-        mean = torch.tanh(logits[:, self.scalar])[:, None]
-        return mean, sigma[:, self.scalar_index][:, None]
+    def _scalar_stats(self, logits, sigma, scalar_logits=None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's scalar mean, (batch, 1), or (batch, k) from ``scalar_logits``
+        (the scalar's logit for each slot of the deciding span, where the scalar is drawn
+        after the slot: an autoregressive decoder's two-step numbers), and its sigma,
+        (batch, 1)."""
+        raw = logits[:, self.scalar][:, None] if scalar_logits is None else scalar_logits
+        return torch.tanh(raw), sigma[:, self.scalar_index][:, None]
 
-    def _slot_log_probs(self, logits, sigma) -> torch.Tensor:
+    def _slot_log_probs(self, logits, sigma, scalar_logits=None) -> torch.Tensor:
         """log P(slot k and an allowed value), (batch, k)."""
         joint = torch.log_softmax(logits[:, self.slots], dim=1) + self.slot_log_weights
         if self.scalar is None:
             return joint
-        mean, sd = self._scalar_stats(logits, sigma)
+        mean, sd = self._scalar_stats(logits, sigma, scalar_logits)
         interval = log_normal_interval((self.scalar_low - mean) / sd,
                                        (self.scalar_high - mean) / sd)
         return joint + torch.where(self.exact, 0.0, interval)
 
-    def log_prob(self, logits: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """log P(the decoded row meets the condition | z), (batch,)."""
+    def log_prob(self, logits: torch.Tensor, sigma: torch.Tensor,
+                 scalar_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """log P(the decoded row meets the condition | z), (batch,). ``scalar_logits``:
+        see :meth:`_scalar_stats`."""
         if self.slots is None:
             return self._presence(logits)
-        joint = self._slot_log_probs(logits, sigma)
+        joint = self._slot_log_probs(logits, sigma, scalar_logits)
         return torch.logsumexp(joint, dim=1) + self._presence(logits)
 
-    def impose(self, matrix, logits, sigma, generator) -> None:
-        """Overwrite the column's spans in ``matrix`` with a draw meeting the condition."""
+    def impose(self, matrix, logits, sigma, generator, scalar_logits=None) -> None:
+        """Overwrite the column's spans in ``matrix`` with a draw meeting the condition
+        (the scalar from its mean for the drawn slot: see :meth:`_scalar_stats`)."""
         if self.null is not None:
             matrix[:, self.null] = 0.0
             matrix[:, self.null.start + int(self.want_null)] = 1.0
         if self.slots is None:
             return
-        slot = _draw(self._slot_log_probs(logits, sigma), generator)  # (batch,)
+        slot = _draw(self._slot_log_probs(logits, sigma, scalar_logits), generator)  # (batch,)
         rows = torch.arange(len(matrix), device=matrix.device)
         matrix[:, self.slots] = 0.0
         matrix[rows, self.slots.start + slot] = 1.0
         if self.scalar is None:
             return
-        mean, sd = self._scalar_stats(logits, sigma)
+        mean, sd = self._scalar_stats(logits, sigma, scalar_logits)
+        mean = mean.expand(-1, len(self.slot_log_weights)).gather(1, slot[:, None])
         value = truncated_normal(mean[:, 0], sd[:, 0], self.scalar_low[slot],
                                  self.scalar_high[slot], generator)
         matrix[:, self.scalar] = torch.where(self.exact[slot], 0.0, value).clamp(-1.0, 1.0)

@@ -160,11 +160,11 @@ def determined_columns(counts: torch.Tensor, column: torch.Tensor, single: torch
 
 def check_excluded_pairs(pairs: torch.Tensor, rank: torch.Tensor, slots: list[int]
                          ) -> str | None:
-    """What is wrong with ``pairs`` for a layout whose positions belong to the columns
-    ``rank`` (one column number per position) and whose value slots (:func:`code_positions`)
-    are ``slots``, or None: a (pairs, 3) int64 tensor of two value slots, the first in an
-    earlier column than the second, and the logit of a rule (``EXCLUDED_LOGIT`` or
-    ``DEPENDENCY_LOGIT``)."""
+    """What is wrong with ``pairs`` for a layout whose positions belong to the drawing
+    steps ``rank`` (:func:`synthvae.generator.column_rank`, one per position) and whose
+    value slots (:func:`code_positions`) are ``slots``, or None: a (pairs, 3) int64 tensor
+    of two value slots, the first in an earlier step than the second, and the logit of a
+    rule (``EXCLUDED_LOGIT`` or ``DEPENDENCY_LOGIT``)."""
     if pairs.ndim != 2 or pairs.shape[1] != 3 or pairs.dtype != torch.long:
         return f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}, expected (pairs, 3) int64"
     if len(pairs) == 0:
@@ -179,8 +179,8 @@ def check_excluded_pairs(pairs: torch.Tensor, rank: torch.Tensor, slots: list[in
     not_slot = ~is_slot[pairs[:, :2]]
     if not_slot.any():
         position = int(pairs[:, :2][not_slot][0])
-        return (f"position {position} (of column {int(rank[position])}) holds no category and "
-                f"no value of a number encoded value by value")
+        return (f"position {position} (drawing step {int(rank[position])}) holds no category "
+                f"and no value of a number encoded value by value")
     unordered = rank[first] >= rank[second]
     if unordered.any():
         a, b = pairs[unordered][0, :2].tolist()
@@ -203,10 +203,11 @@ class StepExclusions:
     first of each pair in the earlier column, then the logit)."""
 
     def __init__(self, pairs: torch.Tensor, steps, device):
-        starts = torch.tensor([step.start for step in steps], dtype=torch.long,
-                              device=pairs.device)
-        # the column of each pair's first position; the pairs grouped by it (one sort)
-        column = torch.bucketize(pairs[:, 0].contiguous(), starts, right=True) - 1
+        step_of = torch.empty(max(step.stop for step in steps), dtype=torch.long)
+        for number, step in enumerate(steps):
+            step_of[step.start:step.stop] = number
+        # the step of each pair's first position; the pairs grouped by it (one sort)
+        column = step_of.to(pairs.device)[pairs[:, 0]]
         order = torch.argsort(column, stable=True)
         numbers, sizes = torch.unique_consecutive(column[order], return_counts=True)
         self.tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}

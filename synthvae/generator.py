@@ -25,6 +25,7 @@ from synthvae.layout import SpanLayout
 from synthvae.model import VAE, ModelConfig
 from synthvae.prior import MixturePrior, StandardNormalPrior, posterior_latents
 from synthvae.sampling import sample_matrix
+from synthvae.transforms.spans import SpanKind
 
 DECODERS = (None, "autoregressive", "factorized")
 MAX_AUTOREGRESSIVE_WIDTH = 1_024  # default decoder: autoregressive up to this encoded width
@@ -75,24 +76,62 @@ def resolved_decoder(decoder: str | None, width: int) -> str:
     return "factorized" if width > MAX_AUTOREGRESSIVE_WIDTH else "autoregressive"
 
 
-def column_rank(spans) -> tuple[int, ...]:
-    """Each encoded position's column number, in table order: the drawing order of an
-    autoregressive decoder."""
-    order: dict[str, int] = {}
-    return tuple(order.setdefault(span.column, len(order)) for span in spans
-                 for _ in range(span.width))
+def column_rank(spans, two_step_numbers: bool = True) -> tuple[int, ...]:
+    """Each encoded position's drawing step, in table order: the drawing order of an
+    autoregressive decoder. With ``two_step_numbers`` a numeric column (a scalar span
+    first, then its modes and null indicator) takes two steps, its softmax spans first and
+    then its scalar: the position within a mode is drawn knowing the mode it is a position
+    in (benchmarks/results/structure.md, twentieth step). Every other column is one step."""
+    two_steps = numeric_columns(spans) if two_step_numbers else set()
+    first: dict[str, int] = {}
+    ranks: list[int] = []
+    top = -1
+    for span in spans:
+        if span.column not in first:
+            first[span.column] = top + 1
+        rank = first[span.column] + (span.column in two_steps
+                                     and span.kind is SpanKind.SCALAR)
+        ranks.extend([rank] * span.width)
+        top = max(top, rank)
+    return tuple(ranks)
+
+
+def drawing_steps(spans, two_step_numbers: bool = True) -> tuple[int, ...]:
+    """:func:`column_rank`, with numbers in two steps only while every step can have masked
+    units of its own (at most ``ModelConfig.autoregressive_hidden`` steps): on a table of
+    more numbers than that the extra steps would read nothing."""
+    rank = column_rank(spans, two_step_numbers)
+    if rank and max(rank) + 1 > ModelConfig.autoregressive_hidden:
+        return column_rank(spans, False)
+    return rank
+
+
+def numeric_columns(spans) -> set[str]:
+    """The columns whose first span is a scalar followed by softmax spans (a number's value
+    within its mode, then the modes): the columns drawn in two steps."""
+    first_kind: dict[str, SpanKind] = {}
+    softmax = set()
+    for span in spans:
+        first_kind.setdefault(span.column, span.kind)
+        if span.kind is SpanKind.SOFTMAX:
+            softmax.add(span.column)
+    return {column for column, kind in first_kind.items()
+            if kind is SpanKind.SCALAR and column in softmax}
 
 
 def vae_config(layout: SpanLayout, spans, latent_dim: int, hidden, decoder: str,
-               latent_swap: float = 0.0, value_inputs: tuple[int, ...] = ()) -> ModelConfig:
+               latent_swap: float = 0.0, value_inputs: tuple[int, ...] = (),
+               two_step_numbers: bool = True) -> ModelConfig:
     """The VAE for an encoded layout; ``decoder`` "factorized" or "autoregressive" (whose
-    training swaps the latent term of a ``latent_swap`` share of each batch, and whose
-    masked layer reads the values of the numeric columns at ``value_inputs``, their scalar
-    positions)."""
+    training swaps the latent term of a ``latent_swap`` share of each batch, whose masked
+    layer reads the values of the numeric columns at ``value_inputs``, their scalar
+    positions, and draws numbers in two steps unless ``two_step_numbers`` is False: see
+    :func:`column_rank`)."""
     factorized = decoder == "factorized"
     return ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars,
                        latent_dim=latent_dim, hidden=tuple(hidden),
-                       column_rank=None if factorized else column_rank(spans),
+                       column_rank=None if factorized else drawing_steps(spans,
+                                                                         two_step_numbers),
                        latent_swap=0.0 if factorized else float(latent_swap),
                        unswapped=() if factorized else tuple(layout.scalar_index.tolist()),
                        value_inputs=() if factorized else tuple(value_inputs))

@@ -41,8 +41,9 @@ class ModelConfig:
     latent_dim: int = 128  # TVAE's default
     hidden: tuple[int, ...] = field(default=(128, 128))  # TVAE's default
     sigma_init: float = 0.1  # TVAE's initial output sigma
-    # Autoregressive decoder: each encoded position's column number in drawing order (None =
-    # TVAE's factorized decoder), and the width of its masked hidden layer.
+    # Autoregressive decoder: each encoded position's drawing step (a column, or a number's
+    # modes and then its scalar; None = TVAE's factorized decoder), and the width of its
+    # masked hidden layer.
     column_rank: tuple[int, ...] | None = None
     autoregressive_hidden: int = 256
     # Share of each training batch whose latent term is another row's (detached): see
@@ -79,10 +80,10 @@ class ModelConfig:
             raise ValueError(f"value_inputs must name one position a column; got "
                              f"{list(self.value_inputs)[:8]}...")
         if len(rank) != self.data_dim or not all(isinstance(r, int) for r in rank) \
-                or (rank and (rank[0] != 0 or any(b - a not in (0, 1)
-                                                  for a, b in zip(rank, rank[1:])))):
+                or not contiguous_steps(rank):
             raise ValueError(f"column_rank must number the {self.data_dim} encoded columns' "
-                             f"source columns 0, 1, ... in order; got {rank[:8]}...")
+                             f"drawing steps 0, 1, ..., each one run of positions; got "
+                             f"{rank[:8]}...")
 
     @property
     def autoregressive(self) -> bool:
@@ -109,6 +110,29 @@ class ModelConfig:
                           column_rank=None if rank is None else tuple(rank),
                           unswapped=tuple(data.get("unswapped", ())),
                           value_inputs=tuple(data.get("value_inputs", ()))))
+
+
+def contiguous_steps(rank: list[int]) -> bool:
+    """Whether ``rank`` numbers drawing steps 0, 1, ..., each one run of positions, in
+    position order but for a numeric column's scalar step, which comes just before the
+    softmax step drawn before it (:func:`synthvae.generator.column_rank`): the runs are
+    0, 1, 2, ... with some neighbours swapped, the first of each swapped pair one
+    position."""
+    runs: list[list[int]] = []  # [step, positions] of each run
+    for r in rank:
+        if runs and runs[-1][0] == r:
+            runs[-1][1] += 1
+        else:
+            runs.append([r, 1])
+    i = 0
+    while i < len(runs):
+        if runs[i][0] == i:
+            i += 1
+        elif runs[i] == [i + 1, 1] and i + 1 < len(runs) and runs[i + 1][0] == i:
+            i += 2  # a one-position scalar step, then the step it follows
+        else:
+            return False
+    return True
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -154,13 +178,14 @@ class OutputSigma(nn.Module):
 class ColumnAutoregression(nn.Module):
     """The logit term each encoded position gets from the columns drawn before its own.
 
-    A masked ReLU layer (MADE, Germain et al. 2015): ``rank[p]`` is the column number of
-    encoded position ``p`` in drawing order; hidden unit ``h`` has a degree ``d_h`` (a column
-    rank), reads inputs of rank ``<= d_h`` and feeds outputs of rank ``> d_h``, so position
-    ``p``'s term depends only on strictly earlier columns. The output weights start at zero:
-    training starts from TVAE's factorized decoder. (A linear term, one weight per pair of
-    encoded positions, was measured too and kept far more broken rules: see
-    benchmarks/results/structure.md.)
+    A masked ReLU layer (MADE, Germain et al. 2015): ``rank[p]`` is the drawing step of
+    encoded position ``p`` (:func:`synthvae.generator.column_rank`: a column, or a numeric
+    column's modes and then its scalar); hidden unit ``h`` has a degree ``d_h`` (a step),
+    reads inputs of rank ``<= d_h`` and feeds outputs of rank ``> d_h``, so position ``p``'s
+    term depends only on strictly earlier steps: a number's scalar reads its own mode. The
+    output weights start at zero: training starts from TVAE's factorized decoder. (A linear
+    term, one weight per pair of encoded positions, was measured too and kept far more
+    broken rules: see benchmarks/results/structure.md.)
 
     **Values as inputs.** A numeric column is encoded as a mode (one-hot) and a scalar
     within it, ``(x - mean_k) / (4 std_k)``: read alone, the scalar means a different thing
@@ -170,7 +195,7 @@ class ColumnAutoregression(nn.Module):
     drawn mode ``k`` (``value_offset`` / ``value_scale``, per encoded position: 0 outside
     the column's mode slots; set by :meth:`set_value_coefficients` from the fitted
     transformer, saved with the weights), squashed by :func:`bounded_value`. The value has
-    the column's rank, like its span.
+    its scalar's rank: it is known once the scalar is drawn.
     """
 
     def __init__(self, rank: tuple[int, ...], hidden: int, value_inputs: tuple[int, ...] = ()):
@@ -187,12 +212,9 @@ class ColumnAutoregression(nn.Module):
             self.register_buffer("value_offset", torch.zeros(len(rank)))
             self.register_buffer("value_scale", torch.zeros(len(rank)))
             # the encoded positions of the value columns, and the value each belongs to
-            number = torch.full((n_columns,), -1, dtype=torch.long)
-            number[position_rank[scalars]] = torch.arange(len(scalars))
-            members = torch.nonzero(number[position_rank] >= 0).squeeze(1)
+            members, numbers = value_members(position_rank, scalars)
             self.register_buffer("value_positions", members, persistent=False)
-            self.register_buffer("value_numbers", number[position_rank[members]],
-                                 persistent=False)
+            self.register_buffer("value_numbers", numbers, persistent=False)
         input_rank = torch.cat([position_rank, position_rank[scalars]])
         self.inner = MaskedLinear((degree[:, None] >= input_rank[None, :]).float())
         self.outer = MaskedLinear(_mask(position_rank, degree), bias=False)
@@ -231,6 +253,24 @@ class ColumnAutoregression(nn.Module):
         if self.n_values:
             x = torch.cat([x, self.values(x)], 1)
         return self.outer(torch.relu(self.inner(x)))
+
+
+def value_members(rank: torch.Tensor, scalars: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the encoded positions of the value columns, the value each belongs to): a value's
+    scalar and the positions of its column: the scalar's step, and the softmax step drawn
+    just before it when the scalar is a step of its own (a model file before the two-step
+    numbers has the scalar and modes in one step)."""
+    steps = int(rank.max()) + 1
+    sizes = torch.zeros(steps, dtype=torch.long).index_add_(0, rank, torch.ones_like(rank))
+    scalar_step = rank[scalars]
+    own = torch.where(sizes[scalar_step] == 1, scalar_step - 1, scalar_step)
+    number = torch.full((steps,), -1, dtype=torch.long)
+    number[own] = torch.arange(len(scalars))
+    member_of = number[rank]
+    member_of[scalars] = torch.arange(len(scalars))
+    members = torch.nonzero(member_of >= 0).squeeze(1)
+    return members, member_of[members]
 
 
 def bounded_value(value: torch.Tensor) -> torch.Tensor:

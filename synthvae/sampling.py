@@ -2,11 +2,13 @@
 
 A factorized decoder (TVAE's) draws every span at once. An autoregressive one
 (:class:`synthvae.model.ColumnAutoregression`) draws the columns in order, each step
-vectorized over the rows: column ``c``'s spans are drawn from logits that include the term
-of the values drawn for columns ``< c``, whose own term is then added to the logits of the
-columns after it. The loop over columns is the model's definition, not a per-column
-transform: its length is the number of columns, its work per step a few gathers and one
-product of the step's hidden units into the later columns.
+vectorized over the rows: step ``c``'s spans are drawn from logits that include the term
+of the values drawn at steps ``< c``, whose own term is then added to the logits of the
+steps after it. A step is a column, or half of a numeric one: its modes (and null
+indicator), then its scalar, the position within the drawn mode
+(:func:`synthvae.generator.column_rank`). The loop over steps is the model's definition, not
+a per-column transform: its length is the number of steps, its work per step a few gathers
+and one product of the step's hidden units into the later steps.
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ CPU_AUTOREGRESSIVE_CHUNK_ROWS = 4_096
 # Low-lift truncation (Synthesizer(min_lift=...)): a slot is not drawn where its probability
 # is below this share of its frequency in the training rows.
 MIN_LIFT = 0.03
+# A condition on a two-step number computes its scalar's term for each mode in blocks of at
+# most this many (row, mode, unit) cells.
+SLOT_TERM_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
 class ColumnStep:
-    """One column's encoded positions, as host integers: what one drawing step writes."""
+    """One drawing step's encoded positions (a column, or a number's modes or scalar), as
+    host integers: what the step writes."""
 
-    start: int  # first encoded position of the column
+    start: int  # first encoded position of the step
     stop: int
     groups: tuple[tuple[int, int, int], ...]  # (softmax span number, first position, width)
     scalars: tuple[tuple[int, int], ...]  # (scalar span number, position)
@@ -44,12 +50,12 @@ class ColumnStep:
 
 def column_steps(layout: SpanLayout, rank: torch.Tensor,
                  value_scalars: torch.Tensor | None = None) -> list[ColumnStep]:
-    """The columns in drawing order (``rank`` of each encoded position, 0, 1, ... in
-    position order, as :class:`~synthvae.model.ModelConfig` checks), each one step, with
-    the value inputs (``value_scalars``, their scalar positions) of its numeric column. One
-    pass over the positions, spans and scalars (no scan per column)."""
+    """The drawing steps in order (``rank`` of each encoded position: each step one run of
+    positions, as :class:`~synthvae.model.ModelConfig` checks), with the value inputs
+    (``value_scalars``, their scalar positions) each step completes. One pass over the
+    positions, spans and scalars (no scan per step)."""
     rank = rank.tolist()
-    n_columns = rank[-1] + 1 if rank else 0
+    n_columns = max(rank) + 1 if rank else 0
     bounds = [[None, None] for _ in range(n_columns)]
     for position, column in enumerate(rank):
         bounds[column][0] = position if bounds[column][0] is None else bounds[column][0]
@@ -174,28 +180,31 @@ def span_logits(model: VAE, layout: SpanLayout, z: torch.Tensor, logits: torch.T
 
 
 class ColumnDrawer:
-    """Draws encoded rows from an autoregressive decoder, one column per step.
+    """Draws encoded rows from an autoregressive decoder, one step at a time (a column, or
+    a number's modes and then its scalar).
 
-    ``draw`` fills a (rows, width) block from the latent part of the logits: at column
-    ``c``'s step its softmax spans are drawn (inverse CDF with the given uniforms, or the most
+    ``draw`` fills a (rows, width) block from the latent part of the logits: at step ``c``
+    its softmax spans are drawn (inverse CDF with the given uniforms, or the most
     likely slot when there are none) and its scalars (tanh of the logit, plus ``noise`` x
-    sigma when given); then its drawn values' term is added to the logits of the columns
+    sigma when given); then its drawn values' term is added to the logits of the steps
     after it. Optional per-step hooks: ``conditions`` (:class:`synthvae.conditions.
     BoundCondition`) impose a column's draw and add log P(condition | z, earlier columns)
-    to the returned log weights; ``slot_totals`` (n_slots,) accumulates each slot's
-    probability at its step (what marginal calibration matches). With ``excluded`` pairs
-    (:mod:`synthvae.exclusions`), each drawn column lowers the logits of the later
+    to the returned log weights (a number's at its modes' step, with the scalar's logit
+    for each mode, :meth:`_scalar_logits_by_slot`; its scalar step then draws nothing);
+    ``slot_totals`` (n_slots,) accumulates each slot's probability at its step (what
+    marginal calibration matches). With ``excluded`` pairs (:mod:`synthvae.exclusions`),
+    each drawn column lowers the logits of the later
     categories it excludes before they are drawn.
 
     The masked layer's hidden units are held sorted by degree: a unit of degree ``d`` reads
-    columns ``<= d`` and feeds columns ``> d``. Once column ``d`` is drawn, the units of
+    steps ``<= d`` and feeds steps ``> d``. Once step ``d`` is drawn, the units of
     degree ``d`` have all their inputs: their input sum is taken then, once, as a weighted
     bag of the encoded positions drawn so far (the slot drawn in each span with weight 1,
     each scalar with its value: ``embedding_bag``, not a matmul over one-hot columns), and
-    their ReLU's term added at once to the logits of every later column (one
-    matmul into the positions after column ``d``), so column ``c``'s logits hold the units
-    of degree ``< c`` when it is drawn. A draw costs about half the masked layer's output
-    matmul plus a few gathers, whatever the number of columns.
+    their ReLU's term added at once to the logits of every later step (one matmul into
+    the positions from the first later step's on, ``later_starts``), so step ``c``'s
+    logits hold the units of degree ``< c`` when it is drawn. A draw costs about half the
+    masked layer's output matmul plus a few gathers, whatever the number of columns.
     A numeric column's value input (:class:`~synthvae.model.ColumnAutoregression`) joins
     the bag as one more entry, at input ``width + i``, weighted by the value rebuilt from
     the drawn mode and scalar.
@@ -213,6 +222,8 @@ class ColumnDrawer:
         if autoregression.n_values:  # (width,) each mode slot's value offset and scale
             self.value_offset = autoregression.value_offset
             self.value_scale = autoregression.value_scale
+            self.value_columns = value_column_slices(autoregression.value_positions,
+                                                     autoregression.value_numbers)
         order = torch.argsort(autoregression.degree, stable=True)
         degree = autoregression.degree[order]
         columns = torch.arange(len(self.steps) + 1, device=degree.device)
@@ -229,10 +240,21 @@ class ColumnDrawer:
         self.outer_rows = without_subnormals(autoregression.outer.weight * autoregression.mask
                                              )[:, order].T.contiguous()
         self.slot_start = span_slot_starts(layout)
+        self.feed_start = later_starts(self.steps)
+        # a numeric column's softmax step -> its scalar step, drawn next (two-step numbers)
+        self.scalar_step = {number: number + 1 for number, (step, after) in
+                            enumerate(zip(self.steps, self.steps[1:]))
+                            if after.stop == step.start == after.start + 1
+                            and not after.groups}
 
     def step_start(self, position: int) -> int:
-        """The first position of the column holding encoded ``position``."""
-        return next(step.start for step in self.steps if step.start <= position < step.stop)
+        """The first position of the first step drawn of the column holding encoded
+        ``position`` (a two-step number's softmax step): where its conditions are imposed."""
+        number = next(n for n, step in enumerate(self.steps)
+                      if step.start <= position < step.stop)
+        if self.scalar_step.get(number - 1) == number:
+            number -= 1
+        return self.steps[number].start
 
     def draw(self, block: torch.Tensor, base: torch.Tensor, sigma: torch.Tensor,
              uniform: torch.Tensor | None = None, noise: torch.Tensor | None = None,
@@ -250,20 +272,29 @@ class ColumnDrawer:
                            for step in self.steps], base.device, base.dtype)
         log_w = base.new_zeros(n)
         sigma = sigma.expand(n, -1)
+        written = set()  # the scalar steps whose scalar a condition wrote
         for number, step in enumerate(self.steps):
-            choices = self._draw_column(step, block, logits, sigma, uniform, noise, slot_totals)
+            if number in written:  # its column imposed at its softmax step
+                bag.add_drawn(step, [], block)
+            else:
+                choices = self._draw_column(step, block, logits, sigma, uniform, noise,
+                                            slot_totals)
             imposed = conditions.get(step.start, ())
             for condition in imposed:
-                log_w += condition.log_prob(logits, sigma)
-                condition.impose(block, logits, sigma, generator)
+                scalar_logits = self._scalar_logits_by_slot(number, condition, bag, logits)
+                log_w += condition.log_prob(logits, sigma, scalar_logits)
+                condition.impose(block, logits, sigma, generator, scalar_logits)
+                if scalar_logits is not None:
+                    written.add(self.scalar_step[number])
             if imposed:  # the column as the conditions wrote it
                 bag.add_column(step, block)
-            else:
+            elif number not in written:
                 bag.add_drawn(step, choices, block)
             if self.exclusions is not None:
                 self.exclusions.apply(number, step, block, logits)
             for number_of_value, scalar in step.values:
-                bag.add(self.layout.width + number_of_value, self._value(step, scalar, block))
+                bag.add(self.layout.width + number_of_value,
+                        self._value(self.value_columns[number_of_value], scalar, block))
             units = slice(self.unit_start[number], self.unit_start[number + 1])
             if units.start < units.stop and number + 1 < len(self.steps):  # the last feeds none
                 inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]
@@ -272,16 +303,49 @@ class ColumnDrawer:
 
     def _feed_later_columns(self, number: int, logits, active, units: slice) -> None:
         """Add the term of the units of degree ``number`` (``active``, their ReLU, final
-        once column ``number`` is drawn) to the logits of every column after it: one matmul
-        into the positions that follow the column (a wide product, where a product per later
-        column into its own few positions took twice as long)."""
-        later = self.steps[number + 1].start
+        once step ``number`` is drawn) to the logits of every step after it: one matmul
+        into the positions from the first later step's on (a wide product, where a product
+        per later column into its own few positions took twice as long)."""
+        later = self.feed_start[number]
         logits[:, later:].addmm_(active, self.outer_rows[units, later:])
 
-    def _value(self, step: ColumnStep, scalar: int, block: torch.Tensor) -> torch.Tensor:
-        """(rows,) the numeric value of column ``step`` as written in ``block`` (one-hot
-        modes and a scalar; or whatever a condition wrote), in the column's standard units."""
-        columns = slice(step.start, step.stop)
+    def _scalar_logits_by_slot(self, number: int, condition, bag: "DrawnBag",
+                               logits: torch.Tensor) -> torch.Tensor | None:
+        """(rows, k) the logit of a two-step number's scalar were each slot ``k`` of the
+        condition's deciding span drawn at softmax step ``number``: what it has from the
+        latent and the earlier columns, plus the term of the units of degree ``number`` that
+        read the column's softmax step as the condition writes it (its null indicator and
+        that slot). None where the scalar is not a step of its own after this one, or the
+        condition decides no scalar."""
+        scalar_number = self.scalar_step.get(number)
+        if scalar_number is None or condition.scalar is None:
+            return None
+        position = self.steps[scalar_number].start
+        units = slice(self.unit_start[number], self.unit_start[number + 1])
+        out = logits[:, position:position + 1].repeat(1, len(condition.slot_log_weights))
+        # the slots whose scalar can be drawn: allowed, and not a point mass (scalar 0)
+        slots = torch.nonzero(torch.isfinite(condition.slot_log_weights)
+                              & ~condition.exact).squeeze(1)
+        if units.start == units.stop or not len(slots):
+            return out
+        weights = self.unit_weights[number]  # (in, units)
+        inputs = bag.sum(weights) + self.unit_bias[number]  # the earlier columns' part
+        if condition.null is not None:
+            inputs = inputs + weights[condition.null.start]  # present
+        slot_rows = weights[condition.slots][slots]  # (k', units)
+        outer = self.outer_rows[units, position]
+        # (rows, k', units) at a time, in chunks of rows: a value-by-value column has many
+        step = max(1, SLOT_TERM_CELLS // (len(slots) * slot_rows.shape[1]))
+        for start in range(0, len(out), step):
+            rows = slice(start, start + step)
+            by_slot = inputs[rows, None, :] + slot_rows
+            out[rows, slots] += by_slot.clamp_(min=0) @ outer
+        return out
+
+    def _value(self, columns: slice, scalar: int, block: torch.Tensor) -> torch.Tensor:
+        """(rows,) the numeric value of the column at ``columns`` as written in ``block``
+        (one-hot modes and a scalar; or whatever a condition wrote), in the column's
+        standard units."""
         encoded = block[:, columns]
         return bounded_value(encoded @ self.value_offset[columns]
                              + block[:, scalar] * (encoded @ self.value_scale[columns]))
@@ -312,6 +376,28 @@ class ColumnDrawer:
                 mean = mean + noise[:, index] * sigma[:, index]
             block[:, position] = mean.clamp_(-1.0, 1.0)
         return choices
+
+
+def later_starts(steps: list[ColumnStep]) -> list[int]:
+    """For each step but the last, the first position of any step drawn after it (a
+    two-step number's scalar sits before the softmax step drawn before it), where the
+    masked units that the step completes start to feed."""
+    starts, first = [], None
+    for step in reversed(steps[1:]):
+        first = step.start if first is None else min(first, step.start)
+        starts.append(first)
+    return starts[::-1]
+
+
+def value_column_slices(positions: torch.Tensor, numbers: torch.Tensor) -> list[slice]:
+    """Each value input's column (its scalar, modes and null indicator) as a slice of
+    encoded positions, from :func:`synthvae.model.value_members`."""
+    positions, numbers = positions.cpu(), numbers.cpu()
+    n = int(numbers.max()) + 1 if len(numbers) else 0
+    first = torch.full((n,), int(positions.max()) + 1 if n else 0, dtype=torch.long
+                       ).scatter_reduce(0, numbers, positions, "amin")
+    last = torch.zeros(n, dtype=torch.long).scatter_reduce(0, numbers, positions, "amax")
+    return [slice(a, b + 1) for a, b in zip(first.tolist(), last.tolist())]
 
 
 def span_slot_starts(layout: SpanLayout) -> dict[int, int]:
@@ -367,6 +453,8 @@ class DrawnBag:
 
     def sum(self, weights: torch.Tensor) -> torch.Tensor:
         """(rows, units): the drawn positions' rows of ``weights`` (in, units), weighted."""
+        if not self.filled:
+            return weights.new_zeros((len(self.index), weights.shape[1]))
         return embedding_bag(self.index[:, :self.filled], weights, mode="sum",
                              per_sample_weights=self.weight[:, :self.filled])
 

@@ -39,21 +39,75 @@ B_SCALAR = 5  # the encoded position of b's scalar: its value input
 B_OFFSET = torch.tensor([0.0] * 6 + [-1.5, 0.8] + [0.0] * 4)  # b's two modes
 B_SCALE = torch.tensor([0.0] * 6 + [0.4, 0.0] + [0.0] * 4)  # its second mode a point mass
 
+# b as the transformer lays a number out (scalar, mode span 2, null span 2): two drawing
+# steps, its modes and null indicator first, then its scalar.
+TWO_STEP_SPANS = [Span("a", SpanKind.SOFTMAX, 3, "category"),
+                  Span("b", SpanKind.SCALAR, 1, "value"), Span("b", SpanKind.SOFTMAX, 2, "mode"),
+                  Span("b", SpanKind.SOFTMAX, 2, "null"),
+                  Span("c", SpanKind.SOFTMAX, 4, "category")]
+TWO_STEP_SCALAR = 3
+TWO_STEP_OFFSET = torch.tensor([0.0] * 4 + [-1.5, 0.8] + [0.0] * 6)
+TWO_STEP_SCALE = torch.tensor([0.0] * 4 + [0.4, 0.0] + [0.0] * 6)
+LAYOUTS = {"one step": (SPANS, B_SCALAR, B_OFFSET, B_SCALE),
+           "two steps": (TWO_STEP_SPANS, TWO_STEP_SCALAR, TWO_STEP_OFFSET, TWO_STEP_SCALE)}
 
-def random_model(seed: int = 0, values: bool = True) -> tuple[VAE, SpanLayout]:
-    """A decoder with random weights; with ``values`` its masked layer reads b's value."""
-    layout = SpanLayout.from_spans(SPANS)
+
+def random_model(seed: int = 0, values: bool = True, layout_name: str = "one step"
+                 ) -> tuple[VAE, SpanLayout]:
+    """A decoder with random weights; with ``values`` its masked layer reads b's value.
+    ``layout_name``: b as one drawing step (scalar and modes together, as a model file
+    before the two-step numbers has it) or two (LAYOUTS)."""
+    spans, scalar, offset, scale = LAYOUTS[layout_name]
+    layout = SpanLayout.from_spans(spans)
     config = ModelConfig(data_dim=layout.width, n_scalars=layout.n_scalars, latent_dim=4,
-                         hidden=(8,), column_rank=column_rank(SPANS), autoregressive_hidden=16,
-                         value_inputs=(B_SCALAR,) if values else ())
+                         hidden=(8,), column_rank=column_rank(spans), autoregressive_hidden=16,
+                         value_inputs=(scalar,) if values else ())
     torch.manual_seed(seed)
     model = VAE(config)
     with torch.no_grad():  # weights start at zero: give the term something to say
         for parameter in model.decoder.autoregression.parameters():
             parameter.normal_(0, 2.0)
     if values:
-        model.decoder.autoregression.set_value_coefficients(B_OFFSET, B_SCALE)
+        model.decoder.autoregression.set_value_coefficients(offset, scale)
     return model.eval(), layout
+
+
+def test_a_number_is_drawn_in_two_steps_its_modes_first():
+    """The transformer's numbers (a scalar span, then modes and null indicator) take two
+    drawing steps, modes first; a column laid out otherwise keeps one step."""
+    assert column_rank(TWO_STEP_SPANS) == (0, 0, 0, 2, 1, 1, 1, 1, 3, 3, 3, 3)
+    assert column_rank(SPANS) == (0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2)
+    only_scalar = [Span("x", SpanKind.SCALAR, 1, "value"), Span("y", SpanKind.SCALAR, 1, "value")]
+    assert column_rank(only_scalar) == (0, 1)
+
+
+def test_a_table_of_more_numbers_than_masked_units_keeps_one_step_each():
+    """200 numbers would be 400 steps for 256 masked units: each stays one step."""
+    from synthvae.generator import drawing_steps
+
+    numbers = [span for i in range(200) for span in (Span(f"x{i}", SpanKind.SCALAR, 1, "value"),
+                                                     Span(f"x{i}", SpanKind.SOFTMAX, 2, "mode"))]
+    assert drawing_steps(numbers) == column_rank(numbers, two_step_numbers=False)
+    assert len(set(drawing_steps(numbers[:200]))) == 200  # 100 numbers: two steps each
+
+
+def test_the_scalar_reads_its_own_columns_mode_and_nothing_later():
+    """Two-step b: its scalar's term reads b's modes and null indicator (drawn before it),
+    never the scalar itself or c; b's modes read only a."""
+    term = ColumnAutoregression(column_rank(TWO_STEP_SPANS), 16, (TWO_STEP_SCALAR,))
+    with torch.no_grad():
+        for parameter in term.parameters():
+            parameter.normal_()
+        term.set_value_coefficients(TWO_STEP_OFFSET, TWO_STEP_SCALE)
+    x = torch.randn(5, 12)
+    own_mode = x.clone()
+    own_mode[:, 4:8] = torch.randn(5, 4)
+    assert not torch.allclose(term(x)[:, 3], term(own_mode)[:, 3])  # the scalar reads its mode
+    later = x.clone()
+    later[:, 3] = torch.randn(5)
+    later[:, 8:] = torch.randn(5, 4)
+    assert torch.allclose(term(x)[:, :8], term(later)[:, :8])  # ... but not itself or c
+    assert not torch.allclose(term(x)[:, 8:], term(later)[:, 8:])  # c reads b's value
 
 
 @pytest.mark.parametrize("values", [(), (B_SCALAR,)])
@@ -135,11 +189,12 @@ def test_the_latent_swap_leaves_the_scalar_positions_their_own_latent():
     assert old.unswapped == ()  # a model saved before the field swapped every position
 
 
+@pytest.mark.parametrize("layout_name", list(LAYOUTS))
 @pytest.mark.parametrize("values", [False, True])
-def test_drawn_rows_follow_the_teacher_forced_probabilities(values):
+def test_drawn_rows_follow_the_teacher_forced_probabilities(values, layout_name):
     """Each slot's share among rows drawn column by column equals the mean probability the
     decoder gives it when it reads those same rows (what training optimises)."""
-    model, layout = random_model(values=values)
+    model, layout = random_model(values=values, layout_name=layout_name)
     z = torch.randn(40_000, 4, generator=torch.Generator().manual_seed(1))
     block = torch.zeros(len(z), layout.width)
     sigma = model.decoder.sigma(torch.ones(1, 1))
@@ -156,23 +211,44 @@ def test_drawn_rows_follow_the_teacher_forced_probabilities(values):
 
 
 class WriteB:
-    """A stand-in condition that writes column b (not null, mode 1, scalar 0.3)."""
+    """A stand-in condition that writes column b (not null, mode 1, scalar 0.3). It
+    decides no scalar (``scalar`` None): a one-step b is written whole at its step."""
 
     position = 3
+    scalar = None
 
-    def log_prob(self, logits, sigma):
+    def log_prob(self, logits, sigma, scalar_logits=None):
         return logits.new_zeros(len(logits))
 
-    def impose(self, block, logits, sigma, generator):
+    def impose(self, block, logits, sigma, generator, scalar_logits=None):
         block[:, 3:8] = torch.tensor([1.0, 0.0, 0.3, 1.0, 0.0])
 
 
+class WriteTwoStepB:
+    """The same for two-step b (scalar 0.3, mode 1, not null), written at its modes' step:
+    it decides the scalar, so the scalar's step draws nothing."""
+
+    position, scalar, slots, null = 3, 3, slice(4, 6), slice(6, 8)
+    slot_log_weights, exact = torch.zeros(2), torch.tensor([False, False])  # both modes allowed
+
+    def log_prob(self, logits, sigma, scalar_logits=None):
+        assert scalar_logits.shape == (len(logits), 2)  # the scalar's logit for each mode
+        return logits.new_zeros(len(logits))
+
+    def impose(self, block, logits, sigma, generator, scalar_logits=None):
+        block[:, 3:8] = torch.tensor([0.3, 1.0, 0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("layout_name", list(LAYOUTS))
 @pytest.mark.parametrize("condition", [False, True])
-def test_the_drawers_logits_are_the_teacher_forced_ones_of_the_rows_it_drew(condition):
+def test_the_drawers_logits_are_the_teacher_forced_ones_of_the_rows_it_drew(condition,
+                                                                           layout_name):
     """Column by column the drawer completes each column's logits from what it drew (or a
     condition wrote) before it: exactly the decoder's logits on the finished rows, the value
     of b included. (Weights small enough that b's value moves c's draw.)"""
-    model, layout = random_model(values=True)
+    model, layout = random_model(values=True, layout_name=layout_name)
+    two_steps = layout_name == "two steps"
+    imposed = {4: [WriteTwoStepB()]} if two_steps else {3: [WriteB()]}
     with torch.no_grad():
         for parameter in model.decoder.autoregression.parameters():
             parameter.mul_(0.25)
@@ -186,22 +262,23 @@ def test_the_drawers_logits_are_the_teacher_forced_ones_of_the_rows_it_drew(cond
         logits = model.decoder(z)
         ColumnDrawer(model.decoder, layout).draw(
             block, logits, sigma, uniform, noise,
-            conditions={3: [WriteB()]} if condition else None)
+            conditions=imposed if condition else None)
         forced = model.decoder(z, block)
         without = model.decoder.autoregression.values(block) * 0
         reads = forced[:, 8:] - model.decoder.out(model.decoder.body(z))[:, 8:]
     assert torch.allclose(logits, forced, atol=1e-4)
     if condition:
-        assert torch.all(block[:, 5] == 0.3)
+        assert torch.all(block[:, 3 if two_steps else 5] == 0.3)
     # b's value matters to c: zeroing it changes c's term well beyond the tolerance
     term = model.decoder.autoregression
     x = torch.cat([block, without], 1)
     assert (term.outer(torch.relu(term.inner(x)))[:, 8:] - reads).abs().max() > 0.01
 
 
+@pytest.mark.parametrize("layout_name", list(LAYOUTS))
 @pytest.mark.parametrize("values", [False, True])
-def test_most_likely_row_is_the_teacher_forced_argmax(values):
-    model, layout = random_model(values=values)
+def test_most_likely_row_is_the_teacher_forced_argmax(values, layout_name):
+    model, layout = random_model(values=values, layout_name=layout_name)
     z = torch.randn(500, 4, generator=torch.Generator().manual_seed(3))
     rows = decode_mean(model, layout, z)
     with torch.no_grad():
@@ -209,7 +286,41 @@ def test_most_likely_row_is_the_teacher_forced_argmax(values):
     slots = forced[:, layout.slot_index]
     best = (slots >= layout.expand(layout.group_max(slots))).float()
     assert torch.equal(best, rows[:, layout.slot_index])
-    assert torch.allclose(rows[:, layout.scalar_index], torch.tanh(forced[:, layout.scalar_index]))
+    # the drawer sums the scalar's terms in another order: float32 rounding apart
+    assert torch.allclose(rows[:, layout.scalar_index],
+                          torch.tanh(forced[:, layout.scalar_index]), atol=1e-6)
+
+
+@pytest.mark.parametrize("cells", [sampling.SLOT_TERM_CELLS, 40])
+def test_a_condition_sees_the_scalar_each_mode_would_give(cells, monkeypatch):
+    """A condition on a two-step number is imposed at its modes' step, before the scalar
+    is drawn: the drawer gives it the scalar's logit for each mode (the earlier columns,
+    the latent, and the units that read that mode and a present cell), exactly what the
+    decoder gives the rows with the column written that way; in blocks of rows as small as
+    asked (a value-by-value column has many modes)."""
+    monkeypatch.setattr(sampling, "SLOT_TERM_CELLS", cells)
+    model, layout = random_model(values=True, layout_name="two steps")
+    drawer = ColumnDrawer(model.decoder, layout)
+    z = torch.randn(300, 4, generator=torch.Generator().manual_seed(8))
+    seen = {}
+
+    class Probe(WriteTwoStepB):
+        def log_prob(self, logits, sigma, scalar_logits=None):
+            seen["scalar_logits"] = scalar_logits.clone()
+            return logits.new_zeros(len(logits))
+
+    block = torch.zeros(len(z), layout.width)
+    sigma = model.decoder.sigma(torch.ones(1, 1))
+    generator = torch.Generator().manual_seed(9)
+    uniform = torch.rand(len(z), layout.n_groups, generator=generator)
+    with torch.no_grad():
+        drawer.draw(block, model.decoder(z), sigma, uniform, conditions={4: [Probe()]})
+        for mode in (0, 1):
+            written = block.clone()
+            written[:, 4:8] = torch.tensor([[1.0, 0.0], [0.0, 1.0]][mode] + [1.0, 0.0])
+            forced = model.decoder(z, written)[:, 3]
+            assert torch.allclose(seen["scalar_logits"][:, mode], forced, atol=1e-4), mode
+    assert drawer.step_start(3) == 4  # b's conditions are imposed where its modes are drawn
 
 
 def coded_table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -367,6 +478,35 @@ def saved_with_model_config(synth, path, edit):
     save_file(tensors, str(path), metadata=resigned(dict(metadata, state=json.dumps(state)),
                                                      tensors))
     return path
+
+
+def test_a_model_file_with_numbers_in_one_step_loads_and_samples(coded_fits, tmp_path):
+    """Files saved before the two-step numbers number each column once (a number's scalar
+    and modes in one step): they load, and sample by those masks; ranges on numbers hold."""
+    synth = coded_fits["autoregressive"]
+    rank = list(synth.model_config_.column_rank)
+    assert len(set(rank)) > len({span.column for span in synth.transformer_.spans_})
+
+    def one_step(config):
+        columns: dict = {}
+        config["column_rank"] = [columns.setdefault(span.column, len(columns))
+                                 for span in synth.transformer_.spans_
+                                 for _ in range(span.width)]
+
+    old = Synthesizer.load(saved_with_model_config(synth, tmp_path / "m.synthvae", one_step))
+    assert len(set(old.model_config_.column_rank)) == len(synth.schema_.columns)
+    rows = old.sample(1_000, seed=4, conditions={"x": (100, 200)})
+    assert rows["x"].between(100, 200).all() and len(rows) == 1_000
+
+
+def test_a_range_on_a_two_step_number_keeps_its_relation_to_the_others(coded_fits):
+    """``x`` is code x 10 + noise, drawn in two steps (modes, then the scalar); a range on it
+    is imposed at its modes' step with the scalar each mode would give: the rows meet the
+    range and keep the code that goes with it."""
+    synth = coded_fits["autoregressive"]
+    rows = synth.sample(2_000, seed=5, conditions={"x": (300, 330)})
+    assert rows["x"].between(300, 330).all()
+    assert (rows["code"] == 31).mean() > 0.9  # 31 x 10 = 310: the only code in range
 
 
 def test_a_model_file_with_a_broken_column_order_is_refused(coded_fits, tmp_path):

@@ -443,6 +443,40 @@ def test_a_zoned_column_of_dates_comes_back_as_local_midnights():
     assert (out["day"] == out["day"].dt.normalize()).all()
 
 
+def test_a_zoned_date_rounded_across_a_daylight_saving_switch_is_a_local_midnight():
+    """Noon of 2021-03-28 in Paris (+02:00) rounds to that day's midnight, which is +01:00:
+    the offset is the one where the rounded instant lands, not the drawn one's."""
+    from synthvae import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    days = pd.Series(pd.date_range("2021-03-20", "2021-04-05", freq="D", tz="Europe/Paris"))
+    frame = pd.DataFrame({"day": days})
+    transformer = TableTransformer(detect_schema(frame)).fit(frame)
+    column = transformer.transformers_[0]
+    drawn = pd.Series(pd.to_datetime(["2021-03-28 11:50+02:00", "2021-03-28 12:10+02:00",
+                                      "2021-10-31 11:50+01:00"], utc=True))
+    out = column.from_numbers(drawn.astype("int64").to_numpy() / 1e9)
+    assert (out == out.dt.normalize()).all(), out.tolist()
+    assert out.dt.strftime("%Y-%m-%d").tolist() == ["2021-03-28", "2021-03-29", "2021-10-31"]
+
+
+def test_a_zoned_hour_rounded_into_a_daylight_saving_gap_moves_forward():
+    """Hourly Paris times: 01:40+01:00 on the spring-forward night rounds to 02:00, which
+    does not exist there: it becomes 03:00+02:00 (the same instant as 02:00+01:00); on the
+    fall-back night 02:40+02:00 rounds to 03:00, which is +01:00."""
+    from synthvae import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    hours = pd.Series(pd.date_range("2021-03-27", "2021-11-01", freq="h", tz="Europe/Paris"))
+    frame = pd.DataFrame({"hour": hours})
+    column = TableTransformer(detect_schema(frame)).fit(frame).transformers_[0]
+    drawn = pd.Series(pd.to_datetime(["2021-03-28 01:40+01:00", "2021-10-31 02:40+02:00",
+                                      "2021-06-01 10:20+02:00"], utc=True))
+    out = column.from_numbers(drawn.astype("int64").to_numpy() / 1e9)
+    assert [stamp.isoformat() for stamp in out] == [
+        "2021-03-28T03:00:00+02:00", "2021-10-31T03:00:00+01:00", "2021-06-01T10:00:00+02:00"]
+
+
 @pytest.mark.parametrize("freq, periods", [("M", 300), ("Q", 20), ("W", 60), ("D", 400)])
 def test_period_columns_come_back_as_periods_of_their_frequency(freq, periods, tmp_path):
     """Monthly, quarterly and weekly periods were categories a model file could not store

@@ -173,13 +173,13 @@ def test_conditions_and_reloaded_models_keep_the_exclusions(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t[EXCLUDED_KEY] + 10_000, "position 100.. outside 0"),
     (lambda t: t[EXCLUDED_KEY].index_fill(1, torch.tensor([1]), 7),  # age's scalar
-     "position 7 \\(of column 2\\) holds no category"),
+     "position 7 \\(drawing step 3\\) holds no category"),
     (lambda t: t[EXCLUDED_KEY][:, [1, 0, 2]].contiguous(), "not in an earlier column"),
     (lambda t: t[EXCLUDED_KEY].float(), "int64"),
     (lambda t: t[EXCLUDED_KEY] * torch.tensor([1, 1, -1]), "logit 30, where -30 or -60"),
     (lambda t: t[EXCLUDED_KEY].index_fill(1, torch.tensor([1]), t["model.decoder.out.bias"]
                                           .numel() - 1),  # y's last mode
-     "position -1 \\(of column 5\\) holds no category"),
+     "position -1 \\(drawing step 6\\) holds no category"),
 ])
 def test_tampered_exclusions_are_refused_on_load(tmp_path, edit, message):
     synth = Synthesizer(epochs=1, seed=0, verbose=False).fit(_household_table(600))

@@ -112,8 +112,8 @@ class DatetimeTransformer(OnResolutionGrid):
         missing = np.isnan(seconds)
         if self.resolution_:  # on the column's wall clock: a zoned column's days stay days
             offsets = self._utc_offsets(np.where(missing, 0.0, seconds))
-            seconds = np.round((seconds + offsets) / self.resolution_) * self.resolution_ \
-                - offsets
+            wall = np.round((seconds + offsets) / self.resolution_) * self.resolution_
+            seconds = self._wall_to_utc(np.where(missing, 0.0, wall), offsets)
         unit = self._unit
         ticks = np.where(missing, 0, np.round(seconds * _ticks_per_second(unit)))
         stamps = pd.Series(ticks.astype(np.int64).astype(f"datetime64[{unit}]"),
@@ -129,6 +129,17 @@ class DatetimeTransformer(OnResolutionGrid):
             return stamps.astype(model_dtype(self.spec.dtype))
         except (TypeError, ValueError):
             return stamps
+
+    def _wall_to_utc(self, wall: np.ndarray, offsets) -> np.ndarray:
+        """The instants (seconds, UTC) of the column's wall-clock times ``wall`` rounded
+        from instants whose UTC offsets were ``offsets``: with the offset where each lands
+        (noon of a daylight-saving switch day rounded to its midnight crosses the switch);
+        a wall time the switch skips (02:30 on a spring-forward night) keeps the drawn
+        instant's offset, which moves its clock forward, as ``tz_localize(nonexistent=
+        "shift_forward")`` would."""
+        landed = wall - self._utc_offsets(wall - offsets)
+        exists = landed + self._utc_offsets(landed) == wall
+        return np.where(exists, landed, wall - offsets)
 
     def _utc_offsets(self, seconds: np.ndarray) -> np.ndarray | float:
         """The column's time zone's UTC offset, in seconds, at each instant ``seconds``
