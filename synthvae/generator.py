@@ -98,8 +98,8 @@ def column_rank(spans, two_step_numbers: bool = True) -> tuple[int, ...]:
 
 def drawing_steps(spans, two_step_numbers: bool = True) -> tuple[int, ...]:
     """:func:`column_rank`, with numbers in two steps only while every step can have masked
-    units of its own (at most ``ModelConfig.autoregressive_hidden`` steps): on a table of
-    more numbers than that the extra steps would read nothing."""
+    units of its own (at most ``ModelConfig.autoregressive_hidden`` steps): past that, the
+    steps beyond the units' degrees would be read by no unit."""
     rank = column_rank(spans, two_step_numbers)
     if rank and max(rank) + 1 > ModelConfig.autoregressive_hidden:
         return column_rank(spans, False)

@@ -264,7 +264,9 @@ def value_members(rank: torch.Tensor, scalars: torch.Tensor
     steps = int(rank.max()) + 1
     sizes = torch.zeros(steps, dtype=torch.long).index_add_(0, rank, torch.ones_like(rank))
     scalar_step = rank[scalars]
-    own = torch.where(sizes[scalar_step] == 1, scalar_step - 1, scalar_step)
+    after = rank[(scalars + 1).clamp(max=len(rank) - 1)]  # the step of the next position
+    alone = (sizes[scalar_step] == 1) & (scalars + 1 < len(rank)) & (after == scalar_step - 1)
+    own = torch.where(alone, scalar_step - 1, scalar_step)
     number = torch.full((steps,), -1, dtype=torch.long)
     number[own] = torch.arange(len(scalars))
     member_of = number[rank]

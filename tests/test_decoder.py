@@ -81,7 +81,7 @@ def test_a_number_is_drawn_in_two_steps_its_modes_first():
     assert column_rank(only_scalar) == (0, 1)
 
 
-def test_a_table_of_more_numbers_than_masked_units_keeps_one_step_each():
+def test_a_table_of_more_steps_than_masked_units_keeps_numbers_in_one_step():
     """200 numbers would be 400 steps for 256 masked units: each stays one step."""
     from synthvae.generator import drawing_steps
 
@@ -89,6 +89,21 @@ def test_a_table_of_more_numbers_than_masked_units_keeps_one_step_each():
                                                      Span(f"x{i}", SpanKind.SOFTMAX, 2, "mode"))]
     assert drawing_steps(numbers) == column_rank(numbers, two_step_numbers=False)
     assert len(set(drawing_steps(numbers[:200]))) == 200  # 100 numbers: two steps each
+
+
+def test_a_values_column_is_its_scalar_and_the_step_drawn_just_before_it():
+    """A two-step number's value reads its scalar and its own modes and null indicator; a
+    one-position step not followed by the step before it (no layout column_rank makes) is
+    not taken for half of a number: its value is its scalar alone."""
+    from synthvae.model import value_members
+
+    two = torch.tensor(column_rank(TWO_STEP_SPANS))
+    members, numbers = value_members(two, torch.tensor([TWO_STEP_SCALAR]))
+    assert members.tolist() == [3, 4, 5, 6, 7] and numbers.tolist() == [0] * 5
+    members, _ = value_members(torch.tensor([0, 0, 0, 1, 2, 2]), torch.tensor([3]))
+    assert members.tolist() == [3]
+    members, _ = value_members(torch.tensor(column_rank(SPANS)), torch.tensor([B_SCALAR]))
+    assert members.tolist() == [3, 4, 5, 6, 7]  # one step: the whole column
 
 
 def test_the_scalar_reads_its_own_columns_mode_and_nothing_later():

@@ -477,6 +477,23 @@ def test_a_zoned_hour_rounded_into_a_daylight_saving_gap_moves_forward():
         "2021-03-28T03:00:00+02:00", "2021-10-31T03:00:00+01:00", "2021-06-01T10:00:00+02:00"]
 
 
+def test_a_zoned_date_rounded_onto_a_skipped_midnight_keeps_its_date():
+    """Sao Paulo switched at midnight (2018-11-04 00:00 did not exist): a date drawn on
+    that day keeps it, at 01:00, the first hour the day had."""
+    from synthvae import detect_schema
+    from synthvae.transforms.table import TableTransformer
+
+    days = pd.Series(pd.date_range("2018-10-01", "2018-10-30", freq="D",
+                                   tz="America/Sao_Paulo"))
+    column = TableTransformer(detect_schema(pd.DataFrame({"day": days}))).fit(
+        pd.DataFrame({"day": days})).transformers_[0]
+    drawn = pd.Series(pd.to_datetime(["2018-11-04 10:00-02:00", "2018-11-04 12:30-02:00"],
+                                     utc=True))
+    out = column.from_numbers(drawn.astype("int64").to_numpy() / 1e9)
+    assert [stamp.isoformat() for stamp in out] == ["2018-11-04T01:00:00-02:00",
+                                                    "2018-11-05T00:00:00-02:00"]
+
+
 @pytest.mark.parametrize("freq, periods", [("M", 300), ("Q", 20), ("W", 60), ("D", 400)])
 def test_period_columns_come_back_as_periods_of_their_frequency(freq, periods, tmp_path):
     """Monthly, quarterly and weekly periods were categories a model file could not store

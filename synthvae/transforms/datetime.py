@@ -133,13 +133,14 @@ class DatetimeTransformer(OnResolutionGrid):
     def _wall_to_utc(self, wall: np.ndarray, offsets) -> np.ndarray:
         """The instants (seconds, UTC) of the column's wall-clock times ``wall`` rounded
         from instants whose UTC offsets were ``offsets``: with the offset where each lands
-        (noon of a daylight-saving switch day rounded to its midnight crosses the switch);
-        a wall time the switch skips (02:30 on a spring-forward night) keeps the drawn
-        instant's offset, which moves its clock forward, as ``tz_localize(nonexistent=
-        "shift_forward")`` would."""
-        landed = wall - self._utc_offsets(wall - offsets)
-        exists = landed + self._utc_offsets(landed) == wall
-        return np.where(exists, landed, wall - offsets)
+        (noon of a daylight-saving switch day rounded to its midnight crosses the switch).
+        A wall time the switch skips (02:30 on a spring-forward night; midnight, in a zone
+        that switches then) takes the offset before the switch, which moves its clock
+        forward by the gap (02:30 becomes 03:30), on the same date."""
+        guess = self._utc_offsets(wall - offsets)
+        landed = wall - guess
+        after = self._utc_offsets(landed)
+        return np.where(landed + after == wall, landed, wall - np.minimum(guess, after))
 
     def _utc_offsets(self, seconds: np.ndarray) -> np.ndarray | float:
         """The column's time zone's UTC offset, in seconds, at each instant ``seconds``
