@@ -198,15 +198,26 @@ def adult_one_epoch():
                            schema=detect_schema(data.train)).fit(data.train)
 
 
-def alternating_sample_seconds(synth, rows: int, repeats: int, blocks: dict) -> dict:
-    """Seconds of ``synth.sample(rows, seed=1)`` inside each of ``blocks`` (label -> a
-    function returning a context manager), the labels alternating, ``repeats`` rounds, so
-    that load drift hits all alike."""
-    seconds = {label: [] for label in blocks}
+def alternating_seconds(calls: dict, repeats: int) -> dict:
+    """Seconds of each of ``calls`` (label -> a function of no argument), the labels
+    alternating, ``repeats`` rounds, so that load drift hits all alike."""
+    seconds = {label: [] for label in calls}
     for _ in range(repeats):
-        for label, block in blocks.items():
-            with block():
-                start = time.perf_counter()
-                synth.sample(rows, seed=1)
-                seconds[label].append(round(time.perf_counter() - start, 3))
+        for label, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[label].append(round(time.perf_counter() - start, 3))
     return seconds
+
+
+def alternating_sample_seconds(synth, rows: int, repeats: int, blocks: dict) -> dict:
+    """:func:`alternating_seconds` of ``synth.sample(rows, seed=1)`` inside each of
+    ``blocks`` (label -> a function returning a context manager)."""
+    def sampled_in(block):
+        def call():
+            with block():
+                synth.sample(rows, seed=1)
+        return call
+
+    return alternating_seconds({label: sampled_in(block) for label, block in blocks.items()},
+                               repeats)

@@ -52,7 +52,7 @@ def per_column_drawer_class():
                     self.exclusions.apply(number, step, block, logits)
                 for number_of_value, scalar in step.values:
                     bag.add(self.layout.width + number_of_value,
-                            self._value(step, scalar, block))
+                            self._value(self.value_columns[number_of_value], scalar, block))
                 units = slice(self.unit_start[number], self.unit_start[number + 1])
                 if units.start < units.stop and number + 1 < len(self.steps):
                     inputs = bag.sum(self.unit_weights[number]) + self.unit_bias[number]

@@ -413,6 +413,48 @@ def test_argmax_ab_switches_the_inverse_argmax_and_the_rows_stay_the_same():
     assert before.equals(synth.sample(3000, seed=1))
 
 
+def test_drawer_ab_reference_draws_what_the_default_drawer_draws():
+    """The sampling A/B's reference drawer (one product per column) and the default one
+    (each degree's units fed at once) give the same rows, two-step numbers included."""
+    import torch
+
+    from benchmarks.drawer_ab import per_column_drawer_class
+    from synthvae import Synthesizer
+    from synthvae.sampling import ColumnDrawer
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.lognormal(size=400), "k": rng.choice(list("abcde"), 400),
+                       "y": rng.normal(size=400)})
+    synth = Synthesizer(epochs=2, seed=0, n_threads=1, verbose=False).fit(df)
+    decoder, layout = synth.model_.decoder, synth.layout_
+    z = torch.randn(500, synth.model_config_.latent_dim,
+                    generator=torch.Generator().manual_seed(1))
+    uniform = torch.rand(500, layout.n_groups, generator=torch.Generator().manual_seed(2))
+    noise = torch.randn(500, layout.n_scalars, generator=torch.Generator().manual_seed(3))
+    sigma = decoder.sigma(torch.ones(1, 1))
+    blocks = []
+    with torch.no_grad():
+        for drawer in (ColumnDrawer, per_column_drawer_class()):
+            block = torch.zeros(500, layout.width)
+            drawer(decoder, layout).draw(block, decoder(z), sigma, uniform, noise)
+            blocks.append(block)
+    assert torch.allclose(blocks[0], blocks[1], atol=1e-4)
+
+
+def test_two_step_ab_fits_numbers_in_one_step_inside_its_block():
+    from benchmarks.two_step_ab import numbers_in_one_step
+    from synthvae import Synthesizer
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.lognormal(size=300), "k": rng.choice(list("abc"), 300),
+                       "y": rng.normal(size=300)})
+    with numbers_in_one_step():
+        one = Synthesizer(epochs=1, seed=0, verbose=False).fit(df)
+    two = Synthesizer(epochs=1, seed=0, verbose=False).fit(df)
+    assert len(set(one.model_config_.column_rank)) == 3
+    assert len(set(two.model_config_.column_rank)) == 5  # x and y: modes, then scalar
+
+
 def test_survey_tables_answer_in_five_levels_and_their_scores_see_broken_relations():
     from benchmarks.survey_decoders import ANSWERS, survey_scores, survey_table
 

@@ -91,6 +91,19 @@ def test_a_table_of_more_steps_than_masked_units_keeps_numbers_in_one_step():
     assert len(set(drawing_steps(numbers[:200]))) == 200  # 100 numbers: two steps each
 
 
+def test_a_model_config_refuses_steps_that_are_not_runs_in_order():
+    """Each step one run of positions, in order but for a one-position scalar step just
+    before the step it follows."""
+    from synthvae.model import contiguous_steps
+
+    assert contiguous_steps([0, 0, 2, 1, 1, 3]) and contiguous_steps([1, 0, 0])
+    assert not contiguous_steps([0, 2, 2, 1, 1])  # a swapped step of two positions
+    assert not contiguous_steps([0, 0, 1, 1, 2, 1])  # a step in two runs
+    assert not contiguous_steps([2, 0, 1])  # not neighbours
+    with pytest.raises(ValueError, match="column_rank"):
+        ModelConfig(data_dim=5, n_scalars=1, column_rank=(0, 2, 2, 1, 1))
+
+
 def test_a_values_column_is_its_scalar_and_the_step_drawn_just_before_it():
     """A two-step number's value reads its scalar and its own modes and null indicator; a
     one-position step not followed by the step before it (no layout column_rank makes) is
