@@ -11,7 +11,6 @@ quotes it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -20,7 +19,7 @@ from contextlib import ExitStack
 import numpy as np
 
 from benchmarks.common import (adult_one_epoch, alternating_sample_seconds, machine, patched,
-                               write_json)
+                               sampling_ab_arguments, write_json)
 
 
 def numpy_argmax(block: np.ndarray) -> np.ndarray:
@@ -39,11 +38,7 @@ def with_numpy_argmax(when: bool) -> ExitStack:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.argmax_ab")
-    p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--name", default="sampling-argmax")
-    args = p.parse_args(argv)
+    args = sampling_ab_arguments("argmax_ab", "sampling-argmax", argv)
     synth = adult_one_epoch()
     times = alternating_sample_seconds(synth, args.rows, args.repeats, {
         "numpy_argmax": lambda: with_numpy_argmax(True),

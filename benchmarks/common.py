@@ -198,6 +198,18 @@ def adult_one_epoch():
                            schema=detect_schema(data.train)).fit(data.train)
 
 
+def sampling_ab_arguments(script: str, name: str, argv=None):
+    """The sampling A/B scripts' arguments: ``--rows`` (100,000), ``--repeats`` (7) and
+    ``--name`` of the results file (``name``), for ``python -m benchmarks.<script>``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{script}")
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--name", default=name)
+    return p.parse_args(argv)
+
+
 def alternating_seconds(calls: dict, repeats: int) -> dict:
     """Seconds of each of ``calls`` (label -> a function of no argument), the labels
     alternating, ``repeats`` rounds, so that load drift hits all alike."""

@@ -12,7 +12,6 @@ Writes ``results/<name>.json``; sampling.md quotes it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -21,7 +20,7 @@ from contextlib import nullcontext
 import torch
 
 from benchmarks.common import (adult_one_epoch, alternating_sample_seconds, machine, patched,
-                               write_json)
+                               sampling_ab_arguments, write_json)
 
 
 def per_column_drawer_class():
@@ -65,11 +64,7 @@ def per_column_drawer_class():
 def main(argv=None) -> None:
     import synthvae.sampling as sampling
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.drawer_ab")
-    p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--name", default="sampling-drawer-feed")
-    args = p.parse_args(argv)
+    args = sampling_ab_arguments("drawer_ab", "sampling-drawer-feed", argv)
     synth = adult_one_epoch()
     reference = per_column_drawer_class()
     times = alternating_sample_seconds(synth, args.rows, args.repeats, {

@@ -12,13 +12,12 @@ docs/training.md quote it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 
 from benchmarks.common import (adult_one_epoch, alternating_seconds, machine, patched,
-                               write_json)
+                               sampling_ab_arguments, write_json)
 
 
 def numbers_in_one_step():
@@ -30,11 +29,7 @@ def numbers_in_one_step():
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.two_step_ab")
-    p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--name", default="sampling-two-step")
-    args = p.parse_args(argv)
+    args = sampling_ab_arguments("two_step_ab", "sampling-two-step", argv)
     with numbers_in_one_step():
         one = adult_one_epoch()
     two = adult_one_epoch()
