@@ -264,7 +264,8 @@ def sample(
                                shard=shard)
     total = n if shard is None else shard.rows(n)[1] - shard.rows(n)[0]
     rows = write_table_chunks(_with_progress(chunks, total, quiet), output,
-                              whole_number_columns(synth))  # as CSV held them: 579, not 579.0
+                              whole_number_columns(synth),  # as CSV held them: 579, not 579.0
+                              expected_rows=total)
     out.print(f"Wrote {rows:,} rows to {output}")
 
 

@@ -251,6 +251,7 @@ def diagnose(synth, data: torch.Tensor, df: pd.DataFrame) -> dict:
     rows = rows[:MAX_ROWS]
     found = training_diagnostics(synth.model_, synth.layout_, synth.transformer_, data[rows],
                                  model_frame(df.iloc[rows.cpu().numpy()]), source)
-    check_collapse(found, synth.train_config_.beta, synth.kl_anneal,
-                   synth.model_config_.autoregressive)
+    if synth.layout_.width:  # with no modelled column there is nothing for latents to carry
+        check_collapse(found, synth.train_config_.beta, synth.kl_anneal,
+                       synth.model_config_.autoregressive)
     return found

@@ -15,6 +15,7 @@ import lzma
 import os
 import re
 import secrets
+import shutil
 import stat
 import zipfile
 import zlib
@@ -30,26 +31,31 @@ from synthvae.frames import as_pandas, with_declared_types
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".tsv", ".txt",
                   ".parquet", ".pq")
+# what a file to write may end in: no zip (one CSV streams into gzip, bzip2 or xz, not
+# into a zip's member)
+OUTPUT_SUFFIXES = tuple(suffix for suffix in TABLE_SUFFIXES if suffix != ".csv.zip")
 
 
 def output_format(path: Path) -> str:
-    """:func:`table_format` of a file to write: a zip archive is refused (one CSV streams
-    into gzip, bzip2 or xz, not into a zip's member)."""
-    fmt = table_format(path)
+    """:func:`table_format` of a file to write (``OUTPUT_SUFFIXES``): a zip archive is
+    refused."""
+    fmt = table_format(path, OUTPUT_SUFFIXES)
     if path.name.lower().endswith(".zip"):
         raise DataError(f"Cannot write {str(path)!r}: a zip archive is not written; name a "
                         f".csv, .csv.gz, .csv.bz2, .csv.xz or .parquet file.")
     return fmt
 
 
-def table_format(path: Path) -> str:
+def table_format(path: Path, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> str:
+    """"parquet" or "csv", from the name of ``path``; a name that ends in none of the known
+    suffixes is a DataError listing ``suffixes`` (those of the file's use)."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")):
         return "csv"
     raise DataError(f"Cannot tell the format of {str(path)!r}: expected a name ending in "
-                    f"{', '.join(TABLE_SUFFIXES)}.")
+                    f"{', '.join(suffixes)}.")
 
 
 def read_table(path: str | Path, sep: str | None = None, decimal: str | None = None
@@ -286,17 +292,22 @@ def _write_error(final: Path, number: int | None) -> DataError:
 
 
 def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
-                       whole_numbers: Iterable[str] = (), private: bool = False) -> int:
+                       whole_numbers: Iterable[str] = (), private: bool = False,
+                       expected_rows: int | None = None) -> int:
     """Stream DataFrames into one CSV or Parquet file, atomically; returns the rows written.
     In CSV, the float columns named in ``whole_numbers`` (whole numbers that pandas holds as
     floats because some are missing; the caller knows them from the model, so every chunk
-    agrees) are written as ``579``, not ``579.0``."""
+    agrees) are written as ``579``, not ``579.0``. With ``expected_rows`` (the rows the
+    chunks will hold), the write stops with a DataError as soon as the file's size so far
+    says that the rest will not fit on its disk (:func:`_within_free_space`)."""
     path = Path(path)
     fmt = output_format(path)
     rows = 0
     whole_numbers = set(whole_numbers)
     sep = "\t" if path.name.lower().endswith(".tsv") else ","
     with atomic_path(path, private) as tmp:
+        if expected_rows is not None:
+            chunks = _within_free_space(chunks, tmp, path, expected_rows)
         if fmt == "parquet":
             rows = _write_parquet(chunks, tmp)
         else:
@@ -306,6 +317,32 @@ def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | Path,
                         handle, header=(i == 0), index=False, sep=sep)
                     rows += len(chunk)
     return rows
+
+
+def _within_free_space(chunks: Iterable[pd.DataFrame], tmp: Path, final: Path,
+                       expected_rows: int) -> Iterator[pd.DataFrame]:
+    """``chunks``, checked before each one after the first: the bytes per row written to
+    ``tmp`` so far, times the rows still to come, must fit in the free space of its disk.
+    A mistyped ``-n`` (ten digits more) then stops at its first chunks with a DataError, not
+    when the disk is full (writers that buffer make the first estimates low, never high)."""
+    written = 0
+    for chunk in chunks:
+        if written:
+            _check_room(tmp.stat().st_size / written, expected_rows - written,
+                        shutil.disk_usage(tmp.parent).free, final, expected_rows)
+        yield chunk
+        written += len(chunk)
+
+
+def _check_room(bytes_per_row: float, rows_left: int, free: int, final: Path,
+                expected_rows: int) -> None:
+    needed = bytes_per_row * rows_left
+    if needed > free:
+        raise DataError(f"Cannot write {expected_rows:,} rows to {str(final)!r}: at "
+                        f"{bytes_per_row:,.0f} bytes a row so far, the rows still to come "
+                        f"need about {needed / 2**30:,.1f} GiB, and its disk has "
+                        f"{free / 2**30:,.1f} GiB free. Sample fewer rows, or write to "
+                        f"another disk.")
 
 
 @contextlib.contextmanager

@@ -159,14 +159,13 @@ class OutputSigma(nn.Module):
     """Per-column output sigma in (SIGMA_MIN, SIGMA_MAX), smooth in its parameter.
 
     Written as a bias-free ``Linear(1, n)`` applied to a column of ones, so per-sample
-    gradient engines (Opacus) handle it like any linear layer.
+    gradient engines (Opacus) handle it like any linear layer (n = 0 on a table without
+    numbers: see :class:`VAE` on empty layers).
     """
 
     def __init__(self, n: int, init: float):
         super().__init__()
-        with warnings.catch_warnings():  # n = 0 on a table without numbers: nothing to set
-            warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
-            self.raw = nn.Linear(1, n, bias=False)
+        self.raw = nn.Linear(1, n, bias=False)
         p = (init - SIGMA_MIN) / (SIGMA_MAX - SIGMA_MIN)
         nn.init.constant_(self.raw.weight, float(torch.logit(torch.tensor(p))))
 
@@ -353,8 +352,11 @@ class VAE(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
+        with warnings.catch_warnings():  # empty layers (a table without numbers, or with
+            # nothing modelled: only constants and identifiers) have no weights to set
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
+            self.encoder = Encoder(config)
+            self.decoder = Decoder(config)
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor):
         """Encode, reparameterize with the given standard-normal ``noise``, decode.

@@ -568,8 +568,29 @@ def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSp
         return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
     if is_integer_identifier(values, common["nullable"], common["name"]):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, integer=True, **common)
+    _check_float_keeps_integers(values, common["name"])
     return ColumnSpec(kind=ColumnKind.CONTINUOUS, integer=integer,
                       decimals=0 if integer else count_decimals(finite), **common)
+
+
+def _check_float_keeps_integers(values: pd.Series, name: str) -> None:
+    """A number is modelled in float64, which rounds an integer beyond 2**53 to a multiple
+    of a power of two: an integer column whose distinct values float64 would merge (codes
+    such as ``2**60 + 3 k``) is refused, not sampled as one value. Large integers that
+    float64 keeps apart (nanosecond timestamps, say) are modelled as numbers."""
+    if values.dtype.kind not in "iu" or not len(values) or \
+            (values.max() <= 2 ** 53 and values.min() >= -2 ** 53):
+        return
+    distinct = np.unique(values.to_numpy())
+    merged = len(np.unique(distinct.astype(np.float64)))
+    if merged < len(distinct):
+        raise DataError(f"Column {name!r} holds integers beyond 2**53 (up to "
+                        f"{max(abs(int(distinct[0])), abs(int(distinct[-1])))}) that float64, "
+                        f"in which numbers are modelled, cannot tell apart: its "
+                        f"{len(distinct):,} distinct values would come back as {merged:,}. "
+                        f"Convert it to text (df[{name!r}].astype('string')) if its values "
+                        f"are codes, or subtract an offset (df[{name!r}] - "
+                        f"df[{name!r}].min()) if they are measurements.")
 
 
 def _as_duration(spec: ColumnSpec) -> ColumnSpec:

@@ -29,6 +29,7 @@ SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once, at most
 SAMPLE_BATCH_CELLS = 2**27
 SAMPLE_BATCH_ALIGN = 4_096  # the decoder's CPU chunks divide it
 EMPTY_TEMPLATE_ROWS = 256  # rows drawn to read an empty sample's dtypes and Arrow types
+MAX_ROWS = 2**63 - 1  # the most rows one call samples: row numbers are int64
 
 
 class TableSampler:
@@ -120,9 +121,10 @@ def sample_batch_rows(width: int) -> int:
 
 def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: dict | None,
                   shard: tuple[int, int] | None) -> Iterator[pd.DataFrame]:
-    """:meth:`Synthesizer.iter_sample` for the fitted ``synth``: the arguments checked, the
-    conditions bound to the encoded layout, the shard's rows and seeds chosen, and the
-    sampler's frames regrouped into ``chunk_size`` rows."""
+    """:meth:`Synthesizer.iter_sample` for the fitted ``synth``: the arguments checked and
+    the conditions bound to the encoded layout now (a bad argument raises at the call, not
+    at the first chunk, after a caller has started its progress display or output file),
+    then a stream of the sampler's frames, regrouped into ``chunk_size`` rows."""
     from synthvae.sharding import check_shard
 
     synth._check_fitted()
@@ -142,6 +144,12 @@ def sample_stream(synth, n: int, chunk_size: int, seed: int | None, conditions: 
         bound = bind_conditions(modelled, synth.transformer_, synth.layout_) \
             if modelled or not conditions else []
     seed = model_seed(synth) if seed is None else check_seed(seed, "The sampling seed")
+    return _stream(synth, n, chunk_size, seed, shard, bound, conditions, residual)
+
+
+def _stream(synth, n: int, chunk_size: int, seed: int, shard, bound, conditions: dict | None,
+            residual: list) -> Iterator[pd.DataFrame]:
+    """The frames of :func:`sample_stream`, its arguments checked."""
     torch_seed, numpy_seed, start = seed, seed, 0
     if shard is not None:
         start, stop = shard.rows(n)
@@ -239,6 +247,9 @@ def check_n(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ConfigError(f"The number of rows to sample must be a non-negative int. "
                           f"Got {n!r} instead.")
+    if n > MAX_ROWS:  # rows are numbered in int64 (identifiers, shards, seeds' streams)
+        raise ConfigError(f"The number of rows to sample must be at most {MAX_ROWS:,}. "
+                          f"Got {n:,} instead.")
     return int(n)
 
 

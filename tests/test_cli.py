@@ -184,7 +184,11 @@ def test_bad_seeds_are_one_line_errors(workdir):
         "report", "data.csv", "data.csv", "--seed", str(2**32)))
     invoke("fit", "data.csv", "--epochs", "1", "-q")
     for seed in ("-1", "99999999999999999999999"):
-        assert "sampling seed" in one_line_error(invoke("sample", "-n", "5", "--seed", seed))
+        result = invoke("sample", "-n", "5", "--seed", seed)
+        assert "sampling seed" in one_line_error(result)
+        assert result.output.startswith("error:")  # checked before any progress display
+    assert "at most 9,223,372,036,854,775,807" in one_line_error(
+        invoke("sample", "-n", "99999999999999999999"))  # a mistyped -n, beyond int64
 
 
 def test_failed_sample_leaves_no_partial_file(workdir):

@@ -51,6 +51,33 @@ def test_column_all_empty_and_constant_column():
     assert out["empty"].isna().all() and (out["const"] == "k").all()
 
 
+def test_a_table_with_nothing_to_model_fits_and_samples_without_warnings(tmp_path):
+    """Only a constant and an identifier: no torch warning about empty layers, and no
+    posterior-collapse advice to train longer, at fit, sample or load."""
+    df = pd.DataFrame({"const": ["k"] * 60, "id": range(60)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        synth = Synthesizer(epochs=2, verbose=False).fit(df)
+        out = synth.sample(5, seed=0)
+        synth.save(tmp_path / "m.safetensors")
+        again = Synthesizer.load(tmp_path / "m.safetensors").sample(5, seed=0)
+    assert (out["const"] == "k").all() and out["id"].min() >= 60  # new identifiers
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_integers_float64_cannot_tell_apart_are_refused_naming_the_column():
+    rng = np.random.default_rng(0)
+    codes = np.int64(2**60) + 3 * np.arange(20, dtype=np.int64)  # 20 codes, one float64
+    with pytest.raises(DataError, match=r"Column 'code' holds integers beyond 2\*\*53 .* "
+                                        r"its 20 distinct values would come back as 1\. "
+                                        r"Convert it to text"):
+        Synthesizer(verbose=False).fit(pd.DataFrame({"code": rng.choice(codes, 300),
+                                                     "v": rng.normal(size=300)}))
+    stamps = np.int64(1_600_000_000_000_000_000) + rng.integers(0, 10**15, 300)
+    out = fit_sample(pd.DataFrame({"ns": stamps, "v": rng.normal(size=300)}))  # kept apart
+    assert out["ns"].between(stamps.min(), stamps.max()).all()
+
+
 def test_infinite_values_are_refused_naming_the_column():
     with pytest.raises(DataError, match="'v'.*infinite"):
         Synthesizer(verbose=False).fit(pd.DataFrame({"v": [1.0, -np.inf] * 30}))

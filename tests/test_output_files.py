@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,6 +142,7 @@ FULL_DISK = """
 import resource, sys
 import torch
 from safetensors.torch import save_file
+import numpy as np
 import pandas as pd
 from synthvae.errors import DataError
 from synthvae.io import atomic_path, write_table_chunks
@@ -213,6 +215,41 @@ def test_a_zip_output_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(DataError, match="a zip archive is not written"):
         write_table_chunks([FRAME], tmp_path / "out.csv.zip")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_output_name_lists_only_the_names_that_can_be_written(tmp_path):
+    from synthvae.io import read_table
+
+    with pytest.raises(DataError, match="expected a name ending in") as written:
+        write_table_chunks([FRAME], tmp_path / "out.xlsx")
+    assert ".csv.gz" in str(written.value) and ".csv.zip" not in str(written.value)
+    (tmp_path / "in.xlsx").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"\.csv\.zip"):  # a zip is read, though
+        read_table(tmp_path / "in.xlsx")
+
+
+def test_an_output_its_disk_cannot_hold_stops_at_its_first_chunks(tmp_path, monkeypatch):
+    import shutil
+    from types import SimpleNamespace
+
+    drawn = []
+
+    def chunks(count):  # 6,000 rows of random numbers: ~100 kB, more than writers buffer
+        for i in range(count):
+            drawn.append(i)
+            yield pd.DataFrame(np.random.default_rng(i).random((6_000, 2)), columns=["a", "b"])
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(
+        total=10**9, used=10**9 - 10**6, free=10**6))  # 1 MB free
+    for name in ("out.csv", "out.csv.gz", "out.parquet"):
+        drawn.clear()
+        with pytest.raises(DataError, match=r"Cannot write 6,000,000 rows to '.*out.*': at "
+                                            r"[\d,]+ bytes a row so far, the rows still to come "
+                                            r"need about [\d.]+ GiB, and its disk has 0.0 GiB"):
+            write_table_chunks(chunks(1_000), tmp_path / name, expected_rows=6_000_000)
+        assert len(drawn) <= 3, name  # stopped long before the disk filled
+    assert list(tmp_path.iterdir()) == []  # and left nothing behind
+    assert write_table_chunks(chunks(5), tmp_path / "fits.csv", expected_rows=30_000) == 30_000
 
 
 def test_damaged_compressed_input_is_a_data_error_naming_the_file(tmp_path):
