@@ -53,9 +53,11 @@ import torch
 
 from synthvae.calibration import UNSEEN_OFFSET
 from synthvae.errors import ConfigError, UnseenCombinationWarning
+from synthvae.frames import period_frequency
 from synthvae.sampling import ColumnDrawer, decode_matrix, prior_logits
 from synthvae.schema import ColumnKind
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
+from synthvae.transforms.passthrough import constant_order
 
 RANGE_SEPARATOR = ".."
 POOL_FACTORS = (4, 16)  # prior latents per requested row: first try, and when that is short
@@ -196,7 +198,9 @@ def condition_value(spec, wanted):
     time (text ``YYYY-MM-DD`` or a ``datetime.date``) is a whole day of the column's time
     zone: a range's low end starts at its first instant, a high end stops at its last, and
     one date alone is the range of that day. A ``pd.Timestamp`` is an instant even at
-    midnight.
+    midnight. On a column of periods every value is the whole period holding it
+    (:func:`whole_periods`). A constant column of datetimes reads each of its values
+    (each item of a list: any of them) so too.
     """
     if is_missing(wanted):
         return None
@@ -204,7 +208,21 @@ def condition_value(spec, wanted):
         wanted = {None if is_missing(item) else item for item in wanted}
     elif isinstance(wanted, (list, tuple)):
         wanted = type(wanted)(None if is_missing(item) else item for item in wanted)
-    return whole_days(wanted, spec.timezone) if spec.kind is ColumnKind.DATETIME else wanted
+    if spec.kind is ColumnKind.CONSTANT and isinstance(wanted, (list, set, frozenset)):
+        return type(wanted)(widen_days_and_periods(spec, item) for item in wanted)
+    return widen_days_and_periods(spec, wanted)
+
+
+def widen_days_and_periods(spec, wanted):
+    """``wanted`` with its dates widened to whole days, or its values to whole periods,
+    where ``spec`` holds datetimes (a datetime column, or a constant one); as it is
+    elsewhere."""
+    if spec.kind is ColumnKind.CONSTANT and constant_order(spec, spec.value) != "datetime":
+        return wanted
+    if spec.kind not in (ColumnKind.DATETIME, ColumnKind.CONSTANT) or wanted is None:
+        return wanted
+    freq = period_frequency(spec.dtype)
+    return whole_days(wanted, spec.timezone) if freq is None else whole_periods(wanted, freq)
 
 
 def is_missing(value) -> bool:
@@ -228,6 +246,41 @@ def whole_days(wanted, timezone: str | None = None):
     if as_date(wanted) is None:
         return wanted
     return (_day_start(wanted, timezone), _day_end(wanted, timezone))
+
+
+def whole_periods(wanted, freq):
+    """A condition on a column of periods (``freq``: its frequency) with each value widened
+    to the whole period holding it. The model draws instants inside the periods (any day of
+    a month), so ``"2005-03"``, ``pd.Period("2005-03", "M")`` and
+    ``pd.Timestamp("2005-03-15")`` all mean March 2005, and a range runs from the first
+    instant of its low end's period to the last of its high end's. A Period of another
+    frequency is its own span (a year on a monthly column: its twelve months)."""
+    if isinstance(wanted, (tuple, list)) and len(wanted) == 2:
+        low, high = (as_period(end, freq) for end in wanted)
+        return (wanted[0] if low is None else low.start_time,
+                wanted[1] if high is None else _period_end(high))
+    period = as_period(wanted, freq)
+    return wanted if period is None else (period.start_time, _period_end(period))
+
+
+def _period_end(period: pd.Period) -> pd.Timestamp:
+    """The period's last instant as a day's is (``Period.end_time``, a nanosecond before
+    the next period, is that next period's start in the float seconds conditions use)."""
+    return (period + 1).start_time - LAST_INSTANT
+
+
+def as_period(value, freq) -> pd.Period | None:
+    """The period ``value`` (a Period, a datetime or date, or their text) names on a column
+    of ``freq`` periods; None for anything else, which the column then refuses by name (a
+    number would be read as a count of periods since 1970)."""
+    if isinstance(value, pd.Period):
+        return value
+    if not isinstance(value, (str, datetime.date, np.datetime64)):
+        return None
+    try:
+        return pd.Period(value, freq=freq)
+    except (TypeError, ValueError):  # pandas' DateParseError is a ValueError
+        return None
 
 
 def as_date(value) -> datetime.date | None:

@@ -26,6 +26,8 @@ from synthvae.errors import ConfigError, DataError
 OUTPUTS = ("pandas", "arrow", "polars")
 DECIMAL = "decimal"  # the dtype name kept for an object column of decimal.Decimal values
 DATE = "date"  # ... of datetime.date values (modelled as the ISO text of their days)
+DATETIME = "datetime"  # ... of datetime.datetime values (modelled as datetime64[us])
+TIMESTAMP = "timestamp"  # ... of pd.Timestamp values (modelled as datetime64[us])
 TIMEDELTA = "timedelta"  # ... of datetime.timedelta values (modelled as nanoseconds)
 TIMEDELTA_TEXT = "text[timedelta]"  # ... of durations as to_csv writes them: "0 days 00:01:02"
 # The text pandas writes for a duration (str(pd.Timedelta), to_csv): "-1 days +23:59:59.5".
@@ -66,12 +68,15 @@ def _arrow_to_pandas(table) -> pd.DataFrame:
 def series_dtype_name(series: pd.Series) -> str:
     """:func:`dtype_name` of the column; for an object column whose present values are all
     of one Python kind, that kind: ``"decimal"``, ``"date"`` (``datetime.date``, not
-    datetimes), ``"timedelta"`` (``datetime.timedelta``) or ``"text[timedelta]"`` (text in
-    the form pandas writes durations)."""
+    datetimes), ``"timestamp"`` (``pd.Timestamp``), ``"datetime"`` (``datetime.datetime``,
+    Timestamps among them; all naive or all with a time zone), ``"timedelta"``
+    (``datetime.timedelta``) or ``"text[timedelta]"`` (text in the form pandas writes
+    durations)."""
     if series.dtype != object:
         return dtype_name(series.dtype)
     missing = pd.isna(series.to_numpy())
     kinds = ((DECIMAL, _holds_decimals), (DATE, _holds_dates),
+             (TIMESTAMP, _holds_timestamps), (DATETIME, _holds_datetimes),
              (TIMEDELTA, _holds_timedeltas), (TIMEDELTA_TEXT, _holds_timedelta_text))
     return next((name for name, test in kinds if test(series, missing)), "object")
 
@@ -84,6 +89,22 @@ def _holds_dates(series: pd.Series, missing: np.ndarray | None = None) -> bool:
     """Only ``datetime.date`` values (a ``datetime`` is a date too, and not one here)."""
     return holds(series, datetime.date, missing) and not holds_any(
         series, datetime.datetime, missing)
+
+
+def _holds_datetimes(series: pd.Series, missing: np.ndarray | None = None,
+                     kind: type = datetime.datetime) -> bool:
+    """Only ``kind`` values (``datetime.datetime``, or ``pd.Timestamp``), all naive or all
+    with a time zone: such a column is read as ``datetime64`` (a mix of both has no instant
+    in common and stays objects)."""
+    if not holds(series, kind, missing):
+        return False
+    values = series.to_numpy()
+    present = values[~(pd.isna(values) if missing is None else missing)]
+    return len({value.tzinfo is None for value in present}) == 1
+
+
+def _holds_timestamps(series: pd.Series, missing: np.ndarray | None = None) -> bool:
+    return _holds_datetimes(series, missing, pd.Timestamp)
 
 
 def _holds_timedeltas(series: pd.Series, missing: np.ndarray | None = None) -> bool:
@@ -179,7 +200,8 @@ def model_series(series: pd.Series, recorded: str | None = None) -> pd.Series:
     if isinstance(dtype, (pd.ArrowDtype, pd.StringDtype)) or str(dtype) in _MASKED_NUMPY:
         return _via_arrow(series)
     if dtype == object:
-        return _object_series(series, recorded is None or is_duration_name(recorded))
+        return _object_series(series, recorded is None or is_duration_name(recorded),
+                              recorded is None or recorded in (DATETIME, TIMESTAMP))
     if isinstance(dtype, pd.PeriodDtype):  # months, quarters...: datetimes of their starts
         return series.dt.to_timestamp()
     if dtype.kind == "m":  # durations are numbers: nanoseconds, NaN for NaT
@@ -189,16 +211,20 @@ def model_series(series: pd.Series, recorded: str | None = None) -> pd.Series:
     return series
 
 
-def _object_series(series: pd.Series, durations: bool = True) -> pd.Series:
+def _object_series(series: pd.Series, durations: bool = True,
+                   datetimes: bool = True) -> pd.Series:
     """Decimals as float64, durations (``datetime.timedelta`` objects, or text as pandas
-    writes them) as float64 nanoseconds; ``pd.NA``, ``None`` and ``NaT`` cells as NaN.
-    Copies only when something changes (most text columns pass through untouched)."""
+    writes them) as float64 nanoseconds, datetime objects as ``datetime64[us]``; ``pd.NA``,
+    ``None`` and ``NaT`` cells as NaN. Copies only when something changes (most text
+    columns pass through untouched)."""
     missing = series.isna().to_numpy()
     if _holds_decimals(series, missing):  # exact decimals are numbers to the model
         return pd.to_numeric(series.where(~missing, np.nan)).astype(np.float64)
     if durations and (_holds_timedeltas(series, missing)
                       or _holds_timedelta_text(series, missing)):
         return _nanoseconds(series, missing)
+    if datetimes and _holds_datetimes(series, missing):
+        return _instants(series, missing)
     if pd.api.types.infer_dtype(series.to_numpy()[missing], skipna=False) in ("empty",
                                                                                "floating"):
         return series  # no missing cell, or only NaN
@@ -211,6 +237,24 @@ def _nanoseconds(series: pd.Series, missing: np.ndarray) -> pd.Series:
     spans = pd.to_timedelta(series.where(~missing, None)).to_numpy(dtype="timedelta64[ns]")
     return pd.Series(np.where(missing, np.nan, spans.astype(np.int64).astype(np.float64)),
                      index=series.index, name=series.name)
+
+
+def _instants(series: pd.Series, missing: np.ndarray) -> pd.Series:
+    """Datetime objects as ``datetime64[us]`` (Python's resolution: years 1 to 9999), NaT
+    where missing. Zoned values keep their zone when they share one; values of several
+    zones (``Europe/Paris`` and ``America/New_York``) become UTC, the one zone every
+    instant has. Text would need one format for all values, which objects with and without
+    microseconds do not share."""
+    values = series.where(~missing, None)
+    present = values.to_numpy()[~missing]
+    if present[0].tzinfo is None:
+        return values.astype("datetime64[us]")
+    ticks = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
+    ticks[~missing] = [value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                       for value in present]
+    stamps = pd.Series(ticks, index=series.index, name=series.name).dt.tz_localize("UTC")
+    zones = {zone_name(value.tzinfo) for value in present}
+    return stamps.dt.tz_convert(zones.pop()) if len(zones) == 1 else stamps
 
 
 def _via_arrow(series: pd.Series) -> pd.Series:
@@ -245,11 +289,15 @@ def model_dtype(name: str | None) -> str:
         return "float64"  # numbers, durations in nanoseconds
     if name == DATE:
         return "object"  # the dates' ISO text, as a text column of dates
+    if name in (DATETIME, TIMESTAMP):
+        return "datetime64[us]"  # zoned ones keep their zone (the timezone of the schema)
     if _ARROW_DICTIONARY.match(name):
         return "category"
     dtype = _pandas_dtype(name)
     if getattr(dtype, "kind", None) == "m":
         return "float64"  # nanoseconds
+    if isinstance(dtype, pd.PeriodDtype):
+        return "datetime64[ns]"  # the periods' start times, as model_series reads them
     if isinstance(dtype, pd.StringDtype):
         return "object"
     if isinstance(dtype, pd.ArrowDtype):
@@ -385,6 +433,21 @@ def _date_values(series: pd.Series) -> pd.Series:
     return _objects(series, stamps.date)
 
 
+def _datetime_values(series: pd.Series) -> pd.Series:
+    """Datetimes as ``datetime.datetime`` objects (in the column's time zone, if it has
+    one), None where missing; a column of other values is left as it is."""
+    if series.dtype.kind != "M":
+        return series
+    return _objects(series, pd.DatetimeIndex(series).to_pydatetime())
+
+
+def _timestamp_values(series: pd.Series) -> pd.Series:
+    """Datetimes as ``pd.Timestamp`` objects, None where missing (see above)."""
+    if series.dtype.kind != "M":
+        return series
+    return _objects(series, pd.DatetimeIndex(series).astype(object))
+
+
 def _objects(series: pd.Series, values: np.ndarray) -> pd.Series:
     """``values`` in an object column like ``series``, None where ``series`` is missing."""
     out = np.asarray(values, dtype=object).copy()
@@ -393,8 +456,8 @@ def _objects(series: pd.Series, values: np.ndarray) -> pd.Series:
 
 
 # Dtype names of object columns of Python values -> how generated values become them.
-_PYTHON_VALUES = {DATE: _date_values, TIMEDELTA: _timedelta_values,
-                  TIMEDELTA_TEXT: _timedelta_text}
+_PYTHON_VALUES = {DATE: _date_values, DATETIME: _datetime_values, TIMESTAMP: _timestamp_values,
+                  TIMEDELTA: _timedelta_values, TIMEDELTA_TEXT: _timedelta_text}
 
 
 def is_date_name(name: str | None) -> bool:
@@ -407,6 +470,26 @@ def is_date_name(name: str | None) -> bool:
 
         return pa.types.is_date(dtype.pyarrow_dtype)
     return False
+
+
+def is_datetime_name(name: str | None) -> bool:
+    """Whether a recorded dtype holds datetimes: ``datetime64`` (zoned or not), periods,
+    Arrow ``timestamp`` and ``date32/64``, and objects of dates, datetimes or Timestamps."""
+    if name in (DATE, DATETIME, TIMESTAMP):
+        return True
+    dtype = _pandas_dtype(name) if isinstance(name, str) else None
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_timestamp(dtype.pyarrow_dtype) or pa.types.is_date(dtype.pyarrow_dtype)
+    return isinstance(dtype, pd.PeriodDtype) or getattr(dtype, "kind", None) == "M"
+
+
+def period_frequency(name: str | None):
+    """The frequency (a pandas offset: ``MonthEnd``) of a recorded period dtype
+    (``"period[M]"``); None for any other dtype."""
+    dtype = _pandas_dtype(name) if isinstance(name, str) else None
+    return dtype.freq if isinstance(dtype, pd.PeriodDtype) else None
 
 
 def is_duration_name(name: str | None) -> bool:

@@ -76,10 +76,29 @@ def names_an_identifier(name: str) -> bool:
 def fills_its_grid(values: pd.Series) -> bool:
     """Whether distinct whole numbers span at most SEQUENCE_SPAN steps of their grid (the
     greatest common divisor of their gaps) per value, as a counter's do."""
-    numbers = np.unique(values.to_numpy(dtype=np.float64)).astype(np.int64)
-    gaps = np.diff(numbers)
-    step = int(np.gcd.reduce(gaps)) if len(gaps) else 1
-    return (numbers[-1] - numbers[0]) / max(step, 1) + 1 <= SEQUENCE_SPAN * len(numbers)
+    numbers = _exact_integers(values)
+    if numbers is None:
+        return False
+    # Gaps of sorted int64 or uint64 values fit uint64, and unsigned subtraction wraps to the
+    # exact gap (int64 gaps would overflow across the whole range).
+    gaps = np.diff(numbers.view(np.uint64))
+    step = int(np.gcd.reduce(gaps))
+    span = int(numbers[-1]) - int(numbers[0])  # Python ints: exact at any size
+    return span // max(step, 1) + 1 <= SEQUENCE_SPAN * len(numbers)
+
+
+def _exact_integers(values: pd.Series) -> np.ndarray | None:
+    """The distinct values, sorted, as int64 or uint64 read without a float round trip (which
+    turned uint64 values from 2**63 into overflowing casts, all gaps 0: a counter), or None
+    for floats beyond 2**53: every float there is whole, so they are no sign of a counter (and
+    an integer column read as floats may not go there: schema._check_exact_integers)."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(values.dtype)
+        return np.unique(values.to_numpy(dtype=np.uint64 if unsigned else np.int64))
+    numbers = values.to_numpy(dtype=np.float64)
+    if np.abs(numbers).max(initial=0.0) > 2 ** 53:
+        return None
+    return np.unique(numbers.astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- exposure

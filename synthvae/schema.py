@@ -43,12 +43,16 @@ from synthvae.pii import PII_KINDS, detect_pii
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
 MAX_DECIMALS = 6
+# Rounding a value to its decimals may move it by float noise: at most this much, and at
+# most this share of the column's largest magnitude (values all below 1e-9 are not noise).
+DECIMAL_NOISE = 1e-9
+DECIMAL_NOISE_SHARE = 1e-6
 # The largest magnitude a numeric column may hold: the mixture fit standardises a column by
 # the sum of its squared deviations in float64, which overflows (a NaN loss) from about
 # 1e154 on a few hundred rows, and sooner on more rows.
 MAX_MAGNITUDE = 1e150
 # Dtype names a schema keeps for object columns of Python values (synthvae.frames).
-OBJECT_DTYPES = ("decimal", "date", "timedelta", "text[timedelta]")
+OBJECT_DTYPES = ("decimal", "date", "datetime", "timestamp", "timedelta", "text[timedelta]")
 
 # Candidate text formats for datetime strings, tried in order; the first that parses every
 # sampled value and prints it back unchanged wins.
@@ -103,8 +107,9 @@ class ColumnSpec:
     kind: ColumnKind
     nullable: bool = False
     dtype: str | None = None  # pandas dtype restored on output (None: the table's, when merged;
-    # "decimal" / "date" / "timedelta": an object column of decimal.Decimal / datetime.date
-    # / datetime.timedelta values; "text[timedelta]": text as to_csv writes durations)
+    # "decimal" / "date" / "datetime" / "timestamp" / "timedelta": an object column of
+    # decimal.Decimal / datetime.date / datetime.datetime / pd.Timestamp /
+    # datetime.timedelta values; "text[timedelta]": text as to_csv writes durations)
     integer: bool = False  # continuous: values are whole numbers
     decimals: int | None = None  # continuous: digits after the point (None = keep all)
     min: float | None = None  # continuous / datetime (as seconds): public bounds if given
@@ -602,10 +607,16 @@ def _as_duration(spec: ColumnSpec) -> ColumnSpec:
 
 
 def count_decimals(values: np.ndarray, limit: int = MAX_DECIMALS) -> int | None:
-    """The fewest decimals that represent every value exactly (None when more than ``limit``)."""
+    """The fewest decimals that represent every value exactly (None when more than ``limit``).
+
+    "Exactly" allows float noise, up to ``DECIMAL_NOISE`` but never more than
+    ``DECIMAL_NOISE_SHARE`` of the column's largest magnitude: a fixed 1e-9 judged a column of
+    picofarads (all below 1e-9) to have 0 decimals, and every sampled value was rounded to 0."""
     sample = values[:10_000]
+    largest = float(np.abs(sample).max(initial=0.0))
+    noise = min(DECIMAL_NOISE, DECIMAL_NOISE_SHARE * largest)
     for decimals in range(limit + 1):
-        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=1e-9):
+        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=noise):
             return decimals
     return None
 

@@ -476,3 +476,98 @@ def test_only_pairs_every_allowed_combination_of_which_is_excluded_are_forced():
     assert forced(asks(0, [0.0, inf, inf])) == []  # one condition forces no pair
     assert forced(asks(0, [0.0, inf, inf]), SimpleNamespace(slots=None), b4) == [(0, 4)]
     assert forced_excluded_pairs([asks(0, [0.0, inf, inf]), b4], None).shape == (0, 2)
+
+
+# ------------------------------------------- periods and constants (blind sweep s48)
+
+
+@pytest.fixture(scope="module")
+def months_synth() -> Synthesizer:
+    import warnings
+
+    months = pd.Series(pd.period_range("2000-01", periods=120, freq="M"))
+    frame = pd.DataFrame({"month": months.sample(300, replace=True, random_state=0).to_numpy(),
+                          "x": np.random.default_rng(0).normal(size=300)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Synthesizer(epochs=2, hidden=(32,), latent_dim=4, verbose=False,
+                           seed=0).fit(frame)
+
+
+@pytest.mark.parametrize("wanted, months", [
+    (pd.Period("2005-03", "M"), ["2005-03"]),
+    ("2005-03", ["2005-03"]),
+    (pd.Timestamp("2005-03-15"), ["2005-03"]),
+    ((pd.Timestamp("2005-01-01"), pd.Timestamp("2005-03-31")), ["2005-01", "2005-02", "2005-03"]),
+    ((pd.Period("2005-01", "M"), pd.Period("2005-03", "M")), ["2005-01", "2005-02", "2005-03"]),
+    (("2005-02", None), None),
+    (pd.Period("2005Q1", "Q"), ["2005-01", "2005-02", "2005-03"]),
+], ids=["period", "text", "timestamp", "timestamp range", "period range", "open range",
+        "a quarter"])
+def test_a_period_column_takes_its_periods_their_text_and_timestamps(months_synth, wanted,
+                                                                     months):
+    """A Period was refused as 'not a datetime'; its text and Timestamp ranges crashed with
+    DataError (the sampled rows were checked as Periods). Each value names the whole period
+    holding it, whatever day of the month the model draws."""
+    out = months_synth.sample(80, seed=1, conditions={"month": wanted})["month"]
+    assert out.dtype == "period[M]" and len(out) == 80
+    if months is None:
+        assert (out >= pd.Period("2005-02", "M")).all()
+    else:
+        assert set(out.astype(str)) <= set(months) and "2005-03" in set(out.astype(str))
+
+
+def constant_table(n: int = 200) -> pd.DataFrame:
+    return pd.DataFrame({"k": 7, "d": pd.Timestamp("2020-05-05"),
+                         "x": np.random.default_rng(0).normal(size=n)})
+
+
+@pytest.fixture(scope="module")
+def constants() -> TableTransformer:
+    return fit_transformer(constant_table())
+
+
+@pytest.mark.parametrize("conditions", [
+    {"k": (0, 10)}, {"k": (None, 7)}, {"k": ("0", "10")}, {"k": 7.0},
+    {"d": "2020-05-05"}, {"d": datetime.date(2020, 5, 5)}, {"d": ("2020-05-01", "2020-05-31")},
+    {"d": (pd.Timestamp("2020-05-05"), None)}, {"d": ["2020-05-05"]},
+], ids=["range", "open range", "range as text", "float", "date text", "date",
+        "date range", "open timestamp range", "list of date text"])
+def test_a_range_or_another_spelling_of_a_constant_keeps_every_row(constants, conditions):
+    """A range holding the constant, or the constant as a date or text, was refused with
+    "is constant (7); no row has (0, 10)"."""
+    assert bind(constants, conditions) == []  # every row holds it: nothing to steer
+
+
+@pytest.mark.parametrize("conditions, message", [
+    ({"k": (0, 5)}, r"'k' is constant \(7\); no row has a value in 0\.\.5\."),
+    ({"k": (8, None)}, r"'k' is constant \(7\); no row has a value in 8\.\.\."),
+    ({"k": ("a", 9)}, r"'k' is constant \(7\), a number; the condition's value 'a' is not "),
+    ({"d": "2020-05-06"}, r"'d' is constant \('2020-05-05 00:00:00'\); no row has a value "
+                          r"in 2020-05-06 00:00:00\.\.2020-05-06 23:59:59\.999999\."),
+    ({"d": ("2020-06-01", None)}, r"'d' is constant .*; no row has a value in 2020-06-01"),
+])
+def test_a_range_or_value_that_excludes_a_constant_is_refused_naming_it(constants, conditions,
+                                                                       message):
+    with pytest.raises(ConfigError, match=message):
+        bind(constants, conditions)
+
+
+def test_where_a_range_on_a_constant_column_from_the_command_line(tmp_path):
+    """`--where "k=0..10"` said "no row has ('0', '10')" on a column always 7."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        synth = Synthesizer(epochs=1, hidden=(16,), latent_dim=2, verbose=False,
+                            seed=0).fit(constant_table())
+    model, out = synth.save(tmp_path / "m.safetensors"), tmp_path / "rows.csv"
+    runner = CliRunner()
+    result = runner.invoke(app, ["sample", "-n", "20", "-m", str(model), "-o", str(out),
+                                 "--where", "k=0..10", "--where", "d=2020-05-01..2020-05-31",
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    assert (pd.read_csv(out)["k"] == 7).all()
+    result = runner.invoke(app, ["sample", "-n", "20", "-m", str(model), "--where", "k=0..5"])
+    assert result.exit_code == 1
+    assert "'k' is constant (7); no row has a value in 0..5" in result.output

@@ -62,6 +62,20 @@ def test_posterior_collapse_is_warned_about_with_what_to_do():
     assert synth.diagnostics_["collapsed"] and synth.diagnostics_["kl_total"] < 0.1
 
 
+def test_a_period_column_is_diagnosed_like_a_datetime():
+    """Every fit with a column of Periods warned "Training diagnostics failed after training
+    (DataError: Column 'month' is a datetime, but Period('2005-04', 'M') does not match
+    it.)" and kept no diagnostics: the rebuilt rows were Periods, not datetimes."""
+    months = pd.Series(pd.period_range("2000-01", periods=120, freq="M"))
+    df = pd.DataFrame({"month": months.sample(300, replace=True, random_state=0).to_numpy(),
+                       "x": np.arange(300.0)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        synth = Synthesizer(epochs=3, verbose=False, n_threads=1).fit(df)
+    assert not [w for w in caught if "diagnostics failed" in str(w.message)]
+    assert synth.diagnostics_["columns"]["month"]["metric"] == "error"
+
+
 def test_normalized_error_is_in_standard_deviations_and_skips_empty_cells():
     real = np.array([0.0, 2.0, np.nan, 4.0])
     back = np.array([1.0, 2.0, 5.0, np.nan])

@@ -4,6 +4,7 @@ the CLI: fit, sample, save/load, score, drift and report never see ``pd.NA``.
 One small model is fitted on a wide frame holding every dtype (with and without missing
 values) and shared by the per-column assertions; the CLI runs a few commands on it."""
 
+import datetime
 import decimal
 import warnings
 
@@ -506,6 +507,43 @@ def test_period_columns_come_back_as_periods_of_their_frequency(freq, periods, t
     out = Synthesizer.load(synth.save(tmp_path / "m.safetensors")).sample(300, seed=1)
     assert out["p"].dtype == df["p"].dtype
     assert out["p"].min() >= df["p"].min() and out["p"].max() <= df["p"].max()
+
+
+def datetime_objects(kind: str, n: int = 300) -> pd.Series:
+    """An object column of naive ``datetime.datetime`` values with gaps, or of
+    ``pd.Timestamp`` values in two time zones (what pandas keeps as objects)."""
+    import datetime
+
+    rng = np.random.default_rng(0)
+    start = datetime.datetime(2020, 1, 1)
+    times = [start + datetime.timedelta(minutes=int(m)) for m in rng.integers(0, 130_000, n)]
+    if kind == "datetime":
+        return pd.Series([None if i % 10 == 0 else t for i, t in enumerate(times)],
+                         dtype=object)
+    zones = ("Europe/Paris", "America/New_York")
+    return pd.Series([pd.Timestamp(t, tz=zones[i % 2]) for i, t in enumerate(times)],
+                     dtype=object)
+
+
+@pytest.mark.parametrize("kind, zone", [("datetime", None), ("timestamp", "UTC")],
+                         ids=["datetime", "timestamps_in_two_zones"])
+def test_datetime_objects_come_back_as_datetime_objects_from_a_saved_model_too(kind, zone,
+                                                                               tmp_path):
+    """300 datetime.datetime objects came back as text ('2020-02-03 06:50:00'); Timestamps
+    in two zones as text with UTC offsets. They come back as the objects they were, those
+    of several zones in UTC, the one zone every instant has."""
+    df = pd.DataFrame({"t": datetime_objects(kind), "x": np.arange(300.0)})
+    synth = quiet(Synthesizer(epochs=2, verbose=False, prior_components=2).fit, df)
+    assert synth.schema_["t"].dtype == kind and synth.schema_["t"].timezone == zone
+    loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+    for out in (synth.sample(200, seed=1), loaded.sample(200, seed=1)):
+        present = out["t"].dropna()
+        assert out["t"].dtype == object and out["t"].isna().any() == (kind == "datetime")
+        assert present.map(type).eq(pd.Timestamp if zone else datetime.datetime).all()
+        assert {str(v.tzinfo) if v.tzinfo else None for v in present} == {zone}
+        real = pd.to_datetime(df["t"].dropna(), utc=zone is not None)
+        assert real.min() <= pd.Timestamp(present.min()) <= pd.Timestamp(present.max()) \
+            <= real.max()
 
 
 @pytest.mark.parametrize("zone", ["dateutil", "pytz-fixed", "dateutil-utc"])

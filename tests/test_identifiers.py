@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -344,3 +345,41 @@ def test_a_declared_identifier_of_whole_numbers_with_blanks_stays_whole_numbers(
         assert result.exit_code == 0, result.output
     written = (tmp_path / "out.csv").read_text().splitlines()[1:]
     assert all(re.fullmatch(r"\d*,[-0-9.e]+", line) for line in written), written[:3]
+
+
+@pytest.mark.parametrize("base", [2**62, 2**63, 2**64 - 10**13], ids=["2**62", "2**63", "top"])
+def test_uint64_readings_from_2_63_are_modelled_numbers_without_a_cast_warning(base):
+    """Readings from 2**63 overflowed a float -> int64 cast, all gaps became 0 and the column
+    passed for a counter: regenerated as 9300000000000000000, ...001, with a RuntimeWarning."""
+    noise = np.random.default_rng(0).integers(0, 10**12, 200).astype(np.uint64)
+    df = pd.DataFrame({"reading": np.uint64(base) + noise})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert detect_column(df["reading"]).kind is ColumnKind.CONTINUOUS
+        synth = Synthesizer(epochs=3, verbose=False, n_threads=1, seed=0).fit(df)
+    assert synth.schema_["reading"].kind is ColumnKind.CONTINUOUS
+    out = synth.sample(200, seed=1)["reading"]
+    assert out.dtype == np.uint64
+    assert out.min() >= df["reading"].min() and out.max() <= df["reading"].max()
+
+
+COUNTERS = {"one_to_500": np.arange(1, 501), "step_13": 5 + 13 * np.arange(500)}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "int32", "Int64", "float64"])
+@pytest.mark.parametrize("counter", list(COUNTERS))
+def test_counters_of_every_integer_dtype_stay_identifiers(counter, dtype):
+    values = pd.Series(np.random.default_rng(0).permutation(COUNTERS[counter]), dtype=dtype,
+                       name="row")
+    if dtype == "float64":  # whole floats are an integer column with gaps, as pandas reads it
+        values = values.where(np.arange(len(values)) % 10 != 3)
+    assert detect_column(values).kind is ColumnKind.IDENTIFIER
+
+
+@pytest.mark.parametrize("start", [2**63, -2**63, 2**64 - 1000], ids=["2**63", "min", "top"])
+def test_counters_at_the_ends_of_64_bit_integers_stay_identifiers(start):
+    dtype = np.int64 if start < 0 else np.uint64
+    values = pd.Series(np.arange(500, dtype=dtype) + dtype(start), name="row")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert detect_column(values).kind is ColumnKind.IDENTIFIER

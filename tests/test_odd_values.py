@@ -367,3 +367,16 @@ def test_python_numbers_in_an_object_column_come_back_as_numbers(tmp_path):
     assert counts.map(type).eq(int).all() and 2 <= counts.min() and counts.max() < 900
     assert out["count"].isna().any()
     assert out["code"].map(type).eq(int).all() and set(out["code"]) <= {1, 2, 3}
+
+
+def test_a_symmetric_column_spread_past_1e102_fits_without_warnings_and_samples_its_spread():
+    """Cubed deviations overflowed ("overflow encountered in power" reached the user) and the
+    NaN skewness put the column on a log scale."""
+    huge = np.random.default_rng(6).normal(1e141, 1e140, ROWS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        synth = Synthesizer(epochs=3, verbose=False, n_threads=1, seed=0).fit(
+            pd.DataFrame({"huge": huge}))
+    assert synth.transformer_.transformers_[0].log_scale_ is None
+    out = synth.sample(200, seed=1)["huge"]
+    assert np.isfinite(out).all() and 0.5e141 < out.mean() < 1.5e141

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae import ColumnKind, Schema, SchemaError, detect_schema
-from synthvae.schema import CATEGORICAL_THRESHOLD
+from synthvae import ColumnKind, Schema, SchemaError, Synthesizer, detect_schema
+from synthvae.schema import CATEGORICAL_THRESHOLD, count_decimals
 
 from conftest import DATASETS, all_dataset_names, dataset
 
@@ -149,3 +149,33 @@ def test_a_partial_override_without_dtype_records_the_dtype_as_detection_would()
 def test_bounds_that_would_bound_nothing_or_cross_are_schema_errors(entry, message):
     with pytest.raises(SchemaError, match=message):
         Schema.from_dict({"columns": [entry]})
+
+
+def _noisy_zero_beside_prices() -> np.ndarray:
+    values = np.round(np.random.default_rng(0).uniform(1, 500, 200), 2)
+    values[0] = 0.3 - 0.1 - 0.2  # -2.8e-17: float noise at the column's scale, a zero
+    return values
+
+
+@pytest.mark.parametrize("values, expected", [
+    (np.round(np.random.default_rng(0).uniform(1, 500, 200), 2), 2),  # prices
+    (np.random.default_rng(0).integers(1, 100, 200) / 100, 2),  # cents, some below 0.1
+    (np.arange(200, dtype=np.float64), 0),  # whole numbers stored as floats
+    (np.round(np.random.default_rng(0).uniform(0, 1e-3, 200), 6), 6),  # micro-units
+    (_noisy_zero_beside_prices(), 2),
+    (np.random.default_rng(0).lognormal(0, 1, 300) * 1e-12, None),  # picofarads
+    (np.random.default_rng(0).lognormal(0, 1, 300) * 1e-7, None),
+], ids=["prices", "cents", "whole", "micro", "noisy_zero", "pico", "tenth_micro"])
+def test_decimals_are_counted_at_the_columns_own_scale(values, expected):
+    """Values all below 1e-9 were judged to have 0 decimals: every sample came out 0."""
+    assert count_decimals(values) == expected
+
+
+def test_a_column_of_picofarads_samples_nonzero_values_at_its_scale():
+    capacitance = np.random.default_rng(0).lognormal(0, 1, 300) * 1e-12
+    df = pd.DataFrame({"capacitance_F": capacitance})
+    synth = Synthesizer(epochs=3, verbose=False, n_threads=1, seed=0).fit(df)
+    assert synth.schema_["capacitance_F"].decimals is None
+    out = synth.sample(200, seed=1)["capacitance_F"]
+    assert (out > 0).all()
+    assert 0.1 < out.median() / np.median(capacitance) < 10

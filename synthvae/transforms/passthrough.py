@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
-from synthvae.frames import model_dtype
-from synthvae.schema import ColumnSpec
+from synthvae.frames import is_datetime_name, model_dtype
+from synthvae.schema import DATE_LIKE, ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
                                           learn_template)
@@ -224,13 +226,39 @@ class ConstantColumn(ColumnTransformer):
 
     def encode_condition(self, wanted) -> EncodedRegion | None:
         """Every row holds the value (None: nothing to steer), or is empty when asked for
-        an empty cell on a column that has them."""
-        if wanted is not None and not _same_value(wanted, self.value_):
+        an empty cell on a column that has them. A number or datetime constant is also met
+        by a ``(low, high)`` range holding it and by its value written another way (a
+        date's text for a Timestamp): a range asked of a column that turned out constant
+        was refused as if it named another value."""
+        if wanted is not None and not self._meets(wanted):
+            shown = _range_text(wanted) if isinstance(wanted, tuple) else repr(wanted)
             raise ConfigError(f"Column {self.spec.name!r} is constant ({self.value_!r}); no "
-                              f"row has {wanted!r}.")
+                              f"row has {shown}.")
         if not self.width:
             return None
         return EncodedRegion(null=slice(0, 2), want_null=wanted is None)
+
+    def _meets(self, wanted) -> bool:
+        """Whether the constant is ``wanted``: the same value or text, or within a range."""
+        if not isinstance(wanted, tuple) and _same_value(wanted, self.value_):
+            return True
+        order = constant_order(self.spec, self.value_)
+        value = math.nan if order is None else _position(self.value_, order)
+        if not math.isfinite(value):
+            return False  # text, flags, categories: only the value itself meets them
+        ends = wanted if isinstance(wanted, tuple) and len(wanted) == 2 else (wanted, wanted)
+        low, high = (None if end is None else self._end(end, order) for end in ends)
+        return (low is None or low <= value) and (high is None or value <= high)
+
+    def _end(self, value, order: str) -> float:
+        """A condition's value on the constant's line (a datetime without a time zone read
+        in the constant's); refused by name where it is no ``order``."""
+        zone = pd.Timestamp(self.value_).tz if order == "datetime" else None
+        found = _position(value, order, zone)
+        if not math.isfinite(found):
+            raise ConfigError(f"Column {self.spec.name!r} is constant ({self.value_!r}), a "
+                              f"{order}; the condition's value {value!r} is not one.")
+        return found
 
     def contains(self, series: pd.Series, wanted) -> np.ndarray:
         missing = series.isna().to_numpy()
@@ -249,16 +277,59 @@ class ConstantColumn(ColumnTransformer):
 
 def _as_datetimes(series: pd.Series, dtype: str) -> pd.Series:
     """The constant (text, or missing) in datetime ``dtype``; all-missing text parses as
-    naive NaT, which a zoned dtype takes by localizing, not by astype."""
+    naive NaT, which a zoned dtype takes by localizing, not by astype. Zoned text under a
+    naive ``dtype`` (an object column of zoned datetimes, whose dtype names no zone) keeps
+    the zone its text gives."""
     stamps = pd.to_datetime(series)
     zone = getattr(pd.api.types.pandas_dtype(dtype), "tz", None)
     if zone is not None and stamps.dt.tz is None:
         stamps = stamps.dt.tz_localize(zone)
+    if zone is None and stamps.dt.tz is not None:
+        return stamps
     return stamps.astype(dtype)
 
 
 def _same_value(wanted, value) -> bool:
     return wanted == value or str(wanted) == str(value)
+
+
+def constant_order(spec: ColumnSpec, value) -> str | None:
+    """How a constant compares with a condition's range: as a ``"number"`` (a real number,
+    not a category), a ``"datetime"`` (a datetime dtype, or text that reads as a date, as
+    a CSV file's dates do), or not at all (None: text, flags, categories)."""
+    if spec.categories is not None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"
+    if is_datetime_name(spec.dtype) or (isinstance(value, str) and DATE_LIKE.match(value)):
+        return "datetime"
+    return None
+
+
+def _position(value, order: str, zone=None) -> float:
+    """``value`` on a line ``order`` names: a real number, or a datetime's seconds since
+    1970 UTC (one without a time zone read in ``zone``); NaN where it is none."""
+    if order == "number":
+        if isinstance(value, (bool, np.bool_)):
+            return math.nan
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return math.nan
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return math.nan
+    if stamp is pd.NaT:
+        return math.nan
+    if stamp.tz is None and zone is not None:
+        stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return stamp.timestamp()  # UTC seconds; a naive one's wall clock read as UTC
+
+
+def _range_text(wanted: tuple) -> str:
+    """A range as the CLI writes it (``0..5``, ``2020-06-01 00:00:00..``)."""
+    return "a value in " + "..".join("" if end is None else str(end) for end in wanted)
 
 
 def _scalar(value):

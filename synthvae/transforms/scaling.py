@@ -25,10 +25,19 @@ MAX_SCALE_RATIO = 1e300
 
 
 def skewness(values: np.ndarray) -> float:
-    """Sample skewness of the finite ``values`` (0 for a constant column)."""
+    """Sample skewness of the finite ``values`` (0 for a constant column).
+
+    Skewness does not depend on the unit, so the deviations are first divided by the largest
+    of them: cubing raw deviations overflowed from a spread of about 1e102 (values up to
+    ``synthvae.schema.MAX_MAGNITUDE`` are accepted), and the NaN skewness log-scaled a
+    symmetric column."""
     centred = values - values.mean()
-    spread = np.sqrt(np.mean(centred ** 2))
-    return 0.0 if spread == 0 else float(np.mean(centred ** 3) / spread ** 3)
+    largest = np.abs(centred).max(initial=0.0)
+    if largest == 0:
+        return 0.0
+    unit_free = centred / largest  # in [-1, 1]: its powers cannot overflow
+    spread = np.sqrt(np.mean(unit_free ** 2))
+    return float(np.mean(unit_free ** 3) / spread ** 3)
 
 
 def choose_log_scale(observed: np.ndarray, threshold: float | None) -> float | None:
