@@ -5,8 +5,10 @@ A semicolon-separated file with decimal commas (``1,5``; the default in much of 
 read as such, not as one text column. The delimiter is the candidate (``,`` ``;`` tab ``|``)
 that splits the header and every sampled line into the same number (> 1) of fields; the
 decimal mark is ``,`` when the delimiter is not a comma and some column holds only numbers
-written with a decimal comma. pandas renames a repeated header name (``a,a`` -> ``a,a.1``), so
-repeated names are found in the raw header line, before pandas sees it.
+written with a decimal comma (``1,5``, or ``1.037,01`` in groups of three: a column of
+such numbers is read as numbers by synthvae.io). pandas renames a repeated header name
+(``a,a`` -> ``a,a.1``), so repeated names are found in the raw header line, before pandas
+sees it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ DECIMALS = (".", ",")
 SNIFF_BYTES = 64 * 1024
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+([eE][+-]?\d+)?$")
+# any number written with this decimal mark or none (``12``, ``12.5``; ``12``, ``12,5``)
+UNGROUPED_NUMBER = {".": re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"),
+                    ",": re.compile(r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$")}
+# A number written in groups of three digits, by the decimal mark it goes with: "1,234.5"
+# (thousands ",") and "1.037,01" (thousands ".").
+GROUPED_NUMBER = {".": re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"),
+                  ",": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")}
 _SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
@@ -109,13 +118,15 @@ def _sniff_sep(rows_by_sep: dict[str, list[list[str]]]) -> str:
 
 def _sniff_decimal(rows: list[list[str]], sep: str) -> str:
     """``,`` when some column holds only numbers (and NA_TOKENS) and at least one has a
-    decimal comma."""
+    decimal comma (``1,5``, or ``1.037,01`` in groups of three)."""
     if sep == "," or len(rows) < 2:
         return "."
     for column in zip(*rows[1:]):
         cells = [c.strip() for c in column if c.strip() and c.strip() not in NA_TOKENS]
-        commas = [bool(_DECIMAL_COMMA.match(c)) for c in cells]
-        if any(commas) and all(m or _PLAIN_NUMBER.match(c) for m, c in zip(commas, cells)):
+        commas = [bool(_DECIMAL_COMMA.match(c) or (GROUPED_NUMBER[","].match(c) and "," in c))
+                  for c in cells]
+        if any(commas) and all(m or _PLAIN_NUMBER.match(c) or GROUPED_NUMBER[","].match(c)
+                               for m, c in zip(commas, cells)):
             return ","
     return "."
 

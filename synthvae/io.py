@@ -25,10 +25,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from synthvae.dialect import NA_TOKENS, check_unique_names, header_names, sniff_dialect
+from synthvae.dialect import (GROUPED_NUMBER, NA_TOKENS, UNGROUPED_NUMBER, check_unique_names,
+                              header_names, sniff_dialect)
 from synthvae.errors import DataError, SynthvaeError
 from synthvae.frames import as_pandas, with_declared_types
 
+GROUPED_SCAN_ROWS = 1_000  # a text column's first cells that tell it is no grouped numbers
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".tsv", ".txt",
                   ".parquet", ".pq")
 # what a file to write may end in: no zip (one CSV streams into gzip, bzip2 or xz, not
@@ -120,7 +122,40 @@ def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
                             names=list(range(len(df.columns))), **options)
         for position in valued:
             df.isetitem(position, again[position].set_axis(df.index))
+    for position in np.flatnonzero((df.dtypes == object).to_numpy()):
+        if df.columns[position] not in codes:
+            numbers = grouped_numbers(df.iloc[:, position], dialect.decimal)
+            if numbers is not None:
+                df.isetitem(position, numbers)
     return _blank_names_kept(df, names)
+
+
+def _numbers_only(column: pd.Series, decimal: str) -> pd.Series:
+    """Whether each present cell (not one of NA_TOKENS) of a text column is a number written
+    with ``decimal``, in groups of three digits or not."""
+    text = column[column.notna() & ~column.isin(NA_TOKENS)].astype(str).str.strip()
+    return text.str.match(GROUPED_NUMBER[decimal]) | text.str.match(UNGROUPED_NUMBER[decimal])
+
+
+def grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
+    """A text column of numbers written in groups of three digits (``1,234.5``; beside a
+    decimal comma, ``1.037,01``), which pandas leaves as text, as numbers; None unless every
+    cell is a number written with ``decimal`` (or missing, or one of NA_TOKENS) and some
+    are grouped. Only such a column is read so: a ``1,2`` elsewhere stays text."""
+    if not _numbers_only(column.head(GROUPED_SCAN_ROWS), decimal).all():
+        return None  # a text column, told by its first cells
+    present = column.notna() & ~column.isin(NA_TOKENS)
+    text = column[present].astype(str).str.strip()
+    grouped = text.str.match(GROUPED_NUMBER[decimal])
+    if not grouped.any() or not (grouped | text.str.match(UNGROUPED_NUMBER[decimal])).all():
+        return None
+    plain = text.str.replace("," if decimal == "." else ".", "", regex=False)
+    if decimal != ".":
+        plain = plain.str.replace(decimal, ".", regex=False)
+    numbers = pd.to_numeric(plain)
+    if not present.all():
+        numbers = numbers.reindex(column.index)  # missing cells as NaN
+    return numbers
 
 
 def _code_columns(text: pd.DataFrame) -> set:

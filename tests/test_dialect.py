@@ -170,3 +170,29 @@ def test_na_text_in_a_column_of_numbers_with_a_decimal_comma_is_missing(tmp_path
     path.write_text("x;y\n1,5;a\nNA;b\n2,25;c\n")
     df = read_table(path)
     assert df["x"].tolist()[0] == 1.5 and df["x"].isna().tolist() == [False, True, False]
+
+
+def test_numbers_in_groups_of_three_are_read_as_numbers(tmp_path, monkeypatch):
+    """Spreadsheet exports write 1,234.5 (or, beside decimal commas, 1.037,01); pandas reads
+    such a column as text, which was then modelled as text and regenerated as junk."""
+    (tmp_path / "us.csv").write_text('amount,city,pair\n"1,234.5",Paris,"1,2"\n12.5,Lyon,'
+                                     '"3,4"\n"1,234,567",Nice,"5,6"\nNA,Paris,\n7,Gent,"7,8"\n')
+    us = read_table(tmp_path / "us.csv")
+    assert us["amount"].tolist()[:3] == [1234.5, 12.5, 1234567.0]
+    assert us["amount"].isna().tolist() == [False, False, False, True, False]
+    assert us["pair"].tolist()[:2] == ["1,2", "3,4"]  # not groups of three: text
+    assert us["city"].tolist()[0] == "Paris"
+    (tmp_path / "eu.csv").write_text("amount;city;rate\n1.037,01;Köln;0,5\n12,5;Gent;1,25\n"
+                                     "1.234.567,00;Lyon;2\n999;Gent;3,5\n")
+    eu = read_table(tmp_path / "eu.csv")  # the decimal comma told by the grouped column too
+    assert eu["amount"].tolist() == [1037.01, 12.5, 1234567.0, 999.0]
+    assert eu["rate"].tolist() == [0.5, 1.25, 2.0, 3.5]
+    (tmp_path / "only.csv").write_text("amount;city\n1.037,01;Köln\n12,5;Gent\n")
+    assert read_table(tmp_path / "only.csv")["amount"].tolist() == [1037.01, 12.5]
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    amounts = [f"{v:,.2f}" for v in rng.gamma(2.0, 800.0, 300)]
+    pd.DataFrame({"amount": amounts, "n": rng.integers(0, 9, 300)}).to_csv("a.csv", index=False)
+    schema = invoke("schema", "a.csv", "--no-suggest")
+    assert schema.exit_code == 0, schema.output
+    assert '"kind": "continuous"' in schema.output.split('"name": "amount"')[1][:200]
