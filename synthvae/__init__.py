@@ -2,10 +2,10 @@
 
 from synthvae.constraints import (FixedCombinations, FixedIncrements, Formula, Inequality,
                                   Negative, OneHot, Positive, Predicate, Range, Unique)
-from synthvae.errors import (ConfigError, DataError, ModelFileError, NotFittedError,
-                             PosteriorCollapseWarning, PostTrainingError, PostTrainingWarning,
-                             SchemaError, SynthvaeError, SynthvaeWarning, TrainingError,
-                             UnseenCombinationWarning, ZeroProbabilityWarning)
+from synthvae.errors import (ConfigError, DataError, DetectionWarning, ModelFileError,
+                             NotFittedError, PosteriorCollapseWarning, PostTrainingError,
+                             PostTrainingWarning, SchemaError, SynthvaeError, SynthvaeWarning,
+                             TrainingError, UnseenCombinationWarning, ZeroProbabilityWarning)
 from synthvae.schema import ColumnKind, ColumnSpec, Schema, detect_schema
 from synthvae.synthesizer import Synthesizer
 from synthvae.version import __version__
@@ -25,6 +25,7 @@ __all__ = ["Synthesizer", "evaluate", "Schema", "ColumnSpec", "ColumnKind", "det
            "FixedCombinations", "FixedIncrements", "Formula", "Inequality", "Negative",
            "OneHot", "Positive", "Predicate", "Range", "Unique",
            "SynthvaeError", "ConfigError", "DataError", "SchemaError", "NotFittedError",
-           "ModelFileError", "TrainingError", "SynthvaeWarning", "PosteriorCollapseWarning",
+           "ModelFileError", "TrainingError", "SynthvaeWarning", "DetectionWarning",
+           "PosteriorCollapseWarning",
            "PostTrainingError", "PostTrainingWarning", "UnseenCombinationWarning",
            "ZeroProbabilityWarning", "__version__"]

@@ -46,6 +46,11 @@ class PosteriorCollapseWarning(SynthvaeWarning):
     """The fitted encoder's latents carry almost no information about the rows."""
 
 
+class DetectionWarning(SynthvaeWarning):
+    """A column was detected as one kind where a small change to the input would let it be
+    modelled better (dates beside a few words such as 'unknown')."""
+
+
 class PostTrainingWarning(SynthvaeWarning):
     """A step after training that the model can do without (calibration, drift profile,
     diagnostics) failed; the fit succeeded without it (see synthvae/fitting.py)."""

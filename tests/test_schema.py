@@ -1,11 +1,12 @@
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from synthvae import ColumnKind, Schema, SchemaError, Synthesizer, detect_schema
-from synthvae.schema import CATEGORICAL_THRESHOLD, count_decimals
+from synthvae.schema import CATEGORICAL_THRESHOLD, count_decimals, detect_column
 
 from conftest import DATASETS, all_dataset_names, dataset
 
@@ -179,3 +180,22 @@ def test_a_column_of_picofarads_samples_nonzero_values_at_its_scale():
     out = synth.sample(200, seed=1)["capacitance_F"]
     assert (out > 0).all()
     assert 0.1 < out.median() / np.median(capacitance) < 10
+
+
+def test_dates_beside_a_few_words_are_categories_with_a_warning_saying_how_to_keep_dates():
+    from synthvae import DetectionWarning
+
+    days = pd.date_range("2020-01-01", periods=300).strftime("%Y-%m-%d")
+    signup = pd.Series([d if k % 3 else "unknown" for k, d in enumerate(days)], name="signup")
+    with pytest.warns(DetectionWarning, match=r"Column 'signup' holds dates in 67% of its "
+                                              r"cells and 'unknown' \(100 rows\) .* make those "
+                                              r"cells empty \(df\['signup'\]\.replace\("
+                                              r"\['unknown'\], None\)\)"):
+        assert detect_column(signup).kind is ColumnKind.CATEGORICAL
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as the warning says: dates, with missing cells
+        assert detect_column(signup.replace(["unknown"], None)).kind is ColumnKind.DATETIME
+        mostly_words = pd.Series(["none", "some", "2020-01-05"] * 100, name="w")
+        assert detect_column(mostly_words).kind is ColumnKind.CATEGORICAL  # a third: quiet
+        many_words = pd.Series([d if k % 3 else f"w{k % 7}" for k, d in enumerate(days)])
+        assert detect_column(many_words).kind is ColumnKind.CATEGORICAL  # not a few words
