@@ -38,6 +38,10 @@ AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 50, 500  # automatic batch size: rows / 10 within these
 MAX_DELTA = 0.01  # largest delta under DP, given or default (privacy.default_delta)
+# Settings that only differential privacy reads, with their defaults (Synthesizer's): one
+# away from its default without epsilon is refused (_check_no_privacy_settings).
+PRIVACY_SETTINGS = {"delta": None, "max_grad_norm": 1.0, "accountant": "prv",
+                    "preprocess_share": 0.1, "calibration_share": 0.1}
 POSITIVE_INTS = ("patience", "prior_components",
                  "categorical_threshold", "mixture_max_rows", "max_categories")
 
@@ -121,6 +125,7 @@ def _validate_privacy(params) -> None:
         raise ConfigError(f"The 'decoder' parameter of Synthesizer must be one of "
                           f"{DECODERS}. Got {params.decoder!r} instead.")
     if params.epsilon is None:
+        _check_no_privacy_settings(params)
         return
     if params.latent_swap not in (None, 0):
         raise ConfigError(
@@ -141,6 +146,20 @@ def _validate_privacy(params) -> None:
     if params.accountant not in ("prv", "rdp"):
         raise ConfigError(f"The 'accountant' parameter of Synthesizer must be 'prv' or "
                           f"'rdp'. Got {params.accountant!r} instead.")
+
+
+def _check_no_privacy_settings(params) -> None:
+    """Without epsilon, a DP setting away from its default is refused: the user meant a
+    private model (a mistyped or forgotten ``--epsilon``), and would otherwise get one
+    trained without differential privacy, silently."""
+    for name, default in PRIVACY_SETTINGS.items():
+        value = getattr(params, name)
+        if value != default:
+            raise ConfigError(f"The '{name}' parameter of Synthesizer is a differential-"
+                              f"privacy setting, and epsilon is not given: {name}={value!r} "
+                              f"would be ignored and the model trained without differential "
+                              f"privacy. Give epsilon (e.g. epsilon=3, --epsilon 3) to train "
+                              f"privately, or leave {name} at its default ({default!r}).")
 
 
 def fit_plan(params) -> FitPlan:

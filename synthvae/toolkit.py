@@ -86,8 +86,12 @@ def encode(synth, df: pd.DataFrame) -> np.ndarray:
 def decode(synth, latents) -> pd.DataFrame:
     """The most likely row for each latent (rows, latent_dim): no sampling noise."""
     synth._check_fitted()
-    z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=synth.device_)
     latent_dim = synth.generator_.latent_dim
+    try:
+        z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=synth.device_)
+    except (TypeError, ValueError):
+        raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}), numbers. Got "
+                          f"a {type(latents).__name__} that is none.") from None
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}). Got "
                           f"{tuple(z.shape)} instead.")
@@ -122,21 +126,31 @@ def excluded_pairs(synth) -> pd.DataFrame:
 
 def interpolate(synth, start: pd.DataFrame, end: pd.DataFrame, steps: int) -> pd.DataFrame:
     """``steps`` rows decoded along the straight latent path from ``start`` to ``end``, with
-    a leading column ``t`` from 0 to 1."""
+    a leading column ``t`` from 0 to 1 (``_t``, ``__t``, ... where the table has a ``t``)."""
     if not isinstance(steps, int) or steps < 2:
         raise ConfigError(f"steps must be an int >= 2. Got {steps!r} instead.")
     for name, row in (("start", start), ("end", end)):
-        if isinstance(row, pd.Series):
+        if isinstance(row, (pd.Series, dict, list, tuple)):
             raise DataError(f"interpolate takes one-row DataFrames as 'start' and 'end' "
-                            f"(df.iloc[[i]], not df.iloc[i]). Got a Series as {name!r}.")
+                            f"(df.iloc[[i]], not df.iloc[i]). Got a "
+                            f"{'Series' if isinstance(row, pd.Series) else type(row).__name__} "
+                            f"as {name!r}.")
     ends = [encode(synth, row) for row in (start, end)]
     for name, z in zip(("start", "end"), ends):
         if len(z) != 1:
             raise DataError(f"interpolate takes one row as {name!r}. Got {len(z)} rows.")
     t = np.linspace(0.0, 1.0, steps)[:, None]
     frame = decode(synth, (1 - t) * ends[0] + t * ends[1])
-    frame.insert(0, "t", t[:, 0])
+    frame.insert(0, free_name("t", frame.columns), t[:, 0])
     return frame
+
+
+def free_name(name: str, taken) -> str:
+    """``name``, or ``name`` behind as many underscores as make it none of ``taken``."""
+    taken = set(map(str, taken))
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFrame:

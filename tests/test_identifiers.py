@@ -383,3 +383,22 @@ def test_counters_at_the_ends_of_64_bit_integers_stay_identifiers(start):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert detect_column(values).kind is ColumnKind.IDENTIFIER
+
+
+def test_two_identifier_columns_of_one_form_get_different_values():
+    """Order and customer ids written alike came out equal row by row (one key per fit):
+    a 1:1 relation between the columns that the real table does not have."""
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"x": rng.normal(size=n),
+                       "order_id": [f"ORD-{i:06d}" for i in rng.permutation(n)],
+                       "cust_id": [f"ORD-{i:06d}" for i in rng.permutation(n) + n],
+                       "note": [f"n{i % 300:04d}" for i in range(n)],  # 'other' slots:
+                       "memo": [f"n{i % 299:04d}" for i in range(n)]})  # rare, one form
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = Synthesizer(epochs=1, verbose=False).fit(df).sample(1_000, seed=1)
+    assert out["order_id"].str.match(r"^ORD-\d{7}$").all()
+    assert (out["order_id"] != out["cust_id"]).all()
+    generated = ~out["note"].isin(df["note"]) & ~out["memo"].isin(df["memo"])
+    assert generated.sum() > 50 and (out["note"] != out["memo"])[generated].all()

@@ -761,3 +761,28 @@ def test_a_budget_no_noise_can_meet_is_a_config_error_naming_the_release():
                  accountant="rdp")
     with pytest.raises(ConfigError, match="frequency release cannot be priced.*up to 1e\\+06"):
         gaussian_noise_multiplier(1e-9, 1e-12, "rdp")
+
+
+@pytest.mark.parametrize("setting", [{"delta": 1e-6}, {"accountant": "rdp"},
+                                     {"max_grad_norm": 2.0}, {"calibration_share": 0.2},
+                                     {"preprocess_share": 0.0}])
+def test_a_privacy_setting_without_epsilon_is_refused_not_ignored(setting):
+    """A forgotten --epsilon beside --delta trained a model without DP, silently."""
+    name, value = next(iter(setting.items()))
+    df = pd.DataFrame({"a": np.arange(60.0)})
+    with pytest.raises(ConfigError, match=rf"'{name}' parameter of Synthesizer is a "
+                                          rf"differential-privacy setting, and epsilon is "
+                                          rf"not given: {name}={value!r} would be ignored"):
+        Synthesizer(epochs=1, verbose=False, **setting).fit(df)
+
+
+def test_cli_delta_without_epsilon_is_a_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    pd.DataFrame({"a": np.arange(60.0)}).to_csv(tmp_path / "d.csv", index=False)
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "d.csv"), "--delta", "1e-6",
+                                      "-o", str(tmp_path / "m.safetensors"), "-q"])
+    assert result.exit_code == 1 and result.output.startswith("error: The 'delta' parameter")
+    assert not (tmp_path / "m.safetensors").exists()

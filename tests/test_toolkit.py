@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -174,6 +175,19 @@ def test_interpolation_runs_from_one_row_to_the_other(synth, table):
 def test_decode_refuses_latents_of_the_wrong_width(synth):
     with pytest.raises(ConfigError, match=r"\(rows, 8\)"):
         synth.decode(np.zeros((2, 3)))
+    with pytest.raises(ConfigError, match=r"\(rows, 8\), numbers. Got a str that is none"):
+        synth.decode("abc")
+
+
+def test_interpolation_of_a_table_with_a_column_named_t():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"t": rng.normal(size=300), "x": rng.normal(size=300)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = Synthesizer(epochs=1, verbose=False).fit(table)
+    path = fitted.interpolate(table.iloc[[0]], table.iloc[[1]], steps=3)
+    assert list(path.columns) == ["_t", "t", "x"]
+    assert list(path["_t"]) == pytest.approx([0.0, 0.5, 1.0])
 
 
 def test_decode_refuses_non_finite_latents(synth):
@@ -191,6 +205,8 @@ def test_rows_of_none_are_refused_as_such_not_as_a_fit(synth, table):
 def test_interpolate_names_itself_when_given_a_series_for_a_row(synth, table):
     with pytest.raises(DataError, match=r"interpolate takes one-row DataFrames.*'start'"):
         synth.interpolate(table.iloc[0], table.iloc[[1]])
+    with pytest.raises(DataError, match=r"one-row DataFrames.*Got a dict as 'end'"):
+        synth.interpolate(table.iloc[[0]], table.iloc[1].to_dict())
 
 
 # ---------------------------------------------------------------------------- scores

@@ -25,6 +25,7 @@ from synthvae.schema import ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_categorical
 from synthvae.transforms.idformat import check_template, generate, learn_template
+from synthvae.transforms.rowrandom import column_key
 from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
 MAX_CATEGORIES = 200
@@ -83,7 +84,8 @@ class OneHotEncoder(ColumnTransformer):
         self.categories_ = [_scalar(v) for v in top.index]
         rare_rows = counts.to_numpy().copy()
         rare_rows[:len(top)] = 0  # forms follow the rare rows; lengths span every value
-        self.other_template_ = learn_template(counts.index.astype(str), rare_rows, seed=seed)
+        self.other_template_ = learn_template(counts.index.astype(str), rare_rows,
+                                              seed=column_key(seed, self.spec.name))
 
     # ------------------------------------------------------------------ layout
     @property

@@ -14,6 +14,7 @@ from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
                                           learn_template)
 from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls, encode_nulls, null_span
+from synthvae.transforms.rowrandom import column_key
 from synthvae.transforms.spans import Span
 
 
@@ -41,7 +42,7 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
             return self
         distinct, counts = as_text(values)
         self.start_, self.legacy_ = None, None
-        self.template_ = learn_template(distinct, counts, seed=seed)
+        self.template_ = learn_template(distinct, counts, seed=column_key(seed, self.spec.name))
         return self
 
     def _is_integer(self, values: pd.Series) -> bool:
@@ -60,7 +61,8 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         else:
             run = {"kind": "[0-9]", "min": 19, "max": 19}
             self.start_ = None
-            self.template_ = {"version": TEMPLATE_VERSION, "key": 0,
+            key = int(np.random.default_rng(column_key(0, self.spec.name)).integers(0, 2 ** 62))
+            self.template_ = {"version": TEMPLATE_VERSION, "key": key,
                               "groups": [{"weight": 1.0, "runs": [run], "counter": 0}]}
         return self
 

@@ -11,7 +11,6 @@ keeps its share of missing cells through a null span the model learns.
 
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from synthvae.transforms.fakes import KINDS
 from synthvae.transforms.fence import Fence, learn_fence
 from synthvae.transforms.idformat import as_text, check_template
 from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls
-from synthvae.transforms.rowrandom import RowRandom, mix64, sample_seed
+from synthvae.transforms.rowrandom import RowRandom, column_key, sample_seed
 from synthvae.transforms.vocabulary import default_source, words
 
 STATE_VERSION = 1
@@ -109,7 +108,3 @@ class PiiGenerator(NullOnlyEncoding, ColumnTransformer):
         return self
 
 
-def column_key(seed: int, name: str) -> int:
-    """The column's key: its generated values differ from another column's."""
-    salt = np.uint64(zlib.crc32(name.encode("utf-8")))
-    return int(mix64(np.uint64(int(seed) & (2 ** 64 - 1)) ^ (salt << np.uint64(32))))

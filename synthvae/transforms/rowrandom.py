@@ -14,11 +14,21 @@ it share (shards differ only in their ``spawn_key``, see :mod:`synthvae.sharding
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _FIELD = np.uint64(0xD1B54A32D192ED03)
 _MASK = (1 << 64) - 1
+
+
+def column_key(seed: int, name: str) -> int:
+    """The column's key, from the fit's seed and the column's name: two columns of one form
+    (two e-mail or order-id columns) generate different values, not the same ones row by
+    row."""
+    salt = np.uint64(zlib.crc32(name.encode("utf-8")))
+    return int(mix64(np.uint64(int(seed) & _MASK) ^ (salt << np.uint64(32))))
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
