@@ -33,9 +33,10 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?\d+([eE][+-]?\d+)?$")
 UNGROUPED_NUMBER = {".": re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"),
                     ",": re.compile(r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$")}
 # A number written in groups of three digits, by the decimal mark it goes with: "1,234.5"
-# (thousands ",") and "1.037,01" (thousands ".").
-GROUPED_NUMBER = {".": re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"),
-                  ",": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")}
+# (thousands ",") and "1.037,01" (thousands "."); its first group has no leading zero
+# ("0,125" is a decimal comma, "02,134" and "030.123.456" codes).
+GROUPED_NUMBER = {".": re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$"),
+                  ",": re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?$")}
 _SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 

@@ -251,7 +251,17 @@ def diagnose(synth, data: torch.Tensor, df: pd.DataFrame) -> dict:
     rows = rows[:MAX_ROWS]
     found = training_diagnostics(synth.model_, synth.layout_, synth.transformer_, data[rows],
                                  model_frame(df.iloc[rows.cpu().numpy()]), source)
-    if synth.layout_.width:  # with no modelled column there is nothing for latents to carry
+    if models_values(synth.transformer_):  # else nothing for latents to carry
         check_collapse(found, synth.train_config_.beta, synth.kl_anneal,
                        synth.model_config_.autoregressive)
     return found
+
+
+def models_values(transformer) -> bool:
+    """Whether some column's values are modelled: not only constants and generated
+    identifiers, whose encodings (if any) are missing-cell indicators."""
+    from synthvae.transforms.nulls import NullOnlyEncoding
+    from synthvae.transforms.passthrough import ConstantColumn
+
+    return any(not isinstance(t, (ConstantColumn, NullOnlyEncoding))
+               for t in transformer.transformers_)

@@ -249,11 +249,14 @@ def _instants(series: pd.Series, missing: np.ndarray) -> pd.Series:
     present = values.to_numpy()[~missing]
     if present[0].tzinfo is None:
         return values.astype("datetime64[us]")
-    ticks = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
-    ticks[~missing] = [value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-                       for value in present]
-    stamps = pd.Series(ticks, index=series.index, name=series.name).dt.tz_localize("UTC")
-    zones = {zone_name(value.tzinfo) for value in present}
+    try:  # pandas' own conversion, in nanoseconds: years 1677 to 2262
+        stamps = pd.to_datetime(values, utc=True).dt.as_unit("us")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        ticks = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
+        ticks[~missing] = [value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                           for value in present]
+        stamps = pd.Series(ticks, index=series.index, name=series.name).dt.tz_localize("UTC")
+    zones = {zone_name(zone) for zone in {value.tzinfo for value in present}}
     return stamps.dt.tz_convert(zones.pop()) if len(zones) == 1 else stamps
 
 

@@ -152,7 +152,12 @@ def grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
     plain = text.str.replace("," if decimal == "." else ".", "", regex=False)
     if decimal != ".":
         plain = plain.str.replace(decimal, ".", regex=False)
-    numbers = pd.to_numeric(plain)
+    try:
+        numbers = pd.to_numeric(plain)
+    except (ValueError, OverflowError):  # beyond int64 and uint64: the text, as it was
+        return None
+    if numbers.dtype == object:
+        return None
     if not present.all():
         numbers = numbers.reindex(column.index)  # missing cells as NaN
     return numbers

@@ -46,6 +46,9 @@ CATEGORICAL_THRESHOLD = 15
 MAX_DECIMALS = 6
 # Rounding a value to its decimals may move it by float noise: at most this much, and at
 # most this share of the column's largest magnitude (values all below 1e-9 are not noise).
+# An integer column beyond 2**53 is refused when float64 would merge more than this share
+# of its distinct values (codes); fewer merges are a measurement's rounding (ns stamps).
+MAX_MERGED_SHARE = 0.01
 DECIMAL_NOISE = 1e-9
 DECIMAL_NOISE_SHARE = 1e-6
 # The largest magnitude a numeric column may hold: the mixture fit standardises a column by
@@ -585,15 +588,16 @@ def _detect_numeric(values: pd.Series, threshold: int, common: dict) -> ColumnSp
 
 def _check_float_keeps_integers(values: pd.Series, name: str) -> None:
     """A number is modelled in float64, which rounds an integer beyond 2**53 to a multiple
-    of a power of two: an integer column whose distinct values float64 would merge (codes
-    such as ``2**60 + 3 k``) is refused, not sampled as one value. Large integers that
-    float64 keeps apart (nanosecond timestamps, say) are modelled as numbers."""
+    of a power of two: an integer column more than ``MAX_MERGED_SHARE`` of whose distinct
+    values float64 would merge (codes such as ``2**60 + 3 k``) is refused, not sampled as
+    one value. Large integers that float64 keeps (nearly all) apart, such as nanosecond
+    timestamps, where a few of a million may share a float, are modelled as numbers."""
     if values.dtype.kind not in "iu" or not len(values) or \
             (values.max() <= 2 ** 53 and values.min() >= -2 ** 53):
         return
     distinct = np.unique(values.to_numpy())
     merged = len(np.unique(distinct.astype(np.float64)))
-    if merged < len(distinct):
+    if merged < (1 - MAX_MERGED_SHARE) * len(distinct):
         raise DataError(f"Column {name!r} holds integers beyond 2**53 (up to "
                         f"{max(abs(int(distinct[0])), abs(int(distinct[-1])))}) that float64, "
                         f"in which numbers are modelled, cannot tell apart: its "
@@ -643,20 +647,28 @@ def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
 
 def warn_dates_beside_words(strings: pd.Series, name: str) -> None:
     """Warn where a text column is dates in at least ``DATES_BESIDE_WORDS_SHARE`` of its
-    cells but for a few words (``unknown``, ``never``): read as categories, its many dates
-    are rare values that samples replace by generated text, which an empty cell in place of
-    the words would have kept as dates."""
-    dates = strings.str.match(_ISO_LIKE) | strings.str.match(_DAY_MONTH_LIKE)
-    if not len(strings) or dates.mean() < DATES_BESIDE_WORDS_SHARE:
+    cells but for a few words (``unknown``, ``never``), with more distinct values than a
+    categorical column keeps: read as categories, its rarer dates are grouped and sampled
+    as generated text, which an empty cell in place of the words would have kept as
+    dates. (With fewer values every date is a category of its own: no warning.)"""
+    from synthvae.transforms.categorical import MAX_CATEGORIES
+
+    counts = strings.value_counts()
+    if len(counts) <= MAX_CATEGORIES:
         return
-    words = strings[~dates].value_counts()
-    if not 1 <= len(words) <= MAX_DATE_WORDS or detect_datetime_format(strings[dates]) is None:
+    values = counts.index.to_series().astype(str)
+    dates = (values.str.match(_ISO_LIKE) | values.str.match(_DAY_MONTH_LIKE)).to_numpy()
+    share = counts[dates].sum() / counts.sum()
+    words = counts[~dates]
+    if share < DATES_BESIDE_WORDS_SHARE or not 1 <= len(words) <= MAX_DATE_WORDS \
+            or detect_datetime_format(values[dates]) is None:
         return
     shown = ", ".join(f"{word!r} ({count:,} rows)" for word, count in words.items())
-    warnings.warn(f"Column {name!r} holds dates in {dates.mean():.0%} of its cells and "
-                  f"{shown} in the others, so it is read as categories: its "
-                  f"{strings[dates].nunique():,} distinct dates are rare values that samples "
-                  f"replace by generated text. To model it as dates, make those cells empty "
+    warnings.warn(f"Column {name!r} holds dates in {share:.0%} of its cells and {shown} in "
+                  f"the others, so it is read as categories: its {len(counts):,} distinct "
+                  f"values are more than the {MAX_CATEGORIES} categories a column keeps, and "
+                  f"the rarer dates are sampled as generated text. To model it as "
+                  f"dates, make those cells empty "
                   f"(df[{name!r}].replace({list(words.index)!r}, None)).",
                   DetectionWarning, stacklevel=2)
 

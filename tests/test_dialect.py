@@ -181,6 +181,10 @@ def test_numbers_in_groups_of_three_are_read_as_numbers(tmp_path, monkeypatch):
     assert us["amount"].tolist()[:3] == [1234.5, 12.5, 1234567.0]
     assert us["amount"].isna().tolist() == [False, False, False, True, False]
     assert us["pair"].tolist()[:2] == ["1,2", "3,4"]  # not groups of three: text
+    (tmp_path / "codes.csv").write_text('zip,frac,wei\n"02,134","0,125","99,999,999,999,999,'
+                                        '999,999"\n"1,234","1,250","1,000"\n')
+    codes = read_table(tmp_path / "codes.csv")  # a leading zero, or beyond int64: text
+    assert codes.dtypes.tolist() == [object] * 3 and codes["zip"][0] == "02,134"
     assert us["city"].tolist()[0] == "Paris"
     (tmp_path / "eu.csv").write_text("amount;city;rate\n1.037,01;Köln;0,5\n12,5;Gent;1,25\n"
                                      "1.234.567,00;Lyon;2\n999;Gent;3,5\n")

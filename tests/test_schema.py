@@ -188,8 +188,9 @@ def test_dates_beside_a_few_words_are_categories_with_a_warning_saying_how_to_ke
     days = pd.date_range("2020-01-01", periods=300).strftime("%Y-%m-%d")
     signup = pd.Series([d if k % 3 else "unknown" for k, d in enumerate(days)], name="signup")
     with pytest.warns(DetectionWarning, match=r"Column 'signup' holds dates in 67% of its "
-                                              r"cells and 'unknown' \(100 rows\) .* make those "
-                                              r"cells empty \(df\['signup'\]\.replace\("
+                                              r"cells and 'unknown' \(100 rows\) .* its 201 "
+                                              r"distinct values are more than the 200 .* make "
+                                              r"those cells empty \(df\['signup'\]\.replace\("
                                               r"\['unknown'\], None\)\)"):
         assert detect_column(signup).kind is ColumnKind.CATEGORICAL
     with warnings.catch_warnings():
@@ -199,3 +200,5 @@ def test_dates_beside_a_few_words_are_categories_with_a_warning_saying_how_to_ke
         assert detect_column(mostly_words).kind is ColumnKind.CATEGORICAL  # a third: quiet
         many_words = pd.Series([d if k % 3 else f"w{k % 7}" for k, d in enumerate(days)])
         assert detect_column(many_words).kind is ColumnKind.CATEGORICAL  # not a few words
+        few_dates = signup.head(60)  # 40 dates: every one kept as a category of its own
+        assert detect_column(few_dates).kind is ColumnKind.CATEGORICAL

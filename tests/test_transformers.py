@@ -436,7 +436,6 @@ def test_skewed_columns_get_a_unit_free_log_scale_and_symmetric_ones_do_not():
     assert np.allclose(in_thousands.means_, transformer.means_)
 
 
-
 @pytest.mark.parametrize("centre", [1e141, -1e141, 0.0])
 def test_a_symmetric_column_spread_past_1e102_is_not_log_scaled_nor_warns(centre):
     """Cubing its deviations overflowed: RuntimeWarnings, and the NaN skewness log-scaled it."""
@@ -446,6 +445,7 @@ def test_a_symmetric_column_spread_past_1e102_is_not_log_scaled_nor_warns(centre
         warnings.simplefilter("error", RuntimeWarning)
         assert fitted(huge)[0].log_scale_ is None
         assert fitted(pd.Series(rng.lognormal(0, 1.5, 300) * 1e140))[0].log_scale_ is not None
+
 
 def test_log_scaled_columns_round_trip_zeros_negatives_and_state():
     series = heavy_tailed()
