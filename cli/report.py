@@ -34,8 +34,9 @@ def report(
         help="Column to predict for ML efficacy (needs holdout rows); repeat the option for "
              "several targets, the first is the headline.")] = None,
     model: Annotated[Optional[Path], typer.Option(
-        "--model", "-m", help="Model file: its differential-privacy record is reported.",
-        dir_okay=False)] = None,
+        "--model", "-m", dir_okay=False,
+        help="Model file fitted on REAL's columns: its differential-privacy record is "
+             "reported.")] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="HTML report to write.", dir_okay=False)] = DEFAULT_HTML,
     json_path: Annotated[Optional[Path], typer.Option(
@@ -71,11 +72,12 @@ def report(
 
 
 def _print_notes(notes: list) -> None:
-    """Why a section asked for is missing (ML efficacy without holdout rows, ...), and that
-    a wide table's pair trends are a sample of its pairs, on stderr: the table shows the
-    figures without either, and the JSON alone said so."""
+    """Why a section asked for is missing (ML efficacy without holdout rows, ...), that a
+    wide table's pair trends are a sample of its pairs, and what a target's ML-efficacy
+    figures hide (holdout classes never trained on), on stderr: the table shows the figures
+    without any of it, and the JSON alone said so."""
     for note in notes:
-        if "not computed" in note or "drawn at random" in note:
+        if "not computed" in note or "drawn at random" in note or note.startswith("ML efficacy"):
             err.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 

@@ -3,8 +3,9 @@ DataError naming the column, and the JSON is always valid.
 
 Tiny tables, a column of ints and strings, tables with no column to compare rows by, a
 synthetic table whose columns came back in other types (a CSV of a Parquet table, categories
-for text), infinite synthetic values, a synthetic column left empty and a table whose only
-column is the target. Small tables throughout: the whole file runs in about a minute.
+for text), infinite synthetic values, a synthetic column left empty, a table whose only
+column is the target, targets that cannot be learned or classes the models never saw, and
+another table's model file. Small tables throughout: the whole file runs in about a minute.
 """
 
 from __future__ import annotations
@@ -394,3 +395,102 @@ def test_a_table_whose_only_column_is_the_target_has_no_ml_efficacy(three_tables
     assert any(f"target {column!r} was not computed" in n and "feature column" in n
                for n in data["notes"])
     assert data["summary"]["column_shapes"] is not None
+
+
+# ----------------------------------------------------------------------------- odd targets
+
+
+def with_column(table: pd.DataFrame, name: str, value) -> pd.DataFrame:
+    return table.assign(**{name: value})
+
+
+@pytest.mark.parametrize("value", ["k", np.nan], ids=["constant", "all-missing"])
+def test_a_target_that_cannot_be_learned_is_null_and_noted(three_tables, value):
+    """A constant or empty target raised ConfigError and discarded every other section."""
+    real, synthetic, holdout = (with_column(df, "t", value) for df in three_tables)
+    data = valid_json(quiet_evaluate(real, synthetic, holdout=holdout, target=["c", "t"]))
+    first, second = data["fidelity"]["ml_efficacy_by_target"]
+    assert first["task"] == "classification" and second is None
+    assert any("target 't' was not computed" in n and "'constant'" in n for n in data["notes"])
+    assert data["summary"]["column_shapes"] is not None
+    assert data["privacy"]["dcr"] is not None
+
+
+def test_a_one_row_real_table_with_a_target_is_null_and_noted(three_tables):
+    real, synthetic, holdout = three_tables
+    data = valid_json(quiet_evaluate(real.head(1), synthetic, holdout=holdout, target="c"))
+    assert data["fidelity"]["ml_efficacy"] is None and data["data"]["task"] is None
+    assert any("target 'c' was not computed" in n for n in data["notes"])
+
+
+def test_a_target_naming_no_column_is_still_an_error(three_tables):
+    from synthvae.errors import ConfigError
+
+    real, synthetic, holdout = three_tables
+    with pytest.raises(ConfigError, match="'nope'"):
+        quiet_evaluate(real, synthetic, holdout=holdout, target=["c", "nope"])
+
+
+def test_cli_report_with_a_constant_target_notes_it(tmp_path):
+    table = numbers_and_labels(60).assign(k="same")
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = invoke("report", tmp_path / "t.csv", tmp_path / "t.csv", "--holdout",
+                    tmp_path / "t.csv", "--target", "k", "-o", tmp_path / "r.html", "-q")
+    assert result.exit_code == 0, result.output
+    assert "note: ML efficacy for target 'k' was not computed" in result.output
+
+
+def test_a_holdout_of_one_class_has_no_auc_and_says_why():
+    table = numbers_and_labels(200)
+    report = quiet_evaluate(table, table, holdout=table.head(30).assign(c="a"), target="c")
+    scores = valid_json(report)["fidelity"]["ml_efficacy"]
+    assert scores["synthetic"]["roc_auc"] is None and scores["synthetic"]["f1_macro"] > 0
+    assert any("ROC AUC was not computed" in n and "one class, 'a'" in n for n in report.notes)
+    assert not any("never appear" in n for n in report.notes)
+
+
+def test_holdout_classes_no_training_row_has_are_noted():
+    """F1 0 came without a word when the holdout held classes the models never saw."""
+    table = numbers_and_labels(200)
+    holdout = numbers_and_labels(40, seed=1)
+    holdout.loc[:9, "c"] = "z"
+    report = quiet_evaluate(table, table.assign(c="a"), holdout=holdout, target="c")
+    scores = valid_json(report)["fidelity"]["ml_efficacy"]
+    assert scores["real"]["roc_auc"] is not None
+    unseen = [n for n in report.notes if "never appear" in n]
+    assert len(unseen) == 2
+    assert "['b', 'z']" in unseen[0] and "synthetic training rows" in unseen[0]
+    assert "['z']" in unseen[1] and "real training rows" in unseen[1]
+
+
+# ----------------------------------------------------------------------------- model files
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory):
+    """A model fitted on a table with a column 'z' where the scored tables have 'c'."""
+    from synthvae import Synthesizer
+
+    path = tmp_path_factory.mktemp("model") / "other.safetensors"
+    other = numbers_and_labels(60).rename(columns={"c": "z"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Synthesizer(epochs=1, verbose=False).fit(other).save(path)
+    return path
+
+
+def test_a_model_fitted_on_other_columns_is_refused(other_model):
+    from synthvae.errors import SchemaError
+
+    table = numbers_and_labels(60)
+    with pytest.raises(SchemaError, match=r"\['z'\] only in the model and \['c'\] only in"):
+        quiet_evaluate(table, table, model_path=other_model)
+
+
+def test_cli_report_with_another_tables_model_is_one_line(other_model, tmp_path):
+    numbers_and_labels(60).to_csv(tmp_path / "t.csv", index=False)
+    result = invoke("report", tmp_path / "t.csv", tmp_path / "t.csv", "-m", other_model,
+                    "-o", tmp_path / "r.html", "-q")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "'z'" in lines[0], lines

@@ -10,7 +10,9 @@ are subsampled to ``MAX_ROWS`` rows (seeded).
 
 ``differential_privacy``: the "privacy" entry of a model file's header, written by a DP
 training run: total ``epsilon`` and ``delta``, the ledger of every release (``entries``:
-mechanism, column, epsilon, delta) and the accountant; absent means no DP guarantee.
+mechanism, column, epsilon, delta) and the accountant; absent means no DP guarantee. A model
+file whose columns differ from the real table's (fitted on another table) is refused: its
+record and stored values would describe another table than the one scored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthvae.errors import SchemaError
 from synthvae.reports._util import as_float, quiet_sdmetrics
 
 MAX_ROWS = 2_000  # per table; CAP walks rows in Python (5,000 rows took 5-12 s)
@@ -53,34 +56,61 @@ def _sample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return frame.iloc[rng.choice(len(frame), MAX_ROWS, replace=False)].reset_index(drop=True)
 
 
-def differential_privacy(model_path: str | Path | None) -> dict:
-    """What the model file says about DP training (nothing is executed, see persistence)."""
+def model_record(model_path: str | Path | None, columns: list[str]) -> dict | None:
+    """The model file's description (``persistence.model_info``), None without one.
+
+    Refused when the model was fitted on other columns than the real table's: its DP record
+    and the real values it stores would describe another table, not the one scored."""
     if model_path is None:
-        return _dp_entry(None, None, "No model file was given, so whether the synthetic data "
-                                     "came from a differentially private model is unknown.")
+        return None
     from synthvae.persistence import model_info
 
-    privacy = model_info(Path(model_path))["privacy"]
+    info = model_info(Path(model_path))
+    _check_model_columns([c["name"] for c in info["columns"]], columns, str(model_path))
+    return {**info, "path": str(model_path)}  # the path as given, as the report shows it
+
+
+def _check_model_columns(modelled: list[str], columns: list[str], path: str) -> None:
+    """The differing columns are named (at most 10 a side: a wide table has thousands)."""
+    known, fitted = set(columns), set(modelled)
+    only_model = [c for c in modelled if c not in known]
+    only_real = [c for c in columns if c not in fitted]
+    if not (only_model or only_real):
+        return
+    raise SchemaError(f"Model file {path!r} was fitted on other columns than the real table: "
+                      f"expected the real table's {len(columns):,} columns; found "
+                      f"{_some(only_model)} only in the model and {_some(only_real)} only in "
+                      f"the real table. Give the model fitted on this table, or none.")
+
+
+def _some(names: list[str], limit: int = 10) -> str:
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return f"{names[:limit]}{more}"
+
+
+def differential_privacy(model: dict | None) -> dict:
+    """What the model file (``model_record``) says about DP training (nothing is executed,
+    see persistence)."""
+    if model is None:
+        return _dp_entry(None, None, "No model file was given, so whether the synthetic data "
+                                     "came from a differentially private model is unknown.")
+    privacy, path = model["privacy"], model["path"]
     if privacy is None:
-        return _dp_entry(str(model_path), None,
+        return _dp_entry(path, None,
                          "The model was not trained with differential privacy: the synthetic "
                          "data carries no formal privacy guarantee.")
-    return _dp_entry(str(model_path), privacy,
+    return _dp_entry(path, privacy,
                      f"The model was trained with differential privacy: epsilon = "
                      f"{_number(privacy.get('epsilon'))}, delta = {_number(privacy.get('delta'))}"
                      f" for the whole model file (preprocessing and training).")
 
 
-def value_exposure(model_path: str | Path | None) -> list[dict] | None:
+def value_exposure(model: dict | None) -> list[dict] | None:
     """Per categorical and identifier column: are real values stored and sampled back?
 
     From the model file (see :func:`synthvae.identifiers.value_exposure`); None without one.
     """
-    if model_path is None:
-        return None
-    from synthvae.persistence import model_info
-
-    return model_info(Path(model_path))["value_exposure"]
+    return None if model is None else model["value_exposure"]
 
 
 def personal_data(real, synthetic, schema) -> list[dict]:

@@ -4,7 +4,9 @@ The same HistGradientBoosting model is trained twice, once on the synthetic tabl
 the real training table, and both are scored on the holdout. The task follows the schema
 kind of the target: categorical -> classification (ROC AUC, one-vs-rest macro average over
 the classes present in the holdout, and macro F1), continuous or datetime -> regression (R²).
-Rows whose target is missing are dropped. ``ratio`` = synthetic score / real score.
+Rows whose target is missing are dropped. ``ratio`` = synthetic score / real score. A target
+of another kind (constant, identifier) is not scored, and ``kind_reason`` says why; what the
+scores hide (one holdout class, holdout classes no training row has) ``class_notes`` says.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
-from synthvae.errors import ConfigError
 from synthvae.reports._util import limited_threads
 from synthvae.reports.encoding import (TreeEncoding, categorical_columns, category_text,
                                        numeric_columns)
@@ -23,15 +24,28 @@ from synthvae.schema import ColumnKind, Schema
 MIN_ROWS = 2  # with a target value, per table: R² and AUC compare at least two rows
 
 
-def task_of(schema: Schema, target: str) -> str:
+def task_of(schema: Schema, target: str) -> str | None:
+    """The task ``target``'s kind asks for; None for a kind nothing can predict (see
+    :func:`kind_reason`)."""
     kind = schema[target].kind
     if kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
         return "regression"
     if kind is ColumnKind.CATEGORICAL:
         return "classification"
-    raise ConfigError(f"The 'target' parameter names column {target!r} of kind "
-                      f"{kind.value!r}; expected a categorical (classification) or continuous "
-                      f"(regression) column.")
+    return None
+
+
+def kind_reason(schema: Schema, target: str) -> str | None:
+    """Why ``target``'s kind cannot be predicted; None when it can. The kind is detected from
+    the real rows (a column with one value or none, or any column of a one-row table, is
+    'constant'), so this is a property of the tables, noted like too few rows, not an error."""
+    kind = schema[target].kind
+    if task_of(schema, target) is not None:
+        return None
+    why = ("it holds one value or none in the real table, so there is nothing to learn"
+           if kind is ColumnKind.CONSTANT else "identifier values are regenerated, not learned")
+    return (f"ML efficacy for target {target!r} was not computed: it needs a categorical, "
+            f"continuous or datetime target; found kind {kind.value!r} ({why}).")
 
 
 def rows_reason(tables: dict[str, pd.DataFrame], target: str) -> str | None:
@@ -74,6 +88,39 @@ def ml_efficacy(tables: dict[str, pd.DataFrame], schema: Schema, target: str,
             "synthetic": scores["synthetic"], "real": scores["real"],
             "ratio": _ratio(scores["synthetic"][primary], scores["real"][primary]),
             "holdout_rows": int(len(test_y))}
+
+
+def class_notes(tables: dict[str, pd.DataFrame], schema: Schema, target: str) -> list[str]:
+    """What the classification scores cannot say by themselves: ROC AUC is None when the
+    holdout rows hold one class (nothing to rank it against), and a holdout class absent from
+    a training table scores F1 0 and AUC 0.5 in the macro averages (no model can predict it).
+    """
+    if task_of(schema, target) != "classification":
+        return []
+    classes = {name: set(category_text(tables[name][target].dropna()))
+               for name in ("holdout", "synthetic", "real")}
+    notes = []
+    if len(classes["holdout"]) == 1:
+        notes.append(f"ML efficacy for target {target!r}: ROC AUC was not computed: the "
+                     f"holdout rows with a value all hold one class, "
+                     f"{min(classes['holdout'])!r}, so there is no other class to rank it "
+                     f"against; macro F1 is given.")
+    auc = " and 0.5 (chance) in its ROC AUC" if len(classes["holdout"]) > 1 else ""
+    for name in ("synthetic", "real"):
+        unseen = classes["holdout"] - classes[name]
+        if unseen:
+            notes.append(f"ML efficacy for target {target!r}: holdout classes "
+                         f"{_listed(unseen)} never appear in the {name} training rows; the "
+                         f"model trained on them cannot predict those classes, so each counts "
+                         f"0 in its macro F1{auc}.")
+    return notes
+
+
+def _listed(values: set, limit: int = 10) -> str:
+    """At most ``limit`` values, sorted, and how many more there are."""
+    shown = sorted(values)[:limit]
+    more = len(values) - len(shown)
+    return f"{shown}" + (f" and {more:,} more" if more else "")
 
 
 def _xy(frame: pd.DataFrame, encoding: TreeEncoding, target: str, task: str):

@@ -43,14 +43,13 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame 
     (``fidelity["ml_efficacy_by_target"]``) and the first is the headline."""
     frames, schema = _checked_frames(real, synthetic, holdout, schema)
     targets = inputs.check_targets(target, schema)
-    for name in targets:  # a target of the wrong kind fails before the work
-        efficacy.task_of(schema, name)
     keys = inputs.column_list(key_columns, "key_columns", schema)
     sensitive = inputs.column_list(sensitive_columns, "sensitive_columns", schema)
     inputs.check_attack_columns(keys, sensitive)
     inputs.check_seed(seed)
-    dp = disclosure.differential_privacy(model_path)  # a bad model file fails before the work
-    exposure = disclosure.value_exposure(model_path)
+    # a bad model file, or one fitted on other columns, fails before the work
+    model = disclosure.model_record(model_path, schema.names)
+    dp, exposure = disclosure.differential_privacy(model), disclosure.value_exposure(model)
     start = time.perf_counter()
     run = _Run(frames, schema, seed)
     fidelity_part = _fidelity(run, targets)
@@ -239,9 +238,13 @@ def _ml_efficacy(run: _Run, targets: list[str]) -> list[dict] | None:
 
 
 def _target_efficacy(run: _Run, target: str) -> dict | None:
-    if not run.can_run(efficacy.features_reason(run.schema, target)
+    """One target's scores, or None (noted) when the tables cannot support it: a target that
+    cannot be scored leaves the other targets and sections computed."""
+    if not run.can_run(efficacy.kind_reason(run.schema, target)
+                       or efficacy.features_reason(run.schema, target)
                        or efficacy.rows_reason(run.canonical, target)):
         return None
+    run.notes.extend(efficacy.class_notes(run.canonical, run.schema, target))
     return efficacy.ml_efficacy(run.canonical, run.schema, target, run.seed)
 
 
