@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from synthvae.errors import PostTrainingError, PostTrainingWarning, SynthvaeError
-from synthvae.frames import model_frame
+from synthvae.frames import model_rows
 from synthvae.generator import VAEGenerator, resolved_decoder, vae_config
 from synthvae.layout import SpanLayout
 from synthvae.params import resolved_latent_swap, train_config
@@ -250,7 +250,7 @@ def diagnose(synth, data: torch.Tensor, df: pd.DataFrame) -> dict:
             synth.train_config_.seed))
     rows = rows[:MAX_ROWS]
     found = training_diagnostics(synth.model_, synth.layout_, synth.transformer_, data[rows],
-                                 model_frame(df.iloc[rows.cpu().numpy()]), source)
+                                 model_rows(df, rows.cpu().numpy()), source)
     if models_values(synth.transformer_):  # else nothing for latents to carry
         check_collapse(found, synth.train_config_.beta, synth.kl_anneal,
                        synth.model_config_.autoregressive)

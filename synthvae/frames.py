@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,12 @@ TIMEDELTA = "timedelta"  # ... of datetime.timedelta values (modelled as nanosec
 TIMEDELTA_TEXT = "text[timedelta]"  # ... of durations as to_csv writes them: "0 days 00:01:02"
 # The text pandas writes for a duration (str(pd.Timedelta), to_csv): "-1 days +23:59:59.5".
 _TIMEDELTA_TEXT = re.compile(r"^-?\d+ days [+-]?\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
-_ARROW_DECIMAL = re.compile(r"^decimal(?:128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
+_ARROW_DECIMAL = re.compile(r"^decimal(128|256)\((\d+), (-?\d+)\)\[pyarrow\]$")
 _ARROW_DICTIONARY = re.compile(r"^dictionary<.*>\[pyarrow\]$")
+_ARROW_FIXED_BINARY = re.compile(r"^fixed_size_binary\[(\d+)\]\[pyarrow\]$")
+ARROW_UUID = "extension<arrow.uuid>[pyarrow]"  # the dtype name of an Arrow uuid column
+# Generated identifiers of a uuid column are the UUIDs this namespace gives their text.
+_UUID_NAMESPACE = uuid.UUID("5f1c7a52-3d0e-4c55-9b1e-2a7c54e8d9a1")
 _MASKED_NUMPY = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
                  "UInt8": "uint8", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
                  "Float32": "float32", "Float64": "float64", "boolean": "bool"}
@@ -187,6 +192,27 @@ def model_frame(df: pd.DataFrame, schema=None) -> pd.DataFrame:
     return pd.DataFrame(columns, index=df.index)[list(df.columns)]
 
 
+def model_rows(df: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """:func:`model_frame` of the rows of ``df`` at ``positions``. Arrow view columns
+    (``string_view``, ``binary_view``) are read as model columns first: pyarrow has no
+    ``take`` for them, so picking rows of the raw frame failed (training diagnostics)."""
+    views = [name for name in df.columns if _is_view(df[name].dtype)]
+    if views:
+        df = df.copy(deep=False)
+        for name in views:
+            df[name] = model_series(df[name])
+    return model_frame(df.iloc[positions])
+
+
+def _is_view(dtype) -> bool:
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa
+
+    arrow = dtype.pyarrow_dtype
+    return pa.types.is_string_view(arrow) or pa.types.is_binary_view(arrow)
+
+
 def model_series(series: pd.Series, recorded: str | None = None) -> pd.Series:
     """One column in a NumPy-backed dtype, missing cells as NaN / NaT (None in text).
 
@@ -328,7 +354,27 @@ def _pandas_dtype(name: str):
     try:
         return pd.api.types.pandas_dtype(name)
     except (TypeError, ValueError, NotImplementedError):
-        return None
+        return _arrow_dtype(name)
+
+
+def _arrow_dtype(name: str) -> pd.ArrowDtype | None:
+    """The Arrow dtypes whose names pandas does not read back (it takes no parameters in a
+    name, and knows no extension type): ``fixed_size_binary[4][pyarrow]`` and the ``uuid``
+    extension. Without this a sample gave such a column to ``astype`` as text and failed."""
+    import pyarrow as pa
+
+    found = _ARROW_FIXED_BINARY.match(name)
+    if found:
+        return pd.ArrowDtype(pa.binary(int(found.group(1))))
+    if name == ARROW_UUID and hasattr(pa, "uuid"):
+        return pd.ArrowDtype(pa.uuid())
+    return None
+
+
+def fixed_binary_size(name: str | None) -> int | None:
+    """The width in bytes of a recorded ``fixed_size_binary`` dtype; None for any other."""
+    found = _ARROW_FIXED_BINARY.match(name) if isinstance(name, str) else None
+    return int(found.group(1)) if found else None
 
 
 def restore_frame(frame: pd.DataFrame, schema) -> pd.DataFrame:
@@ -351,12 +397,16 @@ def restore_series(series: pd.Series, name: str, integer: bool = False) -> pd.Se
         return _decimals(series, name)
     if name in _PYTHON_VALUES:
         return _PYTHON_VALUES[name](series)
+    if name == ARROW_UUID and series.dtype == object:
+        return _uuids(series)
     dtype = _pandas_dtype(name)
     if dtype is None or isinstance(series.dtype, pd.CategoricalDtype):
         return series
     if _is_duration(dtype) and series.dtype.kind == "f":  # nanoseconds -> durations
         series = pd.Series(pd.to_timedelta(series.to_numpy(), unit="ns"), index=series.index,
                            name=series.name)
+    if _is_binary(dtype) and series.dtype == object:  # text (dates) as the bytes it was read
+        series = series.map(lambda v: v.encode("utf-8") if isinstance(v, str) else v)
     try:
         return series.astype(dtype)
     except (TypeError, ValueError, OverflowError, ArithmeticError):
@@ -387,11 +437,34 @@ def _decimals(series: pd.Series, name: str) -> pd.Series:
         return out
     import pyarrow as pa
 
-    precision, scale = int(found.group(1)), int(found.group(2))
+    width, precision, scale = found.group(1), int(found.group(2)), int(found.group(3))
     exponent = decimal.Decimal(1).scaleb(-scale)
     values[present] = [v.quantize(exponent) for v in values[present]]
-    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.decimal128(
-        precision, scale))), index=series.index, name=series.name)
+    kind = pa.decimal256 if width == "256" else pa.decimal128  # 256: precisions up to 76
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, kind(precision, scale))),
+                     index=series.index, name=series.name)
+
+
+def _uuids(series: pd.Series) -> pd.Series:
+    """Generated values of an Arrow ``uuid`` column as ``uuid.UUID`` objects, which Arrow
+    writes as its ``uuid`` type and CSV as their text: categories (UUIDs, or their text from
+    a saved model) as themselves; other text (a regenerated identifier, unique per row) as
+    the name-based UUID of that text, so the column stays unique and new (it came back as
+    text of random letters)."""
+    present = series.notna().to_numpy()
+    values = np.full(len(series), None, dtype=object)
+    values[present] = [_uuid(value) for value in series.to_numpy()[present]]
+    return pd.Series(values, index=series.index, name=series.name, dtype=object)
+
+
+def _uuid(value) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return uuid.uuid5(_UUID_NAMESPACE, text)
 
 
 def _timedelta_values(series: pd.Series) -> pd.Series:
@@ -505,6 +578,17 @@ def is_duration_name(name: str | None) -> bool:
     return dtype is not None and _is_duration(dtype)
 
 
+def _is_binary(dtype) -> bool:
+    """An Arrow binary dtype: pandas turns no text into ``fixed_size_binary``."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa
+
+    arrow = dtype.pyarrow_dtype
+    return pa.types.is_binary(arrow) or pa.types.is_fixed_size_binary(arrow) \
+        or pa.types.is_large_binary(arrow)
+
+
 def _is_duration(dtype) -> bool:
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
@@ -566,4 +650,17 @@ def to_output(frame: pd.DataFrame, output: str):
     except ImportError:
         raise ConfigError("output='polars' needs Polars: pip install 'synthvae[polars]'.") \
             from None
-    return pl.from_arrow(table)
+    return _with_enums(pl.from_arrow(table), frame)
+
+
+def _with_enums(out, frame: pd.DataFrame):
+    """Ordered text categories as Polars ``Enum`` s of their categories (what a Polars
+    ``Enum`` is read as: an ordered category): ``pl.from_arrow`` makes every dictionary a
+    ``Categorical``, which dropped the order and the unused categories."""
+    import polars as pl
+
+    enums = {name: pl.Enum(list(dtype.categories)) for name, dtype in frame.dtypes.items()
+             if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered
+             and all(isinstance(value, str) for value in dtype.categories)}
+    return out.with_columns(pl.col(name).cast(enum) for name, enum in enums.items()) \
+        if enums else out

@@ -43,6 +43,7 @@ from synthvae.pii import PII_KINDS, detect_pii
 
 SCHEMA_FORMAT_VERSION = 1
 CATEGORICAL_THRESHOLD = 15
+MAX_CATEGORIES = 200  # a categorical column's values kept verbatim, at most (by default)
 MAX_DECIMALS = 6
 # Rounding a value to its decimals may move it by float noise: at most this much, and at
 # most this share of the column's largest magnitude (values all below 1e-9 are not noise).
@@ -133,6 +134,7 @@ class ColumnSpec:
         _check_bounds(self)
         _check_decimals(self)
         _check_dtype(self)
+        _check_fixed_size(self)
         _check_timezone(self)
         _check_categories(self)
         self._check_pii()
@@ -230,6 +232,22 @@ def _check_dtype(spec: ColumnSpec) -> None:
                           f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]'), "
                           f"one of {list(OBJECT_DTYPES)} or be null. Got {name!r} "
                           f"instead.") from None
+
+
+def _check_fixed_size(spec: ColumnSpec) -> None:
+    """An identifier is regenerated as new values one character longer than any training
+    value (fake personal data has lengths of its own): a ``fixed_size_binary`` column cannot
+    hold them. Refused when the schema is made (at fit), not by a model that cannot sample."""
+    from synthvae.frames import fixed_binary_size
+
+    size = fixed_binary_size(spec.dtype)
+    if size is None or spec.kind is not ColumnKind.IDENTIFIER:
+        return
+    raise SchemaError(f"Column {spec.name!r} ({spec.dtype}) is an identifier, whose values are "
+                      f"regenerated as new values of other lengths; a fixed-size binary type "
+                      f"holds values of exactly {size} bytes. Declare it categorical "
+                      f"({json.dumps({'name': spec.name, 'kind': 'categorical'})}) or cast the "
+                      f"column to variable-size binary (pa.binary()) first.")
 
 
 def _check_categories(spec: ColumnSpec) -> None:
@@ -651,8 +669,6 @@ def warn_dates_beside_words(strings: pd.Series, name: str) -> None:
     categorical column keeps: read as categories, its rarer dates are grouped and sampled
     as generated text, which an empty cell in place of the words would have kept as
     dates. (With fewer values every date is a category of its own: no warning.)"""
-    from synthvae.transforms.categorical import MAX_CATEGORIES
-
     counts = strings.value_counts()
     if len(counts) <= MAX_CATEGORIES:
         return

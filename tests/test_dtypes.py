@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
-from synthvae import SchemaError, Synthesizer, SynthvaeError, evaluate
+from synthvae import PostTrainingWarning, SchemaError, Synthesizer, SynthvaeError, evaluate
 
 ROWS = 240
 NA_SHARE = 0.25
@@ -618,3 +618,81 @@ def test_a_binary_column_is_saved_and_comes_back_as_bytes(tmp_path):
     loaded = Synthesizer.load(synth.save(tmp_path / "api.safetensors"))
     pd.testing.assert_frame_equal(loaded.sample(50, seed=2), synth.sample(50, seed=2))
     assert {type(v) for v in loaded.sample(50, seed=2)["code"]} == {bytes}
+
+
+def test_cli_wide_decimal_fixed_size_binary_and_uuid_parquet_columns_come_back(tmp_path):
+    """decimal256 and fixed_size_binary columns fitted, then every sample crashed (decimals
+    were rebuilt as decimal128, which holds 38 digits; pandas reads no fixed_size_binary[4]
+    from its name), also from the CLI with -o out.csv. A uuid identifier came back as
+    string of random letters."""
+    import uuid
+
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    keys = [uuid.UUID(int=int(v)) for v in rng.integers(0, 2**62, ROWS)]
+    columns = {
+        "x": pa.array(rng.normal(size=ROWS)),
+        "amount": pa.array([decimal.Decimal(f"{v:.2f}") for v in rng.uniform(0, 99, ROWS)],
+                           pa.decimal256(40, 2)),
+        "code": pa.array([v.encode() * 4 for v in rng.choice(list("abc"), ROWS)], pa.binary(4)),
+        "key": pa.array([k.bytes for k in keys], pa.uuid()),
+        "group": pa.array([keys[i].bytes for i in rng.integers(0, 3, ROWS)], pa.uuid()),
+    }
+    arrow_written_parquet(tmp_path / "d.parquet", columns)
+    invoke("fit", tmp_path / "d.parquet", "-q", "--epochs", 1, "-o", tmp_path / "m.safetensors")
+    for out in ("s.parquet", "s.csv"):
+        invoke("sample", "-n", 100, "-m", tmp_path / "m.safetensors", "-o", tmp_path / out, "-q")
+    given, sampled = pq.read_table(tmp_path / "d.parquet"), pq.read_table(tmp_path / "s.parquet")
+    assert {f.name: f.type for f in sampled.schema} == {f.name: f.type for f in given.schema}
+    assert set(sampled["code"].to_pylist()) <= {b"aaaa", b"bbbb", b"cccc"}
+    assert set(sampled["group"].to_pylist()) <= set(keys)
+    new_keys = sampled["key"].to_pylist()
+    assert len(set(new_keys)) == 100 and not set(new_keys) & set(keys)
+    text = pd.read_csv(tmp_path / "s.csv")
+    assert text["key"].map(lambda v: str(uuid.UUID(v)) == v).all()
+
+
+def test_an_identifier_in_a_fixed_size_binary_column_is_refused_at_fit():
+    """Identifiers, and rare values grouped as 'other', are regenerated one character longer
+    than any training value: such a model fitted and could never sample."""
+    rng = np.random.default_rng(4)
+    table = pa.table({"x": rng.normal(size=ROWS),
+                      "tag": pa.array([f"{i:04d}".encode() for i in range(ROWS)], pa.binary(4))})
+    with pytest.raises(SchemaError, match=r"'tag' \(fixed_size_binary\[4\]\[pyarrow\]\) is an "
+                                          r"identifier.*exactly 4 bytes.*categorical"):
+        Synthesizer(epochs=1, verbose=False).fit(table)
+    categorical = {"columns": [{"name": "tag", "kind": "categorical"}]}
+    with pytest.raises(SynthvaeError, match=r"'tag' .* more than max_categories \(200\)"):
+        quiet(Synthesizer(epochs=1, verbose=False, schema=categorical).fit, table)
+    declared = Synthesizer(epochs=1, verbose=False, schema=categorical, max_categories=ROWS)
+    out = quiet(declared.fit, table).sample(20, output="arrow")
+    assert out.schema.field("tag").type == pa.binary(4)
+
+
+def test_a_polars_enum_comes_back_as_the_same_enum_with_its_unused_values():
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(5)
+    size = pl.Enum(["S", "M", "L", "XL"])
+    frame = pl.DataFrame({"x": rng.normal(size=ROWS),
+                          "size": pl.Series(list(rng.choice(["S", "M", "L"], ROWS)), dtype=size),
+                          "c": pl.Series(list(rng.choice(["a", "b"], ROWS)),
+                                         dtype=pl.Categorical)})
+    out = quiet(Synthesizer(epochs=1, verbose=False).fit, frame).sample(30, output="polars")
+    assert out.schema == frame.schema, out.schema
+
+
+@pytest.mark.parametrize("kind", [pa.string_view(), pa.binary_view()])
+def test_a_view_column_is_read_by_training_diagnostics(kind):
+    """pyarrow has no take for view types: training diagnostics failed with a warning."""
+    rng = np.random.default_rng(6)
+    values = list(rng.choice(["red", "green", "blue"], ROWS))
+    table = pa.table({"x": rng.normal(size=ROWS),
+                      "colour": pa.array(values if kind == pa.string_view() else
+                                         [v.encode() for v in values], kind)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", category=PostTrainingWarning)
+        synth = Synthesizer(epochs=1, verbose=False).fit(table)
+    assert synth.diagnostics_ is not None
+    assert synth.sample(20, output="arrow").schema.field("colour").type == kind

@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError, SynthvaeWarning
-from synthvae.schema import ColumnSpec
+from synthvae.frames import fixed_binary_size
+from synthvae.schema import MAX_CATEGORIES, ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.dtypes import restore_categorical
 from synthvae.transforms.idformat import check_template, generate, learn_template
 from synthvae.transforms.rowrandom import column_key
 from synthvae.transforms.spans import Span, SpanKind, span_argmax
 
-MAX_CATEGORIES = 200
 MIN_VERBATIM_ROWS = 5  # a high-cardinality column keeps verbatim only values this common
 
 
@@ -75,6 +75,7 @@ class OneHotEncoder(ColumnTransformer):
         if len(counts) <= self.max_categories:
             self.categories_ = [_scalar(v) for v in counts.index]
             return
+        self._check_fixed_size(len(counts))
         top = counts.iloc[:self.max_categories - 1]
         top = top[top >= MIN_VERBATIM_ROWS]
         warnings.warn(f"Column {self.spec.name!r} has {len(counts)} distinct values; the "
@@ -86,6 +87,19 @@ class OneHotEncoder(ColumnTransformer):
         rare_rows[:len(top)] = 0  # forms follow the rare rows; lengths span every value
         self.other_template_ = learn_template(counts.index.astype(str), rare_rows,
                                               seed=column_key(seed, self.spec.name))
+
+    def _check_fixed_size(self, distinct: int) -> None:
+        """A sampled 'other' is a new value one character longer than the rare values (as
+        an identifier is): a ``fixed_size_binary`` column cannot hold it, so a model that
+        would fit and fail to sample is refused here."""
+        size = fixed_binary_size(self.spec.dtype)
+        if size is not None:
+            raise DataError(f"Column {self.spec.name!r} ({self.spec.dtype}) has {distinct} "
+                            f"distinct values, more than max_categories "
+                            f"({self.max_categories}): its rare values would be sampled as new "
+                            f"values of other lengths, which a fixed-size binary type of "
+                            f"{size} bytes cannot hold. Raise max_categories above {distinct} "
+                            f"or cast the column to variable-size binary (pa.binary()) first.")
 
     # ------------------------------------------------------------------ layout
     @property
