@@ -192,6 +192,16 @@ def model_frame(df: pd.DataFrame, schema=None) -> pd.DataFrame:
     return pd.DataFrame(columns, index=df.index)[list(df.columns)]
 
 
+def as_instant(value) -> pd.Timestamp | None:
+    """``value`` (a datetime, a date, their text) as a Timestamp; None where it reads as
+    none (or as NaT)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return None if stamp is pd.NaT else stamp
+
+
 def model_rows(df: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
     """:func:`model_frame` of the rows of ``df`` at ``positions``. Arrow view columns
     (``string_view``, ``binary_view``) are read as model columns first: pyarrow has no

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError, SchemaError
-from synthvae.frames import is_date_name, model_dtype
+from synthvae.frames import as_instant, is_date_name, model_dtype
 from synthvae.schema import OFFSET
 from synthvae.transforms.continuous import OnResolutionGrid
 
@@ -172,11 +172,8 @@ class DatetimeTransformer(OnResolutionGrid):
     def unit_value(self, value) -> float:
         """A date or datetime (text or timestamp) as seconds since the epoch, UTC; NaN if
         none. A value without a time zone is read in the column's own time zone."""
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            return math.nan
-        if stamp is pd.NaT:
+        stamp = as_instant(value)
+        if stamp is None:
             return math.nan
         if stamp.tz is None and self.spec.timezone:
             stamp = stamp.tz_localize(self.spec.timezone, ambiguous="NaT", nonexistent="NaT")

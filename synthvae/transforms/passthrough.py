@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import ConfigError, DataError
-from synthvae.frames import is_datetime_name, model_dtype
+from synthvae.frames import as_instant, is_datetime_name, model_dtype
 from synthvae.schema import DATE_LIKE, ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
 from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
@@ -318,11 +318,8 @@ def _position(value, order: str, zone=None) -> float:
             return float(value)
         except (TypeError, ValueError):
             return math.nan
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return math.nan
-    if stamp is pd.NaT:
+    stamp = as_instant(value)
+    if stamp is None:
         return math.nan
     if stamp.tz is None and zone is not None:
         stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
