@@ -524,6 +524,8 @@ def _datetime_values(series: pd.Series) -> pd.Series:
     one), None where missing; a column of other values is left as it is."""
     if series.dtype.kind != "M":
         return series
+    if _zoned_beyond_nanoseconds(series):
+        return _objects(series, _zoned_objects(series))
     return _objects(series, pd.DatetimeIndex(series).to_pydatetime())
 
 
@@ -531,7 +533,31 @@ def _timestamp_values(series: pd.Series) -> pd.Series:
     """Datetimes as ``pd.Timestamp`` objects, None where missing (see above)."""
     if series.dtype.kind != "M":
         return series
+    if _zoned_beyond_nanoseconds(series):
+        return _objects(series, [None if d is None else pd.Timestamp(d)
+                                 for d in _zoned_objects(series)])
     return _objects(series, pd.DatetimeIndex(series).astype(object))
+
+
+def _zoned_objects(series: pd.Series) -> list:
+    """A zoned column's instants as ``datetime.datetime`` objects in its zone, by way of
+    NumPy's naive UTC objects (pandas' own conversion is what crashes), None where
+    missing."""
+    zone = series.dtype.tz
+    utc = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype(object)
+    return [None if d is None else d.replace(tzinfo=datetime.timezone.utc).astimezone(zone)
+            for d in utc]
+
+
+def _zoned_beyond_nanoseconds(series: pd.Series) -> bool:
+    """A zoned column with an instant outside what nanoseconds hold (1677-2262): pandas'
+    vectorised conversion to objects crashes the interpreter on it (pandas 2.3, a segfault),
+    so its values are converted one at a time."""
+    if getattr(series.dtype, "tz", None) is None or not series.notna().any():
+        return False
+    low, high = series.min(), series.max()
+    return low < pd.Timestamp.min.tz_localize("UTC") or high > pd.Timestamp.max.tz_localize(
+        "UTC")
 
 
 def _objects(series: pd.Series, values: np.ndarray) -> pd.Series:

@@ -134,7 +134,6 @@ class ColumnSpec:
         _check_bounds(self)
         _check_decimals(self)
         _check_dtype(self)
-        _check_fixed_size(self)
         _check_timezone(self)
         _check_categories(self)
         self._check_pii()
@@ -232,22 +231,6 @@ def _check_dtype(spec: ColumnSpec) -> None:
                           f"'float64', 'Int64', 'object', 'category', 'datetime64[ns, UTC]'), "
                           f"one of {list(OBJECT_DTYPES)} or be null. Got {name!r} "
                           f"instead.") from None
-
-
-def _check_fixed_size(spec: ColumnSpec) -> None:
-    """An identifier is regenerated as new values one character longer than any training
-    value (fake personal data has lengths of its own): a ``fixed_size_binary`` column cannot
-    hold them. Refused when the schema is made (at fit), not by a model that cannot sample."""
-    from synthvae.frames import fixed_binary_size
-
-    size = fixed_binary_size(spec.dtype)
-    if size is None or spec.kind is not ColumnKind.IDENTIFIER:
-        return
-    raise SchemaError(f"Column {spec.name!r} ({spec.dtype}) is an identifier, whose values are "
-                      f"regenerated as new values of other lengths; a fixed-size binary type "
-                      f"holds values of exactly {size} bytes. Declare it categorical "
-                      f"({json.dumps({'name': spec.name, 'kind': 'categorical'})}) or cast the "
-                      f"column to variable-size binary (pa.binary()) first.")
 
 
 def _check_categories(spec: ColumnSpec) -> None:
@@ -682,8 +665,9 @@ def warn_dates_beside_words(strings: pd.Series, name: str) -> None:
     shown = ", ".join(f"{word!r} ({count:,} rows)" for word, count in words.items())
     warnings.warn(f"Column {name!r} holds dates in {share:.0%} of its cells and {shown} in "
                   f"the others, so it is read as categories: its {len(counts):,} distinct "
-                  f"values are more than the {MAX_CATEGORIES} categories a column keeps, and "
-                  f"the rarer dates are sampled as generated text. To model it as "
+                  f"values are more than the {MAX_CATEGORIES} categories a column keeps by "
+                  f"default (max_categories), and the rarer dates are sampled as generated "
+                  f"text. To model it as "
                   f"dates, make those cells empty "
                   f"(df[{name!r}].replace({list(words.index)!r}, None)).",
                   DetectionWarning, stacklevel=2)

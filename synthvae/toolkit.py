@@ -88,7 +88,9 @@ def decode(synth, latents) -> pd.DataFrame:
     synth._check_fitted()
     latent_dim = synth.generator_.latent_dim
     try:
-        z = torch.as_tensor(np.asarray(latents, dtype=np.float32), device=synth.device_)
+        z = latents.detach().to(synth.device_, torch.float32) \
+            if isinstance(latents, torch.Tensor) else \
+            torch.as_tensor(np.asarray(latents, dtype=np.float32), device=synth.device_)
     except (TypeError, ValueError):
         raise ConfigError(f"decode takes latents of shape (rows, {latent_dim}), numbers. Got "
                           f"a {type(latents).__name__} that is none.") from None

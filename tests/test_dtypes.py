@@ -660,8 +660,9 @@ def test_an_identifier_in_a_fixed_size_binary_column_is_refused_at_fit():
     table = pa.table({"x": rng.normal(size=ROWS),
                       "tag": pa.array([f"{i:04d}".encode() for i in range(ROWS)], pa.binary(4))})
     with pytest.raises(SchemaError, match=r"'tag' \(fixed_size_binary\[4\]\[pyarrow\]\) is an "
-                                          r"identifier.*exactly 4 bytes.*categorical"):
+                                          r"identifier.*exactly 4 bytes.*variable-size"):
         Synthesizer(epochs=1, verbose=False).fit(table)
+    assert evaluate(table.to_pandas(), table.to_pandas()) is not None  # a report fits nothing
     categorical = {"columns": [{"name": "tag", "kind": "categorical"}]}
     with pytest.raises(SynthvaeError, match=r"'tag' .* more than max_categories \(200\)"):
         quiet(Synthesizer(epochs=1, verbose=False, schema=categorical).fit, table)
@@ -696,3 +697,23 @@ def test_a_view_column_is_read_by_training_diagnostics(kind):
         synth = Synthesizer(epochs=1, verbose=False).fit(table)
     assert synth.diagnostics_ is not None
     assert synth.sample(20, output="arrow").schema.field("colour").type == kind
+
+
+def test_zoned_datetime_objects_beyond_nanosecond_years_sample_without_crashing():
+    """pandas' vectorised conversion of a zoned column with years before 1677 to objects
+    crashed the interpreter (a segfault) when such a column was sampled."""
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    rng = np.random.default_rng(0)
+    years = rng.integers(1500, 2200, 200)
+    df = pd.DataFrame({"when": pd.Series([datetime.datetime(int(y), 6, 1, 12, tzinfo=paris)
+                                          for y in years], dtype=object),
+                       "x": rng.normal(size=200)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = Synthesizer(epochs=1, verbose=False).fit(df).sample(300, seed=1)
+    present = out["when"].dropna()
+    assert out["when"].dtype == object and len(present) > 250
+    assert all(type(v) is datetime.datetime and v.utcoffset() is not None for v in present)
+    assert min(v.year for v in present) < 1677

@@ -177,6 +177,9 @@ def test_decode_refuses_latents_of_the_wrong_width(synth):
         synth.decode(np.zeros((2, 3)))
     with pytest.raises(ConfigError, match=r"\(rows, 8\), numbers. Got a str that is none"):
         synth.decode("abc")
+    import torch
+
+    assert len(synth.decode(torch.zeros(2, 8))) == 2  # a tensor, on any device
 
 
 def test_interpolation_of_a_table_with_a_column_named_t():
