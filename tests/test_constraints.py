@@ -406,3 +406,19 @@ def test_a_condition_few_rows_meet_is_still_drawn_above_the_one_percent_floor():
     assert 0.01 < synth.sample(20_000, seed=1)["b"].between(50, 51.5).mean() < 0.02
     rows = synth.sample(500, conditions={"b": (50, 51.5)}, seed=2)
     assert len(rows) == 500 and rows["b"].between(50, 51.5).all() and (rows.a <= rows.b).all()
+
+
+def test_a_redraw_never_asks_for_more_than_a_batch_of_rows():
+    """One round asked for up to 16 times the missing rows: several GiB on a wide table
+    whose batch was sized to fit in memory. Rounds now take at most a batch each."""
+    from synthvae.constraints.redraw import MIN_DRAWN, RejectionGuard, complete
+
+    asked, rng = [], np.random.default_rng(0)
+
+    def draw(rows, offset):
+        asked.append(rows)
+        return pd.DataFrame({"v": np.arange(rows)}), rng.random(rows) < 0.03  # 3 % pass
+
+    rows = 5_000
+    out = complete(draw, rows, 0, [], RejectionGuard())
+    assert len(out) == rows and max(asked) <= max(rows, MIN_DRAWN) and len(asked) > 8

@@ -22,8 +22,9 @@ from synthvae.errors import ConfigError
 
 MIN_SHARE = 0.01  # below this share of drawn rows passing, sampling stops with an error
 # Rows drawn for each row asked, at most: twice what a passing share of MIN_SHARE needs. The
-# redraw rounds go on until then (each asks at most MAX_FACTOR times the rows missing); a
-# fixed 8 rounds gave up at passing shares of 2-5 %, above MIN_SHARE.
+# redraw rounds go on until then (each asks at most MAX_FACTOR times the rows missing, and at
+# most the batch's rows: 16 times a wide table's batch was several GiB); a fixed 8 rounds
+# gave up at passing shares of 2-5 %, above MIN_SHARE.
 MAX_DRAWN_PER_ROW = 2 / MIN_SHARE
 MIN_DRAWN = 2_000  # rows drawn before the share is judged
 MAX_FACTOR = 16  # a redraw asks for at most this many times the rows still missing
@@ -75,7 +76,8 @@ def complete(draw: Callable[[int, int], tuple[pd.DataFrame, np.ndarray]], rows: 
             raise ConfigError(f"Could not draw {rows:,} rows meeting {guard.what} from "
                               f"{drawn:,} drawn ({guard.share:.2%} of rows pass); widen the "
                               f"conditions or relax the constraints.")
-        ask = guard.rows_to_draw(len(missing))
+        # at most a batch (the rows asked here, sized by the caller to fit in memory)
+        ask = min(guard.rows_to_draw(len(missing)), max(rows, MIN_DRAWN))
         extra, ok = draw(ask, start)
         guard.add(ask, ok.sum())
         drawn += ask
