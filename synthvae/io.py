@@ -130,24 +130,24 @@ def _read_csv(path: Path, sep: str | None, decimal: str | None) -> pd.DataFrame:
     return _blank_names_kept(df, names)
 
 
-def _numbers_only(column: pd.Series, decimal: str) -> pd.Series:
-    """Whether each present cell (not one of NA_TOKENS) of a text column is a number written
-    with ``decimal``, in groups of three digits or not."""
-    text = column[column.notna() & ~column.isin(NA_TOKENS)].astype(str).str.strip()
-    return text.str.match(GROUPED_NUMBER[decimal]) | text.str.match(UNGROUPED_NUMBER[decimal])
+def _present_text(column: pd.Series) -> pd.Series:
+    """The present cells of a text column (not missing, not one of NA_TOKENS), stripped."""
+    return column[column.notna() & ~column.isin(NA_TOKENS)].astype(str).str.strip()
 
 
 def grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
     """A text column of numbers written in groups of three digits (``1,234.5``; beside a
     decimal comma, ``1.037,01``), which pandas leaves as text, as numbers; None unless every
     cell is a number written with ``decimal`` (or missing, or one of NA_TOKENS) and some
-    are grouped. Only such a column is read so: a ``1,2`` elsewhere stays text."""
-    if not _numbers_only(column.head(GROUPED_SCAN_ROWS), decimal).all():
-        return None  # a text column, told by its first cells
-    present = column.notna() & ~column.isin(NA_TOKENS)
-    text = column[present].astype(str).str.strip()
-    grouped = text.str.match(GROUPED_NUMBER[decimal])
-    if not grouped.any() or not (grouped | text.str.match(UNGROUPED_NUMBER[decimal])).all():
+    are grouped. Only such a column is read so: a ``1,2`` elsewhere stays text. Its first
+    GROUPED_SCAN_ROWS cells tell most text columns, before the whole column is read."""
+    grouped_number, number = GROUPED_NUMBER[decimal], UNGROUPED_NUMBER[decimal]
+    head = _present_text(column.head(GROUPED_SCAN_ROWS))
+    if not (head.str.match(grouped_number) | head.str.match(number)).all():
+        return None
+    text = _present_text(column)
+    grouped = text.str.match(grouped_number)
+    if not grouped.any() or not (grouped | text.str.match(number)).all():
         return None
     plain = text.str.replace("," if decimal == "." else ".", "", regex=False)
     if decimal != ".":
@@ -158,7 +158,7 @@ def grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
         return None
     if numbers.dtype == object:
         return None
-    if not present.all():
+    if len(numbers) < len(column):
         numbers = numbers.reindex(column.index)  # missing cells as NaN
     return numbers
 

@@ -422,3 +422,19 @@ def test_a_redraw_never_asks_for_more_than_a_batch_of_rows():
     rows = 5_000
     out = complete(draw, rows, 0, [], RejectionGuard())
     assert len(out) == rows and max(asked) <= max(rows, MIN_DRAWN) and len(asked) > 8
+
+
+def test_a_batch_that_earlier_batches_hid_stops_with_its_own_passing_share():
+    """Earlier batches that passed keep the sample's share above 1 %; a later batch whose
+    rows nearly never pass stops after its budget, saying its own share, not the sample's."""
+    from synthvae.constraints.redraw import RejectionGuard, complete
+
+    guard, rng = RejectionGuard(), np.random.default_rng(0)
+    guard.add(1_000_000, 1_000_000)  # earlier batches: every row passed
+
+    def draw(rows, offset):
+        return pd.DataFrame({"v": np.arange(rows)}), rng.random(rows) < 0.003
+
+    with pytest.raises(ConfigError, match=r"Could not draw 500 rows meeting the constraints "
+                                          r"from [\d,]+ drawn \(0\.[0-9]+% of them pass\)"):
+        complete(draw, 500, 0, [], guard)

@@ -70,17 +70,17 @@ def complete(draw: Callable[[int, int], tuple[pd.DataFrame, np.ndarray]], rows: 
         return frame
     pieces = [(np.flatnonzero(passed), frame[passed])]
     missing = np.flatnonzero(~passed)
-    drawn = rows
+    drawn, found = rows, int(passed.sum())  # this batch's own, not the whole sample's
     while len(missing):
         if drawn > MAX_DRAWN_PER_ROW * rows + MIN_DRAWN:
             raise ConfigError(f"Could not draw {rows:,} rows meeting {guard.what} from "
-                              f"{drawn:,} drawn ({guard.share:.2%} of rows pass); widen the "
+                              f"{drawn:,} drawn ({found / drawn:.2%} of them pass); widen the "
                               f"conditions or relax the constraints.")
         # at most a batch (the rows asked here, sized by the caller to fit in memory)
         ask = min(guard.rows_to_draw(len(missing)), max(rows, MIN_DRAWN))
         extra, ok = draw(ask, start)
         guard.add(ask, ok.sum())
-        drawn += ask
+        drawn, found = drawn + ask, found + int(ok.sum())
         good = extra[ok].iloc[:len(missing)]
         pieces.append((missing[:len(good)], good))
         missing = missing[len(good):]

@@ -10,6 +10,14 @@ import numpy as np
 import pandas as pd
 
 
+def first_few(values, limit: int = 10) -> str:
+    """At most ``limit`` of ``values`` (in their order) and how many more there are: a
+    message's list of columns or classes, which on a wide table runs to thousands."""
+    values = list(values)
+    more = f" and {len(values) - limit:,} more" if len(values) > limit else ""
+    return f"{values[:limit]}{more}"
+
+
 def as_float(value) -> float | None:
     """A plain float, or None for missing / NaN (JSON has no NaN)."""
     if value is None or value is pd.NA:

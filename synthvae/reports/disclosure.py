@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.errors import SchemaError
-from synthvae.reports._util import as_float, quiet_sdmetrics
+from synthvae.reports._util import as_float, first_few, quiet_sdmetrics
 
 MAX_ROWS = 2_000  # per table; CAP walks rows in Python (5,000 rows took 5-12 s)
 DP_STATEMENT = ("Only differential privacy is a guarantee; the distance-based numbers "
@@ -79,13 +79,8 @@ def _check_model_columns(modelled: list[str], columns: list[str], path: str) -> 
         return
     raise SchemaError(f"Model file {path!r} was fitted on other columns than the real table: "
                       f"expected the real table's {len(columns):,} columns; found "
-                      f"{_some(only_model)} only in the model and {_some(only_real)} only in "
+                      f"{first_few(only_model)} only in the model and {first_few(only_real)} only in "
                       f"the real table. Give the model fitted on this table, or none.")
-
-
-def _some(names: list[str], limit: int = 10) -> str:
-    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
-    return f"{names[:limit]}{more}"
 
 
 def differential_privacy(model: dict | None) -> dict:

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
-from synthvae.reports._util import limited_threads
+from synthvae.reports._util import first_few, limited_threads
 from synthvae.reports.encoding import (TreeEncoding, categorical_columns, category_text,
                                        numeric_columns)
 from synthvae.schema import ColumnKind, Schema
@@ -110,17 +110,11 @@ def class_notes(tables: dict[str, pd.DataFrame], schema: Schema, target: str) ->
         unseen = classes["holdout"] - classes[name]
         if unseen:
             notes.append(f"ML efficacy for target {target!r}: holdout classes "
-                         f"{_listed(unseen)} never appear in the {name} training rows; the "
+                         f"{first_few(sorted(unseen))} never appear in the {name} training rows; the "
                          f"model trained on them cannot predict those classes, so each counts "
                          f"0 in its macro F1{auc}.")
     return notes
 
-
-def _listed(values: set, limit: int = 10) -> str:
-    """At most ``limit`` values, sorted, and how many more there are."""
-    shown = sorted(values)[:limit]
-    more = len(values) - len(shown)
-    return f"{shown}" + (f" and {more:,} more" if more else "")
 
 
 def _xy(frame: pd.DataFrame, encoding: TreeEncoding, target: str, task: str):
