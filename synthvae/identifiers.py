@@ -91,7 +91,7 @@ def _exact_integers(values: pd.Series) -> np.ndarray | None:
     """The distinct values, sorted, as int64 or uint64 read without a float round trip (which
     turned uint64 values from 2**63 into overflowing casts, all gaps 0: a counter), or None
     for floats beyond 2**53: every float there is whole, so they are no sign of a counter (and
-    an integer column read as floats may not go there: schema._check_exact_integers)."""
+    a nullable integer column is judged on its exact cells: schema._exact_integer_cells)."""
     if pd.api.types.is_integer_dtype(values.dtype):
         unsigned = pd.api.types.is_unsigned_integer_dtype(values.dtype)
         return np.unique(values.to_numpy(dtype=np.uint64 if unsigned else np.int64))

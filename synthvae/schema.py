@@ -465,16 +465,20 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
 
     name = str(series.name)
     dtype = series_dtype_name(series)  # recorded before normalising: restored on output
+    exact = _exact_integer_cells(series, dtype)
     series = model_series(series)
     nullable = bool(series.isna().any())
     values = series.dropna()
     check_values(values, name)
-    _check_exact_integers(values, dtype, name)
+    if exact is not None:  # its kind is decided on exact values, not float64's
+        values = exact
     common = {"name": name, "dtype": dtype, "nullable": nullable}
     if isinstance(series.dtype, pd.CategoricalDtype):  # kept on output, constant or not
         common.update(ordered=bool(series.cat.ordered),
                       categories=tuple(_python_scalar(v) for v in series.cat.categories))
     if values.nunique() <= 1:
+        if exact is not None:
+            _check_exact_values(exact, dtype, name)
         value = _python_scalar(values.iloc[0]) if len(values) else None
         if isinstance(value, pd.Timestamp):
             value = str(value)
@@ -492,6 +496,8 @@ def detect_column(series: pd.Series, categorical_threshold: int = CATEGORICAL_TH
         return ColumnSpec(kind=ColumnKind.DATETIME, timezone=tz, **common)
     if pd.api.types.is_numeric_dtype(series.dtype):
         spec = _detect_numeric(values, categorical_threshold, common)
+        if exact is not None and spec.kind is ColumnKind.CATEGORICAL:
+            _check_exact_values(exact, dtype, name)
         return _as_duration(spec) if is_duration_name(dtype) else spec
     if holds_numbers(values):  # Python numbers in an object column (JSON, astype(object))
         spec = _detect_numeric(pd.to_numeric(values), categorical_threshold, common)
@@ -545,19 +551,32 @@ def check_magnitude(values: np.ndarray, name: str) -> None:
                         f"power of ten) or store its logarithm.")
 
 
-def _check_exact_integers(values: pd.Series, dtype: str, name: str) -> None:
-    """An integer column read as float64 (a nullable or Arrow one with missing cells) must
-    hold no integer beyond 2**53, which float64 would round (distinct ids would merge)."""
+def _exact_integer_cells(series: pd.Series, dtype: str) -> pd.Series | None:
+    """The present cells of a nullable integer column (pandas' ``Int64``, Arrow's
+    ``int64``...; ``dtype`` its recorded name) in its NumPy integer dtype, None for any
+    other column. The model reads such a column with missing cells as float64, which rounds
+    integers beyond 2**53: its kind (identifier, codes, number) is decided on exact values."""
     from synthvae.frames import model_dtype
 
-    if values.dtype.kind != "f" or not model_dtype(dtype).startswith(("int", "uint")):
+    integer = model_dtype(dtype)
+    if isinstance(series.dtype, (np.dtype, pd.CategoricalDtype)) or \
+            not integer.startswith(("int", "uint")):
+        return None
+    present = series.dropna()
+    return pd.Series(present.to_numpy(dtype=integer), index=present.index, name=series.name)
+
+
+def _check_exact_values(values: pd.Series, dtype: str, name: str) -> None:
+    """A nullable integer column's codes or constant are read as float64 (its missing cells
+    are NaN): values beyond 2**53, which float64 would round to others, are refused (an
+    identifier is regenerated and a number modelled, so they pass)."""
+    if not len(values) or (values.max() <= 2 ** 53 and values.min() >= -2 ** 53):
         return
-    largest = np.abs(values.to_numpy(dtype=np.float64)).max(initial=0)
-    if largest > 2 ** 53:
-        raise DataError(f"Column {name!r} ({dtype}, with missing cells) holds integers up to "
-                        f"about {largest:.3g}, beyond 2**53: the model reads such a column as "
-                        f"float64, which cannot keep them exact. Convert it to text "
-                        f"(df[{name!r}].astype('string')) or fill its missing cells.")
+    raise DataError(f"Column {name!r} ({dtype}, with missing cells) holds values up to "
+                    f"{max(abs(int(values.max())), abs(int(values.min())))}, beyond 2**53: "
+                    f"the model reads its values as float64, which cannot keep them exact. "
+                    f"Convert it to text (df[{name!r}].astype('string')) or fill its missing "
+                    f"cells.")
 
 
 def _check_bytes(values: pd.Series, name: str) -> None:

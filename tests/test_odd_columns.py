@@ -208,11 +208,52 @@ def test_a_nullable_uint64_id_that_counts_on_in_uint64_samples():
     assert str(out.dtype) == "UInt64" and out.is_unique and (out > ids.max()).all()
 
 
-def test_integers_beyond_float64_precision_with_missing_cells_are_refused():
+def test_ids_beyond_float64_precision_with_missing_cells_are_judged_on_exact_values():
+    """A nullable id column is read as float64, which merges ids beyond 2**53; its kind is
+    decided on the exact values: near uint64's top it is refused as the full column is."""
     values = pd.array(list(near_top(199)) + [None], dtype="UInt64")
     real = pd.DataFrame({"x": np.arange(200.0), "u": values})
-    with pytest.raises(DataError, match="'u'.*2\\*\\*53"):
+    with pytest.raises(DataError, match="'u'.*do not fit its dtype uint64"):
         fit(real)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "int64[pyarrow]", "uint64[pyarrow]"])
+def test_nullable_snowflake_ids_sample_new_ids_in_their_dtype(dtype):
+    """Tweet-style ids (~1.4e18, beyond 2**53) in a nullable or Arrow column with missing
+    cells are identifiers: new unique ids in the column's dtype, missing cells kept (they
+    were refused as integers float64 cannot keep; an Arrow id column crashed sampling)."""
+    ids = np.int64(1_400_000_000_000_000_000) + np.sort(
+        np.random.default_rng(0).choice(10**15, 400, replace=False))
+    column = pd.Series(ids, dtype=dtype)
+    column[::4] = None
+    real = pd.DataFrame({"x": np.arange(400.0), "tweet_id": column})
+    assert detect_schema(real).columns[1].kind is ColumnKind.IDENTIFIER
+    out = fit(real).sample(200, seed=0)["tweet_id"]
+    assert str(out.dtype) == dtype and out.isna().any() and out.dropna().is_unique
+    assert not set(out.dropna()) & set(ids) and (out.dropna() > ids.max()).all()
+
+
+@pytest.mark.parametrize("values", [[2**60, 2**60 + 1, None], [2**60 + 1, None]])
+def test_codes_or_a_constant_beyond_float64_precision_with_missing_cells_are_refused(values):
+    real = pd.DataFrame({"x": np.arange(150.0), "c": pd.array(values * (150 // len(values)),
+                                                                 dtype="Int64")})
+    with pytest.raises(DataError, match=r"'c' \(Int64, with missing cells\) holds values up "
+                                        r"to 1152921504606846977, beyond 2\*\*53"):
+        detect_schema(real)
+
+
+def test_nullable_large_integers_float64_keeps_apart_are_numbers_as_full_columns_are():
+    """Nanosecond stamps in an Int64 column with missing cells: modelled as numbers, as the
+    same column without missing cells is; codes float64 merges are refused in both."""
+    rng = np.random.default_rng(0)
+    stamps = pd.array(np.int64(1_600_000_000_000_000_000) + rng.integers(0, 10**15, 300),
+                      dtype="Int64")
+    stamps[::5] = None
+    assert detect_schema(pd.DataFrame({"ns": stamps})).columns[0].kind is ColumnKind.CONTINUOUS
+    codes = pd.array(np.int64(2**60) + 3 * rng.integers(0, 1_000, 300), dtype="Int64")
+    codes[::5] = None
+    with pytest.raises(DataError, match="'code' holds integers beyond 2\\*\\*53"):
+        detect_schema(pd.DataFrame({"code": codes}))
 
 
 def test_repeated_categories_in_a_schema_are_a_schema_error():

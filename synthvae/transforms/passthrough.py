@@ -99,11 +99,14 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         return series
 
     def _integers(self, rows: np.ndarray, missing: np.ndarray) -> pd.Series:
+        """New ids in the column's NumPy dtype (``int64`` for Arrow's ``int64[pyarrow]``,
+        restored on output), or pandas' nullable one where cells are missing."""
         numbers = self._counter(rows)
-        dtype = self.spec.dtype
+        dtype = model_dtype(self.spec.dtype)
         if missing.any():
             out = pd.Series(numbers, name=self.spec.name).astype(
-                "float64" if dtype.startswith("float") else "Int64")
+                "float64" if dtype.startswith("float") else
+                "UInt64" if numbers.dtype.kind == "u" else "Int64")
             out[missing] = None
             return out
         if dtype.startswith(("int", "uint")) and numbers.max(initial=0) <= np.iinfo(dtype).max:
