@@ -10,6 +10,7 @@ messages name the parameter, the expectation and the value.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -38,10 +39,10 @@ AUTO_STEPS = 3_500  # measured on Adult: ~60 epochs of 500 rows reach TVAE's 300
 MAX_AUTO_EPOCHS = 300  # automatic epochs never exceed this
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 50, 500  # automatic batch size: rows / 10 within these
 MAX_DELTA = 0.01  # largest delta under DP, given or default (privacy.default_delta)
-# Settings that only differential privacy reads, with their defaults (Synthesizer's): one
-# away from its default without epsilon is refused (_check_no_privacy_settings).
-PRIVACY_SETTINGS = {"delta": None, "max_grad_norm": 1.0, "accountant": "prv",
-                    "preprocess_share": 0.1, "calibration_share": 0.1}
+# Settings that only differential privacy reads: one away from its default (the estimator's
+# own, read from its __init__) without epsilon is refused (_check_no_privacy_settings).
+PRIVACY_SETTINGS = ("delta", "max_grad_norm", "accountant", "preprocess_share",
+                    "calibration_share")
 POSITIVE_INTS = ("patience", "prior_components",
                  "categorical_threshold", "mixture_max_rows", "max_categories")
 
@@ -152,8 +153,9 @@ def _check_no_privacy_settings(params) -> None:
     """Without epsilon, a DP setting away from its default is refused: the user meant a
     private model (a mistyped or forgotten ``--epsilon``), and would otherwise get one
     trained without differential privacy, silently."""
-    for name, default in PRIVACY_SETTINGS.items():
-        value = getattr(params, name)
+    defaults = inspect.signature(type(params).__init__).parameters
+    for name in PRIVACY_SETTINGS:
+        value, default = getattr(params, name), defaults[name].default
         if value != default:
             raise ConfigError(f"The '{name}' parameter of Synthesizer is a differential-"
                               f"privacy setting, and epsilon is not given: {name}={value!r} "
