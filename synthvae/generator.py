@@ -161,8 +161,7 @@ class VAEGenerator:
         """A new, untrained VAE; ``seed`` fixes its initial weights. ``value_coefficients``
         ((width,) offset and scale, :meth:`TableTransformer.value_inputs`) are needed when
         the config has ``value_inputs``."""
-        torch.manual_seed(seed)  # weight initialisation only; training uses its own generator
-        model = VAE(config)
+        model = _new_model(config, seed)
         if config.value_inputs:
             if value_coefficients is None:
                 raise ValueError("a config with value_inputs needs value_coefficients")
@@ -314,8 +313,18 @@ def _check_value_inputs(config: ModelConfig, layout: SpanLayout, where: str) -> 
                              f"{stray[0]}, which holds no numeric column's scalar.")
 
 
+def _new_model(config: ModelConfig, seed: int = 0) -> VAE:
+    """A VAE whose initial weights ``seed`` fixes. They are drawn from torch's global CPU
+    generator, whose state is restored after: a fit seeded it with its own seed (and a load
+    consumed it), so the caller's ``torch.manual_seed`` stream, and the weights of their own
+    models after a fit, were reset to the synthesizer's seed."""
+    with torch.random.fork_rng(devices=[]):  # the VAE is built on the CPU
+        torch.random.default_generator.manual_seed(seed)
+        return VAE(config)
+
+
 def _load_model(config: ModelConfig, tensors: dict, where: str) -> VAE:
-    model = VAE(config)
+    model = _new_model(config)  # its weights are replaced by the file's
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     unknown = [k for k in tensors if not k.startswith(("model.", "prior."))

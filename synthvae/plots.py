@@ -59,15 +59,13 @@ def _plotly(series: dict, path: Path) -> None:
 
 
 def _matplotlib(series: dict, path: Path, fmt: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure of its own: no pyplot, so the caller's backend and figures stay as they are
+        from matplotlib.figure import Figure
     except ImportError:
         raise ConfigError("Drawing .png, .svg or .pdf needs matplotlib "
                           "(pip install 'synthvae[plot]'); or draw to a .html file.") from None
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2)
     for label, (epochs, values) in series.items():
         axes[0 if "objective" in label else 1].plot(epochs, values, label=label)
     for axis, title in zip(axes, ("objective", "terms")):
@@ -76,4 +74,3 @@ def _matplotlib(series: dict, path: Path, fmt: str) -> None:
         axis.legend()
     figure.tight_layout()
     figure.savefig(path, format=fmt)
-    plt.close(figure)

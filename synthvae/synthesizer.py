@@ -32,6 +32,7 @@ from synthvae.streaming import fit_stream
 from synthvae.table_sampling import (SAMPLE_BATCH_ROWS, check_n, check_output_memory, rechunk,
                                      sample_stream)
 from synthvae.threads import cpu_threads
+from synthvae.torch_dtype import float32_default
 from synthvae.transforms.categorical import MAX_CATEGORIES
 from synthvae.transforms.continuous import (DISCRETE_THRESHOLD, MIN_MODE_ROWS, MIXTURE_MAX_ROWS,
                                            TAIL_SHARE)
@@ -67,6 +68,15 @@ def _generator_part(name: str, doc: str, settable: bool = True) -> property:
         setattr(self.generator_, name, value)
 
     return property(get, put if settable else None, doc=doc)
+
+
+def _differs(value, default) -> bool:
+    """Whether a parameter differs from its default, for ``repr``: a value whose ``!=`` has
+    no single truth (a NumPy array as ``hidden``) differs (repr raised ValueError)."""
+    try:
+        return bool(value != default)
+    except (TypeError, ValueError):
+        return True
 
 
 class Synthesizer:
@@ -160,7 +170,9 @@ class Synthesizer:
         (must be launched so), False (never).
     n_threads : CPU threads of ``fit`` and each sampling call; None = the idle CPUs when
         the call starts (docs/training.md#cpu-threads-n_threads).
-    seed : seeds every random choice of fit (and the default of ``sample``).
+    seed : seeds every random choice of fit (and the default of ``sample``); ``None`` is
+        0, so every fit is reproducible (unlike scikit-learn's ``random_state=None``):
+        give different seeds for different models.
     verbose : show a progress bar with the loss and KL per epoch.
     """
 
@@ -228,7 +240,7 @@ class Synthesizer:
     def __repr__(self) -> str:
         changed = [f"{name}={value!r}" for (name, value), default
                    in zip(self.get_params().items(), Synthesizer.__init__.__defaults__)
-                   if value != default]
+                   if _differs(value, default)]
         return f"Synthesizer({', '.join(changed)})"
 
     def _repr_html_(self) -> str:
@@ -268,7 +280,7 @@ class Synthesizer:
         A fit that raises leaves the synthesizer as it was (see synthvae/fitting.py).
         """
         validate_params(self)
-        with cpu_threads(self.n_threads):
+        with cpu_threads(self.n_threads), float32_default():
             fit_in_memory(self, check_frame(df), checkpoint, checkpoint_every, resume)
         return self
 
@@ -284,7 +296,7 @@ class Synthesizer:
         training are refused here. See docs/scale.md.
         """
         validate_params(self)
-        with cpu_threads(self.n_threads):
+        with cpu_threads(self.n_threads), float32_default():
             fit_stream(self, path, sample_rows, buffer_rows)
         return self
 
@@ -339,19 +351,23 @@ class Synthesizer:
         return sample_stream(self, n, chunk_size, seed, conditions, shard)
 
     # ------------------------------------------------------------------ the VAE as a toolkit
+    @float32_default()
     def encode(self, df: pd.DataFrame) -> np.ndarray:
         """The encoder's mean latent of each row of ``df``, (rows, latent_dim)."""
         return toolkit.encode(self, df)
 
+    @float32_default()
     def decode(self, latents) -> pd.DataFrame:
         """The most likely row for each latent (rows, latent_dim): no sampling noise."""
         return toolkit.decode(self, latents)
 
+    @float32_default()
     def excluded_pairs(self) -> pd.DataFrame:
         """The value pairs the sampler never draws together (``unseen_pairs``): columns,
         values and the rule, one row each (docs/training.md)."""
         return toolkit.excluded_pairs(self)
 
+    @float32_default()
     def interpolate(self, start: pd.DataFrame, end: pd.DataFrame, steps: int = 8
                     ) -> pd.DataFrame:
         """Rows decoded along the straight latent path from one row to another.
@@ -362,6 +378,7 @@ class Synthesizer:
         """
         return toolkit.interpolate(self, start, end, steps)
 
+    @float32_default()
     def score(self, df: pd.DataFrame, samples: int = 32, seed: int | None = None
               ) -> pd.DataFrame:
         """Per-row ELBO and importance-weighted log-likelihood estimate (IWAE, ``samples``
@@ -372,6 +389,7 @@ class Synthesizer:
         """
         return toolkit.score(self, df, samples, seed)
 
+    @float32_default()
     def drift(self, df: pd.DataFrame, reference: pd.DataFrame | None = None,
               alpha: float = 0.01) -> dict:
         """Compare ``df`` with the training data through the model (see docs/toolkit.md).
@@ -398,6 +416,7 @@ class Synthesizer:
         return save_synthesizer(self, Path(path))
 
     @classmethod
+    @float32_default()
     def load(cls, path: str | Path, device: str | None = None,
              predicates: dict | None = None) -> "Synthesizer":
         """Read a file written by :meth:`save`; validates the format, versions and shapes.

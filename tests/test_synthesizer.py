@@ -61,6 +61,39 @@ def test_same_fit_seed_gives_same_model(adult_small):
     pd.testing.assert_frame_equal(first, second)
 
 
+def test_fit_and_load_leave_the_callers_torch_random_stream_as_it_was(adult_small, tmp_path):
+    import torch
+
+    def next_draws(action) -> torch.Tensor:
+        torch.manual_seed(1234)
+        action()
+        return torch.rand(4)
+
+    expected = next_draws(lambda: None)
+    synth = Synthesizer(epochs=1, verbose=False, seed=3)
+    torch.testing.assert_close(next_draws(lambda: synth.fit(adult_small.head(200))), expected)
+    path = synth.save(tmp_path / "m.safetensors")
+    torch.testing.assert_close(next_draws(lambda: Synthesizer.load(path)), expected)
+
+
+def test_a_float64_torch_default_neither_breaks_nor_changes_the_model(adult_small, tmp_path):
+    import torch
+
+    table = adult_small.head(200)
+    expected = Synthesizer(epochs=1, verbose=False, seed=3).fit(table)
+    torch.set_default_dtype(torch.float64)  # as scientific code often sets it
+    try:
+        synth = Synthesizer(epochs=1, verbose=False, seed=3).fit(table)
+        pd.testing.assert_frame_equal(synth.sample(50, seed=1), expected.sample(50, seed=1))
+        loaded = Synthesizer.load(synth.save(tmp_path / "m.safetensors"))
+        pd.testing.assert_frame_equal(loaded.sample(50, seed=1), expected.sample(50, seed=1))
+        assert len(loaded.sample(5, conditions={"sex": "Female"})) == 5
+        assert len(loaded.score(table.head(3))) == 3 and "drift" in loaded.drift(table)
+        assert torch.get_default_dtype() == torch.float64  # the caller's, restored
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
 def test_streamed_chunks_equal_one_sample(fitted_adult):
     whole = fitted_adult.sample(70_000, seed=2)
     chunks = list(fitted_adult.iter_sample(70_000, chunk_size=30_000, seed=2))
@@ -250,6 +283,12 @@ def test_set_params_stores_parameters_and_clone_and_grid_search_can_use_it():
     assert copy.get_params()["seed"] == 7 and synth.get_params()["seed"] != 7
     with pytest.raises(ConfigError, match="no parameter 'epoch'; its parameters are"):
         synth.set_params(epoch=3)
+
+
+def test_repr_shows_parameters_whatever_their_type():
+    assert repr(Synthesizer(epochs=3, verbose=False)) == "Synthesizer(epochs=3, verbose=False)"
+    assert repr(Synthesizer(hidden=np.array([64, 64]))) == \
+        "Synthesizer(hidden=array([64, 64]))"  # refused by fit, shown by repr
 
 
 def test_a_saved_model_records_the_parameters_it_was_fitted_with(tmp_path):

@@ -456,6 +456,22 @@ def test_info_plots_the_training_curves(model_file, tmp_path, suffix):
         assert "held-out objective" in out.read_text()
 
 
+def test_drawing_the_curves_keeps_the_callers_matplotlib_backend(tmp_path):
+    import matplotlib
+
+    from synthvae.plots import plot_training_curves
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")  # a notebook's or a script's own backend
+    try:
+        history = [{"epoch": e, "loss": 3.0 - e, "kl": 0.5, "val_loss": 3.1 - e} for e in range(3)]
+        out = plot_training_curves(history, tmp_path / "curves.png")
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.get_backend() == "svg"  # was switched to Agg for the process
+    finally:
+        matplotlib.use(previous)
+
+
 def test_info_plot_refuses_an_unknown_format(model_file, tmp_path):
     result = runner.invoke(app, ["info", str(model_file), "--plot", str(tmp_path / "c.gif")])
     assert result.exit_code == 1 and ".html, .png, .svg or .pdf" in result.output
