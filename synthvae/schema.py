@@ -449,9 +449,11 @@ def check_column_names(names: Iterable) -> None:
     names = list(names)
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
+        rename = "['_'.join(map(str, c)) for c in df.columns]" if isinstance(bad[0], tuple) \
+            else "df.columns.astype(str)"  # a MultiIndex cannot be cast to str
         raise SchemaError(f"Column names must be strings; column {bad[0]!r} is of type "
                           f"{type(bad[0]).__name__}. Rename the columns "
-                          f"(df.columns = df.columns.astype(str)).")
+                          f"(df.columns = {rename}).")
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise SchemaError(f"Column {duplicated[0]!r} appears more than once; column names "

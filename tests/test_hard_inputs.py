@@ -98,6 +98,13 @@ def test_duplicate_and_non_string_column_names():
         Synthesizer().fit(pd.DataFrame([[1, 2]] * 5, columns=["a", "a"]))
     with pytest.raises(SchemaError, match="must be strings"):
         Synthesizer().fit(pd.DataFrame({1: [1.0, 2.0]}))
+    wide = pd.DataFrame([[1.0, 2.0]] * 5, columns=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)]))
+    with pytest.raises(SchemaError, match=r"\('a', 1\) is of type tuple.*df.columns = "
+                                          r"\['_'.join") as refused:
+        Synthesizer().fit(wide)
+    assert "['_'.join(map(str, c)) for c in df.columns]" in str(refused.value)
+    wide.columns = ['_'.join(map(str, c)) for c in wide.columns]  # the advice, as given, works
+    assert len(Synthesizer(epochs=1, verbose=False).fit(wide).sample(3)) == 3
 
 
 def test_unicode_names_and_values():
