@@ -125,6 +125,14 @@ def print_error(message: str) -> None:
               soft_wrap=True)
 
 
+def say(text: str, console: Console | None = None) -> None:
+    """``text`` on one line of stdout (or ``console``) as written: a path or column name is
+    not read as markup (``out[v2].csv`` printed as ``out.csv``, a ``[/]`` raised MarkupError
+    after the work was done) and is not wrapped at 80 columns when the output is piped, so a
+    script reading the line gets the whole path."""
+    (console or out).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def echo(text: str) -> None:
     """``text`` on stdout (JSON for a pipe): ``typer.echo`` through ``STDOUT``."""
     typer.echo(text, file=STDOUT)

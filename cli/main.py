@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from cli import report, toolkit
-from cli.app import DEFAULT_MODEL, ModelOption, app, echo, err, out, user_errors
+from cli.app import DEFAULT_MODEL, ModelOption, app, echo, err, out, say, user_errors
 from cli.options import DecimalOption, SepOption, ThreadsOption, checked_threads
 
 DEFAULT_OUTPUT = Path("synthetic.csv")
@@ -127,7 +128,7 @@ def fit(
     if schema is not None and metadata is not None:
         raise ConfigError("Give --schema or --metadata, not both.")
     check_seed(seed, "The 'seed' parameter of Synthesizer")  # before it splits the holdout
-    check_writable(output)  # a folder that takes no file fails now, not after the training
+    check_writable(output, (data, schema, metadata))  # fails now, not after the training
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,
@@ -150,15 +151,30 @@ def fit(
     ckpt.unlink(missing_ok=True)  # the finished model replaces the unfinished state
     if holdout is not None:
         write_table_chunks([holdout], holdout_path(output), private=True)  # real rows
-        out.print(f"Kept {len(holdout):,} holdout rows out of training: {holdout_path(output)}")
+        say(f"Kept {len(holdout):,} holdout rows out of training: {holdout_path(output)}")
+    else:
+        _remove_stale_holdout(output)
     summary = synth.training_summary_
-    out.print(f"Fitted {summary['rows']:,} rows x {summary['columns']} columns in "
-              f"{summary['fit_seconds']:.1f} s ({summary['epochs_run']} epochs on "
-              f"{summary['device']}); model written to {output}")
+    say(f"Fitted {summary['rows']:,} rows x {summary['columns']} columns in "
+        f"{summary['fit_seconds']:.1f} s ({summary['epochs_run']} epochs on "
+        f"{summary['device']}); model written to {output}")
     if synth.privacy_ is not None:
-        out.print(f"Differential privacy: epsilon {synth.privacy_['epsilon']:.3f}, delta "
-                  f"{synth.privacy_['delta']:.2e} spent in {len(synth.privacy_['entries'])} "
-                  f"mechanisms (see 'synthvae info').")
+        say(f"Differential privacy: epsilon {synth.privacy_['epsilon']:.3f}, delta "
+            f"{synth.privacy_['delta']:.2e} spent in {len(synth.privacy_['entries'])} "
+            f"mechanisms (see 'synthvae info').")
+
+
+def _remove_stale_holdout(output: Path) -> None:
+    """An earlier fit's ``MODEL.holdout.csv`` holds rows this model trained on: 'synthvae
+    report -m MODEL' would take them for rows it never saw and score its privacy against
+    its own training rows. Remove it, and say so."""
+    from synthvae.io import holdout_path
+
+    stale = holdout_path(output)
+    if stale.is_file():
+        stale.unlink()
+        say(f"Removed {stale}: an earlier fit's holdout rows, which this model trained on.",
+            err)
 
 
 def _schema_from_options(schema: Path | None, metadata: Path | None, df):
@@ -257,7 +273,7 @@ def sample(
             raise ConfigError(f"{str(output)!r} is a folder; give a CSV or Parquet file name, "
                               f"or --shards and --shard-index to write a shard into it.")
         output_format(output)  # fail on a bad extension before loading anything
-    check_writable(output)
+    check_writable(output, (model,))
     synth = Synthesizer.load(model)
     synth.n_threads = threads
     chunks = synth.iter_sample(n, chunk_size=chunk_size, seed=seed, conditions=conditions,
@@ -266,7 +282,7 @@ def sample(
     rows = write_table_chunks(_with_progress(chunks, total, quiet), output,
                               whole_number_columns(synth),  # as CSV held them: 579, not 579.0
                               expected_rows=total)
-    out.print(f"Wrote {rows:,} rows to {output}")
+    say(f"Wrote {rows:,} rows to {output}")
 
 
 def _with_progress(chunks, total: int, quiet: bool):
@@ -338,9 +354,9 @@ def _note_pii(schema) -> None:
     """On stderr (stdout stays the JSON): the personal data columns and what happens to them."""
     found = [f"{c.name!r} ({c.pii})" for c in schema.columns if c.pii]
     if found:
-        err.print(f"Personal data: {', '.join(found)}; replaced by fake values of that kind, "
-                  f"never real ones. To keep a column, give it another kind or \"pii\": null "
-                  f"in --schema (docs/pii.md).", highlight=False)
+        say(f"Personal data: {', '.join(found)}; replaced by fake values of that kind, never "
+            f"real ones. To keep a column, give it another kind or \"pii\": null in --schema "
+            f"(docs/pii.md).", err)
 
 
 @app.command()
@@ -360,7 +376,7 @@ def info(
         from synthvae.plots import plot_training_curves
 
         plot_training_curves(details.get("history") or [], plot)
-        err.print(f"Training curves written to {plot}")
+        say(f"Training curves written to {plot}", err)
     if as_json:
         echo(json.dumps(details, indent=2, default=_json_scalar))
         return
@@ -374,7 +390,7 @@ def _print_constraints(constraints: list[dict]) -> None:
         return
     table = Table("constraint", "kind", title="Rules every sampled row meets")
     for item in constraints:
-        table.add_row(item["rule"], item["kind"])
+        table.add_row(escape(item["rule"]), item["kind"])
     out.print(table)
 
 
@@ -382,13 +398,14 @@ def _print_info(details: dict) -> None:
     from rich.table import Table
 
     summary = details["training_summary"]
-    out.print(f"[bold]{details['path']}[/]: synthvae {details['synthvae_version']} model, "
-              f"format {details['format_version']}, {details['model_config']['decoder']} "
-              f"decoder")
-    out.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
+    out.print(f"[bold]{escape(str(details['path']))}[/]: synthvae "
+              f"{details['synthvae_version']} model, format {details['format_version']}, "
+              f"{details['model_config']['decoder']} decoder")
+    say(", ".join(f"{k}: {v}" for k, v in summary.items()))
     table = Table("column", "kind", "nullable", "dtype")
     for column in details["columns"]:
-        table.add_row(column["name"], column["kind"], str(column["nullable"]), column["dtype"])
+        table.add_row(escape(column["name"]), column["kind"], str(column["nullable"]),
+                      escape(str(column["dtype"])))
     out.print(table)
     _print_exposure(details.get("value_exposure") or [])
     _print_constraints(details.get("constraints") or [])
@@ -401,7 +418,7 @@ def _print_info(details: dict) -> None:
               f"(target {privacy['target_epsilon']}), delta {privacy['delta']:.3e}")
     ledger = Table("mechanism", "column", "epsilon", "delta")
     for entry in privacy["entries"]:
-        ledger.add_row(entry["mechanism"], str(entry["column"] or "-"),
+        ledger.add_row(entry["mechanism"], escape(str(entry["column"] or "-")),
                        f"{entry['epsilon']:.4f}", f"{entry['delta']:.2e}")
     out.print(ledger)
 
@@ -416,9 +433,9 @@ def _print_exposure(columns: list[dict]) -> None:
                   title="Real values in the model file and its samples")
     for entry in columns:
         verbatim = entry["exposure"] == "verbatim"
-        table.add_row(entry["column"], entry["kind"],
+        table.add_row(escape(entry["column"]), entry["kind"],
                       "[yellow]yes, verbatim[/]" if verbatim else "no, replaced",
-                      entry["detail"])
+                      escape(entry["detail"]))
     out.print(table)
 
 
@@ -441,7 +458,7 @@ def _print_diagnostics(details: dict) -> None:
     for name, value in found["columns"].items():
         text = (f"{value['value']:.1%} exact" if value["metric"] == "accuracy"
                 else f"error {value['value']:.3f} std")
-        table.add_row(name, text)
+        table.add_row(escape(name), text)
     out.print(table)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.app import err, out, user_errors
+from cli.app import err, out, say, user_errors
 from cli.options import DecimalOption, SepOption
 
 DEFAULT_HTML = Path("report.html")
@@ -52,11 +52,15 @@ def report(
 ):
     """Score SYNTHETIC against REAL: fidelity, detection, ML efficacy, privacy checks, and
     the rules of REAL (dependencies, impossible combinations) that SYNTHETIC breaks."""
+    from synthvae.errors import ConfigError
     from synthvae.io import read_table
     from synthvae.reports import evaluate
 
     for path in (output, json_path):
-        check_writable(path)
+        check_writable(path, (real, synthetic, holdout, model))
+    check_html_name(output)
+    if json_path is not None and _same_path(json_path, output):
+        raise ConfigError(f"-o and --json both name {str(output)!r}; give them two files.")
     holdout = holdout or holdout_next_to(model)
     tables = {"real": read_table(real, sep, decimal),
               "synthetic": read_table(synthetic, sep, decimal),
@@ -68,7 +72,7 @@ def report(
                           sensitive_columns=sensitive_columns, model_path=model, seed=seed)
     out.print(result.rich_table())
     _print_notes(result.notes)
-    _write(result, output, json_path, out)
+    _write(result, output, json_path)
 
 
 def _print_notes(notes: list) -> None:
@@ -78,7 +82,7 @@ def _print_notes(notes: list) -> None:
     without any of it, and the JSON alone said so."""
     for note in notes:
         if "not computed" in note or "drawn at random" in note or note.startswith("ML efficacy"):
-            err.print(f"note: {note}", highlight=False, soft_wrap=True)
+            say(f"note: {note}", err)
 
 
 def holdout_next_to(model: Path | None) -> Path | None:
@@ -90,25 +94,38 @@ def holdout_next_to(model: Path | None) -> Path | None:
     candidate = holdout_path(model)
     if not candidate.is_file():
         return None
-    err.print(f"Using holdout rows from {candidate} (written by synthvae fit "
-              f"--holdout-fraction).", highlight=False, soft_wrap=True)
+    say(f"Using holdout rows from {candidate} (written by synthvae fit --holdout-fraction).",
+        err)
     return candidate
 
 
-def check_writable(path: Path | None) -> None:
+def check_writable(path: Path | None, inputs: tuple = ()) -> None:
     """Fail before the work, not after it, when ``path`` (if given) cannot be written: a
-    missing folder, a file where a folder should be, no permission."""
+    missing folder, a file where a folder should be, no permission, one of ``inputs``."""
     from synthvae.io import check_writable as check
 
     if path is not None:
-        check(path)
+        check(path, inputs)
 
 
-def _write(result, output: Path, json_path: Path | None, out) -> None:
+def check_html_name(path: Path) -> None:
+    """The report is one HTML page: ``-o report.pdf`` wrote HTML into a file named .pdf."""
+    from synthvae.errors import ConfigError
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"The report is an HTML page: give -o a name ending in .html. Got "
+                          f"{str(path)!r}.")
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _write(result, output: Path, json_path: Path | None) -> None:
     result.write_html(output)
     written = [str(output)]
     if json_path is not None:
         result.write_json(json_path)
         written.append(str(json_path))
-    out.print(f"Report written to {' and '.join(written)}", highlight=False, soft_wrap=True)
+    say(f"Report written to {' and '.join(written)}")
 

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.app import DEFAULT_MODEL, ModelOption, echo, out, user_errors
+from cli.app import DEFAULT_MODEL, ModelOption, echo, out, say, user_errors
 from cli.options import DecimalOption, SepOption
 
 DRIFT_EXIT_CODE = 3
@@ -37,7 +37,7 @@ def _load(model: Path, data: Path, sep: str | None = None, decimal: str | None =
 
     if output is not None:
         output_format(output)
-        check_writable(output)
+        check_writable(output, (model, data))
     return Synthesizer.load(model), read_table(data, sep, decimal)
 
 
@@ -45,7 +45,7 @@ def _write(frame, output: Path) -> None:
     from synthvae.io import write_table_chunks
 
     write_table_chunks([frame], output)
-    out.print(f"Wrote {len(frame):,} rows to {output}")
+    say(f"Wrote {len(frame):,} rows to {output}")
 
 
 def encode(
@@ -129,6 +129,6 @@ def drift(
                   f"{elbo['ks_statistic']:.3f}, p {elbo['p_value']:.2g}); "
                   f"{latent['drifted_dimensions']} of {latent['dimensions']} latent "
                   f"dimensions drifted (largest mean shift {latent['largest_mean_shift_sd']:.2f}"
-                  f" sd)")
+                  f" sd)", soft_wrap=True)  # one verdict line, also when piped
     if result["drift"]:
         raise typer.Exit(DRIFT_EXIT_CODE)

@@ -17,7 +17,8 @@ def resolve_device(device: str | None) -> torch.device:
                           f"'cuda:N' or None. Got {device!r} instead.") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"The 'device' parameter asks for {device!r}, but no CUDA GPU is "
-                          f"available here; use device='cpu' or None.")
+                          f"available here; use the CPU (device='cpu', --device cpu) or "
+                          f"leave the device unset.")
     return resolved
 
 

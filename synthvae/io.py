@@ -248,15 +248,31 @@ def atomic_path(final: Path, private: bool = False) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def check_writable(path: str | Path) -> Path:
+def check_writable(path: str | Path, inputs: tuple = ()) -> Path:
     """Fail before the work, not after it: the DataError that writing ``path`` would raise
     (no such folder, not a folder, permission denied, ...), found by creating and removing a
-    temporary file next to it."""
+    temporary file next to it; and a DataError where ``path`` is one of the command's
+    ``inputs`` (None where not given), which the output would replace (``synthvae fit
+    data.csv -o data.csv`` wrote the model over the table)."""
     path = Path(path)
+    for source in inputs:
+        if source is not None and _same_file(path, Path(source)):
+            raise DataError(f"Cannot write {str(path)!r}: it is {str(source)!r}, which this "
+                            f"command reads, and the output would replace it. Give the "
+                            f"output another name.")
     if path.is_dir():
         raise _write_error(path, errno.EISDIR)
     os.unlink(_temporary_file(path))
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one existing file (through links, ``./`` or another
+    spelling); False where either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _temporary_file(final: Path, private: bool = False) -> Path:

@@ -277,7 +277,8 @@ def check_non_negative_int(name: str, value) -> None:
                           f"Got {value!r} instead.")
 
 
-def check_number(name, value, low=None, high=None, low_open=False) -> None:
+def check_number(name, value, low=None, high=None, low_open=False, owner="Synthesizer"
+                 ) -> None:
     ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
         and math.isfinite(value)
     if ok and low is not None:
@@ -286,5 +287,5 @@ def check_number(name, value, low=None, high=None, low_open=False) -> None:
         ok = value <= high
     if not ok:
         bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high else "")
-        raise ConfigError(f"The {name!r} parameter of Synthesizer must be a number {bounds}. "
+        raise ConfigError(f"The {name!r} parameter of {owner} must be a number {bounds}. "
                           f"Got {value!r} instead.")

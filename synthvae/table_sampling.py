@@ -258,5 +258,6 @@ def check_n(n) -> int:
 
 def check_chunk_size(chunk_size) -> int:
     if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ConfigError(f"chunk_size must be a positive int. Got {chunk_size!r} instead.")
+        raise ConfigError(f"chunk_size (--chunk-size) must be a positive int. Got "
+                          f"{chunk_size!r} instead.")
     return chunk_size

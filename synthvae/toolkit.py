@@ -55,6 +55,7 @@ def zero_probability_rows(synth, rows: pd.DataFrame, df: pd.DataFrame
         else:
             where = f"The constraints' modelled column {column!r}"
             value = rows[column].iloc[first]
+        value = value.item() if isinstance(value, np.generic) else value  # 87, not np.int64(87)
         warnings.warn(f"{where} holds {int(flagged[column].sum())} value(s) the model gives "
                       f"probability zero (row {first}: {value!r}, "
                       f"{reasons[column].iloc[first]}); their rows score -inf.",
@@ -158,7 +159,8 @@ def free_name(name: str, taken) -> str:
 def score(synth, df: pd.DataFrame, samples: int, seed: int | None) -> pd.DataFrame:
     """Per-row ELBO and IWAE log-likelihood estimate (``samples`` latents a row), nats."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ConfigError(f"samples must be a positive int. Got {samples!r} instead.")
+        raise ConfigError(f"samples (--samples) must be a positive int. Got {samples!r} "
+                          f"instead.")
     seed = model_seed(synth) if seed is None else check_seed(seed, "The scoring seed")
     impossible, rows = zero_probability_rows(synth, model_rows(synth, df),
                                              check_frame(df, "score"))
@@ -175,7 +177,7 @@ def drift(synth, df: pd.DataFrame, reference: pd.DataFrame | None, alpha: float)
     """``df`` against the fit-time drift profile (or ``reference`` rows' profile)."""
     from synthvae.monitoring import drift_report, reference_profile
 
-    check_number("alpha", alpha, low=0, high=0.5, low_open=True)
+    check_number("alpha", alpha, low=0, high=0.5, low_open=True, owner="drift (--alpha)")
     seed = model_seed(synth) + 2
     if reference is not None:
         profile = reference_profile(*scored_rows(synth, reference, seed))

@@ -271,6 +271,72 @@ def test_report_after_fit_with_holdout_uses_the_holdout(workdir):
     assert (workdir / "report.html").exists()
 
 
+def test_a_refit_without_holdout_removes_the_earlier_fits_holdout(workdir):
+    # The refit trains on every row, the earlier holdout's too: report -m must not score the
+    # model's privacy against its own training rows taken for unseen ones.
+    first = invoke("fit", "data.csv", "--epochs", "1", "-q", "--holdout-fraction", "0.25")
+    assert first.exit_code == 0, first.output
+    holdout = workdir / "synthvae-model.safetensors.holdout.csv"
+    assert holdout.exists()
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert not holdout.exists()
+    assert "Removed synthvae-model.safetensors.holdout.csv" in result.output
+    assert invoke("sample", "-n", "300", "-q").exit_code == 0
+    result = invoke("report", "data.csv", "synthetic.csv", "-m", "synthvae-model.safetensors",
+                    "--json", "r.json", "-q")
+    assert result.exit_code == 0, result.output
+    assert "Using holdout rows" not in result.output
+    assert json.loads((workdir / "r.json").read_text())["summary"]["dcr_train_share"] is None
+
+
+def test_paths_and_column_names_are_printed_as_written(workdir):
+    # Rich read them as markup: out[v2].csv was announced as out.csv, a path holding [/]
+    # raised MarkupError after the file was written, and a column weight[kg] showed as weight.
+    frame = pd.read_csv("data.csv").rename(columns={"age": "weight[kg]"})
+    frame.to_csv("brackets.csv", index=False)
+    (workdir / "run[").mkdir()
+    result = invoke("fit", "brackets.csv", "--epochs", "1", "-q", "-o", "run[/]m.safetensors")
+    assert result.exit_code == 0, result.output
+    assert "model written to run[/]m.safetensors" in result.output
+    result = invoke("sample", "-n", "10", "-q", "-m", "run[/]m.safetensors", "-o", "out[v2].csv")
+    assert result.exit_code == 0, result.output
+    assert "Wrote 10 rows to out[v2].csv" in result.output
+    info = invoke("info", "run[/]m.safetensors")
+    assert info.exit_code == 0, info.output
+    assert "run[/]m.safetensors:" in info.output and "weight[kg]" in info.output
+    long_name = "a-folder-name-long-enough-that-the-path-passes-eighty-columns/" * 2
+    (workdir / long_name).mkdir(parents=True)
+    result = invoke("sample", "-n", "10", "-q", "-m", "run[/]m.safetensors", "-o",
+                    long_name + "s.csv")
+    assert f"Wrote 10 rows to {long_name}s.csv\n" in result.output  # one line when piped
+
+
+def test_an_output_that_is_one_of_the_commands_inputs_is_refused_and_the_input_kept(workdir):
+    # fit data.csv -o data.csv wrote the model over the table; encode replaced it by latents
+    table = (workdir / "data.csv").read_bytes()
+    result = invoke("fit", "data.csv", "--epochs", "1", "-q", "-o", workdir / "data.csv")
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"Cannot write '{workdir / 'data.csv'}': it is 'data.csv', which this command " \
+           f"reads" in result.output  # the same file, spelled another way
+    assert invoke("fit", "data.csv", "--epochs", "1", "-q").exit_code == 0
+    model = (workdir / "synthvae-model.safetensors").read_bytes()
+    for command in (("encode", "data.csv", "-o", "data.csv"),
+                    ("sample", "-n", "5", "-q", "-o", "synthvae-model.safetensors"),
+                    ("report", "data.csv", "data.csv", "-q", "-o", "data.csv")):
+        result = invoke(*command)
+        assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+    assert (workdir / "data.csv").read_bytes() == table
+    assert (workdir / "synthvae-model.safetensors").read_bytes() == model
+
+
+def test_report_refuses_an_output_name_that_is_not_html(workdir):
+    result = invoke("report", "data.csv", "data.csv", "-q", "-o", "r.pdf")
+    assert result.exit_code == 1 and "give -o a name ending in .html. Got 'r.pdf'" \
+        in result.output
+    assert not (workdir / "r.pdf").exists()
+
+
 def test_fit_with_an_unknown_decoder_is_a_one_line_error_and_writes_nothing(workdir):
     result = invoke("fit", "data.csv", "--epochs", "1", "-q", "--decoder", "made")
     assert result.exit_code != 0

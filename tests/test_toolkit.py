@@ -353,7 +353,7 @@ def test_a_zero_probability_warning_names_the_users_column_and_value():
     synth = Synthesizer(epochs=2, verbose=False, seed=0,
                         constraints=[FixedIncrements("p", 5)]).fit(df)
     with pytest.warns(ZeroProbabilityWarning, match=r"Column 'p' holds 1 value.*row 1: "
-                                                    r"np.int64\(5000\)"):
+                                                    r"5000, "):  # not np.int64(5000)
         synth.score(df.head(3).assign(p=[5, 5000, 10]))
 
 
