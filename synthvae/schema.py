@@ -554,10 +554,10 @@ def check_magnitude(values: np.ndarray, name: str) -> None:
 
 
 def _exact_integer_cells(series: pd.Series, dtype: str) -> pd.Series | None:
-    """The present cells of a nullable integer column (pandas' ``Int64``, Arrow's
-    ``int64``...; ``dtype`` its recorded name) in its NumPy integer dtype, None for any
-    other column. The model reads such a column with missing cells as float64, which rounds
-    integers beyond 2**53: its kind (identifier, codes, number) is decided on exact values."""
+    """The present cells of a nullable integer column with missing cells (pandas' ``Int64``,
+    Arrow's ``int64``...; ``dtype`` its recorded name) in its NumPy integer dtype, None for
+    any other column. The model reads such a column as float64, which rounds integers beyond
+    2**53: its kind (identifier, codes, number) is decided on the exact values."""
     from synthvae.frames import model_dtype
 
     integer = model_dtype(dtype)
@@ -565,6 +565,8 @@ def _exact_integer_cells(series: pd.Series, dtype: str) -> pd.Series | None:
             not integer.startswith(("int", "uint")):
         return None
     present = series.dropna()
+    if len(present) == len(series):  # read as exact integers already
+        return None
     return pd.Series(present.to_numpy(dtype=integer), index=present.index, name=series.name)
 
 

@@ -240,6 +240,8 @@ def test_codes_or_a_constant_beyond_float64_precision_with_missing_cells_are_ref
     with pytest.raises(DataError, match=r"'c' \(Int64, with missing cells\) holds values up "
                                         r"to 1152921504606846977, beyond 2\*\*53"):
         detect_schema(real)
+    full = real.assign(c=real["c"].fillna(2**60 + 1))  # no missing cell: read exactly
+    assert set(fit(full).sample(50, seed=0)["c"]) <= {2**60, 2**60 + 1}
 
 
 def test_nullable_large_integers_float64_keeps_apart_are_numbers_as_full_columns_are():
