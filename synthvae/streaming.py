@@ -179,19 +179,52 @@ def open_dataset(path: Path):
 def unified_schema(first, parts: list[tuple[str, object]]):
     """One schema for the files' schemas (``parts``: (file, schema)), starting from
     ``first`` (the first file's, with the partition keys): a column all-empty in one file
-    takes the others' type, integers and floats become floats, narrow numbers wide; a
-    column missing from a file is empty there. Types that do not unify (text in one file,
-    numbers in another) are a DataError naming the column, the types and the files."""
+    takes the others' type, integers and floats become floats, narrow numbers wide, a
+    dictionary (pandas ``category``) and text are one column (a dictionary where the first
+    file has one, as pandas reads it); a column missing from a file is empty there. Types
+    that do not unify (text in one file, numbers in another) are a DataError naming the
+    column, the types and the files."""
     import pyarrow as pa
 
     try:
-        unified = pa.unify_schemas([first] + [schema for _, schema in parts],
+        unified = pa.unify_schemas([_plain(first)] + [_plain(schema) for _, schema in parts],
                                    promote_options="permissive")
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         raise type_conflict(parts) from None
+    unified = _dictionaries_kept(unified, first, [schema for _, schema in parts])
     changed = {field.name for field in first
                if unified.field(field.name).type != field.type}
     return _without_pandas_dtypes(unified, changed)
+
+
+def _plain(schema):
+    """``schema`` with dictionary columns as their values' type: a column written from a
+    pandas ``category`` in one file and from text in another (or with more categories, so
+    wider indices) holds the same values, and pandas reads such a folder."""
+    import pyarrow as pa
+
+    return pa.schema([field.with_type(field.type.value_type)
+                      if pa.types.is_dictionary(field.type) else field for field in schema],
+                     metadata=schema.metadata)
+
+
+def _dictionaries_kept(unified, first, schemas: list):
+    """``unified`` with the dictionary columns of ``first`` (the first file's) dictionaries
+    again, as pandas reads a folder in its first file's types (a ``category``): the first
+    file's own type where every file (``schemas``) has it, else 32-bit indices, which hold
+    any file's values."""
+    import pyarrow as pa
+
+    fields = []
+    for field in unified:
+        kind = first.field(field.name).type if field.name in first.names else None
+        if kind is not None and pa.types.is_dictionary(kind):
+            agree = all(schema.field(field.name).type == kind for schema in schemas
+                        if field.name in schema.names)
+            field = field.with_type(kind if agree else
+                                    pa.dictionary(pa.int32(), field.type, kind.ordered))
+        fields.append(field)
+    return pa.schema(fields, metadata=unified.metadata)
 
 
 def type_conflict(parts: list[tuple[str, object]]) -> DataError:
@@ -208,7 +241,7 @@ def type_conflict(parts: list[tuple[str, object]]) -> DataError:
                     f"{file!r}: the files of a streamed folder must agree on each column's "
                     f"type (all-empty parts and number types are unified); cast the column "
                     f"to one type in every file.")
-            if merged != kind:
+            if merged not in (kind, getattr(kind, "value_type", None)):
                 held[field.name] = (merged, file)
     return DataError(f"The files {[file for file, _ in parts][:3]} have column types that do "
                      f"not unify; cast each column to one type in every file.")
@@ -219,7 +252,7 @@ def _merged_type(a, b):
     import pyarrow as pa
 
     try:
-        return pa.unify_schemas([pa.schema([("c", a)]), pa.schema([("c", b)])],
+        return pa.unify_schemas([_plain(pa.schema([("c", kind)])) for kind in (a, b)],
                                 promote_options="permissive").field("c").type
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         return None

@@ -438,3 +438,18 @@ def test_a_batch_that_earlier_batches_hid_stops_with_its_own_passing_share():
     with pytest.raises(ConfigError, match=r"Could not draw 500 rows meeting the constraints "
                                           r"from [\d,]+ drawn \(0\.[0-9]+% of them pass\)"):
         complete(draw, 500, 0, [], guard)
+
+
+@pytest.mark.parametrize("rule, sign", [(Positive("tip"), 1), (Negative("tip"), -1)])
+def test_a_bound_of_zero_never_gives_negative_zero(rule, sign):
+    """Values just beyond a bound of 0 are snapped onto it: as 0.0, which a CSV writes as
+    ``0.0``; they came back as -0.0 (a third of a tip column's rows written ``-0.0``)."""
+    rng = np.random.default_rng(3)
+    tips = np.where(rng.random(2000) < 0.4, 0.0, rng.gamma(2.0, 2.0, 2000).round(2))
+    real = pd.DataFrame({"tip": sign * tips, "x": rng.normal(size=2000)})
+    synthetic = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(4000, seed=1)
+    zeros = synthetic["tip"][synthetic["tip"] == 0]
+    assert len(zeros) > 100 and not np.signbit(zeros).any()
+    asked = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(
+        50, seed=1, conditions={"tip": 0})
+    assert (asked["tip"] == 0).all() and not np.signbit(asked["tip"]).any()

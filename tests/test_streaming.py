@@ -181,6 +181,25 @@ def test_parts_whose_types_differ_compatibly_are_read_in_one_type(adult_small, t
     assert synthetic["hours-per-week"].dtype == np.float64
 
 
+@pytest.mark.parametrize("category_part", [0, 1])
+def test_a_column_that_is_a_category_in_one_part_and_text_in_another_is_read_as_pandas_does(
+        adult_small, tmp_path, category_part):
+    """A ``category`` (Arrow dictionary) in one file, text in another: pandas reads the
+    folder in its first file's type; the streamed fit was a DataError asking to cast the
+    column."""
+    parts = [adult_small.iloc[:300].copy(), adult_small.iloc[300:600].copy()]
+    parts[category_part]["sex"] = parts[category_part]["sex"].astype("category")
+    parts[1]["workclass"] = parts[1]["workclass"].astype("category")
+    folder = write_parts(tmp_path / "parts", parts)
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(folder, sample_rows=400)
+    synthetic = synth.sample(300, seed=0)
+    # the first file's type, as pd.read_parquet gives it
+    wanted = {"sex": "category" if category_part == 0 else object, "workclass": object}
+    for column, dtype in wanted.items():
+        assert synthetic[column].dtype == dtype
+        assert set(synthetic[column].dropna()) <= set(adult_small[column].dropna())
+
+
 def test_parts_whose_types_disagree_are_one_line_naming_column_and_files(adult_small,
                                                                          tmp_path):
     first, second = adult_small.iloc[:300].copy(), adult_small.iloc[300:600].copy()

@@ -94,6 +94,59 @@ def test_a_float64_torch_default_neither_breaks_nor_changes_the_model(adult_smal
         torch.set_default_dtype(torch.float32)
 
 
+def test_calls_in_two_threads_share_the_float32_default_until_the_last_ends():
+    """torch's default dtype is the process's: one thread's call ending must not give the
+    caller's float64 back while another thread's call is drawing (it crashed with
+    "expected m1 and m2 to have the same dtype" in concurrent conditional sampling)."""
+    import threading
+
+    import torch
+
+    from synthvae.torch_dtype import float32_default
+
+    first_in, first_out = threading.Event(), threading.Event()
+    seen = []
+
+    def second_call():
+        with float32_default():
+            first_in.set()
+            first_out.wait(5)
+            seen.append(torch.get_default_dtype())
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        with float32_default():
+            worker = threading.Thread(target=second_call)
+            worker.start()
+            first_in.wait(5)
+        first_out.set()  # the first call has ended; the second is still inside its own
+        worker.join(5)
+        assert seen == [torch.float32]
+        assert torch.get_default_dtype() == torch.float64  # the caller's, once both ended
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_concurrent_draws_under_a_float64_default_equal_sequential_ones(adult_small):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    synth = Synthesizer(epochs=1, verbose=False, seed=3).fit(adult_small.head(300))
+    conditions = {"sex": "Female", "age": (30, 40)}
+    expected = synth.sample(200, seed=1, conditions=conditions)
+    torch.set_default_dtype(torch.float64)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            drawn = list(pool.map(lambda _: synth.sample(200, seed=1, conditions=conditions),
+                                  range(12)))
+        for rows in drawn:
+            pd.testing.assert_frame_equal(rows, expected)
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
 def test_streamed_chunks_equal_one_sample(fitted_adult):
     whole = fitted_adult.sample(70_000, seed=2)
     chunks = list(fitted_adult.iter_sample(70_000, chunk_size=30_000, seed=2))
