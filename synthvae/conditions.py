@@ -319,19 +319,32 @@ def _midnight(day: datetime.date, timezone: str | None) -> pd.Timestamp:
 EVERY_ROW = object()  # a condition every row of the column meets: nothing to bind
 
 
+def lists_values(spec, wanted) -> bool:
+    """Whether ``wanted`` is a list meaning "any of these values": on categories and
+    constants; on a number or a datetime a two-item list is a (low, high) range as a tuple
+    is, None an open end."""
+    return isinstance(wanted, (list, set, frozenset)) and \
+        spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
+
+
+def refuse_empty_cell(spec, wanted) -> None:
+    """A condition asking for an empty cell (``None``, or a list of categories holding it)
+    on a column without any is refused by name: no row can meet it (on a constraint's
+    column, sampling drew until it gave up: 'the model rarely gives such rows')."""
+    if (wanted is None or (lists_values(spec, wanted) and None in wanted)) and \
+            not spec.nullable:
+        raise ConfigError(f"Column {spec.name!r} has no empty cells in the training data, so "
+                          f"no row can meet a condition asking for one.")
+
+
 def as_column_reads(column: ColumnTransformer, wanted):
     """A condition (already normalized) in the form its column's ``encode_condition``
     takes, refused by name where no form fits: an empty cell on a column without any, an
     empty list, a range on categories. A list on a constant column becomes its value, an
     empty cell or ``EVERY_ROW``; a datetime range's ends move onto the column's grid."""
     spec = column.spec
-    # a list is "any of these values" on categories and constants; on a number or a datetime
-    # a two-item list is a (low, high) range as a tuple is, None an open end
-    listed = isinstance(wanted, (list, set, frozenset)) and \
-        spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
-    if (wanted is None or (listed and None in wanted)) and not spec.nullable:
-        raise ConfigError(f"Column {spec.name!r} has no empty cells in the training data, so "
-                          f"no row can meet a condition asking for one.")
+    listed = lists_values(spec, wanted)
+    refuse_empty_cell(spec, wanted)
     if listed and not wanted:
         raise ConfigError(f"Column {spec.name!r}: the condition lists no value; give at "
                           f"least one (a list means any of its values).")

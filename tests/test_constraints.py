@@ -453,3 +453,18 @@ def test_a_bound_of_zero_never_gives_negative_zero(rule, sign):
     asked = Synthesizer(**FAST, constraints=[rule]).fit(real).sample(
         50, seed=1, conditions={"tip": 0})
     assert (asked["tip"] == 0).all() and not np.signbit(asked["tip"]).any()
+
+
+def test_an_empty_cell_asked_of_an_inequalitys_upper_column_is_refused_by_name():
+    """The upper column of an inequality is modelled as a gap above the lower one; asking
+    it for an empty cell it never had drew until sampling gave up ('the model rarely gives
+    such rows'), where the lower column's refusal names the column."""
+    rng = np.random.default_rng(0)
+    fare = rng.gamma(2.0, 5.0, 600).round(2)
+    real = pd.DataFrame({"fare": fare, "total": (fare + rng.gamma(1.0, 2.0, 600)).round(2)})
+    synth = Synthesizer(**FAST, constraints=[Inequality("fare", "total")]).fit(real)
+    for column in ("fare", "total"):
+        with pytest.raises(ConfigError, match=f"Column '{column}' has no empty cells in the "
+                                              f"training data"):
+            synth.sample(10, conditions={column: None})
+    assert (synth.sample(20, seed=0, conditions={"total": (10, None)})["total"] >= 10).all()

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from synthvae.conditions import refuse_empty_cell
 from synthvae.constraints.columns import condition_checker
 from synthvae.constraints.declared import Predicate, parse_constraints, to_dict
 from synthvae.constraints.rules import Rule, describe, expand
@@ -180,6 +181,7 @@ class ConstraintLayer:
         for name, wanted in conditions.items():
             rule = self.consumer_.get(name)
             if rule is not None:
+                refuse_empty_cell(specs[name], wanted)
                 groups.setdefault(id(rule), (rule, {}))[1][name] = wanted
                 continue
             for modifier in modifiers.get(name, []):
