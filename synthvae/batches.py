@@ -66,11 +66,28 @@ class StreamedBatches:
         self.source, self.transformer = source, transformer
         self.batch_size, self.buffer_rows, self.rng, self.device = \
             batch_size, buffer_rows, rng, device
+        self.column_sums, self.rows_read = None, 0  # of the first complete epoch
 
     def epoch(self) -> Iterator[Batch]:
+        """Every row once; the first complete epoch also sums the encoded columns, on the
+        device (float64: counts stay exact past float32's 2**24), for the slot frequencies
+        of the whole table (:meth:`slot_frequencies`)."""
+        counting = self.column_sums is None
+        sums, read = 0, 0
         for rows in self.source.encoded_batches(self.transformer, self.batch_size,
                                                 self.buffer_rows, self.rng, self.device):
+            if counting:
+                sums, read = sums + rows.sum(0, dtype=torch.float64), read + len(rows)
             yield Batch(rows, len(rows))
+        if counting and read:
+            self.column_sums, self.rows_read = sums, read
+
+    def slot_frequencies(self, slot_index: torch.Tensor) -> torch.Tensor | None:
+        """(n_slots,) share of every row holding each slot (``slot_index``: their encoded
+        columns), None before a complete epoch."""
+        if self.column_sums is None:
+            return None
+        return (self.column_sums[slot_index] / self.rows_read).float()
 
 
 class RankShare:

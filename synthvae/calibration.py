@@ -25,10 +25,10 @@ numbers: the frequencies move only because the offsets do).
 A slot no training row holds (a category the column's dtype or the schema declares but no row
 uses, a mode no row falls in) gets an offset of ``UNSEEN_OFFSET`` and is not drawn: the
 decoder alone would give it a share that shrinks only with training (13 % of rows after one
-epoch on a table whose two of four declared categories were used). Only a fit that sees every
-training row knows a slot is unused: a streamed fit calibrates on a sample of its rows, and
-under differential privacy on released frequencies whose zeros may be noise; both leave such
-slots their logit.
+epoch on a table whose two of four declared categories were used). Only a fit that counts
+every training row knows a slot is unused (a streamed fit counts them in its first training
+pass); under differential privacy the released frequencies' zeros may be noise, so such
+slots keep their logit.
 
 The frequencies are statistics of the training rows; under differential privacy they are
 the noisy ones released from ``calibration_share`` of the budget (synthvae/privacy.py).

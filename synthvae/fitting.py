@@ -146,16 +146,16 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
 
 def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
                rows: int, timings: tuple[float, float, float],
-               released_frequencies: np.ndarray | None = None, all_rows: bool = True,
-               **summary) -> None:
+               released_frequencies=None, all_rows: bool = True, **summary) -> None:
     """After training: curves, latent prior, calibration, drift profile, diagnostics and
     the summary; only the prior is essential (see the module docstring).
 
     ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
     them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head,
-    ``all_rows`` False);
-    under DP only the prior (from no private row) and the calibration (from
-    ``released_frequencies``, the DP release, when there is one) are fitted. ``timings``:
+    ``all_rows`` False). ``released_frequencies``: the slot frequencies of every training
+    row where ``data`` is not all of them (a streamed fit's full pass), or under DP the
+    release (None when there is none); under DP only the prior (from no private row) and the
+    calibration (from the release) are fitted. ``timings``:
     (fit start, transform seconds, training start). The summary counts the table's columns (the
     schema's), not the modelled ones."""
     private = synth.fit_plan_.private
@@ -196,11 +196,12 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
     draws together (``unseen_pairs``), and calibrate its logit offsets
     (synthvae/calibration.py) on the rows drawn with them, all from the training rows; the
     calibration's summary, or None when off. ``trained_rows`` (epochs x rows) sizes the
-    calibration sample. Under DP the frequencies are ``released``, the noisy ones released
-    from ``calibration_share`` of the budget (None when none was: nothing is set), and no
-    pairs are excluded (finding them reads the private rows). A slot none of ``data``'s rows
-    holds is never drawn when ``data`` is every training row (``all_rows``) and not under
-    DP, where a released zero may be noise."""
+    calibration sample. The frequencies are ``released`` where given: a streamed fit's, of
+    every row its training pass read (``data`` is its reservoir head), or under DP the noisy
+    ones released from ``calibration_share`` of the budget (None when none was: nothing is
+    set), and no pairs are excluded (finding them reads the private rows). A slot no training
+    row holds is never drawn when the frequencies count every training row (``all_rows``,
+    or a streamed fit's pass), not under DP, where a released zero may be noise."""
     from synthvae.calibration import calibration_rows, slot_frequencies
 
     if synth.layout_.n_groups == 0:
@@ -210,7 +211,8 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
             return None
         frequencies = torch.as_tensor(released, dtype=torch.float32, device=data.device)
     else:
-        frequencies = slot_frequencies(data, synth.layout_)
+        frequencies = slot_frequencies(data, synth.layout_) if released is None else \
+            torch.as_tensor(released, dtype=torch.float32, device=data.device)
         synth.generator_.exclude_unseen_pairs(data, synth.transformer_.spans_,
                                               synth.unseen_pairs,
                                               synth.transformer_.code_columns(),
@@ -220,7 +222,7 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
         return None
     started = time.perf_counter()
     rows = calibration_rows(trained_rows, len(synth.layout_.slot_index))
-    known_unused = all_rows and not synth.fit_plan_.private
+    known_unused = (all_rows or released is not None) and not synth.fit_plan_.private
     summary = synth.generator_.calibrate(frequencies, seed, rows,
                                          frequencies == 0 if known_unused else None)
     if synth.fit_plan_.private:

@@ -325,7 +325,10 @@ def fit_stream(synth, path: str | Path, sample_rows: int, buffer_rows: int) -> N
                                 synth.train_config_, buffer_rows)
     with EpochProgress(synth.train_config_.epochs, enabled=synth.verbose) as progress:
         history = train(step, batches, synth.train_config_, progress.update)
+    # the training pass read every row: the calibration matches the whole table's frequencies
+    # (the reservoir's miss what it holds no row of: a declared, unused category was drawn)
     finish_fit(synth, data, head, history, seed, source.rows, (started, transform_seconds, t0),
+               batches.slot_frequencies(synth.layout_.slot_index.to(data.device)),
                all_rows=False, processes=1, streamed=True,
                reservoir_rows=min(sample_rows, source.rows))
 

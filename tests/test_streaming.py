@@ -223,3 +223,24 @@ def test_a_parquet_file_pandas_did_not_write_streams_in_its_arrow_types(tmp_path
     synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(tmp_path / "a.parquet")
     column = synth.sample(200, seed=0, output="arrow")["count"]
     assert column.type == pa.int64() and column.null_count > 0  # not double
+
+
+def test_a_streamed_fit_calibrates_on_every_row_not_only_its_reservoir(tmp_path):
+    """The training pass reads every row, so the calibration matches the whole table: a
+    declared category no row uses is never drawn (13 % of rows after one epoch, when only
+    the reservoir was known), and an empty cell outside the reservoir keeps its share (one
+    in 600 rows came back as 8 % of them)."""
+    rng = np.random.default_rng(0)
+    n = 600
+    real = pd.DataFrame({"x": rng.normal(size=n),
+                         "c": pd.Categorical(rng.choice(["a", "b"], n),
+                                             categories=["a", "b", "never", "unused"]),
+                         "y": rng.normal(size=n)})
+    real.loc[n - 1, "y"] = np.nan  # in the last row group only: outside the reservoir
+    write_parquet(real, tmp_path / "t.parquet", row_group_size=100)
+    synth = Synthesizer(epochs=1, verbose=False, seed=0).fit_parquet(tmp_path / "t.parquet",
+                                                                     sample_rows=100)
+    out = synth.sample(20_000, seed=1)
+    assert not out["c"].isin(["never", "unused"]).any()
+    assert list(out["c"].cat.categories) == ["a", "b", "never", "unused"]
+    assert out["y"].isna().mean() < 0.01
