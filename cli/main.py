@@ -129,6 +129,9 @@ def fit(
         raise ConfigError("Give --schema or --metadata, not both.")
     check_seed(seed, "The 'seed' parameter of Synthesizer")  # before it splits the holdout
     check_writable(output, (data, schema, metadata))  # fails now, not after the training
+    # MODEL.holdout.csv is written (--holdout-fraction) or removed (an earlier fit's): never
+    # the table this fit reads
+    check_writable(holdout_path(output), (data, schema, metadata))
     df, holdout = (None, None) if stream else split_holdout(read_table(data, sep, decimal),
                                                               holdout_fraction, seed)
     chosen = {"epochs": epochs, "batch_size": batch_size, "beta": beta, "decoder": decoder,

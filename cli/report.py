@@ -112,7 +112,9 @@ def check_html_name(path: Path) -> None:
     """The report is one HTML page: ``-o report.pdf`` wrote HTML into a file named .pdf."""
     from synthvae.errors import ConfigError
 
-    if path.suffix.lower() not in (".html", ".htm"):
+    from synthvae.io import is_stream
+
+    if path.suffix.lower() not in (".html", ".htm") and not is_stream(path):
         raise ConfigError(f"The report is an HTML page: give -o a name ending in .html. Got "
                           f"{str(path)!r}.")
 

@@ -15,6 +15,7 @@ tensors (:meth:`tensors`): the keys below are the model file's (docs/model-forma
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -313,12 +314,16 @@ def _check_value_inputs(config: ModelConfig, layout: SpanLayout, where: str) -> 
                              f"{stray[0]}, which holds no numeric column's scalar.")
 
 
+_NEW_MODEL_LOCK = threading.Lock()  # the global generator is one for all threads: fits in
+# several threads (a server, a threaded grid search) drew each other's initial weights
+
+
 def _new_model(config: ModelConfig, seed: int = 0) -> VAE:
     """A VAE whose initial weights ``seed`` fixes. They are drawn from torch's global CPU
     generator, whose state is restored after: a fit seeded it with its own seed (and a load
     consumed it), so the caller's ``torch.manual_seed`` stream, and the weights of their own
     models after a fit, were reset to the synthesizer's seed."""
-    with torch.random.fork_rng(devices=[]):  # the VAE is built on the CPU
+    with _NEW_MODEL_LOCK, torch.random.fork_rng(devices=[]):  # the VAE is built on the CPU
         torch.random.default_generator.manual_seed(seed)
         return VAE(config)
 

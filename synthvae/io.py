@@ -228,6 +228,9 @@ def atomic_path(final: Path, private: bool = False) -> Iterator[Path]:
     ``final``; no temporary file is left behind.
     """
     final = Path(final)
+    if is_stream(final):  # /dev/stdout, /dev/null, a FIFO: written in place, never replaced
+        yield final
+        return
     tmp = _temporary_file(final, private)
     try:
         mode = _mode_for(final, tmp, private)
@@ -262,8 +265,23 @@ def check_writable(path: str | Path, inputs: tuple = ()) -> Path:
                             f"output another name.")
     if path.is_dir():
         raise _write_error(path, errno.EISDIR)
-    os.unlink(_temporary_file(path))
+    if not is_stream(path):
+        os.unlink(_temporary_file(path))
     return path
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` (through links) is an existing file that is not a regular one: a
+    device such as ``/dev/stdout`` or ``/dev/null``, or a FIFO. Such a target is written in
+    place: renaming a temporary file onto it replaced the device (as root) or failed."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if str(Path(path).absolute()).startswith("/dev/") or (
+            os.path.islink(path) and os.readlink(path).startswith("/proc/")):
+        return True  # /dev/stdout redirected to a file is still the stream, not a link
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _same_file(a: Path, b: Path) -> bool:

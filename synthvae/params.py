@@ -149,13 +149,22 @@ def _validate_privacy(params) -> None:
                           f"'rdp'. Got {params.accountant!r} instead.")
 
 
+def _init_default(cls, name: str):
+    """The default of ``name`` in the ``__init__`` of ``cls`` or, where that signature does not
+    list it (a subclass taking ``**kwargs``), of the first base class whose does."""
+    for klass in cls.__mro__:
+        parameter = inspect.signature(klass.__init__).parameters.get(name)
+        if parameter is not None and parameter.default is not inspect.Parameter.empty:
+            return parameter.default
+    raise AttributeError(f"no __init__ of {cls.__name__} gives {name!r} a default")
+
+
 def _check_no_privacy_settings(params) -> None:
     """Without epsilon, a DP setting away from its default is refused: the user meant a
     private model (a mistyped or forgotten ``--epsilon``), and would otherwise get one
     trained without differential privacy, silently."""
-    defaults = inspect.signature(type(params).__init__).parameters
     for name in PRIVACY_SETTINGS:
-        value, default = getattr(params, name), defaults[name].default
+        value, default = getattr(params, name), _init_default(type(params), name)
         if value != default:
             raise ConfigError(f"The '{name}' parameter of Synthesizer is a differential-"
                               f"privacy setting, and epsilon is not given: {name}={value!r} "

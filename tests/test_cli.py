@@ -323,11 +323,34 @@ def test_an_output_that_is_one_of_the_commands_inputs_is_refused_and_the_input_k
     model = (workdir / "synthvae-model.safetensors").read_bytes()
     for command in (("encode", "data.csv", "-o", "data.csv"),
                     ("sample", "-n", "5", "-q", "-o", "synthvae-model.safetensors"),
-                    ("report", "data.csv", "data.csv", "-q", "-o", "data.csv")):
+                    ("report", "data.csv", "data.csv", "-q", "--json", "data.csv"),
+                    ("fit", "m.holdout.csv", "-q", "-o", "m", "--epochs", "1")):
+        if command[1] == "m.holdout.csv":  # an earlier fit's holdout is removed, not read
+            (workdir / "m.holdout.csv").write_bytes(table)
         result = invoke(*command)
-        assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+        refusal = "Cannot tell the format" if command[0] == "sample" else \
+            "which this command reads"  # a model file is no table name either
+        assert result.exit_code == 1 and refusal in result.output, result.output
     assert (workdir / "data.csv").read_bytes() == table
+    assert (workdir / "m.holdout.csv").read_bytes() == table
     assert (workdir / "synthvae-model.safetensors").read_bytes() == model
+
+
+def test_an_output_to_a_pipe_is_written_into_it_not_replaced(workdir):
+    """A FIFO (or /dev/stdout) is written in place: renaming a temporary file onto it
+    replaced it with a regular file (as root, /dev/null and /dev/stdout too)."""
+    import threading
+
+    os.mkfifo(workdir / "pipe.json")
+    read = []
+    reader = threading.Thread(target=lambda: read.append((workdir / "pipe.json").read_text()),
+                              daemon=True)  # blocked for good where the pipe was replaced
+    reader.start()
+    result = invoke("report", "data.csv", "data.csv", "-q", "--json", "pipe.json")
+    reader.join(60)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(workdir / "pipe.json").st_mode)  # still the pipe
+    assert "summary" in json.loads(read[0])
 
 
 def test_report_refuses_an_output_name_that_is_not_html(workdir):
