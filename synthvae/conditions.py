@@ -327,12 +327,13 @@ def lists_values(spec, wanted) -> bool:
         spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.CONSTANT)
 
 
-def refuse_empty_cell(spec, wanted) -> None:
-    """A condition asking for an empty cell (``None``, or a list of categories holding it)
-    on a column without any is refused by name: no row can meet it (on a constraint's
-    column, sampling drew until it gave up: 'the model rarely gives such rows')."""
-    if (wanted is None or (lists_values(spec, wanted) and None in wanted)) and \
-            not spec.nullable:
+def refuse_empty_cell(spec, wanted, in_lists: bool = True) -> None:
+    """A condition asking for an empty cell (``None``, or with ``in_lists`` a list of
+    categories holding it) on a column without any is refused by name: no row can meet it
+    (on a constraint's column, sampling drew until it gave up: 'the model rarely gives such
+    rows')."""
+    listed = in_lists and lists_values(spec, wanted) and None in wanted
+    if (wanted is None or listed) and not spec.nullable:
         raise ConfigError(f"Column {spec.name!r} has no empty cells in the training data, so "
                           f"no row can meet a condition asking for one.")
 

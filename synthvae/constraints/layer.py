@@ -181,7 +181,8 @@ class ConstraintLayer:
         for name, wanted in conditions.items():
             rule = self.consumer_.get(name)
             if rule is not None:
-                refuse_empty_cell(specs[name], wanted)
+                # rows are checked after the draw: a list's other values may meet it
+                refuse_empty_cell(specs[name], wanted, in_lists=False)
                 groups.setdefault(id(rule), (rule, {}))[1][name] = wanted
                 continue
             for modifier in modifiers.get(name, []):
