@@ -278,10 +278,12 @@ def is_stream(path: Path) -> bool:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    if str(Path(path).absolute()).startswith("/dev/") or (
-            os.path.islink(path) and os.readlink(path).startswith("/proc/")):
-        return True  # /dev/stdout redirected to a file is still the stream, not a link
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return True
+    # /dev/stdout or /dev/fd/1 redirected to a file is a link to the stream, which a rename
+    # would replace; a regular file under /dev (/dev/shm) is written atomically as any other
+    return os.path.islink(path) and (str(Path(path).absolute()).startswith("/dev/")
+                                     or os.readlink(path).startswith("/proc/"))
 
 
 def _same_file(a: Path, b: Path) -> bool:

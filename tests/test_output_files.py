@@ -341,3 +341,21 @@ def test_a_declared_schema_fills_in_only_the_types_no_rows_tell(tmp_path):
     assert types == {"text": "string", "n": "double", "c": types["c"], "extra": "null"}
     assert len(pd.concat([empty], ignore_index=True).attrs) == 1  # sample(0) keeps it
     pd.concat([empty]).to_parquet(tmp_path / "own.parquet")  # pandas writes attrs as JSON
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm on this system")
+def test_a_regular_file_under_dev_is_replaced_atomically_not_written_in_place():
+    """Only a device, a pipe or a link to a stream (/dev/stdout) is written in place; a
+    regular file on /dev/shm is written through a temporary file and a rename, as any other
+    (the first form treated everything under /dev/ as a stream)."""
+    from synthvae.io import is_stream
+
+    path = Path("/dev/shm") / f"synthvae-test-{os.getpid()}.csv"
+    path.write_text("a\n1\n")
+    try:
+        before = path.stat().st_ino
+        assert not is_stream(path) and is_stream(Path("/dev/null"))
+        write_table_chunks([pd.DataFrame({"a": [2, 3]})], path)
+        assert path.stat().st_ino != before and path.read_text() == "a\n2\n3\n"
+    finally:
+        path.unlink()
