@@ -82,12 +82,17 @@ class StreamedBatches:
         if counting and read:
             self.column_sums, self.rows_read = sums, read
 
-    def slot_frequencies(self, slot_index: torch.Tensor) -> torch.Tensor | None:
-        """(n_slots,) share of every row holding each slot (``slot_index``: their encoded
-        columns), None before a complete epoch."""
+    def slot_frequencies(self, layout) -> torch.Tensor | None:
+        """(n_slots,) share of each slot among the rows holding a slot of its span (``layout``
+        a SpanLayout), None before a complete epoch. A category the reservoir never saw is
+        encoded as no slot where its column has no "other": the known values' shares are
+        among the rows that have one, as the sampler, which always draws one, gives them."""
         if self.column_sums is None:
             return None
-        return (self.column_sums[slot_index] / self.rows_read).float()
+        counts = self.column_sums[layout.slot_index]
+        held = torch.zeros(layout.n_groups, dtype=counts.dtype, device=counts.device
+                           ).index_add_(0, layout.slot_group, counts)
+        return (counts / held[layout.slot_group].clamp_min(1.0)).float()
 
 
 class RankShare:

@@ -328,7 +328,7 @@ def fit_stream(synth, path: str | Path, sample_rows: int, buffer_rows: int) -> N
     # the training pass read every row: the calibration matches the whole table's frequencies
     # (the reservoir's miss what it holds no row of: a declared, unused category was drawn)
     finish_fit(synth, data, head, history, seed, source.rows, (started, transform_seconds, t0),
-               batches.slot_frequencies(synth.layout_.slot_index.to(data.device)),
+               batches.slot_frequencies(synth.layout_),
                all_rows=False, processes=1, streamed=True,
                reservoir_rows=min(sample_rows, source.rows))
 

@@ -244,3 +244,25 @@ def test_a_streamed_fit_calibrates_on_every_row_not_only_its_reservoir(tmp_path)
     assert not out["c"].isin(["never", "unused"]).any()
     assert list(out["c"].cat.categories) == ["a", "b", "never", "unused"]
     assert out["y"].isna().mean() < 0.01
+
+
+def test_streamed_slot_frequencies_are_shares_among_the_rows_holding_a_slot():
+    """A category its reservoir never saw is encoded as no slot (a column without "other"):
+    the known values' shares are among the rows that hold one, as the sampler always draws
+    one (as shares of every row they summed below 1 and calibration reported an error)."""
+    import torch
+
+    from synthvae.batches import StreamedBatches
+    from synthvae.layout import SpanLayout
+    from synthvae.transforms.spans import Span, SpanKind
+
+    layout = SpanLayout.from_spans([Span("x", SpanKind.SCALAR, 1, "value"),
+                                    Span("c", SpanKind.SOFTMAX, 2, "category"),
+                                    Span("d", SpanKind.SOFTMAX, 3, "category")])
+    batches = StreamedBatches(None, None, 10, 10, np.random.default_rng(0), "cpu")
+    assert batches.slot_frequencies(layout) is None  # before a complete epoch
+    # 100 rows: c holds 'a' or 'b' in 60 of them (40 unseen values), d a slot in every row
+    batches.column_sums = torch.tensor([3.0, 45.0, 15.0, 20.0, 30.0, 50.0], dtype=torch.float64)
+    batches.rows_read = 100
+    shares = batches.slot_frequencies(layout)
+    assert torch.allclose(shares, torch.tensor([0.75, 0.25, 0.2, 0.3, 0.5]))
