@@ -108,6 +108,18 @@ def test_dates_of_ambiguous_order_are_never_regenerated_as_invalid_dates():
     assert out.isin(days).all()
 
 
+@pytest.mark.parametrize("fmt", ["%m/%d/%y", "%d.%m.%y", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y",
+                                 "%m/%d/%Y %I:%M %p"])
+def test_spreadsheet_dates_are_dates_not_identifiers_with_new_digits(fmt):
+    # Distinct dates as spreadsheets export them were identifiers: 07/05/23 -> 117/86/58,
+    # Jul 05, 2023 -> Fmn 33, 76359.
+    days = pd.date_range("2020-01-01", periods=200, freq="D") + pd.Timedelta(hours=9)
+    real = pd.DataFrame({"x": np.arange(200.0), "d": days.strftime(fmt)})
+    assert detect_schema(real)["d"].datetime_format == fmt
+    out = fit(real).sample(50, seed=0)["d"]
+    assert pd.to_datetime(out, format=fmt, errors="coerce").notna().all()
+
+
 def test_identifier_templates_never_write_date_like_text():
     days = pd.date_range("2020-01-01", periods=300).strftime("%d/%m/%Y").tolist()
     values = generate(learn_template(days), np.arange(100), np.random.default_rng(0))
