@@ -158,9 +158,14 @@ def test_many_categories_are_capped_with_a_warning_naming_the_column():
     from synthvae.transforms.categorical import CategoricalWarning, OneHotEncoder
 
     series = pd.Series([f"v{i % 500}" for i in range(5000)], name="code")
-    with pytest.warns(CategoricalWarning, match="'code' has 500 distinct"):
+    with pytest.warns(CategoricalWarning, match="'code' has 500 distinct values; the 49 most "
+                                                "frequent are modelled and the rest grouped"):
         encoder = OneHotEncoder(detect_column(series), max_categories=50).fit(series)
     assert encoder.width == 50
+    rare = pd.Series([f"r{i % 300}" for i in range(600)], name="rare")  # 2 rows a value
+    with pytest.warns(CategoricalWarning, match="'rare' has 300 distinct values; none is held "
+                                                "by 5 rows, so all are grouped as 'other'"):
+        OneHotEncoder(detect_column(rare), max_categories=50).fit(rare)  # not 'the 0 most'
     assert encoder.rare_values_ == [] and "v499" not in json.dumps(encoder.get_state())
     restored = encoder.inverse_transform(encoder.transform(series), np.random.default_rng(0))
     kept = restored.isin(encoder.categories_)

@@ -32,6 +32,14 @@ from synthvae.transforms.spans import Span, SpanKind, span_argmax
 MIN_VERBATIM_ROWS = 5  # a high-cardinality column keeps verbatim only values this common
 
 
+def _kept_text(kept: int) -> str:
+    """Which values a capped column models, said so when none is (no value reached
+    ``MIN_VERBATIM_ROWS`` rows: 'the 0 most frequent are modelled' read as a bug)."""
+    if kept == 0:
+        return f"none is held by {MIN_VERBATIM_ROWS} rows, so all are grouped"
+    return f"the {kept} most frequent are modelled and the rest grouped"
+
+
 class CategoricalWarning(SynthvaeWarning):
     """A categorical column was capped, or held values unseen at fit time."""
 
@@ -78,10 +86,10 @@ class OneHotEncoder(ColumnTransformer):
         self._check_fixed_size(len(counts))
         top = counts.iloc[:self.max_categories - 1]
         top = top[top >= MIN_VERBATIM_ROWS]
-        warnings.warn(f"Column {self.spec.name!r} has {len(counts)} distinct values; the "
-                      f"{len(top)} most frequent are modelled and the rest grouped as 'other', "
-                      f"sampled as generated values of the same form (no rare value is "
-                      f"stored).", CategoricalWarning, stacklevel=3)
+        warnings.warn(f"Column {self.spec.name!r} has {len(counts)} distinct values; "
+                      f"{_kept_text(len(top))} as 'other', sampled as generated values of "
+                      f"the same form (no rare value is stored).",
+                      CategoricalWarning, stacklevel=3)
         self.categories_ = [_scalar(v) for v in top.index]
         rare_rows = counts.to_numpy().copy()
         rare_rows[:len(top)] = 0  # forms follow the rare rows; lengths span every value
