@@ -678,7 +678,25 @@ def _detect_text(values: pd.Series, common: dict) -> ColumnSpec:
     if is_text_identifier(strings) and not looks_like_dates(strings):
         return ColumnSpec(kind=ColumnKind.IDENTIFIER, **common)
     warn_dates_beside_words(strings, common["name"])
+    warn_dates_without_one_format(strings, common["name"])
     return ColumnSpec(kind=ColumnKind.CATEGORICAL, **common)
+
+
+def warn_dates_without_one_format(strings: pd.Series, name: str) -> None:
+    """Warn where every (sampled) cell reads as a date but no one format prints them all
+    back (formats mixed in one column, or day and month in an order no value tells), with
+    more distinct values than a categorical column keeps: read as categories, its rarer
+    dates are sampled as generated text (random words), which nothing else said."""
+    if not looks_like_dates(strings) or strings.nunique() <= MAX_CATEGORIES:
+        return
+    warnings.warn(f"Column {name!r} reads as dates, but in no one format that prints all "
+                  f"its values back (formats mixed, or day and month in an order no value "
+                  f"tells), so it is read as categories: its {strings.nunique():,} distinct "
+                  f"values are more than the {MAX_CATEGORIES} categories a column keeps by "
+                  f"default (max_categories), and the rarer dates are sampled as generated "
+                  f"text. To model it as dates, convert it first "
+                  f"(pd.to_datetime(df[{name!r}], format='mixed')) or declare its "
+                  f"datetime_format in a schema.", DetectionWarning, stacklevel=2)
 
 
 def warn_dates_beside_words(strings: pd.Series, name: str) -> None:

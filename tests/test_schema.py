@@ -182,6 +182,26 @@ def test_a_column_of_picofarads_samples_nonzero_values_at_its_scale():
     assert 0.1 < out.median() / np.median(capacitance) < 10
 
 
+def test_dates_in_mixed_formats_are_categories_with_a_warning_saying_how_to_keep_dates():
+    """Every cell a date but no one format for them all: read as categories, so the rarer
+    dates came back as random words, and nothing said why."""
+    from synthvae import DetectionWarning
+
+    days = pd.date_range("2020-01-01", periods=300)
+    mixed = pd.Series([d.strftime("%Y-%m-%d" if k % 2 else "%d/%m/%Y")
+                       for k, d in enumerate(days)], name="when")
+    with pytest.warns(DetectionWarning, match=r"Column 'when' reads as dates, but in no one "
+                                              r"format .* its 300 distinct values .* "
+                                              r"\(pd\.to_datetime\(df\['when'\], "
+                                              r"format='mixed'\)"):
+        assert detect_column(mixed).kind is ColumnKind.CATEGORICAL
+    converted = pd.to_datetime(mixed, format="mixed", dayfirst=True).rename("when")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as the warning says; and few values are quiet
+        assert detect_column(converted).kind is ColumnKind.DATETIME
+        assert detect_column(mixed.head(150)).kind is ColumnKind.CATEGORICAL
+
+
 def test_dates_beside_a_few_words_are_categories_with_a_warning_saying_how_to_keep_dates():
     from synthvae import DetectionWarning
 
