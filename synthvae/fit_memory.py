@@ -66,7 +66,7 @@ def _fit(synth, df, context, checkpoint, checkpoint_every, resume, started) -> N
     t0 = time.perf_counter()
     history = _train(synth, data, state, checkpoint, checkpoint_every, identity, context)
     finish_fit(synth, data, modelled, history, seed, len(df),
-               (started, transform_seconds, t0), released_frequencies=released,
+               (started, transform_seconds, t0), frequencies=released,
                processes=1 if context is None else context.world_size)
 
 

@@ -146,16 +146,16 @@ def start_generator(synth, matrix: np.ndarray, seed: int, n_rows: int) -> torch.
 
 def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed: int,
                rows: int, timings: tuple[float, float, float],
-               released_frequencies=None, all_rows: bool = True, **summary) -> None:
+               frequencies=None, all_rows: bool = True, **summary) -> None:
     """After training: curves, latent prior, calibration, drift profile, diagnostics and
     the summary; only the prior is essential (see the module docstring).
 
     ``data``/``df`` are the encoded and modelled rows (as the constraints layer transforms
     them) the prior and diagnostics read (all of them, or a streamed fit's reservoir head,
-    ``all_rows`` False). ``released_frequencies``: the slot frequencies of every training
-    row where ``data`` is not all of them (a streamed fit's full pass), or under DP the
-    release (None when there is none); under DP only the prior (from no private row) and the
-    calibration (from the release) are fitted. ``timings``:
+    ``all_rows`` False). ``frequencies``: the slot frequencies of every training row where
+    ``data`` is not all of them (a streamed fit's full pass), or under DP the release (None
+    when there is none); under DP only the prior (from no private row) and the calibration
+    (from the release) are fitted. ``timings``:
     (fit start, transform seconds, training start). The summary counts the table's columns (the
     schema's), not the modelled ones."""
     private = synth.fit_plan_.private
@@ -165,7 +165,7 @@ def finish_fit(synth, data: torch.Tensor, df: pd.DataFrame, history: list, seed:
     steps.essential("fitting the latent prior", fit_prior, synth, data, seed)
     calibration = steps.optional(
         "marginal calibration", calibrate, synth, data, seed, len(history) * rows,
-        released_frequencies, all_rows, without=", sampling uncalibrated (as with calibrate=False)")
+        frequencies, all_rows, without=", sampling uncalibrated (as with calibrate=False)")
     synth.monitoring_ = None if private else steps.optional(
         "the drift profile", drift_profile, synth, data, seed,
         without="; drift() needs reference rows")
@@ -191,12 +191,12 @@ def fit_prior(synth, data: torch.Tensor, seed: int) -> None:
 
 
 def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
-              released: np.ndarray | None = None, all_rows: bool = True) -> dict | None:
+              counted=None, all_rows: bool = True) -> dict | None:
     """Set the sampler's low-lift floors (``min_lift``) and the value pairs it never
     draws together (``unseen_pairs``), and calibrate its logit offsets
     (synthvae/calibration.py) on the rows drawn with them, all from the training rows; the
     calibration's summary, or None when off. ``trained_rows`` (epochs x rows) sizes the
-    calibration sample. The frequencies are ``released`` where given: a streamed fit's, of
+    calibration sample. The frequencies are ``counted`` where given: a streamed fit's, of
     every row its training pass read (``data`` is its reservoir head), or under DP the noisy
     ones released from ``calibration_share`` of the budget (None when none was: nothing is
     set), and no pairs are excluded (finding them reads the private rows). A slot no training
@@ -204,15 +204,12 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
     or a streamed fit's pass), not under DP, where a released zero may be noise."""
     from synthvae.calibration import calibration_rows, slot_frequencies
 
-    if synth.layout_.n_groups == 0:
+    private = synth.fit_plan_.private
+    if synth.layout_.n_groups == 0 or (private and counted is None):
         return None
-    if synth.fit_plan_.private:
-        if released is None:
-            return None
-        frequencies = torch.as_tensor(released, dtype=torch.float32, device=data.device)
-    else:
-        frequencies = slot_frequencies(data, synth.layout_) if released is None else \
-            torch.as_tensor(released, dtype=torch.float32, device=data.device)
+    frequencies = slot_frequencies(data, synth.layout_) if counted is None else \
+        torch.as_tensor(counted, dtype=torch.float32, device=data.device)
+    if not private:
         synth.generator_.exclude_unseen_pairs(data, synth.transformer_.spans_,
                                               synth.unseen_pairs,
                                               synth.transformer_.code_columns(),
@@ -222,10 +219,10 @@ def calibrate(synth, data: torch.Tensor, seed: int, trained_rows: int,
         return None
     started = time.perf_counter()
     rows = calibration_rows(trained_rows, len(synth.layout_.slot_index))
-    known_unused = (all_rows or released is not None) and not synth.fit_plan_.private
+    known_unused = (all_rows or counted is not None) and not private
     summary = synth.generator_.calibrate(frequencies, seed, rows,
                                          frequencies == 0 if known_unused else None)
-    if synth.fit_plan_.private:
+    if private:
         summary["frequencies"] = "released under DP (calibration_share)"
     return {**summary, "seconds": round(time.perf_counter() - started, 3)}
 

@@ -20,8 +20,8 @@ import torch
 from synthvae.constraints.redraw import RejectionGuard, complete
 from synthvae.errors import ConfigError
 from synthvae.params import check_seed, model_seed
-from synthvae.threads import threaded
-from synthvae.torch_dtype import float32_default, in_float32
+from synthvae.threads import each_within, threaded
+from synthvae.torch_dtype import float32_default
 
 SAMPLE_BATCH_ROWS = 65_536  # encoded rows drawn and decoded at once, at most
 # ... and at most this many encoded cells (512 MiB of float32): a wide table's batch of
@@ -170,7 +170,8 @@ def _stream(synth, n: int, chunk_size: int, seed: int, shard, bound, conditions:
     rng = np.random.default_rng(numpy_seed)
     frames = sampler.conditional(n, generator, rng, bound, conditions, residual) \
         if bound else sampler.frames(n, generator, rng, start, residual, conditions)
-    yield from rechunk(in_float32(threaded(frames, synth.n_threads)), n, chunk_size)
+    yield from rechunk(each_within(threaded(frames, synth.n_threads), float32_default), n,
+                       chunk_size)
     if bound:
         synth.conditional_effective_sizes_ = sampler.effective_sizes
 

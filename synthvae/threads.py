@@ -157,13 +157,17 @@ def cpu_threads(n_threads: int | None):
 def threaded(frames, n_threads: int | None):
     """Iterate ``frames`` computing each item with :func:`cpu_threads` (chosen and checked
     once), and torch's own setting between items, while the caller has them."""
-    return _threaded(frames, chosen_threads(n_threads))
+    chosen = chosen_threads(n_threads)
+    return each_within(frames, lambda: cpu_threads(
+        chosen if chosen is not None else torch.get_num_threads()))
 
 
-def _threaded(frames, chosen: int | None):
-    iterator = iter(frames)
+def each_within(items, context):
+    """Iterate ``items`` computing each inside a fresh ``context()`` (a context manager), and
+    outside it between items, while the caller has them (a lazy stream of sampled frames)."""
+    iterator = iter(items)
     while True:
-        with cpu_threads(chosen if chosen is not None else torch.get_num_threads()):
+        with context():
             try:
                 item = next(iterator)
             except StopIteration:

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator, TypeVar
 
 import torch
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -55,16 +52,3 @@ def _leave() -> None:
         _span["calls"] -= 1
         if _span["calls"] == 0 and _span["previous"] != torch.float32:
             torch.set_default_dtype(_span["previous"])
-
-
-def in_float32(items: Iterator[T]) -> Iterator[T]:
-    """Iterate ``items`` computing each under :func:`float32_default`, and the caller's
-    default between items, while the caller has them (sampling streams)."""
-    iterator = iter(items)
-    while True:
-        with float32_default():
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-        yield item

@@ -79,8 +79,8 @@ def _check_model_columns(modelled: list[str], columns: list[str], path: str) -> 
         return
     raise SchemaError(f"Model file {path!r} was fitted on other columns than the real table: "
                       f"expected the real table's {len(columns):,} columns; found "
-                      f"{first_few(only_model)} only in the model and {first_few(only_real)} only in "
-                      f"the real table. Give the model fitted on this table, or none.")
+                      f"{first_few(only_model)} only in the model and {first_few(only_real)} "
+                      f"only in the real table. Give the model fitted on this table, or none.")
 
 
 def differential_privacy(model: dict | None) -> dict:

@@ -110,9 +110,9 @@ def class_notes(tables: dict[str, pd.DataFrame], schema: Schema, target: str) ->
         unseen = classes["holdout"] - classes[name]
         if unseen:
             notes.append(f"ML efficacy for target {target!r}: holdout classes "
-                         f"{first_few(sorted(unseen))} never appear in the {name} training rows; the "
-                         f"model trained on them cannot predict those classes, so each counts "
-                         f"0 in its macro F1{auc}.")
+                         f"{first_few(sorted(unseen))} never appear in the {name} training "
+                         f"rows; the model trained on them cannot predict those classes, so "
+                         f"each counts 0 in its macro F1{auc}.")
     return notes
 
 

@@ -3,9 +3,10 @@
 Text columns keep their strftime format; ``datetime64`` columns keep their time zone; an
 Arrow ``date32``/``date64`` column is rounded to whole days. A number column declared
 datetime (``20190904`` with ``dtype: int64``) is read as the text of its digits in
-``datetime_format`` (default ``%Y%m%d``) and written back as numbers of its dtype. Text with UTC offsets (a format ending ``%z``) is read
-as instants and written back in the column's time zone with ``+01:00`` offsets. The inverse
-rounds to the coarsest unit the training values used (days, hours, minutes, seconds).
+``datetime_format`` (default ``%Y%m%d``) and written back as numbers of its dtype. Text
+with UTC offsets (a format ending ``%z``) is read as instants and written back in the
+column's time zone with ``+01:00`` offsets. The inverse rounds to the coarsest unit the
+training values used (days, hours, minutes, seconds).
 """
 
 from __future__ import annotations

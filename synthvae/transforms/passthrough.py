@@ -25,9 +25,10 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
     them (:mod:`synthvae.transforms.idformat`): ``user12@example.com`` comes back as
     ``user4817@example.com``, never as a training value. Integer identifiers count up from
     the largest absolute training value rounded up at its second significant digit
-    (:func:`counter_start`), so they never repeat one. Rows are numbered across the whole sample (``row_offset``), so
-    chunked and sharded sampling stay unique. A nullable identifier keeps its share of missing
-    cells through a null span that the model learns like any other.
+    (:func:`counter_start`), so they never repeat one. Rows are numbered across the whole
+    sample (``row_offset``), so chunked and sharded sampling stay unique. A nullable
+    identifier keeps its share of missing cells through a null span that the model learns
+    like any other.
     """
 
     def __init__(self, spec: ColumnSpec):
