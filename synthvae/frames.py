@@ -587,14 +587,7 @@ def is_date_name(name: str | None) -> bool:
 def is_datetime_name(name: str | None) -> bool:
     """Whether a recorded dtype holds datetimes: ``datetime64`` (zoned or not), periods,
     Arrow ``timestamp`` and ``date32/64``, and objects of dates, datetimes or Timestamps."""
-    if name in (DATE, DATETIME, TIMESTAMP):
-        return True
-    dtype = _pandas_dtype(name) if isinstance(name, str) else None
-    if isinstance(dtype, pd.ArrowDtype):
-        import pyarrow as pa
-
-        return pa.types.is_timestamp(dtype.pyarrow_dtype) or pa.types.is_date(dtype.pyarrow_dtype)
-    return isinstance(dtype, pd.PeriodDtype) or getattr(dtype, "kind", None) == "M"
+    return is_date_name(name) or model_dtype(name).startswith("datetime64")
 
 
 def period_frequency(name: str | None):

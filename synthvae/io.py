@@ -177,7 +177,7 @@ def _tokens_mean_missing(column: pd.Series, decimal: str) -> bool:
     tokens = column.isin(NA_TOKENS)
     if not tokens.any():
         return False
-    rest = column[~tokens & column.notna()].astype(str).str.strip()
+    rest = _present_text(column)
     if rest.empty:
         return True
     numbers = rest.str.replace(decimal, ".", regex=False) if decimal != "." else rest

@@ -712,7 +712,7 @@ def warn_dates_beside_words(strings: pd.Series, name: str) -> None:
     if len(counts) <= MAX_CATEGORIES:
         return
     values = counts.index.to_series().astype(str)
-    dates = (values.str.match(_ISO_LIKE) | values.str.match(_DAY_MONTH_LIKE)).to_numpy()
+    dates = values.str.match(DATE_LIKE).to_numpy()  # every form detection reads as dates
     share = counts[dates].sum() / counts.sum()
     words = counts[~dates]
     if share < DATES_BESIDE_WORDS_SHARE or not 1 <= len(words) <= MAX_DATE_WORDS \

@@ -358,6 +358,10 @@ def test_report_refuses_an_output_name_that_is_not_html(workdir):
     assert result.exit_code == 1 and "give -o a name ending in .html. Got 'r.pdf'" \
         in result.output
     assert not (workdir / "r.pdf").exists()
+    result = invoke("report", "data.csv", "data.csv", "-q", "-o", "r.html", "--json",
+                    "./r.html")  # the JSON would overwrite the page
+    assert result.exit_code == 1 and "-o and --json both name 'r.html'" in result.output
+    assert not (workdir / "r.html").exists()
 
 
 def test_fit_with_an_unknown_decoder_is_a_one_line_error_and_writes_nothing(workdir):

@@ -662,6 +662,10 @@ def test_an_identifier_in_a_fixed_size_binary_column_is_refused_at_fit():
     with pytest.raises(SchemaError, match=r"'tag' \(fixed_size_binary\[4\]\[pyarrow\]\) is an "
                                           r"identifier.*exactly 4 bytes.*variable-size"):
         Synthesizer(epochs=1, verbose=False).fit(table)
+    emails = pa.array([f"u{i:03d}@x.io".encode() for i in range(ROWS)], pa.binary(9))
+    with pytest.raises(SchemaError, match=r"'mail' \(fixed_size_binary\[9\]\[pyarrow\]\) is "
+                                          r"an identifier"):  # its fakes crashed every sample
+        Synthesizer(epochs=1, verbose=False).fit(table.drop(["tag"]).append_column("mail", emails))
     assert evaluate(table.to_pandas(), table.to_pandas()) is not None  # a report fits nothing
     categorical = {"columns": [{"name": "tag", "kind": "categorical"}]}
     with pytest.raises(SynthvaeError, match=r"'tag' .* more than max_categories \(200\)"):

@@ -213,6 +213,10 @@ def test_dates_beside_a_few_words_are_categories_with_a_warning_saying_how_to_ke
                                               r"those cells empty \(df\['signup'\]\.replace\("
                                               r"\['unknown'\], None\)\)"):
         assert detect_column(signup).kind is ColumnKind.CATEGORICAL
+    named = pd.Series([pd.Timestamp(d).strftime("%d-%b-%Y") if k % 3 else "unknown"
+                       for k, d in enumerate(days)], name="signup")  # month names too
+    with pytest.warns(DetectionWarning, match=r"Column 'signup' holds dates in 67% of its"):
+        assert detect_column(named).kind is ColumnKind.CATEGORICAL
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as the warning says: dates, with missing cells
         assert detect_column(signup.replace(["unknown"], None)).kind is ColumnKind.DATETIME

@@ -35,6 +35,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from synthvae.errors import SchemaError
+from synthvae.frames import fixed_binary_size
 from synthvae.schema import DATE_LIKE, TIME_LIKE
 from synthvae.transforms.textpieces import assemble_codes, strings_of
 
@@ -77,8 +79,7 @@ def learn_template(values, counts=None, seed: int = 0) -> dict:
     kept = sorted((k for k in groups if rows[k] >= MIN_GROUP_ROWS and _has_class(k)
                    and not _dates(values[i] for i in groups[k][:DATE_CHECKS])),
                   key=lambda k: -rows[k])[:MAX_GROUPS]
-    template = {"version": TEMPLATE_VERSION,
-                "key": int(np.random.default_rng(seed).integers(0, 2 ** 62))}
+    template = {"version": TEMPLATE_VERSION, "key": template_key(seed)}
     if not kept:
         template["groups"] = [_fallback_group(values)]
         return template
@@ -150,6 +151,25 @@ def _counter_run(runs: list[dict]) -> int:
         if choice is not None:
             return choice
     return best(classed)
+
+
+def template_key(seed: int) -> int:
+    """The key of a template's row-number bijection, drawn from ``seed``."""
+    return int(np.random.default_rng(seed).integers(0, 2 ** 62))
+
+
+def check_variable_size(spec) -> None:
+    """New identifiers have other lengths than the training values (one character longer,
+    or a fake's own): a ``fixed_size_binary`` column cannot hold them, so the fit of a
+    generated column (an identifier, a personal-data fake) is refused, not a model that
+    could never sample (detection and reports, which generate nothing, take such a
+    column)."""
+    size = fixed_binary_size(spec.dtype)
+    if size is not None:
+        raise SchemaError(f"Column {spec.name!r} ({spec.dtype}) is an identifier, whose "
+                          f"values are regenerated with other lengths; a fixed-size binary "
+                          f"type holds exactly {size} bytes. Cast the column to variable-size "
+                          f"binary (pa.binary()) first.")
 
 
 def check_template(template) -> dict:

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from synthvae.errors import ConfigError, DataError, SchemaError
-from synthvae.frames import as_instant, fixed_binary_size, is_datetime_name, model_dtype
+from synthvae.errors import ConfigError, DataError
+from synthvae.frames import as_instant, is_datetime_name, model_dtype
 from synthvae.schema import DATE_LIKE, ColumnSpec
 from synthvae.transforms.base import ColumnTransformer, EncodedRegion
-from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template, generate,
+from synthvae.transforms.idformat import (TEMPLATE_VERSION, as_text, check_template,
+                                          check_variable_size, generate, template_key,
                                           learn_template)
 from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls, encode_nulls, null_span
 from synthvae.transforms.rowrandom import column_key
@@ -35,7 +36,7 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         self.spec = spec
 
     def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
-        self._check_fixed_size()
+        check_variable_size(self.spec)
         values = series.dropna()
         if self._is_integer(values):
             largest = int(np.abs(values.to_numpy(dtype=np.float64)).max()) if len(values) else 0
@@ -46,18 +47,6 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         self.start_, self.legacy_ = None, None
         self.template_ = learn_template(distinct, counts, seed=column_key(seed, self.spec.name))
         return self
-
-    def _check_fixed_size(self) -> None:
-        """New identifiers have other lengths than the training values (one character
-        longer, or a fake's own): a ``fixed_size_binary`` column cannot hold them, so the
-        fit is refused, not a model that could never sample (detection and reports, which
-        generate nothing, take such a column)."""
-        size = fixed_binary_size(self.spec.dtype)
-        if size is not None:
-            raise SchemaError(f"Column {self.spec.name!r} ({self.spec.dtype}) is an "
-                              f"identifier, whose values are regenerated with other lengths; a "
-                              f"fixed-size binary type holds exactly {size} bytes. Cast the "
-                              f"column to variable-size binary (pa.binary()) first.")
 
     def _is_integer(self, values: pd.Series) -> bool:
         return self.spec.integer or pd.api.types.is_integer_dtype(values.dtype)
@@ -75,7 +64,7 @@ class IdentifierGenerator(NullOnlyEncoding, ColumnTransformer):
         else:
             run = {"kind": "[0-9]", "min": 19, "max": 19}
             self.start_ = None
-            key = int(np.random.default_rng(column_key(0, self.spec.name)).integers(0, 2 ** 62))
+            key = template_key(column_key(0, self.spec.name))
             self.template_ = {"version": TEMPLATE_VERSION, "key": key,
                               "groups": [{"weight": 1.0, "runs": [run], "counter": 0}]}
         return self

@@ -20,7 +20,7 @@ from synthvae.schema import ColumnSpec
 from synthvae.transforms.base import ColumnTransformer
 from synthvae.transforms.fakes import KINDS
 from synthvae.transforms.fence import Fence, learn_fence
-from synthvae.transforms.idformat import as_text, check_template
+from synthvae.transforms.idformat import as_text, check_template, check_variable_size
 from synthvae.transforms.nulls import NullOnlyEncoding, decode_nulls
 from synthvae.transforms.rowrandom import RowRandom, column_key, sample_seed
 from synthvae.transforms.vocabulary import default_source, words
@@ -36,6 +36,7 @@ class PiiGenerator(NullOnlyEncoding, ColumnTransformer):
         self.spec = spec
 
     def fit(self, series: pd.Series, seed: int = 0, mixture: tuple | None = None):
+        check_variable_size(self.spec)
         code, learn, _, default = KINDS[self.spec.pii]
         values, counts = as_text(series)
         self.key_ = column_key(seed, self.spec.name)
